@@ -1,0 +1,1 @@
+"""The `salesperf` command line."""

@@ -1,0 +1,258 @@
+"""The rules of appending to the log, as plain functions: no HTTP, no SQL.
+
+`prepare` turns a validated envelope into a `Candidate` (the caller's scope applied, its
+content hashed). `plan_request` decides, for one request (a single event or a whole batch),
+which events are new, which are replays of events already stored, and whether the request
+must be rejected, against a `GroupState` read from the database under the org's append lock.
+A rejected request leaves the state untouched, so the other requests of a group commit go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import ChainMap
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from shared.auth import Principal, Role
+from shared.errors import FieldError, Forbidden, field_error
+from shared.events import EnvelopeBase, EventVoided
+
+from .exceptions import (
+    AlreadyVoided,
+    CannotVoidAVoid,
+    EventIdConflict,
+    StreamVersionConflict,
+    VoidInAnotherStream,
+    VoidTargetNotFound,
+)
+
+VOIDED = "event.voided"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An event ready to be stored, as the caller is allowed to write it."""
+
+    event_id: UUID
+    type: str
+    stream: str
+    rep_id: str | None
+    team_id: str | None
+    occurred_at: datetime
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    content_hash: bytes
+    expected_version: int | None
+    voids: UUID | None
+
+
+@dataclass(slots=True)
+class Row:
+    """An event in the log, or planned for it in the current group (position still unknown)."""
+
+    event_id: UUID
+    type: str
+    stream: str
+    rep_id: str | None
+    team_id: str | None
+    content_hash: bytes
+    stream_version: int
+    position: int | None = None
+    recorded_at: datetime | None = None
+    candidate: Candidate | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What happens to one event of a request: stored as `row`, or a replay of `row`."""
+
+    row: Row
+    created: bool
+
+
+@dataclass(slots=True)
+class GroupState:
+    """What the planner must know of the log: read once per group under the append lock."""
+
+    known: dict[UUID, Row] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+    voided: set[UUID] = field(default_factory=set)
+    new_rows: list[Row] = field(default_factory=list)
+
+
+def content_hash(
+    *,
+    type: str,
+    stream: str,
+    rep_id: str | None,
+    team_id: str | None,
+    occurred_at: datetime,
+    schema_version: int,
+    data: dict[str, Any],
+    metadata: dict[str, Any],
+) -> bytes:
+    """A digest of everything that makes an event what it is (not `expected_version`)."""
+    canonical = {
+        "type": type,
+        "stream": stream,
+        "rep_id": rep_id,
+        "team_id": team_id,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+        "schema_version": schema_version,
+        "data": data,
+        "metadata": metadata,
+    }
+    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).digest()
+
+
+def apply_scope(principal: Principal, rep_id: str | None, team_id: str | None) -> tuple[str | None, str | None]:
+    """Fill in and check `rep_id`/`team_id` for the caller; raises Forbidden naming the field."""
+    if principal.role is Role.REP:
+        if rep_id is not None and rep_id != principal.sub:
+            raise Forbidden(
+                "A rep may append only their own events.",
+                errors=[field_error("rep_id", f"must be {principal.sub!r} (the token's subject)", "scope")],
+            )
+        rep_id = principal.sub
+    if principal.role in (Role.REP, Role.MANAGER) and principal.team is not None:
+        if team_id is not None and team_id != principal.team:
+            raise Forbidden(
+                "Events may be appended only for the caller's own team.",
+                errors=[field_error("team_id", f"must be {principal.team!r} (the token's team)", "scope")],
+            )
+        team_id = principal.team
+    return rep_id, team_id
+
+
+def can_see(principal: Principal, rep_id: str | None, team_id: str | None) -> bool:
+    """Reps see their own events, managers their team's, everyone else the whole org."""
+    if principal.role is Role.REP:
+        return rep_id == principal.sub
+    if principal.role is Role.MANAGER:
+        return team_id == principal.team
+    return True
+
+
+def prepare(principal: Principal, event: EnvelopeBase) -> Candidate:
+    rep_id, team_id = apply_scope(principal, event.rep_id, event.team_id)
+    event_type: str = event.type  # type: ignore[attr-defined]
+    payload = event.data  # type: ignore[attr-defined]
+    data = payload.model_dump(mode="json", exclude_none=True)
+    metadata = event.metadata.model_dump(mode="json", exclude_none=True)
+    digest = content_hash(
+        type=event_type,
+        stream=event.stream,
+        rep_id=rep_id,
+        team_id=team_id,
+        occurred_at=event.occurred_at,
+        schema_version=event.schema_version,
+        data=data,
+        metadata=metadata,
+    )
+    return Candidate(
+        event_id=event.event_id,
+        type=event_type,
+        stream=event.stream,
+        rep_id=rep_id,
+        team_id=team_id,
+        occurred_at=event.occurred_at,
+        schema_version=event.schema_version,
+        data=data,
+        metadata=metadata,
+        content_hash=digest,
+        expected_version=event.expected_version,
+        voids=payload.voided_event_id if isinstance(payload, EventVoided) else None,
+    )
+
+
+def _at(index: int | None, name: str) -> str:
+    return name if index is None else f"events[{index}].{name}"
+
+
+def _error(index: int | None, name: str, message: str, code: str) -> list[FieldError]:
+    return [field_error(_at(index, name), message, code)]
+
+
+def plan_request(
+    state: GroupState, principal: Principal, candidates: Sequence[Candidate], *, batch: bool
+) -> list[Decision]:
+    """Decide every event of one request, all or nothing; on success record it in `state`."""
+    staged_known: dict[UUID, Row] = {}
+    staged_versions: dict[str, int] = {}
+    staged_voided: set[UUID] = set()
+    known = ChainMap(staged_known, state.known)
+    versions = ChainMap(staged_versions, state.versions)
+    decisions: list[Decision] = []
+    new_rows: list[Row] = []
+
+    for i, cand in enumerate(candidates):
+        index = i if batch else None
+        seen = known.get(cand.event_id)
+        if seen is not None:
+            if seen.content_hash != cand.content_hash:
+                raise EventIdConflict(
+                    f"event_id {cand.event_id} was already used for an event with different content.",
+                    errors=_error(index, "event_id", "already used for different content", "event_id_reused"),
+                )
+            decisions.append(Decision(seen, created=False))
+            continue
+
+        current = versions.get(cand.stream, 0)
+        if cand.expected_version is not None and cand.expected_version != current:
+            raise StreamVersionConflict(
+                f"Stream {cand.stream} is at version {current}, not {cand.expected_version}.",
+                errors=_error(index, "expected_version", f"the stream is at version {current}",
+                              "stream_version_conflict"),
+            )
+
+        if cand.voids is not None:
+            target = known.get(cand.voids)
+            if target is None or not can_see(principal, target.rep_id, target.team_id):
+                raise VoidTargetNotFound(
+                    f"There is no event {cand.voids} to void.",
+                    errors=_error(index, "data.voided_event_id", "no such event", "not_found"),
+                )
+            if target.type == VOIDED:
+                raise CannotVoidAVoid(
+                    "A void cannot be voided; append the corrected event again instead.",
+                    errors=_error(index, "data.voided_event_id", "names an event.voided", "void_of_void"),
+                )
+            if target.stream != cand.stream:
+                raise VoidInAnotherStream(
+                    f"A void belongs to the stream of the event it voids ({target.stream}).",
+                    errors=_error(index, "stream", f"must be {target.stream!r}", "stream_mismatch"),
+                )
+            if cand.voids in state.voided or cand.voids in staged_voided:
+                raise AlreadyVoided(
+                    f"Event {cand.voids} is already voided.",
+                    errors=_error(index, "data.voided_event_id", "already voided", "already_voided"),
+                )
+            staged_voided.add(cand.voids)
+
+        row = Row(
+            event_id=cand.event_id,
+            type=cand.type,
+            stream=cand.stream,
+            rep_id=cand.rep_id,
+            team_id=cand.team_id,
+            content_hash=cand.content_hash,
+            stream_version=current + 1,
+            candidate=cand,
+        )
+        staged_known[cand.event_id] = row
+        staged_versions[cand.stream] = current + 1
+        new_rows.append(row)
+        decisions.append(Decision(row, created=True))
+
+    state.known.update(staged_known)
+    state.versions.update(staged_versions)
+    state.voided |= staged_voided
+    state.new_rows.extend(new_rows)
+    return decisions

@@ -1,0 +1,93 @@
+"""The activity service: the append-only, event-sourced log of everything a sales team does."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from fastapi import FastAPI
+from shared.responses import JSONResponse
+
+from shared.db import asyncpg_dsn, create_engine, create_sessionmaker, sync_url
+from shared.errors import install_problem_handlers
+from shared.limits import BodySizeLimit
+from shared.logging import configure_logging
+from shared.observability import MetricsMiddleware, ops_router
+
+from .config import ActivitySettings
+from .notifier import FeedNotifier
+from .router import router
+from .writer import GroupCommitter
+
+DESCRIPTION = """
+The append-only event log of salesperf. Front ends and CRM webhooks **append** events
+(`POST /v1/events`, `POST /v1/events/batch`); consumers such as scoring **read the feed**
+(`GET /v1/events?after=…`) in global order, with long-polling. Nothing is ever updated or
+deleted: a correction is an `event.voided` event.
+
+Authenticate with `Authorization: Bearer <JWT>` (`salesperf token --help`). Errors are
+RFC 9457 `application/problem+json` with the fields at fault.
+"""
+
+
+def create_app(settings: ActivitySettings | None = None, *, database_url: str | None = None) -> FastAPI:
+    settings = settings or ActivitySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, json=settings.log_json)
+        url = database_url or sync_url(settings)
+        engine = create_engine(url, pool_size=settings.pool_size, application_name="activity")
+        pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=1, max_size=2)
+        notifier = FeedNotifier(asyncpg_dsn(url))
+        committer = GroupCommitter(pool, max_group_events=settings.max_group_events,
+                                   on_commit=notifier.wake)
+        app.state.settings = settings
+        app.state.jwt_secret = settings.resolved_jwt_secret()
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.pool = pool
+        app.state.notifier = notifier
+        app.state.committer = committer
+        notifier.start()
+        committer.start()
+        try:
+            yield
+        finally:
+            await committer.stop()
+            await notifier.stop()
+            await pool.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="salesperf activity",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, service="activity")
+    app.include_router(router)
+    app.include_router(ops_router())
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: database reachable, writer running")
+    async def readyz() -> JSONResponse:
+        checks = {"writer": committer_ok(app), "feed_listener": app.state.notifier.listening}
+        try:
+            async with app.state.pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+            checks["database"] = True
+        except Exception:
+            checks["database"] = False
+        ready = checks["database"] and checks["writer"]
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    return app
+
+
+def committer_ok(app: FastAPI) -> bool:
+    return bool(app.state.committer.running)
+
+

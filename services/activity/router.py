@@ -1,0 +1,120 @@
+"""HTTP routes of the activity service: parse, call one service function, answer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Path, Query
+from shared.responses import JSONResponse
+
+from shared.auth import CurrentUser, WritingUser
+from shared.db import SessionDep
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
+from shared.errors import problem_responses as problems
+from shared.events import EXAMPLES, NewEvent, StoredEvent, Stream
+
+from . import service
+from .dependencies import CommitterDep, NotifierDep, SessionmakerDep
+from .schemas import AppendResult, BatchIn, BatchResult, EventPage
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+_EVENT_EXAMPLES: dict[str, Any] = {t: {"summary": t, "value": v} for t, v in EXAMPLES.items()}
+_BATCH_EXAMPLE: dict[str, Any] = {
+    "offline-queue": {
+        "summary": "A phone uploading its offline queue",
+        "value": {"events": [EXAMPLES["lead.created"], EXAMPLES["visit.logged"]]},
+    }
+}
+_READ_ERRORS = problems(Unauthorized, InvalidInput)
+_APPEND_ERRORS = problems(Unauthorized, Forbidden, InvalidInput, Conflict, PayloadTooLarge)
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="Events per page (1–1000).")]
+After = Annotated[str | None, Query(description="The `next` cursor of the previous page.")]
+
+
+def _json(body: dict[str, Any], status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status)
+
+
+@router.post(
+    "/events",
+    status_code=201,
+    response_model=AppendResult,
+    summary="Append one event",
+    responses={200: {"model": AppendResult, "description": "Already stored: the original result"},
+               **_APPEND_ERRORS},
+)
+async def append_event(
+    event: Annotated[NewEvent, Body(openapi_examples=_EVENT_EXAMPLES)],
+    user: WritingUser,
+    committer: CommitterDep,
+) -> JSONResponse:
+    """201 with the stored position; the same `event_id` and content again answers 200 with the
+    original result; the same `event_id` with other content, or a stale `expected_version`, 409."""
+    result, created = await service.append_one(committer, user, event)
+    return _json(result, 201 if created else 200)
+
+
+@router.post(
+    "/events/batch",
+    status_code=201,
+    response_model=BatchResult,
+    summary="Append up to 1,000 events atomically",
+    responses={200: {"model": BatchResult, "description": "Every event was already stored"},
+               **_APPEND_ERRORS},
+)
+async def append_batch(
+    body: Annotated[BatchIn, Body(openapi_examples=_BATCH_EXAMPLE)],
+    user: WritingUser,
+    committer: CommitterDep,
+) -> JSONResponse:
+    """All stored or none. Each event is idempotent by `event_id`; an error names the item
+    (`events[17].data.amount`)."""
+    result, created = await service.append_batch(committer, user, body.events)
+    return _json(result, 201 if created else 200)
+
+
+@router.get("/events", response_model=EventPage, summary="The feed", responses=_READ_ERRORS)
+async def read_feed(
+    user: CurrentUser,
+    sessionmaker: SessionmakerDep,
+    notifier: NotifierDep,
+    after: After = None,
+    limit: Limit = 100,
+    types: Annotated[str | None, Query(description="Comma-separated event types.")] = None,
+    wait: Annotated[float, Query(ge=0, le=30, description="Long-poll up to this many seconds.")] = 0,
+) -> JSONResponse:
+    """Events in global order after the cursor. Positions only ever grow, and an event never
+    appears behind a cursor already handed out, so a consumer that stores `next` misses nothing."""
+    page = await service.read_feed(
+        sessionmaker, notifier, user, after=after, limit=limit, types=types, wait=wait
+    )
+    return _json(page)
+
+
+@router.get(
+    "/events/{event_id}",
+    response_model=StoredEvent,
+    summary="One event",
+    responses=problems(Unauthorized, NotFound, InvalidInput),
+)
+async def get_event(event_id: UUID, user: CurrentUser, session: SessionDep) -> JSONResponse:
+    return _json(await service.get_event(session, user, event_id))
+
+
+@router.get(
+    "/streams/{stream}",
+    response_model=EventPage,
+    summary="One lead's, deal's or account's timeline",
+    responses=problems(Unauthorized, NotFound, InvalidInput),
+)
+async def read_stream(
+    stream: Annotated[Stream, Path(description="e.g. `deal-D-88`")],
+    user: CurrentUser,
+    session: SessionDep,
+    after: After = None,
+    limit: Limit = 100,
+) -> JSONResponse:
+    return _json(await service.read_stream(session, user, stream, after=after, limit=limit))

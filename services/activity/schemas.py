@@ -1,0 +1,47 @@
+"""Request and response bodies of the activity API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events import NewEvent, StoredEvent
+
+MAX_BATCH = 1000
+
+
+class AppendResult(BaseModel):
+    event_id: UUID
+    position: int = Field(description="Place in the org's global order (increasing, not contiguous).")
+    stream_version: int
+    recorded_at: datetime
+
+
+class AppendStatus(StrEnum):
+    CREATED = "created"
+    DUPLICATE = "duplicate"
+
+
+class BatchItemResult(AppendResult):
+    status: AppendStatus
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[NewEvent] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchResult(BaseModel):
+    created: int
+    duplicates: int
+    results: list[BatchItemResult] = Field(description="One per event, in the order sent.")
+
+
+class EventPage(BaseModel):
+    items: list[StoredEvent]
+    next: str = Field(description="Pass as `after` to continue; the same cursor when nothing is new.")
+    has_more: bool = Field(description="More events are already available after `next`.")

@@ -1,0 +1,1 @@
+"""What every salesperf service needs: the event contract, settings, DB, auth, errors."""

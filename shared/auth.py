@@ -1,0 +1,105 @@
+"""Bearer-token (JWT, HS256) authentication and the caller's scope.
+
+Claims: `org` (tenant), `role` (admin | manager | rep | bi | service), `sub` (the subject,
+a rep id for reps), optional `team` (required for managers), `exp`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shared.errors import Forbidden, Unauthorized
+
+ALGORITHM = "HS256"
+DEFAULT_TTL_SECONDS = 12 * 3600
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    REP = "rep"
+    BI = "bi"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    org: str
+    role: Role
+    sub: str
+    team: str | None = None
+
+    @property
+    def can_write(self) -> bool:
+        return self.role is not Role.BI
+
+    @property
+    def sees_whole_org(self) -> bool:
+        return self.role in (Role.ADMIN, Role.SERVICE, Role.BI)
+
+
+def issue_token(
+    secret: str,
+    *,
+    org: str,
+    role: Role | str,
+    sub: str,
+    team: str | None = None,
+    ttl_seconds: int = DEFAULT_TTL_SECONDS,
+) -> str:
+    now = int(time.time())
+    claims: dict[str, object] = {"org": org, "role": str(Role(role)), "sub": sub, "iat": now,
+                                 "exp": now + ttl_seconds}
+    if team:
+        claims["team"] = team
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_token(secret: str, token: str) -> Principal:
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("The token has expired.") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized(f"The token is not valid: {exc}.") from exc
+    try:
+        role = Role(claims.get("role"))
+    except ValueError as exc:
+        raise Unauthorized("The token's `role` claim is not one of admin, manager, rep, bi, service.") from exc
+    org, sub, team = claims.get("org"), claims.get("sub"), claims.get("team")
+    if not isinstance(org, str) or not org or not isinstance(sub, str) or not sub:
+        raise Unauthorized("The token lacks an `org` or `sub` claim.")
+    if team is not None and not isinstance(team, str):
+        raise Unauthorized("The token's `team` claim must be a string.")
+    if role is Role.MANAGER and not team:
+        raise Unauthorized("A manager's token must carry a `team` claim.")
+    return Principal(org=org, role=role, sub=sub, team=team)
+
+
+_bearer = HTTPBearer(auto_error=False, description="A salesperf JWT (`salesperf token --help`).")
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Send `Authorization: Bearer <token>`.")
+    return decode_token(request.app.state.jwt_secret, credentials.credentials)
+
+
+async def writing_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.can_write:
+        raise Forbidden("A bi token reads only.")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+WritingUser = Annotated[Principal, Depends(writing_principal)]

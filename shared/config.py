@@ -1,0 +1,59 @@
+"""Settings shared by every service, read from the environment (pydantic-settings).
+
+Each service subclasses `ServiceSettings` with its own prefix (`ACTIVITY_`, `SCORING_`,
+`GOALS_`); `DATABASE_URL` and the JWT secret are common to all.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class CommonSettings(BaseSettings):
+    """Settings every process of salesperf reads."""
+
+    model_config = SettingsConfigDict(env_prefix="SALESPERF_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "SALESPERF_DATABASE_URL"),
+        description="Postgres URL; unset means the embedded pgserver under data_dir/pg.",
+    )
+    data_dir: Path = Field(default=REPO_ROOT / ".data", description="Embedded Postgres and dev secrets.")
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="HS256 secret; unset means a random one kept in data_dir/jwt_secret."
+    )
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    def resolved_jwt_secret(self) -> str:
+        """The configured secret, or the development one created once under `data_dir`."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = self.data_dir / "jwt_secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".jwt_secret.{secrets.token_hex(4)}")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            try:  # link, not rename: the first process to create the secret wins
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip()
+
+
+class ServiceSettings(CommonSettings):
+    """Base for one service's settings: where it listens."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000

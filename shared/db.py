@@ -1,0 +1,99 @@
+"""Where the database is, and the async engine/session helpers every service uses.
+
+`DATABASE_URL` set: that server. Unset: the embedded PostgreSQL of the `pgserver` package,
+with its data under `<data_dir>/pg`, reached over a Unix socket; a fresh clone needs no server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Request
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from shared.config import CommonSettings
+
+EMBEDDED_DATABASE = "salesperf"
+_embedded: dict[Path, Any] = {}
+
+
+def embedded_server(data_dir: Path) -> Any:
+    """Start (or join) the embedded Postgres under `data_dir/pg`; stopped when its last user exits."""
+    pgdata = (data_dir / "pg").resolve()
+    if pgdata not in _embedded:
+        # pgserver keeps a lock file in the XDG runtime dir and warns when there is none.
+        runtime = data_dir.resolve() / "run"
+        runtime.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+        import pgserver  # noqa: PLC0415 - heavy, and only needed without DATABASE_URL
+
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        exists = server.psql(
+            f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';"
+        )
+        if "(0 rows)" in exists:
+            server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")
+        _embedded[pgdata] = server
+    return _embedded[pgdata]
+
+
+def sync_url(settings: CommonSettings) -> str:
+    """A libpq-style URL (postgresql://…) for the configured or embedded database."""
+    if settings.database_url:
+        url = make_url(settings.database_url)
+        return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return str(embedded_server(settings.data_dir).get_uri(EMBEDDED_DATABASE))
+
+
+def async_url(url: str) -> str:
+    """The SQLAlchemy asyncpg form of a Postgres URL."""
+    return make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The plain form asyncpg.connect() accepts."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_engine(url: str, *, pool_size: int = 10, application_name: str = "salesperf") -> AsyncEngine:
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        json_serializer=lambda obj: orjson.dumps(obj).decode(),
+        json_deserializer=orjson.loads,
+        connect_args={"server_settings": {"application_name": application_name}},
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent."""
+    async with request.app.state.sessionmaker.begin() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def run_migrations(url: str, revision: str = "head") -> None:
+    """`alembic upgrade head` against `url` (synchronous: call it outside the event loop)."""
+    from alembic import command  # noqa: PLC0415
+    from alembic.config import Config  # noqa: PLC0415
+
+    from shared.config import REPO_ROOT  # noqa: PLC0415
+
+    cfg = Config(str(REPO_ROOT / "alembic.ini"))
+    cfg.attributes["url"] = url
+    cfg.attributes["skip_logging"] = True
+    command.upgrade(cfg, revision)

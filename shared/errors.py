@@ -1,0 +1,217 @@
+"""One exception class per failure, rendered by one handler as RFC 9457 problem+json.
+
+Services and the domain raise `DomainError` subclasses; `install_problem_handlers` turns
+them (and FastAPI's validation and routing errors) into `application/problem+json` bodies:
+
+    {"type": "urn:salesperf:problem:validation", "title": "Invalid request", "status": 422,
+     "detail": "1 field is invalid", "errors": [{"field": "data.amount", "in": "body", ...}]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from shared.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger(__name__)
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the field at fault, e.g. `events[3].data.amount`.")
+    location: str = Field(alias="in", description="body, query, path or header.")
+    message: str
+    code: str = Field(description="Machine-readable reason, e.g. `missing`, `greater_than_equal`.")
+
+    model_config = {"populate_by_name": True}
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class DomainError(Exception):
+    status_code: ClassVar[int] = 400
+    title: ClassVar[str] = "Bad request"
+    slug: ClassVar[str] = "bad-request"
+
+    def __init__(self, detail: str, *, errors: Sequence[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors) if errors else None
+
+    def problem(self) -> Problem:
+        return Problem(
+            type=f"urn:salesperf:problem:{self.slug}",
+            title=self.title,
+            status=self.status_code,
+            detail=self.detail,
+            errors=self.errors,
+        )
+
+
+class InvalidInput(DomainError):
+    status_code = 422
+    title = "Invalid request"
+    slug = "validation"
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    title = "Unauthorized"
+    slug = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    title = "Forbidden"
+    slug = "forbidden"
+
+
+class NotFound(DomainError):
+    status_code = 404
+    title = "Not found"
+    slug = "not-found"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    title = "Conflict"
+    slug = "conflict"
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    title = "Payload too large"
+    slug = "payload-too-large"
+
+
+class UpstreamUnavailable(DomainError):
+    status_code = 503
+    title = "Service unavailable"
+    slug = "unavailable"
+
+
+def field_error(field: str, message: str, code: str, location: str = "body") -> FieldError:
+    return FieldError(field=field, location=location, message=message, code=code)
+
+
+def render_loc(loc: Iterable[int | str]) -> tuple[str, str]:
+    """('body', 'events', 3, 'visit.logged', 'data', 'amount') -> ('body', 'events[3].data.amount').
+
+    Union tags (event type names, which contain a dot) and validator wrappers are dropped, so
+    the path is the one a client would write.
+    """
+    parts = list(loc)
+    location = str(parts.pop(0)) if parts and parts[0] in {"body", "query", "path", "header"} else "body"
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif "." in part or part.startswith("function-") or "[" in part:
+            continue
+        else:
+            path += f".{part}" if path else part
+    return location, path or location
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.model_dump(mode="json", by_alias=True, exclude_none=True),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def validation_problem(errors: Sequence[dict[str, Any]]) -> Problem:
+    malformed = [e for e in errors if e.get("type") == "json_invalid"]
+    if malformed:
+        ctx = malformed[0].get("ctx") or {}
+        return Problem(
+            type="urn:salesperf:problem:malformed-json",
+            title="Malformed JSON",
+            status=400,
+            detail=f"The body is not valid JSON: {ctx.get('error', 'parse error')}",
+            errors=[field_error("body", "not valid JSON", "json_invalid")],
+        )
+    fields = []
+    for e in errors:
+        loc = tuple(e.get("loc", ()))
+        if e.get("type") in {"union_tag_invalid", "union_tag_not_found"}:
+            loc = (*loc, "type")  # the discriminator is the field at fault
+        location, path = render_loc(loc)
+        message = str(e["msg"]).removeprefix("Value error, ")
+        fields.append(FieldError(field=path, location=location, message=message, code=e["type"]))
+    names = ", ".join(dict.fromkeys(f.field for f in fields))
+    return Problem(
+        type="urn:salesperf:problem:validation",
+        title="Invalid request",
+        status=422,
+        detail=f"Invalid field{'s' if len(fields) > 1 else ''}: {names}",
+        errors=fields,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DomainError)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return problem_response(exc.problem(), headers)
+
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(validation_problem(exc.errors()))
+
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem_response(
+            Problem(
+                type=f"urn:salesperf:problem:{slug}",
+                title=str(exc.detail) if exc.status_code != 404 else "Not found",
+                status=exc.status_code,
+                detail=f"{request.method} {request.url.path}: {exc.detail}",
+            ),
+            dict(exc.headers) if exc.headers else None,
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path)
+        return problem_response(
+            Problem(
+                type="urn:salesperf:problem:internal",
+                title="Internal error",
+                status=500,
+                detail="An unexpected error occurred; it has been logged.",
+            )
+        )
+
+    app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def problem_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each expected error documented as problem+json."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for err in errors:
+        out[err.status_code] = {
+            "model": Problem,
+            "description": err.title,
+            "content": {PROBLEM_JSON: {}},
+        }
+    return out

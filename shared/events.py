@@ -1,0 +1,642 @@
+"""The event contract: the envelope and a strict payload model for every v1 event type.
+
+Every service reads events through these models. Money is a decimal *string* with an ISO 4217
+currency code; times are ISO-8601 with an offset; ids are short opaque strings. Unknown fields
+are rejected, so a typo in a client is an error rather than silently lost data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID
+
+import pycountry
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StringConstraints,
+    TypeAdapter,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+CURRENT_SCHEMA_VERSION = 1
+
+# ---------------------------------------------------------------------------------------------
+# Value types
+# ---------------------------------------------------------------------------------------------
+
+_AMOUNT = re.compile(r"^\d{1,15}(\.\d{1,4})?$")
+
+
+def _parse_amount(value: object) -> Decimal:
+    if isinstance(value, Decimal):
+        text = format(value, "f")
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        raise ValueError('must be a decimal string such as "1250.00", not a JSON number')
+    if text.startswith("-"):
+        raise ValueError("must not be negative")
+    if not _AMOUNT.match(text):
+        raise ValueError("must be a decimal string with at most 15 digits and 4 decimals")
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:  # pragma: no cover - the pattern already excludes it
+        raise ValueError("is not a decimal number") from exc
+
+
+Amount = Annotated[
+    Decimal,
+    PlainValidator(_parse_amount),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="always"),
+    WithJsonSchema({"type": "string", "pattern": _AMOUNT.pattern, "examples": ["12500.00"]}),
+]
+
+CURRENCIES = frozenset(c.alpha_3 for c in pycountry.currencies)
+
+
+def _parse_currency(value: object) -> str:
+    if not isinstance(value, str) or value not in CURRENCIES:
+        raise ValueError("must be an ISO 4217 currency code such as EUR, USD or CNY")
+    return value
+
+
+Currency = Annotated[
+    str,
+    PlainValidator(_parse_currency),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$", "examples": ["EUR"]}),
+]
+
+Identifier = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Note = Annotated[str, StringConstraints(max_length=4000)]
+Signal = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Stage = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Stream = Annotated[
+    str, StringConstraints(pattern=r"^(lead|deal|account)-[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+]
+AttributeKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
+AttributeValue = Annotated[str, StringConstraints(max_length=500)]
+
+
+class Payload(BaseModel):
+    """Base of every payload: strict about unknown fields, immutable once parsed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Payloads (the `data` of each event type)
+# ---------------------------------------------------------------------------------------------
+
+
+class Channel(StrEnum):
+    REFERRAL = "referral"
+    COLD_VISIT = "cold_visit"
+    EXHIBITION = "exhibition"
+    ONLINE = "online"
+    INBOUND = "inbound"
+    OTHER = "other"
+
+
+class CompanySize(StrEnum):
+    MICRO = "1-9"
+    SMALL = "10-49"
+    MEDIUM = "50-249"
+    LARGE = "250-999"
+    ENTERPRISE = "1000+"
+
+
+class LeadCreated(Payload):
+    name: ShortText = Field(description="Company or person the lead is about.")
+    channel: Channel
+    account_id: Identifier | None = Field(default=None, description="The account, if known.")
+    industry: ShortText | None = None
+    company_size: CompanySize | None = None
+    estimated_value: Amount | None = None
+    currency: Currency | None = None
+    attributes: dict[AttributeKey, AttributeValue] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="Anything else the app or CRM knows, as strings: occupation, city, campaign…",
+    )
+
+    @model_validator(mode="after")
+    def _value_has_currency(self) -> LeadCreated:
+        if (self.estimated_value is None) != (self.currency is None):
+            raise ValueError("estimated_value and currency go together")
+        return self
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Bäckerei Schmidt GmbH",
+                    "channel": "exhibition",
+                    "industry": "food retail",
+                    "company_size": "10-49",
+                    "estimated_value": "18000.00",
+                    "currency": "EUR",
+                    "attributes": {"city": "Leipzig", "campaign": "fair-2026-spring"},
+                }
+            ]
+        }
+    )
+
+
+class LeadQualified(Payload):
+    estimated_value: Amount | None = None
+    currency: Currency | None = None
+    note: Note | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"estimated_value": "24000.00", "currency": "EUR", "note": "Budget confirmed"}]
+        }
+    )
+
+
+class DisqualifyReason(StrEnum):
+    NO_BUDGET = "no_budget"
+    NO_NEED = "no_need"
+    NOT_REACHABLE = "not_reachable"
+    COMPETITOR = "competitor"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+
+class LeadDisqualified(Payload):
+    reason: DisqualifyReason
+    note: Note | None = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "no_budget"}]})
+
+
+class VisitMode(StrEnum):
+    ONSITE = "onsite"
+    ONLINE = "online"
+
+
+class VisitLogged(Payload):
+    mode: VisitMode
+    effective: bool = Field(description="Did the visit move the opportunity forward?")
+    duration_minutes: int = Field(ge=0, le=24 * 60)
+    account_id: Identifier | None = None
+    buying_signals: list[Signal] = Field(default_factory=list, max_length=20)
+    note: Note | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "mode": "onsite",
+                    "effective": True,
+                    "duration_minutes": 45,
+                    "account_id": "acc-1042",
+                    "buying_signals": ["asked_for_price", "met_decision_maker"],
+                }
+            ]
+        }
+    )
+
+
+class CallDirection(StrEnum):
+    OUTBOUND = "outbound"
+    INBOUND = "inbound"
+
+
+class CallLogged(Payload):
+    connected: bool
+    duration_seconds: int = Field(ge=0, le=24 * 3600)
+    direction: CallDirection = CallDirection.OUTBOUND
+    account_id: Identifier | None = None
+    buying_signals: list[Signal] = Field(default_factory=list, max_length=20)
+    note: Note | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "connected": True,
+                    "duration_seconds": 340,
+                    "direction": "outbound",
+                    "buying_signals": ["requested_demo"],
+                }
+            ]
+        }
+    )
+
+
+class DealOpened(Payload):
+    amount: Amount
+    currency: Currency
+    product_line: Identifier
+    account_id: Identifier
+    stage: Stage = "qualification"
+    lead_id: Identifier | None = Field(default=None, description="The lead it came from, if any.")
+    expected_close: date | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "amount": "24000.00",
+                    "currency": "EUR",
+                    "product_line": "ovens",
+                    "account_id": "acc-1042",
+                    "stage": "qualification",
+                    "lead_id": "L-2026-0117",
+                    "expected_close": "2026-12-15",
+                }
+            ]
+        }
+    )
+
+
+class DealStageChanged(Payload):
+    to_stage: Stage
+    from_stage: Stage | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"from_stage": "qualification", "to_stage": "proposal"}]}
+    )
+
+
+class DealAmountChanged(Payload):
+    amount: Amount
+    currency: Currency
+    reason: ShortText | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"amount": "21500.00", "currency": "EUR", "reason": "volume discount"}]
+        }
+    )
+
+
+class DealWon(Payload):
+    amount: Amount
+    currency: Currency
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"amount": "21500.00", "currency": "EUR"}]})
+
+
+class LossReason(StrEnum):
+    PRICE = "price"
+    COMPETITOR = "competitor"
+    NO_BUDGET = "no_budget"
+    NO_DECISION = "no_decision"
+    TIMING = "timing"
+    PRODUCT_FIT = "product_fit"
+    OTHER = "other"
+
+
+class DealLost(Payload):
+    reason: LossReason
+    competitor: ShortText | None = None
+    note: Note | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "competitor", "competitor": "OvenCo"}]}
+    )
+
+
+class InvoiceIssued(Payload):
+    invoice_id: Identifier
+    account_id: Identifier
+    amount: Amount
+    currency: Currency
+    deal_id: Identifier | None = None
+    due_date: date | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "invoice_id": "INV-2026-0311",
+                    "account_id": "acc-1042",
+                    "deal_id": "D-88",
+                    "amount": "21500.00",
+                    "currency": "EUR",
+                    "due_date": "2027-01-14",
+                }
+            ]
+        }
+    )
+
+
+class PaymentReceived(Payload):
+    invoice_id: Identifier
+    account_id: Identifier
+    amount: Amount
+    currency: Currency
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"invoice_id": "INV-2026-0311", "account_id": "acc-1042", "amount": "10750.00",
+                 "currency": "EUR"}
+            ]
+        }
+    )
+
+
+class Tier(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class AccountTierChanged(Payload):
+    tier: Tier
+    previous_tier: Tier | None = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"tier": "A", "previous_tier": "B"}]})
+
+
+class ContactLeft(Payload):
+    contact_id: Identifier
+    name: ShortText | None = None
+    role: ShortText | None = None
+    key_contact: bool = False
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"contact_id": "c-77", "name": "Jana Novak", "role": "Head of purchasing",
+                 "key_contact": True}
+            ]
+        }
+    )
+
+
+class EventVoided(Payload):
+    voided_event_id: UUID = Field(description="The event this one cancels (same org and stream).")
+    reason: ShortText
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"voided_event_id": "0b8f5a52-9a1c-4c1e-8a57-2f1d1c1b7a10",
+                 "reason": "logged on the wrong account"}
+            ]
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The envelope
+# ---------------------------------------------------------------------------------------------
+
+
+class EventMetadata(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: Annotated[str, StringConstraints(pattern=r"^(app|import|api|crm:[a-z0-9_-]{1,32})$")] = (
+        "app"
+    )
+    correlation_id: Identifier | None = None
+    causation_id: Identifier | None = None
+
+
+class EnvelopeBase(BaseModel):
+    """Fields every event carries, as a client sends them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Which stream kinds an event type may belong to.
+    streams: ClassVar[tuple[str, ...]] = ("lead", "deal", "account")
+
+    event_id: UUID = Field(description="Client-chosen idempotency key.")
+    stream: Stream = Field(description="The entity it belongs to: `lead-…`, `deal-…` or `account-…`.")
+    rep_id: Identifier | None = Field(default=None, description="Who did it (a rep's token sets it).")
+    team_id: Identifier | None = Field(default=None, description="The rep's team.")
+    occurred_at: AwareDatetime = Field(description="Business time, with a UTC offset.")
+    metadata: EventMetadata = Field(default_factory=EventMetadata)
+    schema_version: Literal[1] = CURRENT_SCHEMA_VERSION
+    expected_version: int | None = Field(
+        default=None,
+        ge=0,
+        description="Optimistic concurrency: the stream's current version (0: the stream must be new). "
+        "Not stored.",
+    )
+
+    @field_validator("stream")
+    @classmethod
+    def _stream_fits_type(cls, stream: str) -> str:
+        if stream.split("-", 1)[0] not in cls.streams:
+            allowed = " or ".join(f"{s}-…" for s in cls.streams)
+            raise ValueError(f"this event type belongs to a {allowed} stream")
+        return stream
+
+
+class LeadCreatedEvent(EnvelopeBase):
+    streams = ("lead",)
+    type: Literal["lead.created"]
+    data: LeadCreated
+
+
+class LeadQualifiedEvent(EnvelopeBase):
+    streams = ("lead",)
+    type: Literal["lead.qualified"]
+    data: LeadQualified
+
+
+class LeadDisqualifiedEvent(EnvelopeBase):
+    streams = ("lead",)
+    type: Literal["lead.disqualified"]
+    data: LeadDisqualified
+
+
+class VisitLoggedEvent(EnvelopeBase):
+    type: Literal["visit.logged"]
+    data: VisitLogged
+
+
+class CallLoggedEvent(EnvelopeBase):
+    type: Literal["call.logged"]
+    data: CallLogged
+
+
+class DealOpenedEvent(EnvelopeBase):
+    streams = ("deal",)
+    type: Literal["deal.opened"]
+    data: DealOpened
+
+
+class DealStageChangedEvent(EnvelopeBase):
+    streams = ("deal",)
+    type: Literal["deal.stage_changed"]
+    data: DealStageChanged
+
+
+class DealAmountChangedEvent(EnvelopeBase):
+    streams = ("deal",)
+    type: Literal["deal.amount_changed"]
+    data: DealAmountChanged
+
+
+class DealWonEvent(EnvelopeBase):
+    streams = ("deal",)
+    type: Literal["deal.won"]
+    data: DealWon
+
+
+class DealLostEvent(EnvelopeBase):
+    streams = ("deal",)
+    type: Literal["deal.lost"]
+    data: DealLost
+
+
+class InvoiceIssuedEvent(EnvelopeBase):
+    streams = ("account", "deal")
+    type: Literal["invoice.issued"]
+    data: InvoiceIssued
+
+
+class PaymentReceivedEvent(EnvelopeBase):
+    streams = ("account", "deal")
+    type: Literal["payment.received"]
+    data: PaymentReceived
+
+
+class AccountTierChangedEvent(EnvelopeBase):
+    streams = ("account",)
+    type: Literal["account.tier_changed"]
+    data: AccountTierChanged
+
+
+class ContactLeftEvent(EnvelopeBase):
+    streams = ("account",)
+    type: Literal["contact.left"]
+    data: ContactLeft
+
+
+class EventVoidedEvent(EnvelopeBase):
+    type: Literal["event.voided"]
+    data: EventVoided
+
+
+EVENT_CLASSES: tuple[type[EnvelopeBase], ...] = (
+    LeadCreatedEvent,
+    LeadQualifiedEvent,
+    LeadDisqualifiedEvent,
+    VisitLoggedEvent,
+    CallLoggedEvent,
+    DealOpenedEvent,
+    DealStageChangedEvent,
+    DealAmountChangedEvent,
+    DealWonEvent,
+    DealLostEvent,
+    InvoiceIssuedEvent,
+    PaymentReceivedEvent,
+    AccountTierChangedEvent,
+    ContactLeftEvent,
+    EventVoidedEvent,
+)
+
+PAYLOADS: dict[str, type[Payload]] = {
+    cls.model_fields["type"].annotation.__args__[0]: cls.model_fields["data"].annotation  # type: ignore[union-attr,misc]
+    for cls in EVENT_CLASSES
+}
+EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)
+
+NewEvent = Annotated[
+    LeadCreatedEvent
+    | LeadQualifiedEvent
+    | LeadDisqualifiedEvent
+    | VisitLoggedEvent
+    | CallLoggedEvent
+    | DealOpenedEvent
+    | DealStageChangedEvent
+    | DealAmountChangedEvent
+    | DealWonEvent
+    | DealLostEvent
+    | InvoiceIssuedEvent
+    | PaymentReceivedEvent
+    | AccountTierChangedEvent
+    | ContactLeftEvent
+    | EventVoidedEvent,
+    Field(discriminator="type"),
+]
+"""An event as a client appends it; `type` picks the payload model."""
+
+new_event_adapter: TypeAdapter[NewEvent] = TypeAdapter(NewEvent)
+
+
+_STREAM_OF_EXAMPLE = {"lead": "lead-L-2026-0117", "deal": "deal-D-88", "account": "account-acc-1042"}
+
+
+def example_event(event_type: str) -> dict[str, Any]:
+    """A realistic, valid envelope of `event_type`, as a front end would post it."""
+    cls = next(c for c in EVENT_CLASSES if c.model_fields["type"].annotation.__args__[0] == event_type)  # type: ignore[union-attr]
+    payload = PAYLOADS[event_type]
+    examples = (payload.model_config.get("json_schema_extra") or {}).get("examples")  # type: ignore[union-attr]
+    return {
+        "event_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+        "type": event_type,
+        "stream": _STREAM_OF_EXAMPLE[cls.streams[0]],
+        "rep_id": "rep-anna",
+        "team_id": "team-north",
+        "occurred_at": "2026-11-20T10:30:00+01:00",
+        "data": examples[0] if examples else {},  # type: ignore[index]
+        "metadata": {"source": "app"},
+    }
+
+
+EXAMPLES: dict[str, dict[str, Any]] = {t: example_event(t) for t in EVENT_TYPES}
+
+
+# ---------------------------------------------------------------------------------------------
+# Stored events, as the feed serves them
+# ---------------------------------------------------------------------------------------------
+
+
+class StoredEvent(BaseModel):
+    """An event as activity stores and serves it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: UUID
+    type: str
+    org_id: str
+    stream: str
+    stream_version: int
+    position: int
+    rep_id: str | None
+    team_id: str | None
+    occurred_at: datetime
+    recorded_at: datetime
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+
+    def payload(self) -> Payload:
+        """The typed payload; raises KeyError for a type this code does not know."""
+        return PAYLOADS[self.type].model_validate(self.data)
+
+
+# Upcasters turn an old payload shape into the current one on read; stored rows never change.
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+def upcast(event_type: str, schema_version: int, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Apply upcasters from `schema_version` up to the current version of `event_type`."""
+    while (event_type, schema_version) in UPCASTERS:
+        data = UPCASTERS[(event_type, schema_version)](data)
+        schema_version += 1
+    return schema_version, data

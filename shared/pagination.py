@@ -1,0 +1,35 @@
+"""Opaque cursors: clients pass back what they were given and never build one themselves."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from shared.errors import InvalidInput, field_error
+
+_PREFIX = "v1."
+
+
+def encode_cursor(position: int) -> str:
+    raw = f"{_PREFIX}{position}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, *, field: str = "after") -> int:
+    """The position a cursor stands for; 0 (the start) when there is none."""
+    if cursor is None or cursor == "":
+        return 0
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+        if not text.startswith(_PREFIX):
+            raise ValueError(text)
+        position = int(text.removeprefix(_PREFIX))
+        if position < 0:
+            raise ValueError(text)
+    except (ValueError, UnicodeError, binascii.Error) as exc:
+        raise InvalidInput(
+            f"`{field}` is not a cursor this API issued.",
+            errors=[field_error(field, "not a cursor issued by this API", "cursor_invalid", "query")],
+        ) from exc
+    return position
