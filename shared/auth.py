@@ -55,8 +55,13 @@ def issue_token(
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
 ) -> str:
     now = int(time.time())
-    claims: dict[str, object] = {"org": org, "role": str(Role(role)), "sub": sub, "iat": now,
-                                 "exp": now + ttl_seconds}
+    claims: dict[str, object] = {
+        "org": org,
+        "role": str(Role(role)),
+        "sub": sub,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
     if team:
         claims["team"] = team
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
@@ -64,7 +69,9 @@ def issue_token(
 
 def decode_token(secret: str, token: str) -> Principal:
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+        )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("The token has expired.") from exc
     except jwt.InvalidTokenError as exc:
@@ -72,7 +79,9 @@ def decode_token(secret: str, token: str) -> Principal:
     try:
         role = Role(claims.get("role"))
     except ValueError as exc:
-        raise Unauthorized("The token's `role` claim is not one of admin, manager, rep, bi, service.") from exc
+        raise Unauthorized(
+            "The token's `role` claim is not one of admin, manager, rep, bi, service."
+        ) from exc
     org, sub, team = claims.get("org"), claims.get("sub"), claims.get("team")
     if not isinstance(org, str) or not org or not isinstance(sub, str) or not sub:
         raise Unauthorized("The token lacks an `org` or `sub` claim.")
@@ -95,7 +104,9 @@ async def current_principal(
     return decode_token(request.app.state.jwt_secret, credentials.credentials)
 
 
-async def writing_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def writing_principal(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
     if not principal.can_write:
         raise Forbidden("A bi token reads only.")
     return principal

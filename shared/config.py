@@ -26,9 +26,12 @@ class CommonSettings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "SALESPERF_DATABASE_URL"),
         description="Postgres URL; unset means the embedded pgserver under data_dir/pg.",
     )
-    data_dir: Path = Field(default=REPO_ROOT / ".data", description="Embedded Postgres and dev secrets.")
+    data_dir: Path = Field(
+        default=REPO_ROOT / ".data", description="Embedded Postgres and dev secrets."
+    )
     jwt_secret: SecretStr | None = Field(
-        default=None, description="HS256 secret; unset means a random one kept in data_dir/jwt_secret."
+        default=None,
+        description="HS256 secret; unset means a random one kept in data_dir/jwt_secret.",
     )
     log_level: str = "INFO"
     log_json: bool = False

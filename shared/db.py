@@ -6,6 +6,7 @@ with its data under `<data_dir>/pg`, reached over a Unix socket; a fresh clone n
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +15,12 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from shared.config import CommonSettings
 
@@ -29,14 +35,15 @@ def embedded_server(data_dir: Path) -> Any:
         # pgserver keeps a lock file in the XDG runtime dir and warns when there is none.
         runtime = data_dir.resolve() / "run"
         runtime.mkdir(parents=True, exist_ok=True)
+        runtime.chmod(0o700)
         os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
-        import pgserver  # noqa: PLC0415 - heavy, and only needed without DATABASE_URL
+        import pgserver
+
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
-        exists = server.psql(
-            f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';"
-        )
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';")
         if "(0 rows)" in exists:
             server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")
         _embedded[pgdata] = server
@@ -61,7 +68,9 @@ def asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, pool_size: int = 10, application_name: str = "salesperf") -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, application_name: str = "salesperf"
+) -> AsyncEngine:
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
@@ -88,10 +97,10 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 def run_migrations(url: str, revision: str = "head") -> None:
     """`alembic upgrade head` against `url` (synchronous: call it outside the event loop)."""
-    from alembic import command  # noqa: PLC0415
-    from alembic.config import Config  # noqa: PLC0415
+    from alembic import command
+    from alembic.config import Config
 
-    from shared.config import REPO_ROOT  # noqa: PLC0415
+    from shared.config import REPO_ROOT
 
     cfg = Config(str(REPO_ROOT / "alembic.ini"))
     cfg.attributes["url"] = url

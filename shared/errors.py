@@ -15,16 +15,19 @@ from typing import Any, ClassVar
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from shared.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.responses import JSONResponse
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger(__name__)
 
 
 class FieldError(BaseModel):
-    field: str = Field(description="Dotted path of the field at fault, e.g. `events[3].data.amount`.")
+    field: str = Field(
+        description="Dotted path of the field at fault, e.g. `events[3].data.amount`."
+    )
     location: str = Field(alias="in", description="body, query, path or header.")
     message: str
     code: str = Field(description="Machine-readable reason, e.g. `missing`, `greater_than_equal`.")
@@ -115,7 +118,9 @@ def render_loc(loc: Iterable[int | str]) -> tuple[str, str]:
     the path is the one a client would write.
     """
     parts = list(loc)
-    location = str(parts.pop(0)) if parts and parts[0] in {"body", "query", "path", "header"} else "body"
+    location = (
+        str(parts.pop(0)) if parts and parts[0] in {"body", "query", "path", "header"} else "body"
+    )
     path = ""
     for part in parts:
         if isinstance(part, int):
@@ -173,6 +178,22 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        content_type = request.headers.get("content-type", "")
+        if request.method in {"POST", "PUT", "PATCH"} and "json" not in content_type:
+            return problem_response(
+                Problem(
+                    type="urn:salesperf:problem:unsupported-media-type",
+                    title="Unsupported media type",
+                    status=415,
+                    detail=f"Send the body as JSON with `Content-Type: application/json` "
+                    f"(got {content_type or 'none'!r}).",
+                    errors=[
+                        field_error(
+                            "content-type", "must be application/json", "media_type", "header"
+                        )
+                    ],
+                )
+            )
         return problem_response(validation_problem(exc.errors()))
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -78,9 +78,7 @@ Currency = Annotated[
     WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$", "examples": ["EUR"]}),
 ]
 
-Identifier = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
-]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Note = Annotated[str, StringConstraints(max_length=4000)]
 Signal = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -164,7 +162,9 @@ class LeadQualified(Payload):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"estimated_value": "24000.00", "currency": "EUR", "note": "Budget confirmed"}]
+            "examples": [
+                {"estimated_value": "24000.00", "currency": "EUR", "note": "Budget confirmed"}
+            ]
         }
     )
 
@@ -291,7 +291,9 @@ class DealWon(Payload):
     amount: Amount
     currency: Currency
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"amount": "21500.00", "currency": "EUR"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"amount": "21500.00", "currency": "EUR"}]}
+    )
 
 
 class LossReason(StrEnum):
@@ -347,8 +349,12 @@ class PaymentReceived(Payload):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"invoice_id": "INV-2026-0311", "account_id": "acc-1042", "amount": "10750.00",
-                 "currency": "EUR"}
+                {
+                    "invoice_id": "INV-2026-0311",
+                    "account_id": "acc-1042",
+                    "amount": "10750.00",
+                    "currency": "EUR",
+                }
             ]
         }
     )
@@ -376,8 +382,12 @@ class ContactLeft(Payload):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"contact_id": "c-77", "name": "Jana Novak", "role": "Head of purchasing",
-                 "key_contact": True}
+                {
+                    "contact_id": "c-77",
+                    "name": "Jana Novak",
+                    "role": "Head of purchasing",
+                    "key_contact": True,
+                }
             ]
         }
     )
@@ -390,8 +400,10 @@ class EventVoided(Payload):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"voided_event_id": "0b8f5a52-9a1c-4c1e-8a57-2f1d1c1b7a10",
-                 "reason": "logged on the wrong account"}
+                {
+                    "voided_event_id": "0b8f5a52-9a1c-4c1e-8a57-2f1d1c1b7a10",
+                    "reason": "logged on the wrong account",
+                }
             ]
         }
     )
@@ -405,9 +417,9 @@ class EventVoided(Payload):
 class EventMetadata(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    source: Annotated[str, StringConstraints(pattern=r"^(app|import|api|crm:[a-z0-9_-]{1,32})$")] = (
-        "app"
-    )
+    source: Annotated[
+        str, StringConstraints(pattern=r"^(app|import|api|crm:[a-z0-9_-]{1,32})$")
+    ] = "app"
     correlation_id: Identifier | None = None
     causation_id: Identifier | None = None
 
@@ -421,8 +433,12 @@ class EnvelopeBase(BaseModel):
     streams: ClassVar[tuple[str, ...]] = ("lead", "deal", "account")
 
     event_id: UUID = Field(description="Client-chosen idempotency key.")
-    stream: Stream = Field(description="The entity it belongs to: `lead-…`, `deal-…` or `account-…`.")
-    rep_id: Identifier | None = Field(default=None, description="Who did it (a rep's token sets it).")
+    stream: Stream = Field(
+        description="The entity it belongs to: `lead-…`, `deal-…` or `account-…`."
+    )
+    rep_id: Identifier | None = Field(
+        default=None, description="Who did it (a rep's token sets it)."
+    )
     team_id: Identifier | None = Field(default=None, description="The rep's team.")
     occurred_at: AwareDatetime = Field(description="Business time, with a UTC offset.")
     metadata: EventMetadata = Field(default_factory=EventMetadata)
@@ -577,12 +593,18 @@ NewEvent = Annotated[
 new_event_adapter: TypeAdapter[NewEvent] = TypeAdapter(NewEvent)
 
 
-_STREAM_OF_EXAMPLE = {"lead": "lead-L-2026-0117", "deal": "deal-D-88", "account": "account-acc-1042"}
+_STREAM_OF_EXAMPLE = {
+    "lead": "lead-L-2026-0117",
+    "deal": "deal-D-88",
+    "account": "account-acc-1042",
+}
 
 
 def example_event(event_type: str) -> dict[str, Any]:
     """A realistic, valid envelope of `event_type`, as a front end would post it."""
-    cls = next(c for c in EVENT_CLASSES if c.model_fields["type"].annotation.__args__[0] == event_type)  # type: ignore[union-attr]
+    cls = next(
+        c for c in EVENT_CLASSES if c.model_fields["type"].annotation.__args__[0] == event_type
+    )  # type: ignore[union-attr]
     payload = PAYLOADS[event_type]
     examples = (payload.model_config.get("json_schema_extra") or {}).get("examples")  # type: ignore[union-attr]
     return {
@@ -634,7 +656,9 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 
 
-def upcast(event_type: str, schema_version: int, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def upcast(
+    event_type: str, schema_version: int, data: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
     """Apply upcasters from `schema_version` up to the current version of `event_type`."""
     while (event_type, schema_version) in UPCASTERS:
         data = UPCASTERS[(event_type, schema_version)](data)

@@ -23,3 +23,4 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level.upper(), format="%(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)

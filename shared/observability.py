@@ -10,7 +10,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTTP_REQUESTS = Counter(
-    "salesperf_http_requests_total", "HTTP requests answered.", ["service", "method", "route", "status"]
+    "salesperf_http_requests_total",
+    "HTTP requests answered.",
+    ["service", "method", "route", "status"],
 )
 HTTP_LATENCY = Histogram(
     "salesperf_http_request_duration_seconds",

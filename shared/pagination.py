@@ -30,6 +30,8 @@ def decode_cursor(cursor: str | None, *, field: str = "after") -> int:
     except (ValueError, UnicodeError, binascii.Error) as exc:
         raise InvalidInput(
             f"`{field}` is not a cursor this API issued.",
-            errors=[field_error(field, "not a cursor issued by this API", "cursor_invalid", "query")],
+            errors=[
+                field_error(field, "not a cursor issued by this API", "cursor_invalid", "query")
+            ],
         ) from exc
     return position

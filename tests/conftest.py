@@ -77,9 +77,18 @@ TokenFactory = Callable[..., dict[str, str]]
 def auth(org: str) -> TokenFactory:
     """Authorization headers: auth() is an admin of `org`; auth("rep", sub="rep-1", team="t")…"""
 
-    def make(role: str = "admin", *, sub: str = "user-1", team: str | None = None,
-             org_id: str | None = None, ttl: int = 3600, secret: str = JWT_SECRET) -> dict[str, str]:
-        token = issue_token(secret, org=org_id or org, role=role, sub=sub, team=team, ttl_seconds=ttl)
+    def make(
+        role: str = "admin",
+        *,
+        sub: str = "user-1",
+        team: str | None = None,
+        org_id: str | None = None,
+        ttl: int = 3600,
+        secret: str = JWT_SECRET,
+    ) -> dict[str, str]:
+        token = issue_token(
+            secret, org=org_id or org, role=role, sub=sub, team=team, ttl_seconds=ttl
+        )
         return {"Authorization": f"Bearer {token}"}
 
     return make

@@ -40,7 +40,9 @@ def upgrade() -> None:
     )
     op.execute("ALTER SEQUENCE activity.event_position_seq OWNED BY activity.events.position")
     op.execute("CREATE INDEX ix_events_org_id_position ON activity.events (org_id, position)")
-    op.execute("CREATE INDEX ix_events_org_id_rep_id_position ON activity.events (org_id, rep_id, position)")
+    op.execute(
+        "CREATE INDEX ix_events_org_id_rep_id_position ON activity.events (org_id, rep_id, position)"
+    )
     op.execute(
         "CREATE INDEX ix_events_org_id_team_id_position ON activity.events (org_id, team_id, position)"
     )

@@ -112,20 +112,30 @@ def content_hash(
     return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).digest()
 
 
-def apply_scope(principal: Principal, rep_id: str | None, team_id: str | None) -> tuple[str | None, str | None]:
+def apply_scope(
+    principal: Principal, rep_id: str | None, team_id: str | None
+) -> tuple[str | None, str | None]:
     """Fill in and check `rep_id`/`team_id` for the caller; raises Forbidden naming the field."""
     if principal.role is Role.REP:
         if rep_id is not None and rep_id != principal.sub:
             raise Forbidden(
                 "A rep may append only their own events.",
-                errors=[field_error("rep_id", f"must be {principal.sub!r} (the token's subject)", "scope")],
+                errors=[
+                    field_error(
+                        "rep_id", f"must be {principal.sub!r} (the token's subject)", "scope"
+                    )
+                ],
             )
         rep_id = principal.sub
     if principal.role in (Role.REP, Role.MANAGER) and principal.team is not None:
         if team_id is not None and team_id != principal.team:
             raise Forbidden(
                 "Events may be appended only for the caller's own team.",
-                errors=[field_error("team_id", f"must be {principal.team!r} (the token's team)", "scope")],
+                errors=[
+                    field_error(
+                        "team_id", f"must be {principal.team!r} (the token's team)", "scope"
+                    )
+                ],
             )
         team_id = principal.team
     return rep_id, team_id
@@ -199,7 +209,9 @@ def plan_request(
             if seen.content_hash != cand.content_hash:
                 raise EventIdConflict(
                     f"event_id {cand.event_id} was already used for an event with different content.",
-                    errors=_error(index, "event_id", "already used for different content", "event_id_reused"),
+                    errors=_error(
+                        index, "event_id", "already used for different content", "event_id_reused"
+                    ),
                 )
             decisions.append(Decision(seen, created=False))
             continue
@@ -208,8 +220,12 @@ def plan_request(
         if cand.expected_version is not None and cand.expected_version != current:
             raise StreamVersionConflict(
                 f"Stream {cand.stream} is at version {current}, not {cand.expected_version}.",
-                errors=_error(index, "expected_version", f"the stream is at version {current}",
-                              "stream_version_conflict"),
+                errors=_error(
+                    index,
+                    "expected_version",
+                    f"the stream is at version {current}",
+                    "stream_version_conflict",
+                ),
             )
 
         if cand.voids is not None:
@@ -222,7 +238,9 @@ def plan_request(
             if target.type == VOIDED:
                 raise CannotVoidAVoid(
                     "A void cannot be voided; append the corrected event again instead.",
-                    errors=_error(index, "data.voided_event_id", "names an event.voided", "void_of_void"),
+                    errors=_error(
+                        index, "data.voided_event_id", "names an event.voided", "void_of_void"
+                    ),
                 )
             if target.stream != cand.stream:
                 raise VoidInAnotherStream(
@@ -232,7 +250,9 @@ def plan_request(
             if cand.voids in state.voided or cand.voids in staged_voided:
                 raise AlreadyVoided(
                     f"Event {cand.voids} is already voided.",
-                    errors=_error(index, "data.voided_event_id", "already voided", "already_voided"),
+                    errors=_error(
+                        index, "data.voided_event_id", "already voided", "already_voided"
+                    ),
                 )
             staged_voided.add(cand.voids)
 

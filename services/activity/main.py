@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 from fastapi import FastAPI
-from shared.responses import JSONResponse
 
 from shared.db import asyncpg_dsn, create_engine, create_sessionmaker, sync_url
 from shared.errors import install_problem_handlers
 from shared.limits import BodySizeLimit
 from shared.logging import configure_logging
 from shared.observability import MetricsMiddleware, ops_router
+from shared.responses import JSONResponse
 
 from .config import ActivitySettings
 from .notifier import FeedNotifier
@@ -31,7 +31,9 @@ RFC 9457 `application/problem+json` with the fields at fault.
 """
 
 
-def create_app(settings: ActivitySettings | None = None, *, database_url: str | None = None) -> FastAPI:
+def create_app(
+    settings: ActivitySettings | None = None, *, database_url: str | None = None
+) -> FastAPI:
     settings = settings or ActivitySettings()
 
     @asynccontextmanager
@@ -41,8 +43,9 @@ def create_app(settings: ActivitySettings | None = None, *, database_url: str | 
         engine = create_engine(url, pool_size=settings.pool_size, application_name="activity")
         pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=1, max_size=2)
         notifier = FeedNotifier(asyncpg_dsn(url))
-        committer = GroupCommitter(pool, max_group_events=settings.max_group_events,
-                                   on_commit=notifier.wake)
+        committer = GroupCommitter(
+            pool, max_group_events=settings.max_group_events, on_commit=notifier.wake
+        )
         app.state.settings = settings
         app.state.jwt_secret = settings.resolved_jwt_secret()
         app.state.sessionmaker = create_sessionmaker(engine)
@@ -72,7 +75,9 @@ def create_app(settings: ActivitySettings | None = None, *, database_url: str | 
     app.include_router(router)
     app.include_router(ops_router())
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: database reachable, writer running")
+    @app.get(
+        "/readyz", tags=["operations"], summary="Readiness: database reachable, writer running"
+    )
     async def readyz() -> JSONResponse:
         checks = {"writer": committer_ok(app), "feed_listener": app.state.notifier.listening}
         try:
@@ -89,5 +94,3 @@ def create_app(settings: ActivitySettings | None = None, *, database_url: str | 
 
 def committer_ok(app: FastAPI) -> bool:
     return bool(app.state.committer.running)
-
-

@@ -16,4 +16,6 @@ GROUP_SIZE = Histogram(
     "Events coalesced into one group-commit transaction.",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 5000),
 )
-FEED_EVENTS_SERVED = Counter("salesperf_activity_feed_events_served_total", "Events served by the feed.")
+FEED_EVENTS_SERVED = Counter(
+    "salesperf_activity_feed_events_served_total", "Events served by the feed."
+)

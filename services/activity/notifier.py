@@ -64,7 +64,7 @@ class FeedNotifier:
             try:
                 conn = await asyncpg.connect(self._dsn)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(NOTIFY_CHANNEL, lambda _c, _pid, _ch, org: self.wake(org))
                 self._connected.set()
                 await lost.wait()

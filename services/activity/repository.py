@@ -163,11 +163,15 @@ _COLUMNS = (
 
 def _as_dict(row: Any) -> dict[str, Any]:
     item: dict[str, Any] = row._asdict()
-    item["schema_version"], item["data"] = upcast(item["type"], item["schema_version"], item["data"])
+    item["schema_version"], item["data"] = upcast(
+        item["type"], item["schema_version"], item["data"]
+    )
     return item
 
 
-def _scoped(query: Select[Any], org_id: str, rep_id: str | None, team_id: str | None) -> Select[Any]:
+def _scoped(
+    query: Select[Any], org_id: str, rep_id: str | None, team_id: str | None
+) -> Select[Any]:
     query = query.where(events.c.org_id == org_id)
     if rep_id is not None:
         query = query.where(events.c.rep_id == rep_id)

@@ -6,13 +6,13 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query
-from shared.responses import JSONResponse
 
 from shared.auth import CurrentUser, WritingUser
 from shared.db import SessionDep
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from shared.errors import problem_responses as problems
 from shared.events import EXAMPLES, NewEvent, StoredEvent, Stream
+from shared.responses import JSONResponse
 
 from . import service
 from .dependencies import CommitterDep, NotifierDep, SessionmakerDep
@@ -43,8 +43,10 @@ def _json(body: dict[str, Any], status: int = 200) -> JSONResponse:
     status_code=201,
     response_model=AppendResult,
     summary="Append one event",
-    responses={200: {"model": AppendResult, "description": "Already stored: the original result"},
-               **_APPEND_ERRORS},
+    responses={
+        200: {"model": AppendResult, "description": "Already stored: the original result"},
+        **_APPEND_ERRORS,
+    },
 )
 async def append_event(
     event: Annotated[NewEvent, Body(openapi_examples=_EVENT_EXAMPLES)],
@@ -62,8 +64,10 @@ async def append_event(
     status_code=201,
     response_model=BatchResult,
     summary="Append up to 1,000 events atomically",
-    responses={200: {"model": BatchResult, "description": "Every event was already stored"},
-               **_APPEND_ERRORS},
+    responses={
+        200: {"model": BatchResult, "description": "Every event was already stored"},
+        **_APPEND_ERRORS,
+    },
 )
 async def append_batch(
     body: Annotated[BatchIn, Body(openapi_examples=_BATCH_EXAMPLE)],
@@ -84,7 +88,9 @@ async def read_feed(
     after: After = None,
     limit: Limit = 100,
     types: Annotated[str | None, Query(description="Comma-separated event types.")] = None,
-    wait: Annotated[float, Query(ge=0, le=30, description="Long-poll up to this many seconds.")] = 0,
+    wait: Annotated[
+        float, Query(ge=0, le=30, description="Long-poll up to this many seconds.")
+    ] = 0,
 ) -> JSONResponse:
     """Events in global order after the cursor. Positions only ever grow, and an event never
     appears behind a cursor already handed out, so a consumer that stores `next` misses nothing."""

@@ -15,7 +15,9 @@ MAX_BATCH = 1000
 
 class AppendResult(BaseModel):
     event_id: UUID
-    position: int = Field(description="Place in the org's global order (increasing, not contiguous).")
+    position: int = Field(
+        description="Place in the org's global order (increasing, not contiguous)."
+    )
     stream_version: int
     recorded_at: datetime
 
@@ -43,5 +45,7 @@ class BatchResult(BaseModel):
 
 class EventPage(BaseModel):
     items: list[StoredEvent]
-    next: str = Field(description="Pass as `after` to continue; the same cursor when nothing is new.")
+    next: str = Field(
+        description="Pass as `after` to continue; the same cursor when nothing is new."
+    )
     has_more: bool = Field(description="More events are already available after `next`.")

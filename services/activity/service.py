@@ -80,7 +80,11 @@ async def append_batch(
         for d in decisions
     ]
     created = sum(1 for d in decisions if d.created)
-    return {"created": created, "duplicates": len(decisions) - created, "results": results}, created > 0
+    return {
+        "created": created,
+        "duplicates": len(decisions) - created,
+        "results": results,
+    }, created > 0
 
 
 def _scope(principal: Principal) -> dict[str, str | None]:
@@ -99,7 +103,10 @@ def parse_types(types: str | None) -> list[str] | None:
     if unknown:
         raise InvalidInput(
             f"Unknown event type(s): {', '.join(unknown)}.",
-            errors=[field_error("types", f"unknown type {t!r}", "unknown_type", "query") for t in unknown],
+            errors=[
+                field_error("types", f"unknown type {t!r}", "unknown_type", "query")
+                for t in unknown
+            ],
         )
     return wanted
 
@@ -132,7 +139,12 @@ async def read_feed(
         waiter = notifier.subscribe(principal.org)
         async with sessionmaker() as session:
             items = await repository.read_feed(
-                session, principal.org, after=position, limit=limit + 1, types=wanted, **_scope(principal)
+                session,
+                principal.org,
+                after=position,
+                limit=limit + 1,
+                types=wanted,
+                **_scope(principal),
             )
         remaining = deadline - time.monotonic()
         if items or remaining <= 0:

@@ -107,7 +107,9 @@ class GroupCommitter:
             log.exception("append failed", org=org)
             failure: Exception = exc
             if isinstance(exc, (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)):
-                failure = UpstreamUnavailable("The event store is unavailable; retry with the same event_id.")
+                failure = UpstreamUnavailable(
+                    "The event store is unavailable; retry with the same event_id."
+                )
             _fail(requests[0], failure)
             return
         self._on_commit(org)
@@ -134,8 +136,9 @@ class GroupCommitter:
         outcomes: list[list[Decision] | DomainError] = []
         for request in requests:
             try:
-                outcomes.append(plan_request(state, request.principal, request.candidates,
-                                             batch=request.batch))
+                outcomes.append(
+                    plan_request(state, request.principal, request.candidates, batch=request.batch)
+                )
             except DomainError as exc:
                 outcomes.append(exc)
         if state.new_rows:

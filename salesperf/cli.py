@@ -1,0 +1,77 @@
+"""The `salesperf` command: run the services, mint tokens, migrate."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.auth import DEFAULT_TTL_SECONDS, Role, issue_token
+from shared.config import CommonSettings
+from shared.db import run_migrations, sync_url
+
+app = typer.Typer(help="salesperf: sales-performance management backend.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (alembic upgrade head)."""
+    settings = CommonSettings()
+    run_migrations(sync_url(settings))
+    console.print("[green]migrated to head[/green]")
+
+
+@app.command()
+def token(
+    org: Annotated[str, typer.Option(help="The organisation (tenant) id.")],
+    role: Annotated[Role, typer.Option(help="admin, manager, rep, bi or service.")],
+    sub: Annotated[str, typer.Option(help="The subject: a rep's id for reps.")],
+    team: Annotated[str | None, typer.Option(help="The team (required for managers).")] = None,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = DEFAULT_TTL_SECONDS,
+) -> None:
+    """Print a signed JWT for calling the APIs (HS256, the configured secret)."""
+    if role is Role.MANAGER and not team:
+        raise typer.BadParameter("a manager's token needs --team", param_hint="--team")
+    secret = CommonSettings().resolved_jwt_secret()
+    typer.echo(issue_token(secret, org=org, role=role, sub=sub, team=team, ttl_seconds=ttl))
+
+
+@app.command()
+def run(
+    org: Annotated[str, typer.Option(help="Org of the development admin token printed.")] = "demo",
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Start the database (embedded unless DATABASE_URL is set), migrate, and serve every service."""
+    from salesperf.runner import serve, service_urls
+
+    settings = CommonSettings()
+    with console.status("starting PostgreSQL" + ("" if settings.database_url else " (embedded)")):
+        url = sync_url(settings)
+    with console.status("migrating"):
+        run_migrations(url)
+    admin = issue_token(
+        settings.resolved_jwt_secret(),
+        org=org,
+        role=Role.ADMIN,
+        sub="dev-admin",
+        ttl_seconds=7 * 24 * 3600,
+    )
+    table = Table(title="salesperf is running", show_header=True)
+    table.add_column("service")
+    table.add_column("API docs")
+    for name, base in service_urls():
+        table.add_row(name, f"{base}/docs")
+    console.print(table)
+    console.print(f"Development admin token for org [bold]{org}[/bold] (valid 7 days):")
+    console.print(admin, soft_wrap=True, highlight=False)
+    console.print("Press Ctrl-C to stop.")
+    asyncio.run(serve(url, log_level=log_level))
+    console.print("stopped")
+
+
+if __name__ == "__main__":
+    app()

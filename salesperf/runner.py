@@ -1,0 +1,78 @@
+"""Run every salesperf service in one process, each on its own loopback port.
+
+Used by `salesperf run` (and so `make run`): the embedded Postgres is started when
+DATABASE_URL is unset, migrations are applied, then the services serve until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.activity.config import ActivitySettings
+from services.activity.main import create_app as create_activity
+from shared.config import ServiceSettings
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    settings: Callable[[], ServiceSettings]
+    factory: Callable[..., FastAPI]
+
+
+SERVICES: tuple[ServiceSpec, ...] = (ServiceSpec("activity", ActivitySettings, create_activity),)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn.Server without its own signal handling: the runner stops all servers at once."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def serve(database_url: str, *, log_level: str = "warning") -> None:
+    servers: list[_Server] = []
+    for spec in SERVICES:
+        settings = spec.settings()
+        app = spec.factory(settings, database_url=database_url)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+            access_log=False,
+            lifespan="on",
+        )
+        servers.append(_Server(config))
+
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server in servers:
+            if server.should_exit:
+                server.force_exit = True
+            server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    try:
+        await asyncio.gather(*(s.serve() for s in servers))
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def service_urls() -> list[tuple[str, str]]:
+    out = []
+    for spec in SERVICES:
+        settings = spec.settings()
+        out.append((spec.name, f"http://{settings.host}:{settings.port}"))
+    return out
