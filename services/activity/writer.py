@@ -94,7 +94,7 @@ class GroupCommitter:
     async def _commit(self, org: str, requests: list[AppendRequest]) -> None:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                outcomes = await self._write(conn, org, requests)
+                outcomes = await store(conn, org, requests)
         except asyncio.CancelledError:
             for request in requests:
                 _fail(request, UpstreamUnavailable("The service is shutting down."))
@@ -121,33 +121,38 @@ class GroupCommitter:
             else:
                 request.future.set_result(outcome)
 
-    async def _write(
-        self, conn: asyncpg.Connection, org: str, requests: list[AppendRequest]
-    ) -> list[list[Decision] | DomainError]:
-        await repository.lock_org(conn, org)
-        candidates = [c for r in requests for c in r.candidates]
-        state = await repository.load_group_state(
-            conn,
-            org,
-            [c.event_id for c in candidates],
-            [c.voids for c in candidates if c.voids is not None],
-            [c.stream for c in candidates],
-        )
-        outcomes: list[list[Decision] | DomainError] = []
-        for request in requests:
-            try:
-                outcomes.append(
-                    plan_request(state, request.principal, request.candidates, batch=request.batch)
-                )
-            except DomainError as exc:
-                outcomes.append(exc)
-        if state.new_rows:
-            positions, recorded_at = await repository.allocate_positions(conn, len(state.new_rows))
-            for row, position in zip(state.new_rows, positions, strict=True):
-                row.position, row.recorded_at = position, recorded_at
-            await repository.insert_rows(conn, org, state.new_rows)
-            await repository.notify(conn, org)
-        return outcomes
+
+async def store(
+    conn: asyncpg.Connection, org: str, requests: Sequence[AppendRequest]
+) -> list[list[Decision] | DomainError]:
+    """Decide and insert a group of requests inside the caller's transaction on `conn`.
+
+    Takes the org's append lock first; the caller's commit releases it.
+    """
+    await repository.lock_org(conn, org)
+    candidates = [c for r in requests for c in r.candidates]
+    state = await repository.load_group_state(
+        conn,
+        org,
+        [c.event_id for c in candidates],
+        [c.voids for c in candidates if c.voids is not None],
+        [c.stream for c in candidates],
+    )
+    outcomes: list[list[Decision] | DomainError] = []
+    for request in requests:
+        try:
+            outcomes.append(
+                plan_request(state, request.principal, request.candidates, batch=request.batch)
+            )
+        except DomainError as exc:
+            outcomes.append(exc)
+    if state.new_rows:
+        positions, recorded_at = await repository.allocate_positions(conn, len(state.new_rows))
+        for row, position in zip(state.new_rows, positions, strict=True):
+            row.position, row.recorded_at = position, recorded_at
+        await repository.insert_rows(conn, org, state.new_rows)
+        await repository.notify(conn, org)
+    return outcomes
 
 
 def _fail(request: AppendRequest, exc: Exception) -> None:
