@@ -125,15 +125,17 @@ class ServiceProcess:
         self.loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
         self.http = "httptools" if importlib.util.find_spec("httptools") else "h11"
         self._env = {**os.environ, **env}
-        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
-            prefix="bench-server-", suffix=".log", delete=False
-        )
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
+        self._proc: asyncio.subprocess.Process | None = None
 
     @property
     def pid(self) -> int:
-        assert self._proc is not None
+        assert self._proc is not None, "not started"
         return self._proc.pid
+
+    @property
+    def started(self) -> bool:
+        return self._proc is not None
 
     def describe(self) -> str:
         workers = f"{self.workers} worker" + ("s" if self.workers > 1 else "")
@@ -160,13 +162,13 @@ class ServiceProcess:
             "--http",
             self.http,
         ]
-        self._proc = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=self._env, stdout=self._log, stderr=subprocess.STDOUT
+        self._proc = await asyncio.create_subprocess_exec(
+            *command, cwd=REPO_ROOT, env=self._env, stdout=self._log, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0) as client:
             while True:
-                if self._proc.poll() is not None:
+                if self._proc.returncode is not None:
                     raise BenchError(f"the service exited at start:\n{self.log_tail()}")
                 with contextlib.suppress(httpx.TransportError):
                     if (await client.get("/readyz")).status_code == 200:
@@ -176,13 +178,13 @@ class ServiceProcess:
                 await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
+        if self._proc is not None and self._proc.returncode is None:
             self._proc.send_signal(signal.SIGTERM)
             try:
-                await asyncio.to_thread(self._proc.wait, 15)
-            except subprocess.TimeoutExpired:
+                await asyncio.wait_for(self._proc.wait(), 15)
+            except TimeoutError:
                 self._proc.kill()
-                await asyncio.to_thread(self._proc.wait)
+                await self._proc.wait()
         self._log.close()
 
     def log_tail(self, lines: int = 40) -> str:

@@ -25,15 +25,18 @@ from tests.conftest import make_event
 
 def _request(org: str, n: int = 1) -> AppendRequest:
     principal = Principal(org=org, role=Role.SERVICE, sub="test")
-    events = [new_event_adapter.validate_python(make_event(stream=f"lead-{uuid.uuid4().hex[:8]}"))
-              for _ in range(n)]
+    events = [
+        new_event_adapter.validate_python(make_event(stream=f"lead-{uuid.uuid4().hex[:8]}"))
+        for _ in range(n)
+    ]
     return AppendRequest(principal, [prepare(principal, e) for e in events], batch=n > 1)
 
 
 async def _poll(db: asyncpg.Pool, org: str, after: int) -> list[int]:
     rows = await db.fetch(
         "SELECT position FROM activity.events WHERE org_id = $1 AND position > $2 ORDER BY position",
-        org, after,
+        org,
+        after,
     )
     return [r["position"] for r in rows]
 
@@ -47,7 +50,9 @@ async def _plain_insert(conn: asyncpg.Connection, org: str) -> int:
         VALUES ($1, $2, 'visit.logged', $3, 1, now(), 1, '{}', '{}', '\\x00')
         RETURNING position
         """,
-        org, uuid.uuid4(), f"lead-{uuid.uuid4().hex[:8]}",
+        org,
+        uuid.uuid4(),
+        f"lead-{uuid.uuid4().hex[:8]}",
     )
 
 
@@ -70,7 +75,9 @@ class TestNegativeControl:
 
 
 class TestAppendLock:
-    async def test_a_second_writer_waits_until_the_first_commits_so_nothing_is_skipped(self, db, org):
+    async def test_a_second_writer_waits_until_the_first_commits_so_nothing_is_skipped(
+        self, db, org
+    ):
         async with db.acquire() as slow:
             slow_tx = slow.transaction()
             await slow_tx.start()
@@ -89,7 +96,10 @@ class TestAppendLock:
             [[second_decision]] = await second
         [first_decision] = first  # type: ignore[misc]
         assert first_decision.row.position < second_decision.row.position
-        assert await _poll(db, org, 0) == [first_decision.row.position, second_decision.row.position]
+        assert await _poll(db, org, 0) == [
+            first_decision.row.position,
+            second_decision.row.position,
+        ]
 
     async def test_orgs_do_not_wait_for_each_other(self, db, org):
         other = f"{org}-other"
@@ -150,6 +160,7 @@ class TestTailingConsumer:
         assert len({e["event_id"] for e in seen}) == expected, "an event was delivered twice"
         assert positions == sorted(positions) and len(set(positions)) == len(positions)
         stored = await db.fetch(
-            "SELECT event_id, position FROM activity.events WHERE org_id = $1 ORDER BY position", org
+            "SELECT event_id, position FROM activity.events WHERE org_id = $1 ORDER BY position",
+            org,
         )
         assert [str(r["event_id"]) for r in stored] == [e["event_id"] for e in seen]

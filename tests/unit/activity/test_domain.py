@@ -6,7 +6,15 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from services.activity.domain import GroupState, Row, apply_scope, can_see, content_hash, plan_request, prepare
+from services.activity.domain import (
+    GroupState,
+    Row,
+    apply_scope,
+    can_see,
+    content_hash,
+    plan_request,
+    prepare,
+)
 from services.activity.exceptions import (
     AlreadyVoided,
     CannotVoidAVoid,
@@ -26,24 +34,45 @@ MANAGER = Principal(org="o", role=Role.MANAGER, sub="mgr", team="north")
 
 
 def cand(principal: Principal = ADMIN, event_type: str = "visit.logged", **overrides: object):
-    return prepare(principal, new_event_adapter.validate_python(make_event(event_type, **overrides)))
+    return prepare(
+        principal, new_event_adapter.validate_python(make_event(event_type, **overrides))
+    )
 
 
 def stored(c, version: int = 1, position: int = 10) -> Row:
-    return Row(event_id=c.event_id, type=c.type, stream=c.stream, rep_id=c.rep_id, team_id=c.team_id,
-               content_hash=c.content_hash, stream_version=version, position=position)
+    return Row(
+        event_id=c.event_id,
+        type=c.type,
+        stream=c.stream,
+        rep_id=c.rep_id,
+        team_id=c.team_id,
+        content_hash=c.content_hash,
+        stream_version=version,
+        position=position,
+    )
 
 
 class TestContentHash:
     def test_the_same_instant_in_another_offset_is_the_same_content(self):
         at = datetime(2026, 3, 31, 23, 30, tzinfo=timezone(timedelta(hours=2)))
-        kwargs = dict(type="t", stream="lead-1", rep_id="r", team_id=None, schema_version=1,
-                      data={"a": "1.00"}, metadata={})
-        assert content_hash(occurred_at=at, **kwargs) == content_hash(occurred_at=at.astimezone(UTC), **kwargs)
+        kwargs = dict(
+            type="t",
+            stream="lead-1",
+            rep_id="r",
+            team_id=None,
+            schema_version=1,
+            data={"a": "1.00"},
+            metadata={},
+        )
+        assert content_hash(occurred_at=at, **kwargs) == content_hash(
+            occurred_at=at.astimezone(UTC), **kwargs
+        )
 
     def test_a_different_payload_is_different_content(self):
         a = cand(stream="lead-1", data={"mode": "onsite", "effective": True, "duration_minutes": 5})
-        b = cand(stream="lead-1", data={"mode": "onsite", "effective": False, "duration_minutes": 5})
+        b = cand(
+            stream="lead-1", data={"mode": "onsite", "effective": False, "duration_minutes": 5}
+        )
         assert a.content_hash != b.content_hash
 
     def test_expected_version_is_not_content(self):
@@ -73,9 +102,14 @@ class TestScope:
 
     @pytest.mark.parametrize(
         ("principal", "rep", "team", "visible"),
-        [(REP, "rep-1", "x", True), (REP, "rep-2", "north", False), (MANAGER, "rep-2", "north", True),
-         (MANAGER, "rep-1", "south", False), (ADMIN, None, None, True),
-         (Principal(org="o", role=Role.BI, sub="bi"), "r", "t", True)],
+        [
+            (REP, "rep-1", "x", True),
+            (REP, "rep-2", "north", False),
+            (MANAGER, "rep-2", "north", True),
+            (MANAGER, "rep-1", "south", False),
+            (ADMIN, None, None, True),
+            (Principal(org="o", role=Role.BI, sub="bi"), "r", "t", True),
+        ],
     )
     def test_who_sees_what(self, principal, rep, team, visible):
         assert can_see(principal, rep, team) is visible
@@ -84,7 +118,9 @@ class TestScope:
 class TestPlan:
     def test_new_events_get_consecutive_stream_versions(self):
         state = GroupState(versions={"lead-1": 4})
-        decisions = plan_request(state, ADMIN, [cand(stream="lead-1"), cand(stream="lead-1")], batch=True)
+        decisions = plan_request(
+            state, ADMIN, [cand(stream="lead-1"), cand(stream="lead-1")], batch=True
+        )
         assert [d.row.stream_version for d in decisions] == [5, 6]
         assert all(d.created for d in decisions)
         assert state.versions["lead-1"] == 6 and len(state.new_rows) == 2
@@ -132,14 +168,24 @@ class TestPlan:
 
     def test_expected_versions_inside_a_batch_count_the_events_before_them(self):
         state = GroupState(versions={"lead-1": 1})
-        events = [cand(stream="lead-1", expected_version=1), cand(stream="lead-1", expected_version=2)]
-        assert [d.row.stream_version for d in plan_request(state, ADMIN, events, batch=True)] == [2, 3]
+        events = [
+            cand(stream="lead-1", expected_version=1),
+            cand(stream="lead-1", expected_version=2),
+        ]
+        assert [d.row.stream_version for d in plan_request(state, ADMIN, events, batch=True)] == [
+            2,
+            3,
+        ]
 
     def test_a_rejected_request_leaves_the_state_for_the_next_one(self):
         state = GroupState(versions={"lead-1": 1})
         with pytest.raises(StreamVersionConflict):
-            plan_request(state, ADMIN, [cand(stream="lead-1"), cand(stream="lead-1", expected_version=1)],
-                         batch=True)
+            plan_request(
+                state,
+                ADMIN,
+                [cand(stream="lead-1"), cand(stream="lead-1", expected_version=1)],
+                batch=True,
+            )
         assert state.versions == {"lead-1": 1} and state.new_rows == []
         [d] = plan_request(state, ADMIN, [cand(stream="lead-1", expected_version=1)], batch=False)
         assert d.row.stream_version == 2
@@ -172,7 +218,9 @@ class TestVoids:
         target = cand(ADMIN, rep_id="rep-2")
         state = GroupState(known={target.event_id: stored(target)})
         with pytest.raises(VoidTargetNotFound):
-            plan_request(state, REP, [self.void(target, REP, rep_id=None, team_id=None)], batch=False)
+            plan_request(
+                state, REP, [self.void(target, REP, rep_id=None, team_id=None)], batch=False
+            )
 
     def test_voiding_twice_is_a_conflict(self):
         target = cand()
@@ -197,7 +245,8 @@ class TestVoids:
     def test_a_void_cannot_be_voided(self):
         target = cand()
         first = self.void(target)
-        state = GroupState(known={target.event_id: stored(target), first.event_id: stored(first, 2)})
+        state = GroupState(
+            known={target.event_id: stored(target), first.event_id: stored(first, 2)}
+        )
         with pytest.raises(CannotVoidAVoid):
             plan_request(state, ADMIN, [self.void(first)], batch=False)
-

@@ -1,0 +1,196 @@
+"""GET /v1/events (the feed), GET /v1/streams/{stream}, and who reads what."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tests.conftest import make_event
+
+
+async def append(activity, headers, n: int, **overrides) -> list[dict]:
+    events = [make_event(**overrides) for _ in range(n)]
+    r = await activity.post("/v1/events/batch", json={"events": events}, headers=headers)
+    assert r.status_code == 201, r.text
+    return events
+
+
+async def read_all(activity, headers, *, limit: int = 100, **params) -> list[dict]:
+    items, cursor = [], None
+    while True:
+        q = {"limit": limit, **params, **({"after": cursor} if cursor else {})}
+        page = (await activity.get("/v1/events", params=q, headers=headers)).json()
+        items += page["items"]
+        cursor = page["next"]
+        if not page["has_more"]:
+            return items
+
+
+class TestFeed:
+    async def test_pages_follow_the_cursor_in_global_order(self, activity, auth):
+        events = await append(activity, auth(), 25)
+        items = await read_all(activity, auth(), limit=7)
+        assert [i["event_id"] for i in items] == [e["event_id"] for e in events]
+        assert [i["position"] for i in items] == sorted(i["position"] for i in items)
+
+    async def test_the_last_page_returns_the_cursor_to_keep(self, activity, auth):
+        await append(activity, auth(), 3)
+        page = (await activity.get("/v1/events", params={"limit": 10}, headers=auth())).json()
+        assert page["has_more"] is False
+        empty = (
+            await activity.get("/v1/events", params={"after": page["next"]}, headers=auth())
+        ).json()
+        assert empty == {"items": [], "next": page["next"], "has_more": False}
+
+    async def test_types_filter_the_feed(self, activity, auth):
+        await append(activity, auth(), 3)
+        calls = await append(
+            activity,
+            auth(),
+            2,
+            type="call.logged",
+            data={"connected": True, "duration_seconds": 60},
+        )
+        items = await read_all(activity, auth(), types="call.logged,deal.won")
+        assert [i["event_id"] for i in items] == [e["event_id"] for e in calls]
+
+    async def test_a_feed_item_is_the_full_stored_event(self, activity, auth, org):
+        [event] = await append(activity, auth(), 1)
+        [item] = await read_all(activity, auth())
+        assert item["org_id"] == org and item["type"] == event["type"]
+        assert item["data"] == event["data"] and item["metadata"] == {"source": "app"}
+        assert set(item) == {
+            "position",
+            "event_id",
+            "type",
+            "org_id",
+            "stream",
+            "stream_version",
+            "rep_id",
+            "team_id",
+            "occurred_at",
+            "recorded_at",
+            "schema_version",
+            "data",
+            "metadata",
+        }
+
+
+class TestLongPoll:
+    async def test_a_waiting_reader_is_woken_by_an_append(self, activity, auth):
+        head = (await activity.get("/v1/events", headers=auth())).json()["next"]
+        started = time.monotonic()
+        poll = asyncio.create_task(
+            activity.get("/v1/events", params={"after": head, "wait": 10}, headers=auth())
+        )
+        await asyncio.sleep(0.3)
+        assert not poll.done()
+        [event] = await append(activity, auth(), 1)
+        page = (await poll).json()
+        assert [i["event_id"] for i in page["items"]] == [event["event_id"]]
+        assert time.monotonic() - started < 5
+
+    async def test_a_wait_with_nothing_new_returns_empty_when_the_time_is_up(self, activity, auth):
+        started = time.monotonic()
+        page = (await activity.get("/v1/events", params={"wait": 0.5}, headers=auth())).json()
+        assert page["items"] == [] and 0.45 < time.monotonic() - started < 3
+
+    async def test_another_org_s_append_does_not_answer_a_waiting_reader(self, activity, auth, org):
+        poll = asyncio.create_task(activity.get("/v1/events", params={"wait": 0.8}, headers=auth()))
+        await asyncio.sleep(0.2)
+        await append(activity, auth(org_id=f"{org}-other"), 1)
+        assert (await poll).json()["items"] == []
+
+
+class TestStreams:
+    async def test_a_stream_is_read_in_stream_order(self, activity, auth):
+        await append(
+            activity,
+            auth(),
+            2,
+            stream="deal-S1",
+            type="deal.stage_changed",
+            data={"to_stage": "proposal"},
+        )
+        await append(
+            activity,
+            auth(),
+            1,
+            stream="deal-S2",
+            type="deal.stage_changed",
+            data={"to_stage": "proposal"},
+        )
+        page = (await activity.get("/v1/streams/deal-S1", headers=auth())).json()
+        assert [i["stream_version"] for i in page["items"]] == [1, 2]
+        assert {i["stream"] for i in page["items"]} == {"deal-S1"}
+
+    async def test_a_stream_pages_with_a_cursor(self, activity, auth):
+        await append(activity, auth(), 5, stream="lead-P")
+        first = (
+            await activity.get("/v1/streams/lead-P", params={"limit": 3}, headers=auth())
+        ).json()
+        rest = (
+            await activity.get(
+                "/v1/streams/lead-P", params={"after": first["next"]}, headers=auth()
+            )
+        ).json()
+        assert [i["stream_version"] for i in first["items"] + rest["items"]] == [1, 2, 3, 4, 5]
+        assert first["has_more"] and not rest["has_more"]
+
+    async def test_an_unknown_stream_is_404(self, activity, auth):
+        r = await activity.get("/v1/streams/lead-nothing-here", headers=auth())
+        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+
+
+class TestReadScope:
+    async def seed(self, activity, auth):
+        await append(activity, auth(), 2, rep_id="rep-1", team_id="north", stream="lead-shared")
+        await append(activity, auth(), 3, rep_id="rep-2", team_id="north", stream="lead-shared")
+        await append(activity, auth(), 4, rep_id="rep-3", team_id="south", stream="lead-shared")
+
+    async def test_a_rep_reads_only_their_own_events(self, activity, auth):
+        await self.seed(activity, auth)
+        rep = auth("rep", sub="rep-1", team="north")
+        assert {i["rep_id"] for i in await read_all(activity, rep)} == {"rep-1"}
+        assert (
+            len((await activity.get("/v1/streams/lead-shared", headers=rep)).json()["items"]) == 2
+        )
+
+    async def test_a_manager_reads_their_team(self, activity, auth):
+        await self.seed(activity, auth)
+        items = await read_all(activity, auth("manager", sub="m", team="north"))
+        assert len(items) == 5 and {i["team_id"] for i in items} == {"north"}
+
+    async def test_bi_and_service_read_the_whole_org(self, activity, auth):
+        await self.seed(activity, auth)
+        assert len(await read_all(activity, auth("bi", sub="metabase"))) == 9
+        assert len(await read_all(activity, auth("service", sub="scoring"))) == 9
+
+    async def test_another_rep_s_event_is_404_not_403(self, activity, auth):
+        [event] = await append(activity, auth(), 1, rep_id="rep-2", team_id="north")
+        r = await activity.get(
+            f"/v1/events/{event['event_id']}", headers=auth("rep", sub="rep-1", team="north")
+        )
+        assert r.status_code == 404
+
+    async def test_another_org_s_data_is_404(self, activity, auth, org):
+        [event] = await append(activity, auth(org_id=f"{org}-other"), 1, stream="lead-theirs")
+        assert (
+            await activity.get(f"/v1/events/{event['event_id']}", headers=auth())
+        ).status_code == 404
+        assert (await activity.get("/v1/streams/lead-theirs", headers=auth())).status_code == 404
+        assert await read_all(activity, auth()) == []
+
+
+class TestOperations:
+    async def test_health_ready_and_metrics(self, activity, auth):
+        await append(activity, auth(), 1)
+        assert (await activity.get("/healthz")).json() == {"status": "ok"}
+        ready = (await activity.get("/readyz")).json()
+        assert ready == {
+            "ready": True,
+            "checks": {"writer": True, "feed_listener": True, "database": True},
+        }
+        metrics = (await activity.get("/metrics")).text
+        assert 'salesperf_activity_events_appended_total{type="visit.logged"}' in metrics
+        assert 'route="/v1/events/batch"' in metrics
