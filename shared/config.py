@@ -19,22 +19,26 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 class CommonSettings(BaseSettings):
     """Settings every process of salesperf reads."""
 
-    model_config = SettingsConfigDict(env_prefix="SALESPERF_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SALESPERF_", extra="ignore", populate_by_name=True)
 
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "SALESPERF_DATABASE_URL"),
         description="Postgres URL; unset means the embedded pgserver under data_dir/pg.",
     )
+    # Fixed names, so every service's settings (whatever its prefix) read the same variables.
     data_dir: Path = Field(
-        default=REPO_ROOT / ".data", description="Embedded Postgres and dev secrets."
+        default=REPO_ROOT / ".data",
+        validation_alias="SALESPERF_DATA_DIR",
+        description="Embedded Postgres and development secrets.",
     )
     jwt_secret: SecretStr | None = Field(
         default=None,
+        validation_alias="SALESPERF_JWT_SECRET",
         description="HS256 secret; unset means a random one kept in data_dir/jwt_secret.",
     )
-    log_level: str = "INFO"
-    log_json: bool = False
+    log_level: str = Field(default="INFO", validation_alias="SALESPERF_LOG_LEVEL")
+    log_json: bool = Field(default=False, validation_alias="SALESPERF_LOG_JSON")
 
     def resolved_jwt_secret(self) -> str:
         """The configured secret, or the development one created once under `data_dir`."""

@@ -1,0 +1,80 @@
+"""`salesperf run` as a user starts it: real processes, real uvicorn on loopback, Ctrl-C to stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import JWT_SECRET, make_event
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def salesperf_run(database_url: str, tmp_path: Path):
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "SALESPERF_JWT_SECRET": JWT_SECRET,
+           "ACTIVITY_PORT": str(port), "SALESPERF_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "salesperf.cli", "run", "--org", "e2e-org"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"salesperf run did not become ready:\n{proc.communicate()[0]}")
+    yield proc, base
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def read_token(proc: subprocess.Popen[str]) -> str:
+    """The development admin token `salesperf run` prints (the line after its announcement)."""
+    assert proc.stdout is not None
+    lines = iter(proc.stdout.readline, "")
+    for line in lines:
+        if line.startswith("Development admin token"):
+            return next(lines).strip()
+    raise AssertionError("no token printed")
+
+
+def test_salesperf_run_serves_activity_on_loopback_and_stops_cleanly_on_ctrl_c(salesperf_run):
+    proc, base = salesperf_run
+    assert httpx.get(f"{base}/docs").status_code == 200
+    headers = {"Authorization": f"Bearer {read_token(proc)}"}
+
+    event = make_event()
+    created = httpx.post(f"{base}/v1/events", json=event, headers=headers)
+    assert created.status_code == 201, created.text
+    feed = httpx.get(f"{base}/v1/events", headers=headers).json()
+    assert [i["event_id"] for i in feed["items"]] == [event["event_id"]]
+    assert feed["items"][0]["org_id"] == "e2e-org"
+
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, rest
+    assert "stopped" in rest
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{base}/healthz", timeout=1)
