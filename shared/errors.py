@@ -122,13 +122,17 @@ def render_loc(loc: Iterable[int | str]) -> tuple[str, str]:
         str(parts.pop(0)) if parts and parts[0] in {"body", "query", "path", "header"} else "body"
     )
     path = ""
+    previous: int | str | None = None
     for part in parts:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif "." in part or part.startswith("function-") or "[" in part:
-            continue
+        elif part.startswith("function-") or (
+            "." in part and (previous is None or isinstance(previous, int))
+        ):
+            pass  # a union tag (an event type, at the root or right after an index) or a wrapper
         else:
             path += f".{part}" if path else part
+        previous = part
     return location, path or location
 
 
@@ -198,6 +202,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # FastAPI's own answer when the JSON parser gives up (e.g. nesting too deep).
+            return problem_response(validation_problem([{"type": "json_invalid", "ctx": {
+                "error": "the parser gave up (too deeply nested?)"}}]))
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return problem_response(
             Problem(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
@@ -31,12 +31,14 @@ from pydantic import (
 )
 
 CURRENT_SCHEMA_VERSION = 1
+OCCURRED_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+OCCURRED_MAX = datetime(2100, 1, 1, tzinfo=UTC)
 
 # ---------------------------------------------------------------------------------------------
 # Value types
 # ---------------------------------------------------------------------------------------------
 
-_AMOUNT = re.compile(r"^\d{1,15}(\.\d{1,4})?$")
+_AMOUNT = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,4})?$")
 
 
 def _parse_amount(value: object) -> Decimal:
@@ -79,15 +81,16 @@ Currency = Annotated[
 ]
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Note = Annotated[str, StringConstraints(max_length=4000)]
+_NO_NUL = r"^[^\x00]*$"  # PostgreSQL text and jsonb cannot hold U+0000
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_NO_NUL)]
+Note = Annotated[str, StringConstraints(max_length=4000, pattern=_NO_NUL)]
 Signal = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Stage = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Stream = Annotated[
     str, StringConstraints(pattern=r"^(lead|deal|account)-[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 ]
 AttributeKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
-AttributeValue = Annotated[str, StringConstraints(max_length=500)]
+AttributeValue = Annotated[str, StringConstraints(max_length=500, pattern=_NO_NUL)]
 
 
 class Payload(BaseModel):
@@ -440,7 +443,9 @@ class EnvelopeBase(BaseModel):
         default=None, description="Who did it (a rep's token sets it)."
     )
     team_id: Identifier | None = Field(default=None, description="The rep's team.")
-    occurred_at: AwareDatetime = Field(description="Business time, with a UTC offset.")
+    occurred_at: AwareDatetime = Field(
+        description="Business time, with a UTC offset (between 1970 and 2100)."
+    )
     metadata: EventMetadata = Field(default_factory=EventMetadata)
     schema_version: Literal[1] = CURRENT_SCHEMA_VERSION
     expected_version: int | None = Field(
@@ -449,6 +454,13 @@ class EnvelopeBase(BaseModel):
         description="Optimistic concurrency: the stream's current version (0: the stream must be new). "
         "Not stored.",
     )
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible_time(cls, occurred_at: datetime) -> datetime:
+        if not OCCURRED_MIN <= occurred_at <= OCCURRED_MAX:
+            raise ValueError("must lie between 1970-01-01 and 2100-01-01")
+        return occurred_at
 
     @field_validator("stream")
     @classmethod

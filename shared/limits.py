@@ -7,14 +7,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.errors import PayloadTooLarge, Problem, problem_response
 
 
+class _TooLarge(Exception):
+    pass
+
+
 class BodySizeLimit:
+    """Checks `Content-Length` up front, and counts the bytes of bodies sent without one."""
+
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     def _problem(self) -> Problem:
         return PayloadTooLarge(
-            f"The request body is larger than {self.max_bytes} bytes; split it into smaller batches."
+            f"The request body is larger than {self.max_bytes} bytes; "
+            "split it into smaller batches."
         ).problem()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -25,15 +32,31 @@ class BodySizeLimit:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await problem_response(self._problem())(scope, receive, send)
                 return
+
         seen = 0
+        exceeded = False
+        started = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise PayloadTooLarge(self._problem().detail or "")
+                    exceeded = True
+                    raise _TooLarge
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded:
+                return  # whatever the app answers to the interrupted body is replaced below
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except _TooLarge:
+            pass
+        if exceeded and not started:
+            await problem_response(self._problem())(scope, receive, send)

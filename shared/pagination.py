@@ -8,6 +8,7 @@ import binascii
 from shared.errors import InvalidInput, field_error
 
 _PREFIX = "v1."
+MAX_POSITION = 2**63 - 1  # positions are PostgreSQL bigints
 
 
 def encode_cursor(position: int) -> str:
@@ -25,7 +26,7 @@ def decode_cursor(cursor: str | None, *, field: str = "after") -> int:
         if not text.startswith(_PREFIX):
             raise ValueError(text)
         position = int(text.removeprefix(_PREFIX))
-        if position < 0:
+        if not 0 <= position <= MAX_POSITION:
             raise ValueError(text)
     except (ValueError, UnicodeError, binascii.Error) as exc:
         raise InvalidInput(
