@@ -6,7 +6,7 @@ COPY shared shared
 COPY services services
 COPY salesperf salesperf
 COPY migrations migrations
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir -e .
 ENV ACTIVITY_HOST=0.0.0.0
 EXPOSE 8002
 CMD ["salesperf", "run"]

@@ -170,12 +170,12 @@ BAD_EVENTS = [
     bad(
         "occurred_at that leaves the datetime range in UTC",
         lambda: make_event(occurred_at="0001-01-01T00:00:00+14:00"),
+        "occurred_at",  # was a 500: OverflowError in domain.content_hash's astimezone(UTC)
+    ),
+    bad(
+        "occurred_at at the far end of the datetime range",
+        lambda: make_event(occurred_at="9999-12-31T23:59:59-14:00"),
         "occurred_at",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: domain.content_hash calls occurred_at.astimezone(UTC), which raises "
-            "OverflowError for year-1/9999 edge times -> unhandled 500",
-        ),
     ),
     bad("event_id not a UUID", lambda: make_event(event_id="not-a-uuid"), "event_id"),
     bad("event_id a number", lambda: make_event(event_id=12345), "event_id"),
@@ -233,12 +233,12 @@ BAD_EVENTS = [
     bad(
         "NUL character in a text field",
         lambda: with_data(make_event(), note="left at\u0000reception"),
-        "data.note",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: U+0000 passes validation, then Postgres jsonb rejects it on INSERT "
-            "(UntranslatableCharacterError) -> unhandled 500",
-        ),
+        "data.note",  # was a 500: Postgres jsonb refuses U+0000 (UntranslatableCharacterError)
+    ),
+    bad(
+        "NUL character in an attribute value",
+        lambda: with_data(make_event(LEAD), attributes={"city": "Leip\u0000zig"}),
+        "data.attributes.city",
     ),
 ]
 
@@ -264,18 +264,13 @@ class TestAnInvalidEventIsRejectedNamingTheField:
         assert all(e["field"].startswith(f"events[{BAD_INDEX}]") for e in body["errors"]), body
         await assert_nothing_stored(db, org)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG (minor): shared.errors.render_loc drops every loc part containing a dot, so "
-        "an attribute key such as `utm.source` vanishes from the field path (`data.attributes`)",
-    )
     async def test_a_bad_value_under_a_dotted_attribute_key_is_named_by_that_key(
         self, activity, auth, db, org
     ) -> None:
+        """render_loc used to drop every path part with a dot, so this said `data.attributes`."""
         event = with_data(make_event(LEAD), attributes={"utm.source": 5})
         r = await activity.post("/v1/events", json=event, headers=auth())
-        body = assert_problem(r, 422, fields=("data.attributes",))
-        assert any("utm.source" in e["field"] for e in body["errors"]), body["errors"]
+        assert_problem(r, 422, fields=("data.attributes.utm.source",))
         await assert_nothing_stored(db, org)
 
 
@@ -308,16 +303,11 @@ class TestMalformedJsonIsA400:
         assert_problem(r, 400, fields=("body",))
         await assert_nothing_stored(db, org)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG (minor): JSON nested deeper than the parser's recursion limit raises "
-        "RecursionError, which FastAPI turns into a bare HTTPException(400): the problem has "
-        "type `http-error` and no `errors` list naming `body`",
-    )
     @pytest.mark.parametrize("path", APPEND_PATHS)
     async def test_json_nested_too_deep_is_a_malformed_json_problem(
         self, activity, auth, db, org, path: str
     ) -> None:
+        """The parser's RecursionError used to surface as a bare `http-error` without `errors`."""
         headers = {**auth(), "Content-Type": "application/json"}
         r = await activity.post(path, content=b"[" * 100_000 + b"]" * 100_000, headers=headers)
         body = assert_problem(r, 400, fields=("body",))
@@ -392,15 +382,12 @@ class TestAnOversizedBodyIsA413:
         assert r.status_code == 201, r.text
         assert await stored(db, org) == 1
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG: without Content-Length, BodySizeLimit raises PayloadTooLarge from inside "
-        "receive(); FastAPI's body reader catches it and answers 400 'There was an error "
-        "parsing the body' instead of 413",
-    )
     async def test_a_5_mb_chunked_body_without_a_content_length_is_refused(
         self, activity, auth, db, org
     ) -> None:
+        """BodySizeLimit's error raised inside receive() used to be caught by FastAPI's body
+        reader and answered as 400 'There was an error parsing the body'."""
+
         async def chunks() -> AsyncIterator[bytes]:
             for _ in range(50):
                 yield b" " * 100_000
@@ -584,13 +571,9 @@ FEED_BAD_QUERIES = [
     pytest.param(
         {"after": cursor_of("v1." + "9" * 30)},
         "after",
-        id="after=v1.<beyond bigint>",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: decode_cursor has no upper bound; a position beyond bigint reaches "
-            "asyncpg (DataError: value out of int64 range) -> unhandled 500",
-        ),
+        id="after=v1.<beyond bigint>",  # was a 500: asyncpg DataError, value out of int64 range
     ),
+    pytest.param({"after": cursor_of(f"v1.{2**63}")}, "after", id="after=v1.<bigint max + 1>"),
     pytest.param({"types": "visit.loged"}, "types", id="types=unknown"),
     pytest.param({"types": "visit.logged,deal.lost,nope"}, "types", id="types=one unknown of 3"),
     pytest.param({"types": "VISIT.LOGGED"}, "types", id="types=uppercase"),
