@@ -21,10 +21,12 @@ random bytes, data/metadata JSON text cast to jsonb) in another org, each (strea
 unique, so they never touch the service's stream versions. Baselines run before the service
 phase they are compared with, so the service always writes into the larger table.
 
-The load generator is one Python process (this one, on uvloop): an httpx.AsyncClient with a
-connection pool of 32, request bodies serialized before the clock starts. The machine has 2
-cores shared by that client, the service and PostgreSQL, so each phase also reports the cores
-each of them kept busy (from /proc), and what else ran meanwhile ("other").
+The load generator is one Python process (this one, on uvloop) holding 32 keep-alive
+connections, request bodies serialized before the clock starts. By default it is the lean
+HTTP/1.1 client of bench/_http.py, because httpx.AsyncClient costs ~10-30x more client CPU per
+request (see there); `--client httpx` measures through httpx instead. The machine has 2 cores
+shared by the client, the service and PostgreSQL, so each phase also reports the cores each of
+them kept busy (from /proc), and what else ran meanwhile ("other").
 
     python -m bench.append [--quick] [--single N] [--batches N] [--check] …
 """
@@ -46,7 +48,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import asyncpg
-import httpx
 import orjson
 from rich.table import Table
 from sqlalchemy.engine import make_url
@@ -68,6 +69,7 @@ from bench._harness import (
     uvloop_runner,
     write_json,
 )
+from bench._http import CLIENTS, HttpClient, make_client
 from shared.auth import issue_token
 from shared.db import asyncpg_dsn
 from shared.events import EXAMPLES
@@ -79,6 +81,8 @@ STREAMS = 1000  # lead-0 … lead-999
 REPS = 50
 RATIO_TARGET = 0.5
 FEED_TARGET = 100_000.0
+OTHER_CPU_WARNING = 0.25  # cores used by other processes that make the run noisy
+PHASE_TIMEOUT = 600.0  # seconds: a stalled service fails the run instead of hanging it
 COLUMNS = (
     "org_id",
     "event_id",
@@ -125,6 +129,7 @@ class Config:
     raw_batches: int = 200
     page: int = 1_000
     workers: int = 1
+    client: str = "lean"
     quick: bool = False
 
 
@@ -142,6 +147,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, bool]:
     base = QUICK if quick else Config()
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--client",
+        choices=sorted(CLIENTS),
+        default=os.environ.get("BENCH_CLIENT", base.client),
+        help="HTTP load generator: the lean asyncio client, or httpx (costs far more CPU) [lean]",
+    )
     options: list[tuple[str, int, str]] = [
         ("single", base.single, "single-event appends measured (after the warm-up)"),
         ("warmup", base.warmup, "single-event appends (and raw INSERTs) before measuring"),
@@ -171,6 +182,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, bool]:
         raw_batches=args.raw_batches,
         page=args.page,
         workers=args.workers,
+        client=args.client,
         quick=quick,
     )
     return config, bool(args.check)
@@ -308,7 +320,7 @@ class Bench:
     def __init__(
         self,
         config: Config,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         pool: asyncpg.Pool,
         meter: CpuMeter,
         *,
@@ -333,7 +345,8 @@ class Bench:
         events: int,
     ) -> Phase:
         before = await self.meter.sample()
-        latencies = await run()
+        async with asyncio.timeout(PHASE_TIMEOUT):
+            latencies = await run()
         after = await self.meter.sample()
         cpu = CpuMeter.use(before, after)
         return Phase(name, requests, events, cpu.seconds, cpu, latencies)
@@ -341,23 +354,23 @@ class Bench:
     # ---- the service
 
     async def _post_one(self, body: bytes) -> None:
-        response = await self.client.post("/v1/events", content=body)
-        if response.status_code != 201:
-            raise BenchError(f"POST /v1/events: {response.status_code} {response.text[:500]}")
+        status, content = await self.client.request("POST", "/v1/events", body)
+        if status != 201:
+            raise BenchError(f"POST /v1/events: {status} {content[:500]!r}")
         self.stored += 1
 
     async def _post_batch(self, body: bytes) -> None:
-        response = await self.client.post("/v1/events/batch", content=body)
-        if response.status_code != 201:
-            raise BenchError(f"POST /v1/events/batch: {response.status_code} {response.text[:500]}")
-        created = int(orjson.loads(response.content)["created"])
+        status, content = await self.client.request("POST", "/v1/events/batch", body)
+        if status != 201:
+            raise BenchError(f"POST /v1/events/batch: {status} {content[:500]!r}")
+        created = int(orjson.loads(content)["created"])
         if created != self.config.batch_size:
             raise BenchError(f"a batch created {created} of {self.config.batch_size} events")
         self.stored += created
 
     async def group_commits(self) -> tuple[float, float]:
         """(events, transactions) the service's group committer has written so far."""
-        text = (await self.client.get("/metrics")).text
+        text = (await self.client.request("GET", "/metrics"))[1].decode()
         values = {"sum": 0.0, "count": 0.0}
         for line in text.splitlines():
             for key in values:
@@ -394,7 +407,7 @@ class Bench:
         bodies = self.events.single_bodies(c.single)
         return await self.with_group_stats(
             lambda: self.timed(
-                "HTTP POST /v1/events",
+                "POST /v1/events",
                 lambda: drive(bodies, c.concurrency, self._post_one),
                 requests=c.single,
                 events=c.single,
@@ -406,7 +419,7 @@ class Bench:
         bodies = self.events.batch_bodies(c.batches, c.batch_size)
         return await self.with_group_stats(
             lambda: self.timed(
-                "HTTP POST /v1/events/batch",
+                "POST /v1/events/batch",
                 lambda: drive(bodies, c.batch_concurrency, self._post_batch),
                 requests=c.batches,
                 events=c.batches * c.batch_size,
@@ -427,12 +440,14 @@ class Bench:
             after: str | None = None
             last_position = 0
             while True:
-                params = {"limit": str(self.config.page)} | ({"after": after} if after else {})
+                target = f"/v1/events?limit={self.config.page}" + (
+                    f"&after={after}" if after else ""
+                )
                 started = time.perf_counter()
-                response = await self.client.get("/v1/events", params=params)
-                if response.status_code != 200:
-                    raise BenchError(f"GET /v1/events: {response.status_code} {response.text}")
-                page = orjson.loads(response.content)
+                status, content = await self.client.request("GET", target)
+                if status != 200:
+                    raise BenchError(f"GET {target}: {status} {content[:500]!r}")
+                page = orjson.loads(content)
                 latencies.append(time.perf_counter() - started)
                 items = page["items"]
                 if items and items[0]["position"] <= last_position:
@@ -444,7 +459,7 @@ class Bench:
                     return latencies
 
         phase = await self.timed(
-            "HTTP GET /v1/events", page_through, requests=0, events=int(expected)
+            "GET /v1/events (feed)", page_through, requests=0, events=int(expected)
         )
         if read != expected:
             raise BenchError(f"the feed served {read} events of {expected}")
@@ -465,7 +480,7 @@ class Bench:
         c = self.config
         rows = self.events.raw_rows(self.raw_org, c.raw_single)
         return await self.timed(
-            "asyncpg INSERT (1 row, autocommit)",
+            "raw INSERT, 1 row autocommit",
             lambda: drive(rows, c.concurrency, self._raw_insert),
             requests=c.raw_single,
             events=c.raw_single,
@@ -475,7 +490,7 @@ class Bench:
         c = self.config
         chunks = [self.events.raw_rows(self.raw_org, c.batch_size) for _ in range(c.raw_batches)]
         return await self.timed(
-            "asyncpg COPY (copy_records_to_table)",
+            f"raw COPY, {c.batch_size:,}-row chunks",
             lambda: drive(chunks, c.batch_concurrency, self._raw_copy),
             requests=c.raw_batches,
             events=c.raw_batches * c.batch_size,
@@ -501,7 +516,7 @@ class Bench:
                 raise BenchError(f"the raw feed read {read} events of {events}")
             return latencies
 
-        phase = await self.timed("asyncpg keyset SELECT", page_through, requests=0, events=events)
+        phase = await self.timed("raw keyset SELECT pages", page_through, requests=0, events=events)
         phase.requests = len(phase.latencies)
         return phase
 
@@ -546,15 +561,13 @@ async def measure(config: Config, database: Database) -> Outcome:
     try:
         await server.start()
         token = issue_token(jwt_secret, org=service_org, role="admin", sub="bench")
-        limits = httpx.Limits(
-            max_connections=config.concurrency, max_keepalive_connections=config.concurrency
+        client = make_client(
+            config.client,
+            server.base_url,
+            {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            connections=config.concurrency,
         )
-        async with httpx.AsyncClient(
-            base_url=server.base_url,
-            limits=limits,
-            timeout=httpx.Timeout(120.0),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        ) as client:
+        try:
             bench = Bench(
                 config,
                 client,
@@ -563,7 +576,7 @@ async def measure(config: Config, database: Database) -> Outcome:
                 service_org=service_org,
                 raw_org=raw_org,
             )
-            environment = await describe(config, database, server, meter_conn)
+            environment = await describe(config, database, server, client, meter_conn)
             await bench.warm_up()
             raw_single = await bench.raw_single()
             http_single = await bench.http_single()
@@ -571,6 +584,8 @@ async def measure(config: Config, database: Database) -> Outcome:
             http_batch = await bench.http_batch()
             http_feed = await bench.http_feed()
             raw_feed = await bench.raw_feed(http_feed.events)
+        finally:
+            await client.aclose()
     except BaseException:
         if server.started:
             sys.stderr.write(f"--- service log (last lines)\n{server.log_tail()}\n")
@@ -614,7 +629,11 @@ async def measure(config: Config, database: Database) -> Outcome:
 
 
 async def describe(
-    config: Config, database: Database, server: ServiceProcess, conn: asyncpg.Connection
+    config: Config,
+    database: Database,
+    server: ServiceProcess,
+    client: HttpClient,
+    conn: asyncpg.Connection,
 ) -> dict[str, Any]:
     url = make_url(database.url)
     where = "embedded pgserver (unix socket)" if database.embedded else f"{url.host}:{url.port}"
@@ -623,10 +642,8 @@ async def describe(
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "postgres": {"where": where, **await server_facts(conn)},
         "service": server.describe(),
-        "load_generator": (
-            f"1 client process (this one, uvloop): httpx.AsyncClient, "
-            f"pool of {config.concurrency} keep-alive connections, bodies pre-serialized"
-        ),
+        "load_generator": f"1 process (this one, uvloop): {client.description}; "
+        "request bodies serialized before the clock starts",
         "baseline_client": "the same process: asyncpg pool, "
         f"{max(config.concurrency, config.batch_concurrency) + 1} connections",
     }
@@ -637,21 +654,20 @@ async def describe(
 
 def phase_table(phases: Sequence[Phase]) -> Table:
     table = Table(
-        title="phases (CPU: average cores busy; the machine has "
-        f"{os.cpu_count()}; client = this process)",
+        title="phases — CPU columns: average cores kept busy (the machine has "
+        f"{os.cpu_count()}); client = this process, other = the rest of the machine",
         title_justify="left",
     )
-    for name in ("phase", "requests", "events", "time", "events/s", "requests/s", "p50", "p99"):
-        table.add_column(name, justify="left" if name == "phase" else "right")
-    for name in ("CPU client", "CPU service", "CPU postgres", "CPU other", "notes"):
-        table.add_column(name, justify="left" if name == "notes" else "right")
+    table.add_column("phase", no_wrap=True)
+    for name in ("requests", "events", "time", "events/s", "req/s", "p50", "p99"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for name in ("client", "service", "postgres", "other"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("group commits")
     for p in phases:
-        notes = ""
+        groups = ""
         if "events_per_group_commit" in p.notes:
-            notes = (
-                f"{p.notes['group_commits']:,} group commits, "
-                f"{p.notes['events_per_group_commit']} events each"
-            )
+            groups = f"{p.notes['group_commits']:,} × {p.notes['events_per_group_commit']} ev"
         table.add_row(
             p.name,
             f"{p.requests:,}",
@@ -665,9 +681,20 @@ def phase_table(phases: Sequence[Phase]) -> Table:
             f"{p.cpu.service:.2f}",
             "n/a" if p.cpu.postgres is None else f"{p.cpu.postgres:.2f}",
             "n/a" if p.cpu.other is None else f"{p.cpu.other:.2f}",
-            notes,
+            groups,
         )
     return table
+
+
+def interference(phases: Sequence[Phase]) -> str | None:
+    """A warning when other processes took a noticeable share of the cores meanwhile."""
+    busy = [p.cpu.other for p in phases if p.cpu.other is not None]
+    if not busy or max(busy) < OTHER_CPU_WARNING:
+        return None
+    return (
+        f"Other processes kept up to {max(busy):.2f} cores busy during the phases (mean "
+        f"{sum(busy) / len(busy):.2f}): the numbers above are lower than on an idle machine."
+    )
 
 
 def setup_table(environment: dict[str, Any], config: Config) -> Table:
@@ -713,6 +740,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.print(setup_table(outcome.environment, config))
     out.print(phase_table(outcome.phases))
     out.print(summary_table("bench.append", outcome.verdicts))
+    if (warning := interference(outcome.phases)) is not None:
+        out.print(f"[yellow]warning:[/yellow] {warning}")
     path = write_json(
         "append",
         {
@@ -722,6 +751,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "config": asdict(config),
             "environment": outcome.environment,
             "phases": {p.name: p.summary() for p in outcome.phases},
+            "warning": interference(outcome.phases),
             "verdicts": [
                 {**asdict(v), "ratio": None if v.ratio is None else round(v.ratio, 3)}
                 for v in outcome.verdicts

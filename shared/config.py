@@ -19,7 +19,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 class CommonSettings(BaseSettings):
     """Settings every process of salesperf reads."""
 
-    model_config = SettingsConfigDict(env_prefix="SALESPERF_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SALESPERF_", extra="ignore", populate_by_name=True
+    )
 
     database_url: str | None = Field(
         default=None,

@@ -65,6 +65,18 @@ class DomainError(Exception):
         )
 
 
+class MalformedRequest(DomainError):
+    status_code = 400
+    title = "Malformed JSON"
+    slug = "malformed-json"
+
+
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+    title = "Unsupported media type"
+    slug = "unsupported-media-type"
+
+
 class InvalidInput(DomainError):
     status_code = 422
     title = "Invalid request"
@@ -204,8 +216,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 400 and "parsing the body" in str(exc.detail):
             # FastAPI's own answer when the JSON parser gives up (e.g. nesting too deep).
-            return problem_response(validation_problem([{"type": "json_invalid", "ctx": {
-                "error": "the parser gave up (too deeply nested?)"}}]))
+            return problem_response(
+                validation_problem(
+                    [
+                        {
+                            "type": "json_invalid",
+                            "ctx": {"error": "the parser gave up (too deeply nested?)"},
+                        }
+                    ]
+                )
+            )
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return problem_response(
             Problem(
@@ -235,12 +255,27 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 
 def problem_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: each expected error documented as problem+json."""
-    out: dict[int | str, dict[str, Any]] = {}
-    for err in errors:
-        out[err.status_code] = {
-            "model": Problem,
-            "description": err.title,
-            "content": {PROBLEM_JSON: {}},
-        }
-    return out
+    """`responses=` for a route: each expected error, documented as problem+json."""
+    return {err.status_code: {"model": Problem, "description": err.title} for err in errors}
+
+
+def document_problems_as_problem_json(app: FastAPI) -> None:
+    """Serve every documented 4xx/5xx body under `application/problem+json`, as it is sent.
+
+    FastAPI documents a response `model` under `application/json`; this moves it.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            ref = {"$ref": "#/components/schemas/Problem"}
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for status, response in operation.get("responses", {}).items():
+                        if str(status)[0] in "45":
+                            response["content"] = {PROBLEM_JSON: {"schema": ref}}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

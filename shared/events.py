@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import pycountry
 from pydantic import (
@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    Strict,
     StringConstraints,
     TypeAdapter,
     WithJsonSchema,
@@ -45,7 +46,7 @@ def _parse_amount(value: object) -> Decimal:
     if isinstance(value, Decimal):
         text = format(value, "f")
     elif isinstance(value, str):
-        text = value.strip()
+        text = value
     else:
         raise ValueError('must be a decimal string such as "1250.00", not a JSON number')
     if text.startswith("-"):
@@ -89,6 +90,8 @@ Stage = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Stream = Annotated[
     str, StringConstraints(pattern=r"^(lead|deal|account)-[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 ]
+Count = Annotated[int, Strict()]  # a JSON integer: not "45", not true
+Flag = Annotated[bool, Strict()]  # a JSON boolean: not 1, not "yes"
 AttributeKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
 AttributeValue = Annotated[str, StringConstraints(max_length=500, pattern=_NO_NUL)]
 
@@ -195,8 +198,8 @@ class VisitMode(StrEnum):
 
 class VisitLogged(Payload):
     mode: VisitMode
-    effective: bool = Field(description="Did the visit move the opportunity forward?")
-    duration_minutes: int = Field(ge=0, le=24 * 60)
+    effective: Flag = Field(description="Did the visit move the opportunity forward?")
+    duration_minutes: Count = Field(ge=0, le=24 * 60)
     account_id: Identifier | None = None
     buying_signals: list[Signal] = Field(default_factory=list, max_length=20)
     note: Note | None = None
@@ -222,8 +225,8 @@ class CallDirection(StrEnum):
 
 
 class CallLogged(Payload):
-    connected: bool
-    duration_seconds: int = Field(ge=0, le=24 * 3600)
+    connected: Flag
+    duration_seconds: Count = Field(ge=0, le=24 * 3600)
     direction: CallDirection = CallDirection.OUTBOUND
     account_id: Identifier | None = None
     buying_signals: list[Signal] = Field(default_factory=list, max_length=20)
@@ -380,7 +383,7 @@ class ContactLeft(Payload):
     contact_id: Identifier
     name: ShortText | None = None
     role: ShortText | None = None
-    key_contact: bool = False
+    key_contact: Flag = False
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -448,12 +451,21 @@ class EnvelopeBase(BaseModel):
     )
     metadata: EventMetadata = Field(default_factory=EventMetadata)
     schema_version: Literal[1] = CURRENT_SCHEMA_VERSION
-    expected_version: int | None = Field(
+    expected_version: Count | None = Field(
         default=None,
         ge=0,
         description="Optimistic concurrency: the stream's current version (0: the stream must be new). "
         "Not stored.",
     )
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _iso_string(cls, value: object) -> object:
+        if not isinstance(value, (str, datetime)):
+            raise ValueError(
+                "must be an ISO-8601 string with an offset, e.g. 2026-11-20T10:30:00+01:00"
+            )
+        return value
 
     @field_validator("occurred_at")
     @classmethod
@@ -605,6 +617,7 @@ NewEvent = Annotated[
 new_event_adapter: TypeAdapter[NewEvent] = TypeAdapter(NewEvent)
 
 
+_EXAMPLE_NAMESPACE = UUID("6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f")
 _STREAM_OF_EXAMPLE = {
     "lead": "lead-L-2026-0117",
     "deal": "deal-D-88",
@@ -620,7 +633,7 @@ def example_event(event_type: str) -> dict[str, Any]:
     payload = PAYLOADS[event_type]
     examples = (payload.model_config.get("json_schema_extra") or {}).get("examples")  # type: ignore[union-attr]
     return {
-        "event_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+        "event_id": str(uuid5(_EXAMPLE_NAMESPACE, event_type)),
         "type": event_type,
         "stream": _STREAM_OF_EXAMPLE[cls.streams[0]],
         "rep_id": "rep-anna",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import PayloadTooLarge, Problem, problem_response
+from shared.errors import PayloadTooLarge, Problem, field_error, problem_response
 
 
 class _TooLarge(Exception):
@@ -21,7 +21,8 @@ class BodySizeLimit:
     def _problem(self) -> Problem:
         return PayloadTooLarge(
             f"The request body is larger than {self.max_bytes} bytes; "
-            "split it into smaller batches."
+            "split it into smaller batches.",
+            errors=[field_error("body", f"larger than {self.max_bytes} bytes", "too_large")],
         ).problem()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -9,7 +9,7 @@ import asyncpg
 from fastapi import FastAPI
 
 from shared.db import asyncpg_dsn, create_engine, create_sessionmaker, sync_url
-from shared.errors import install_problem_handlers
+from shared.errors import document_problems_as_problem_json, install_problem_handlers
 from shared.limits import BodySizeLimit
 from shared.logging import configure_logging
 from shared.observability import MetricsMiddleware, ops_router
@@ -70,6 +70,7 @@ def create_app(
         default_response_class=JSONResponse,
     )
     install_problem_handlers(app)
+    document_problems_as_problem_json(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, service="activity")
     app.include_router(router)

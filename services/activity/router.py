@@ -9,7 +9,16 @@ from fastapi import APIRouter, Body, Path, Query
 
 from shared.auth import CurrentUser, WritingUser
 from shared.db import SessionDep
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    MalformedRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from shared.errors import problem_responses as problems
 from shared.events import EXAMPLES, NewEvent, StoredEvent, Stream
 from shared.responses import JSONResponse
@@ -28,7 +37,15 @@ _BATCH_EXAMPLE: dict[str, Any] = {
     }
 }
 _READ_ERRORS = problems(Unauthorized, InvalidInput)
-_APPEND_ERRORS = problems(Unauthorized, Forbidden, InvalidInput, Conflict, PayloadTooLarge)
+_APPEND_ERRORS = problems(
+    MalformedRequest,
+    Unauthorized,
+    Forbidden,
+    InvalidInput,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Events per page (1–1000).")]
 After = Annotated[str | None, Query(description="The `next` cursor of the previous page.")]

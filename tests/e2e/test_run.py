@@ -27,11 +27,20 @@ def free_port() -> int:
 @pytest.fixture
 def salesperf_run(database_url: str, tmp_path: Path):
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "SALESPERF_JWT_SECRET": JWT_SECRET,
-           "ACTIVITY_PORT": str(port), "SALESPERF_DATA_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SALESPERF_JWT_SECRET": JWT_SECRET,
+        "ACTIVITY_PORT": str(port),
+        "SALESPERF_DATA_DIR": str(tmp_path),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "salesperf.cli", "run", "--org", "e2e-org"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

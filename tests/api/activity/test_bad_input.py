@@ -240,6 +240,21 @@ BAD_EVENTS = [
         lambda: with_data(make_event(LEAD), attributes={"city": "Leip\u0000zig"}),
         "data.attributes.city",
     ),
+    bad(
+        "expected_version a boolean", lambda: make_event(expected_version=True), "expected_version"
+    ),
+    bad(
+        "a count sent as a string",
+        lambda: with_data(make_event(), duration_minutes="45"),
+        "data.duration_minutes",
+    ),
+    bad("a flag sent as a number", lambda: with_data(make_event(), effective=1), "data.effective"),
+    bad("occurred_at as Unix seconds", lambda: make_event(occurred_at=1795000000), "occurred_at"),
+    bad(
+        "an amount with spaces around it",
+        lambda: with_data(make_event(WON), amount=" 5.00"),
+        "data.amount",
+    ),
 ]
 
 

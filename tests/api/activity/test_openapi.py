@@ -94,12 +94,6 @@ class TestAnExampleCopiedFromTheDocsCanBePosted:
         assert r.status_code == 201, r.text
         assert r.json()["created"] == len(body["events"])
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG (docs): the batch example `offline-queue` reuses one event_id "
-        "(6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f) for its lead.created and its visit.logged, so "
-        "posting it as shown answers 409 event-id-conflict on events[1].event_id",
-    )
     async def test_the_batch_example_posted_exactly_as_shown_answers_201(
         self, activity, auth, openapi
     ) -> None:
@@ -118,12 +112,6 @@ class TestEveryDocumentedErrorIsAProblem:
         ]
         assert not missing, f"not documented as {PROBLEM_JSON}: {missing}"
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG (docs): shared.errors.problem_responses passes `model=Problem` and "
-        "`content={problem+json: {}}`, so FastAPI documents the Problem schema under "
-        "application/json and an empty (schema-less) application/problem+json beside it",
-    )
     def test_the_problem_schema_is_documented_under_problem_json_only(self, openapi) -> None:
         wrong = []
         for name, response in error_responses(openapi):
@@ -147,11 +135,6 @@ class TestEveryDocumentedErrorIsAProblem:
     def test_the_append_endpoints_document_their_errors(self, openapi, path, status) -> None:
         assert status in openapi["paths"][path]["post"]["responses"]
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG (docs): the append endpoints answer 400 (malformed JSON) and 415 (not JSON) "
-        "but neither status is documented in the OpenAPI responses",
-    )
     @pytest.mark.parametrize("path", ["/v1/events", "/v1/events/batch"])
     def test_the_append_endpoints_document_400_and_415(self, openapi, path) -> None:
         responses = openapi["paths"][path]["post"]["responses"]
