@@ -77,7 +77,7 @@ def decode_token(secret: str, token: str) -> Principal:
     except jwt.InvalidTokenError as exc:
         raise Unauthorized(f"The token is not valid: {exc}.") from exc
     try:
-        role = Role(claims.get("role"))
+        role = Role(str(claims.get("role")))
     except ValueError as exc:
         raise Unauthorized(
             "The token's `role` claim is not one of admin, manager, rep, bi, service."

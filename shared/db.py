@@ -42,7 +42,7 @@ def embedded_server(data_dir: Path) -> Any:
         logging.getLogger("pgserver").setLevel(logging.WARNING)
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';")
         if "(0 rows)" in exists:
             server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 from uuid import UUID, uuid5
 
 import pycountry
@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-CURRENT_SCHEMA_VERSION = 1
+CURRENT_SCHEMA_VERSION: Literal[1] = 1
 OCCURRED_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 OCCURRED_MAX = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -588,9 +588,16 @@ EVENT_CLASSES: tuple[type[EnvelopeBase], ...] = (
     EventVoidedEvent,
 )
 
+
+def _type_name(cls: type[EnvelopeBase]) -> str:
+    (name,) = get_args(cls.model_fields["type"].annotation)
+    return str(name)
+
+
+EVENT_CLASS: dict[str, type[EnvelopeBase]] = {_type_name(cls): cls for cls in EVENT_CLASSES}
 PAYLOADS: dict[str, type[Payload]] = {
-    cls.model_fields["type"].annotation.__args__[0]: cls.model_fields["data"].annotation  # type: ignore[union-attr,misc]
-    for cls in EVENT_CLASSES
+    name: cls.model_fields["data"].annotation  # type: ignore[misc]
+    for name, cls in EVENT_CLASS.items()
 }
 EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)
 
@@ -627,11 +634,9 @@ _STREAM_OF_EXAMPLE = {
 
 def example_event(event_type: str) -> dict[str, Any]:
     """A realistic, valid envelope of `event_type`, as a front end would post it."""
-    cls = next(
-        c for c in EVENT_CLASSES if c.model_fields["type"].annotation.__args__[0] == event_type
-    )  # type: ignore[union-attr]
-    payload = PAYLOADS[event_type]
-    examples = (payload.model_config.get("json_schema_extra") or {}).get("examples")  # type: ignore[union-attr]
+    cls = EVENT_CLASS[event_type]
+    extra = PAYLOADS[event_type].model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
     return {
         "event_id": str(uuid5(_EXAMPLE_NAMESPACE, event_type)),
         "type": event_type,
@@ -639,7 +644,7 @@ def example_event(event_type: str) -> dict[str, Any]:
         "rep_id": "rep-anna",
         "team_id": "team-north",
         "occurred_at": "2026-11-20T10:30:00+01:00",
-        "data": examples[0] if examples else {},  # type: ignore[index]
+        "data": examples[0] if isinstance(examples, list) and examples else {},
         "metadata": {"source": "app"},
     }
 
