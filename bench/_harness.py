@@ -3,10 +3,11 @@
 - `scratch_database()`: a fresh `salesperf_bench_<random>` database on the configured server
   (embedded pgserver unless DATABASE_URL is set), migrated to head, dropped WITH (FORCE) after.
 - `ServiceProcess`: an app factory served by uvicorn in its own process on a free loopback port,
-  ready once `/readyz` answers 200.
-- `CpuMeter`: CPU seconds spent by the load generator (this process), the service process tree
-  and the PostgreSQL server tree during a phase, read from /proc: on a 2-core machine the three
-  share the cores, so a throughput number means little without them.
+  ready once `/readyz` answers 200 (`async with service.running(): …`).
+- `CpuMeter`: CPU time of the load generator (this process), the service's process tree, the
+  PostgreSQL backends of the scratch database (plus its background processes) and the rest of
+  the machine during a phase, read from /proc: on a 2-core machine they all share the cores, so
+  a throughput number means little without them.
 - `Verdict` rows and `summary_table()`: the final benchmark | ours | baseline | ratio | target |
   pass/fail table; `write_json()` for bench/results/.
 """
@@ -28,7 +29,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,10 +134,6 @@ class ServiceProcess:
         assert self._proc is not None, "not started"
         return self._proc.pid
 
-    @property
-    def started(self) -> bool:
-        return self._proc is not None
-
     def describe(self) -> str:
         workers = f"{self.workers} worker" + ("s" if self.workers > 1 else "")
         return f"uvicorn, {workers}, --loop {self.loop} --http {self.http}, separate process"
@@ -186,6 +183,20 @@ class ServiceProcess:
                 self._proc.kill()
                 await self._proc.wait()
         self._log.close()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[ServiceProcess]:
+        """Started until the block ends; its log goes to stderr if the block fails."""
+        try:
+            await self.start()
+            yield self
+        except BaseException:
+            if log := self.log_tail():
+                sys.stderr.write(f"--- service log (last lines)\n{log}\n")
+            raise
+        finally:
+            await self.stop()
+            self.remove_log()
 
     def log_tail(self, lines: int = 40) -> str:
         self._log.flush()
@@ -391,8 +402,3 @@ def write_json(name: str, payload: Mapping[str, Any]) -> Path:
         orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_DATACLASS)
     )
     return path
-
-
-def as_dict(value: Any) -> Any:
-    """A dataclass as a plain dict (for JSON), anything else unchanged."""
-    return asdict(value) if hasattr(value, "__dataclass_fields__") else value

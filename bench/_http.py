@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 _READ_BUFFER = 8 * 1024 * 1024  # a feed page is ~0.5 MB: read it without flow-control stalls
+_MAX_IDLE_SECONDS = 2.0  # reconnect rather than reuse a connection idle this long (uvicorn: 5 s)
 
 
 class HttpClient(Protocol):
@@ -40,8 +42,26 @@ class _Connection:
         self._header_block = header_block
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._last_used = 0.0
 
     async def request(self, method: str, target: str, body: bytes | None) -> tuple[int, bytes]:
+        if self._writer is not None and time.monotonic() - self._last_used > _MAX_IDLE_SECONDS:
+            await self.close()  # the server may be closing it right now (keep-alive timeout)
+        reused = self._writer is not None
+        try:
+            return await self._exchange(method, target, body)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            await self.close()
+            partial = isinstance(exc, asyncio.IncompleteReadError) and exc.partial
+            if not reused or partial:
+                raise
+            # The server closed an idle keep-alive connection before reading this request
+            # (nothing came back): send it again on a new connection, as HTTP clients do.
+            return await self._exchange(method, target, body)
+        finally:
+            self._last_used = time.monotonic()
+
+    async def _exchange(self, method: str, target: str, body: bytes | None) -> tuple[int, bytes]:
         if self._writer is None or self._reader is None:
             self._reader, self._writer = await asyncio.open_connection(
                 self._host, self._port, limit=_READ_BUFFER

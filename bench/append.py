@@ -19,7 +19,9 @@ The events are valid `visit.logged`/`call.logged` envelopes from `shared.events.
 fresh event_ids over 1,000 lead streams; the raw rows have the same shape (content_hash 32
 random bytes, data/metadata JSON text cast to jsonb) in another org, each (stream, version)
 unique, so they never touch the service's stream versions. Baselines run before the service
-phase they are compared with, so the service always writes into the larger table.
+phase they are compared with, so the service always writes into the larger table; before every
+phase the table is vacuumed and analyzed and a checkpoint taken, so no phase pays for the
+autovacuum or checkpoint work of the one before.
 
 The load generator is one Python process (this one, on uvloop) holding 32 keep-alive
 connections, request bodies serialized before the clock starts. By default it is the lean
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import os
 import platform
@@ -240,10 +243,6 @@ class Events:
     def raw_rows(self, org: str, n: int) -> list[tuple[Any, ...]]:
         return [self.raw_row(org) for _ in range(n)]
 
-    @property
-    def sent(self) -> int:
-        return self._sent
-
 
 # ---------------------------------------------------------------------------------- measuring
 
@@ -286,7 +285,7 @@ class Phase:
             "latency_p50_ms": _ms(self.p50),
             "latency_p99_ms": _ms(self.p99),
             "latency_max_ms": _ms(max(self.latencies, default=math.nan)),
-            "cpu_cores": asdict(self.cpu),
+            "cpu_cores": {k: v if v is None else round(v, 3) for k, v in asdict(self.cpu).items()},
             **self.notes,
         }
 
@@ -308,10 +307,25 @@ async def drive(
             await op(item)
             latencies.append(time.perf_counter() - started)
 
-    async with asyncio.TaskGroup() as group:
-        for _ in range(concurrency):
-            group.create_task(worker())
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(concurrency):
+                group.create_task(worker())
+    except BaseExceptionGroup as errors:
+        raise _first_error(errors) from None
     return latencies
+
+
+def _first_error(errors: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first failure of a task group, as a BenchError unless it is one (or a cancellation)."""
+    error: BaseException = errors
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    if isinstance(error, (BenchError, asyncio.CancelledError, KeyboardInterrupt)):
+        return error
+    failure = BenchError(f"{type(error).__name__}: {error}")
+    failure.__cause__ = error
+    return failure
 
 
 class Bench:
@@ -336,6 +350,14 @@ class Bench:
         self.events = Events()
         self.stored = 0  # events the service reported as created
 
+    async def settle(self) -> None:
+        """Start each phase from the same state: no autovacuum of the previous phase's rows
+        running into it (VACUUM ANALYZE now), and dirty pages flushed (CHECKPOINT, if allowed)."""
+        async with self.pool.acquire() as conn:
+            await conn.execute("VACUUM (ANALYZE) activity.events")
+            with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("CHECKPOINT")
+
     async def timed(
         self,
         name: str,
@@ -344,6 +366,7 @@ class Bench:
         requests: int,
         events: int,
     ) -> Phase:
+        await self.settle()
         before = await self.meter.sample()
         async with asyncio.timeout(PHASE_TIMEOUT):
             latencies = await run()
@@ -458,9 +481,7 @@ class Bench:
                 if not page["has_more"]:
                     return latencies
 
-        phase = await self.timed(
-            "GET /v1/events (feed)", page_through, requests=0, events=int(expected)
-        )
+        phase = await self.timed("GET /v1/events", page_through, requests=0, events=int(expected))
         if read != expected:
             raise BenchError(f"the feed served {read} events of {expected}")
         phase.requests = len(phase.latencies)
@@ -480,7 +501,7 @@ class Bench:
         c = self.config
         rows = self.events.raw_rows(self.raw_org, c.raw_single)
         return await self.timed(
-            "raw INSERT, 1 row autocommit",
+            "raw INSERT (1 row)",
             lambda: drive(rows, c.concurrency, self._raw_insert),
             requests=c.raw_single,
             events=c.raw_single,
@@ -490,7 +511,7 @@ class Bench:
         c = self.config
         chunks = [self.events.raw_rows(self.raw_org, c.batch_size) for _ in range(c.raw_batches)]
         return await self.timed(
-            f"raw COPY, {c.batch_size:,}-row chunks",
+            f"raw COPY ({c.batch_size:,} rows)",
             lambda: drive(chunks, c.batch_concurrency, self._raw_copy),
             requests=c.raw_batches,
             events=c.raw_batches * c.batch_size,
@@ -516,7 +537,7 @@ class Bench:
                 raise BenchError(f"the raw feed read {read} events of {events}")
             return latencies
 
-        phase = await self.timed("raw keyset SELECT pages", page_through, requests=0, events=events)
+        phase = await self.timed("raw SELECT pages", page_through, requests=0, events=events)
         phase.requests = len(phase.latencies)
         return phase
 
@@ -550,16 +571,18 @@ async def measure(config: Config, database: Database) -> Outcome:
     suffix = uuid.uuid4().hex[:8]
     service_org, raw_org = f"bench-{suffix}", f"bench-raw-{suffix}"
     dsn = asyncpg_dsn(database.url)
-    size = max(config.concurrency, config.batch_concurrency) + 1
-    pool = await asyncpg.create_pool(dsn, min_size=size, max_size=size)
-    meter_conn = await asyncpg.connect(dsn)
     server = ServiceProcess(
         "bench._activity_app:app",
         {"BENCH_DATABASE_URL": database.url, "BENCH_JWT_SECRET": jwt_secret},
         workers=config.workers,
     )
-    try:
-        await server.start()
+    async with contextlib.AsyncExitStack() as stack:
+        size = max(config.concurrency, config.batch_concurrency) + 1
+        pool = await asyncpg.create_pool(dsn, min_size=size, max_size=size)
+        stack.push_async_callback(pool.close)
+        meter_conn = await asyncpg.connect(dsn)
+        stack.push_async_callback(meter_conn.close)
+        await stack.enter_async_context(server.running())
         token = issue_token(jwt_secret, org=service_org, role="admin", sub="bench")
         client = make_client(
             config.client,
@@ -567,34 +590,23 @@ async def measure(config: Config, database: Database) -> Outcome:
             {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             connections=config.concurrency,
         )
-        try:
-            bench = Bench(
-                config,
-                client,
-                pool,
-                CpuMeter(server.pid, meter_conn),
-                service_org=service_org,
-                raw_org=raw_org,
-            )
-            environment = await describe(config, database, server, client, meter_conn)
-            await bench.warm_up()
-            raw_single = await bench.raw_single()
-            http_single = await bench.http_single()
-            raw_copy = await bench.raw_copy()
-            http_batch = await bench.http_batch()
-            http_feed = await bench.http_feed()
-            raw_feed = await bench.raw_feed(http_feed.events)
-        finally:
-            await client.aclose()
-    except BaseException:
-        if server.started:
-            sys.stderr.write(f"--- service log (last lines)\n{server.log_tail()}\n")
-        raise
-    finally:
-        await server.stop()
-        server.remove_log()
-        await meter_conn.close()
-        await pool.close()
+        stack.push_async_callback(client.aclose)
+        bench = Bench(
+            config,
+            client,
+            pool,
+            CpuMeter(server.pid, meter_conn),
+            service_org=service_org,
+            raw_org=raw_org,
+        )
+        environment = await describe(config, database, server, client, meter_conn)
+        await bench.warm_up()
+        raw_single = await bench.raw_single()
+        http_single = await bench.http_single()
+        raw_copy = await bench.raw_copy()
+        http_batch = await bench.http_batch()
+        http_feed = await bench.http_feed()
+        raw_feed = await bench.raw_feed(http_feed.events)
 
     single_note = f"p50 {fmt_ms(http_single.p50)} · p99 {fmt_ms(http_single.p99)}"
     verdicts = [
@@ -659,22 +671,21 @@ def phase_table(phases: Sequence[Phase]) -> Table:
         title_justify="left",
     )
     table.add_column("phase", no_wrap=True)
-    for name in ("requests", "events", "time", "events/s", "req/s", "p50", "p99"):
+    for name in ("requests", "events", "time", "events/s", "p50", "p99"):
         table.add_column(name, justify="right", no_wrap=True)
     for name in ("client", "service", "postgres", "other"):
         table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("group commits")
+    table.add_column("commits × events", no_wrap=True)
     for p in phases:
         groups = ""
         if "events_per_group_commit" in p.notes:
-            groups = f"{p.notes['group_commits']:,} × {p.notes['events_per_group_commit']} ev"
+            groups = f"{p.notes['group_commits']:,} × {p.notes['events_per_group_commit']:,.1f}"
         table.add_row(
             p.name,
             f"{p.requests:,}",
             f"{p.events:,}",
-            f"{p.seconds:.2f} s",
+            f"{p.seconds:.1f} s",
             fmt_rate(p.events_per_s, ""),
-            fmt_rate(p.requests_per_s, ""),
             fmt_ms(p.p50),
             fmt_ms(p.p99),
             f"{p.cpu.client:.2f}",
