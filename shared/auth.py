@@ -6,6 +6,7 @@ a rep id for reps), optional `team` (required for managers), `exp`.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -68,6 +69,19 @@ def issue_token(
 
 
 def decode_token(secret: str, token: str) -> Principal:
+    """The caller a token stands for; raises Unauthorized for a bad or expired token."""
+    principal, expires = _verified(secret, token)
+    if expires <= time.time():
+        raise Unauthorized("The token has expired.")
+    return principal
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified(secret: str, token: str) -> tuple[Principal, float]:
+    """Signature and claims checked once per token (then only its expiry, above).
+
+    Failures are not cached: an exception leaves the cache untouched.
+    """
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
@@ -89,7 +103,7 @@ def decode_token(secret: str, token: str) -> Principal:
         raise Unauthorized("The token's `team` claim must be a string.")
     if role is Role.MANAGER and not team:
         raise Unauthorized("A manager's token must carry a `team` claim.")
-    return Principal(org=org, role=role, sub=sub, team=team)
+    return Principal(org=org, role=role, sub=sub, team=team), float(claims["exp"])
 
 
 _bearer = HTTPBearer(auto_error=False, description="A salesperf JWT (`salesperf token --help`).")

@@ -1,34 +1,28 @@
-"""Typed dependencies of the activity routes."""
+"""Typed dependencies of the activity routes (async: no thread hop per request)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .config import ActivitySettings
 from .notifier import FeedNotifier
 from .writer import GroupCommitter
 
 
-def _committer(request: Request) -> GroupCommitter:
+async def _committer(request: Request) -> GroupCommitter:
     return request.app.state.committer  # type: ignore[no-any-return]
 
 
-def _notifier(request: Request) -> FeedNotifier:
+async def _notifier(request: Request) -> FeedNotifier:
     return request.app.state.notifier  # type: ignore[no-any-return]
 
 
-def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    return request.app.state.sessionmaker  # type: ignore[no-any-return]
-
-
-def _settings(request: Request) -> ActivitySettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+async def _pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool
 
 
 CommitterDep = Annotated[GroupCommitter, Depends(_committer)]
 NotifierDep = Annotated[FeedNotifier, Depends(_notifier)]
-SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessionmaker)]
-SettingsDep = Annotated[ActivitySettings, Depends(_settings)]
+PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]

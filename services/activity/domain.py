@@ -13,7 +13,7 @@ import hashlib
 from collections import ChainMap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -46,8 +46,8 @@ class Candidate:
     team_id: str | None
     occurred_at: datetime
     schema_version: int
-    data: dict[str, Any]
-    metadata: dict[str, Any]
+    data_json: str
+    metadata_json: str
     content_hash: bytes
     expected_version: int | None
     voids: UUID | None
@@ -87,6 +87,15 @@ class GroupState:
     new_rows: list[Row] = field(default_factory=list)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def canonical_json(value: dict[str, Any]) -> str:
+    """JSON with sorted keys: equal content gives equal text."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
 def content_hash(
     *,
     type: str,
@@ -95,21 +104,17 @@ def content_hash(
     team_id: str | None,
     occurred_at: datetime,
     schema_version: int,
-    data: dict[str, Any],
-    metadata: dict[str, Any],
+    data_json: str,
+    metadata_json: str,
 ) -> bytes:
-    """A digest of everything that makes an event what it is (not `expected_version`)."""
-    canonical = {
-        "type": type,
-        "stream": stream,
-        "rep_id": rep_id,
-        "team_id": team_id,
-        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
-        "schema_version": schema_version,
-        "data": data,
-        "metadata": metadata,
-    }
-    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).digest()
+    """A digest of everything that makes an event what it is (not `expected_version`).
+
+    The time counts as an instant (microseconds since the epoch), whatever offset it was sent in.
+    """
+    instant = (occurred_at - _EPOCH) // _MICROSECOND
+    parts = (type, stream, rep_id or "", team_id or "", str(instant), str(schema_version),
+             data_json, metadata_json)  # fmt: skip
+    return hashlib.sha256("\x1f".join(parts).encode()).digest()
 
 
 def apply_scope(
@@ -154,8 +159,8 @@ def prepare(principal: Principal, event: EnvelopeBase) -> Candidate:
     rep_id, team_id = apply_scope(principal, event.rep_id, event.team_id)
     event_type: str = event.type  # type: ignore[attr-defined]
     payload = event.data  # type: ignore[attr-defined]
-    data = payload.model_dump(mode="json", exclude_none=True)
-    metadata = event.metadata.model_dump(mode="json", exclude_none=True)
+    data_json = canonical_json(payload.model_dump(mode="json", exclude_none=True))
+    metadata_json = canonical_json(event.metadata.model_dump(mode="json", exclude_none=True))
     digest = content_hash(
         type=event_type,
         stream=event.stream,
@@ -163,8 +168,8 @@ def prepare(principal: Principal, event: EnvelopeBase) -> Candidate:
         team_id=team_id,
         occurred_at=event.occurred_at,
         schema_version=event.schema_version,
-        data=data,
-        metadata=metadata,
+        data_json=data_json,
+        metadata_json=metadata_json,
     )
     return Candidate(
         event_id=event.event_id,
@@ -174,8 +179,8 @@ def prepare(principal: Principal, event: EnvelopeBase) -> Candidate:
         team_id=team_id,
         occurred_at=event.occurred_at,
         schema_version=event.schema_version,
-        data=data,
-        metadata=metadata,
+        data_json=data_json,
+        metadata_json=metadata_json,
         content_hash=digest,
         expected_version=event.expected_version,
         voids=payload.voided_event_id if isinstance(payload, EventVoided) else None,

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI
 
-from shared.db import asyncpg_dsn, create_engine, create_sessionmaker, sync_url
+from shared.db import asyncpg_dsn, sync_url
 from shared.errors import document_problems_as_problem_json, install_problem_handlers
 from shared.limits import BodySizeLimit
 from shared.logging import configure_logging
@@ -40,15 +40,19 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level, json=settings.log_json)
         url = database_url or sync_url(settings)
-        engine = create_engine(url, pool_size=settings.pool_size, application_name="activity")
-        pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=1, max_size=2)
+        pool = await asyncpg.create_pool(
+            asyncpg_dsn(url),
+            min_size=1,
+            max_size=settings.pool_size,
+            # Timestamps rendered as JSON by PostgreSQL carry the session time zone: make it UTC.
+            server_settings={"application_name": "activity", "timezone": "UTC"},
+        )
         notifier = FeedNotifier(asyncpg_dsn(url))
         committer = GroupCommitter(
             pool, max_group_events=settings.max_group_events, on_commit=notifier.wake
         )
         app.state.settings = settings
         app.state.jwt_secret = settings.resolved_jwt_secret()
-        app.state.sessionmaker = create_sessionmaker(engine)
         app.state.pool = pool
         app.state.notifier = notifier
         app.state.committer = committer
@@ -60,7 +64,6 @@ def create_app(
             await committer.stop()
             await notifier.stop()
             await pool.close()
-            await engine.dispose()
 
     app = FastAPI(
         title="salesperf activity",

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Response
 
 from shared.auth import CurrentUser, WritingUser
-from shared.db import SessionDep
 from shared.errors import (
     Conflict,
     Forbidden,
@@ -24,7 +23,7 @@ from shared.events import EXAMPLES, NewEvent, StoredEvent, Stream
 from shared.responses import JSONResponse
 
 from . import service
-from .dependencies import CommitterDep, NotifierDep, SessionmakerDep
+from .dependencies import CommitterDep, NotifierDep, PoolDep
 from .schemas import AppendResult, BatchIn, BatchResult, EventPage
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -53,6 +52,11 @@ After = Annotated[str | None, Query(description="The `next` cursor of the previo
 
 def _json(body: dict[str, Any], status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status)
+
+
+def _raw(body: bytes) -> Response:
+    """A body that is JSON already (rendered by PostgreSQL)."""
+    return Response(body, media_type="application/json")
 
 
 @router.post(
@@ -100,7 +104,7 @@ async def append_batch(
 @router.get("/events", response_model=EventPage, summary="The feed", responses=_READ_ERRORS)
 async def read_feed(
     user: CurrentUser,
-    sessionmaker: SessionmakerDep,
+    pool: PoolDep,
     notifier: NotifierDep,
     after: After = None,
     limit: Limit = 100,
@@ -108,13 +112,13 @@ async def read_feed(
     wait: Annotated[
         float, Query(ge=0, le=30, description="Long-poll up to this many seconds.")
     ] = 0,
-) -> JSONResponse:
+) -> Response:
     """Events in global order after the cursor. Positions only ever grow, and an event never
     appears behind a cursor already handed out, so a consumer that stores `next` misses nothing."""
     page = await service.read_feed(
-        sessionmaker, notifier, user, after=after, limit=limit, types=types, wait=wait
+        pool, notifier, user, after=after, limit=limit, types=types, wait=wait
     )
-    return _json(page)
+    return _raw(page)
 
 
 @router.get(
@@ -123,8 +127,8 @@ async def read_feed(
     summary="One event",
     responses=problems(Unauthorized, NotFound, InvalidInput),
 )
-async def get_event(event_id: UUID, user: CurrentUser, session: SessionDep) -> JSONResponse:
-    return _json(await service.get_event(session, user, event_id))
+async def get_event(event_id: UUID, user: CurrentUser, pool: PoolDep) -> Response:
+    return _raw(await service.get_event(pool, user, event_id))
 
 
 @router.get(
@@ -136,8 +140,8 @@ async def get_event(event_id: UUID, user: CurrentUser, session: SessionDep) -> J
 async def read_stream(
     stream: Annotated[Stream, Path(description="e.g. `deal-D-88`")],
     user: CurrentUser,
-    session: SessionDep,
+    pool: PoolDep,
     after: After = None,
     limit: Limit = 100,
-) -> JSONResponse:
-    return _json(await service.read_stream(session, user, stream, after=after, limit=limit))
+) -> Response:
+    return _raw(await service.read_stream(pool, user, stream, after=after, limit=limit))

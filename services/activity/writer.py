@@ -93,8 +93,13 @@ class GroupCommitter:
 
     async def _commit(self, org: str, requests: list[AppendRequest]) -> None:
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                outcomes = await store(conn, org, requests)
+            async with self._pool.acquire() as conn:
+                try:
+                    outcomes = await store(conn, org, requests)
+                    await repository.commit(conn)
+                except BaseException:
+                    await repository.rollback(conn)
+                    raise
         except asyncio.CancelledError:
             for request in requests:
                 _fail(request, UpstreamUnavailable("The service is shutting down."))
@@ -125,13 +130,11 @@ class GroupCommitter:
 async def store(
     conn: asyncpg.Connection, org: str, requests: Sequence[AppendRequest]
 ) -> list[list[Decision] | DomainError]:
-    """Decide and insert a group of requests inside the caller's transaction on `conn`.
-
-    Takes the org's append lock first; the caller's commit releases it.
-    """
-    await repository.lock_org(conn, org)
+    """Decide and insert a group of requests on `conn`, whose transaction the caller ends
+    (`repository.commit` / `repository.rollback`); it begins here, with the org's lock."""
+    await repository.begin_locked(conn, org)
     candidates = [c for r in requests for c in r.candidates]
-    state = await repository.load_group_state(
+    state, allocation = await repository.load_group_state(
         conn,
         org,
         [c.event_id for c in candidates],
@@ -147,11 +150,9 @@ async def store(
         except DomainError as exc:
             outcomes.append(exc)
     if state.new_rows:
-        positions, recorded_at = await repository.allocate_positions(conn, len(state.new_rows))
-        for row, position in zip(state.new_rows, positions, strict=True):
-            row.position, row.recorded_at = position, recorded_at
+        for row, position in zip(state.new_rows, allocation.positions, strict=False):
+            row.position, row.recorded_at = position, allocation.recorded_at
         await repository.insert_rows(conn, org, state.new_rows)
-        await repository.notify(conn, org)
     return outcomes
 
 

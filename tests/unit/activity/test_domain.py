@@ -61,8 +61,8 @@ class TestContentHash:
             rep_id="r",
             team_id=None,
             schema_version=1,
-            data={"a": "1.00"},
-            metadata={},
+            data_json='{"a":"1.00"}',
+            metadata_json="{}",
         )
         assert content_hash(occurred_at=at, **kwargs) == content_hash(
             occurred_at=at.astimezone(UTC), **kwargs
