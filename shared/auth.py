@@ -14,7 +14,7 @@ from typing import Annotated
 
 import jwt
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from shared.errors import Forbidden, Unauthorized
 
@@ -106,25 +106,28 @@ def _verified(secret: str, token: str) -> tuple[Principal, float]:
     return Principal(org=org, role=role, sub=sub, team=team), float(claims["exp"])
 
 
-_bearer = HTTPBearer(auto_error=False, description="A salesperf JWT (`salesperf token --help`).")
+class BearerAuth(HTTPBearer):
+    """The caller, from `Authorization: Bearer <JWT>`: one dependency, documented in OpenAPI
+    as the bearer security scheme."""
+
+    def __init__(self, *, write: bool = False) -> None:
+        super().__init__(
+            auto_error=False,
+            scheme_name="bearer",
+            bearerFormat="JWT",
+            description="A salesperf JWT (`salesperf token --help`).",
+        )
+        self.write = write
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("Send `Authorization: Bearer <token>`.")
+        principal = decode_token(request.app.state.jwt_secret, token.strip())
+        if self.write and not principal.can_write:
+            raise Forbidden("A bi token reads only.")
+        return principal
 
 
-async def current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("Send `Authorization: Bearer <token>`.")
-    return decode_token(request.app.state.jwt_secret, credentials.credentials)
-
-
-async def writing_principal(
-    principal: Annotated[Principal, Depends(current_principal)],
-) -> Principal:
-    if not principal.can_write:
-        raise Forbidden("A bi token reads only.")
-    return principal
-
-
-CurrentUser = Annotated[Principal, Depends(current_principal)]
-WritingUser = Annotated[Principal, Depends(writing_principal)]
+CurrentUser = Annotated[Principal, Depends(BearerAuth())]
+WritingUser = Annotated[Principal, Depends(BearerAuth(write=True))]

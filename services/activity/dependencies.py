@@ -1,7 +1,12 @@
-"""Typed dependencies of the activity routes (async: no thread hop per request)."""
+"""Typed dependencies of the activity routes.
+
+One async dependency hands a route everything the process holds (FastAPI resolves each
+dependency per request, so fewer and async is measurably cheaper on the append hot path).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 import asyncpg
@@ -11,18 +16,17 @@ from .notifier import FeedNotifier
 from .writer import GroupCommitter
 
 
-async def _committer(request: Request) -> GroupCommitter:
-    return request.app.state.committer  # type: ignore[no-any-return]
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What one activity process holds: its pool, its group committer, its feed notifier."""
+
+    pool: asyncpg.Pool
+    committer: GroupCommitter
+    notifier: FeedNotifier
 
 
-async def _notifier(request: Request) -> FeedNotifier:
-    return request.app.state.notifier  # type: ignore[no-any-return]
+async def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-async def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
-
-
-CommitterDep = Annotated[GroupCommitter, Depends(_committer)]
-NotifierDep = Annotated[FeedNotifier, Depends(_notifier)]
-PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]

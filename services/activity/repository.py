@@ -12,8 +12,8 @@ Appends run inside one transaction per group commit, in four round trips:
 Because positions are drawn under a lock that is released only after commit, position N+1 can
 never be visible while N is still in flight: a reader polling "after my cursor" skips nothing.
 
-Reads let PostgreSQL render each event as JSON text, which is passed through to the response
-untouched (no decode and re-encode in Python).
+Reads pass `data` and `metadata` through as the JSON text PostgreSQL returns (orjson
+fragments): no decode and re-encode of payloads in Python.
 """
 
 from __future__ import annotations
@@ -191,38 +191,35 @@ async def rollback(conn: asyncpg.Connection) -> None:
 
 # --------------------------------------------------------------------------- reads
 
-_EVENT_JSON = """json_build_object(
-    'position', position, 'event_id', event_id, 'type', type, 'org_id', org_id,
-    'stream', stream, 'stream_version', stream_version, 'rep_id', rep_id, 'team_id', team_id,
-    'occurred_at', occurred_at, 'recorded_at', recorded_at, 'schema_version', schema_version,
-    'data', data, 'metadata', metadata)::text AS json"""
-
-_SELECT = (
-    f"SELECT position, type, schema_version, rep_id, team_id, {_EVENT_JSON} FROM activity.events"
-)
+_SELECT = """
+SELECT position, event_id::text, type, org_id, stream, stream_version, rep_id, team_id,
+       occurred_at, recorded_at, schema_version, data::text, metadata::text
+FROM activity.events"""
 
 
 @dataclass(frozen=True, slots=True)
-class EventJson:
-    """One stored event, rendered as JSON text by PostgreSQL."""
+class StoredRow:
+    """One stored event, ready for JSON: `data` and `metadata` stay the text PostgreSQL gave."""
 
     position: int
     rep_id: str | None
     team_id: str | None
-    json: str
+    item: dict[str, object]
 
 
-def _rendered(rows: list[asyncpg.Record]) -> list[EventJson]:
+def _stored(rows: list[asyncpg.Record]) -> list[StoredRow]:
+    fragment = orjson.Fragment
     out = []
     for r in rows:
-        text = r["json"]
-        if (r["type"], r["schema_version"]) in UPCASTERS:  # an old shape: bring it up to date
-            item = orjson.loads(text)
-            item["schema_version"], item["data"] = upcast(
-                item["type"], item["schema_version"], item["data"]
-            )
-            text = orjson.dumps(item).decode()
-        out.append(EventJson(r["position"], r["rep_id"], r["team_id"], text))
+        item: dict[str, object] = {
+            "position": r[0], "event_id": r[1], "type": r[2], "org_id": r[3], "stream": r[4],
+            "stream_version": r[5], "rep_id": r[6], "team_id": r[7], "occurred_at": r[8],
+            "recorded_at": r[9], "schema_version": r[10], "data": fragment(r[11]),
+            "metadata": fragment(r[12]),
+        }  # fmt: skip
+        if (r[2], r[10]) in UPCASTERS:  # an old shape: bring it up to date on read
+            item["schema_version"], item["data"] = upcast(r[2], r[10], orjson.loads(r[11]))
+        out.append(StoredRow(r[0], r[6], r[7], item))
     return out
 
 
@@ -246,13 +243,13 @@ async def read_feed(
     types: Sequence[str] | None = None,
     rep_id: str | None = None,
     team_id: str | None = None,
-) -> list[EventJson]:
+) -> list[StoredRow]:
     params: list[object] = [org_id, after, limit]
     sql = f"{_SELECT} WHERE org_id = $1 AND position > $2" + _scope_sql(params, rep_id, team_id)
     if types:
         params.append(list(types))
         sql += f" AND type = ANY(${len(params)}::text[])"
-    return _rendered(await conn.fetch(sql + " ORDER BY position LIMIT $3", *params))
+    return _stored(await conn.fetch(sql + " ORDER BY position LIMIT $3", *params))
 
 
 async def read_stream(
@@ -264,13 +261,13 @@ async def read_stream(
     limit: int,
     rep_id: str | None = None,
     team_id: str | None = None,
-) -> list[EventJson]:
+) -> list[StoredRow]:
     params: list[object] = [org_id, stream, after, limit]
     sql = f"{_SELECT} WHERE org_id = $1 AND stream = $2 AND position > $3"
     sql += _scope_sql(params, rep_id, team_id) + " ORDER BY stream_version LIMIT $4"
-    return _rendered(await conn.fetch(sql, *params))
+    return _stored(await conn.fetch(sql, *params))
 
 
-async def get_event(conn: asyncpg.Connection, org_id: str, event_id: UUID) -> EventJson | None:
+async def get_event(conn: asyncpg.Connection, org_id: str, event_id: UUID) -> StoredRow | None:
     rows = await conn.fetch(f"{_SELECT} WHERE org_id = $1 AND event_id = $2", org_id, event_id)
-    return _rendered(rows)[0] if rows else None
+    return _stored(rows)[0] if rows else None

@@ -23,7 +23,7 @@ from shared.events import EXAMPLES, NewEvent, StoredEvent, Stream
 from shared.responses import JSONResponse
 
 from . import service
-from .dependencies import CommitterDep, NotifierDep, PoolDep
+from .dependencies import RuntimeDep
 from .schemas import AppendResult, BatchIn, BatchResult, EventPage
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -72,11 +72,11 @@ def _raw(body: bytes) -> Response:
 async def append_event(
     event: Annotated[NewEvent, Body(openapi_examples=_EVENT_EXAMPLES)],
     user: WritingUser,
-    committer: CommitterDep,
+    runtime: RuntimeDep,
 ) -> JSONResponse:
     """201 with the stored position; the same `event_id` and content again answers 200 with the
     original result; the same `event_id` with other content, or a stale `expected_version`, 409."""
-    result, created = await service.append_one(committer, user, event)
+    result, created = await service.append_one(runtime.committer, user, event)
     return _json(result, 201 if created else 200)
 
 
@@ -93,19 +93,18 @@ async def append_event(
 async def append_batch(
     body: Annotated[BatchIn, Body(openapi_examples=_BATCH_EXAMPLE)],
     user: WritingUser,
-    committer: CommitterDep,
+    runtime: RuntimeDep,
 ) -> JSONResponse:
     """All stored or none. Each event is idempotent by `event_id`; an error names the item
     (`events[17].data.amount`)."""
-    result, created = await service.append_batch(committer, user, body.events)
+    result, created = await service.append_batch(runtime.committer, user, body.events)
     return _json(result, 201 if created else 200)
 
 
 @router.get("/events", response_model=EventPage, summary="The feed", responses=_READ_ERRORS)
 async def read_feed(
     user: CurrentUser,
-    pool: PoolDep,
-    notifier: NotifierDep,
+    runtime: RuntimeDep,
     after: After = None,
     limit: Limit = 100,
     types: Annotated[str | None, Query(description="Comma-separated event types.")] = None,
@@ -116,7 +115,7 @@ async def read_feed(
     """Events in global order after the cursor. Positions only ever grow, and an event never
     appears behind a cursor already handed out, so a consumer that stores `next` misses nothing."""
     page = await service.read_feed(
-        pool, notifier, user, after=after, limit=limit, types=types, wait=wait
+        runtime.pool, runtime.notifier, user, after=after, limit=limit, types=types, wait=wait
     )
     return _raw(page)
 
@@ -127,8 +126,8 @@ async def read_feed(
     summary="One event",
     responses=problems(Unauthorized, NotFound, InvalidInput),
 )
-async def get_event(event_id: UUID, user: CurrentUser, pool: PoolDep) -> Response:
-    return _raw(await service.get_event(pool, user, event_id))
+async def get_event(event_id: UUID, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    return _raw(await service.get_event(runtime.pool, user, event_id))
 
 
 @router.get(
@@ -140,8 +139,8 @@ async def get_event(event_id: UUID, user: CurrentUser, pool: PoolDep) -> Respons
 async def read_stream(
     stream: Annotated[Stream, Path(description="e.g. `deal-D-88`")],
     user: CurrentUser,
-    pool: PoolDep,
+    runtime: RuntimeDep,
     after: After = None,
     limit: Limit = 100,
 ) -> Response:
-    return _raw(await service.read_stream(pool, user, stream, after=after, limit=limit))
+    return _raw(await service.read_stream(runtime.pool, user, stream, after=after, limit=limit))
