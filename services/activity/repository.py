@@ -22,7 +22,7 @@ import contextlib
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
@@ -39,6 +39,11 @@ COLUMNS = (
     "position", "org_id", "event_id", "type", "stream", "stream_version", "rep_id", "team_id",
     "occurred_at", "recorded_at", "schema_version", "data", "metadata", "content_hash",
 )  # fmt: skip
+
+
+def iso_utc(moment: datetime) -> str:
+    """Every time the API returns: UTC, always with microseconds (as the SQL rendering)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def org_lock_key(org_id: str) -> int:
@@ -213,8 +218,9 @@ def _stored(rows: list[asyncpg.Record]) -> list[StoredRow]:
     for r in rows:
         item: dict[str, object] = {
             "position": r[0], "event_id": r[1], "type": r[2], "org_id": r[3], "stream": r[4],
-            "stream_version": r[5], "rep_id": r[6], "team_id": r[7], "occurred_at": r[8],
-            "recorded_at": r[9], "schema_version": r[10], "data": fragment(r[11]),
+            "stream_version": r[5], "rep_id": r[6], "team_id": r[7],
+            "occurred_at": iso_utc(r[8]), "recorded_at": iso_utc(r[9]),
+            "schema_version": r[10], "data": fragment(r[11]),
             "metadata": fragment(r[12]),
         }  # fmt: skip
         if (r[2], r[10]) in UPCASTERS:  # an old shape: bring it up to date on read
@@ -234,6 +240,32 @@ def _scope_sql(params: list[object], rep_id: str | None, team_id: str | None) ->
     return sql
 
 
+# The feed is the hot read (consumers replay the whole log through it), so PostgreSQL renders
+# a page as one JSON text and Python only frames it. The shape is the one `_stored` builds;
+# tests/api/activity/test_feed.py holds the two to each other.
+_ISO_UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'"""  # to_char format: iso_utc's shape
+_EVENT_JSON = f"""'{{"position":' || position
+    || ',"event_id":"' || event_id || '","type":' || to_json(type)
+    || ',"org_id":' || to_json(org_id) || ',"stream":' || to_json(stream)
+    || ',"stream_version":' || stream_version
+    || ',"rep_id":' || coalesce(to_json(rep_id)::text, 'null')
+    || ',"team_id":' || coalesce(to_json(team_id)::text, 'null')
+    || ',"occurred_at":"' || to_char(occurred_at AT TIME ZONE 'UTC', {_ISO_UTC})
+    || '","recorded_at":"' || to_char(recorded_at AT TIME ZONE 'UTC', {_ISO_UTC})
+    || '","schema_version":' || schema_version
+    || ',"data":' || data::text || ',"metadata":' || metadata::text || '}}'"""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """Up to `limit` events as one JSON array body (without brackets), and where it ends."""
+
+    items_json: str
+    count: int
+    last_position: int | None
+    has_more: bool
+
+
 async def read_feed(
     conn: asyncpg.Connection,
     org_id: str,
@@ -243,13 +275,38 @@ async def read_feed(
     types: Sequence[str] | None = None,
     rep_id: str | None = None,
     team_id: str | None = None,
-) -> list[StoredRow]:
+) -> FeedPage:
     params: list[object] = [org_id, after, limit]
-    sql = f"{_SELECT} WHERE org_id = $1 AND position > $2" + _scope_sql(params, rep_id, team_id)
+    where = "org_id = $1" + _scope_sql(params, rep_id, team_id)
     if types:
         params.append(list(types))
-        sql += f" AND type = ANY(${len(params)}::text[])"
-    return _stored(await conn.fetch(sql + " ORDER BY position LIMIT $3", *params))
+        where += f" AND type = ANY(${len(params)}::text[])"
+    if UPCASTERS:  # old payload shapes exist: render in Python, where upcasters run
+        rows = _stored(await conn.fetch(
+            f"{_SELECT} WHERE {where} AND position > $2 ORDER BY position LIMIT $3 + 1", *params
+        ))  # fmt: skip
+        page = rows[:limit]
+        return FeedPage(
+            ",".join(orjson.dumps(r.item).decode() for r in page),
+            len(page),
+            page[-1].position if page else None,
+            len(rows) > limit,
+        )
+    row = await conn.fetchrow(
+        f"""
+        WITH page AS (
+            SELECT position, {_EVENT_JSON} AS j FROM activity.events
+            WHERE {where} AND position > $2 ORDER BY position LIMIT $3
+        ), tail AS (SELECT max(position) AS last, count(*) AS n FROM page)
+        SELECT (SELECT string_agg(j, ',' ORDER BY position) FROM page) AS items, tail.last, tail.n,
+               EXISTS (SELECT 1 FROM activity.events WHERE {where} AND position > tail.last)
+                   AS has_more
+        FROM tail
+        """,
+        *params,
+    )
+    assert row is not None
+    return FeedPage(row["items"] or "", row["n"], row["last"], bool(row["has_more"]))
 
 
 async def read_stream(

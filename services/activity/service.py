@@ -29,7 +29,7 @@ def _result(decision: Decision) -> dict[str, Any]:
         "event_id": row.event_id,
         "position": row.position,
         "stream_version": row.stream_version,
-        "recorded_at": row.recorded_at,
+        "recorded_at": repository.iso_utc(row.recorded_at) if row.recorded_at else None,
     }
 
 
@@ -142,18 +142,15 @@ async def read_feed(
     while True:
         waiter = notifier.subscribe(principal.org)
         async with pool.acquire() as conn:
-            items = await repository.read_feed(
-                conn,
-                principal.org,
-                after=position,
-                limit=limit + 1,
-                types=wanted,
-                **_scope(principal),
+            page = await repository.read_feed(
+                conn, principal.org, after=position, limit=limit, types=wanted, **_scope(principal)
             )
         remaining = deadline - time.monotonic()
-        if items or remaining <= 0:
-            metrics.FEED_EVENTS_SERVED.inc(min(len(items), limit))
-            return _page(items, position, limit)
+        if page.count or remaining <= 0:
+            metrics.FEED_EVENTS_SERVED.inc(page.count)
+            last = page.last_position if page.last_position is not None else position
+            tail = orjson.dumps({"next": encode_cursor(last), "has_more": page.has_more})
+            return b'{"items":[' + page.items_json.encode() + b"]," + tail[1:]
         await notifier.wait(waiter, remaining)
 
 

@@ -194,3 +194,45 @@ class TestOperations:
         metrics = (await activity.get("/metrics")).text
         assert 'salesperf_activity_events_appended_total{type="visit.logged"}' in metrics
         assert 'route="/v1/events/batch"' in metrics
+
+
+class TestOneShape:
+    """The feed renders events in SQL, single reads in Python: the two must agree exactly."""
+
+    async def test_a_feed_item_equals_the_event_read_on_its_own(self, activity, auth):
+        events = await append(activity, auth(), 2, rep_id=None, team_id=None)
+        events += await append(
+            activity,
+            auth(),
+            1,
+            type="lead.created",
+            stream="lead-cafe",
+            data={
+                "name": 'Caf\u00e9 "Zur Post" \\ GmbH',
+                "channel": "referral",
+                "attributes": {"note": "line\nbreak \u2603"},
+            },
+        )
+        feed = await read_all(activity, auth())
+        for item in feed:
+            single = (await activity.get(f"/v1/events/{item['event_id']}", headers=auth())).json()
+            assert item == single
+        assert (
+            feed[0]["rep_id"] is None
+            and feed[2]["data"]["attributes"]["note"] == "line\nbreak \u2603"
+        )
+
+    async def test_with_an_upcaster_registered_the_feed_serves_the_upcast_shape(
+        self, activity, auth
+    ):
+        from shared.events import UPCASTERS
+
+        await append(activity, auth(), 1)
+        UPCASTERS[("visit.logged", 1)] = lambda data: {**data, "upcast": True}
+        try:
+            [item] = await read_all(activity, auth())
+            single = (await activity.get(f"/v1/events/{item['event_id']}", headers=auth())).json()
+        finally:
+            del UPCASTERS[("visit.logged", 1)]
+        assert item["data"]["upcast"] is True and item["schema_version"] == 2
+        assert item == single
