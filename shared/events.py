@@ -138,6 +138,11 @@ class LeadCreated(Payload):
         description="Anything else the app or CRM knows, as strings: occupation, city, campaign…",
     )
 
+    @field_validator("attributes")
+    @classmethod
+    def _sorted(cls, attributes: dict[str, str]) -> dict[str, str]:
+        return dict(sorted(attributes.items()))  # one canonical order for equal content
+
     @model_validator(mode="after")
     def _value_has_currency(self) -> LeadCreated:
         if (self.estimated_value is None) != (self.currency is None):

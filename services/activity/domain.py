@@ -14,10 +14,9 @@ from collections import ChainMap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
-import orjson
+from pydantic import BaseModel
 
 from shared.auth import Principal, Role
 from shared.errors import FieldError, Forbidden, field_error
@@ -91,9 +90,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def canonical_json(value: dict[str, Any]) -> str:
-    """JSON with sorted keys: equal content gives equal text."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+def _json_of(model: BaseModel) -> str:
+    """A model's JSON, fields in declaration order, None fields left out: equal content gives
+    equal text (the one free-form map, lead attributes, is sorted on validation)."""
+    return model.__pydantic_serializer__.to_json(model, exclude_none=True).decode()
 
 
 def content_hash(
@@ -159,8 +159,8 @@ def prepare(principal: Principal, event: EnvelopeBase) -> Candidate:
     rep_id, team_id = apply_scope(principal, event.rep_id, event.team_id)
     event_type: str = event.type  # type: ignore[attr-defined]
     payload = event.data  # type: ignore[attr-defined]
-    data_json = canonical_json(payload.model_dump(mode="json", exclude_none=True))
-    metadata_json = canonical_json(event.metadata.model_dump(mode="json", exclude_none=True))
+    data_json = _json_of(payload)
+    metadata_json = _json_of(event.metadata)
     digest = content_hash(
         type=event_type,
         stream=event.stream,

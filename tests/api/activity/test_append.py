@@ -194,3 +194,13 @@ class TestWhoMayWrite:
 async def test_an_unknown_event_is_404_problem(activity, auth):
     r = await activity.get(f"/v1/events/{uuid.uuid4()}", headers=auth())
     assert r.status_code == 404 and r.json()["title"] == "Not found"
+
+
+async def test_lead_attributes_in_another_order_are_the_same_event(activity, auth, db, org):
+    event = make_event("lead.created", stream="lead-ord")
+    event["data"] = {**event["data"], "attributes": {"city": "Leipzig", "campaign": "fair"}}
+    first = await activity.post("/v1/events", json=event, headers=auth())
+    event["data"]["attributes"] = {"campaign": "fair", "city": "Leipzig"}
+    again = await activity.post("/v1/events", json=event, headers=auth())
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert await count(db, org) == 1
