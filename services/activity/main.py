@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI
 
+from shared.body import register_body_schemas
 from shared.db import asyncpg_dsn, sync_url
 from shared.errors import document_problems_as_problem_json, install_problem_handlers
 from shared.limits import BodySizeLimit
@@ -19,7 +20,7 @@ from shared.responses import JSONResponse
 from .config import ActivitySettings
 from .dependencies import Runtime
 from .notifier import FeedNotifier
-from .router import router
+from .router import BODY_SCHEMAS, router
 from .writer import GroupCommitter
 
 DESCRIPTION = """
@@ -80,6 +81,7 @@ def create_app(
     )
     install_problem_handlers(app)
     document_problems_as_problem_json(app)
+    register_body_schemas(app, BODY_SCHEMAS)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, service="activity")
     app.include_router(router)

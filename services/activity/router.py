@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import TypeAdapter
 
-from shared.auth import CurrentUser, WritingUser
+from shared.auth import BearerAuth, CurrentUser
+from shared.body import json_body, json_body_openapi
 from shared.errors import (
     Conflict,
     Forbidden,
@@ -19,11 +21,11 @@ from shared.errors import (
     UnsupportedMediaType,
 )
 from shared.errors import problem_responses as problems
-from shared.events import EXAMPLES, NewEvent, StoredEvent, Stream
+from shared.events import EXAMPLES, StoredEvent, Stream, new_event_adapter
 from shared.responses import JSONResponse
 
 from . import service
-from .dependencies import RuntimeDep
+from .dependencies import Runtime, RuntimeDep
 from .schemas import AppendResult, BatchIn, BatchResult, EventPage
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -35,6 +37,12 @@ _BATCH_EXAMPLE: dict[str, Any] = {
         "value": {"events": [EXAMPLES["lead.created"], EXAMPLES["visit.logged"]]},
     }
 }
+# The two append routes parse their bodies themselves (shared/body.py): measured ~20 % less CPU
+# per append than FastAPI body parameters and dependencies. Their schemas are registered here.
+BODY_SCHEMAS: dict[str, Any] = {}
+_batch_adapter = TypeAdapter(BatchIn)
+require_writer = BearerAuth(write=True)
+
 _READ_ERRORS = problems(Unauthorized, InvalidInput)
 _APPEND_ERRORS = problems(
     MalformedRequest,
@@ -64,18 +72,18 @@ def _raw(body: bytes) -> Response:
     status_code=201,
     response_model=AppendResult,
     summary="Append one event",
+    openapi_extra=json_body_openapi(BODY_SCHEMAS, "NewEvent", new_event_adapter, _EVENT_EXAMPLES),
     responses={
         200: {"model": AppendResult, "description": "Already stored: the original result"},
         **_APPEND_ERRORS,
     },
 )
-async def append_event(
-    event: Annotated[NewEvent, Body(openapi_examples=_EVENT_EXAMPLES)],
-    user: WritingUser,
-    runtime: RuntimeDep,
-) -> JSONResponse:
+async def append_event(request: Request) -> JSONResponse:
     """201 with the stored position; the same `event_id` and content again answers 200 with the
     original result; the same `event_id` with other content, or a stale `expected_version`, 409."""
+    user = await require_writer(request)
+    event = await json_body(request, new_event_adapter)
+    runtime: Runtime = request.app.state.runtime
     result, created = await service.append_one(runtime.committer, user, event)
     return _json(result, 201 if created else 200)
 
@@ -85,18 +93,18 @@ async def append_event(
     status_code=201,
     response_model=BatchResult,
     summary="Append up to 1,000 events atomically",
+    openapi_extra=json_body_openapi(BODY_SCHEMAS, "BatchIn", _batch_adapter, _BATCH_EXAMPLE),
     responses={
         200: {"model": BatchResult, "description": "Every event was already stored"},
         **_APPEND_ERRORS,
     },
 )
-async def append_batch(
-    body: Annotated[BatchIn, Body(openapi_examples=_BATCH_EXAMPLE)],
-    user: WritingUser,
-    runtime: RuntimeDep,
-) -> JSONResponse:
+async def append_batch(request: Request) -> JSONResponse:
     """All stored or none. Each event is idempotent by `event_id`; an error names the item
     (`events[17].data.amount`)."""
+    user = await require_writer(request)
+    body = await json_body(request, _batch_adapter)
+    runtime: Runtime = request.app.state.runtime
     result, created = await service.append_batch(runtime.committer, user, body.events)
     return _json(result, 201 if created else 200)
 

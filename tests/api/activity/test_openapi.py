@@ -150,3 +150,19 @@ class TestEveryDocumentedErrorIsAProblem:
     )
     def test_the_read_endpoints_document_401_and_422(self, openapi, method, path) -> None:
         assert {"401", "422"} <= set(openapi["paths"][path][method]["responses"])
+
+
+class TestTheDocumentIsWhole:
+    def test_every_schema_reference_resolves(self, openapi) -> None:
+        import json
+        import re
+
+        refs = set(re.findall(r"#/components/schemas/([A-Za-z0-9_.-]+)", json.dumps(openapi)))
+        assert refs and not refs - set(openapi["components"]["schemas"])
+
+    @pytest.mark.parametrize("path", ["/v1/events", "/v1/events/batch"])
+    def test_the_append_routes_declare_their_body_and_bearer_auth(self, openapi, path) -> None:
+        post = openapi["paths"][path]["post"]
+        assert post["security"] == [{"bearer": []}]
+        assert post["requestBody"]["required"] is True
+        assert openapi["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
