@@ -100,10 +100,11 @@ COLUMNS = (
     "data",
     "metadata",
     "content_hash",
+    "event_json",
 )
 RAW_INSERT = f"""
     INSERT INTO activity.events ({", ".join(COLUMNS)})
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13, $14)
 """
 RAW_FEED = """
     SELECT position, event_id, type, org_id, stream, stream_version, rep_id, team_id,
@@ -224,7 +225,7 @@ class Events:
         """A row in COLUMNS order; stream_version grows per stream, so each row is unique."""
         i, self._raw = self._raw, self._raw + 1
         kind = EVENT_TYPES[i % len(EVENT_TYPES)]
-        return (
+        row = (
             org,
             uuid.uuid4(),
             kind,
@@ -239,6 +240,10 @@ class Events:
             self._metadata[kind],
             secrets.token_bytes(32),
         )
+        # The service stores each event's rendered JSON too; so does the baseline, same size.
+        rendered = dict(zip(COLUMNS[:11], row[:11], strict=True))
+        rendered.update(position=i, data=orjson.Fragment(row[10]), metadata=orjson.Fragment(row[11]))
+        return (*row, orjson.dumps(rendered, default=str).decode())
 
     def raw_rows(self, org: str, n: int) -> list[tuple[Any, ...]]:
         return [self.raw_row(org) for _ in range(n)]

@@ -33,6 +33,7 @@ def upgrade() -> None:
             data            jsonb       NOT NULL,
             metadata        jsonb       NOT NULL,
             content_hash    bytea       NOT NULL,
+            event_json      text        NOT NULL,  -- the event as the API serves it, rendered once
             CONSTRAINT uq_events_org_id_event_id UNIQUE (org_id, event_id),
             CONSTRAINT uq_events_org_id_stream_version UNIQUE (org_id, stream, stream_version)
         )

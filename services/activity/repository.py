@@ -12,8 +12,8 @@ Appends run inside one transaction per group commit, in four round trips:
 Because positions are drawn under a lock that is released only after commit, position N+1 can
 never be visible while N is still in flight: a reader polling "after my cursor" skips nothing.
 
-Reads pass `data` and `metadata` through as the JSON text PostgreSQL returns (orjson
-fragments): no decode and re-encode of payloads in Python.
+An event never changes, so its JSON is rendered once, when it is stored (`event_json`); reads
+splice those texts into a page without decoding anything.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ COPY_THRESHOLD = 200  # rows; above it COPY beats a multi-row INSERT
 COLUMNS = (
     "position", "org_id", "event_id", "type", "stream", "stream_version", "rep_id", "team_id",
     "occurred_at", "recorded_at", "schema_version", "data", "metadata", "content_hash",
+    "event_json",
 )  # fmt: skip
 
 
@@ -140,6 +141,30 @@ async def load_group_state(
     return state, Allocation(sorted(positions), recorded_at or datetime.min)
 
 
+def render(org_id: str, row: Row) -> str:
+    """The event as the API serves it. Rendered once, when it is stored, since it never changes:
+    reads only splice these texts together."""
+    c = row.candidate
+    assert c is not None and row.recorded_at is not None
+    return orjson.dumps(
+        {
+            "position": row.position,
+            "event_id": str(row.event_id),
+            "type": row.type,
+            "org_id": org_id,
+            "stream": row.stream,
+            "stream_version": row.stream_version,
+            "rep_id": row.rep_id,
+            "team_id": row.team_id,
+            "occurred_at": iso_utc(c.occurred_at),
+            "recorded_at": iso_utc(row.recorded_at),
+            "schema_version": c.schema_version,
+            "data": orjson.Fragment(c.data_json),
+            "metadata": orjson.Fragment(c.metadata_json),
+        }
+    ).decode()
+
+
 def _records(org_id: str, rows: Sequence[Row]) -> list[tuple[object, ...]]:
     out = []
     for r in rows:
@@ -148,7 +173,7 @@ def _records(org_id: str, rows: Sequence[Row]) -> list[tuple[object, ...]]:
         out.append(
             (r.position, org_id, r.event_id, r.type, r.stream, r.stream_version, r.rep_id,
              r.team_id, c.occurred_at, r.recorded_at, c.schema_version, c.data_json,
-             c.metadata_json, r.content_hash)
+             c.metadata_json, r.content_hash, render(org_id, r))
         )  # fmt: skip
     return out
 
@@ -156,17 +181,18 @@ def _records(org_id: str, rows: Sequence[Row]) -> list[tuple[object, ...]]:
 _INSERT = """
 WITH inserted AS (
     INSERT INTO activity.events (position, org_id, event_id, type, stream, stream_version,
-        rep_id, team_id, occurred_at, recorded_at, schema_version, data, metadata, content_hash)
+        rep_id, team_id, occurred_at, recorded_at, schema_version, data, metadata, content_hash,
+        event_json)
     SELECT position, $1, event_id, type, stream, stream_version, rep_id, team_id, occurred_at,
-           recorded_at, schema_version, data::jsonb, metadata::jsonb, content_hash
+           recorded_at, schema_version, data::jsonb, metadata::jsonb, content_hash, event_json
     FROM unnest($2::bigint[], $3::uuid[], $4::text[], $5::text[], $6::int[], $7::text[],
                 $8::text[], $9::timestamptz[], $10::timestamptz[], $11::smallint[], $12::text[],
-                $13::text[], $14::bytea[])
+                $13::text[], $14::bytea[], $15::text[])
          AS t(position, event_id, type, stream, stream_version, rep_id, team_id, occurred_at,
-              recorded_at, schema_version, data, metadata, content_hash)
+              recorded_at, schema_version, data, metadata, content_hash, event_json)
     RETURNING 1
 )
-SELECT pg_notify($15, $1)
+SELECT pg_notify($16, $1)
 """
 
 
@@ -196,36 +222,27 @@ async def rollback(conn: asyncpg.Connection) -> None:
 
 # --------------------------------------------------------------------------- reads
 
-_SELECT = """
-SELECT position, event_id::text, type, org_id, stream, stream_version, rep_id, team_id,
-       occurred_at, recorded_at, schema_version, data::text, metadata::text
-FROM activity.events"""
+_SELECT = "SELECT position, type, schema_version, rep_id, team_id, event_json FROM activity.events"
 
 
 @dataclass(frozen=True, slots=True)
 class StoredRow:
-    """One stored event, ready for JSON: `data` and `metadata` stay the text PostgreSQL gave."""
+    """One stored event and its JSON as the API serves it."""
 
     position: int
     rep_id: str | None
     team_id: str | None
-    item: dict[str, object]
+    json: str
 
 
 def _stored(rows: list[asyncpg.Record]) -> list[StoredRow]:
-    fragment = orjson.Fragment
     out = []
-    for r in rows:
-        item: dict[str, object] = {
-            "position": r[0], "event_id": r[1], "type": r[2], "org_id": r[3], "stream": r[4],
-            "stream_version": r[5], "rep_id": r[6], "team_id": r[7],
-            "occurred_at": iso_utc(r[8]), "recorded_at": iso_utc(r[9]),
-            "schema_version": r[10], "data": fragment(r[11]),
-            "metadata": fragment(r[12]),
-        }  # fmt: skip
-        if (r[2], r[10]) in UPCASTERS:  # an old shape: bring it up to date on read
-            item["schema_version"], item["data"] = upcast(r[2], r[10], orjson.loads(r[11]))
-        out.append(StoredRow(r[0], r[6], r[7], item))
+    for position, event_type, version, rep_id, team_id, text in rows:
+        if (event_type, version) in UPCASTERS:  # an old shape: bring it up to date on read
+            item = orjson.loads(text)
+            item["schema_version"], item["data"] = upcast(event_type, version, item["data"])
+            text = orjson.dumps(item).decode()
+        out.append(StoredRow(position, rep_id, team_id, text))
     return out
 
 
@@ -240,32 +257,6 @@ def _scope_sql(params: list[object], rep_id: str | None, team_id: str | None) ->
     return sql
 
 
-# The feed is the hot read (consumers replay the whole log through it), so PostgreSQL renders
-# a page as one JSON text and Python only frames it. The shape is the one `_stored` builds;
-# tests/api/activity/test_feed.py holds the two to each other.
-_ISO_UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'"""  # to_char format: iso_utc's shape
-_EVENT_JSON = f"""'{{"position":' || position
-    || ',"event_id":"' || event_id || '","type":' || to_json(type)
-    || ',"org_id":' || to_json(org_id) || ',"stream":' || to_json(stream)
-    || ',"stream_version":' || stream_version
-    || ',"rep_id":' || coalesce(to_json(rep_id)::text, 'null')
-    || ',"team_id":' || coalesce(to_json(team_id)::text, 'null')
-    || ',"occurred_at":"' || to_char(occurred_at AT TIME ZONE 'UTC', {_ISO_UTC})
-    || '","recorded_at":"' || to_char(recorded_at AT TIME ZONE 'UTC', {_ISO_UTC})
-    || '","schema_version":' || schema_version
-    || ',"data":' || data::text || ',"metadata":' || metadata::text || '}}'"""
-
-
-@dataclass(frozen=True, slots=True)
-class FeedPage:
-    """Up to `limit` events as one JSON array body (without brackets), and where it ends."""
-
-    items_json: str
-    count: int
-    last_position: int | None
-    has_more: bool
-
-
 async def read_feed(
     conn: asyncpg.Connection,
     org_id: str,
@@ -275,38 +266,15 @@ async def read_feed(
     types: Sequence[str] | None = None,
     rep_id: str | None = None,
     team_id: str | None = None,
-) -> FeedPage:
+) -> list[StoredRow]:
+    """Up to `limit` events after position `after`, in order (ask for one more to know if
+    there are more)."""
     params: list[object] = [org_id, after, limit]
-    where = "org_id = $1" + _scope_sql(params, rep_id, team_id)
+    sql = f"{_SELECT} WHERE org_id = $1 AND position > $2" + _scope_sql(params, rep_id, team_id)
     if types:
         params.append(list(types))
-        where += f" AND type = ANY(${len(params)}::text[])"
-    if UPCASTERS:  # old payload shapes exist: render in Python, where upcasters run
-        rows = _stored(await conn.fetch(
-            f"{_SELECT} WHERE {where} AND position > $2 ORDER BY position LIMIT $3 + 1", *params
-        ))  # fmt: skip
-        page = rows[:limit]
-        return FeedPage(
-            ",".join(orjson.dumps(r.item).decode() for r in page),
-            len(page),
-            page[-1].position if page else None,
-            len(rows) > limit,
-        )
-    row = await conn.fetchrow(
-        f"""
-        WITH page AS (
-            SELECT position, {_EVENT_JSON} AS j FROM activity.events
-            WHERE {where} AND position > $2 ORDER BY position LIMIT $3
-        ), tail AS (SELECT max(position) AS last, count(*) AS n FROM page)
-        SELECT (SELECT string_agg(j, ',' ORDER BY position) FROM page) AS items, tail.last, tail.n,
-               EXISTS (SELECT 1 FROM activity.events WHERE {where} AND position > tail.last)
-                   AS has_more
-        FROM tail
-        """,
-        *params,
-    )
-    assert row is not None
-    return FeedPage(row["items"] or "", row["n"], row["last"], bool(row["has_more"]))
+        sql += f" AND type = ANY(${len(params)}::text[])"
+    return _stored(await conn.fetch(sql + " ORDER BY position LIMIT $3", *params))
 
 
 async def read_stream(

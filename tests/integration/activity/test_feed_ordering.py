@@ -46,8 +46,8 @@ async def _plain_insert(conn: asyncpg.Connection, org: str) -> int:
     return await conn.fetchval(
         """
         INSERT INTO activity.events (org_id, event_id, type, stream, stream_version, occurred_at,
-            schema_version, data, metadata, content_hash)
-        VALUES ($1, $2, 'visit.logged', $3, 1, now(), 1, '{}', '{}', '\\x00')
+            schema_version, data, metadata, content_hash, event_json)
+        VALUES ($1, $2, 'visit.logged', $3, 1, now(), 1, '{}', '{}', '\\x00', '{}')
         RETURNING position
         """,
         org,
