@@ -257,6 +257,16 @@ def _scope_sql(params: list[object], rep_id: str | None, team_id: str | None) ->
     return sql
 
 
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """Up to `limit` events: their stored JSON joined with commas, and where the page ends."""
+
+    items_json: str
+    count: int
+    last_position: int | None
+    has_more: bool
+
+
 async def read_feed(
     conn: asyncpg.Connection,
     org_id: str,
@@ -266,15 +276,39 @@ async def read_feed(
     types: Sequence[str] | None = None,
     rep_id: str | None = None,
     team_id: str | None = None,
-) -> list[StoredRow]:
-    """Up to `limit` events after position `after`, in order (ask for one more to know if
-    there are more)."""
-    params: list[object] = [org_id, after, limit]
-    sql = f"{_SELECT} WHERE org_id = $1 AND position > $2" + _scope_sql(params, rep_id, team_id)
+) -> FeedPage:
+    """Up to `limit` events after position `after`, in order. PostgreSQL joins the stored JSON
+    into one text; only a page holding an event of an upcast shape is assembled row by row."""
+    stale = [f"{event_type}:{version}" for event_type, version in UPCASTERS]
+    params: list[object] = [org_id, after, limit, stale]
+    where = "org_id = $1 AND position > $2" + _scope_sql(params, rep_id, team_id)
     if types:
         params.append(list(types))
-        sql += f" AND type = ANY(${len(params)}::text[])"
-    return _stored(await conn.fetch(sql + " ORDER BY position LIMIT $3", *params))
+        where += f" AND type = ANY(${len(params)}::text[])"
+    row = await conn.fetchrow(
+        f"""
+        WITH page AS (
+            SELECT position, type, schema_version, event_json,
+                   row_number() OVER (ORDER BY position) AS n
+            FROM (SELECT position, type, schema_version, event_json FROM activity.events
+                  WHERE {where} ORDER BY position LIMIT $3 + 1) p
+        )
+        SELECT string_agg(event_json, ',' ORDER BY position) FILTER (WHERE n <= $3) AS items,
+               max(position) FILTER (WHERE n <= $3) AS last,
+               count(*) FILTER (WHERE n <= $3) AS count,
+               count(*) > $3 AS has_more,
+               coalesce(bool_or(type || ':' || schema_version = ANY($4::text[])), false) AS stale
+        FROM page
+        """,
+        *params,
+    )
+    assert row is not None
+    if row["stale"]:
+        rows = _stored(await conn.fetch(
+            f"{_SELECT} WHERE {where} ORDER BY position LIMIT $3", *params[:3], *params[4:]
+        ))  # fmt: skip
+        return FeedPage(",".join(r.json for r in rows), len(rows), row["last"], row["has_more"])
+    return FeedPage(row["items"] or "", row["count"], row["last"], row["has_more"])
 
 
 async def read_stream(

@@ -113,13 +113,16 @@ def parse_types(types: str | None) -> list[str] | None:
     return wanted
 
 
-def _page(rows: list[StoredRow], after: int, limit: int) -> bytes:
+def _framed(items_json: str, last: int, has_more: bool) -> bytes:
     """A page as JSON bytes: the events' stored JSON spliced in as it is."""
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1].position if rows else after
     tail = orjson.dumps({"next": encode_cursor(last), "has_more": has_more})
-    return b'{"items":[' + ",".join(r.json for r in rows).encode() + b"]," + tail[1:]
+    return b'{"items":[' + items_json.encode() + b"]," + tail[1:]
+
+
+def _page(rows: list[StoredRow], after: int, limit: int) -> bytes:
+    page = rows[:limit]
+    last = page[-1].position if page else after
+    return _framed(",".join(r.json for r in page), last, len(rows) > limit)
 
 
 async def read_feed(
@@ -142,18 +145,14 @@ async def read_feed(
     while True:
         waiter = notifier.subscribe(principal.org)
         async with pool.acquire() as conn:
-            rows = await repository.read_feed(
-                conn,
-                principal.org,
-                after=position,
-                limit=limit + 1,
-                types=wanted,
-                **_scope(principal),
+            page = await repository.read_feed(
+                conn, principal.org, after=position, limit=limit, types=wanted, **_scope(principal)
             )
         remaining = deadline - time.monotonic()
-        if rows or remaining <= 0:
-            metrics.FEED_EVENTS_SERVED.inc(min(len(rows), limit))
-            return _page(rows, position, limit)
+        if page.count or remaining <= 0:
+            metrics.FEED_EVENTS_SERVED.inc(page.count)
+            last = position if page.last_position is None else page.last_position
+            return _framed(page.items_json, last, page.has_more)
         await notifier.wait(waiter, remaining)
 
 
