@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -47,10 +48,18 @@ class MetricsMiddleware:
         finally:
             route: Any = scope.get("route")
             template = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(self.service, scope["method"], template, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, scope["method"], template).observe(
-                time.perf_counter() - started
-            )
+            requests, latency = _children(self.service, scope["method"], template, status)
+            requests.inc()
+            latency.observe(time.perf_counter() - started)
+
+
+@functools.lru_cache(maxsize=1024)
+def _children(service: str, method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The labelled metrics of one kind of request (label lookups cost more than the counts)."""
+    return (
+        HTTP_REQUESTS.labels(service, method, route, str(status)),
+        HTTP_LATENCY.labels(service, method, route),
+    )
 
 
 def ops_router() -> APIRouter:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter, Histogram
 
 EVENTS_APPENDED = Counter("salesperf_activity_events_appended_total", "Events stored.", ["type"])
+
+
+@functools.cache
+def appended(event_type: str) -> Counter:
+    """The counter of one event type (looked up once, not per event)."""
+    return EVENTS_APPENDED.labels(event_type)
+
+
 EVENTS_REPLAYED = Counter(
     "salesperf_activity_events_replayed_total", "Appends answered from the log (same event_id)."
 )

@@ -166,7 +166,7 @@ def render(org_id: str, row: Row) -> str:
 
 
 def _records(org_id: str, rows: Sequence[Row]) -> list[tuple[object, ...]]:
-    out = []
+    out: list[tuple[object, ...]] = []
     for r in rows:
         c = r.candidate
         assert c is not None

@@ -36,7 +36,7 @@ def _result(decision: Decision) -> dict[str, Any]:
 def _count(decisions: Sequence[Decision]) -> None:
     for d in decisions:
         if d.created:
-            metrics.EVENTS_APPENDED.labels(d.row.type).inc()
+            metrics.appended(d.row.type).inc()
         else:
             metrics.EVENTS_REPLAYED.inc()
 
