@@ -41,10 +41,6 @@ class Principal:
     def can_write(self) -> bool:
         return self.role is not Role.BI
 
-    @property
-    def sees_whole_org(self) -> bool:
-        return self.role in (Role.ADMIN, Role.SERVICE, Role.BI)
-
 
 def issue_token(
     secret: str,
@@ -130,4 +126,3 @@ class BearerAuth(HTTPBearer):
 
 
 CurrentUser = Annotated[Principal, Depends(BearerAuth())]
-WritingUser = Annotated[Principal, Depends(BearerAuth(write=True))]

@@ -132,27 +132,34 @@ def apply_scope(
                 ],
             )
         rep_id = principal.sub
-    if principal.role in (Role.REP, Role.MANAGER) and principal.team is not None:
+    if principal.role in (Role.REP, Role.MANAGER):
         if team_id is not None and team_id != principal.team:
+            expected = (
+                f"must be {principal.team!r} (the token's team)"
+                if principal.team
+                else "must be left out: the token names no team"
+            )
             raise Forbidden(
                 "Events may be appended only for the caller's own team.",
-                errors=[
-                    field_error(
-                        "team_id", f"must be {principal.team!r} (the token's team)", "scope"
-                    )
-                ],
+                errors=[field_error("team_id", expected, "scope")],
             )
         team_id = principal.team
     return rep_id, team_id
 
 
+def read_filter(principal: Principal) -> tuple[str | None, str | None]:
+    """(rep_id, team_id) a reader's queries are restricted to; None means no restriction."""
+    if principal.role is Role.REP:
+        return principal.sub, None
+    if principal.role is Role.MANAGER:
+        return None, principal.team
+    return None, None
+
+
 def can_see(principal: Principal, rep_id: str | None, team_id: str | None) -> bool:
     """Reps see their own events, managers their team's, everyone else the whole org."""
-    if principal.role is Role.REP:
-        return rep_id == principal.sub
-    if principal.role is Role.MANAGER:
-        return team_id == principal.team
-    return True
+    only_rep, only_team = read_filter(principal)
+    return (only_rep is None or rep_id == only_rep) and (only_team is None or team_id == only_team)
 
 
 def prepare(principal: Principal, event: EnvelopeBase) -> Candidate:

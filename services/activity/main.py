@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from shared.logging import configure_logging
 from shared.observability import MetricsMiddleware, ops_router
 from shared.responses import JSONResponse
 
+from . import repository
 from .config import ActivitySettings
 from .dependencies import Runtime
 from .notifier import FeedNotifier
@@ -43,31 +45,36 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level, json=settings.log_json)
         url = database_url or sync_url(settings)
-        pool = await asyncpg.create_pool(
-            asyncpg_dsn(url),
-            min_size=1,
-            max_size=settings.pool_size,
-            # Timestamps rendered as JSON by PostgreSQL carry the session time zone: make it UTC.
-            server_settings={"application_name": "activity", "timezone": "UTC"},
-        )
-        notifier = FeedNotifier(asyncpg_dsn(url))
-        committer = GroupCommitter(
-            pool, max_group_events=settings.max_group_events, on_commit=notifier.wake
-        )
-        app.state.settings = settings
-        app.state.jwt_secret = settings.resolved_jwt_secret()
-        app.state.runtime = Runtime(pool=pool, committer=committer, notifier=notifier)
-        notifier.start()
-        committer.start()
-        # Everything allocated so far lives as long as the process: keep the cyclic GC from
-        # scanning it again and again (measured: ~15% less CPU per append).
-        gc.freeze()
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            pool = await asyncpg.create_pool(
+                asyncpg_dsn(url),
+                min_size=1,
+                max_size=settings.pool_size,
+                command_timeout=30,
+                server_settings={
+                    "application_name": "activity",
+                    # Times rendered by PostgreSQL carry the session time zone: make it UTC.
+                    "timezone": "UTC",
+                    # A replica that dies holding an org's append lock must not hold it long.
+                    "idle_in_transaction_session_timeout": "30000",
+                },
+            )
+            stack.push_async_callback(pool.close)
+            notifier = FeedNotifier(asyncpg_dsn(url))
+            notifier.start()
+            stack.push_async_callback(notifier.stop)
+            committer = GroupCommitter(
+                pool, max_group_events=settings.max_group_events, on_commit=notifier.wake
+            )
+            committer.start()
+            stack.push_async_callback(committer.stop)  # first to stop: answers pending appends
+            app.state.settings = settings
+            app.state.jwt_secret = settings.resolved_jwt_secret()
+            app.state.runtime = Runtime(pool=pool, committer=committer, notifier=notifier)
+            # Everything allocated so far lives as long as the process: keep the cyclic GC from
+            # scanning it again and again (measured: ~15% less CPU per append).
+            gc.freeze()
             yield
-        finally:
-            await committer.stop()
-            await notifier.stop()
-            await pool.close()
 
     app = FastAPI(
         title="salesperf activity",
@@ -94,8 +101,8 @@ def create_app(
         runtime: Runtime = app.state.runtime
         checks = {"writer": runtime.committer.running, "feed_listener": runtime.notifier.listening}
         try:
-            async with runtime.pool.acquire() as conn:
-                await conn.fetchval("SELECT 1")
+            async with runtime.pool.acquire(timeout=2) as conn:
+                await repository.ping(conn)
             checks["database"] = True
         except Exception:
             checks["database"] = False

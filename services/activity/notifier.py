@@ -25,6 +25,7 @@ class FeedNotifier:
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self.fallback_seconds = fallback_seconds
+        self.closed = False  # set at shutdown: long-polls answer at once
 
     @property
     def listening(self) -> bool:
@@ -33,7 +34,7 @@ class FeedNotifier:
     def subscribe(self, org: str) -> asyncio.Event:
         """An event set at the next commit for `org`; take it *before* querying the feed."""
         waiter = self._waiters.get(org)
-        if waiter is None or waiter.is_set():
+        if waiter is None:  # `wake` removes an org's event as it sets it
             waiter = self._waiters[org] = asyncio.Event()
         return waiter
 
@@ -53,10 +54,14 @@ class FeedNotifier:
         self._task = asyncio.create_task(self._listen(), name="activity-feed-listener")
 
     async def stop(self) -> None:
+        """Stop listening and answer every waiting long-poll now (shutdown need not wait)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self.closed = True
+        for org in list(self._waiters):
+            self.wake(org)
 
     async def _listen(self) -> None:
         while True:

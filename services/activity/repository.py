@@ -56,10 +56,19 @@ def org_lock_key(org_id: str) -> int:
 # --------------------------------------------------------------------------- appends
 
 
+LOCK_TIMEOUT_MS = 10_000  # an org's lock held longer than this by someone else: answer 503
+
+
 async def begin_locked(conn: asyncpg.Connection, org_id: str) -> None:
-    """BEGIN and take the org's append lock, in one round trip (both literals are integers)."""
+    """BEGIN and take the org's append lock, in one round trip (every literal is an integer).
+
+    READ COMMITTED whatever the server's default: the statements after the lock must see what
+    the previous holder committed, so each needs its own snapshot.
+    """
     await conn.execute(
-        f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK_CLASS}, {org_lock_key(org_id)})"
+        "BEGIN ISOLATION LEVEL READ COMMITTED;"
+        f" SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS};"
+        f" SELECT pg_advisory_xact_lock({APPEND_LOCK_CLASS}, {org_lock_key(org_id)})"
     )
 
 
@@ -209,6 +218,10 @@ async def insert_rows(conn: asyncpg.Connection, org_id: str, rows: Sequence[Row]
     await conn.execute(_INSERT, org_id, *columns[:1], *columns[2:], NOTIFY_CHANNEL)
 
 
+async def ping(conn: asyncpg.Connection) -> None:
+    await conn.fetchval("SELECT 1")
+
+
 async def commit(conn: asyncpg.Connection) -> None:
     await conn.execute("COMMIT")
 
@@ -278,36 +291,36 @@ async def read_feed(
     team_id: str | None = None,
 ) -> FeedPage:
     """Up to `limit` events after position `after`, in order. PostgreSQL joins the stored JSON
-    into one text; only a page holding an event of an upcast shape is assembled row by row."""
-    stale = [f"{event_type}:{version}" for event_type, version in UPCASTERS]
-    params: list[object] = [org_id, after, limit, stale]
+    into one text; while upcasters exist (old payload shapes), pages are assembled row by row
+    so they can run."""
+    params: list[object] = [org_id, after, limit]
     where = "org_id = $1 AND position > $2" + _scope_sql(params, rep_id, team_id)
     if types:
         params.append(list(types))
         where += f" AND type = ANY(${len(params)}::text[])"
+    if UPCASTERS:
+        rows = _stored(await conn.fetch(
+            f"{_SELECT} WHERE {where} ORDER BY position LIMIT $3 + 1", *params
+        ))  # fmt: skip
+        page = rows[:limit]
+        last = page[-1].position if page else None
+        return FeedPage(",".join(r.json for r in page), len(page), last, len(rows) > limit)
     row = await conn.fetchrow(
         f"""
         WITH page AS (
-            SELECT position, type, schema_version, event_json,
-                   row_number() OVER (ORDER BY position) AS n
-            FROM (SELECT position, type, schema_version, event_json FROM activity.events
+            SELECT position, event_json, row_number() OVER (ORDER BY position) AS n
+            FROM (SELECT position, event_json FROM activity.events
                   WHERE {where} ORDER BY position LIMIT $3 + 1) p
         )
         SELECT string_agg(event_json, ',' ORDER BY position) FILTER (WHERE n <= $3) AS items,
                max(position) FILTER (WHERE n <= $3) AS last,
                count(*) FILTER (WHERE n <= $3) AS count,
-               count(*) > $3 AS has_more,
-               coalesce(bool_or(type || ':' || schema_version = ANY($4::text[])), false) AS stale
+               count(*) > $3 AS has_more
         FROM page
         """,
         *params,
     )
     assert row is not None
-    if row["stale"]:
-        rows = _stored(await conn.fetch(
-            f"{_SELECT} WHERE {where} ORDER BY position LIMIT $3", *params[:3], *params[4:]
-        ))  # fmt: skip
-        return FeedPage(",".join(r.json for r in rows), len(rows), row["last"], row["has_more"])
     return FeedPage(row["items"] or "", row["count"], row["last"], row["has_more"])
 
 

@@ -10,13 +10,13 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.errors import DomainError, FieldError, InvalidInput, NotFound, field_error
 from shared.events import EVENT_TYPES, EnvelopeBase
 from shared.pagination import decode_cursor, encode_cursor
 
 from . import metrics, repository
-from .domain import Candidate, Decision, can_see, prepare
+from .domain import Candidate, Decision, can_see, prepare, read_filter
 from .notifier import FeedNotifier
 from .repository import StoredRow
 from .schemas import AppendStatus
@@ -90,11 +90,8 @@ async def append_batch(
 
 
 def _scope(principal: Principal) -> dict[str, str | None]:
-    if principal.role is Role.REP:
-        return {"rep_id": principal.sub, "team_id": None}
-    if principal.role is Role.MANAGER:
-        return {"rep_id": None, "team_id": principal.team}
-    return {"rep_id": None, "team_id": None}
+    rep_id, team_id = read_filter(principal)
+    return {"rep_id": rep_id, "team_id": team_id}
 
 
 def parse_types(types: str | None) -> list[str] | None:
@@ -149,7 +146,7 @@ async def read_feed(
                 conn, principal.org, after=position, limit=limit, types=wanted, **_scope(principal)
             )
         remaining = deadline - time.monotonic()
-        if page.count or remaining <= 0:
+        if page.count or remaining <= 0 or notifier.closed:
             metrics.FEED_EVENTS_SERVED.inc(page.count)
             last = position if page.last_position is None else page.last_position
             return _framed(page.items_json, last, page.has_more)

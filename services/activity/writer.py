@@ -2,8 +2,8 @@
 
 Appends are serialized per org by an advisory lock (see repository.py), so one append's
 transaction must be as short as possible. Instead of each request taking the lock, committing
-and waiting for its own WAL flush, requests queue here and one writer task stores everything
-that queued up meanwhile in a single transaction: one lock, one INSERT, one commit. Each
+and waiting for its own WAL flush, requests queue here and the org's writer task stores
+everything that queued up meanwhile in a single transaction: one lock, one INSERT, one commit. Each
 request is still decided on its own (a conflict in one does not fail the others), and a batch
 request stays all-or-nothing.
 """
@@ -11,8 +11,8 @@ request stays all-or-nothing.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -38,62 +38,103 @@ class AppendRequest:
     )
 
 
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.LockNotAvailableError,
+    asyncpg.QueryCanceledError,
+)
+
+
 class GroupCommitter:
+    """One writer task per org with appends pending; it ends when its queue runs dry.
+
+    Orgs never wait for each other: a lock held long on one org (by another replica, say)
+    delays only that org's appends, and those get a 503 after `lock_timeout`.
+    """
+
     def __init__(
         self,
         pool: asyncpg.Pool,
         *,
         max_group_events: int,
+        max_queued_requests: int = 10_000,
+        acquire_timeout: float = 10.0,
         on_commit: Callable[[str], None] = lambda org: None,
     ) -> None:
         self._pool = pool
         self._max_group_events = max_group_events
+        self._max_queued = max_queued_requests
+        self._acquire_timeout = acquire_timeout
         self._on_commit = on_commit
-        self._queue: asyncio.Queue[AppendRequest] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._queues: dict[str, collections.deque[AppendRequest]] = {}
+        self._writers: dict[str, asyncio.Task[None]] = {}
+        self._queued = 0
+        self._stopping = False
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return not self._stopping
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="activity-group-committer")
+        self._stopping = False
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        """Refuse new appends, finish nothing more, and answer every pending one with 503."""
+        self._stopping = True
+        for task in list(self._writers.values()):
+            task.cancel()
+        for task in list(self._writers.values()):
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        while not self._queue.empty():
-            _fail(self._queue.get_nowait(), UpstreamUnavailable("The service is shutting down."))
+                await task
+        for queue in self._queues.values():
+            while queue:
+                _fail(queue.popleft(), UpstreamUnavailable("The service is shutting down."))
 
     async def append(
         self, principal: Principal, candidates: Sequence[Candidate], *, batch: bool
     ) -> list[Decision]:
-        if not self.running:
-            raise UpstreamUnavailable("The event writer is not running.")
+        if self._stopping:
+            raise UpstreamUnavailable("The service is shutting down.")
+        if self._queued >= self._max_queued:
+            raise UpstreamUnavailable("Too many appends are waiting; retry shortly.")
+        org = principal.org
         request = AppendRequest(principal, candidates, batch)
-        self._queue.put_nowait(request)
+        self._queues.setdefault(org, collections.deque()).append(request)
+        self._queued += 1
+        if org not in self._writers:
+            self._writers[org] = asyncio.create_task(
+                self._write(org), name=f"activity-writer-{org}"
+            )
         return await asyncio.shield(request.future)
 
-    async def _run(self) -> None:
-        while True:
-            group = [await self._queue.get()]
-            size = len(group[0].candidates)
-            while size < self._max_group_events and not self._queue.empty():
-                request = self._queue.get_nowait()
-                group.append(request)
-                size += len(request.candidates)
-            by_org: dict[str, list[AppendRequest]] = defaultdict(list)
-            for request in group:
-                by_org[request.principal.org].append(request)
-            metrics.GROUP_SIZE.observe(size)
-            for org, requests in by_org.items():
-                await self._commit(org, requests)
+    async def _write(self, org: str) -> None:
+        queue = self._queues[org]
+        group: list[AppendRequest] = []
+        try:
+            while queue:
+                group, size = [], 0
+                while queue and (not group or size < self._max_group_events):
+                    request = queue.popleft()
+                    self._queued -= 1
+                    group.append(request)
+                    size += len(request.candidates)
+                metrics.GROUP_SIZE.observe(size)
+                await self._commit(org, group)
+        finally:
+            for request in group:  # cancelled mid-group: nobody must wait for ever
+                _fail(request, UpstreamUnavailable("The service is shutting down."))
+            # No await between the last look at the queue and here: an append arriving after
+            # this starts a new writer.
+            del self._writers[org]
+            if not queue:
+                del self._queues[org]
 
     async def _commit(self, org: str, requests: list[AppendRequest]) -> None:
         try:
-            async with self._pool.acquire() as conn:
+            async with self._pool.acquire(timeout=self._acquire_timeout) as conn:
                 try:
                     outcomes = await store(conn, org, requests)
                     await repository.commit(conn)
@@ -101,21 +142,21 @@ class GroupCommitter:
                     await repository.rollback(conn)
                     raise
         except asyncio.CancelledError:
-            for request in requests:
-                _fail(request, UpstreamUnavailable("The service is shutting down."))
             raise
+        except _UNAVAILABLE as exc:  # the store, not a request, is at fault: fail fast, all
+            log.warning("event store unavailable", org=org, error=repr(exc))
+            for request in requests:
+                _fail(request, UpstreamUnavailable(
+                    "The event store is unavailable or busy; retry with the same event_id."
+                ))  # fmt: skip
+            return
         except Exception as exc:
             if len(requests) > 1:  # do not let one request's failure fail its neighbours
                 for request in requests:
                     await self._commit(org, [request])
                 return
             log.exception("append failed", org=org)
-            failure: Exception = exc
-            if isinstance(exc, (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)):
-                failure = UpstreamUnavailable(
-                    "The event store is unavailable; retry with the same event_id."
-                )
-            _fail(requests[0], failure)
+            _fail(requests[0], exc)
             return
         self._on_commit(org)
         for request, outcome in zip(requests, outcomes, strict=True):

@@ -227,12 +227,16 @@ class TestOneShape:
     ):
         from shared.events import UPCASTERS
 
-        await append(activity, auth(), 1)
+        await append(activity, auth(), 1, rep_id="rep-1", team_id="north")
+        await append(activity, auth(), 1, rep_id="rep-2", team_id="north")
+        rep = auth("rep", sub="rep-1", team="north")
         UPCASTERS[("visit.logged", 1)] = lambda data: {**data, "upcast": True}
         try:
-            [item] = await read_all(activity, auth())
-            single = (await activity.get(f"/v1/events/{item['event_id']}", headers=auth())).json()
+            everything = await read_all(activity, auth(), limit=1)
+            [mine] = await read_all(activity, rep, types="visit.logged")
+            single = (await activity.get(f"/v1/events/{mine['event_id']}", headers=rep)).json()
         finally:
             del UPCASTERS[("visit.logged", 1)]
-        assert item["data"]["upcast"] is True and item["schema_version"] == 2
-        assert item == single
+        assert len(everything) == 2
+        assert all(i["data"]["upcast"] is True and i["schema_version"] == 2 for i in everything)
+        assert mine == single and mine["rep_id"] == "rep-1"

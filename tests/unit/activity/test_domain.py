@@ -97,6 +97,13 @@ class TestScope:
             apply_scope(MANAGER, "rep-9", "south")
         assert err.value.errors[0].field == "team_id"
 
+    def test_a_rep_whose_token_names_no_team_cannot_claim_one(self):
+        loner = Principal(org="o", role=Role.REP, sub="rep-x")
+        assert apply_scope(loner, None, None) == ("rep-x", None)
+        with pytest.raises(Forbidden) as err:
+            apply_scope(loner, None, "team-south")
+        assert err.value.errors[0].field == "team_id"
+
     def test_admins_write_anything(self):
         assert apply_scope(ADMIN, "rep-9", "south") == ("rep-9", "south")
 
