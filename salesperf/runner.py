@@ -50,6 +50,7 @@ async def serve(database_url: str, *, log_level: str = "warning") -> None:
             log_level=log_level,
             access_log=False,
             lifespan="on",
+            timeout_graceful_shutdown=5,
         )
         servers.append(_Server(config))
 

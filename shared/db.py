@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
 from shared.config import CommonSettings
 
 EMBEDDED_DATABASE = "salesperf"
+MIGRATION_LOCK = 0x5A1E0001  # session advisory lock: replicas starting together migrate in turn
 _embedded: dict[Path, Any] = {}
 
 

@@ -12,7 +12,5 @@ class ActivitySettings(ServiceSettings):
 
     port: int = 8002
     max_body_bytes: int = 4 * 1024 * 1024
-    max_batch: int = 1000
     max_group_events: int = 5000
-    max_wait_seconds: float = 30.0
     pool_size: int = 10

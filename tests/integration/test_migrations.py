@@ -1,0 +1,43 @@
+"""Migrations: replicas that start together (each running `alembic upgrade head`) migrate one
+at a time, under a session advisory lock."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from shared.db import MIGRATION_LOCK, asyncpg_dsn
+
+
+async def test_a_migration_waits_while_another_one_holds_the_migration_lock(base_url):
+    name = f"salesperf_migrate_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(asyncpg_dsn(base_url))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    other = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await other.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)  # a replica migrating
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "salesperf.cli", "migrate",
+            env={**os.environ, "DATABASE_URL": url},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        await asyncio.sleep(4)
+        assert proc.returncode is None, "it must wait for the lock"
+        assert await other.fetchval("SELECT to_regclass('activity.events')") is None
+
+        await other.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+        assert proc.returncode == 0, output
+        assert (
+            await other.fetchval("SELECT to_regclass('activity.events')::text") == "activity.events"
+        )
+    finally:
+        await other.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
