@@ -4,8 +4,10 @@ the log itself refuses to be changed."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
+import httpx
 import pytest
 
 from services.activity import repository
@@ -66,3 +68,34 @@ class TestAppendOnly:
     async def test_the_database_refuses_to_truncate_the_log(self, db):
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
             await db.execute("TRUNCATE activity.events")
+
+
+class TestShutdown:
+    async def test_appends_still_waiting_at_shutdown_are_answered_503(
+        self, database_url, auth, db, org
+    ):
+        from services.activity.main import create_app
+        from tests.api.activity.conftest import activity_settings
+
+        app = create_app(activity_settings(), database_url=database_url)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            db.acquire() as holder,
+            httpx.AsyncClient(transport=transport, base_url="http://activity") as client,
+        ):
+            lifespan = app.router.lifespan_context(app)
+            await lifespan.__aenter__()
+            await repository.begin_locked(holder, org)  # the append below must wait
+            try:
+                pending = asyncio.create_task(
+                    client.post("/v1/events", json=make_event(), headers=auth())
+                )
+                await asyncio.sleep(0.3)
+                assert not pending.done()
+                started = time.monotonic()
+                await lifespan.__aexit__(None, None, None)  # the process is told to stop
+                answer = await asyncio.wait_for(pending, timeout=5)
+            finally:
+                await repository.rollback(holder)
+        assert answer.status_code == 503 and time.monotonic() - started < 5
+        assert await db.fetchval("SELECT count(*) FROM activity.events WHERE org_id = $1", org) == 0
