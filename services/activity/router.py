@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 
 from shared.auth import BearerAuth, CurrentUser
 from shared.body import json_body, json_body_openapi
+from shared.contracts.activity import EventPage
 from shared.errors import (
     Conflict,
     Forbidden,
@@ -26,7 +27,7 @@ from shared.responses import JSONResponse
 
 from . import service
 from .dependencies import Runtime, RuntimeDep
-from .schemas import AppendResult, BatchIn, BatchResult, EventPage
+from .schemas import AppendResult, BatchIn, BatchResult
 
 router = APIRouter(prefix="/v1", tags=["events"])
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events import NewEvent, StoredEvent
+from shared.events import NewEvent
 
 MAX_BATCH = 1000
 
@@ -41,11 +41,3 @@ class BatchResult(BaseModel):
     created: int
     duplicates: int
     results: list[BatchItemResult] = Field(description="One per event, in the order sent.")
-
-
-class EventPage(BaseModel):
-    items: list[StoredEvent]
-    next: str = Field(
-        description="Pass as `after` to continue; the same cursor when nothing is new."
-    )
-    has_more: bool = Field(description="More events are already available after `next`.")

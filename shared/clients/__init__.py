@@ -1,0 +1,1 @@
+"""HTTP clients of our own services: one class per target, one httpx.AsyncClient each."""

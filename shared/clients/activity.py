@@ -1,0 +1,130 @@
+"""The client consumers (scoring) use to read activity's feed.
+
+    async with ActivityClient("http://127.0.0.1:8002", token) as activity:
+        async for page in activity.tail(after=cursor, wait=20):
+            ...  # fold page.items, store page.next with the result, in one transaction
+
+Pages parse straight from bytes into the same `EventPage` model activity declares as its
+`response_model`. Answers other than 2xx become our own errors: 401 `Unauthorized`, 403
+`Forbidden`, 404 `NotFound`, another 4xx `InvalidInput`; a 5xx, a timeout or no connection at
+all `UpstreamUnavailable`, which `tail` rides out with capped exponential back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+from pydantic import TypeAdapter
+
+from shared.contracts.activity import EventPage
+from shared.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+    UpstreamUnavailable,
+)
+
+_page = TypeAdapter(EventPage)
+_BY_STATUS: dict[int, type[DomainError]] = {401: Unauthorized, 403: Forbidden, 404: NotFound}
+
+
+class ActivityClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._timeout = timeout
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> ActivityClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def page(
+        self,
+        after: str | None = None,
+        *,
+        limit: int = 1000,
+        wait: float = 0,
+        types: Sequence[str] | None = None,
+    ) -> EventPage:
+        """One page of the feed after the cursor `after` (None: from the start); with `wait`,
+        the server holds the request until something arrives or the time is up."""
+        params: dict[str, Any] = {"limit": limit}
+        if after:
+            params["after"] = after
+        if wait:
+            params["wait"] = wait
+        if types:
+            params["types"] = ",".join(types)
+        try:
+            response = await self._http.get(
+                "/v1/events", params=params, timeout=self._timeout + wait
+            )
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(f"activity is unreachable: {exc!r}") from exc
+        _raise_for(response)
+        return _page.validate_json(response.content)
+
+    async def tail(
+        self,
+        after: str | None = None,
+        *,
+        limit: int = 1000,
+        wait: float = 20,
+        types: Sequence[str] | None = None,
+        max_backoff: float = 30.0,
+    ) -> AsyncIterator[EventPage]:
+        """Every page from `after` on, for ever: long-polls when caught up, and waits out
+        activity being unavailable. Pages may be empty (the wait ran out)."""
+        backoff = 0.5
+        cursor = after
+        while True:
+            try:
+                page = await self.page(cursor, limit=limit, wait=0 if cursor is None else wait,
+                                       types=types)  # fmt: skip
+            except UpstreamUnavailable:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, max_backoff)
+                continue
+            backoff = 0.5
+            cursor = page.next
+            yield page
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        problem = response.json()
+        detail = str(problem.get("detail") or problem.get("title"))
+    except ValueError:
+        detail = response.text[:200]
+    if response.status_code >= 500:
+        raise UpstreamUnavailable(f"activity answered {response.status_code}: {detail}")
+    raise _BY_STATUS.get(response.status_code, InvalidInput)(f"activity: {detail}")
