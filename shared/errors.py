@@ -161,13 +161,10 @@ def validation_problem(errors: Sequence[dict[str, Any]]) -> Problem:
     malformed = [e for e in errors if e.get("type") == "json_invalid"]
     if malformed:
         ctx = malformed[0].get("ctx") or {}
-        return Problem(
-            type="urn:salesperf:problem:malformed-json",
-            title="Malformed JSON",
-            status=400,
-            detail=f"The body is not valid JSON: {ctx.get('error', 'parse error')}",
+        return MalformedRequest(
+            f"The body is not valid JSON: {ctx.get('error', 'parse error')}",
             errors=[field_error("body", "not valid JSON", "json_invalid")],
-        )
+        ).problem()
     fields = []
     for e in errors:
         loc = tuple(e.get("loc", ()))
