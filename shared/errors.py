@@ -183,68 +183,70 @@ def validation_problem(errors: Sequence[dict[str, Any]]) -> Problem:
     )
 
 
+async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return problem_response(exc.problem(), headers)
+
+
+async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    content_type = request.headers.get("content-type", "")
+    if request.method in {"POST", "PUT", "PATCH"} and "json" not in content_type:
+        unsupported = UnsupportedMediaType(
+            "Send the body as JSON with `Content-Type: application/json` "
+            f"(got {content_type or 'none'!r}).",
+            errors=[
+                field_error("content-type", "must be application/json", "media_type", "header")
+            ],
+        )
+        return problem_response(unsupported.problem())
+    return problem_response(validation_problem(exc.errors()))
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+        # FastAPI's own answer when the JSON parser gives up (e.g. nesting too deep).
+        gave_up = {"type": "json_invalid", "ctx": {"error": "the parser gave up (too deep?)"}}
+        return problem_response(validation_problem([gave_up]))
+    slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    return problem_response(
+        Problem(
+            type=f"urn:salesperf:problem:{slug}",
+            title=str(exc.detail) if exc.status_code != 404 else "Not found",
+            status=exc.status_code,
+            detail=f"{request.method} {request.url.path}: {exc.detail}",
+        ),
+        dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", path=request.url.path)
+    return problem_response(
+        Problem(
+            type="urn:salesperf:problem:internal",
+            title="Internal error",
+            status=500,
+            detail="An unexpected error occurred; it has been logged.",
+        )
+    )
+
+
+async def problem_for(request: Request, exc: Exception) -> JSONResponse:
+    """The answer to any exception, as the installed handlers give it (for code that runs
+    outside FastAPI's exception middleware)."""
+    if isinstance(exc, DomainError):
+        return await on_domain_error(request, exc)
+    if isinstance(exc, RequestValidationError):
+        return await on_validation_error(request, exc)
+    if isinstance(exc, StarletteHTTPException):
+        return await on_http_error(request, exc)
+    return await on_unexpected(request, exc)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, DomainError)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return problem_response(exc.problem(), headers)
-
-    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        content_type = request.headers.get("content-type", "")
-        if request.method in {"POST", "PUT", "PATCH"} and "json" not in content_type:
-            return problem_response(
-                Problem(
-                    type="urn:salesperf:problem:unsupported-media-type",
-                    title="Unsupported media type",
-                    status=415,
-                    detail=f"Send the body as JSON with `Content-Type: application/json` "
-                    f"(got {content_type or 'none'!r}).",
-                    errors=[
-                        field_error(
-                            "content-type", "must be application/json", "media_type", "header"
-                        )
-                    ],
-                )
-            )
-        return problem_response(validation_problem(exc.errors()))
-
-    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
-            # FastAPI's own answer when the JSON parser gives up (e.g. nesting too deep).
-            return problem_response(
-                validation_problem(
-                    [
-                        {
-                            "type": "json_invalid",
-                            "ctx": {"error": "the parser gave up (too deeply nested?)"},
-                        }
-                    ]
-                )
-            )
-        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem_response(
-            Problem(
-                type=f"urn:salesperf:problem:{slug}",
-                title=str(exc.detail) if exc.status_code != 404 else "Not found",
-                status=exc.status_code,
-                detail=f"{request.method} {request.url.path}: {exc.detail}",
-            ),
-            dict(exc.headers) if exc.headers else None,
-        )
-
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", path=request.url.path)
-        return problem_response(
-            Problem(
-                type="urn:salesperf:problem:internal",
-                title="Internal error",
-                status=500,
-                detail="An unexpected error occurred; it has been logged.",
-            )
-        )
-
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from shared.body import register_body_schemas
 from shared.db import asyncpg_dsn, sync_url
+from shared.direct import DirectRoutes
 from shared.errors import document_problems_as_problem_json, install_problem_handlers
 from shared.limits import BodySizeLimit
 from shared.logging import configure_logging
@@ -22,7 +23,7 @@ from . import repository
 from .config import ActivitySettings
 from .dependencies import Runtime
 from .notifier import FeedNotifier
-from .router import BODY_SCHEMAS, router
+from .router import BODY_SCHEMAS, append_batch, append_event, router
 from .writer import GroupCommitter
 
 DESCRIPTION = """
@@ -89,6 +90,11 @@ def create_app(
     install_problem_handlers(app)
     document_problems_as_problem_json(app)
     register_body_schemas(app, BODY_SCHEMAS)
+    # Innermost: the two append endpoints skip FastAPI's routing layers (see shared/direct.py).
+    app.add_middleware(
+        DirectRoutes,
+        routes={("POST", "/v1/events"): append_event, ("POST", "/v1/events/batch"): append_batch},
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, service="activity")
     app.include_router(router)
