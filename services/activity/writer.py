@@ -3,9 +3,9 @@
 Appends are serialized per org by an advisory lock (see repository.py), so one append's
 transaction must be as short as possible. Instead of each request taking the lock, committing
 and waiting for its own WAL flush, requests queue here and the org's writer task stores
-everything that queued up meanwhile in a single transaction: one lock, one INSERT, one commit. Each
-request is still decided on its own (a conflict in one does not fail the others), and a batch
-request stays all-or-nothing.
+everything that queued up meanwhile in a single transaction: one lock, one INSERT, one
+commit. Each request is still decided on its own (a conflict in one does not fail the others),
+and a batch request stays all-or-nothing.
 """
 
 from __future__ import annotations
