@@ -20,6 +20,9 @@ from shared.errors import Forbidden, Unauthorized
 
 ALGORITHM = "HS256"
 DEFAULT_TTL_SECONDS = 12 * 3600
+PLATFORM_ORG = "*"
+"""The `org` of a platform token: a service that works across orgs (scoring's consumer lists the
+orgs with it). Such a token reads no org's data and can write nothing."""
 
 
 class Role(StrEnum):
@@ -39,7 +42,11 @@ class Principal:
 
     @property
     def can_write(self) -> bool:
-        return self.role is not Role.BI
+        return self.role is not Role.BI and not self.is_platform
+
+    @property
+    def is_platform(self) -> bool:
+        return self.org == PLATFORM_ORG
 
 
 def issue_token(
@@ -121,7 +128,10 @@ class BearerAuth(HTTPBearer):
             raise Unauthorized("Send `Authorization: Bearer <token>`.")
         principal = decode_token(request.app.state.jwt_secret, token.strip())
         if self.write and not principal.can_write:
-            raise Forbidden("A bi token reads only.")
+            raise Forbidden(
+                "A platform token writes nothing." if principal.is_platform
+                else "A bi token reads only."
+            )  # fmt: skip
         return principal
 
 

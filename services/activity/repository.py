@@ -343,3 +343,43 @@ async def read_stream(
 async def get_event(conn: asyncpg.Connection, org_id: str, event_id: UUID) -> StoredRow | None:
     rows = await conn.fetch(f"{_SELECT} WHERE org_id = $1 AND event_id = $2", org_id, event_id)
     return _stored(rows)[0] if rows else None
+
+
+async def list_orgs(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every org with events, its newest position and when that was recorded: a skip scan of
+    the (org_id, position) index, one probe per org rather than a pass over the table."""
+    return await conn.fetch(
+        """
+        WITH RECURSIVE orgs(org_id) AS (
+            (SELECT org_id FROM activity.events ORDER BY org_id LIMIT 1)
+            UNION ALL
+            SELECT (SELECT e.org_id FROM activity.events e WHERE e.org_id > orgs.org_id
+                    ORDER BY e.org_id LIMIT 1)
+            FROM orgs WHERE orgs.org_id IS NOT NULL
+        )
+        SELECT o.org_id, h.position, h.recorded_at
+        FROM orgs o
+        CROSS JOIN LATERAL (
+            SELECT position, recorded_at FROM activity.events e
+            WHERE e.org_id = o.org_id ORDER BY position DESC LIMIT 1
+        ) h
+        WHERE o.org_id IS NOT NULL
+        ORDER BY o.org_id
+        """
+    )
+
+
+async def backlog(conn: asyncpg.Connection, org_id: str, after: int) -> asyncpg.Record:
+    """How many of the org's events lie after `after`, and the newest one's position and time."""
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) AS events, max(position) AS head,
+               (SELECT recorded_at FROM activity.events
+                WHERE org_id = $1 ORDER BY position DESC LIMIT 1) AS head_recorded_at
+        FROM activity.events WHERE org_id = $1 AND position > $2
+        """,
+        org_id,
+        after,
+    )
+    assert row is not None
+    return row

@@ -27,7 +27,7 @@ from shared.responses import JSONResponse
 
 from . import service
 from .dependencies import Runtime, RuntimeDep
-from .schemas import AppendResult, BatchIn, BatchResult
+from .schemas import AppendResult, Backlog, BatchIn, BatchResult, OrgList
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -127,6 +127,29 @@ async def read_feed(
         runtime.pool, runtime.notifier, user, after=after, limit=limit, types=types, wait=wait
     )
     return _raw(page)
+
+
+@router.get(
+    "/events/backlog",
+    response_model=Backlog,
+    summary="How far a consumer is behind",
+    responses=problems(Unauthorized, Forbidden, InvalidInput),
+)
+async def read_backlog(user: CurrentUser, runtime: RuntimeDep, after: After = None) -> JSONResponse:
+    """The number of the org's events after `after` and the newest one (service, admin)."""
+    return _json(await service.backlog(runtime.pool, user, after))
+
+
+@router.get(
+    "/orgs",
+    response_model=OrgList,
+    summary="Orgs with events (platform service tokens)",
+    responses=problems(Unauthorized, Forbidden),
+)
+async def list_orgs(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
+    """Every org that has events and the cursor of its newest one. Only a platform service token
+    (`org` claim `*`, role service) may ask: it is how scoring finds the feeds to follow."""
+    return _json(await service.list_orgs(runtime.pool, user))
 
 
 @router.get(

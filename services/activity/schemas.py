@@ -8,7 +8,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.activity import Backlog, OrgHead, OrgList
 from shared.events import NewEvent
+
+__all__ = ["Backlog", "OrgHead", "OrgList"]
 
 MAX_BATCH = 1000
 

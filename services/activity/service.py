@@ -10,8 +10,15 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from shared.auth import Principal
-from shared.errors import DomainError, FieldError, InvalidInput, NotFound, field_error
+from shared.auth import Principal, Role
+from shared.errors import (
+    DomainError,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    field_error,
+)
 from shared.events import EVENT_TYPES, EnvelopeBase
 from shared.pagination import decode_cursor, encode_cursor
 
@@ -172,3 +179,37 @@ async def get_event(pool: asyncpg.Pool, principal: Principal, event_id: UUID) ->
     if item is None or not can_see(principal, item.rep_id, item.team_id):
         raise NotFound(f"There is no event {event_id}.")
     return item.json.encode()
+
+
+async def list_orgs(pool: asyncpg.Pool, principal: Principal) -> dict[str, Any]:
+    """The orgs that have events, each with the cursor of its newest event: for a platform
+    service (scoring's consumer) that follows every org's feed."""
+    if not (principal.is_platform and principal.role is Role.SERVICE):
+        raise Forbidden("Listing orgs takes a platform service token (org `*`, role service).")
+    async with pool.acquire() as conn:
+        rows = await repository.list_orgs(conn)
+    return {
+        "items": [
+            {
+                "org_id": r["org_id"],
+                "head": encode_cursor(r["position"]),
+                "head_recorded_at": repository.iso_utc(r["recorded_at"]),
+            }
+            for r in rows
+        ]
+    }
+
+
+async def backlog(pool: asyncpg.Pool, principal: Principal, after: str | None) -> dict[str, Any]:
+    """How far a consumer at cursor `after` is behind the org's feed."""
+    if principal.role not in (Role.SERVICE, Role.ADMIN):
+        raise Forbidden("The backlog is for service and admin tokens.")
+    position = decode_cursor(after)
+    async with pool.acquire() as conn:
+        row = await repository.backlog(conn, principal.org, position)
+    recorded = row["head_recorded_at"]
+    return {
+        "events": row["events"],
+        "head": encode_cursor(row["head"] if row["head"] is not None else position),
+        "head_recorded_at": repository.iso_utc(recorded) if recorded is not None else None,
+    }

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from pydantic import TypeAdapter
 
-from shared.contracts.activity import EventPage
+from shared.contracts.activity import Backlog, EventPage, OrgList
 from shared.errors import (
     DomainError,
     Forbidden,
@@ -90,6 +90,23 @@ class ActivityClient:
             raise UpstreamUnavailable(f"activity is unreachable: {exc!r}") from exc
         _raise_for(response)
         return _page.validate_json(response.content)
+
+    async def orgs(self) -> OrgList:
+        """The orgs with events and their heads (needs a platform service token)."""
+        return OrgList.model_validate_json((await self._get("/v1/orgs", {})).content)
+
+    async def backlog(self, after: str | None) -> Backlog:
+        """How many events lie after the cursor `after`."""
+        params = {"after": after} if after else {}
+        return Backlog.model_validate_json((await self._get("/v1/events/backlog", params)).content)
+
+    async def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
+        try:
+            response = await self._http.get(path, params=params)
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(f"activity is unreachable: {exc!r}") from exc
+        _raise_for(response)
+        return response
 
     async def tail(
         self,
