@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.activity.main import create_app
 from shared.auth import issue_token
 from shared.clients.activity import ActivityClient
 from shared.errors import InvalidInput, Unauthorized, UpstreamUnavailable
-from tests.api.activity.conftest import activity_settings
 from tests.conftest import JWT_SECRET, make_event
-
-
-@pytest.fixture(scope="module")
-async def app(database_url: str) -> AsyncIterator[FastAPI]:
-    app = create_app(activity_settings(), database_url=database_url)
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-def client_for(app: FastAPI, org: str, **kwargs: object) -> ActivityClient:
-    token = issue_token(JWT_SECRET, org=org, role="service", sub="scoring")
-    transport = kwargs.pop("transport", None) or httpx.ASGITransport(app=app)
-    return ActivityClient("http://activity", token, transport=transport, **kwargs)  # type: ignore[arg-type]
+from tests.contract.conftest import client_for
 
 
 async def append(app: FastAPI, auth, n: int) -> list[str]:

@@ -10,7 +10,7 @@ from shared.auth import PLATFORM_ORG, issue_token
 from shared.clients.activity import ActivityClient
 from shared.errors import Forbidden
 from tests.conftest import JWT_SECRET, make_event
-from tests.contract.test_activity_client import app, client_for  # noqa: F401 (fixture)
+from tests.contract.conftest import client_for
 
 
 def platform_client(app: FastAPI) -> ActivityClient:
@@ -26,7 +26,7 @@ async def post(app: FastAPI, headers: dict[str, str], events: list[dict]) -> htt
 class TestOrgList:
     async def test_lists_every_org_with_events_and_its_newest_cursor(
         self, app: FastAPI, auth
-    ) -> None:  # noqa: F811
+    ) -> None:
         first = await post(app, auth(org_id="orgs-a"), [make_event(), make_event()])
         second = await post(app, auth(org_id="orgs-b"), [make_event()])
         async with platform_client(app) as client:
@@ -38,12 +38,12 @@ class TestOrgList:
         assert first.json()["results"][-1]["position"] == page.items[-1].position
         assert second.status_code == 201
 
-    async def test_an_org_token_may_not_list_orgs(self, app: FastAPI, org: str) -> None:  # noqa: F811
+    async def test_an_org_token_may_not_list_orgs(self, app: FastAPI, org: str) -> None:
         async with client_for(app, org) as client:
             with pytest.raises(Forbidden):
                 await client.orgs()
 
-    async def test_a_platform_token_cannot_append(self, app: FastAPI) -> None:  # noqa: F811
+    async def test_a_platform_token_cannot_append(self, app: FastAPI) -> None:
         token = issue_token(JWT_SECRET, org=PLATFORM_ORG, role="service", sub="scoring")
         answer = await post(app, {"Authorization": f"Bearer {token}"}, [make_event()])
         assert answer.status_code == 403
@@ -51,7 +51,7 @@ class TestOrgList:
 
 
 class TestBacklog:
-    async def test_counts_the_events_after_a_cursor(self, app: FastAPI, auth, org: str) -> None:  # noqa: F811
+    async def test_counts_the_events_after_a_cursor(self, app: FastAPI, auth, org: str) -> None:
         await post(app, auth(), [make_event() for _ in range(5)])
         async with client_for(app, org) as client:
             whole = await client.backlog(None)
@@ -62,7 +62,7 @@ class TestBacklog:
         assert rest.head == whole.head == done.head
         assert done.head_recorded_at is not None
 
-    async def test_a_rep_may_not_ask(self, app: FastAPI, auth) -> None:  # noqa: F811
+    async def test_a_rep_may_not_ask(self, app: FastAPI, auth) -> None:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://a"
         ) as c:
