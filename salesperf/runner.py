@@ -17,6 +17,8 @@ from fastapi import FastAPI
 
 from services.activity.config import ActivitySettings
 from services.activity.main import create_app as create_activity
+from services.scoring.config import ScoringSettings
+from services.scoring.main import create_app as create_scoring
 from shared.config import ServiceSettings
 
 
@@ -27,7 +29,10 @@ class ServiceSpec:
     factory: Callable[..., FastAPI]
 
 
-SERVICES: tuple[ServiceSpec, ...] = (ServiceSpec("activity", ActivitySettings, create_activity),)
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("activity", ActivitySettings, create_activity),
+    ServiceSpec("scoring", ScoringSettings, create_scoring),
+)
 
 
 class _Server(uvicorn.Server):

@@ -1,0 +1,368 @@
+"""The consumer: follows every org's feed and keeps the projection in step, exactly once.
+
+One replica leads at a time: the one holding a session-level advisory lock on a dedicated
+connection (`LEADER_LOCK`). If it dies, PostgreSQL drops the lock with its connection and
+another replica, trying every `election_seconds`, takes over. The leader:
+
+- looks for orgs (activity's `GET /v1/orgs`, a platform token) every `discovery_seconds`, and
+  follows each one's feed in its own task (long-polling, so new events fold within moments);
+- folds a page with the pure fold, then writes the changed entities, the rollup deltas, the
+  wins and the new cursor **in one transaction**, the cursor by compare-and-set: a page is
+  applied once, whatever crashes or which replica believed it led;
+- rebuilds an org (`replayer.py`) into a new generation when asked to, when its timezone
+  changes, or when a page holds a void (the voided event's contribution must come out
+  everywhere, and a replay without it is exactly that); reads use the old generation until the
+  swap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+
+from shared.auth import PLATFORM_ORG, Role, issue_token
+from shared.clients.activity import ActivityClient
+from shared.errors import DomainError, UpstreamUnavailable
+
+from . import repository
+from .config import ScoringSettings
+from .projections.kpis import Book, fold
+from .projections.rollup import Rollups, add
+from .replayer import VOID, replay_org
+
+log = logging.getLogger("salesperf.scoring.consumer")
+TOKEN_TTL = 24 * 3600
+
+
+@dataclass(slots=True)
+class Lag:
+    events: int = 0
+    seconds: float = 0.0
+    checked: float = 0.0  # monotonic time of the last backlog check
+
+
+@dataclass(slots=True)
+class ConsumerState:
+    """What `/readyz` reports: whether this replica leads, and each org's lag."""
+
+    leading: bool = False
+    lag: dict[str, Lag] = field(default_factory=dict)
+    errors: int = 0
+
+
+class Fenced(Exception):
+    """The org's cursor or generation moved under us: start that org over from the database."""
+
+
+def _keys_of(event: dict[str, Any]) -> set[tuple[str, str]]:
+    """The entities a fold of `event` may read or write (more are found from those)."""
+    keys: set[tuple[str, str]] = set()
+    stream: str = event["stream"]
+    data = event["data"]
+    if stream.startswith("lead-"):
+        keys.add(("leads", stream))
+    elif stream.startswith("deal-"):
+        keys.add(("deals", stream))
+    else:
+        keys.add(("accounts", stream.removeprefix("account-")))
+    if data.get("account_id"):
+        keys.add(("accounts", data["account_id"]))
+    if data.get("lead_id"):
+        keys.add(("leads", f"lead-{data['lead_id']}"))
+    if data.get("deal_id"):
+        keys.add(("deals", f"deal-{data['deal_id']}"))
+    if data.get("invoice_id"):
+        keys.add(("invoices", data["invoice_id"]))
+    return keys
+
+
+def _derived_keys(entities: dict[tuple[str, str], Any]) -> set[tuple[str, str]]:
+    keys: set[tuple[str, str]] = set()
+    for (kind, _), value in entities.items():
+        if kind in ("leads", "deals") and value.account_id:
+            keys.add(("accounts", value.account_id))
+        if kind == "invoices" and value.deal:
+            keys.add(("deals", value.deal))
+    return keys
+
+
+class Consumer:
+    def __init__(
+        self,
+        settings: ScoringSettings,
+        dsn: str,
+        pool: asyncpg.Pool,
+        secret: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self._dsn = dsn
+        self._pool = pool
+        self._secret = secret
+        self._transport = transport
+        self.state = ConsumerState()
+        self._task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._elect(), name="scoring-consumer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def client(self, org: str) -> ActivityClient:
+        token = issue_token(self._secret, org=org, role=Role.SERVICE, sub="scoring",
+                            ttl_seconds=TOKEN_TTL)  # fmt: skip
+        return ActivityClient(self.settings.activity_url, token, transport=self._transport)
+
+    async def _elect(self) -> None:
+        while True:
+            try:
+                conn = await asyncpg.connect(
+                    self._dsn, server_settings={"application_name": "scoring-leader"}
+                )
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("cannot reach the database to elect a leader: %r", exc)
+                await asyncio.sleep(self.settings.election_seconds)
+                continue
+            try:
+                if await conn.fetchval(
+                    "SELECT pg_try_advisory_lock($1, $2)", *repository.LEADER_LOCK
+                ):
+                    log.info("this replica leads the scoring consumer")
+                    self.state.leading = True
+                    await self._lead(conn)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("lost the consumer lock: %r", exc)
+            finally:
+                self.state.leading = False
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(conn.close(), 2)
+            await asyncio.sleep(self.settings.election_seconds)
+
+    async def _lead(self, leader_conn: asyncpg.Connection) -> None:
+        followers: dict[str, asyncio.Task[None]] = {}
+        platform = self.client(PLATFORM_ORG)
+        try:
+            while True:
+                await leader_conn.fetchval("SELECT 1")  # still holding the lock's connection?
+                try:
+                    orgs = [o.org_id for o in (await platform.orgs()).items]
+                except DomainError as exc:
+                    log.warning("cannot list orgs: %s", exc)
+                    orgs = []
+                async with self._pool.acquire() as conn:
+                    known = [r["org_id"] for r in await repository.list_orgs(conn)]
+                    flagged = set(await repository.orgs_to_rebuild(conn))
+                for org in dict.fromkeys([*orgs, *known]):
+                    task = followers.get(org)
+                    if (
+                        task is not None
+                        and org in flagged
+                        and not getattr(task, "rebuilding", False)
+                    ):
+                        task.cancel()  # it restarts below and rebuilds first
+                        with contextlib.suppress(asyncio.CancelledError, Exception):
+                            await task
+                        task = None
+                    if task is None or task.done():
+                        followers[org] = asyncio.create_task(
+                            self._follow(org), name=f"follow-{org}"
+                        )
+                await asyncio.sleep(self.settings.discovery_seconds)
+        finally:
+            for task in followers.values():
+                task.cancel()
+            await asyncio.gather(*followers.values(), return_exceptions=True)
+            await platform.aclose()
+
+    # ------------------------------------------------------------------ one org
+
+    async def _follow(self, org: str) -> None:
+        backoff = 0.5
+        async with self.client(org) as client:
+            while True:
+                try:
+                    await self._follow_once(org, client)
+                except Fenced:
+                    log.info("org %s moved under us; reloading", org)
+                except (
+                    UpstreamUnavailable,
+                    OSError,
+                    asyncpg.PostgresError,
+                    asyncpg.InterfaceError,
+                ) as exc:
+                    self.state.errors += 1
+                    log.warning("following %s: %r; retrying in %.1fs", org, exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 30)
+                    continue
+                backoff = 0.5
+
+    async def _follow_once(self, org: str, client: ActivityClient) -> None:
+        async with self._pool.acquire() as conn:
+            row = await repository.ensure_org(conn, org, self.settings.default_timezone)
+        if row["rebuild_requested"]:
+            await self.rebuild(org, client)
+            return
+        cursor: str | None = row["cursor"]
+        while True:
+            wait = self.settings.long_poll_seconds if cursor is not None else 0
+            page = await client.raw_page(cursor, limit=self.settings.page_size, wait=wait)
+            if any(e["type"] == VOID for e in page["items"]):
+                await self.rebuild(org, client)
+                return
+            if page["items"]:
+                await self.apply(org, page, expected=cursor)
+            cursor = page["next"]
+            await self._track_lag(org, client, cursor, page)
+
+    async def _track_lag(
+        self, org: str, client: ActivityClient, cursor: str | None, page: dict[str, Any]
+    ) -> None:
+        lag = self.state.lag.setdefault(org, Lag())
+        if not page["has_more"]:
+            lag.events, lag.seconds = 0, 0.0
+            return
+        now = time.monotonic()
+        if now - lag.checked < 1.0:
+            return
+        lag.checked = now
+        backlog = await client.backlog(cursor)
+        lag.events = backlog.events
+        if backlog.head_recorded_at is not None and page["items"]:
+            last = datetime.fromisoformat(page["items"][-1]["recorded_at"])
+            lag.seconds = max(0.0, (backlog.head_recorded_at - last).total_seconds())
+
+    async def apply(self, org: str, page: dict[str, Any], *, expected: str | None) -> None:
+        """Fold one page and write its effects and the new cursor in one transaction."""
+        items: list[dict[str, Any]] = page["items"]
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await repository.get_org(conn, org)
+            assert row is not None
+            generation = row["generation"]
+            book = Book(ZoneInfo(row["timezone"]))
+            entities = await self._load(conn, org, generation, items)
+            for (kind, key), value in entities.items():
+                getattr(book, kind)[key] = value
+            rollups: Rollups = {}
+            skipped: dict[str, int] = defaultdict(int)
+            folded = 0
+            currency: str | None = None
+            for event in items:
+                facts = fold(book, event)
+                if facts is None:
+                    skipped[event["type"]] += 1
+                    continue
+                folded += 1
+                add(rollups, facts)
+                if currency is None:
+                    currency = next((f.currency for f in facts if f.currency), None)
+            await repository.save_entities(
+                conn, org, generation,
+                {(k, key): getattr(book, k)[key] for k, key in book.changed},
+            )  # fmt: skip
+            await repository.add_rollups(conn, org, generation, rollups)
+            await repository.add_wins(conn, org, generation, book.wins)
+            moved = await repository.advance(
+                conn, org, generation=generation, expected_cursor=expected, cursor=page["next"],
+                position=items[-1]["position"],
+                last_recorded_at=datetime.fromisoformat(items[-1]["recorded_at"]),
+                folded=folded, skipped=dict(skipped), currency=currency,
+            )  # fmt: skip
+            if not moved:  # another writer moved the cursor: nothing of this page is kept
+                raise Fenced(org)
+
+    async def _load(
+        self, conn: asyncpg.Connection, org: str, generation: int, items: Iterable[dict[str, Any]]
+    ) -> dict[tuple[str, str], Any]:
+        wanted: set[tuple[str, str]] = set()
+        for event in items:
+            wanted |= _keys_of(event)
+        entities: dict[tuple[str, str], Any] = {}
+        for _ in range(3):  # invoices → deals → accounts
+            missing = wanted - entities.keys()
+            if not missing:
+                break
+            entities |= await repository.load_entities(conn, org, generation, missing)
+            wanted |= _derived_keys(entities)
+        return entities
+
+    # ------------------------------------------------------------------ rebuild
+
+    async def rebuild(self, org: str, client: ActivityClient) -> None:
+        """Replay the org's whole log into a new generation and swap it in."""
+        task = asyncio.current_task()
+        if task is not None:
+            task.rebuilding = True  # type: ignore[attr-defined]
+        started = time.monotonic()
+        async with self._pool.acquire() as conn:
+            row = await repository.get_org(conn, org)
+            assert row is not None
+            total = (await client.backlog(None)).events
+            await repository.set_rebuild_progress(
+                conn, org, {"state": "running", "done": 0, "total": total}
+            )
+        old, new = row["generation"], row["generation"] + 1
+        last_report = 0.0
+
+        async def progress(done: int) -> None:
+            nonlocal last_report
+            if time.monotonic() - last_report < 0.5:
+                return
+            last_report = time.monotonic()
+            async with self._pool.acquire() as c:
+                await repository.set_rebuild_progress(
+                    c, org, {"state": "running", "done": done, "total": max(total, done)}
+                )
+
+        replayed = await replay_org(
+            client, ZoneInfo(row["timezone"]), page_size=self.settings.page_size, progress=progress
+        )
+        result = replayed.replay
+        async with self._pool.acquire() as conn:
+            async with conn.transaction():
+                await conn.execute(
+                    "SELECT org_id FROM scoring.orgs WHERE org_id = $1 FOR UPDATE", org
+                )
+                await repository.drop_generation(conn, org, new)  # a crashed rebuild's rows
+                entities = [
+                    (kind, key, value)
+                    for kind in ("leads", "deals", "accounts", "invoices")
+                    for key, value in getattr(result.book, kind).items()
+                ]
+                await repository.copy_generation(
+                    conn, org, new, result.rollups, result.wins, entities
+                )
+                currency = next((k[8] for k in result.rollups if k[8]), None)
+                done = {"state": "done", "done": result.folded + result.voided,
+                        "total": result.folded + result.voided,
+                        "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
+                swapped = await repository.swap_generation(
+                    conn, org, old=old, new=new, cursor=replayed.cursor,
+                    position=replayed.position, last_recorded_at=replayed.last_recorded_at,
+                    folded=result.folded, voided=result.voided, skipped=dict(result.skipped),
+                    currency=currency, progress=done,
+                )  # fmt: skip
+                if not swapped:
+                    raise Fenced(org)
+            await repository.drop_generations(conn, org, keep=new)
+        if task is not None:
+            task.rebuilding = False  # type: ignore[attr-defined]
+        log.info("rebuilt %s: %d events in %.2fs", org, result.folded, time.monotonic() - started)

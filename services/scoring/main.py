@@ -1,0 +1,104 @@
+"""The scoring service: the activity log replayed into KPIs, funnels and leaderboards."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+import httpx
+from fastapi import FastAPI
+
+from shared.db import asyncpg_dsn, sync_url
+from shared.errors import document_problems_as_problem_json, install_problem_handlers
+from shared.logging import configure_logging
+from shared.observability import MetricsMiddleware, ops_router
+from shared.responses import JSONResponse
+
+from .config import ScoringSettings
+from .consumer import Consumer
+from .dependencies import Runtime
+from .router import router
+
+DESCRIPTION = """
+KPIs, funnels and leaderboards, folded from the activity log. Scoring follows activity's feed
+(one elected replica consumes; every replica serves reads), so numbers are fresh within about
+a second and can be rebuilt from the log at any time. `as_of` answers as the log stood at a
+moment. Money is a decimal string with its currency; every rate comes with its numerator and
+denominator.
+
+Authenticate with `Authorization: Bearer <JWT>` (`salesperf token --help`). Errors are
+RFC 9457 `application/problem+json` with the fields at fault.
+"""
+
+
+def create_app(
+    settings: ScoringSettings | None = None,
+    *,
+    database_url: str | None = None,
+    activity_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """`activity_transport` lets tests run activity in the same process (httpx.ASGITransport)."""
+    settings = settings or ScoringSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, json=settings.log_json)
+        dsn = asyncpg_dsn(database_url or sync_url(settings))
+        async with contextlib.AsyncExitStack() as stack:
+            pool = await asyncpg.create_pool(
+                dsn, min_size=1, max_size=settings.pool_size, command_timeout=60,
+                server_settings={"application_name": "scoring", "timezone": "UTC"},
+            )  # fmt: skip
+            stack.push_async_callback(pool.close)
+            secret = settings.resolved_jwt_secret()
+            consumer = Consumer(settings, dsn, pool, secret, transport=activity_transport)
+            if settings.consume:
+                consumer.start()
+                stack.push_async_callback(consumer.stop)
+            app.state.settings = settings
+            app.state.jwt_secret = secret
+            app.state.runtime = Runtime(pool=pool, settings=settings, consumer=consumer)
+            yield
+
+    app = FastAPI(
+        title="salesperf scoring",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+    )
+    install_problem_handlers(app)
+    document_problems_as_problem_json(app)
+    app.add_middleware(MetricsMiddleware, service="scoring")
+    app.include_router(router)
+    app.include_router(ops_router())
+
+    @app.get("/readyz", tags=["operations"],
+             summary="Readiness: database reachable; the consumer's lag behind the feed")  # fmt: skip
+    async def readyz() -> JSONResponse:
+        runtime: Runtime = app.state.runtime
+        try:
+            async with runtime.pool.acquire(timeout=2) as conn:
+                await conn.fetchval("SELECT 1")
+            database = True
+        except Exception:
+            database = False
+        state = runtime.consumer.state
+        lag = list(state.lag.values())
+        consumer = {
+            "enabled": settings.consume,
+            "leading": state.leading,
+            "lag": {
+                "events": sum(x.events for x in lag),
+                "seconds": max((x.seconds for x in lag), default=0.0),
+            } if state.leading else None,
+            "orgs": len(lag),
+        }  # fmt: skip
+        return JSONResponse(
+            {"ready": database, "checks": {"database": database}, "consumer": consumer},
+            status_code=200 if database else 503,
+        )
+
+    return app

@@ -1,0 +1,56 @@
+"""The fold's remembered entities to and from JSON, for the consumer to keep them in Postgres."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from .kpis import Account, Deal, Invoice, Lead
+
+KINDS: dict[str, type[Any]] = {
+    "leads": Lead,
+    "deals": Deal,
+    "accounts": Account,
+    "invoices": Invoice,
+}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def encode(value: Any) -> str:
+    return orjson.dumps({f.name: _plain(getattr(value, f.name)) for f in fields(value)}).decode()
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def decode(kind: str, text: str | bytes) -> Any:
+    raw: dict[str, Any] = orjson.loads(text)
+    if kind == "leads":
+        return Lead(**{**raw, "created_at": _time(raw["created_at"])})
+    if kind == "deals":
+        return Deal(**{**raw, "opened_at": datetime.fromisoformat(raw["opened_at"]),
+                       "amount": Decimal(raw["amount"]), "stages": tuple(raw["stages"])})  # fmt: skip
+    if kind == "accounts":
+        return Account(
+            tier=raw["tier"],
+            first_won_at=_time(raw["first_won_at"]),
+            first_won_by=tuple(raw["first_won_by"]),  # type: ignore[arg-type]
+            first_won_dims=tuple(raw["first_won_dims"]),  # type: ignore[arg-type]
+            followed_up=raw["followed_up"],
+            touches=tuple(datetime.fromisoformat(t) for t in raw["touches"]),
+        )
+    return Invoice(**raw)

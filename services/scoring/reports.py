@@ -1,0 +1,163 @@
+"""Reports built from a `Source`: the KPI table and the funnel. One builder for the stored
+projection and for an `as_of` replay."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from .domain import (
+    CATALOGUE,
+    Bucket,
+    Kind,
+    Owner,
+    OwnerKind,
+    Period,
+    derive,
+    distinct_rate,
+    period_start,
+    pipeline_values,
+    stored_parts,
+    win_rate_by_stage,
+)
+from .projections.kpis import Value
+from .sources import Row, Scope, Source
+
+PIPELINE, CLOSED, WON, STAGE = "pipeline:", "stage_closed:", "stage_won:", "stage:"
+
+
+async def kpi_buckets(
+    source: Source,
+    scope: Scope,
+    period: Period,
+    bucket_list: Sequence[Bucket],
+    metrics: Sequence[str],
+    currency: str,
+) -> list[dict[str, Any]]:
+    """Each bucket with the requested metrics' values."""
+    first, last = bucket_list[0].start, bucket_list[-1].end
+    values: list[dict[str, Any]] = [{} for _ in bucket_list]
+    index = {b.start: i for i, b in enumerate(bucket_list)}
+
+    flow = stored_parts(metrics)
+    if flow:
+        sums: list[dict[tuple[str, str], Value]] = [defaultdict(int) for _ in bucket_list]
+        for bucket, metric, cur, value in await source.rows(
+            scope, period.grain, first, last, metrics=flow
+        ):
+            sums[index[period_start(period, bucket)]][(metric, cur)] += value
+        for i in range(len(bucket_list)):
+            for name in metrics:
+                if CATALOGUE[name].kind not in (Kind.PIPELINE, Kind.DISTINCT_RATE):
+                    values[i][name] = derive(name, sums[i], currency)
+
+    if any(CATALOGUE[m].kind is Kind.PIPELINE for m in metrics):
+        ends = [b.end for b in bucket_list]
+        open_amounts = await cumulative(source, scope, ends, (PIPELINE,))
+        org_scope = Scope(Owner(OwnerKind.ORG))
+        history = await cumulative(source, org_scope, ends, (CLOSED, WON))
+        for i in range(len(bucket_list)):
+            by_stage = {m.removeprefix(PIPELINE): Decimal(v)
+                        for (m, cur), v in open_amounts[i].items() if cur == currency}  # fmt: skip
+            closed = {m.removeprefix(CLOSED): int(v) for (m, _), v in history[i].items()
+                      if m.startswith(CLOSED)}  # fmt: skip
+            won = {m.removeprefix(WON): int(v) for (m, _), v in history[i].items()
+                   if m.startswith(WON)}  # fmt: skip
+            pipes = pipeline_values(by_stage, win_rate_by_stage(closed, won), currency)
+            for name in metrics:
+                if name in pipes:
+                    values[i][name] = pipes[name]
+
+    if "repeat_purchase_rate" in metrics:
+        wins = await source.wins(scope, first, last)
+        firsts = await source.first_wins({account for account, _ in wins})
+        customers: list[set[str]] = [set() for _ in bucket_list]
+        repeat: list[set[str]] = [set() for _ in bucket_list]
+        for account, day in wins:
+            i = index[period_start(period, day)]
+            customers[i].add(account)
+            if firsts[account] < bucket_list[i].start:
+                repeat[i].add(account)
+        for i in range(len(bucket_list)):
+            values[i]["repeat_purchase_rate"] = distinct_rate(len(customers[i]), len(repeat[i]))
+
+    return [
+        {"start": b.start.isoformat(), "end": b.end.isoformat(),
+         "metrics": {name: values[i][name] for name in metrics}}
+        for i, b in enumerate(bucket_list)
+    ]  # fmt: skip
+
+
+async def cumulative(
+    source: Source, scope: Scope, ends: Sequence[date], prefixes: tuple[str, ...]
+) -> list[dict[tuple[str, str], Value]]:
+    """For each day in `ends`, the sums of the prefixed metrics over all days up to it: whole
+    months from month rows, the rest of the last month from day rows."""
+    first_month = min(ends).replace(day=1)
+    last_month = max(ends).replace(day=1)
+    months = await source.rows(scope, "m", date.min, last_month, prefixes=prefixes)
+    days = await source.rows(scope, "d", first_month, max(ends), prefixes=prefixes)
+    out = []
+    for end in ends:
+        month = end.replace(day=1)
+        total: dict[tuple[str, str], Value] = defaultdict(int)
+        _add_where(total, months, lambda b: b < month)  # noqa: B023
+        _add_where(total, days, lambda b: month <= b <= end)  # noqa: B023
+        out.append(total)
+    return out
+
+
+def _add_where(total: dict[tuple[str, str], Value], rows: list[Row], keep: Any) -> None:
+    for bucket, metric, cur, value in rows:
+        if keep(bucket):
+            total[(metric, cur)] += value
+
+
+async def funnel(source: Source, scope: Scope, first: date, last: date) -> dict[str, Any]:
+    """Counts per stage over [first, last] and each step's conversion from the one before."""
+    # Day rows, as the range need not be month-aligned.
+    sums: dict[str, int] = defaultdict(int)
+    fixed = ("new_leads", "opportunities", "deals_opened", "deals_won", "deals_lost")
+    for _, metric, _, value in await source.rows(
+        scope, "d", first, last, metrics=fixed, prefixes=(STAGE,)
+    ):
+        sums[metric] += int(value)
+    deal_stages = sorted(
+        ((m.removeprefix(STAGE), n) for m, n in sums.items() if m.startswith(STAGE)),
+        key=lambda item: (-item[1], item[0]),
+    )
+    steps = [
+        ("leads", sums["new_leads"]),
+        ("opportunities", sums["opportunities"]),
+        ("deals_opened", sums["deals_opened"]),
+        *((f"stage:{stage}", n) for stage, n in deal_stages),
+        ("won", sums["deals_won"]),
+    ]
+    out = []
+    previous: int | None = None
+    for name, count in steps:
+        step: dict[str, Any] = {"step": name, "count": count}
+        if previous is not None:
+            step["conversion"] = {
+                "value": round(count / previous, 6) if previous else None,
+                "numerator": count,
+                "denominator": previous,
+            }
+        out.append(step)
+        previous = count
+    closed = sums["deals_won"] + sums["deals_lost"]
+    return {
+        "steps": out,
+        "win_rate": {
+            "value": round(sums["deals_won"] / closed, 6) if closed else None,
+            "numerator": sums["deals_won"],
+            "denominator": closed,
+        },
+    }
+
+
+def day_after(day: date) -> date:
+    return day + timedelta(days=1)

@@ -1,0 +1,438 @@
+"""Every query of the scoring service (asyncpg, like activity: COPY for rebuilds, arrays for
+page writes).
+
+Projection rows are keyed by org and *generation*; `scoring.orgs` names each org's live
+generation and the feed cursor it has folded up to. The consumer moves the cursor with a
+compare-and-set in the same transaction as the rows the page changed, so a page is applied
+exactly once even if two replicas ever believed they led.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from .domain import Owner, OwnerKind
+from .projections.codec import decode, encode
+from .projections.kpis import Win
+from .projections.rollup import Rollups
+from .sources import Row, Scope
+
+LEADER_LOCK = (0x5C0E, 1)  # session advisory lock held by the replica that consumes
+
+ROLLUP_COLUMNS = ("org_id", "generation", "grain", "bucket", "owner_kind", "owner_id", "team_id",
+                  "product_line", "tier", "channel", "currency", "metric", "value")  # fmt: skip
+WIN_COLUMNS = ("org_id", "generation", "deal", "account_id", "day", "rep_id", "team_id",
+               "product_line", "tier", "channel")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- orgs
+
+
+async def ensure_org(conn: asyncpg.Connection, org_id: str, timezone: str) -> asyncpg.Record:
+    await conn.execute(
+        "INSERT INTO scoring.orgs (org_id, timezone) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        org_id,
+        timezone,
+    )
+    row = await get_org(conn, org_id)
+    assert row is not None
+    return row
+
+
+async def get_org(conn: asyncpg.Connection, org_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM scoring.orgs WHERE org_id = $1", org_id)
+
+
+async def list_orgs(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM scoring.orgs ORDER BY org_id")
+
+
+async def update_settings(
+    conn: asyncpg.Connection, org_id: str, timezone: str, currency: str | None, rebuild: bool
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO scoring.orgs (org_id, timezone, currency, rebuild_requested)
+        VALUES ($1, $2, $3, $4)
+        ON CONFLICT (org_id) DO UPDATE SET timezone = $2, currency = $3,
+            rebuild_requested = scoring.orgs.rebuild_requested OR $4, updated_at = now()
+        RETURNING *
+        """,
+        org_id,
+        timezone,
+        currency,
+        rebuild,
+    )
+    assert row is not None
+    return row
+
+
+async def request_rebuild(conn: asyncpg.Connection, org_id: str, timezone: str) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO scoring.orgs (org_id, timezone, rebuild_requested, rebuild)
+        VALUES ($1, $2, true, '{"state": "requested"}')
+        ON CONFLICT (org_id) DO UPDATE SET rebuild_requested = true,
+            rebuild = '{"state": "requested"}', updated_at = now()
+        RETURNING *
+        """,
+        org_id,
+        timezone,
+    )
+    assert row is not None
+    return row
+
+
+async def orgs_to_rebuild(conn: asyncpg.Connection) -> list[str]:
+    rows = await conn.fetch("SELECT org_id FROM scoring.orgs WHERE rebuild_requested")
+    return [r["org_id"] for r in rows]
+
+
+async def set_rebuild_progress(
+    conn: asyncpg.Connection, org_id: str, progress: dict[str, Any]
+) -> None:
+    await conn.execute(
+        "UPDATE scoring.orgs SET rebuild = $2::jsonb WHERE org_id = $1",
+        org_id,
+        orgjson(progress),
+    )
+
+
+def orgjson(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def advance(
+    conn: asyncpg.Connection,
+    org_id: str,
+    *,
+    generation: int,
+    expected_cursor: str | None,
+    cursor: str,
+    position: int,
+    last_recorded_at: datetime | None,
+    folded: int,
+    skipped: dict[str, int],
+    currency: str | None,
+) -> bool:
+    """Move the org's cursor if nobody else has (compare-and-set); False: someone did."""
+    row = await conn.fetchrow(
+        """
+        UPDATE scoring.orgs SET cursor = $4, position = $5,
+            last_recorded_at = coalesce($6, last_recorded_at), folded = folded + $7,
+            skipped = (SELECT coalesce(jsonb_object_agg(k, v), '{}'::jsonb) FROM (
+                SELECT k, sum(v::bigint) AS v FROM (
+                    SELECT key AS k, value AS v FROM jsonb_each_text(skipped)
+                    UNION ALL SELECT key, value FROM jsonb_each_text($8::jsonb)) s GROUP BY k) t),
+            currency = coalesce(currency, $9), updated_at = now()
+        WHERE org_id = $1 AND generation = $2 AND cursor IS NOT DISTINCT FROM $3
+        RETURNING 1
+        """,
+        org_id,
+        generation,
+        expected_cursor,
+        cursor,
+        position,
+        last_recorded_at,
+        folded,
+        orgjson(skipped),
+        currency,
+    )
+    return row is not None
+
+
+async def swap_generation(
+    conn: asyncpg.Connection,
+    org_id: str,
+    *,
+    old: int,
+    new: int,
+    cursor: str | None,
+    position: int,
+    last_recorded_at: datetime | None,
+    folded: int,
+    voided: int,
+    skipped: dict[str, int],
+    currency: str | None,
+    progress: dict[str, Any],
+) -> bool:
+    row = await conn.fetchrow(
+        """
+        UPDATE scoring.orgs SET generation = $3, cursor = $4, position = $5,
+            last_recorded_at = $6, folded = $7, voided = $8, skipped = $9::jsonb,
+            currency = coalesce(currency, $10), rebuild_requested = false,
+            rebuild = $11::jsonb, updated_at = now()
+        WHERE org_id = $1 AND generation = $2
+        RETURNING 1
+        """,
+        org_id, old, new, cursor, position, last_recorded_at, folded, voided,
+        orgjson(skipped), currency, orgjson(progress),
+    )  # fmt: skip
+    return row is not None
+
+
+async def drop_generation(conn: asyncpg.Connection, org_id: str, generation: int) -> None:
+    for table in ("kpi_rollups", "wins", "entities"):
+        await conn.execute(
+            f"DELETE FROM scoring.{table} WHERE org_id = $1 AND generation = $2", org_id, generation
+        )
+
+
+async def drop_generations(conn: asyncpg.Connection, org_id: str, keep: int) -> None:
+    """Delete every generation of the org but `keep` (old ones, and a crashed rebuild's)."""
+    for table in ("kpi_rollups", "wins", "entities"):
+        await conn.execute(
+            f"DELETE FROM scoring.{table} WHERE org_id = $1 AND generation <> $2", org_id, keep
+        )
+
+
+# --------------------------------------------------------------------------- fold state
+
+
+async def load_entities(
+    conn: asyncpg.Connection, org_id: str, generation: int, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], Any]:
+    kinds, names = zip(*keys, strict=True) if keys else ((), ())
+    if not kinds:
+        return {}
+    rows = await conn.fetch(
+        """
+        SELECT e.kind, e.key, e.state FROM scoring.entities e
+        JOIN unnest($3::text[], $4::text[]) AS k(kind, key) ON e.kind = k.kind AND e.key = k.key
+        WHERE e.org_id = $1 AND e.generation = $2
+        """,
+        org_id,
+        generation,
+        list(kinds),
+        list(names),
+    )
+    return {(r["kind"], r["key"]): decode(r["kind"], r["state"]) for r in rows}
+
+
+async def save_entities(
+    conn: asyncpg.Connection, org_id: str, generation: int, items: dict[tuple[str, str], Any]
+) -> None:
+    if not items:
+        return
+    kinds, keys = zip(*items, strict=True)
+    await conn.execute(
+        """
+        INSERT INTO scoring.entities (org_id, generation, kind, key, state)
+        SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[])
+        ON CONFLICT (org_id, generation, kind, key) DO UPDATE SET state = excluded.state
+        """,
+        org_id,
+        generation,
+        list(kinds),
+        list(keys),
+        [encode(v) for v in items.values()],
+    )
+
+
+async def add_rollups(
+    conn: asyncpg.Connection, org_id: str, generation: int, rollups: Rollups
+) -> None:
+    if not rollups:
+        return
+    columns: list[list[Any]] = [[] for _ in range(11)]
+    for key, value in rollups.items():
+        for i, part in enumerate(key):
+            columns[i].append(part)
+        columns[10].append(value)
+    await conn.execute(
+        """
+        INSERT INTO scoring.kpi_rollups (org_id, generation, grain, bucket, owner_kind, owner_id,
+            team_id, product_line, tier, channel, currency, metric, value)
+        SELECT $1, $2, * FROM unnest($3::text[], $4::date[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::numeric[])
+        ON CONFLICT ON CONSTRAINT pk_kpi_rollups
+        DO UPDATE SET value = scoring.kpi_rollups.value + excluded.value
+        """,
+        org_id,
+        generation,
+        *columns,
+    )
+
+
+def _win_record(org_id: str, generation: int, w: Win) -> tuple[Any, ...]:
+    return (org_id, generation, w.deal, w.account_id, w.day, w.rep_id, w.team_id,
+            w.product_line, w.tier, w.channel)  # fmt: skip
+
+
+async def add_wins(
+    conn: asyncpg.Connection, org_id: str, generation: int, wins: Sequence[Win]
+) -> None:
+    if wins:
+        await conn.executemany(
+            f"INSERT INTO scoring.wins ({', '.join(WIN_COLUMNS)}) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            [_win_record(org_id, generation, w) for w in wins],
+        )
+
+
+async def copy_generation(
+    conn: asyncpg.Connection,
+    org_id: str,
+    generation: int,
+    rollups: Rollups,
+    wins: Sequence[Win],
+    entities: Iterable[tuple[str, str, Any]],
+) -> None:
+    """Bulk-write a rebuilt generation (COPY)."""
+    await conn.copy_records_to_table(
+        "kpi_rollups",
+        schema_name="scoring",
+        columns=ROLLUP_COLUMNS,
+        records=((org_id, generation, *key, value) for key, value in rollups.items()),
+    )
+    await conn.copy_records_to_table(
+        "wins", schema_name="scoring", columns=WIN_COLUMNS,
+        records=(_win_record(org_id, generation, w) for w in wins),
+    )  # fmt: skip
+    await conn.copy_records_to_table(
+        "entities", schema_name="scoring", columns=("org_id", "generation", "kind", "key", "state"),
+        records=((org_id, generation, kind, key, encode(v)) for kind, key, v in entities),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def _scope_sql(scope: Scope, params: list[Any]) -> str:
+    owner = scope.owner
+    params += [owner.kind.value, owner.id]
+    sql = f" AND owner_kind = ${len(params) - 1} AND owner_id = ${len(params)}"
+    if scope.team is not None:
+        params.append(scope.team)
+        sql += f" AND team_id = ${len(params)}"
+    for column, value in scope.cuts.as_dict().items():
+        if value is not None:
+            params.append(value)
+            sql += f" AND {column} = ${len(params)}"
+    return sql
+
+
+class SqlSource:
+    """The live projection of one org's generation."""
+
+    def __init__(self, pool: asyncpg.Pool, org_id: str, generation: int) -> None:
+        self._pool, self._org, self._generation = pool, org_id, generation
+
+    async def rows(
+        self,
+        scope: Scope,
+        grain: str,
+        first: date,
+        last: date,
+        *,
+        metrics: Collection[str] = (),
+        prefixes: tuple[str, ...] = (),
+    ) -> list[Row]:
+        params: list[Any] = [self._org, self._generation, grain, first, last]
+        where = "org_id = $1 AND generation = $2 AND grain = $3 AND bucket BETWEEN $4 AND $5"
+        where += _scope_sql(scope, params)
+        wanted: list[str] = []
+        if metrics:
+            params.append(list(metrics))
+            wanted.append(f"metric = ANY(${len(params)}::text[])")
+        for prefix in prefixes:
+            params.append(prefix + "%")
+            wanted.append(f"metric LIKE ${len(params)}")
+        where += " AND (" + " OR ".join(wanted or ["false"]) + ")"
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT bucket, metric, currency, sum(value) AS value FROM scoring.kpi_rollups "
+                f"WHERE {where} GROUP BY bucket, metric, currency",
+                *params,
+            )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def wins(self, scope: Scope, first: date, last: date) -> list[tuple[str, date]]:
+        params: list[Any] = [self._org, self._generation, first, last]
+        where = "org_id = $1 AND generation = $2 AND day BETWEEN $3 AND $4"
+        owner = scope.owner
+        if owner.kind is not OwnerKind.ORG:
+            params.append(owner.id)
+            where += (
+                f" AND {'rep_id' if owner.kind is OwnerKind.REP else 'team_id'} = ${len(params)}"
+            )
+        if scope.team is not None:
+            params.append(scope.team)
+            where += f" AND team_id = ${len(params)}"
+        for column, value in scope.cuts.as_dict().items():
+            if value is not None:
+                params.append(value)
+                where += f" AND {column} = ${len(params)}"
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT account_id, day FROM scoring.wins WHERE {where}", *params
+            )
+        return [(r[0], r[1]) for r in rows]
+
+    async def first_wins(self, accounts: Collection[str]) -> dict[str, date]:
+        if not accounts:
+            return {}
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT account_id, min(day) FROM scoring.wins WHERE org_id = $1 AND generation = $2"
+                " AND account_id = ANY($3::text[]) GROUP BY account_id",
+                self._org,
+                self._generation,
+                list(accounts),
+            )
+        return {r[0]: r[1] for r in rows}
+
+    async def by_rep(
+        self, grain: str, first: date, last: date, metrics: Collection[str], team: str | None
+    ) -> list[tuple[str, str, str, Any]]:
+        """(rep, stored metric, currency, sum) over [first, last], for the leaderboard."""
+        params: list[Any] = [self._org, self._generation, grain, first, last, list(metrics)]
+        where = ("org_id = $1 AND generation = $2 AND grain = $3 AND owner_kind = 'rep' "
+                 "AND bucket BETWEEN $4 AND $5 AND metric = ANY($6::text[])")  # fmt: skip
+        if team is not None:
+            params.append(team)
+            where += f" AND team_id = ${len(params)}"
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT owner_id, metric, currency, sum(value) FROM scoring.kpi_rollups "
+                f"WHERE {where} GROUP BY owner_id, metric, currency",
+                *params,
+            )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+async def export_page(
+    conn: asyncpg.Connection, org_id: str, generation: int, after: tuple[Any, ...] | None,
+    limit: int, owner: Owner | None, team: str | None,
+) -> list[asyncpg.Record]:  # fmt: skip
+    """Day rows in primary-key order after the keyset `after`."""
+    params: list[Any] = [org_id, generation, limit]
+    where = "org_id = $1 AND generation = $2 AND grain = 'd'"
+    if owner is not None:
+        params += [owner.kind.value, owner.id]
+        where += f" AND owner_kind = ${len(params) - 1} AND owner_id = ${len(params)}"
+    if team is not None:
+        params.append(team)
+        where += f" AND team_id = ${len(params)}"
+    if after is not None:
+        params.append(list(after))
+        n = len(params)
+        where += (f" AND (owner_kind, owner_id, bucket, metric, team_id, product_line, tier, "
+                  f"channel, currency) > (${n}[1], ${n}[2], ${n}[3]::date, ${n}[4], ${n}[5], "
+                  f"${n}[6], ${n}[7], ${n}[8], ${n}[9])")  # fmt: skip
+    return await conn.fetch(
+        f"""
+        SELECT owner_kind, owner_id, bucket, metric, team_id, product_line, tier, channel,
+               currency, value
+        FROM scoring.kpi_rollups WHERE {where}
+        ORDER BY owner_kind, owner_id, bucket, metric, team_id, product_line, tier, channel,
+                 currency
+        LIMIT $3
+        """,
+        *params,
+    )

@@ -1,0 +1,207 @@
+"""HTTP routes of the scoring service: parse, call one service function, answer."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from pydantic import AwareDatetime
+
+from shared.auth import CurrentUser
+from shared.contracts.scoring import (
+    FunnelReport,
+    KpiReport,
+    Leaderboard,
+    OrgSettings,
+    RebuildStatus,
+)
+from shared.errors import Forbidden, InvalidInput, Unauthorized, UpstreamUnavailable
+from shared.errors import problem_responses as problems
+from shared.responses import JSONResponse
+
+from . import export, service
+from .dependencies import RuntimeDep
+from .domain import CATALOGUE, Period, parse_metrics
+from .sources import Cuts
+
+router = APIRouter(prefix="/v1")
+_READ_ERRORS = problems(Unauthorized, Forbidden, InvalidInput, UpstreamUnavailable)
+
+Owner = Annotated[
+    str | None,
+    Query(description="`rep:ID`, `team:ID` or `org`; default: you (rep), your team (manager) or "
+          "the org.", examples=["team:team-north"]),
+]  # fmt: skip
+From = Annotated[date | None, Query(alias="from", description="First day (org timezone).")]
+To = Annotated[date | None, Query(description="Last day, inclusive. Default: the current period.")]
+ProductLine = Annotated[str | None, Query(description="Only facts of this product line.")]
+Tier = Annotated[str | None, Query(description="Only facts of accounts in this tier (A, B, C).")]
+Channel = Annotated[str | None, Query(description="Only facts of leads from this channel.")]
+Currency = Annotated[
+    str | None, Query(description="Reporting currency of money metrics; default the org's.")
+]
+AsOf = Annotated[
+    AwareDatetime | None,
+    Query(description="Answer as it stood at this moment: events recorded later are ignored "
+          "(replays the log; slower)."),
+]  # fmt: skip
+
+
+def _cuts(product_line: str | None, tier: str | None, channel: str | None) -> Cuts:
+    return Cuts(product_line, tier, channel)
+
+
+@router.get("/kpis", response_model=KpiReport, tags=["kpis"], responses=_READ_ERRORS,
+            summary="KPIs per period for a rep, a team or the org")  # fmt: skip
+async def get_kpis(
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    owner: Owner = None,
+    period: Annotated[Period, Query(description="Bucket size.")] = Period.MONTH,
+    first: From = None,
+    last: To = None,
+    metrics: Annotated[
+        str | None, Query(description="Comma-separated; default all. See `GET /v1/metrics`.")
+    ] = None,
+    product_line: ProductLine = None,
+    tier: Tier = None,
+    channel: Channel = None,
+    currency: Currency = None,
+    as_of: AsOf = None,
+) -> JSONResponse:
+    """Buckets of the period (whole days, weeks from Monday, months, quarters, years in the org's
+    timezone) that overlap `from`..`to`, each with the metrics asked for."""
+    report = await service.kpis(
+        runtime, user, owner=owner, period=period, first=first, last=last,
+        metrics=parse_metrics(metrics), cuts=_cuts(product_line, tier, channel),
+        currency=currency, as_of=as_of,
+    )  # fmt: skip
+    return JSONResponse(report)
+
+
+@router.get("/funnel", response_model=FunnelReport, tags=["kpis"], responses=_READ_ERRORS,
+            summary="Counts per funnel step and step-to-step conversion")  # fmt: skip
+async def get_funnel(
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    owner: Owner = None,
+    first: From = None,
+    last: To = None,
+    product_line: ProductLine = None,
+    tier: Tier = None,
+    channel: Channel = None,
+    as_of: AsOf = None,
+) -> JSONResponse:
+    """Leads created, qualified, deals opened, each deal stage reached (the most reached first)
+    and deals won in the range; each step with its conversion from the one before."""
+    report = await service.funnel(
+        runtime, user, owner=owner, first=first, last=last,
+        cuts=_cuts(product_line, tier, channel), as_of=as_of,
+    )  # fmt: skip
+    return JSONResponse(report)
+
+
+@router.get("/leaderboard", response_model=Leaderboard, tags=["kpis"], responses=_READ_ERRORS,
+            summary="Reps ranked by a metric")  # fmt: skip
+async def get_leaderboard(
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    metric: Annotated[str, Query(description="A count, amount, rate or average metric.")],
+    period: Annotated[Period, Query()] = Period.MONTH,
+    at: Annotated[date | None, Query(description="A day in the period; default today.")] = None,
+    scope: Annotated[str | None, Query(description="`team:ID` or `org`.")] = None,
+    currency: Currency = None,
+) -> JSONResponse:
+    (name,) = parse_metrics(metric, "metric")[:1]
+    board = await service.leaderboard(
+        runtime, user, metric=name, period=period, at=at, scope=scope, currency=currency
+    )
+    return JSONResponse(board)
+
+
+@router.get("/metrics", tags=["kpis"], summary="The metric catalogue")
+async def list_metrics(user: CurrentUser) -> JSONResponse:
+    """Every metric `/v1/kpis` serves, its kind and definition."""
+    return JSONResponse({"items": [
+        {"name": m.name, "kind": m.kind.value, "description": m.description}
+        for m in CATALOGUE.values()
+    ]})  # fmt: skip
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    NDJSON = "ndjson"
+    PARQUET = "parquet"
+
+
+@router.get(
+    "/export/kpis",
+    tags=["export"],
+    summary="Bulk export of the daily KPI rows, for BI tools",
+    responses={
+        200: {
+            "description": "Rows; the `Link` header (rel=next) and `X-Next-Cursor` continue.",
+            "content": {"text/csv": {}, "application/x-ndjson": {}, "application/vnd.apache.parquet": {}},
+        },
+        **_READ_ERRORS,
+    },
+)  # fmt: skip
+async def export_kpis(
+    request: Request,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    format: Annotated[
+        ExportFormat, Query(description="csv, ndjson or parquet.")
+    ] = ExportFormat.NDJSON,
+    cursor: Annotated[
+        str | None, Query(description="`X-Next-Cursor` of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000, description="Rows per page.")] = 10_000,
+    owner: Owner = None,
+) -> Response:
+    """Stored sums per day, owner and cut, with stable columns: org_id, day, owner_kind,
+    owner_id, team_id, product_line, tier, channel, currency, metric, value. Sum `value` over any
+    columns; derive rates from their parts (see `GET /v1/metrics`)."""
+    rows, next_cursor = await service.export_page(
+        runtime, user, cursor=cursor, limit=limit, owner=owner
+    )
+    headers: dict[str, str] = {}
+    if next_cursor:
+        url = request.url.include_query_params(cursor=next_cursor)
+        headers["Link"] = f'<{url}>; rel="next"'
+        headers["X-Next-Cursor"] = next_cursor
+    return export.response(format.value, rows, headers)
+
+
+@router.get("/settings", response_model=OrgSettings, tags=["settings"],
+            responses=problems(Unauthorized), summary="The org's timezone and currency")  # fmt: skip
+async def get_settings(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
+    return JSONResponse(await service.get_settings(runtime, user))
+
+
+@router.put("/settings", response_model=OrgSettings, tags=["settings"],
+            responses=problems(Unauthorized, Forbidden, InvalidInput),
+            summary="Set the org's timezone and currency (admin)")  # fmt: skip
+async def put_settings(
+    user: CurrentUser, runtime: RuntimeDep, body: Annotated[OrgSettings, Body()]
+) -> JSONResponse:
+    """A new timezone re-buckets every event: the org's projection is rebuilt in the background
+    (reads keep answering from the old one until the new one is ready)."""
+    return JSONResponse(await service.put_settings(runtime, user, body.timezone, body.currency))
+
+
+@router.post("/admin/rebuild", response_model=RebuildStatus, status_code=202, tags=["admin"],
+             responses=problems(Unauthorized, Forbidden),
+             summary="Rebuild the org's projections from the log (admin)")  # fmt: skip
+async def rebuild(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
+    """Replays the whole log into new tables and swaps them in when caught up; reads stay
+    available throughout. Follow it with `GET /v1/admin/rebuild`."""
+    return JSONResponse(await service.request_rebuild(runtime, user), status_code=202)
+
+
+@router.get("/admin/rebuild", response_model=RebuildStatus, tags=["admin"],
+            responses=problems(Unauthorized, Forbidden), summary="Progress of a rebuild")  # fmt: skip
+async def rebuild_status(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
+    return JSONResponse(await service.rebuild_status(runtime, user))

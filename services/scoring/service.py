@@ -1,0 +1,372 @@
+"""Scoring's use cases: check who may ask, pick the source (stored or replayed), build the
+report. Routers call one function here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+import orjson
+
+from shared.auth import Principal, Role
+from shared.errors import Forbidden, InvalidInput, field_error
+from shared.events import CURRENCIES
+
+from . import reports, repository
+from .dependencies import Runtime
+from .domain import (
+    CATALOGUE,
+    Kind,
+    OwnerKind,
+    Period,
+    buckets,
+    default_owner,
+    derive,
+    parse_owner,
+    period_end,
+    period_start,
+    stored_parts,
+    team_filter,
+)
+from .replayer import replay_org
+from .sources import Cuts, MemorySource, Scope, Source
+
+
+@dataclass(frozen=True, slots=True)
+class OrgView:
+    """What a read needs to know of the org: the live generation and how to present it."""
+
+    generation: int
+    timezone: ZoneInfo
+    currency: str
+    position: int
+    last_recorded_at: datetime | None
+
+
+async def org_view(runtime: Runtime, org: str) -> OrgView:
+    async with runtime.pool.acquire() as conn:
+        row = await repository.get_org(conn, org)
+    settings = runtime.settings
+    if row is None:
+        return OrgView(1, ZoneInfo(settings.default_timezone), settings.default_currency, 0, None)
+    return OrgView(
+        row["generation"], ZoneInfo(row["timezone"]),
+        row["currency"] or settings.default_currency, row["position"], row["last_recorded_at"],
+    )  # fmt: skip
+
+
+def _currency(value: str | None, org: OrgView) -> str:
+    if value is None:
+        return org.currency
+    if value not in CURRENCIES:
+        raise InvalidInput(
+            f"`currency` {value!r} is not an ISO 4217 code.",
+            errors=[field_error("currency", "must be an ISO 4217 code such as EUR", "currency", "query")],
+        )  # fmt: skip
+    return value
+
+
+def _today(org: OrgView) -> date:
+    return datetime.now(UTC).astimezone(org.timezone).date()
+
+
+def _range(
+    period: Period, first: date | None, last: date | None, org: OrgView
+) -> tuple[date, date]:
+    if first is None and last is None:
+        start = period_start(period, _today(org))
+        return start, period_end(period, start)
+    if first is None:
+        assert last is not None
+        return period_start(period, last), last
+    if last is None:
+        return first, period_end(period, period_start(period, first))
+    return first, last
+
+
+async def _source(
+    runtime: Runtime, principal: Principal, org: OrgView, as_of: datetime | None
+) -> tuple[Source, dict[str, Any]]:
+    """The stored projection, or for `as_of` a replay of the log as it stood then."""
+    if as_of is None:
+        freshness = {
+            "position": org.position,
+            "recorded_at": org.last_recorded_at.isoformat() if org.last_recorded_at else None,
+        }
+        return repository.SqlSource(runtime.pool, principal.org, org.generation), freshness
+    async with runtime.client(principal.org) as client:
+        replayed = await replay_org(client, org.timezone, until=as_of)
+    result = replayed.replay
+    freshness = {
+        "position": replayed.position,
+        "recorded_at": replayed.last_recorded_at.isoformat() if replayed.last_recorded_at else None,
+    }
+    return MemorySource(result.rollups, result.wins), freshness
+
+
+async def kpis(
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    owner: str | None,
+    period: Period,
+    first: date | None,
+    last: date | None,
+    metrics: Sequence[str],
+    cuts: Cuts,
+    currency: str | None,
+    as_of: datetime | None,
+) -> dict[str, Any]:
+    who = parse_owner(owner) if owner else default_owner(principal)
+    team = team_filter(principal, who)
+    org = await org_view(runtime, principal.org)
+    cur = _currency(currency, org)
+    first, last = _range(period, first, last, org)
+    bucket_list = buckets(period, first, last)
+    source, freshness = await _source(runtime, principal, org, as_of)
+    scope = Scope(who, team, cuts)
+    rows = await reports.kpi_buckets(source, scope, period, bucket_list, metrics, cur)
+    return {
+        "owner": str(who), "period": period.value, "from": first.isoformat(),
+        "to": last.isoformat(), "timezone": org.timezone.key, "currency": cur,
+        "filters": cuts.as_dict(), "as_of": as_of.isoformat() if as_of else None,
+        "up_to": freshness, "buckets": rows,
+    }  # fmt: skip
+
+
+async def funnel(
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    owner: str | None,
+    first: date | None,
+    last: date | None,
+    cuts: Cuts,
+    as_of: datetime | None,
+) -> dict[str, Any]:
+    who = parse_owner(owner) if owner else default_owner(principal)
+    team = team_filter(principal, who)
+    org = await org_view(runtime, principal.org)
+    first, last = _range(Period.MONTH, first, last, org)
+    if last < first:
+        buckets(Period.DAY, first, last)  # raises, naming `to`
+    source, freshness = await _source(runtime, principal, org, as_of)
+    report = await reports.funnel(source, Scope(who, team, cuts), first, last)
+    return {
+        "owner": str(who), "from": first.isoformat(), "to": last.isoformat(),
+        "timezone": org.timezone.key, "filters": cuts.as_dict(),
+        "as_of": as_of.isoformat() if as_of else None, "up_to": freshness, **report,
+    }  # fmt: skip
+
+
+LEADERBOARD_KINDS = (Kind.COUNT, Kind.MONEY, Kind.RATE, Kind.MONEY_RATE, Kind.AVERAGE_MONEY,
+                     Kind.AVERAGE_DAYS)  # fmt: skip
+
+
+def _sort_value(value: dict[str, Any]) -> float:
+    v = value["value"]
+    return float(v) if v is not None else float("-inf")
+
+
+async def leaderboard(
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    metric: str,
+    period: Period,
+    at: date | None,
+    scope: str | None,
+    currency: str | None,
+) -> dict[str, Any]:
+    if principal.role is Role.REP:
+        raise Forbidden("A rep sees only their own numbers; the leaderboard is for managers.")
+    if CATALOGUE[metric].kind not in LEADERBOARD_KINDS:
+        raise InvalidInput(
+            f"`{metric}` cannot rank reps; pick a count, amount, rate or average.",
+            errors=[field_error("metric", "not a metric reps can be ranked by", "metric", "query")],
+        )
+    where = parse_owner(scope, "scope") if scope else default_owner(principal)
+    if where.kind is OwnerKind.REP:
+        raise InvalidInput(
+            "`scope` must be `team:ID` or `org`.",
+            errors=[field_error("scope", "must be team:ID or org", "scope", "query")],
+        )
+    team_filter(principal, where)
+    org = await org_view(runtime, principal.org)
+    cur = _currency(currency, org)
+    day = at or _today(org)
+    start = period_start(period, day)
+    end = period_end(period, start)
+    source = repository.SqlSource(runtime.pool, principal.org, org.generation)
+    team = where.id if where.kind is OwnerKind.TEAM else None
+    sums: dict[str, dict[tuple[str, str], Any]] = defaultdict(lambda: defaultdict(int))
+    for rep, stored, cur_, value in await source.by_rep(
+        period.grain, start, end, stored_parts([metric]), team
+    ):
+        sums[rep][(stored, cur_)] += value
+    ranked = sorted(
+        ((rep, derive(metric, s, cur)) for rep, s in sums.items()),
+        key=lambda item: (-_sort_value(item[1]), item[0]),
+    )
+    items, rank, previous = [], 0, None
+    for n, (rep, value) in enumerate(ranked, start=1):
+        if value["value"] != previous:
+            rank, previous = n, value["value"]
+        items.append({"rank": rank, "rep_id": rep, **value})
+    return {
+        "metric": metric, "period": period.value, "start": start.isoformat(),
+        "end": end.isoformat(), "scope": str(where), "currency": cur, "items": items,
+    }  # fmt: skip
+
+
+# --------------------------------------------------------------------------- export
+
+EXPORT_COLUMNS = ("org_id", "day", "owner_kind", "owner_id", "team_id", "product_line", "tier",
+                  "channel", "currency", "metric", "value")  # fmt: skip
+_KEY = ("owner_kind", "owner_id", "bucket", "metric", "team_id", "product_line", "tier",
+        "channel", "currency")  # fmt: skip
+
+
+def encode_export_cursor(row: asyncpg.Record) -> str:
+    key = [row[k].isoformat() if k == "bucket" else row[k] for k in _KEY]
+    return "k1." + base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
+
+
+def decode_export_cursor(cursor: str | None) -> tuple[Any, ...] | None:
+    if not cursor:
+        return None
+    try:
+        if not cursor.startswith("k1."):
+            raise ValueError(cursor)
+        raw = cursor[3:]
+        key = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        if (
+            not isinstance(key, list)
+            or len(key) != len(_KEY)
+            or not all(isinstance(k, str) for k in key)
+        ):
+            raise ValueError(cursor)
+        date.fromisoformat(key[2])
+        return tuple(key)
+    except (ValueError, binascii.Error, orjson.JSONDecodeError) as exc:
+        raise InvalidInput(
+            "`cursor` is not a cursor this API issued.",
+            errors=[
+                field_error("cursor", "not a cursor issued by this API", "cursor_invalid", "query")
+            ],
+        ) from exc
+
+
+def export_rows_as_dicts(org_id: str, rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
+    return [
+        {"org_id": org_id, "day": r["bucket"].isoformat(), "owner_kind": r["owner_kind"],
+         "owner_id": r["owner_id"], "team_id": r["team_id"], "product_line": r["product_line"],
+         "tier": r["tier"], "channel": r["channel"], "currency": r["currency"],
+         "metric": r["metric"], "value": format(r["value"], "f")}
+        for r in rows
+    ]  # fmt: skip
+
+
+async def export_page(
+    runtime: Runtime, principal: Principal, *, cursor: str | None, limit: int, owner: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    if principal.role not in (Role.ADMIN, Role.BI, Role.SERVICE):
+        raise Forbidden("Bulk export is for admin, bi and service tokens.")
+    after = decode_export_cursor(cursor)
+    who = parse_owner(owner) if owner else None
+    org = await org_view(runtime, principal.org)
+    async with runtime.pool.acquire() as conn:
+        rows = await repository.export_page(
+            conn, principal.org, org.generation, after, limit + 1, who, None
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_export_cursor(rows[-1]) if more else None
+    return export_rows_as_dicts(principal.org, rows), next_cursor
+
+
+# --------------------------------------------------------------------------- settings, rebuild
+
+
+def _org_settings(row: asyncpg.Record | None, runtime: Runtime) -> dict[str, Any]:
+    if row is None:
+        return {"timezone": runtime.settings.default_timezone, "currency": None}
+    return {"timezone": row["timezone"], "currency": row["currency"]}
+
+
+async def get_settings(runtime: Runtime, principal: Principal) -> dict[str, Any]:
+    async with runtime.pool.acquire() as conn:
+        return _org_settings(await repository.get_org(conn, principal.org), runtime)
+
+
+def parse_timezone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(
+            f"`timezone` {name!r} is not an IANA timezone.",
+            errors=[
+                field_error(
+                    "timezone", "must be an IANA timezone such as Europe/Berlin", "timezone"
+                )
+            ],
+        ) from exc
+
+
+async def put_settings(
+    runtime: Runtime, principal: Principal, timezone: str, currency: str | None
+) -> dict[str, Any]:
+    if principal.role is not Role.ADMIN:
+        raise Forbidden("Only an admin changes the org's settings.")
+    parse_timezone(timezone)
+    if currency is not None and currency not in CURRENCIES:
+        raise InvalidInput(
+            f"`currency` {currency!r} is not an ISO 4217 code.",
+            errors=[field_error("currency", "must be an ISO 4217 code such as EUR", "currency")],
+        )
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        before = await repository.get_org(conn, principal.org)
+        old_tz = before["timezone"] if before else runtime.settings.default_timezone
+        # Days are bucketed in the org's timezone: a new one means re-bucketing every event.
+        row = await repository.update_settings(
+            conn,
+            principal.org,
+            timezone,
+            currency,
+            rebuild=timezone != old_tz and before is not None,
+        )
+    return {**_org_settings(row, runtime), "rebuilding": row["rebuild_requested"]}
+
+
+async def request_rebuild(runtime: Runtime, principal: Principal) -> dict[str, Any]:
+    if principal.role is not Role.ADMIN:
+        raise Forbidden("Only an admin rebuilds the org's projections.")
+    async with runtime.pool.acquire() as conn:
+        row = await repository.request_rebuild(
+            conn, principal.org, runtime.settings.default_timezone
+        )
+    return _rebuild_status(row)
+
+
+async def rebuild_status(runtime: Runtime, principal: Principal) -> dict[str, Any]:
+    if principal.role not in (Role.ADMIN, Role.SERVICE):
+        raise Forbidden("Only an admin follows a rebuild.")
+    async with runtime.pool.acquire() as conn:
+        row = await repository.get_org(conn, principal.org)
+    return _rebuild_status(row)
+
+
+def _rebuild_status(row: asyncpg.Record | None) -> dict[str, Any]:
+    if row is None:
+        return {"state": "idle", "generation": 1, "done": 0, "total": 0}
+    progress = orjson.loads(row["rebuild"]) if row["rebuild"] else {"state": "idle"}
+    if row["rebuild_requested"] and progress.get("state") not in ("running",):
+        progress["state"] = "requested"
+    return {"generation": row["generation"], "done": 0, "total": 0, **progress}

@@ -1,0 +1,108 @@
+"""What the scoring service answers that other services (goals) and BI tools read."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+
+class MetricValue(BaseModel):
+    """One metric in one bucket. Counts are integers, money a decimal string with its currency;
+    a rate or average comes with the numerator and denominator it was computed from (re-aggregate
+    those, never the rates) and is null when the denominator is zero."""
+
+    value: int | float | str | None
+    numerator: int | float | str | None = None
+    denominator: int | str | None = None
+    currency: str | None = None
+    unit: str | None = Field(default=None, description="`days` for the average durations.")
+    by_stage: dict[str, str] | None = Field(
+        default=None, description="open_pipeline: the amount open in each stage."
+    )
+
+
+class KpiBucket(BaseModel):
+    start: date
+    end: date = Field(description="Inclusive.")
+    metrics: dict[str, MetricValue]
+
+
+class Freshness(BaseModel):
+    position: int = Field(description="Position of the last event folded into the answer.")
+    recorded_at: datetime | None = Field(description="When that event was recorded.")
+
+
+class Filters(BaseModel):
+    product_line: str | None = None
+    tier: str | None = None
+    channel: str | None = None
+
+
+class KpiReport(BaseModel):
+    owner: str = Field(examples=["team:team-north"])
+    period: str
+    from_: date = Field(alias="from")
+    to: date
+    timezone: str
+    currency: str = Field(description="The reporting currency of the money metrics.")
+    filters: Filters
+    as_of: datetime | None
+    up_to: Freshness
+    buckets: list[KpiBucket]
+
+
+class Conversion(BaseModel):
+    value: float | None
+    numerator: int
+    denominator: int
+
+
+class FunnelStep(BaseModel):
+    step: str = Field(description="leads, opportunities, deals_opened, stage:<name>…, won.")
+    count: int
+    conversion: Conversion | None = Field(default=None, description="From the step before.")
+
+
+class FunnelReport(BaseModel):
+    owner: str
+    from_: date = Field(alias="from")
+    to: date
+    timezone: str
+    filters: Filters
+    as_of: datetime | None
+    up_to: Freshness
+    steps: list[FunnelStep]
+    win_rate: Conversion
+
+
+class Ranked(MetricValue):
+    rank: int = Field(description="1 is best; equal values share a rank.")
+    rep_id: str
+
+
+class Leaderboard(BaseModel):
+    metric: str
+    period: str
+    start: date
+    end: date
+    scope: str
+    currency: str
+    items: list[Ranked]
+
+
+class OrgSettings(BaseModel):
+    timezone: str = Field(
+        description="IANA timezone KPIs are bucketed in.", examples=["Europe/Berlin"]
+    )
+    currency: str | None = Field(
+        default=None, description="Reporting currency (ISO 4217); null: the first one logged."
+    )
+
+
+class RebuildStatus(BaseModel):
+    state: str = Field(description="idle, requested, running or done.")
+    generation: int
+    done: int
+    total: int
+    seconds: float | None = None
