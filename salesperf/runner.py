@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -43,10 +44,21 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _settings(spec: ServiceSpec, activity: ServiceSettings) -> ServiceSettings:
+    settings = spec.settings()
+    if isinstance(settings, ScoringSettings) and "SCORING_ACTIVITY_URL" not in os.environ:
+        # Follow the activity service started beside it, wherever ACTIVITY_PORT put it.
+        settings = settings.model_copy(
+            update={"activity_url": f"http://{activity.host}:{activity.port}"}
+        )
+    return settings
+
+
 async def serve(database_url: str, *, log_level: str = "warning") -> None:
     servers: list[_Server] = []
+    activity = ActivitySettings()
     for spec in SERVICES:
-        settings = spec.settings()
+        settings = _settings(spec, activity)
         app = spec.factory(settings, database_url=database_url)
         config = uvicorn.Config(
             app,

@@ -32,6 +32,7 @@ def salesperf_run(database_url: str, tmp_path: Path):
         "DATABASE_URL": database_url,
         "SALESPERF_JWT_SECRET": JWT_SECRET,
         "ACTIVITY_PORT": str(port),
+        "SCORING_PORT": str(free_port()),
         "SALESPERF_DATA_DIR": str(tmp_path),
     }
     proc = subprocess.Popen(

@@ -1,0 +1,195 @@
+"""The consumer as operators run it: real processes on loopback, one elected leader, kill -9.
+
+activity and two scoring replicas run as separate uvicorn processes on a database of their own
+(so no other test's scoring replica takes part in the election). Events are appended while the
+leading replica is killed with SIGKILL in the middle of its work; the other replica must take
+over, the killed one is restarted, and at the end every event is counted exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from shared.auth import issue_token
+from shared.db import asyncpg_dsn, run_migrations
+from tests.conftest import JWT_SECRET, make_event
+from tests.e2e.test_run import free_port
+
+REPO = Path(__file__).resolve().parents[3]
+ORG = "org-kill9"
+
+
+@pytest.fixture
+async def own_database(base_url: str) -> AsyncIterator[str]:
+    name = f"salesperf_kill9_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(asyncpg_dsn(base_url))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        await asyncio.to_thread(run_migrations, url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+class Processes:
+    def __init__(self, database_url: str, tmp: Path) -> None:
+        self.database_url, self.tmp = database_url, tmp
+        self.activity_port = free_port()
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.ports: dict[str, int] = {}
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "SALESPERF_JWT_SECRET": JWT_SECRET,
+            "SALESPERF_DATA_DIR": str(self.tmp),
+            "SCORING_ACTIVITY_URL": f"http://127.0.0.1:{self.activity_port}",
+            "SCORING_DISCOVERY_SECONDS": "0.1",
+            "SCORING_ELECTION_SECONDS": "0.2",
+            "SCORING_LONG_POLL_SECONDS": "1",
+        }
+
+    def start(self, name: str, app: str, port: int) -> None:
+        self.ports[name] = port
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", app, "--port", str(port),
+             "--log-level", "warning"],
+            cwd=REPO, env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}/healthz"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError(f"{name} did not start")
+
+    def start_scoring(self, name: str) -> None:
+        self.start(name, "services.scoring.main:create_app", self.ports.get(name) or free_port())
+
+    def kill9(self, name: str) -> None:
+        proc = self.procs[name]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def processes(own_database: str, tmp_path: Path) -> Iterator[Processes]:
+    p = Processes(own_database, tmp_path)
+    try:
+        p.start("activity", "services.activity.main:create_app", p.activity_port)
+        p.start_scoring("scoring-1")
+        p.start_scoring("scoring-2")
+        yield p
+    finally:
+        p.stop_all()
+
+
+def headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(JWT_SECRET, org=ORG, role='admin', sub='ops')}"}
+
+
+async def leader(client: httpx.AsyncClient, p: Processes, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name in ("scoring-1", "scoring-2"):
+            if p.procs[name].poll() is not None:
+                continue
+            try:
+                ready = await client.get(f"http://127.0.0.1:{p.ports[name]}/readyz")
+            except httpx.TransportError:
+                continue
+            if ready.json()["consumer"]["leading"]:
+                return name
+        await asyncio.sleep(0.1)
+    raise AssertionError("no scoring replica leads")
+
+
+async def visits(client: httpx.AsyncClient, port: int) -> tuple[int, int]:
+    answer = await client.get(
+        f"http://127.0.0.1:{port}/v1/kpis",
+        params={"owner": "org", "period": "year", "from": "2026-01-01", "metrics": "visits,calls"},
+        headers=headers(),
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    return body["buckets"][0]["metrics"]["visits"]["value"], body["up_to"]["position"]
+
+
+async def test_killing_the_leader_loses_nothing_and_counts_nothing_twice(
+    processes: Processes,
+) -> None:
+    p = processes
+    activity = f"http://127.0.0.1:{p.activity_port}"
+    posted, last_position = 0, 0
+    async with httpx.AsyncClient(timeout=30) as client:
+
+        async def append(batches: int, size: int = 50) -> None:
+            nonlocal posted, last_position
+            for _ in range(batches):
+                events = [
+                    make_event("visit.logged", stream=f"account-acc-{i % 17}",
+                               occurred_at="2026-06-15T09:00:00+00:00")
+                    for i in range(size)
+                ]  # fmt: skip
+                answer = await client.post(
+                    f"{activity}/v1/events/batch", json={"events": events}, headers=headers()
+                )
+                assert answer.status_code == 201, answer.text
+                posted += size
+                last_position = answer.json()["results"][-1]["position"]
+                await asyncio.sleep(0.01)
+
+        await append(10)
+        first = await leader(client, p)
+        writer = asyncio.create_task(append(60))
+        await asyncio.sleep(0.4)  # the leader is folding pages now
+        p.kill9(first)
+        second = await leader(client, p)
+        assert second != first
+        p.start_scoring(first)  # a real restart of the killed process
+        await writer
+        await append(10)
+
+        deadline = time.monotonic() + 30
+        while True:
+            counted, position = await visits(client, p.ports[second])
+            if position >= last_position or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert (counted, position) == (posted, last_position)
+        # The restarted replica serves the same numbers from the same projection.
+        assert (await visits(client, p.ports[first]))[0] == posted
+
+    conn = await asyncpg.connect(asyncpg_dsn(p.database_url))
+    try:
+        row = await conn.fetchrow(
+            "SELECT folded, position FROM scoring.orgs WHERE org_id = $1", ORG
+        )
+    finally:
+        await conn.close()
+    assert (row["folded"], row["position"]) == (posted, last_position)
