@@ -38,7 +38,7 @@ from shared.errors import DomainError, UpstreamUnavailable
 from . import repository
 from .config import ScoringSettings
 from .projections.kpis import Book, fold
-from .projections.rollup import Rollups, add
+from .projections.rollup import FactSums, collect, expand
 from .replayer import VOID, replay_org
 
 log = logging.getLogger("salesperf.scoring.consumer")
@@ -261,7 +261,7 @@ class Consumer:
             entities = await self._load(conn, org, generation, items)
             for (kind, key), value in entities.items():
                 getattr(book, kind)[key] = value
-            rollups: Rollups = {}
+            sums: FactSums = {}
             skipped: dict[str, int] = defaultdict(int)
             folded = 0
             currency: str | None = None
@@ -271,14 +271,14 @@ class Consumer:
                     skipped[event["type"]] += 1
                     continue
                 folded += 1
-                add(rollups, facts)
+                collect(sums, facts)
                 if currency is None:
                     currency = next((f.currency for f in facts if f.currency), None)
             await repository.save_entities(
                 conn, org, generation,
                 {(k, key): getattr(book, k)[key] for k, key in book.changed},
             )  # fmt: skip
-            await repository.add_rollups(conn, org, generation, rollups)
+            await repository.add_rollups(conn, org, generation, expand(sums))
             await repository.add_wins(conn, org, generation, book.wins)
             moved = await repository.advance(
                 conn, org, generation=generation, expected_cursor=expected, cursor=page["next"],
@@ -347,10 +347,9 @@ class Consumer:
                     for kind in ("leads", "deals", "accounts", "invoices")
                     for key, value in getattr(result.book, kind).items()
                 ]
-                await repository.copy_generation(
-                    conn, org, new, result.rollups, result.wins, entities
-                )
-                currency = next((k[8] for k in result.rollups if k[8]), None)
+                rollups = result.rollups
+                await repository.copy_generation(conn, org, new, rollups, result.wins, entities)
+                currency = next((k[8] for k in rollups if k[8]), None)
                 done = {"state": "done", "done": result.folded + result.voided,
                         "total": result.folded + result.voided,
                         "seconds": round(time.monotonic() - started, 3)}  # fmt: skip

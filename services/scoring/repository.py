@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from .domain import Owner, OwnerKind
+from .domain import OwnerKind
 from .projections.codec import decode, encode
 from .projections.kpis import Win
 from .projections.rollup import Rollups
@@ -303,10 +303,17 @@ async def copy_generation(
 # --------------------------------------------------------------------------- reads
 
 
-def _scope_sql(scope: Scope, params: list[Any]) -> str:
+def _scope_sql(scope: Scope, params: list[Any], grain: str) -> str:
     owner = scope.owner
-    params += [owner.kind.value, owner.id]
-    sql = f" AND owner_kind = ${len(params) - 1} AND owner_id = ${len(params)}"
+    if grain == "d":  # day rows are per rep (and team) only; a team's or the org's days sum them
+        sql = " AND owner_kind = 'rep'"
+        if owner.kind is not OwnerKind.ORG:
+            params.append(owner.id)
+            column = "owner_id" if owner.kind is OwnerKind.REP else "team_id"
+            sql += f" AND {column} = ${len(params)}"
+    else:
+        params += [owner.kind.value, owner.id]
+        sql = f" AND owner_kind = ${len(params) - 1} AND owner_id = ${len(params)}"
     if scope.team is not None:
         params.append(scope.team)
         sql += f" AND team_id = ${len(params)}"
@@ -335,7 +342,7 @@ class SqlSource:
     ) -> list[Row]:
         params: list[Any] = [self._org, self._generation, grain, first, last]
         where = "org_id = $1 AND generation = $2 AND grain = $3 AND bucket BETWEEN $4 AND $5"
-        where += _scope_sql(scope, params)
+        where += _scope_sql(scope, params, grain)
         wanted: list[str] = []
         if metrics:
             params.append(list(metrics))
@@ -393,7 +400,7 @@ class SqlSource:
         """(rep, stored metric, currency, sum) over [first, last], for the leaderboard."""
         params: list[Any] = [self._org, self._generation, grain, first, last, list(metrics)]
         where = ("org_id = $1 AND generation = $2 AND grain = $3 AND owner_kind = 'rep' "
-                 "AND bucket BETWEEN $4 AND $5 AND metric = ANY($6::text[])")  # fmt: skip
+                 "AND owner_id <> '' AND bucket BETWEEN $4 AND $5 AND metric = ANY($6::text[])")  # fmt: skip
         if team is not None:
             params.append(team)
             where += f" AND team_id = ${len(params)}"
@@ -408,30 +415,29 @@ class SqlSource:
 
 async def export_page(
     conn: asyncpg.Connection, org_id: str, generation: int, after: tuple[Any, ...] | None,
-    limit: int, owner: Owner | None, team: str | None,
+    limit: int, rep: str | None, team: str | None,
 ) -> list[asyncpg.Record]:  # fmt: skip
-    """Day rows in primary-key order after the keyset `after`."""
+    """Day rows (one per rep, team, day, metric and cut) in key order after the keyset `after`."""
     params: list[Any] = [org_id, generation, limit]
-    where = "org_id = $1 AND generation = $2 AND grain = 'd'"
-    if owner is not None:
-        params += [owner.kind.value, owner.id]
-        where += f" AND owner_kind = ${len(params) - 1} AND owner_id = ${len(params)}"
+    where = "org_id = $1 AND generation = $2 AND grain = 'd' AND owner_kind = 'rep'"
+    if rep is not None:
+        params.append(rep)
+        where += f" AND owner_id = ${len(params)}"
     if team is not None:
         params.append(team)
         where += f" AND team_id = ${len(params)}"
     if after is not None:
         params.append(list(after))
         n = len(params)
-        where += (f" AND (owner_kind, owner_id, bucket, metric, team_id, product_line, tier, "
-                  f"channel, currency) > (${n}[1], ${n}[2], ${n}[3]::date, ${n}[4], ${n}[5], "
-                  f"${n}[6], ${n}[7], ${n}[8], ${n}[9])")  # fmt: skip
+        where += (f" AND (owner_id, bucket, metric, team_id, product_line, tier, channel, "
+                  f"currency) > (${n}[1], ${n}[2]::date, ${n}[3], ${n}[4], ${n}[5], ${n}[6], "
+                  f"${n}[7], ${n}[8])")  # fmt: skip
     return await conn.fetch(
         f"""
-        SELECT owner_kind, owner_id, bucket, metric, team_id, product_line, tier, channel,
+        SELECT owner_id AS rep_id, bucket, metric, team_id, product_line, tier, channel,
                currency, value
         FROM scoring.kpi_rollups WHERE {where}
-        ORDER BY owner_kind, owner_id, bucket, metric, team_id, product_line, tier, channel,
-                 currency
+        ORDER BY owner_id, bucket, metric, team_id, product_line, tier, channel, currency
         LIMIT $3
         """,
         *params,

@@ -161,9 +161,10 @@ async def export_kpis(
     limit: Annotated[int, Query(ge=1, le=100_000, description="Rows per page.")] = 10_000,
     owner: Owner = None,
 ) -> Response:
-    """Stored sums per day, owner and cut, with stable columns: org_id, day, owner_kind,
-    owner_id, team_id, product_line, tier, channel, currency, metric, value. Sum `value` over any
-    columns; derive rates from their parts (see `GET /v1/metrics`)."""
+    """The stored sums per day, rep, team and cut, with stable columns: org_id, day, rep_id,
+    team_id, product_line, tier, channel, currency, metric, value (rep_id "" for events logged
+    without a rep). Sum `value` over any columns — a team is the sum of its rows, the org of
+    all; derive rates from their stored parts (`GET /v1/metrics`)."""
     rows, next_cursor = await service.export_page(
         runtime, user, cursor=cursor, limit=limit, owner=owner
     )

@@ -24,6 +24,7 @@ from .dependencies import Runtime
 from .domain import (
     CATALOGUE,
     Kind,
+    Owner,
     OwnerKind,
     Period,
     buckets,
@@ -228,10 +229,9 @@ async def leaderboard(
 
 # --------------------------------------------------------------------------- export
 
-EXPORT_COLUMNS = ("org_id", "day", "owner_kind", "owner_id", "team_id", "product_line", "tier",
-                  "channel", "currency", "metric", "value")  # fmt: skip
-_KEY = ("owner_kind", "owner_id", "bucket", "metric", "team_id", "product_line", "tier",
-        "channel", "currency")  # fmt: skip
+EXPORT_COLUMNS = ("org_id", "day", "rep_id", "team_id", "product_line", "tier", "channel",
+                  "currency", "metric", "value")  # fmt: skip
+_KEY = ("rep_id", "bucket", "metric", "team_id", "product_line", "tier", "channel", "currency")
 
 
 def encode_export_cursor(row: asyncpg.Record) -> str:
@@ -253,7 +253,7 @@ def decode_export_cursor(cursor: str | None) -> tuple[Any, ...] | None:
             or not all(isinstance(k, str) for k in key)
         ):
             raise ValueError(cursor)
-        date.fromisoformat(key[2])
+        date.fromisoformat(key[1])
         return tuple(key)
     except (ValueError, binascii.Error, orjson.JSONDecodeError) as exc:
         raise InvalidInput(
@@ -266,8 +266,8 @@ def decode_export_cursor(cursor: str | None) -> tuple[Any, ...] | None:
 
 def export_rows_as_dicts(org_id: str, rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
     return [
-        {"org_id": org_id, "day": r["bucket"].isoformat(), "owner_kind": r["owner_kind"],
-         "owner_id": r["owner_id"], "team_id": r["team_id"], "product_line": r["product_line"],
+        {"org_id": org_id, "day": r["bucket"].isoformat(), "rep_id": r["rep_id"],
+         "team_id": r["team_id"], "product_line": r["product_line"],
          "tier": r["tier"], "channel": r["channel"], "currency": r["currency"],
          "metric": r["metric"], "value": format(r["value"], "f")}
         for r in rows
@@ -280,11 +280,13 @@ async def export_page(
     if principal.role not in (Role.ADMIN, Role.BI, Role.SERVICE):
         raise Forbidden("Bulk export is for admin, bi and service tokens.")
     after = decode_export_cursor(cursor)
-    who = parse_owner(owner) if owner else None
+    who = parse_owner(owner) if owner else Owner(OwnerKind.ORG)
+    rep = who.id if who.kind is OwnerKind.REP else None
+    team = who.id if who.kind is OwnerKind.TEAM else None
     org = await org_view(runtime, principal.org)
     async with runtime.pool.acquire() as conn:
         rows = await repository.export_page(
-            conn, principal.org, org.generation, after, limit + 1, who, None
+            conn, principal.org, org.generation, after, limit + 1, rep, team
         )
     more = len(rows) > limit
     rows = rows[:limit]

@@ -60,10 +60,17 @@ class Source(Protocol):
         ...
 
 
-def _matches(owner: Owner, team: str | None, cuts: Cuts, key_owner: tuple[str, str, str],
-             key_cut: tuple[str, str, str]) -> bool:  # fmt: skip
+def _matches(owner: Owner, team: str | None, cuts: Cuts, grain: str,
+             key_owner: tuple[str, str, str], key_cut: tuple[str, str, str]) -> bool:  # fmt: skip
     kind, owner_id, team_id = key_owner
-    if kind != owner.kind.value or owner_id != owner.id or (team is not None and team_id != team):
+    if grain == "d":  # day rows: per rep and team only (see projections/rollup.py)
+        if owner.kind is OwnerKind.REP and owner_id != owner.id:
+            return False
+        if owner.kind is OwnerKind.TEAM and team_id != owner.id:
+            return False
+    elif kind != owner.kind.value or owner_id != owner.id:
+        return False
+    if team is not None and team_id != team:
         return False
     product_line, tier, channel = key_cut
     return (
@@ -98,8 +105,8 @@ class MemorySource:
                 continue
             if metric not in wanted and not (prefixes and metric.startswith(prefixes)):
                 continue
-            if not _matches(scope.owner, scope.team, scope.cuts, (kind, owner_id, team_id),
-                            (pl, tier, ch)):  # fmt: skip
+            if not _matches(scope.owner, scope.team, scope.cuts, grain,
+                            (kind, owner_id, team_id), (pl, tier, ch)):  # fmt: skip
                 continue
             k = (bucket, metric, currency)
             sums[k] = sums.get(k, 0) + value

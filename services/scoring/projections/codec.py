@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -30,7 +29,7 @@ def _plain(value: Any) -> Any:
 
 
 def encode(value: Any) -> str:
-    return orjson.dumps({f.name: _plain(getattr(value, f.name)) for f in fields(value)}).decode()
+    return orjson.dumps({k: _plain(v) for k, v in value._asdict().items()}).decode()
 
 
 def _time(text: str | None) -> datetime | None:

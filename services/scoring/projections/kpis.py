@@ -25,10 +25,10 @@ Definitions (README, "KPI definitions", says the same for API users):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 FOLLOW_UP_WINDOW = timedelta(hours=72)
@@ -38,8 +38,7 @@ KNOWN_SCHEMA_VERSION = 1
 Value = int | Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
+class Fact(NamedTuple):
     metric: str
     day: date
     rep_id: str
@@ -51,8 +50,7 @@ class Fact:
     value: Value
 
 
-@dataclass(frozen=True, slots=True)
-class Win:
+class Win(NamedTuple):
     """A won deal, kept per deal so distinct customers per period can be counted."""
 
     deal: str
@@ -65,8 +63,7 @@ class Win:
     channel: str
 
 
-@dataclass(frozen=True, slots=True)
-class Lead:
+class Lead(NamedTuple):
     rep_id: str
     team_id: str
     channel: str
@@ -76,8 +73,7 @@ class Lead:
     disqualified: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Deal:
+class Deal(NamedTuple):
     rep_id: str
     team_id: str
     opened_at: datetime
@@ -92,8 +88,7 @@ class Deal:
     status: str = "open"  # open | won | lost
 
 
-@dataclass(frozen=True, slots=True)
-class Account:
+class Account(NamedTuple):
     tier: str = ""
     first_won_at: datetime | None = None
     # Who won the customer first, and in which cut: its follow-up is counted for them.
@@ -103,8 +98,7 @@ class Account:
     touches: tuple[datetime, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Invoice:
+class Invoice(NamedTuple):
     deal: str  # the deal's stream, or ""
 
 
@@ -198,20 +192,21 @@ def _context(book: Book, event: Event) -> tuple[str, tuple[str, str, str]]:
 def _touch(book: Book, event: Event, at: datetime, kind: str, hit: bool) -> list[Fact]:
     rep, team = _who(event)
     account_id, dims = _context(book, event)
-    facts = _facts(
-        book, at, rep, team, dims, (kind, "", 1), *([(f"{kind}_hit", "", 1)] if hit else [])
-    )
+    facts = _facts(book, at, rep, team, dims, (kind, "", 1), *([(f"{kind}_hit", "", 1)] if hit else []))
     if account_id:
-        account = book.accounts.get(account_id, Account())
-        if (
-            account.first_won_at is not None
-            and not account.followed_up
-            and account.first_won_at <= at <= account.first_won_at + FOLLOW_UP_WINDOW
-        ):
+        account = book.accounts.get(account_id) or Account()
+        if account.first_won_at is None:
+            # Remembered until the first win, which looks for a touch in its 72 h window that
+            # was logged before it (out of order): the latest few are enough.
+            touches = account.touches
+            if not touches or at >= touches[-1]:
+                touches = (*touches[-(TOUCHES_KEPT - 1):], at)
+            else:
+                touches = tuple(sorted((*touches, at))[-TOUCHES_KEPT:])
+            book.put("accounts", account_id, account._replace(touches=touches))
+        elif not account.followed_up and account.first_won_at <= at <= account.first_won_at + FOLLOW_UP_WINDOW:
             facts += _followed_up(book, account, at=account.first_won_at)
-            account = replace(account, followed_up=True)
-        touches = tuple(sorted((*account.touches, at))[-TOUCHES_KEPT:])
-        book.put("accounts", account_id, replace(account, touches=touches))
+            book.put("accounts", account_id, account._replace(followed_up=True))
     return facts
 
 
@@ -233,7 +228,7 @@ def call_logged(book: Book, event: Event, at: datetime) -> list[Fact]:
 
 
 def _rename(facts: list[Fact], names: dict[str, str]) -> list[Fact]:
-    return [replace(f, metric=names[f.metric]) if f.metric in names else f for f in facts]
+    return [f._replace(metric=names[f.metric]) if f.metric in names else f for f in facts]
 
 
 # --------------------------------------------------------------------------- leads
@@ -256,7 +251,7 @@ def lead_qualified(book: Book, event: Event, at: datetime) -> list[Fact]:
     lead = book.leads.get(stream) or Lead("", "", "", "", None)
     if lead.qualified:
         return []
-    book.put("leads", stream, replace(lead, qualified=True))
+    book.put("leads", stream, lead._replace(qualified=True))
     rep, team = _who(event)
     dims = ("", _tier(book, lead.account_id), lead.channel)
     out: list[tuple[str, str, Value]] = [("opportunities", "", 1)]
@@ -271,7 +266,7 @@ def lead_disqualified(book: Book, event: Event, at: datetime) -> list[Fact]:
     lead = book.leads.get(stream) or Lead("", "", "", "", None)
     if lead.disqualified:
         return []
-    book.put("leads", stream, replace(lead, disqualified=True))
+    book.put("leads", stream, lead._replace(disqualified=True))
     rep, team = _who(event)
     dims = ("", _tier(book, lead.account_id), lead.channel)
     return _facts(book, at, rep, team, dims, ("disqualified_leads", "", 1))
@@ -328,7 +323,7 @@ def deal_stage_changed(book: Book, event: Event, at: datetime) -> list[Fact]:
     book.put(
         "deals",
         stream,
-        replace(deal, stage=to_stage, stages=tuple(dict.fromkeys((*deal.stages, to_stage)))),
+        deal._replace(stage=to_stage, stages=tuple(dict.fromkeys((*deal.stages, to_stage)))),
     )
     return facts
 
@@ -339,7 +334,7 @@ def deal_amount_changed(book: Book, event: Event, at: datetime) -> list[Fact]:
     if deal is None or deal.status != "open":
         return []
     amount, currency = Decimal(event["data"]["amount"]), event["data"]["currency"]
-    book.put("deals", stream, replace(deal, amount=amount, currency=currency))
+    book.put("deals", stream, deal._replace(amount=amount, currency=currency))
     return [
         *_pipeline(book, deal, at, deal.stage, deal.currency, -deal.amount),
         *_pipeline(book, deal, at, deal.stage, currency, amount),
@@ -347,7 +342,7 @@ def deal_amount_changed(book: Book, event: Event, at: datetime) -> list[Fact]:
 
 
 def _close(book: Book, stream: str, deal: Deal, at: datetime, won: bool) -> list[Fact]:
-    book.put("deals", stream, replace(deal, status="won" if won else "lost"))
+    book.put("deals", stream, deal._replace(status="won" if won else "lost"))
     dims = (deal.product_line, deal.tier, deal.channel)
     per_stage: list[tuple[str, str, Value]] = []
     for stage in deal.stages:
@@ -381,7 +376,7 @@ def deal_won(book: Book, event: Event, at: datetime) -> list[Fact]:
     if account.first_won_at is None:
         facts += _facts(book, at, rep, team, dims, ("new_customers", "", 1))
         followed = any(at <= t <= at + FOLLOW_UP_WINDOW for t in account.touches)
-        account = replace(account, first_won_at=at, first_won_by=(rep, team),
+        account = account._replace(first_won_at=at, first_won_by=(rep, team),
                           first_won_dims=dims, followed_up=followed)  # fmt: skip
         if followed:
             facts += _followed_up(book, account, at=at)
@@ -441,7 +436,7 @@ def account_tier_changed(book: Book, event: Event, at: datetime) -> list[Fact]:
     book.put(
         "accounts",
         account_id,
-        replace(book.accounts.get(account_id, Account()), tier=event["data"]["tier"]),
+        book.accounts.get(account_id, Account())._replace(tier=event["data"]["tier"]),
     )
     return []
 

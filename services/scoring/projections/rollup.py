@@ -9,7 +9,7 @@ question costs the same at a thousand events or a million.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -23,23 +23,48 @@ Rollups = dict[RollupKey, Value]
 DAY, MONTH = "d", "m"
 
 
-def owners(fact: Fact) -> Iterator[tuple[str, str, str]]:
-    """(owner_kind, owner_id, team_id) rows a fact adds to."""
-    if fact.rep_id:
-        yield "rep", fact.rep_id, fact.team_id
-    if fact.team_id:
-        yield "team", fact.team_id, fact.team_id
-    yield "org", "", ""
+# metric, day, rep_id, team_id, product_line, tier, channel, currency
+FactKey = tuple[str, date, str, str, str, str, str, str]
+FactSums = dict[FactKey, Value]
+
+
+def collect(sums: FactSums, facts: Iterable[Fact]) -> None:
+    """Sum facts by everything but their value: one dict update per fact (the rollup rows are
+    made once per distinct key, by `expand`)."""
+    for f in facts:
+        key = f[:-1]
+        sums[key] = sums.get(key, 0) + f[-1]  # type: ignore[index]
+
+
+def expand(sums: FactSums, rollups: Rollups | None = None) -> Rollups:
+    """Fact sums → rollup rows.
+
+    Day rows are kept once, at the finest grain: owner_kind "rep", the fact's rep (or "" when
+    the event named none) and team; a team's or the org's days sum them. Month rows are kept
+    for each owner (rep, team, org), so a quarter or a year of the org reads a few rows."""
+    out: Rollups = {} if rollups is None else rollups
+    months: dict[tuple[date, str, str, str, str, str, str, str], Value] = {}
+    for (metric, day, rep, team, product_line, tier, channel, currency), value in sums.items():
+        key = (DAY, day, "rep", rep, team, product_line, tier, channel, currency, metric)
+        out[key] = out.get(key, 0) + value
+        month_key = (day.replace(day=1), rep, team, product_line, tier, channel, currency, metric)
+        months[month_key] = months.get(month_key, 0) + value
+    for (month, rep, team, product_line, tier, channel, currency, metric), value in months.items():
+        rows = [("org", "", "")]
+        if rep:
+            rows.append(("rep", rep, team))
+        if team:
+            rows.append(("team", team, team))
+        for kind, owner, team_id in rows:
+            key = (MONTH, month, kind, owner, team_id, product_line, tier, channel, currency, metric)
+            out[key] = out.get(key, 0) + value
+    return out
 
 
 def add(rollups: Rollups, facts: Iterable[Fact]) -> None:
-    for f in facts:
-        month = f.day.replace(day=1)
-        for kind, owner, team in owners(f):
-            for grain, bucket in ((DAY, f.day), (MONTH, month)):
-                key = (grain, bucket, kind, owner, team, f.product_line, f.tier, f.channel,
-                       f.currency, f.metric)  # fmt: skip
-                rollups[key] = rollups.get(key, 0) + f.value
+    sums: FactSums = {}
+    collect(sums, facts)
+    expand(sums, rollups)
 
 
 @dataclass(slots=True)
@@ -47,11 +72,15 @@ class Replay:
     """A log folded in memory."""
 
     book: Book
-    rollups: Rollups = field(default_factory=dict)
+    sums: FactSums = field(default_factory=dict)
     wins: list[Win] = field(default_factory=list)
     folded: int = 0
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     voided: int = 0
+
+    @property
+    def rollups(self) -> Rollups:
+        return expand(self.sums)
 
 
 def replay(
@@ -75,7 +104,7 @@ def feed(result: Replay, events: Iterable[Event], voided: frozenset[str] = froze
             result.skipped[event["type"]] += 1
             continue
         result.folded += 1
-        add(result.rollups, facts)
+        collect(result.sums, facts)
     result.wins.extend(book.wins)
     book.wins.clear()
     book.changed.clear()

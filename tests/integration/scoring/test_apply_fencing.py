@@ -39,7 +39,7 @@ async def consumers(database_url: str, db: asyncpg.Pool) -> list[Consumer]:
 async def visits(db: asyncpg.Pool, org: str) -> int:
     value = await db.fetchval(
         "SELECT sum(value) FROM scoring.kpi_rollups WHERE org_id = $1 AND owner_kind = 'org' "
-        "AND grain = 'd' AND metric = 'visits'",
+        "AND grain = 'm' AND metric = 'visits'",
         org,
     )
     return int(value or 0)
