@@ -9,11 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from salesperf.scoring_cli import app as scoring_app
 from shared.auth import DEFAULT_TTL_SECONDS, Role, issue_token
 from shared.config import CommonSettings
 from shared.db import run_migrations, sync_url
 
 app = typer.Typer(help="salesperf: sales-performance management backend.", no_args_is_help=True)
+app.add_typer(scoring_app, name="scoring")
 console = Console()
 
 
@@ -71,6 +73,60 @@ def run(
     console.print("Press Ctrl-C to stop.")
     asyncio.run(serve(url, log_level=log_level))
     console.print("stopped")
+
+
+@app.command()
+def demo(
+    url: Annotated[str, typer.Option(help="The activity service.")] = "http://127.0.0.1:8002",
+    org: Annotated[str, typer.Option(help="The org to fill.")] = "demo",
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same events.")] = 7,
+    scale: Annotated[float, typer.Option(help="Activities per rep-day, relative.")] = 1.0,
+    start: Annotated[
+        str, typer.Option(help="First day of the quarter (YYYY-MM-DD).")
+    ] = "2026-07-01",
+    days: Annotated[int, typer.Option(help="Length of the quarter in days.")] = 92,
+) -> None:
+    """Post a synthetic sales quarter (3 teams of 4 reps, ~10,000 events) to activity."""
+    from datetime import date
+
+    from rich.markup import escape
+
+    from salesperf.demo import DemoError, run_demo
+
+    try:
+        first_day = date.fromisoformat(start)
+    except ValueError:
+        raise typer.BadParameter(
+            "must be a date such as 2026-07-01", param_hint="--start"
+        ) from None
+    if scale <= 0 or days < 1:
+        raise typer.BadParameter("--scale must be positive and --days at least 1")
+    try:
+        result = asyncio.run(
+            run_demo(
+                url=url,
+                org=org,
+                seed=seed,
+                scale=scale,
+                start=first_day,
+                days=days,
+                console=console,
+            )
+        )
+    except DemoError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    table = Table(title=f"org {org}: {result.posted:,} events", show_header=True)
+    table.add_column("type")
+    table.add_column("events", justify="right")
+    for event_type, count in result.types.items():
+        table.add_row(event_type, f"{count:,}")
+    console.print(table)
+    console.print(
+        f"posted {result.posted:,} events in {result.batches} batches in {result.seconds:.1f} s "
+        f"({result.rate:,.0f} events/s): [green]{result.created:,} new[/green], "
+        f"{result.duplicates:,} already stored"
+    )
 
 
 if __name__ == "__main__":
