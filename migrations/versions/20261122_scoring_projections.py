@@ -32,6 +32,9 @@ def upgrade() -> None:
             timezone          text        NOT NULL DEFAULT 'UTC',
             currency          text,                    -- reporting currency; null: the first seen
             rebuild_requested boolean     NOT NULL DEFAULT false,
+            rebuild_seq       bigint      NOT NULL DEFAULT 0,  -- +1 per reason to rebuild
+            next_generation   integer,                 -- a rebuild's generation, catching up
+            next_cursor       text,                    -- and the cursor it has folded up to
             rebuild           jsonb,                   -- progress of the running or last rebuild
             updated_at        timestamptz NOT NULL DEFAULT now()
         )

@@ -30,4 +30,9 @@ class ScoringSettings(ServiceSettings):
     election_seconds: float = Field(
         default=1.0, gt=0, description="How often a follower tries to lead."
     )
+    rebuild_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="Least time between two rebuilds of an org (voids ask for them).",
+    )
     pool_size: int = 10

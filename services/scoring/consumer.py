@@ -158,6 +158,7 @@ class Consumer:
 
     async def _lead(self, leader_conn: asyncpg.Connection) -> None:
         followers: dict[str, asyncio.Task[None]] = {}
+        self._pokes: dict[str, asyncio.Event] = {}
         platform = self.client(PLATFORM_ORG)
         try:
             while True:
@@ -172,19 +173,13 @@ class Consumer:
                     flagged = set(await repository.orgs_to_rebuild(conn))
                 for org in dict.fromkeys([*orgs, *known]):
                     task = followers.get(org)
-                    if (
-                        task is not None
-                        and org in flagged
-                        and not getattr(task, "rebuilding", False)
-                    ):
-                        task.cancel()  # it restarts below and rebuilds first
-                        with contextlib.suppress(asyncio.CancelledError, Exception):
-                            await task
-                        task = None
                     if task is None or task.done():
+                        self._pokes[org] = asyncio.Event()
                         followers[org] = asyncio.create_task(
                             self._follow(org), name=f"follow-{org}"
                         )
+                    elif org in flagged:
+                        self._pokes[org].set()  # wake a long-poll: a rebuild was asked for
                 await asyncio.sleep(self.settings.discovery_seconds)
         finally:
             for task in followers.values():
@@ -215,23 +210,63 @@ class Consumer:
                     continue
                 backoff = 0.5
 
+    async def _next_page(
+        self, org: str, client: ActivityClient, cursor: str | None, wait: float
+    ) -> dict[str, Any] | None:
+        """The next page, or None when a rebuild request woke the long-poll first."""
+        poke = self._pokes.setdefault(org, asyncio.Event())
+        fetch = asyncio.ensure_future(
+            client.raw_page(cursor, limit=self.settings.page_size, wait=wait)
+        )
+        woken = asyncio.ensure_future(poke.wait())
+        try:
+            await asyncio.wait({fetch, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+        if fetch.done():
+            return fetch.result()
+        fetch.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await fetch
+        poke.clear()
+        return None
+
     async def _follow_once(self, org: str, client: ActivityClient) -> None:
         async with self._pool.acquire() as conn:
             row = await repository.ensure_org(conn, org, self.settings.default_timezone)
-        if row["rebuild_requested"]:
-            await self.rebuild(org, client)
-            return
         cursor: str | None = row["cursor"]
-        while True:
-            wait = self.settings.long_poll_seconds if cursor is not None else 0
-            page = await client.raw_page(cursor, limit=self.settings.page_size, wait=wait)
-            if any(e["type"] == VOID for e in page["items"]):
-                await self.rebuild(org, client)
-                return
-            if page["items"]:
-                await self.apply(org, page, expected=cursor)
-            cursor = page["next"]
-            await self._track_lag(org, client, cursor, page)
+        rebuilding: asyncio.Task[None] | None = None
+        last_rebuild = -float("inf")
+        due = True
+        try:
+            while True:
+                if rebuilding is not None and rebuilding.done():
+                    rebuilding.result()  # a failed rebuild raises here; the follower restarts
+                    rebuilding = None
+                if rebuilding is None:
+                    async with self._pool.acquire() as conn:
+                        row = await repository.get_org(conn, org)
+                    assert row is not None
+                    due = time.monotonic() - last_rebuild >= self.settings.rebuild_seconds
+                    if row["rebuild_requested"] and due:
+                        last_rebuild = time.monotonic()
+                        rebuilding = asyncio.create_task(self.rebuild(org), name=f"rebuild-{org}")
+                # While a rebuild runs, poll often enough to see it finish.
+                wait = 0.0 if cursor is None else self.settings.long_poll_seconds
+                if rebuilding is not None or (row["rebuild_requested"] and not due):
+                    wait = min(wait, 0.5)
+                page = await self._next_page(org, client, cursor, wait)
+                if page is None:
+                    continue
+                if page["items"]:
+                    await self.apply(org, page, expected=cursor)
+                cursor = page["next"]
+                await self._track_lag(org, client, cursor, page)
+        finally:
+            if rebuilding is not None:
+                rebuilding.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await rebuilding
 
     async def _track_lag(
         self, org: str, client: ActivityClient, cursor: str | None, page: dict[str, Any]
@@ -250,15 +285,29 @@ class Consumer:
             last = datetime.fromisoformat(page["items"][-1]["recorded_at"])
             lag.seconds = max(0.0, (backlog.head_recorded_at - last).total_seconds())
 
-    async def apply(self, org: str, page: dict[str, Any], *, expected: str | None) -> None:
-        """Fold one page and write its effects and the new cursor in one transaction."""
+    async def apply(
+        self,
+        org: str,
+        page: dict[str, Any],
+        *,
+        expected: str | None,
+        generation: int | None = None,
+    ) -> tuple[int, dict[str, int]]:
+        """Fold one page and write its effects and the new cursor in one transaction.
+
+        Without `generation`, into the live generation (moving `cursor`); with it, into a
+        rebuild's generation catching up (moving `next_cursor`). A page holding a void is
+        folded as usual (a void has no facts of its own) and flags the org for a rebuild, in
+        the same transaction: the rebuild is what takes the voided event back out."""
         items: list[dict[str, Any]] = page["items"]
+        voids = any(e["type"] == VOID for e in items)
         async with self._pool.acquire() as conn, conn.transaction():
             row = await repository.get_org(conn, org)
             assert row is not None
-            generation = row["generation"]
+            live = generation is None
+            target = row["generation"] if live else generation
             book = Book(ZoneInfo(row["timezone"]))
-            entities = await self._load(conn, org, generation, items)
+            entities = await self._load(conn, org, target, items)
             for (kind, key), value in entities.items():
                 getattr(book, kind)[key] = value
             sums: FactSums = {}
@@ -275,19 +324,25 @@ class Consumer:
                 if currency is None:
                     currency = next((f.currency for f in facts if f.currency), None)
             await repository.save_entities(
-                conn, org, generation,
-                {(k, key): getattr(book, k)[key] for k, key in book.changed},
-            )  # fmt: skip
-            await repository.add_rollups(conn, org, generation, expand(sums))
-            await repository.add_wins(conn, org, generation, book.wins)
-            moved = await repository.advance(
-                conn, org, generation=generation, expected_cursor=expected, cursor=page["next"],
-                position=items[-1]["position"],
-                last_recorded_at=datetime.fromisoformat(items[-1]["recorded_at"]),
-                folded=folded, skipped=dict(skipped), currency=currency,
-            )  # fmt: skip
+                conn, org, target, {(k, key): getattr(book, k)[key] for k, key in book.changed}
+            )
+            await repository.add_rollups(conn, org, target, expand(sums))
+            await repository.add_wins(conn, org, target, book.wins)
+            if live:
+                moved = await repository.advance(
+                    conn, org, generation=target, expected_cursor=expected, cursor=page["next"],
+                    position=items[-1]["position"],
+                    last_recorded_at=datetime.fromisoformat(items[-1]["recorded_at"]),
+                    folded=folded, skipped=dict(skipped), currency=currency, voids=voids,
+                )  # fmt: skip
+            else:
+                moved = await repository.advance_next(
+                    conn, org, generation=target, expected_cursor=expected,
+                    cursor=page["next"], voids=voids,
+                )  # fmt: skip
             if not moved:  # another writer moved the cursor: nothing of this page is kept
                 raise Fenced(org)
+        return folded, dict(skipped)
 
     async def _load(
         self, conn: asyncpg.Connection, org: str, generation: int, items: Iterable[dict[str, Any]]
@@ -306,62 +361,66 @@ class Consumer:
 
     # ------------------------------------------------------------------ rebuild
 
-    async def rebuild(self, org: str, client: ActivityClient) -> None:
-        """Replay the org's whole log into a new generation and swap it in."""
-        task = asyncio.current_task()
-        if task is not None:
-            task.rebuilding = True  # type: ignore[attr-defined]
+    async def rebuild(self, org: str) -> None:
+        """Replay the org's whole log into a new generation beside the live one, catch it up
+        with the live cursor, and swap it in; reads and live folding go on meanwhile."""
         started = time.monotonic()
-        async with self._pool.acquire() as conn:
-            row = await repository.get_org(conn, org)
-            assert row is not None
+        async with self.client(org) as client, self._pool.acquire() as conn:
+            row = await repository.begin_rebuild(conn, org)
+            old, new = row["generation"], row["generation"] + 1
             total = (await client.backlog(None)).events
             await repository.set_rebuild_progress(
                 conn, org, {"state": "running", "done": 0, "total": total}
             )
-        old, new = row["generation"], row["generation"] + 1
-        last_report = 0.0
+            last_report = 0.0
 
-        async def progress(done: int) -> None:
-            nonlocal last_report
-            if time.monotonic() - last_report < 0.5:
-                return
-            last_report = time.monotonic()
-            async with self._pool.acquire() as c:
-                await repository.set_rebuild_progress(
-                    c, org, {"state": "running", "done": done, "total": max(total, done)}
-                )
+            async def progress(done: int) -> None:
+                nonlocal last_report
+                if time.monotonic() - last_report >= 0.5:
+                    last_report = time.monotonic()
+                    await repository.set_rebuild_progress(
+                        conn, org, {"state": "running", "done": done, "total": max(total, done)}
+                    )
 
-        replayed = await replay_org(
-            client, ZoneInfo(row["timezone"]), page_size=self.settings.page_size, progress=progress
-        )
-        result = replayed.replay
-        async with self._pool.acquire() as conn:
+            replayed = await replay_org(
+                client, ZoneInfo(row["timezone"]), page_size=self.settings.page_size,
+                progress=progress,
+            )  # fmt: skip
+            result = replayed.replay
+            rollups = result.rollups
+            entities = [
+                (kind, key, value)
+                for kind in ("leads", "deals", "accounts", "invoices")
+                for key, value in getattr(result.book, kind).items()
+            ]
             async with conn.transaction():
-                await conn.execute(
-                    "SELECT org_id FROM scoring.orgs WHERE org_id = $1 FOR UPDATE", org
-                )
-                await repository.drop_generation(conn, org, new)  # a crashed rebuild's rows
-                entities = [
-                    (kind, key, value)
-                    for kind in ("leads", "deals", "accounts", "invoices")
-                    for key, value in getattr(result.book, kind).items()
-                ]
-                rollups = result.rollups
                 await repository.copy_generation(conn, org, new, rollups, result.wins, entities)
-                currency = next((k[8] for k in rollups if k[8]), None)
-                done = {"state": "done", "done": result.folded + result.voided,
-                        "total": result.folded + result.voided,
+                await repository.open_next(conn, org, old=old, new=new, cursor=replayed.cursor)
+            folded, voided, skipped = result.folded, result.voided, dict(result.skipped)
+            currency = next((k[8] for k in rollups if k[8]), None)
+            del result, rollups, entities, replayed
+
+            # Catch up with the live cursor, then swap under the org row's lock.
+            cursor = (await repository.get_org(conn, org))["next_cursor"]
+            while True:
+                page = await client.raw_page(cursor, limit=self.settings.page_size)
+                if page["items"]:
+                    n, more_skipped = await self.apply(org, page, expected=cursor, generation=new)
+                    folded += n
+                    for k, v in more_skipped.items():
+                        skipped[k] = skipped.get(k, 0) + v
+                    cursor = page["next"]
+                    continue
+                done = {"state": "done", "done": folded + voided, "total": folded + voided,
                         "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
-                swapped = await repository.swap_generation(
-                    conn, org, old=old, new=new, cursor=replayed.cursor,
-                    position=replayed.position, last_recorded_at=replayed.last_recorded_at,
-                    folded=result.folded, voided=result.voided, skipped=dict(result.skipped),
-                    currency=currency, progress=done,
-                )  # fmt: skip
-                if not swapped:
-                    raise Fenced(org)
+                async with conn.transaction():
+                    swapped = await repository.swap_generation(
+                        conn, org, old=old, new=new, next_cursor=cursor, seq=row["rebuild_seq"],
+                        folded=folded,
+                        voided=voided, skipped=skipped, currency=currency, progress=done,
+                    )  # fmt: skip
+                if swapped:
+                    break
+                # The live follower moved on meanwhile: fold what it folded, then try again.
             await repository.drop_generations(conn, org, keep=new)
-        if task is not None:
-            task.rebuilding = False  # type: ignore[attr-defined]
-        log.info("rebuilt %s: %d events in %.2fs", org, result.folded, time.monotonic() - started)
+        log.info("rebuilt %s: %d events in %.2fs", org, folded, time.monotonic() - started)

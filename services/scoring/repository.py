@@ -60,7 +60,8 @@ async def update_settings(
         INSERT INTO scoring.orgs (org_id, timezone, currency, rebuild_requested)
         VALUES ($1, $2, $3, $4)
         ON CONFLICT (org_id) DO UPDATE SET timezone = $2, currency = $3,
-            rebuild_requested = scoring.orgs.rebuild_requested OR $4, updated_at = now()
+            rebuild_requested = scoring.orgs.rebuild_requested OR $4,
+            rebuild_seq = scoring.orgs.rebuild_seq + $4::int, updated_at = now()
         RETURNING *
         """,
         org_id,
@@ -78,6 +79,7 @@ async def request_rebuild(conn: asyncpg.Connection, org_id: str, timezone: str) 
         INSERT INTO scoring.orgs (org_id, timezone, rebuild_requested, rebuild)
         VALUES ($1, $2, true, '{"state": "requested"}')
         ON CONFLICT (org_id) DO UPDATE SET rebuild_requested = true,
+            rebuild_seq = scoring.orgs.rebuild_seq + 1,
             rebuild = '{"state": "requested"}', updated_at = now()
         RETURNING *
         """,
@@ -119,8 +121,10 @@ async def advance(
     folded: int,
     skipped: dict[str, int],
     currency: str | None,
+    voids: bool = False,
 ) -> bool:
-    """Move the org's cursor if nobody else has (compare-and-set); False: someone did."""
+    """Move the org's cursor if nobody else has (compare-and-set); False: someone did. A page
+    with voids also asks for a rebuild (in the same transaction, so a crash cannot lose it)."""
     row = await conn.fetchrow(
         """
         UPDATE scoring.orgs SET cursor = $4, position = $5,
@@ -129,7 +133,8 @@ async def advance(
                 SELECT k, sum(v::bigint) AS v FROM (
                     SELECT key AS k, value AS v FROM jsonb_each_text(skipped)
                     UNION ALL SELECT key, value FROM jsonb_each_text($8::jsonb)) s GROUP BY k) t),
-            currency = coalesce(currency, $9), updated_at = now()
+            currency = coalesce(currency, $9), rebuild_requested = rebuild_requested OR $10,
+            rebuild_seq = rebuild_seq + $10::int, updated_at = now()
         WHERE org_id = $1 AND generation = $2 AND cursor IS NOT DISTINCT FROM $3
         RETURNING 1
         """,
@@ -142,8 +147,54 @@ async def advance(
         folded,
         orgjson(skipped),
         currency,
+        voids,
     )
     return row is not None
+
+
+async def advance_next(
+    conn: asyncpg.Connection,
+    org_id: str,
+    *,
+    generation: int,
+    expected_cursor: str | None,
+    cursor: str,
+    voids: bool,
+) -> bool:
+    """Move a catching-up rebuild's cursor (compare-and-set)."""
+    row = await conn.fetchrow(
+        """
+        UPDATE scoring.orgs SET next_cursor = $4, rebuild_requested = rebuild_requested OR $5,
+            rebuild_seq = rebuild_seq + $5::int
+        WHERE org_id = $1 AND next_generation = $2 AND next_cursor IS NOT DISTINCT FROM $3
+        RETURNING 1
+        """,
+        org_id, generation, expected_cursor, cursor, voids,
+    )  # fmt: skip
+    return row is not None
+
+
+async def begin_rebuild(conn: asyncpg.Connection, org_id: str) -> asyncpg.Record:
+    """Forget any earlier rebuild that did not finish (its rows too); the org's row as it is
+    now, whose `rebuild_seq` the swap compares against."""
+    row = await conn.fetchrow(
+        "UPDATE scoring.orgs SET next_generation = NULL, next_cursor = NULL WHERE org_id = $1 "
+        "RETURNING *",
+        org_id,
+    )
+    assert row is not None
+    await drop_generations(conn, org_id, keep=row["generation"])
+    return row
+
+
+async def open_next(
+    conn: asyncpg.Connection, org_id: str, *, old: int, new: int, cursor: str | None
+) -> None:
+    await conn.execute(
+        "UPDATE scoring.orgs SET next_generation = $3, next_cursor = $4 "
+        "WHERE org_id = $1 AND generation = $2",
+        org_id, old, new, cursor,
+    )  # fmt: skip
 
 
 async def swap_generation(
@@ -152,26 +203,27 @@ async def swap_generation(
     *,
     old: int,
     new: int,
-    cursor: str | None,
-    position: int,
-    last_recorded_at: datetime | None,
+    next_cursor: str | None,
+    seq: int,
     folded: int,
     voided: int,
     skipped: dict[str, int],
     currency: str | None,
     progress: dict[str, Any],
 ) -> bool:
+    """Make the rebuilt generation live, if it has caught up with the live cursor. The request
+    that started the rebuild is settled, unless another one (a new void…) came in since."""
     row = await conn.fetchrow(
         """
-        UPDATE scoring.orgs SET generation = $3, cursor = $4, position = $5,
-            last_recorded_at = $6, folded = $7, voided = $8, skipped = $9::jsonb,
-            currency = coalesce(currency, $10), rebuild_requested = false,
-            rebuild = $11::jsonb, updated_at = now()
-        WHERE org_id = $1 AND generation = $2
+        UPDATE scoring.orgs SET generation = $3, next_generation = NULL, next_cursor = NULL,
+            folded = $6, voided = $7, skipped = $8::jsonb, currency = coalesce(currency, $9),
+            rebuild_requested = (rebuild_seq <> $5), rebuild = $10::jsonb, updated_at = now()
+        WHERE org_id = $1 AND generation = $2 AND next_generation = $3
+          AND cursor IS NOT DISTINCT FROM $4
         RETURNING 1
         """,
-        org_id, old, new, cursor, position, last_recorded_at, folded, voided,
-        orgjson(skipped), currency, orgjson(progress),
+        org_id, old, new, next_cursor, seq, folded, voided, orgjson(skipped), currency,
+        orgjson(progress),
     )  # fmt: skip
     return row is not None
 

@@ -192,7 +192,9 @@ def _context(book: Book, event: Event) -> tuple[str, tuple[str, str, str]]:
 def _touch(book: Book, event: Event, at: datetime, kind: str, hit: bool) -> list[Fact]:
     rep, team = _who(event)
     account_id, dims = _context(book, event)
-    facts = _facts(book, at, rep, team, dims, (kind, "", 1), *([(f"{kind}_hit", "", 1)] if hit else []))
+    facts = _facts(
+        book, at, rep, team, dims, (kind, "", 1), *([(f"{kind}_hit", "", 1)] if hit else [])
+    )
     if account_id:
         account = book.accounts.get(account_id) or Account()
         if account.first_won_at is None:
@@ -200,11 +202,14 @@ def _touch(book: Book, event: Event, at: datetime, kind: str, hit: bool) -> list
             # was logged before it (out of order): the latest few are enough.
             touches = account.touches
             if not touches or at >= touches[-1]:
-                touches = (*touches[-(TOUCHES_KEPT - 1):], at)
+                touches = (*touches[-(TOUCHES_KEPT - 1) :], at)
             else:
                 touches = tuple(sorted((*touches, at))[-TOUCHES_KEPT:])
             book.put("accounts", account_id, account._replace(touches=touches))
-        elif not account.followed_up and account.first_won_at <= at <= account.first_won_at + FOLLOW_UP_WINDOW:
+        elif (
+            not account.followed_up
+            and account.first_won_at <= at <= account.first_won_at + FOLLOW_UP_WINDOW
+        ):
             facts += _followed_up(book, account, at=account.first_won_at)
             book.put("accounts", account_id, account._replace(followed_up=True))
     return facts

@@ -56,7 +56,18 @@ def expand(sums: FactSums, rollups: Rollups | None = None) -> Rollups:
         if team:
             rows.append(("team", team, team))
         for kind, owner, team_id in rows:
-            key = (MONTH, month, kind, owner, team_id, product_line, tier, channel, currency, metric)
+            key = (
+                MONTH,
+                month,
+                kind,
+                owner,
+                team_id,
+                product_line,
+                tier,
+                channel,
+                currency,
+                metric,
+            )
             out[key] = out.get(key, 0) + value
     return out
 
