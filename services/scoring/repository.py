@@ -59,7 +59,8 @@ async def update_settings(
         """
         INSERT INTO scoring.orgs (org_id, timezone, currency, rebuild_requested)
         VALUES ($1, $2, $3, $4)
-        ON CONFLICT (org_id) DO UPDATE SET timezone = $2, currency = $3,
+        ON CONFLICT (org_id) DO UPDATE SET timezone = $2,
+            currency = coalesce($3, scoring.orgs.currency),
             rebuild_requested = scoring.orgs.rebuild_requested OR $4,
             rebuild_seq = scoring.orgs.rebuild_seq + $4::int, updated_at = now()
         RETURNING *
@@ -480,10 +481,10 @@ async def export_page(
         where += f" AND team_id = ${len(params)}"
     if after is not None:
         params.append(list(after))
-        n = len(params)
+        k = f"(${len(params)}::text[])"
         where += (f" AND (owner_id, bucket, metric, team_id, product_line, tier, channel, "
-                  f"currency) > (${n}[1], ${n}[2]::date, ${n}[3], ${n}[4], ${n}[5], ${n}[6], "
-                  f"${n}[7], ${n}[8])")  # fmt: skip
+                  f"currency) > ({k}[1], {k}[2]::date, {k}[3], {k}[4], {k}[5], {k}[6], {k}[7], "
+                  f"{k}[8])")  # fmt: skip
     return await conn.fetch(
         f"""
         SELECT owner_id AS rep_id, bucket, metric, team_id, product_line, tier, channel,

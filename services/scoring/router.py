@@ -23,22 +23,35 @@ from shared.responses import JSONResponse
 
 from . import export, service
 from .dependencies import RuntimeDep
-from .domain import CATALOGUE, Period, parse_metrics
+from shared.events import Channel as Channel_
+from shared.events import Tier as Tier_
+
+from .domain import CATALOGUE, FIRST_DAY, LAST_DAY, Period, parse_metrics
 from .sources import Cuts
 
 router = APIRouter(prefix="/v1")
 _READ_ERRORS = problems(Unauthorized, Forbidden, InvalidInput, UpstreamUnavailable)
 
+ID = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}"  # as event ids (shared/events.py Identifier)
 Owner = Annotated[
     str | None,
     Query(description="`rep:ID`, `team:ID` or `org`; default: you (rep), your team (manager) or "
-          "the org.", examples=["team:team-north"]),
+          "the org.", examples=["team:team-north"], pattern=rf"^(org|(rep|team):{ID})$"),
 ]  # fmt: skip
-From = Annotated[date | None, Query(alias="from", description="First day (org timezone).")]
-To = Annotated[date | None, Query(description="Last day, inclusive. Default: the current period.")]
-ProductLine = Annotated[str | None, Query(description="Only facts of this product line.")]
-Tier = Annotated[str | None, Query(description="Only facts of accounts in this tier (A, B, C).")]
-Channel = Annotated[str | None, Query(description="Only facts of leads from this channel.")]
+From = Annotated[
+    date | None,
+    Query(alias="from", description="First day (org timezone).", ge=FIRST_DAY, le=LAST_DAY),
+]
+To = Annotated[
+    date | None,
+    Query(alias="to", description="Last day, inclusive. Default: the current period.",
+          ge=FIRST_DAY, le=LAST_DAY),
+]  # fmt: skip
+ProductLine = Annotated[
+    str | None, Query(description="Only facts of this product line.", pattern=f"^{ID}$")
+]
+Tier = Annotated[Tier_ | None, Query(description="Only facts of accounts in this tier.")]
+Channel = Annotated[Channel_ | None, Query(description="Only facts of leads from this channel.")]
 Currency = Annotated[
     str | None, Query(description="Reporting currency of money metrics; default the org's.")
 ]
@@ -49,8 +62,8 @@ AsOf = Annotated[
 ]  # fmt: skip
 
 
-def _cuts(product_line: str | None, tier: str | None, channel: str | None) -> Cuts:
-    return Cuts(product_line, tier, channel)
+def _cuts(product_line: str | None, tier: Tier_ | None, channel: Channel_ | None) -> Cuts:
+    return Cuts(product_line, tier.value if tier else None, channel.value if channel else None)
 
 
 @router.get("/kpis", response_model=KpiReport, tags=["kpis"], responses=_READ_ERRORS,
@@ -110,8 +123,13 @@ async def get_leaderboard(
     runtime: RuntimeDep,
     metric: Annotated[str, Query(description="A count, amount, rate or average metric.")],
     period: Annotated[Period, Query()] = Period.MONTH,
-    at: Annotated[date | None, Query(description="A day in the period; default today.")] = None,
-    scope: Annotated[str | None, Query(description="`team:ID` or `org`.")] = None,
+    at: Annotated[
+        date | None,
+        Query(description="A day in the period; default today.", ge=FIRST_DAY, le=LAST_DAY),
+    ] = None,
+    scope: Annotated[
+        str | None, Query(description="`team:ID` or `org`.", pattern=rf"^(org|team:{ID})$")
+    ] = None,
     currency: Currency = None,
 ) -> JSONResponse:
     (name,) = parse_metrics(metric, "metric")[:1]

@@ -4,6 +4,7 @@ report. Routers call one function here."""
 from __future__ import annotations
 
 import base64
+import re
 import binascii
 from collections import defaultdict
 from collections.abc import Sequence
@@ -253,7 +254,11 @@ def decode_export_cursor(cursor: str | None) -> tuple[Any, ...] | None:
             or not all(isinstance(k, str) for k in key)
         ):
             raise ValueError(cursor)
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", key[1]):
+            raise ValueError(cursor)
         date.fromisoformat(key[1])
+        if any("\x00" in k for k in key):
+            raise ValueError(cursor)
         return tuple(key)
     except (ValueError, binascii.Error, orjson.JSONDecodeError) as exc:
         raise InvalidInput(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class MetricValue(BaseModel):
@@ -92,6 +92,8 @@ class Leaderboard(BaseModel):
 
 
 class OrgSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     timezone: str = Field(
         description="IANA timezone KPIs are bucketed in.", examples=["Europe/Berlin"]
     )

@@ -74,5 +74,7 @@ async def settled(
         if answer.json()["up_to"]["position"] >= position:
             return
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"scoring did not reach position {position}: {answer.json()['up_to']}")
+            raise AssertionError(
+                f"scoring did not reach position {position}: {answer.json()['up_to']}"
+            )
         await asyncio.sleep(0.05)

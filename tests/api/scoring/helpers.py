@@ -1,0 +1,265 @@
+"""Helpers shared by the scoring API tests: problem assertions, event builders, appends that
+return activity's answer, a shared-org scenario for read-only modules, and polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from shared.auth import issue_token
+from tests.api.scoring.conftest import settled
+from tests.conftest import JWT_SECRET, make_event
+
+PROBLEM_JSON = "application/problem+json"
+
+
+# --------------------------------------------------------------------------------- problems
+
+
+def assert_problem(
+    response: httpx.Response, status: int, *fields: str, location: str | None = None
+) -> dict[str, Any]:
+    """`response` is an RFC 9457 problem with `status` whose `errors` name every one of
+    `fields` (as tests/api/activity/test_bad_input.py checks activity's)."""
+    assert response.status_code == status, response.text[:500]
+    assert response.headers["content-type"].startswith(PROBLEM_JSON), response.headers
+    body = response.json()
+    assert body["status"] == status, body
+    for key in ("type", "title", "detail"):
+        assert isinstance(body.get(key), str) and body[key], f"no {key!r} in {body}"
+    if fields:
+        errors = body.get("errors")
+        assert isinstance(errors, list) and errors, f"no `errors` list in {body}"
+        for error in errors:
+            assert set(error) == {"field", "in", "message", "code"}, error
+            assert all(isinstance(v, str) and v for v in error.values()), error
+        named = {e["field"] for e in errors}
+        for name in fields:
+            assert name in named, f"{name!r} not among the fields at fault {sorted(named)}"
+        if location is not None:
+            at_fault = [e for e in errors if e["field"] in fields]
+            assert all(e["in"] == location for e in at_fault), errors
+    return body
+
+
+# --------------------------------------------------------------------------------- ranges
+
+
+def span(first: str, last: str) -> dict[str, str]:
+    """Query parameters for the days `first`..`last`.
+
+    Workaround for a bug (see test_scoring_bad_input.py::TestToIsHonoured): the routes read the
+    last day from a query parameter named `last`, not the documented `to`. Sending both keeps
+    these tests meaningful now and unchanged once `to` is honoured (unknown parameters are
+    ignored)."""
+    return {"from": first, "to": last, "last": last}
+
+
+# --------------------------------------------------------------------------------- events
+
+
+def at(day: str, time: str = "10:00:00") -> str:
+    """An ISO timestamp in UTC on `day` (YYYY-MM-DD)."""
+    return f"{day}T{time}+00:00"
+
+
+def visit(
+    rep: str, team: str, account: str, when: str, *, effective: bool = True
+) -> dict[str, Any]:
+    return make_event(
+        "visit.logged", stream=f"account-{account}", rep_id=rep, team_id=team, occurred_at=when,
+        data={"mode": "onsite", "effective": effective, "duration_minutes": 30},
+    )  # fmt: skip
+
+
+def call(rep: str, team: str, account: str, when: str, *, connected: bool = True) -> dict[str, Any]:
+    return make_event(
+        "call.logged", stream=f"account-{account}", rep_id=rep, team_id=team, occurred_at=when,
+        data={"connected": connected, "duration_seconds": 120},
+    )  # fmt: skip
+
+
+def tier(account: str, value: str, when: str) -> dict[str, Any]:
+    return make_event(
+        "account.tier_changed", stream=f"account-{account}", rep_id="r1", team_id="t1",
+        occurred_at=when, data={"tier": value},
+    )  # fmt: skip
+
+
+def lead(
+    rep: str, team: str, lead_id: str, channel: str, account: str, when: str
+) -> dict[str, Any]:
+    return make_event(
+        "lead.created", stream=f"lead-{lead_id}", rep_id=rep, team_id=team, occurred_at=when,
+        data={"name": f"Company {lead_id}", "channel": channel, "account_id": account},
+    )  # fmt: skip
+
+
+def qualified(rep: str, team: str, lead_id: str, when: str) -> dict[str, Any]:
+    return make_event(
+        "lead.qualified", stream=f"lead-{lead_id}", rep_id=rep, team_id=team, occurred_at=when,
+        data={},
+    )  # fmt: skip
+
+
+def disqualified(rep: str, team: str, lead_id: str, when: str) -> dict[str, Any]:
+    return make_event(
+        "lead.disqualified", stream=f"lead-{lead_id}", rep_id=rep, team_id=team,
+        occurred_at=when, data={"reason": "no_budget"},
+    )  # fmt: skip
+
+
+def opened(
+    rep: str, team: str, deal: str, amount: str, currency: str, product_line: str,
+    account: str, when: str, *, lead_id: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    data = {"amount": amount, "currency": currency, "product_line": product_line,
+            "account_id": account, "stage": "qualification"}  # fmt: skip
+    if lead_id:
+        data["lead_id"] = lead_id
+    return make_event(
+        "deal.opened", stream=f"deal-{deal}", rep_id=rep, team_id=team, occurred_at=when,
+        data=data,
+    )  # fmt: skip
+
+
+def stage(rep: str, team: str, deal: str, to_stage: str, when: str) -> dict[str, Any]:
+    return make_event(
+        "deal.stage_changed", stream=f"deal-{deal}", rep_id=rep, team_id=team, occurred_at=when,
+        data={"to_stage": to_stage},
+    )  # fmt: skip
+
+
+def won(rep: str, team: str, deal: str, amount: str, currency: str, when: str) -> dict[str, Any]:
+    return make_event(
+        "deal.won", stream=f"deal-{deal}", rep_id=rep, team_id=team, occurred_at=when,
+        data={"amount": amount, "currency": currency},
+    )  # fmt: skip
+
+
+def lost(rep: str, team: str, deal: str, when: str) -> dict[str, Any]:
+    return make_event(
+        "deal.lost", stream=f"deal-{deal}", rep_id=rep, team_id=team, occurred_at=when,
+        data={"reason": "price"},
+    )  # fmt: skip
+
+
+def invoice(
+    rep: str, team: str, invoice_id: str, account: str, deal: str, amount: str, when: str
+) -> dict[str, Any]:
+    return make_event(
+        "invoice.issued", stream=f"deal-{deal}", rep_id=rep, team_id=team, occurred_at=when,
+        data={"invoice_id": invoice_id, "account_id": account, "deal_id": deal,
+              "amount": amount, "currency": "EUR"},
+    )  # fmt: skip
+
+
+def payment(
+    rep: str, team: str, invoice_id: str, account: str, amount: str, when: str
+) -> dict[str, Any]:
+    return make_event(
+        "payment.received", stream=f"account-{account}", rep_id=rep, team_id=team,
+        occurred_at=when,
+        data={"invoice_id": invoice_id, "account_id": account, "amount": amount,
+              "currency": "EUR"},
+    )  # fmt: skip
+
+
+def void(target: dict[str, Any], when: str, reason: str = "logged by mistake") -> dict[str, Any]:
+    """An `event.voided` cancelling `target` (same stream, rep and team)."""
+    return make_event(
+        "event.voided", stream=target["stream"], rep_id=target["rep_id"],
+        team_id=target["team_id"], occurred_at=when,
+        data={"voided_event_id": target["event_id"], "reason": reason},
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------- appends
+
+
+async def append(activity_app: FastAPI, event: dict[str, Any], headers: dict[str, str]) -> Any:
+    """POST one event to activity; activity's answer (event_id, position, recorded_at…)."""
+    transport = httpx.ASGITransport(app=activity_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://activity") as client:
+        answer = await client.post("/v1/events", json=event, headers=headers)
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+async def append_batch(
+    activity_app: FastAPI, events: list[dict[str, Any]], headers: dict[str, str]
+) -> int:
+    """POST events in one batch; the last position stored."""
+    transport = httpx.ASGITransport(app=activity_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://activity") as client:
+        answer = await client.post("/v1/events/batch", json={"events": events}, headers=headers)
+    assert answer.status_code in (200, 201), answer.text
+    return max(r["position"] for r in answer.json()["results"])
+
+
+# --------------------------------------------------------------------------------- shared orgs
+
+
+@dataclass
+class SharedOrg:
+    """An org of its own for a module whose tests only read: `headers(role, …)` like `auth`."""
+
+    org: str = field(default_factory=lambda: f"org-{uuid.uuid4().hex[:10]}")
+
+    def headers(
+        self, role: str = "admin", *, sub: str = "user-1", team: str | None = None
+    ) -> dict[str, str]:
+        token = issue_token(JWT_SECRET, org=self.org, role=role, sub=sub, team=team)
+        return {"Authorization": f"Bearer {token}"}
+
+
+async def seed(
+    activity_app: FastAPI, scoring: httpx.AsyncClient, events: list[dict[str, Any]]
+) -> SharedOrg:
+    """Post `events` (in order) into a fresh org and wait until scoring has folded them."""
+    shared = SharedOrg()
+    last = await append_batch(activity_app, events, shared.headers())
+    await settled(scoring, shared.headers(), last)
+    return shared
+
+
+# --------------------------------------------------------------------------------- polling
+
+
+async def eventually(
+    probe: Callable[[], Any], *, timeout: float = 15, interval: float = 0.05
+) -> Any:
+    """Await `probe()` until it returns something truthy; that value (or AssertionError)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"not reached within {timeout} s")
+        await asyncio.sleep(interval)
+
+
+async def rebuild_done(
+    scoring: httpx.AsyncClient, headers: dict[str, str], *, after_generation: int
+) -> dict[str, Any]:
+    """Wait until a rebuild past `after_generation` is done; its status."""
+
+    async def probe() -> dict[str, Any] | None:
+        answer = await scoring.get("/v1/admin/rebuild", headers=headers)
+        assert answer.status_code == 200, answer.text
+        status: dict[str, Any] = answer.json()
+        if status["state"] == "done" and status["generation"] > after_generation:
+            return status
+        return None
+
+    result: dict[str, Any] = await eventually(probe)
+    return result
