@@ -33,6 +33,7 @@ def upgrade() -> None:
             currency          text,                    -- reporting currency; null: the first seen
             rebuild_requested boolean     NOT NULL DEFAULT false,
             rebuild_seq       bigint      NOT NULL DEFAULT 0,  -- +1 per reason to rebuild
+            rebuild_asked     boolean     NOT NULL DEFAULT false,  -- by an admin: start at once
             next_generation   integer,                 -- a rebuild's generation, catching up
             next_cursor       text,                    -- and the cursor it has folded up to
             rebuild           jsonb,                   -- progress of the running or last rebuild

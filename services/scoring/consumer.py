@@ -247,7 +247,11 @@ class Consumer:
                     async with self._pool.acquire() as conn:
                         row = await repository.get_org(conn, org)
                     assert row is not None
-                    due = time.monotonic() - last_rebuild >= self.settings.rebuild_seconds
+                    # Asked by an admin: now. Asked by voids: not more often than configured.
+                    due = (
+                        row["rebuild_asked"]
+                        or time.monotonic() - last_rebuild >= self.settings.rebuild_seconds
+                    )
                     if row["rebuild_requested"] and due:
                         last_rebuild = time.monotonic()
                         rebuilding = asyncio.create_task(self.rebuild(org), name=f"rebuild-{org}")

@@ -62,6 +62,7 @@ async def update_settings(
         ON CONFLICT (org_id) DO UPDATE SET timezone = $2,
             currency = coalesce($3, scoring.orgs.currency),
             rebuild_requested = scoring.orgs.rebuild_requested OR $4,
+            rebuild_asked = scoring.orgs.rebuild_asked OR $4,
             rebuild_seq = scoring.orgs.rebuild_seq + $4::int, updated_at = now()
         RETURNING *
         """,
@@ -77,11 +78,10 @@ async def update_settings(
 async def request_rebuild(conn: asyncpg.Connection, org_id: str, timezone: str) -> asyncpg.Record:
     row = await conn.fetchrow(
         """
-        INSERT INTO scoring.orgs (org_id, timezone, rebuild_requested, rebuild)
-        VALUES ($1, $2, true, '{"state": "requested"}')
-        ON CONFLICT (org_id) DO UPDATE SET rebuild_requested = true,
-            rebuild_seq = scoring.orgs.rebuild_seq + 1,
-            rebuild = '{"state": "requested"}', updated_at = now()
+        INSERT INTO scoring.orgs (org_id, timezone, rebuild_requested, rebuild_asked)
+        VALUES ($1, $2, true, true)
+        ON CONFLICT (org_id) DO UPDATE SET rebuild_requested = true, rebuild_asked = true,
+            rebuild_seq = scoring.orgs.rebuild_seq + 1, updated_at = now()
         RETURNING *
         """,
         org_id,
@@ -179,8 +179,8 @@ async def begin_rebuild(conn: asyncpg.Connection, org_id: str) -> asyncpg.Record
     """Forget any earlier rebuild that did not finish (its rows too); the org's row as it is
     now, whose `rebuild_seq` the swap compares against."""
     row = await conn.fetchrow(
-        "UPDATE scoring.orgs SET next_generation = NULL, next_cursor = NULL WHERE org_id = $1 "
-        "RETURNING *",
+        "UPDATE scoring.orgs SET next_generation = NULL, next_cursor = NULL, rebuild_asked = false "
+        "WHERE org_id = $1 RETURNING *",
         org_id,
     )
     assert row is not None

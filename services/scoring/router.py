@@ -19,13 +19,12 @@ from shared.contracts.scoring import (
 )
 from shared.errors import Forbidden, InvalidInput, Unauthorized, UpstreamUnavailable
 from shared.errors import problem_responses as problems
+from shared.events import Channel as Channel_
+from shared.events import Tier as Tier_
 from shared.responses import JSONResponse
 
 from . import export, service
 from .dependencies import RuntimeDep
-from shared.events import Channel as Channel_
-from shared.events import Tier as Tier_
-
 from .domain import CATALOGUE, FIRST_DAY, LAST_DAY, Period, parse_metrics
 from .sources import Cuts
 

@@ -4,8 +4,8 @@ report. Routers call one function here."""
 from __future__ import annotations
 
 import base64
-import re
 import binascii
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -374,6 +374,6 @@ def _rebuild_status(row: asyncpg.Record | None) -> dict[str, Any]:
     if row is None:
         return {"state": "idle", "generation": 1, "done": 0, "total": 0}
     progress = orjson.loads(row["rebuild"]) if row["rebuild"] else {"state": "idle"}
-    if row["rebuild_requested"] and progress.get("state") not in ("running",):
-        progress["state"] = "requested"
+    if row["rebuild_asked"]:  # asked for, not started yet
+        progress = {"state": "requested"}
     return {"generation": row["generation"], "done": 0, "total": 0, **progress}

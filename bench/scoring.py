@@ -1,0 +1,342 @@
+"""Scoring: rebuild throughput and memory, append-to-visible latency, and `/v1/kpis` latency
+against a naive SQL aggregate over the raw events answering the same question.
+
+    python -m bench.scoring [--events 1000000] [--quick]
+
+Activity and scoring run as separate uvicorn processes on a scratch database. A synthetic log
+(`shared/synthetic.py`: teams of reps over a quarter, with voids) is appended through activity's
+batch API into one org while scoring folds it live; then:
+
+1. **rebuild**: `POST /v1/admin/rebuild` and wait for it: events/s over the whole rebuild (replay
+   over HTTP, fold, COPY of the new generation, catch-up, swap) and the scoring process's peak RSS
+   during it (VmHWM, reset first). Targets: ≥ 100k events/s, ≤ 300 MB.
+2. **append-to-visible**: single appends at a steady 500 events/s into a second org; an event is
+   visible when scoring's `up_to.position` reaches it. Target: p99 ≤ 0.5 s.
+3. **/v1/kpis** with 32 concurrent clients (a team's visits, calls, deals won and revenue per
+   month of the quarter) against the same question as one SQL aggregate over activity.events
+   (32 asyncpg connections, voided events excluded). Targets: ≥ 10× faster at p50, p99 ≤ 20 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+from rich.table import Table
+
+from bench._harness import (
+    BenchError,
+    Database,
+    ServiceProcess,
+    Verdict,
+    console,
+    fmt_ms,
+    percentile,
+    scratch_database,
+    summary_table,
+    uvloop_runner,
+    write_json,
+)
+from shared.auth import issue_token
+from shared.db import asyncpg_dsn
+from shared.synthetic import iter_events
+
+ORG, LATENCY_ORG = "bench-scoring", "bench-latency"
+
+
+@dataclass(frozen=True)
+class Config:
+    events: int = 1_000_000
+    rate: int = 500
+    latency_seconds: float = 20.0
+    kpi_seconds: float = 15.0
+    clients: int = 32
+    quick: bool = False
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[Config, bool]:
+    parser = argparse.ArgumentParser(prog="python -m bench.scoring", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="50k events, short phases")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--events", type=int, default=None, help="events in the log [1,000,000]")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent /v1/kpis clients [32]")
+    args, _ = parser.parse_known_args(argv)
+    quick = args.quick or os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    events = args.events or int(os.environ.get("BENCH_EVENTS", 50_000 if quick else 1_000_000))
+    config = Config(events=events, clients=args.clients, quick=quick,
+                    latency_seconds=5 if quick else 20, kpi_seconds=5 if quick else 15)  # fmt: skip
+    return config, bool(args.check)
+
+
+def synthetic(n: int) -> list[dict[str, Any]]:
+    """The first `n` events of a quarter big enough to hold them (a prefix of a log in append
+    order is a valid log)."""
+    reps = 96  # 12 teams × 8
+    scale = max(0.2, n / (reps / 12 * 10_000) * 1.05)
+    return list(islice(iter_events(teams=12, reps_per_team=8, scale=scale), n))
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak(pid: int) -> bool:
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+async def load(client: httpx.AsyncClient, events: list[dict[str, Any]]) -> tuple[int, float]:
+    started = time.monotonic()
+    last = 0
+    for i in range(0, len(events), 1000):
+        body = orjson.dumps({"events": events[i : i + 1000]})
+        answer = await client.post("/v1/events/batch", content=body,
+                                   headers={"Content-Type": "application/json"})  # fmt: skip
+        if answer.status_code not in (200, 201):
+            raise BenchError(f"load failed: {answer.status_code} {answer.text[:300]}")
+        last = answer.json()["results"][-1]["position"]
+    return last, time.monotonic() - started
+
+
+async def caught_up(client: httpx.AsyncClient, position: int, timeout: float = 900) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        answer = await client.get("/v1/kpis", params={"metrics": "visits"})
+        if answer.status_code == 200 and answer.json()["up_to"]["position"] >= position:
+            return time.monotonic() - started
+        await asyncio.sleep(0.2)
+    raise BenchError("scoring did not catch up")
+
+
+async def rebuild(client: httpx.AsyncClient, pid: int) -> dict[str, Any]:
+    before = (await client.get("/v1/admin/rebuild")).json()["generation"]
+    peak_reset = reset_peak(pid)
+    started = time.monotonic()
+    answer = await client.post("/v1/admin/rebuild")
+    if answer.status_code != 202:
+        raise BenchError(f"rebuild refused: {answer.text}")
+    while True:
+        status = (await client.get("/v1/admin/rebuild")).json()
+        if status["state"] == "done" and status["generation"] > before:
+            break
+        if time.monotonic() - started > 1800:
+            raise BenchError("rebuild did not finish")
+        await asyncio.sleep(0.2)
+    return {"events": status["done"], "seconds": status["seconds"],
+            "wall_seconds": time.monotonic() - started, "peak_rss_mb": peak_rss_mb(pid),
+            "peak_reset": peak_reset}  # fmt: skip
+
+
+async def append_to_visible(
+    activity: httpx.AsyncClient, scoring: httpx.AsyncClient, config: Config
+) -> list[float]:
+    appended: dict[int, float] = {}
+    visible: dict[int, float] = {}
+    stop = asyncio.Event()
+    template = next(e for e in iter_events(teams=1, reps_per_team=1, scale=0.2)
+                    if e["type"] == "visit.logged")  # fmt: skip
+
+    async def poll() -> None:
+        while not stop.is_set() or len(visible) < len(appended):
+            answer = await scoring.get("/v1/kpis", params={"metrics": "visits"})
+            now = time.monotonic()
+            seen = answer.json()["up_to"]["position"]
+            for p in [p for p in appended if p not in visible and p <= seen]:
+                visible[p] = now
+            await asyncio.sleep(0.005)
+
+    async def one(i: int) -> None:
+        event = {**template, "event_id": str(__import__("uuid").uuid4())}
+        t = time.monotonic()
+        answer = await activity.post("/v1/events", content=orjson.dumps(event),
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        appended[answer.json()["position"]] = t
+
+    poller = asyncio.create_task(poll())
+    tasks = []
+    start = time.monotonic()
+    total = int(config.rate * config.latency_seconds)
+    for i in range(total):
+        delay = start + i / config.rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    stop.set()
+    await asyncio.wait_for(poller, 60)
+    return [visible[p] - t for p, t in appended.items()]
+
+
+KPI_QUESTION = {"period": "month", "from": "2026-07-01", "to": "2026-09-30",
+                "metrics": "visits,calls,deals_won,revenue_won"}  # fmt: skip
+NAIVE_SQL = """
+SELECT date_trunc('month', occurred_at AT TIME ZONE 'UTC') AS month,
+       count(*) FILTER (WHERE type = 'visit.logged') AS visits,
+       count(*) FILTER (WHERE type = 'call.logged') AS calls,
+       count(*) FILTER (WHERE type = 'deal.won') AS deals_won,
+       coalesce(sum((data->>'amount')::numeric)
+                FILTER (WHERE type = 'deal.won' AND data->>'currency' = 'EUR'), 0) AS revenue_won
+FROM activity.events
+WHERE org_id = $1 AND team_id = $2 AND occurred_at >= $3 AND occurred_at < $4
+  AND event_id NOT IN (SELECT (data->>'voided_event_id')::uuid FROM activity.events
+                       WHERE org_id = $1 AND type = 'event.voided')
+GROUP BY 1 ORDER BY 1
+"""
+
+
+async def timed_loop(seconds: float, clients: int, call: Any) -> list[float]:
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def worker(i: int) -> None:
+        n = 0
+        while time.monotonic() < deadline:
+            t = time.monotonic()
+            await call(i, n)
+            latencies.append(time.monotonic() - t)
+            n += 1
+
+    await asyncio.gather(*(worker(i) for i in range(clients)))
+    return latencies
+
+
+async def measure(config: Config, database: Database) -> dict[str, Any]:
+    secret = secrets.token_urlsafe(32)
+    env = {"BENCH_DATABASE_URL": database.url, "BENCH_JWT_SECRET": secret}
+    activity = ServiceProcess("bench._activity_app:app", env)
+    out: dict[str, Any] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(activity.running())
+        scoring = ServiceProcess("bench._scoring_app:app", {
+            **env, "BENCH_ACTIVITY_URL": activity.base_url, "BENCH_REBUILD_SECONDS": "3600"})  # fmt: skip
+        await stack.enter_async_context(scoring.running())
+
+        def client(base: str, org: str) -> httpx.AsyncClient:
+            token = issue_token(secret, org=org, role="admin", sub="bench")
+            return httpx.AsyncClient(base_url=base, timeout=120,
+                                     headers={"Authorization": f"Bearer {token}"},
+                                     limits=httpx.Limits(max_connections=64))  # fmt: skip
+
+        act = await stack.enter_async_context(client(activity.base_url, ORG))
+        sco = await stack.enter_async_context(client(scoring.base_url, ORG))
+        events = synthetic(config.events)
+        teams = sorted({e["team_id"] for e in events if e.get("team_id")})
+        last, load_seconds = await load(act, events)
+        out["load"] = {"events": len(events), "seconds": load_seconds}
+        out["live_catch_up_seconds"] = await caught_up(sco, last)
+        out["live_fold_rate"] = len(events) / (load_seconds + out["live_catch_up_seconds"])
+        del events
+
+        out["rebuild"] = await rebuild(sco, scoring.pid)
+
+        lat_act = await stack.enter_async_context(client(activity.base_url, LATENCY_ORG))
+        lat_sco = await stack.enter_async_context(client(scoring.base_url, LATENCY_ORG))
+        # The latency org must exist in scoring before the clock starts.
+        first = await lat_act.post("/v1/events", json={**next(iter_events(teams=1, scale=0.2)), "event_id": str(__import__("uuid").uuid4())})
+        await caught_up(lat_sco, first.json()["position"], timeout=30)
+        out["visible"] = await append_to_visible(lat_act, lat_sco, config)
+
+        async def ours(i: int, n: int) -> None:
+            team = teams[(i + n) % len(teams)]
+            answer = await sco.get("/v1/kpis", params={**KPI_QUESTION, "owner": f"team:{team}"})
+            if answer.status_code != 200:
+                raise BenchError(answer.text)
+
+        await timed_loop(2, config.clients, ours)  # warm-up
+        out["kpis"] = await timed_loop(config.kpi_seconds, config.clients, ours)
+
+        pool = await asyncpg.create_pool(asyncpg_dsn(database.url), min_size=config.clients,
+                                         max_size=config.clients)  # fmt: skip
+        stack.push_async_callback(pool.close)
+        lo, hi = datetime(2026, 7, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC)
+
+        async def naive(i: int, n: int) -> None:
+            await pool.fetch(NAIVE_SQL, ORG, teams[(i + n) % len(teams)], lo, hi)
+
+        await timed_loop(2, config.clients, naive)
+        out["naive"] = await timed_loop(config.kpi_seconds, config.clients, naive)
+    return out
+
+
+def verdicts(config: Config, r: dict[str, Any]) -> list[Verdict]:
+    rb = r["rebuild"]
+    rate = rb["events"] / rb["seconds"]
+    vis = r["visible"]
+    ours, naive = r["kpis"], r["naive"]
+    o50, o99, n50, n99 = (percentile(ours, 0.5), percentile(ours, 0.99),
+                          percentile(naive, 0.5), percentile(naive, 0.99))  # fmt: skip
+    return [
+        Verdict(f"rebuild, {rb['events']:,} events", "events/s", rate, None, "—", "≥ 100k/s",
+                rate >= 100_000, f"{rb['seconds']:.1f} s, peak RSS {rb['peak_rss_mb']:.0f} MB"),
+        Verdict("rebuild peak memory", "MB", rb["peak_rss_mb"], None, "—", "≤ 300 MB",
+                rb["peak_rss_mb"] <= 300),
+        Verdict(f"append-to-visible at {config.rate}/s", "ms p99", percentile(vis, 0.99) * 1000,
+                None, "—", "p99 ≤ 500 ms", percentile(vis, 0.99) <= 0.5,
+                f"p50 {fmt_ms(percentile(vis, 0.5))}, {len(vis):,} events"),
+        Verdict(f"/v1/kpis, {config.clients} clients", "req/s", len(ours) / config.kpi_seconds,
+                len(naive) / config.kpi_seconds, f"naive SQL p50 {fmt_ms(n50)} · p99 {fmt_ms(n99)}",
+                "p50 ≥ 10× faster, p99 ≤ 20 ms", n50 / o50 >= 10 and o99 <= 0.020,
+                f"p50 {fmt_ms(o50)} · p99 {fmt_ms(o99)} · {n50 / o50:.1f}× faster at p50"),
+    ]  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config, check = parse_args(argv)
+    out = console()
+    out.rule("[bold]bench.scoring[/bold]: rebuild, freshness and KPI reads")
+
+    async def run() -> dict[str, Any]:
+        async with scratch_database() as database:
+            return await measure(config, database)
+
+    started = time.monotonic()
+    with out.status(f"loading {config.events:,} events and measuring…"), uvloop_runner() as runner:
+        try:
+            result = runner.run(run())
+        except BenchError as exc:
+            out.print(f"[bold red]benchmark failed:[/bold red] {exc}")
+            return 1
+    found = verdicts(config, result)
+    setup = Table(title="setup", title_justify="left", show_header=False)
+    setup.add_row("log", f"{result['load']['events']:,} synthetic events appended in "
+                  f"{result['load']['seconds']:.0f} s; scoring caught up "
+                  f"{result['live_catch_up_seconds']:.1f} s after the last append")  # fmt: skip
+    setup.add_row("live folding", f"{result['live_fold_rate']:,.0f} events/s while appending")
+    out.print(setup)
+    out.print(summary_table("bench.scoring", found))
+    path = write_json("scoring", {
+        "benchmark": "scoring", "finished_at": datetime.now(UTC).isoformat(),
+        "wall_seconds": round(time.monotonic() - started, 1), "config": asdict(config),
+        "load": result["load"], "rebuild": result["rebuild"],
+        "live_fold_rate": result["live_fold_rate"],
+        "verdicts": [{**asdict(v), "ratio": v.ratio} for v in found],
+    })  # fmt: skip
+    out.print(f"results written to {path}")
+    return 1 if check and not all(v.passed for v in found) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
