@@ -250,20 +250,19 @@ async def drop_generations(conn: asyncpg.Connection, org_id: str, keep: int) -> 
 async def load_entities(
     conn: asyncpg.Connection, org_id: str, generation: int, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], Any]:
-    kinds, names = zip(*keys, strict=True) if keys else ((), ())
-    if not kinds:
+    """The fold's entities by (kind, key): one index probe per key."""
+    by_kind: dict[str, list[str]] = {"leads": [], "deals": [], "accounts": [], "invoices": []}
+    for kind, key in keys:
+        by_kind[kind].append(key)
+    if not any(by_kind.values()):
         return {}
-    rows = await conn.fetch(
-        """
-        SELECT e.kind, e.key, e.state FROM scoring.entities e
-        JOIN unnest($3::text[], $4::text[]) AS k(kind, key) ON e.kind = k.kind AND e.key = k.key
-        WHERE e.org_id = $1 AND e.generation = $2
-        """,
-        org_id,
-        generation,
-        list(kinds),
-        list(names),
-    )
+    # One index range per kind (an OR of them makes the planner filter the org's every row).
+    parts = [
+        f"SELECT kind, key, state FROM scoring.entities WHERE org_id = $1 AND generation = $2 "
+        f"AND kind = '{kind}' AND key = ANY(${n}::text[])"
+        for n, kind in enumerate(by_kind, start=3)
+    ]
+    rows = await conn.fetch(" UNION ALL ".join(parts), org_id, generation, *by_kind.values())
     return {(r["kind"], r["key"]): decode(r["kind"], r["state"]) for r in rows}
 
 
@@ -296,13 +295,13 @@ async def add_rollups(
     for key, value in rollups.items():
         for i, part in enumerate(key):
             columns[i].append(part)
-        columns[10].append(value)
+        columns[10].append(str(value))  # text encodes far cheaper than numeric
     await conn.execute(
         """
         INSERT INTO scoring.kpi_rollups (org_id, generation, grain, bucket, owner_kind, owner_id,
             team_id, product_line, tier, channel, currency, metric, value)
         SELECT $1, $2, * FROM unnest($3::text[], $4::date[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::numeric[])
+            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]::numeric[])
         ON CONFLICT ON CONSTRAINT pk_kpi_rollups
         DO UPDATE SET value = scoring.kpi_rollups.value + excluded.value
         """,
