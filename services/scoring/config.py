@@ -23,6 +23,11 @@ class ScoringSettings(ServiceSettings):
         default="EUR", description="Reporting currency of an org that has logged no money yet."
     )
     page_size: int = Field(default=1000, ge=1, le=1000)
+    fold_events: int = Field(
+        default=5000,
+        ge=1,
+        description="While behind, events folded per transaction (pages joined).",
+    )
     long_poll_seconds: float = Field(default=20, ge=0, le=30)
     discovery_seconds: float = Field(
         default=1.0, gt=0, description="How often to look for new orgs."

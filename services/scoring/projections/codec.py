@@ -39,7 +39,12 @@ def _time(text: str | None) -> datetime | None:
 def decode(kind: str, text: str | bytes) -> Any:
     raw: dict[str, Any] = orjson.loads(text)
     if kind == "leads":
-        return Lead(**{**raw, "created_at": _time(raw["created_at"])})
+        return Lead(**{
+            **raw, "created_at": _time(raw["created_at"]),
+            "qualified_at": _time(raw["qualified_at"]), "qualified_by": tuple(raw["qualified_by"]),
+            "disqualified_at": _time(raw["disqualified_at"]),
+            "disqualified_by": tuple(raw["disqualified_by"]),
+        })  # fmt: skip
     if kind == "deals":
         return Deal(**{**raw, "opened_at": datetime.fromisoformat(raw["opened_at"]),
                        "amount": Decimal(raw["amount"]), "stages": tuple(raw["stages"])})  # fmt: skip

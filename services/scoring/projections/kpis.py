@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 FOLLOW_UP_WINDOW = timedelta(hours=72)
-TOUCHES_KEPT = 20  # recent touches per account, to judge a follow-up logged out of order
+TOUCHES_KEPT = 50  # latest touches kept per account until its first win (see _touch)
 KNOWN_SCHEMA_VERSION = 1
 
 Value = int | Decimal
@@ -68,9 +68,15 @@ class Lead(NamedTuple):
     team_id: str
     channel: str
     account_id: str
-    created_at: datetime | None
+    created_at: datetime | None  # None: seen qualified/disqualified before its creation
     qualified: bool = False
     disqualified: bool = False
+    # When and by whom, in which tier, it was (dis)qualified: a creation logged after that
+    # moves those facts into the lead's channel (see `lead_created`).
+    qualified_at: datetime | None = None
+    qualified_by: tuple[str, str, str] = ("", "", "")  # rep, team, tier
+    disqualified_at: datetime | None = None
+    disqualified_by: tuple[str, str, str] = ("", "", "")
 
 
 class Deal(NamedTuple):
@@ -241,14 +247,45 @@ def _rename(facts: list[Fact], names: dict[str, str]) -> list[Fact]:
 
 def lead_created(book: Book, event: Event, at: datetime) -> list[Fact]:
     stream = event["stream"]
-    if stream in book.leads:
+    known = book.leads.get(stream)
+    if known is not None and known.created_at is not None:
         return []
     rep, team = _who(event)
     data = event["data"]
     lead = Lead(rep, team, data["channel"], data.get("account_id") or "", at)
+    facts = _facts(book, at, rep, team, ("", _tier(book, lead.account_id), lead.channel),
+                   ("new_leads", "", 1))  # fmt: skip
+    if known is not None:  # qualified or disqualified before its creation was logged
+        lead = lead._replace(
+            qualified=known.qualified, qualified_at=known.qualified_at,
+            qualified_by=known.qualified_by, disqualified=known.disqualified,
+            disqualified_at=known.disqualified_at, disqualified_by=known.disqualified_by,
+        )  # fmt: skip
+        facts += _late_creation(book, known, lead)
     book.put("leads", stream, lead)
-    dims = ("", _tier(book, lead.account_id), lead.channel)
-    return _facts(book, at, rep, team, dims, ("new_leads", "", 1))
+    return facts
+
+
+def _late_creation(book: Book, before: Lead, lead: Lead) -> list[Fact]:
+    """Move the (dis)qualification facts counted without a channel into the lead's channel,
+    and add the lead→opportunity time now that the creation is known."""
+    facts: list[Fact] = []
+    if before.qualified and before.qualified_at is not None:
+        q_rep, q_team, tier = before.qualified_by
+        at = before.qualified_at
+        facts += _facts(book, at, q_rep, q_team, ("", tier, ""), ("opportunities", "", -1))
+        facts += _facts(
+            book, at, q_rep, q_team, ("", tier, lead.channel), ("opportunities", "", 1),
+            ("lead_to_opportunity_seconds", "", _seconds(lead.created_at or at, at)),
+            ("lead_to_opportunity_count", "", 1),
+        )  # fmt: skip
+    if before.disqualified and before.disqualified_at is not None:
+        d_rep, d_team, tier = before.disqualified_by
+        at = before.disqualified_at
+        facts += _facts(book, at, d_rep, d_team, ("", tier, ""), ("disqualified_leads", "", -1))
+        facts += _facts(book, at, d_rep, d_team, ("", tier, lead.channel),
+                        ("disqualified_leads", "", 1))  # fmt: skip
+    return facts
 
 
 def lead_qualified(book: Book, event: Event, at: datetime) -> list[Fact]:
@@ -256,9 +293,11 @@ def lead_qualified(book: Book, event: Event, at: datetime) -> list[Fact]:
     lead = book.leads.get(stream) or Lead("", "", "", "", None)
     if lead.qualified:
         return []
-    book.put("leads", stream, lead._replace(qualified=True))
     rep, team = _who(event)
-    dims = ("", _tier(book, lead.account_id), lead.channel)
+    tier = _tier(book, lead.account_id)
+    book.put("leads", stream, lead._replace(qualified=True, qualified_at=at,
+                                            qualified_by=(rep, team, tier)))  # fmt: skip
+    dims = ("", tier, lead.channel)
     out: list[tuple[str, str, Value]] = [("opportunities", "", 1)]
     if lead.created_at is not None:
         out += [("lead_to_opportunity_seconds", "", _seconds(lead.created_at, at)),
@@ -271,9 +310,11 @@ def lead_disqualified(book: Book, event: Event, at: datetime) -> list[Fact]:
     lead = book.leads.get(stream) or Lead("", "", "", "", None)
     if lead.disqualified:
         return []
-    book.put("leads", stream, lead._replace(disqualified=True))
     rep, team = _who(event)
-    dims = ("", _tier(book, lead.account_id), lead.channel)
+    tier = _tier(book, lead.account_id)
+    book.put("leads", stream, lead._replace(disqualified=True, disqualified_at=at,
+                                            disqualified_by=(rep, team, tier)))  # fmt: skip
+    dims = ("", tier, lead.channel)
     return _facts(book, at, rep, team, dims, ("disqualified_leads", "", 1))
 
 

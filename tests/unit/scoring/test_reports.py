@@ -1,0 +1,158 @@
+"""The report side over a replay held in memory: `MemorySource` and the funnel."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from services.scoring.domain import Owner, OwnerKind
+from services.scoring.reports import funnel
+from services.scoring.sources import Cuts, MemorySource, Scope
+from tests.unit.scoring.helpers import ANNA, BEN, CARA, NORTH, SOUTH, Log, fold_log, local
+
+JUL_1, JUL_31 = date(2026, 7, 1), date(2026, 7, 31)
+ORG = Scope(Owner(OwnerKind.ORG))
+
+
+def jul(day: int, hour: int = 10) -> str:
+    return local(2026, 7, day, hour)
+
+
+def source_of(log: Log) -> MemorySource:
+    result = fold_log(log)
+    return MemorySource(result.rollups, result.wins)
+
+
+def rep(rep_id: str, team: str | None = None, cuts: Cuts = Cuts()) -> Scope:  # noqa: B008
+    return Scope(Owner(OwnerKind.REP, rep_id), team, cuts)
+
+
+def team(team_id: str) -> Scope:
+    return Scope(Owner(OwnerKind.TEAM, team_id))
+
+
+class TestMemorySourceRows:
+    def log(self) -> Log:
+        log = Log()
+        log.visit("account-acc-1", jul(1), rep=ANNA, team=NORTH)
+        log.visit("account-acc-1", jul(1, 12), rep=ANNA, team=SOUTH)  # helping the other team
+        log.visit("account-acc-2", jul(2), rep=BEN, team=NORTH)
+        log.call("account-acc-2", local(2026, 8, 1, 10), rep=CARA, team=SOUTH)
+        log.deal_opened("D1", jul(3), product_line="ovens", rep=CARA, team=SOUTH)
+        log.deal_opened("D2", jul(3), product_line="mixers", currency="USD", rep=CARA, team=SOUTH)
+        return log
+
+    async def test_answer_the_grain_range_and_metrics_asked_summed_over_cuts(self):
+        source = source_of(self.log())
+        days = await source.rows(ORG, "d", JUL_1, JUL_31, metrics=("visits", "deals_opened"))
+        assert sorted(days) == [
+            (date(2026, 7, 1), "visits", "", 2),
+            (date(2026, 7, 2), "visits", "", 1),
+            (date(2026, 7, 3), "deals_opened", "", 2),
+        ]
+        months = await source.rows(ORG, "m", JUL_1, date(2026, 8, 1), metrics=("visits", "calls"))
+        assert sorted(months) == [
+            (date(2026, 7, 1), "visits", "", 3),
+            (date(2026, 8, 1), "calls", "", 1),
+        ]
+
+    async def test_answer_prefixed_metrics_per_currency(self):
+        source = source_of(self.log())
+        rows = await source.rows(ORG, "m", JUL_1, JUL_31, prefixes=("pipeline:",))
+        assert sorted(rows) == [
+            (JUL_1, "pipeline:qualification", "EUR", 1000),
+            (JUL_1, "pipeline:qualification", "USD", 1000),
+        ]
+
+    async def test_keep_to_the_owner_and_a_manager_s_team(self):
+        source = source_of(self.log())
+        for grain in ("d", "m"):
+            anna = await source.rows(rep(ANNA), grain, JUL_1, JUL_31, metrics=("visits",))
+            assert sum(v for *_, v in anna) == 2, grain
+            in_north = await source.rows(
+                rep(ANNA, NORTH), grain, JUL_1, JUL_31, metrics=("visits",)
+            )
+            assert sum(v for *_, v in in_north) == 1, grain
+            south = await source.rows(team(SOUTH), grain, JUL_1, JUL_31, metrics=("visits",))
+            assert sum(v for *_, v in south) == 1, grain
+
+    async def test_keep_to_the_cut(self):
+        source = source_of(self.log())
+        scope = Scope(Owner(OwnerKind.ORG), cuts=Cuts(product_line="mixers"))
+        rows = await source.rows(scope, "d", JUL_1, JUL_31, metrics=("deals_opened", "visits"))
+        assert rows == [(date(2026, 7, 3), "deals_opened", "", 1)]
+
+
+class TestMemorySourceWins:
+    def log(self) -> Log:
+        log = Log()
+        log.lead_created("L1", jul(1), channel="online")
+        log.deal_opened("D1", jul(1), account="acc-1", lead="L1")
+        log.deal_opened("D2", jul(1), account="acc-1", product_line="mixers")
+        log.deal_opened("D3", jul(1), account="acc-2")
+        log.deal_won("D2", local(2026, 6, 20, 10), rep=BEN, team=NORTH)  # logged first
+        log.deal_won("D1", jul(10), rep=ANNA, team=NORTH)
+        log.deal_won("D3", jul(12), rep=CARA, team=SOUTH)
+        return log
+
+    async def test_are_the_won_deals_of_the_scope_in_the_range(self):
+        source = source_of(self.log())
+        assert sorted(await source.wins(ORG, JUL_1, JUL_31)) == [
+            ("acc-1", date(2026, 7, 10)),
+            ("acc-2", date(2026, 7, 12)),
+        ]
+        assert await source.wins(team(SOUTH), JUL_1, JUL_31) == [("acc-2", date(2026, 7, 12))]
+        assert await source.wins(rep(BEN), date(2026, 6, 1), JUL_31) == [
+            ("acc-1", date(2026, 6, 20))
+        ]
+        assert await source.wins(rep(ANNA, SOUTH), JUL_1, JUL_31) == []
+        online = Scope(Owner(OwnerKind.ORG), cuts=Cuts(channel="online"))
+        assert await source.wins(online, JUL_1, JUL_31) == [("acc-1", date(2026, 7, 10))]
+
+    async def test_first_wins_are_the_earliest_day_of_each_account_whoever_won(self):
+        source = source_of(self.log())
+        assert await source.first_wins({"acc-1", "acc-2", "acc-9"}) == {
+            "acc-1": date(2026, 6, 20),
+            "acc-2": date(2026, 7, 12),
+        }
+
+
+class TestFunnel:
+    def log(self) -> Log:
+        log = Log()
+        for i in range(4):
+            log.lead_created(f"L{i}", jul(1))
+        log.lead_qualified("L0", jul(2))
+        log.lead_qualified("L1", jul(2))
+        log.deal_opened("D1", jul(3))
+        log.deal_opened("D2", jul(3), stage="proposal")
+        log.stage_changed("D1", jul(4), "proposal")
+        log.stage_changed("D1", jul(5), "negotiation")
+        log.deal_won("D1", jul(6))
+        log.deal_lost("D2", jul(7))
+        return log
+
+    async def test_steps_from_leads_to_won_with_each_step_s_conversion(self):
+        result = await funnel(source_of(self.log()), ORG, JUL_1, JUL_31)
+        assert [(s["step"], s["count"]) for s in result["steps"]] == [
+            ("leads", 4),
+            ("opportunities", 2),
+            ("deals_opened", 2),
+            ("stage:proposal", 2),
+            ("stage:negotiation", 1),
+            ("stage:qualification", 1),
+            ("won", 1),
+        ]
+        assert "conversion" not in result["steps"][0]
+        assert result["steps"][1]["conversion"] == {"value": 0.5, "numerator": 2, "denominator": 4}
+        assert result["steps"][-1]["conversion"] == {"value": 1.0, "numerator": 1, "denominator": 1}
+        assert result["win_rate"] == {"value": 0.5, "numerator": 1, "denominator": 2}
+
+    async def test_counts_only_the_days_of_the_range(self):
+        result = await funnel(source_of(self.log()), ORG, date(2026, 7, 2), date(2026, 7, 5))
+        assert [(s["step"], s["count"]) for s in result["steps"]][:3] == [
+            ("leads", 0),
+            ("opportunities", 2),
+            ("deals_opened", 2),
+        ]
+        assert result["steps"][1]["conversion"]["value"] is None
+        assert result["win_rate"] == {"value": None, "numerator": 0, "denominator": 0}
