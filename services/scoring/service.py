@@ -374,6 +374,6 @@ def _rebuild_status(row: asyncpg.Record | None) -> dict[str, Any]:
     if row is None:
         return {"state": "idle", "generation": 1, "done": 0, "total": 0}
     progress = orjson.loads(row["rebuild"]) if row["rebuild"] else {"state": "idle"}
-    if row["rebuild_asked"]:  # asked for, not started yet
-        progress = {"state": "requested"}
+    if row["rebuild_asked"] or (row["rebuild_requested"] and progress.get("state") != "running"):
+        progress = {"state": "requested"}  # asked for (or a void came in), not started yet
     return {"generation": row["generation"], "done": 0, "total": 0, **progress}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,13 +27,13 @@ def free_port() -> int:
 
 @pytest.fixture
 def salesperf_run(database_url: str, tmp_path: Path):
-    port = free_port()
+    port, scoring_port = free_port(), free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "SALESPERF_JWT_SECRET": JWT_SECRET,
         "ACTIVITY_PORT": str(port),
-        "SCORING_PORT": str(free_port()),
+        "SCORING_PORT": str(scoring_port),
         "SALESPERF_DATA_DIR": str(tmp_path),
     }
     proc = subprocess.Popen(
@@ -54,6 +55,8 @@ def salesperf_run(database_url: str, tmp_path: Path):
     else:
         proc.kill()
         pytest.fail(f"salesperf run did not become ready:\n{proc.communicate()[0]}")
+    proc.scoring = f"http://127.0.0.1:{scoring_port}"  # type: ignore[attr-defined]
+    proc.env = env  # type: ignore[attr-defined]
     yield proc, base
     if proc.poll() is None:
         proc.kill()
@@ -88,3 +91,46 @@ def test_salesperf_run_serves_activity_on_loopback_and_stops_cleanly_on_ctrl_c(s
     assert "stopped" in rest
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{base}/healthz", timeout=1)
+
+
+def cli(proc: subprocess.Popen[str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "salesperf.cli", *args],
+        cwd=REPO, env=proc.env, capture_output=True, text=True, timeout=120,  # type: ignore[attr-defined]
+    )  # fmt: skip
+
+
+def test_a_first_look_demo_then_kpis_then_a_rebuild_from_the_cli(salesperf_run):
+    """What the README's "A first look" tells a new user to do, against `salesperf run`."""
+    proc, base = salesperf_run
+    scoring = proc.scoring
+    demo = cli(proc, "demo", "--url", base, "--org", "e2e-demo", "--scale", "0.1", "--days", "30")
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    posted = int(re.search(r"posted ([\d,]+) events", demo.stdout).group(1).replace(",", ""))
+    token = cli(proc, "token", "--org", "e2e-demo", "--role", "admin", "--sub", "me").stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    params = {"owner": "org", "period": "quarter", "from": "2026-07-01", "metrics": "visits,calls"}
+    head = httpx.get(f"{base}/v1/events/backlog", headers=headers).json()
+    deadline = time.monotonic() + 60
+    while True:  # scoring follows the feed; wait until it has folded the whole demo
+        kpis = httpx.get(f"{scoring}/v1/kpis", params=params, headers=headers).json()
+        rebuild = httpx.get(f"{scoring}/v1/admin/rebuild", headers=headers).json()
+        caught_up = kpis["up_to"]["position"] >= int(_position(head["head"]))
+        if (caught_up and rebuild["state"] in ("idle", "done")) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    before = kpis["buckets"][0]["metrics"]
+    assert before["visits"]["value"] > 0 and before["calls"]["value"] > 0
+    assert head["events"] == posted
+
+    rebuilt = cli(proc, "scoring", "rebuild", "--org", "e2e-demo", "--url", scoring)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "rebuilt" in rebuilt.stdout
+    after = httpx.get(f"{scoring}/v1/kpis", params=params, headers=headers).json()
+    assert after["buckets"][0]["metrics"] == before
+
+
+def _position(cursor: str) -> str:
+    import base64
+
+    return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(".")[1]
