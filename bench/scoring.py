@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,9 @@ class Config:
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[Config, bool]:
-    parser = argparse.ArgumentParser(prog="python -m bench.scoring", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.scoring", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--quick", action="store_true", help="50k events, short phases")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--events", type=int, default=None, help="events in the log [1,000,000]")
@@ -255,7 +257,13 @@ async def measure(config: Config, database: Database) -> dict[str, Any]:
         lat_act = await stack.enter_async_context(client(activity.base_url, LATENCY_ORG))
         lat_sco = await stack.enter_async_context(client(scoring.base_url, LATENCY_ORG))
         # The latency org must exist in scoring before the clock starts.
-        first = await lat_act.post("/v1/events", json={**next(iter_events(teams=1, scale=0.2)), "event_id": str(__import__("uuid").uuid4())})
+        first = await lat_act.post(
+            "/v1/events",
+            json={
+                **next(iter_events(teams=1, scale=0.2)),
+                "event_id": str(__import__("uuid").uuid4()),
+            },
+        )
         await caught_up(lat_sco, first.json()["position"], timeout=30)
         out["visible"] = await append_to_visible(lat_act, lat_sco, config)
 

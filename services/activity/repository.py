@@ -348,7 +348,7 @@ async def get_event(conn: asyncpg.Connection, org_id: str, event_id: UUID) -> St
 async def list_orgs(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     """Every org with events, its newest position and when that was recorded: a skip scan of
     the (org_id, position) index, one probe per org rather than a pass over the table."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """
         WITH RECURSIVE orgs(org_id) AS (
             (SELECT org_id FROM activity.events ORDER BY org_id LIMIT 1)
@@ -367,6 +367,7 @@ async def list_orgs(conn: asyncpg.Connection) -> list[asyncpg.Record]:
         ORDER BY o.org_id
         """
     )
+    return rows
 
 
 async def backlog(conn: asyncpg.Connection, org_id: str, after: int) -> asyncpg.Record:

@@ -319,7 +319,7 @@ class Consumer:
             row = await repository.get_org(conn, org)
             assert row is not None
             live = generation is None
-            target = row["generation"] if live else generation
+            target: int = row["generation"] if generation is None else generation
             book = Book(ZoneInfo(row["timezone"]))
             entities = await self._load(conn, org, target, items)
             for (kind, key), value in entities.items():
@@ -415,7 +415,9 @@ class Consumer:
             del result, rollups, entities, replayed
 
             # Catch up with the live cursor, then swap under the org row's lock.
-            cursor = (await repository.get_org(conn, org))["next_cursor"]
+            now = await repository.get_org(conn, org)
+            assert now is not None
+            cursor = now["next_cursor"]
             while True:
                 page = await client.raw_page(cursor, limit=self.settings.page_size)
                 if page["items"]:

@@ -348,8 +348,8 @@ def derive(name: str, sums: Sums, currency: str) -> dict[str, Any]:
     if kind is Kind.AVERAGE_DAYS:
         seconds, count = _count(sums, parts[0]), _count(sums, parts[1])
         days = Decimal(seconds) / SECONDS_PER_DAY
-        value = round(float(days / count), 2) if count else None
-        return {"value": value, "numerator": round(float(days), 4), "denominator": count,
+        mean = round(float(days / count), 2) if count else None
+        return {"value": mean, "numerator": round(float(days), 4), "denominator": count,
                 "unit": "days"}  # fmt: skip
     raise ValueError(f"{name} is not a flow metric")  # pragma: no cover
 

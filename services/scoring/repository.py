@@ -49,7 +49,8 @@ async def get_org(conn: asyncpg.Connection, org_id: str) -> asyncpg.Record | Non
 
 
 async def list_orgs(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT * FROM scoring.orgs ORDER BY org_id")
+    rows: list[asyncpg.Record] = await conn.fetch("SELECT * FROM scoring.orgs ORDER BY org_id")
+    return rows
 
 
 async def update_settings(
@@ -484,7 +485,7 @@ async def export_page(
         where += (f" AND (owner_id, bucket, metric, team_id, product_line, tier, channel, "
                   f"currency) > ({k}[1], {k}[2]::date, {k}[3], {k}[4], {k}[5], {k}[6], {k}[7], "
                   f"{k}[8])")  # fmt: skip
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         f"""
         SELECT owner_id AS rep_id, bucket, metric, team_id, product_line, tier, channel,
                currency, value
@@ -494,3 +495,4 @@ async def export_page(
         """,
         *params,
     )
+    return rows

@@ -52,8 +52,8 @@ def decode(kind: str, text: str | bytes) -> Any:
         return Account(
             tier=raw["tier"],
             first_won_at=_time(raw["first_won_at"]),
-            first_won_by=tuple(raw["first_won_by"]),  # type: ignore[arg-type]
-            first_won_dims=tuple(raw["first_won_dims"]),  # type: ignore[arg-type]
+            first_won_by=tuple(raw["first_won_by"]),
+            first_won_dims=tuple(raw["first_won_dims"]),
             followed_up=raw["followed_up"],
             touches=tuple(datetime.fromisoformat(t) for t in raw["touches"]),
         )

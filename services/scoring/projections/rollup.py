@@ -33,7 +33,7 @@ def collect(sums: FactSums, facts: Iterable[Fact]) -> None:
     made once per distinct key, by `expand`)."""
     for f in facts:
         key = f[:-1]
-        sums[key] = sums.get(key, 0) + f[-1]  # type: ignore[index]
+        sums[key] = sums.get(key, 0) + f[-1]
 
 
 def expand(sums: FactSums, rollups: Rollups | None = None) -> Rollups:
