@@ -238,6 +238,7 @@ class Consumer:
         rebuilding: asyncio.Task[None] | None = None
         last_rebuild = -float("inf")
         due = True
+        behind = True
         try:
             while True:
                 if rebuilding is not None and rebuilding.done():
@@ -248,9 +249,11 @@ class Consumer:
                         row = await repository.get_org(conn, org)
                     assert row is not None
                     # Asked by an admin: now. Asked by voids: not more often than configured.
-                    due = (
-                        row["rebuild_asked"]
-                        or time.monotonic() - last_rebuild >= self.settings.rebuild_seconds
+                    # Asked by an admin: now. Asked by voids: once caught up (catching up
+                    # matters more), and not more often than configured.
+                    due = row["rebuild_asked"] or (
+                        not behind
+                        and time.monotonic() - last_rebuild >= self.settings.rebuild_seconds
                     )
                     if row["rebuild_requested"] and due:
                         last_rebuild = time.monotonic()
@@ -266,6 +269,7 @@ class Consumer:
                 if page["items"]:
                     await self.apply(org, page, expected=cursor)
                 cursor = page["next"]
+                behind = page["has_more"]
                 await self._track_lag(org, client, cursor, page)
         finally:
             if rebuilding is not None:
