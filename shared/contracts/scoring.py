@@ -108,3 +108,35 @@ class RebuildStatus(BaseModel):
     done: int
     total: int
     seconds: float | None = None
+
+
+class MetricInfo(BaseModel):
+    """What another service needs to know of a metric: its unit and whether it adds up."""
+
+    model_config = ConfigDict(frozen=True)
+
+    unit: str = Field(description="count, money, ratio or days.")
+    additive: bool = Field(
+        description="Sums over periods and owners (so a goal on it can be split)."
+    )
+
+
+def _m(unit: str, additive: bool) -> MetricInfo:
+    return MetricInfo(unit=unit, additive=additive)
+
+
+METRICS: dict[str, MetricInfo] = {
+    **{name: _m("count", True) for name in (
+        "visits", "effective_visits", "calls", "connected_calls", "new_leads", "opportunities",
+        "disqualified_leads", "deals_opened", "deals_won", "deals_lost", "new_customers",
+        "followed_up_72h")},
+    **{name: _m("money", True) for name in ("revenue_won", "invoiced", "collected")},
+    **{name: _m("money", False) for name in (
+        "average_deal_size", "open_pipeline", "weighted_pipeline")},
+    **{name: _m("ratio", False) for name in (
+        "effective_visit_rate", "call_connect_rate", "lead_to_opportunity_rate", "win_rate",
+        "repeat_purchase_rate", "collection_rate", "followed_up_72h_rate")},
+    **{name: _m("days", False) for name in (
+        "avg_days_lead_to_opportunity", "avg_sales_cycle_days")},
+}  # fmt: skip
+"""Every metric scoring serves (its `GET /v1/metrics`), as goals sees it."""

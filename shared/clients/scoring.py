@@ -1,0 +1,108 @@
+"""The client goals uses to ask scoring for actuals and rates.
+
+    async with ScoringClient("http://127.0.0.1:8003", tokens) as scoring:
+        report = await scoring.kpis("acme", owner="team:north", period="month",
+                                    first=date(2026, 7, 1), last=date(2026, 7, 31),
+                                    metrics=["revenue_won"])
+
+`tokens(org)` gives the bearer token to send for an org (goals mints a service token with the
+shared secret). Answers parse into the `KpiReport` scoring declares; answers other than 2xx
+become our errors: 401 `Unauthorized`, 403 `Forbidden`, 404 `NotFound`, another 4xx
+`InvalidInput`, and a 5xx, a timeout or no connection `UpstreamUnavailable` (goals answers 503:
+it never makes actuals up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from shared.contracts.scoring import KpiReport
+from shared.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+    UpstreamUnavailable,
+)
+
+_BY_STATUS: dict[int, type[DomainError]] = {401: Unauthorized, 403: Forbidden, 404: NotFound}
+
+
+class ScoringClient:
+    def __init__(
+        self,
+        base_url: str,
+        tokens: Callable[[str], str],
+        *,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._tokens = tokens
+        self._http = httpx.AsyncClient(
+            base_url=base_url, timeout=httpx.Timeout(timeout), transport=transport
+        )
+
+    async def __aenter__(self) -> ScoringClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def kpis(
+        self,
+        org: str,
+        *,
+        owner: str,
+        period: str,
+        first: date,
+        last: date,
+        metrics: Sequence[str],
+        product_line: str | None = None,
+        tier: str | None = None,
+        channel: str | None = None,
+        currency: str | None = None,
+        as_of: datetime | None = None,
+    ) -> KpiReport:
+        params: dict[str, Any] = {
+            "owner": owner, "period": period, "from": first.isoformat(),
+            "to": last.isoformat(), "metrics": ",".join(metrics),
+        }  # fmt: skip
+        for name, value in (("product_line", product_line), ("tier", tier),
+                            ("channel", channel), ("currency", currency)):  # fmt: skip
+            if value is not None:
+                params[name] = value
+        if as_of is not None:
+            params["as_of"] = as_of.isoformat()
+        response = await self._get(org, "/v1/kpis", params)
+        return KpiReport.model_validate_json(response.content)
+
+    async def _get(self, org: str, path: str, params: dict[str, Any]) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self._tokens(org)}"}
+        try:
+            response = await self._http.get(path, params=params, headers=headers)
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(f"scoring is unreachable: {exc!r}") from exc
+        if not response.is_success:
+            try:
+                problem = response.json()
+                detail = str(problem.get("detail") or problem.get("title"))
+            except ValueError:
+                detail = response.text[:200]
+            if response.status_code >= 500:
+                raise UpstreamUnavailable(f"scoring answered {response.status_code}: {detail}")
+            raise _BY_STATUS.get(response.status_code, InvalidInput)(f"scoring: {detail}")
+        return response
