@@ -1,0 +1,19 @@
+"""Settings of the goals service (environment prefix `GOALS_`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.config import ServiceSettings
+
+
+class GoalsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="GOALS_", extra="ignore")
+
+    port: int = 8001
+    scoring_url: str = Field(
+        default="http://127.0.0.1:8003", description="Where the scoring service answers."
+    )
+    scoring_timeout: float = Field(default=10.0, gt=0, description="Seconds per scoring call.")
+    pool_size: int = 10

@@ -1,0 +1,90 @@
+"""The goals service: goals, their decomposition, funnel plans and progress."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from shared.auth import Role, issue_token
+from shared.clients.scoring import ScoringClient
+from shared.db import create_engine, create_sessionmaker, sync_url
+from shared.errors import document_problems_as_problem_json, install_problem_handlers
+from shared.logging import configure_logging
+from shared.observability import MetricsMiddleware, ops_router
+from shared.responses import JSONResponse
+
+from .config import GoalsSettings
+from .router import router
+
+DESCRIPTION = """
+Goals on any KPI scoring serves — for a rep, a team or the org, with a floor and a stretch —
+their decomposition (in time, or across tiers, product lines and reps; children always sum
+to the parent), funnel plans, and progress: actual (from scoring), pace against the goal's own
+shape, projection and status. Every change is a revision; nothing is overwritten.
+
+Authenticate with `Authorization: Bearer <JWT>` (`salesperf token --help`). Errors are
+RFC 9457 `application/problem+json` with the fields at fault; 503 when scoring is down.
+"""
+TOKEN_TTL = 3600
+
+
+def create_app(
+    settings: GoalsSettings | None = None,
+    *,
+    database_url: str | None = None,
+    scoring_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    settings = settings or GoalsSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, json=settings.log_json)
+        engine = create_engine(database_url or sync_url(settings), pool_size=settings.pool_size,
+                               application_name="goals")  # fmt: skip
+        secret = settings.resolved_jwt_secret()
+        tokens: dict[str, str] = {}
+
+        def token(org: str) -> str:  # a service token per org, minted once
+            if org not in tokens:
+                tokens[org] = issue_token(secret, org=org, role=Role.SERVICE, sub="goals",
+                                          ttl_seconds=365 * 24 * 3600)  # fmt: skip
+            return tokens[org]
+
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(engine.dispose)
+            scoring = ScoringClient(settings.scoring_url, token, timeout=settings.scoring_timeout,
+                                    transport=scoring_transport)  # fmt: skip
+            stack.push_async_callback(scoring.aclose)
+            app.state.settings = settings
+            app.state.jwt_secret = secret
+            app.state.engine = engine
+            app.state.sessionmaker = create_sessionmaker(engine)
+            app.state.scoring = scoring
+            yield
+
+    app = FastAPI(title="salesperf goals", version="1", description=DESCRIPTION,
+                  lifespan=lifespan, default_response_class=JSONResponse)  # fmt: skip
+    install_problem_handlers(app)
+    document_problems_as_problem_json(app)
+    app.add_middleware(MetricsMiddleware, service="goals")
+    app.include_router(router)
+    app.include_router(ops_router())
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: database reachable")
+    async def readyz() -> JSONResponse:
+        try:
+            async with app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            ok = True
+        except Exception:
+            ok = False
+        return JSONResponse(
+            {"ready": ok, "checks": {"database": ok}}, status_code=200 if ok else 503
+        )
+
+    return app

@@ -1,0 +1,61 @@
+"""ORM models of the goals schema (SQLAlchemy 2, typed)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ARRAY, Date, ForeignKey, MetaData, SmallInteger, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(schema="goals")
+
+
+class Goal(Base):
+    """The index of a goal's current revision (what filters and access need)."""
+
+    __tablename__ = "goals"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[str] = mapped_column(Text)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("goals.goals.id"))
+    revision: Mapped[int]
+    owner_kind: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[str] = mapped_column(Text)
+    team_id: Mapped[str | None] = mapped_column(Text)
+    metric: Mapped[str] = mapped_column(Text)
+    period_kind: Mapped[str] = mapped_column(Text)
+    period_start: Mapped[date] = mapped_column(Date)
+    archived: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    created_by: Mapped[str] = mapped_column(Text)
+
+
+class Revision(Base):
+    """One revision of a goal: the whole goal as it then was. Never updated (a trigger)."""
+
+    __tablename__ = "revisions"
+
+    goal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("goals.goals.id"), primary_key=True)
+    revision: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[str] = mapped_column(Text)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    changed: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    reason: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Calendar(Base):
+    __tablename__ = "calendars"
+
+    org_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    timezone: Mapped[str] = mapped_column(Text, default="UTC")
+    weekend: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger))
+    holidays: Mapped[list[date]] = mapped_column(ARRAY(Date))
+    workdays: Mapped[list[date]] = mapped_column(ARRAY(Date))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

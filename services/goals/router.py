@@ -1,0 +1,182 @@
+"""HTTP routes of the goals service: parse, call one service function, answer."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Query
+
+from shared.auth import CurrentUser
+from shared.db import SessionDep
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+    UpstreamUnavailable,
+)
+from shared.errors import problem_responses as problems
+
+from . import service
+from .calendar import PeriodKind
+from .dependencies import ScoringDep
+from .schemas import (
+    CalendarIO,
+    Decomposed,
+    DecomposeIn,
+    FunnelPlanIn,
+    GoalIn,
+    GoalOut,
+    GoalPage,
+    GoalPatch,
+    ProgressOut,
+    ProgressPage,
+    Reconciliation,
+    RevisionPage,
+)
+
+router = APIRouter(prefix="/v1")
+ID = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}"
+OwnerQuery = Annotated[
+    str | None,
+    Query(description="`rep:ID`, `team:ID` or `org`.", pattern=rf"^(org|(rep|team):{ID})$"),
+]
+At = Annotated[
+    date | None,
+    Query(description="The day to judge progress on (default: today in the org's timezone).",
+          ge=date(1970, 1, 1), le=date(2099, 12, 31)),
+]  # fmt: skip
+_READ = problems(Unauthorized, NotFound, InvalidInput)
+_WRITE = problems(Unauthorized, Forbidden, NotFound, InvalidInput, Conflict)
+_SCORED = problems(Unauthorized, Forbidden, NotFound, InvalidInput, UpstreamUnavailable)
+
+
+@router.post("/goals", response_model=GoalOut, status_code=201, tags=["goals"], responses=_WRITE,
+             summary="Set a goal")  # fmt: skip
+async def create_goal(body: GoalIn, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """A manager sets their team's and its reps' goals, an admin any of the org's. Floor and
+    stretch: explicit, `buffer_pct` (10 → ±10 %), or `base_pct`/`challenge_pct` (80/120)."""
+    return await service.create_goal(session, user, body)
+
+
+@router.get("/goals", response_model=GoalPage, tags=["goals"], responses=_READ,
+            summary="Goals, filtered")  # fmt: skip
+async def list_goals(
+    session: SessionDep,
+    user: CurrentUser,
+    owner: OwnerQuery = None,
+    metric: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,64}$")] = None,
+    period: PeriodKind | None = None,
+    start_from: Annotated[
+        date | None, Query(alias="from", description="Periods starting on or after.")
+    ] = None,
+    start_to: Annotated[
+        date | None, Query(alias="to", description="Periods starting on or before.")
+    ] = None,
+    parent_id: UUID | None = None,
+    include_archived: bool = False,
+    cursor: Annotated[str | None, Query(description="`next` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """In period order. Reps see their own, managers their team's, the rest the org's."""
+    return await service.list_goals(
+        session, user, owner=owner, metric=metric, period=period, start_from=start_from,
+        start_to=start_to, parent_id=parent_id, include_archived=include_archived,
+        cursor=cursor, limit=limit,
+    )  # fmt: skip
+
+
+@router.get("/goals/{goal_id}", response_model=GoalOut, tags=["goals"], responses=_READ,
+            summary="One goal (its current revision)")  # fmt: skip
+async def get_goal(goal_id: UUID, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    return await service.get_goal(session, user, goal_id)
+
+
+@router.patch("/goals/{goal_id}", response_model=GoalOut, tags=["goals"], responses=_WRITE,
+              summary="Change a goal (a new revision)")  # fmt: skip
+async def patch_goal(
+    goal_id: UUID, body: GoalPatch, session: SessionDep, user: CurrentUser
+) -> dict[str, Any]:
+    """Nothing is overwritten: every change is a new revision. `expected_revision` answers 409
+    if someone changed the goal meanwhile. `archived: true` retires it."""
+    return await service.patch_goal(session, user, goal_id, body)
+
+
+@router.delete("/goals/{goal_id}", response_model=GoalOut, tags=["goals"], responses=_WRITE,
+               summary="Archive a goal (a new revision)")  # fmt: skip
+async def archive_goal(goal_id: UUID, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    return await service.patch_goal(
+        session, user, goal_id, GoalPatch(archived=True, reason="archived")
+    )
+
+
+@router.get("/goals/{goal_id}/revisions", response_model=RevisionPage, tags=["goals"],
+            responses=_READ, summary="Who changed what, and when")  # fmt: skip
+async def revisions(goal_id: UUID, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    return await service.revisions(session, user, goal_id)
+
+
+@router.post("/goals/{goal_id}/decompose", response_model=Decomposed, status_code=201,
+             tags=["goals"], responses=_WRITE | _SCORED, summary="Split a goal into child goals")  # fmt: skip
+async def decompose(
+    goal_id: UUID, body: DecomposeIn, session: SessionDep, user: CurrentUser, scoring: ScoringDep
+) -> dict[str, Any]:
+    """In time (into quarters, months, weeks or days: even, by working days, by seasonal
+    weights per month, or by last year's actuals) or across tiers, product lines or a team's
+    reps (by weights, evenly, or by their past share). Children sum exactly to the parent
+    (money in minor units, largest remainder) and carry floor and stretch too."""
+    return await service.decompose(session, user, scoring, goal_id, body)
+
+
+@router.get("/goals/{goal_id}/reconcile", response_model=Reconciliation, tags=["goals"],
+            responses=_READ, summary="The goal against the sum of its children")  # fmt: skip
+async def reconcile(goal_id: UUID, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    return await service.reconcile(session, user, goal_id)
+
+
+@router.get("/goals/{goal_id}/progress", response_model=ProgressOut, tags=["progress"],
+            responses=_SCORED, summary="Actual, pace, projection and status")  # fmt: skip
+async def progress(
+    goal_id: UUID, session: SessionDep, user: CurrentUser, scoring: ScoringDep, at: At = None
+) -> dict[str, Any]:
+    """Actuals come from scoring; if it is down the answer is 503, never made-up numbers."""
+    return await service.progress(session, user, scoring, goal_id, at)
+
+
+@router.get("/progress", response_model=ProgressPage, tags=["progress"], responses=_SCORED,
+            summary="Progress of an owner's current goals")  # fmt: skip
+async def progress_list(
+    session: SessionDep, user: CurrentUser, scoring: ScoringDep, owner: OwnerQuery = None,
+    period: PeriodKind | None = None, at: At = None,
+) -> dict[str, Any]:  # fmt: skip
+    return await service.progress_list(session, user, scoring, owner=owner, period=period, at=at)
+
+
+@router.post("/plans/funnel", tags=["plans"], responses=_SCORED,
+             summary="Deals, opportunities, leads, calls and visits needed")  # fmt: skip
+async def funnel_plan(
+    body: FunnelPlanIn, session: SessionDep, user: CurrentUser, scoring: ScoringDep
+) -> dict[str, Any]:
+    """From a revenue or new-customer target, the owner's own conversion rates over the
+    look-back window (scoring; each overridable) and a challenge factor (default 1.1). A rate
+    that is zero or unknown is named, never divided by."""
+    return await service.funnel_plan(session, user, scoring, body)
+
+
+@router.get("/calendar", response_model=CalendarIO, tags=["calendar"],
+            responses=problems(Unauthorized), summary="The org's working calendar")  # fmt: skip
+async def get_calendar(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    return await service.get_calendar(session, user)
+
+
+@router.put("/calendar", response_model=CalendarIO, tags=["calendar"], responses=_WRITE,
+            summary="Set the org's working calendar (admin)")  # fmt: skip
+async def put_calendar(
+    body: Annotated[CalendarIO, Body()], session: SessionDep, user: CurrentUser
+) -> dict[str, Any]:
+    """Timezone, weekend days, public holidays and make-up working days: what working-day
+    decomposition and pacing count."""
+    return await service.put_calendar(session, user, body)

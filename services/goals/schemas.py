@@ -1,0 +1,216 @@
+"""Request and response bodies of the goals API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.events import Channel, Currency, Identifier, Tier
+
+from .calendar import PeriodKind
+
+OwnerText = Annotated[
+    str, StringConstraints(pattern=r"^(org|(rep|team):[A-Za-z0-9][A-Za-z0-9._:@-]{0,127})$")
+]
+Value = int | str  # counts as integers, everything else as decimal strings
+Percent = int | str
+Note = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")]
+Reason = Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GoalIn(Strict):
+    owner: OwnerText = Field(examples=["team:team-north"])
+    team_id: Identifier | None = Field(
+        default=None, description="A rep goal's team (a manager's own team when omitted)."
+    )
+    metric: str = Field(examples=["revenue_won"], description="Any metric scoring serves.")
+    period: PeriodKind
+    start: date = Field(description="First day of the period (1 Jan, a quarter's or month's "
+                        "first day, a Monday, or any day).")  # fmt: skip
+    target: Value = Field(description='An integer for counts; a decimal string otherwise '
+                          '("1000000.00" for money, "0.30" for a rate).')  # fmt: skip
+    currency: Currency | None = Field(default=None, description="Required for money metrics.")
+    floor: Value | None = None
+    stretch: Value | None = None
+    buffer_pct: Percent | None = Field(
+        default=None, description="10: floor = target × 0.9, stretch = target × 1.1."
+    )
+    base_pct: Percent | None = Field(default=None, description="80: floor = target × 0.8.")
+    challenge_pct: Percent | None = Field(default=None, description="120: stretch = target × 1.2.")
+    product_line: Identifier | None = None
+    tier: Tier | None = None
+    channel: Channel | None = None
+    note: Note | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"owner": "team:team-north", "metric": "revenue_won", "period": "year",
+                 "start": "2026-01-01", "target": "1000000.00", "currency": "EUR",
+                 "buffer_pct": 10, "note": "FY26 team target"}
+            ]
+        },
+    )  # fmt: skip
+
+
+class GoalPatch(Strict):
+    target: Value | None = None
+    floor: Value | None = None
+    stretch: Value | None = None
+    buffer_pct: Percent | None = None
+    base_pct: Percent | None = None
+    challenge_pct: Percent | None = None
+    note: Note | None = None
+    archived: bool | None = None
+    expected_revision: int | None = Field(
+        default=None, ge=1, description="409 when the goal has moved past this revision."
+    )
+    reason: Reason | None = Field(default=None, description="Why: kept with the revision.")
+
+
+class Decomposition(BaseModel):
+    by: str
+    into: str | None = None
+    strategy: str
+    children: list[UUID]
+
+
+class GoalOut(BaseModel):
+    id: UUID
+    revision: int
+    parent_id: UUID | None
+    owner: str
+    team_id: str | None
+    metric: str
+    unit: str
+    period: PeriodKind
+    start: date
+    end: date
+    target: Value
+    floor: Value
+    stretch: Value
+    currency: str | None
+    product_line: str | None
+    tier: str | None
+    channel: str | None
+    note: str | None
+    archived: bool
+    decomposition: Decomposition | None
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+
+
+class GoalPage(BaseModel):
+    items: list[GoalOut]
+    next: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
+class RevisionOut(BaseModel):
+    revision: int
+    changed: list[str]
+    reason: str | None
+    changed_by: str
+    changed_at: datetime
+    goal: dict[str, Any] = Field(description="The goal as of this revision.")
+
+
+class RevisionPage(BaseModel):
+    items: list[RevisionOut]
+
+
+class DecomposeIn(Strict):
+    by: Literal["time", "tier", "product_line", "rep"]
+    into: PeriodKind | None = Field(default=None, description="by=time: the finer period.")
+    strategy: Literal["even", "working_days", "seasonal", "last_year", "weights", "past_share"] = (
+        "even"
+    )
+    seasonal: dict[Annotated[int, Field(ge=1, le=12)], Annotated[int | str, Field()]] | None = (
+        Field(default=None, description="strategy=seasonal: a weight per month number (1–12).")
+    )
+    weights: dict[Identifier, int | str] | None = Field(
+        default=None, description='by=tier/product_line/rep: {"A": 60, "B": 30, "C": 10}.'
+    )
+    reps: list[Identifier] | None = Field(default=None, description="by=rep: the team's reps.")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [
+            {"by": "time", "into": "month", "strategy": "working_days"},
+            {"by": "tier", "strategy": "weights", "weights": {"A": 60, "B": 30, "C": 10}},
+            {"by": "rep", "strategy": "even", "reps": ["rep-anna", "rep-ben"]},
+        ]},
+    )  # fmt: skip
+
+
+class Decomposed(BaseModel):
+    parent: GoalOut
+    children: list[GoalOut]
+
+
+class Reconciliation(BaseModel):
+    goal_id: UUID
+    target: Value
+    children_target: Value
+    difference: Value = Field(description="Parent minus the sum of its children.")
+    floor: Value
+    children_floor: Value
+    stretch: Value
+    children_stretch: Value
+    balanced: bool
+    children: list[GoalOut]
+
+
+class CalendarIO(Strict):
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "UTC"
+    weekend: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        default=[5, 6], description="Weekday numbers, Monday 0 … Sunday 6.", max_length=7
+    )
+    holidays: list[date] = Field(default_factory=list, max_length=1000)
+    workdays: list[date] = Field(
+        default_factory=list, max_length=1000,
+        description="Make-up working days on a weekend (China's adjusted weekends).",
+    )  # fmt: skip
+
+
+class FunnelPlanIn(Strict):
+    owner: OwnerText
+    goal: Literal["revenue", "new_customers"] = "revenue"
+    target: Value
+    currency: Currency | None = None
+    start: date
+    end: date
+    lookback_days: int = Field(default=90, ge=7, le=730)
+    challenge: Annotated[str | int, Field()] = "1.1"
+    rates: dict[str, str | int] = Field(default_factory=dict, description="Overrides by name.")
+
+
+class ProgressOut(BaseModel):
+    goal: GoalOut
+    at: date
+    actual: Value
+    attainment_pct: float | None
+    floor_pct: float | None
+    stretch_pct: float | None
+    expected_to_date: Value
+    gap: str
+    projected_run_rate: Value | None
+    projected_with_pipeline: Value | None
+    status: Literal["on_track", "at_risk", "behind"]
+    rule: str
+    next_checkpoint: date | None
+    shape: str = Field(description="What expected-to-date follows: the children's targets "
+                       "(their own shape) or the calendar's working days.")  # fmt: skip
+
+
+class ProgressPage(BaseModel):
+    items: list[ProgressOut]
