@@ -18,6 +18,8 @@ from fastapi import FastAPI
 
 from services.activity.config import ActivitySettings
 from services.activity.main import create_app as create_activity
+from services.goals.config import GoalsSettings
+from services.goals.main import create_app as create_goals
 from services.scoring.config import ScoringSettings
 from services.scoring.main import create_app as create_scoring
 from shared.config import ServiceSettings
@@ -33,6 +35,7 @@ class ServiceSpec:
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("activity", ActivitySettings, create_activity),
     ServiceSpec("scoring", ScoringSettings, create_scoring),
+    ServiceSpec("goals", GoalsSettings, create_goals),
 )
 
 
@@ -44,21 +47,27 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _settings(spec: ServiceSpec, activity: ServiceSettings) -> ServiceSettings:
+def _settings(spec: ServiceSpec) -> ServiceSettings:
+    """A service's settings, pointed at the services started beside it (wherever their ports
+    are) unless their URLs are set explicitly."""
     settings = spec.settings()
     if isinstance(settings, ScoringSettings) and "SCORING_ACTIVITY_URL" not in os.environ:
-        # Follow the activity service started beside it, wherever ACTIVITY_PORT put it.
+        activity = ActivitySettings()
         settings = settings.model_copy(
             update={"activity_url": f"http://{activity.host}:{activity.port}"}
+        )
+    if isinstance(settings, GoalsSettings) and "GOALS_SCORING_URL" not in os.environ:
+        scoring = ScoringSettings()
+        settings = settings.model_copy(
+            update={"scoring_url": f"http://{scoring.host}:{scoring.port}"}
         )
     return settings
 
 
 async def serve(database_url: str, *, log_level: str = "warning") -> None:
     servers: list[_Server] = []
-    activity = ActivitySettings()
     for spec in SERVICES:
-        settings = _settings(spec, activity)
+        settings = _settings(spec)
         app = spec.factory(settings, database_url=database_url)
         config = uvicorn.Config(
             app,

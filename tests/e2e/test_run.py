@@ -34,6 +34,7 @@ def salesperf_run(database_url: str, tmp_path: Path):
         "SALESPERF_JWT_SECRET": JWT_SECRET,
         "ACTIVITY_PORT": str(port),
         "SCORING_PORT": str(scoring_port),
+        "GOALS_PORT": str(free_port()),
         "SALESPERF_DATA_DIR": str(tmp_path),
     }
     proc = subprocess.Popen(
