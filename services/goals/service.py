@@ -332,7 +332,7 @@ async def _actuals(
 ) -> list[Decimal]:  # fmt: skip
     """The goal's metric over each span, from scoring (one call)."""
     report = await scoring.kpis(
-        org, owner=owner or body["owner"], period=_scoring_period(into),
+        org, owner=owner or body["owner"], period="day",  # days: any span sums exactly
         first=spans[0].start, last=spans[-1].end, metrics=[body["metric"]],
         product_line=body.get("product_line"), tier=body.get("tier"),
         channel=body.get("channel"), currency=body.get("currency"),
@@ -346,10 +346,6 @@ async def _actuals(
         )
         out.append(value)
     return out
-
-
-def _scoring_period(kind: PeriodKind) -> str:
-    return kind.value
 
 
 def _year_earlier(span: Span) -> Span:
