@@ -612,11 +612,8 @@ async def progress_list(
     today = at or _today(tz)
     items = []
     for item in page["items"]:
-        if (
-            not (date.fromisoformat(item["start"]) <= today <= date.fromisoformat(item["end"]))
-            and at is None
-        ):
-            continue
+        if not date.fromisoformat(item["start"]) <= today <= date.fromisoformat(item["end"]):
+            continue  # only the goals whose period holds the day
         goal = await repository.get_goal(session, user.org, uuid.UUID(item["id"]))
         assert goal is not None
         revision = await session.get(Revision, (goal.id, goal.revision))

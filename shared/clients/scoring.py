@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from shared.contracts.scoring import KpiReport
 from shared.errors import (
@@ -88,7 +89,12 @@ class ScoringClient:
         if as_of is not None:
             params["as_of"] = as_of.isoformat()
         response = await self._get(org, "/v1/kpis", params)
-        return KpiReport.model_validate_json(response.content)
+        try:
+            return KpiReport.model_validate_json(response.content)
+        except ValidationError as exc:  # a 2xx that is not scoring's answer (a proxy page…)
+            raise UpstreamUnavailable(
+                f"scoring answered something else: {exc.errors()[:1]}"
+            ) from exc
 
     async def _get(self, org: str, path: str, params: dict[str, Any]) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._tokens(org)}"}
@@ -99,8 +105,11 @@ class ScoringClient:
         if not response.is_success:
             try:
                 problem = response.json()
-                detail = str(problem.get("detail") or problem.get("title"))
             except ValueError:
+                problem = None
+            if isinstance(problem, dict):
+                detail = str(problem.get("detail") or problem.get("title"))
+            else:
                 detail = response.text[:200]
             if response.status_code >= 500:
                 raise UpstreamUnavailable(f"scoring answered {response.status_code}: {detail}")
