@@ -400,23 +400,26 @@ class Consumer:
                         conn, org, {"state": "running", "done": done, "total": max(total, done)}
                     )
 
+            stage = repository.FactStage(conn)
+            await stage.open()
             replayed = await replay_org(
                 client, ZoneInfo(row["timezone"]), page_size=self.settings.page_size,
-                progress=progress,
+                progress=progress, stage=stage,
             )  # fmt: skip
             result = replayed.replay
-            rollups = result.rollups
+            await stage.add(result.sums)
             entities = [
                 (kind, key, value)
                 for kind in ("leads", "deals", "accounts", "invoices")
                 for key, value in getattr(result.book, kind).items()
             ]
             async with conn.transaction():
-                await repository.copy_generation(conn, org, new, rollups, result.wins, entities)
+                await stage.write(org, new)
+                await repository.copy_generation(conn, org, new, result.wins, entities)
                 await repository.open_next(conn, org, old=old, new=new, cursor=replayed.cursor)
             folded, voided, skipped = result.folded, result.voided, dict(result.skipped)
-            currency = next((k[8] for k in rollups if k[8]), None)
-            del result, rollups, entities, replayed
+            currency = await repository.first_currency(conn, org, new)
+            del result, entities, replayed
 
             # Catch up with the live cursor, then swap under the org row's lock.
             now = await repository.get_org(conn, org)

@@ -12,15 +12,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from shared.clients.activity import ActivityClient
 
-from .projections.rollup import Replay, feed
+from .projections.rollup import FactSums, Replay, feed
 
 VOID = "event.voided"
 Progress = Callable[[int], Awaitable[None]]
+STAGE_EVERY = 100_000  # fact sums held in memory before they are handed to the stage
+
+
+class Stage(Protocol):
+    """Where a rebuild's fact sums go as it folds, so its memory stays bounded (the database
+    adds them up); `reset` forgets them when the replay must start over."""
+
+    async def add(self, sums: FactSums) -> None: ...
+
+    async def reset(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -56,14 +66,21 @@ async def replay_org(
     page_size: int = 1000,
     until: datetime | None = None,
     progress: Progress | None = None,
+    stage: Stage | None = None,
 ) -> Replayed:
-    """Fold the org's log (events recorded up to `until`, if given) from an empty book."""
+    """Fold the org's log (events recorded up to `until`, if given) from an empty book. With a
+    `stage`, fact sums are handed over as they pile up (the replay's own `sums` then holds only
+    the last ones not yet handed over)."""
     voided = await voided_ids(client, page_size=page_size, until=until)
     while True:
-        restart = await _fold_all(client, timezone, frozenset(voided), page_size, until, progress)
+        restart = await _fold_all(
+            client, timezone, frozenset(voided), page_size, until, progress, stage
+        )
         if isinstance(restart, Replayed):
             return restart
         voided |= restart
+        if stage is not None:
+            await stage.reset()
 
 
 async def _fold_all(
@@ -73,6 +90,7 @@ async def _fold_all(
     page_size: int,
     until: datetime | None,
     progress: Progress | None,
+    stage: Stage | None,
 ) -> Replayed | set[str]:
     """The replay, or the voids it met that it did not know (then it must start over)."""
     from .projections.kpis import Book
@@ -97,6 +115,9 @@ async def _fold_all(
         if new_voids:
             return new_voids
         feed(result, items, voided)
+        if stage is not None and len(result.sums) >= STAGE_EVERY:
+            await stage.add(result.sums)
+            result.sums = {}
         seen += len(items)
         if items:
             position, last_recorded = items[-1]["position"], _recorded(items[-1])

@@ -189,6 +189,17 @@ async def begin_rebuild(conn: asyncpg.Connection, org_id: str) -> asyncpg.Record
     return row
 
 
+async def first_currency(conn: asyncpg.Connection, org_id: str, generation: int) -> str | None:
+    """A currency the org's money is in (for an org that has set none)."""
+    value: str | None = await conn.fetchval(
+        "SELECT currency FROM scoring.kpi_rollups WHERE org_id = $1 AND generation = $2 "
+        "AND grain = 'm' AND owner_kind = 'org' AND currency <> '' LIMIT 1",
+        org_id,
+        generation,
+    )
+    return value
+
+
 async def open_next(
     conn: asyncpg.Connection, org_id: str, *, old: int, new: int, cursor: str | None
 ) -> None:
@@ -328,21 +339,65 @@ async def add_wins(
         )
 
 
+class FactStage:
+    """A rebuild's fact sums, COPYed into a temporary table of its connection as the replay
+    goes; `write` adds them up into day and month rows (the fold's `expand`, in SQL)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def open(self) -> None:
+        await self._conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS scoring_stage (metric text, day date, rep_id text, "
+            "team_id text, product_line text, tier text, channel text, currency text, "
+            "value numeric); TRUNCATE scoring_stage"
+        )
+
+    async def add(self, sums: Any) -> None:
+        if sums:
+            await self._conn.copy_records_to_table(
+                "scoring_stage", records=((*key, value) for key, value in sums.items())
+            )
+
+    async def reset(self) -> None:
+        await self._conn.execute("TRUNCATE scoring_stage")
+
+    async def write(self, org_id: str, generation: int) -> None:
+        """Day rows per rep and team; month rows per rep, team and org (as `expand`)."""
+        await self._conn.execute(
+            """
+            INSERT INTO scoring.kpi_rollups (org_id, generation, grain, bucket, owner_kind,
+                owner_id, team_id, product_line, tier, channel, currency, metric, value)
+            SELECT $1::text, $2::int, 'd', s.day, 'rep', s.rep_id, s.team_id, s.product_line, s.tier,
+                   s.channel, s.currency, s.metric, sum(s.value)
+            FROM scoring_stage s
+            GROUP BY s.day, s.rep_id, s.team_id, s.product_line, s.tier, s.channel, s.currency,
+                     s.metric
+            UNION ALL
+            SELECT $1::text, $2::int, 'm', date_trunc('month', s.day)::date, o.kind, o.owner, o.team,
+                   s.product_line, s.tier, s.channel, s.currency, s.metric, sum(s.value)
+            FROM scoring_stage s
+            CROSS JOIN LATERAL (VALUES ('org', '', ''), ('rep', s.rep_id, s.team_id),
+                                       ('team', s.team_id, s.team_id)) AS o(kind, owner, team)
+            WHERE o.kind = 'org' OR (o.kind = 'rep' AND s.rep_id <> '')
+               OR (o.kind = 'team' AND s.team_id <> '')
+            GROUP BY date_trunc('month', s.day), o.kind, o.owner, o.team, s.product_line,
+                     s.tier, s.channel, s.currency, s.metric
+            """,
+            org_id,
+            generation,
+        )
+        await self._conn.execute("DROP TABLE scoring_stage")
+
+
 async def copy_generation(
     conn: asyncpg.Connection,
     org_id: str,
     generation: int,
-    rollups: Rollups,
     wins: Sequence[Win],
     entities: Iterable[tuple[str, str, Any]],
 ) -> None:
-    """Bulk-write a rebuilt generation (COPY)."""
-    await conn.copy_records_to_table(
-        "kpi_rollups",
-        schema_name="scoring",
-        columns=ROLLUP_COLUMNS,
-        records=((org_id, generation, *key, value) for key, value in rollups.items()),
-    )
+    """Bulk-write a rebuilt generation's wins and entities (COPY)."""
     await conn.copy_records_to_table(
         "wins", schema_name="scoring", columns=WIN_COLUMNS,
         records=(_win_record(org_id, generation, w) for w in wins),
