@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from shared.auth import Principal, Role
@@ -74,12 +74,14 @@ def team_of(user: Principal, owner: Owner, given: str | None) -> str | None:
 # --------------------------------------------------------------------------- values
 
 
-def metric_info(metric: str) -> MetricInfo:
+def metric_info(metric: str, location: str = "body") -> MetricInfo:
     info = METRICS.get(metric)
     if info is None:
         raise InvalidInput(
             f"Unknown metric {metric!r}; scoring serves: {', '.join(METRICS)}.",
-            errors=[field_error("metric", "not a metric scoring serves", "unknown_metric")],
+            errors=[
+                field_error("metric", "not a metric scoring serves", "unknown_metric", location)
+            ],
         )
     return info
 
@@ -176,7 +178,7 @@ def bounds(
 
 
 def _round(value: Decimal, places: int) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-places))
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 def _pct(raw: object, field: str) -> Decimal | None:

@@ -167,3 +167,39 @@ def _fmt(value: Decimal) -> str:
     if isinstance(exponent, int) and exponent >= -4:
         return f"{value:,f}"
     return f"{_round(value):,f}"
+
+
+def level(
+    *,
+    target: Decimal,
+    floor: Decimal,
+    stretch: Decimal,
+    actual: Decimal,
+    lower_is_better: bool = False,
+) -> Progress:
+    """A rate or an average is not paced — it does not grow through the period — so it is
+    judged by its level: where it stands now is where it is expected to stand, and (if it
+    holds) where it ends. For durations (`lower_is_better`) the stretch is the far bound."""
+    if lower_is_better:
+        if actual <= target:
+            status: Status = "on_track"
+            rule = f"{_fmt(actual)} ≤ target {_fmt(target)} (lower is better)"
+        elif actual <= stretch:
+            status, rule = (
+                "at_risk",
+                f"{_fmt(actual)} > target {_fmt(target)} but ≤ {_fmt(stretch)}",
+            )
+        else:
+            status, rule = "behind", f"{_fmt(actual)} > {_fmt(stretch)}"
+    elif actual >= target:
+        status, rule = "on_track", f"level {_fmt(actual)} ≥ target {_fmt(target)}"
+    elif actual >= floor:
+        status = "at_risk"
+        rule = f"level {_fmt(actual)} ≥ floor {_fmt(floor)} but < target {_fmt(target)}"
+    else:
+        status, rule = "behind", f"level {_fmt(actual)} < floor {_fmt(floor)}"
+    return Progress(
+        attainment_pct=_pct(actual, target), floor_pct=_pct(actual, floor),
+        stretch_pct=_pct(actual, stretch), expected_to_date=target, gap=actual - target,
+        projected_run_rate=actual, projected_with_pipeline=None, status=status, rule=rule,
+    )  # fmt: skip

@@ -6,7 +6,15 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from shared.events import Channel, Currency, Identifier, Tier
 
@@ -15,8 +23,34 @@ from .calendar import PeriodKind
 OwnerText = Annotated[
     str, StringConstraints(pattern=r"^(org|(rep|team):[A-Za-z0-9][A-Za-z0-9._:@-]{0,127})$")
 ]
-Value = int | str  # counts as integers, everything else as decimal strings
-Percent = int | str
+
+
+def _int_or_str(value: object) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError('must be an integer (counts) or a decimal string ("1250.00")')
+    return value
+
+
+def _number(value: object) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError('must be a number such as 10 or a decimal string such as "12.5"')
+    return value
+
+
+# Counts as integers, everything else as decimal strings; checked further per metric.
+Value = Annotated[
+    int | str,
+    PlainValidator(_int_or_str),
+    WithJsonSchema(
+        {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}]}
+    ),
+]
+Percent = Annotated[
+    int | str,
+    PlainValidator(_number),
+    WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}]}),
+]
+Weight = Percent
 Note = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")]
 Reason = Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")]
 
@@ -69,7 +103,7 @@ class GoalPatch(Strict):
     base_pct: Percent | None = None
     challenge_pct: Percent | None = None
     note: Note | None = None
-    archived: bool | None = None
+    archived: StrictBool | None = None
     expected_revision: int | None = Field(
         default=None, ge=1, description="409 when the goal has moved past this revision."
     )
@@ -134,10 +168,10 @@ class DecomposeIn(Strict):
     strategy: Literal["even", "working_days", "seasonal", "last_year", "weights", "past_share"] = (
         "even"
     )
-    seasonal: dict[Annotated[int, Field(ge=1, le=12)], Annotated[int | str, Field()]] | None = (
-        Field(default=None, description="strategy=seasonal: a weight per month number (1–12).")
+    seasonal: dict[Annotated[int, Field(ge=1, le=12)], Weight] | None = Field(
+        default=None, description="strategy=seasonal: a weight per month number (1–12)."
     )
-    weights: dict[Identifier, int | str] | None = Field(
+    weights: dict[Identifier, Weight] | None = Field(
         default=None, description='by=tier/product_line/rep: {"A": 60, "B": 30, "C": 10}.'
     )
     reps: list[Identifier] | None = Field(default=None, description="by=rep: the team's reps.")
@@ -190,8 +224,8 @@ class FunnelPlanIn(Strict):
     start: date
     end: date
     lookback_days: int = Field(default=90, ge=7, le=730)
-    challenge: Annotated[str | int, Field()] = "1.1"
-    rates: dict[str, str | int] = Field(default_factory=dict, description="Overrides by name.")
+    challenge: Percent = "1.1"
+    rates: dict[str, Percent] = Field(default_factory=dict, description="Overrides by name.")
 
 
 class ProgressOut(BaseModel):

@@ -21,8 +21,9 @@ from shared.contracts.scoring import MetricInfo
 from shared.errors import Forbidden, InvalidInput, field_error
 
 from . import pace, plan, repository
-from .calendar import Calendar, PeriodKind, Span, checkpoints, children, period_span
+from .calendar import Calendar, PeriodKind, Span, checkpoints, children, period_of, period_span
 from .decompose import (
+    InvalidField,
     Targets,
     across_weights,
     expected_fraction,
@@ -194,6 +195,12 @@ async def patch_goal(
     target = Decimal(body["target"])
     bound_keys = ("floor", "stretch", "buffer_pct", "base_pct", "challenge_pct")
     if any(given.get(k) is not None for k in bound_keys):
+        explicit = {k: given.get(k) for k in ("floor", "stretch")}
+        if (explicit["floor"] is None) != (
+            explicit["stretch"] is None
+        ):  # one bound: keep the other
+            kept = "stretch" if explicit["floor"] is not None else "floor"
+            given = {**given, kept: render(Decimal(body[kept]), info, currency)}
         floor, stretch = bounds(target, info, currency, given)
         body["floor"], body["stretch"] = str(floor), str(stretch)
     elif "target" in given:  # keep the floor and stretch as the same share of the target
@@ -220,7 +227,7 @@ async def list_goals(
 ) -> dict[str, Any]:  # fmt: skip
     who = parse_owner(owner, "owner", "query") if owner else None
     if metric is not None:
-        metric_info(metric)
+        metric_info(metric, "query")
     team = rep = None
     if user.role is Role.REP:
         rep = user.sub
@@ -372,7 +379,9 @@ async def decompose(
             errors=[field_error("by", "the goal's metric is a rate or an average", "not_additive")],
         )
     if body.get("decomposition"):
-        raise AlreadyDecomposed("The goal is decomposed already; archive its children first.")
+        if await repository.children(session, user.org, goal.id):
+            raise AlreadyDecomposed("The goal is decomposed already; archive its children first.")
+        body["decomposition"] = None  # every child archived: it may be split again
     kind = PeriodKind(body["period"])
     parent_span = Span(date.fromisoformat(body["start"]), date.fromisoformat(body["end"]))
     row = await repository.get_calendar(session, user.org)
@@ -386,12 +395,16 @@ async def decompose(
                 spans = children(parent_span, kind, data.into)
             except ValueError as exc:
                 raise _invalid("into", str(exc)) from exc
-            strategy: str = data.strategy if data.strategy != "weights" else "even"
+            if data.strategy not in ("even", "working_days", "seasonal", "last_year"):
+                raise _invalid(
+                    "strategy", "by=time splits even, by working_days, seasonal or last_year"
+                )
+            strategy: str = data.strategy
             last_year = None
             if strategy == "last_year":
                 earlier = [_year_earlier(s) for s in spans]
                 last_year = await _actuals(scoring, user.org, body, earlier, data.into)
-            seasonal = ({m: Decimal(str(w)) for m, w in data.seasonal.items()}
+            seasonal = ({m: _weight(w, f"seasonal.{m}") for m, w in data.seasonal.items()}
                         if data.seasonal else None)  # fmt: skip
             weights = time_weights(spans, strategy, calendar=calendar, seasonal=seasonal,
                                    last_year=last_year)  # fmt: skip
@@ -408,7 +421,9 @@ async def decompose(
                 if unknown:
                     raise _invalid("weights", f"tiers are A, B and C, not {', '.join(unknown)}")
             keys = list(data.weights)
-            weights = across_weights(keys, {k: Decimal(str(v)) for k, v in data.weights.items()})
+            weights = across_weights(
+                keys, {k: _weight(v, f"weights.{k}") for k, v in data.weights.items()}
+            )
             strategy = "weights"
             for key in keys:
                 children_bodies.append({**body, data.by: key})
@@ -418,25 +433,28 @@ async def decompose(
             reps = data.reps or (list(data.weights) if data.weights else None)
             if not reps:
                 raise _invalid("reps", "by=rep needs the team's `reps`")
-            strategy = (
-                data.strategy if data.strategy in ("even", "weights", "past_share") else "even"
-            )
+            if len(set(reps)) != len(reps):
+                raise _invalid("reps", "a rep is named twice")
+            if data.strategy not in ("even", "weights", "past_share"):
+                raise _invalid("strategy", "by=rep splits even, by weights or by past_share")
+            strategy = data.strategy
             past = None
-            if strategy == "past_share":
-                before = Span(parent_span.start - (parent_span.end - parent_span.start) - timedelta(days=1),
-                              parent_span.start - timedelta(days=1))  # fmt: skip
+            if strategy == "past_share":  # the period before, of the same kind
+                before = period_of(kind, parent_span.start - timedelta(days=1))
                 past = {
                     rep: (await _actuals(scoring, user.org, body, [before], PeriodKind.DAY,
                                          owner=f"rep:{rep}"))[0]
                     for rep in reps
                 }  # fmt: skip
-            given = {k: Decimal(str(v)) for k, v in (data.weights or {}).items()}
+            given = {k: _weight(v, f"weights.{k}") for k, v in (data.weights or {}).items()}
             weights = across_weights(reps, given or None, strategy, past)
             team = body["owner"].split(":", 1)[1]
             for rep in reps:
                 children_bodies.append({**body, "owner": f"rep:{rep}", "team_id": team})
+    except InvalidField as exc:
+        raise _invalid(exc.field, exc.detail) from exc
     except ValueError as exc:
-        raise _invalid(_field_of(str(exc)), str(exc)) from exc
+        raise _invalid("strategy", str(exc)) from exc
 
     places = exponent(info, body.get("currency"))
     parent = Targets(*(to_minor(Decimal(body[k]), places) for k in ("target", "floor", "stretch")))
@@ -459,11 +477,14 @@ def _invalid(field: str, message: str) -> InvalidInput:
     return InvalidInput(f"`{field}`: {message}.", errors=[field_error(field, message, "decompose")])
 
 
-def _field_of(message: str) -> str:
-    for name in ("seasonal", "weights", "reps", "into", "strategy"):
-        if name in message:
-            return name
-    return "strategy"
+def _weight(raw: int | str, field: str) -> Decimal:
+    try:
+        value = Decimal(str(raw))
+    except ArithmeticError as exc:
+        raise _invalid(field, "is not a number") from exc
+    if not value.is_finite() or value < 0:
+        raise _invalid(field, "must be a number ≥ 0")
+    return value
 
 
 async def reconcile(session: AsyncSession, user: Principal, goal_id: uuid.UUID) -> dict[str, Any]:
@@ -556,10 +577,16 @@ async def _progress(
     expected = expected_fraction(spans, weights, today, calendar)
     elapsed = expected_fraction([span], [Decimal(1)], today, calendar)
     target, floor, stretch = (Decimal(body[k]) for k in ("target", "floor", "stretch"))
-    result = pace.progress(
-        target=target, floor=floor, stretch=stretch, actual=actual, expected_fraction=expected,
-        elapsed_fraction=elapsed, weighted_pipeline=pipeline, period_over=today > span.end,
-    )  # fmt: skip
+    if info.additive:
+        result = pace.progress(
+            target=target, floor=floor, stretch=stretch, actual=actual,
+            expected_fraction=expected, elapsed_fraction=elapsed, weighted_pipeline=pipeline,
+            period_over=today > span.end,
+        )  # fmt: skip
+    else:
+        result = pace.level(target=target, floor=floor, stretch=stretch, actual=actual,
+                            lower_is_better=info.unit == "days")  # fmt: skip
+        shape = "its level (a rate or an average is not paced)"
     places = exponent(info, currency)
 
     def show(value: Decimal | None) -> int | str | None:
@@ -658,14 +685,11 @@ async def funnel_plan(
         sums[name] = sum((Decimal(str(b.metrics[name].value or 0)) for b in report.buckets),
                          Decimal(0))  # fmt: skip
     rates = plan.rates_from_kpis(sums)
+    overrides = {k: _weight(v, f"rates.{k}") for k, v in data.rates.items()}
     try:
-        rates = plan.apply_overrides(rates, {k: Decimal(str(v)) for k, v in data.rates.items()})
-    except (ValueError, ArithmeticError) as exc:
-        name = next((k for k in data.rates if k in str(exc)), "rates")
-        raise InvalidInput(
-            str(exc),
-            errors=[field_error(f"rates.{name}" if name != "rates" else "rates", str(exc), "rate")],
-        ) from exc
+        rates = plan.apply_overrides(rates, overrides)
+    except plan.InvalidPlanInput as exc:
+        raise _invalid(f"rates.{exc.field}", exc.message) from exc
     row = await repository.get_calendar(session, user.org)
     calendar, _ = _calendar(row)
     span = Span(data.start, data.end)
