@@ -90,17 +90,19 @@ def from_minor(units: int, exponent: int) -> Decimal:
 # --------------------------------------------------------------------------- apportionment
 
 
+def _number(field: str, label: str, value: object) -> Decimal:
+    """A weight as a finite Decimal ≥ 0; ints are taken, floats and the rest refused."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = Decimal(value)
+    if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
+        raise InvalidField(field, f"{label} is {value!r}; weights are decimal numbers ≥ 0")
+    return value
+
+
 def _fractions(weights: Sequence[Decimal], field: str = "weights") -> list[Fraction]:
     if not weights:
         raise InvalidField(field, "at least one weight is needed")
-    out: list[Fraction] = []
-    for i, weight in enumerate(weights):
-        if isinstance(weight, Decimal) and not weight.is_finite():
-            raise InvalidField(field, f"weight {i} ({weight}) is not a number")
-        value = Fraction(weight)
-        if value < 0:
-            raise InvalidField(field, f"weight {i} ({weight}) is negative")
-        out.append(value)
+    out = [Fraction(_number(field, f"weight {i}", w)) for i, w in enumerate(weights)]
     if not any(out):
         raise InvalidField(field, "the weights are all zero")
     return out
@@ -202,8 +204,9 @@ def split_targets(parent: Targets, weights: Sequence[Decimal]) -> list[Targets]:
     `split` of the parent's floor and stretch bounded by the children's targets (`_split_within`):
     the same numbers whenever plain `split` keeps the order; otherwise the unit that would break
     it goes to the next child in line. A child's floor then lies within (-1, +2) units of its exact
-    share and its stretch within (-2, +1): in the largest-remainder order no child is passed over
-    twice, because the units left over never outnumber the room the targets' own round-ups made.
+    share and its stretch within (-2, +1): no child takes more than two of the floor's units left
+    over, nor gives up more than one of the stretch's, because those units never outnumber the
+    room that the targets' own round-ups made.
     """
     targets = split(parent.target, weights)
     floors = _split_within(parent.floor, weights, [0] * len(targets), targets)
@@ -322,12 +325,6 @@ def _strategy(kind: type[S], strategy: str) -> S:
         raise InvalidField("strategy", f"{strategy!r} is not one of {allowed}") from None
 
 
-def _non_negative(field: str, label: str, value: Decimal) -> Decimal:
-    if not value.is_finite() or value < 0:
-        raise InvalidField(field, f"{label} is {value}; weights are numbers ≥ 0")
-    return value
-
-
 def time_weights(
     spans: Sequence[Span],
     strategy: str,
@@ -363,7 +360,7 @@ def time_weights(
         raise InvalidField("last_year", "last year's actuals are needed")
     if len(last_year) != len(spans):
         raise InvalidField("last_year", f"{len(last_year)} actuals given for {len(spans)} periods")
-    weights = [_non_negative("last_year", f"actual {i}", v) for i, v in enumerate(last_year)]
+    weights = [_number("last_year", f"actual {i}", v) for i, v in enumerate(last_year)]
     if not any(weights):
         raise InvalidField("last_year", "no actuals last year")
     return weights
@@ -374,10 +371,11 @@ def _seasonal_weights(
 ) -> list[Decimal]:
     if seasonal is None:
         raise InvalidField("seasonal", "a weight per month is needed")
+    by_month: dict[int, Decimal] = {}
     for month, value in seasonal.items():
         if not 1 <= month <= 12:
             raise InvalidField("seasonal", f"{month} is not a month (1..12)")
-        _non_negative("seasonal", f"the weight of month {month}", value)
+        by_month[month] = _number("seasonal", f"the weight of month {month}", value)
     weights = []
     for span in spans:
         weight = Decimal(0)
@@ -385,10 +383,10 @@ def _seasonal_weights(
         while day <= span.end:
             last = day.replace(day=days_in_month(day.year, day.month))
             end = min(last, span.end)
-            if day.month not in seasonal:
+            if day.month not in by_month:
                 raise InvalidField("seasonal", f"no weight for month {day.month}")
             days = (end - day).days + 1
-            weight += days * seasonal[day.month] / days_in_month(day.year, day.month)
+            weight += days * by_month[day.month] / days_in_month(day.year, day.month)
             if end == span.end:
                 break
             day = end + ONE_DAY
@@ -434,13 +432,13 @@ def across_weights(
         missing = [k for k in keys if k not in weights]
         if missing:
             raise InvalidField("weights", f"no weight for {missing[0]!r}")
-        out = [_non_negative("weights", f"the weight of {k!r}", weights[k]) for k in keys]
+        out = [_number("weights", f"the weight of {k!r}", weights[k]) for k in keys]
         if not any(out):
             raise InvalidField("weights", "the weights are all zero")
         return out
     if past is None:
         raise InvalidField("past", "past actuals are needed")
-    out = [_non_negative("past", f"the actual of {k!r}", past.get(k, Decimal(0))) for k in keys]
+    out = [_number("past", f"the actual of {k!r}", past.get(k, Decimal(0))) for k in keys]
     if not any(out):
         raise InvalidField("past", "no actuals in the past period for any of these keys")
     return out
