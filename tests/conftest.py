@@ -47,6 +47,28 @@ async def database_url(base_url: str) -> AsyncIterator[str]:
         await admin.close()
 
 
+@asynccontextmanager
+async def scratch_database(base_url: str, prefix: str) -> AsyncIterator[str]:
+    """A migrated database of its own, dropped afterwards: for tests that run the services as
+    processes, so no other test's scoring replica takes part in their consumer election."""
+    name = f"salesperf_{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(asyncpg_dsn(base_url))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        await asyncio.to_thread(run_migrations, url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def own_database(base_url: str) -> AsyncIterator[str]:
+    async with scratch_database(base_url, "own") as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """A plain asyncpg pool on the test database, for asserting stored rows."""

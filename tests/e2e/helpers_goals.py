@@ -3,45 +3,29 @@ services as real uvicorn processes on loopback, and events as reps log them."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
-from shared.db import asyncpg_dsn, run_migrations
-from tests.conftest import JWT_SECRET, make_event
+from tests.conftest import (
+    JWT_SECRET,
+    make_event,
+    scratch_database,  # noqa: F401 (the journey uses it from here)
+)
 from tests.e2e.test_run import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TEAM = "team-north"
 OFFSET = "+02:00"  # Europe/Berlin in July (CEST)
-
-
-@asynccontextmanager
-async def scratch_database(base_url: str, prefix: str) -> AsyncIterator[str]:
-    """A migrated database of its own: no other test's scoring replica joins the election."""
-    name = f"salesperf_{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = await asyncpg.connect(asyncpg_dsn(base_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(run_migrations, url)
-        yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,11 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def salesperf_run(database_url: str, tmp_path: Path):
+def salesperf_run(own_database: str, tmp_path: Path):
     port, scoring_port = free_port(), free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": own_database,
         "SALESPERF_JWT_SECRET": JWT_SECRET,
         "ACTIVITY_PORT": str(port),
         "SCORING_PORT": str(scoring_port),

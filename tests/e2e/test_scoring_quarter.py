@@ -28,15 +28,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from shared.auth import issue_token
-from shared.db import asyncpg_dsn, run_migrations
 from shared.synthetic import generate
-from tests.conftest import JWT_SECRET
+from tests.conftest import JWT_SECRET, scratch_database
 from tests.e2e.naive_kpis import NaiveKpis, compute
 from tests.e2e.test_run import free_port
 
@@ -104,16 +101,8 @@ def _wait_healthy(proc: subprocess.Popen[bytes], url: str, name: str) -> None:
 @pytest.fixture(scope="module")
 async def own_database(base_url: str) -> AsyncIterator[str]:
     """A database of its own, so no other test's scoring replica takes part in the election."""
-    name = f"salesperf_quarter_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = await asyncpg.connect(asyncpg_dsn(base_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(run_migrations, url)
+    async with scratch_database(base_url, "quarter") as url:
         yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.fixture(scope="module")

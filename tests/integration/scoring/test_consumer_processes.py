@@ -14,36 +14,20 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from shared.auth import issue_token
-from shared.db import asyncpg_dsn, run_migrations
+from shared.db import asyncpg_dsn
 from tests.conftest import JWT_SECRET, make_event
 from tests.e2e.test_run import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 ORG = "org-kill9"
-
-
-@pytest.fixture
-async def own_database(base_url: str) -> AsyncIterator[str]:
-    name = f"salesperf_kill9_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = await asyncpg.connect(asyncpg_dsn(base_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(run_migrations, url)
-        yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 class Processes:
