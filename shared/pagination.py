@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
+
+import orjson
 
 from shared.errors import InvalidInput, field_error
 
@@ -36,3 +39,35 @@ def decode_cursor(cursor: str | None, *, field: str = "after") -> int:
             ],
         ) from exc
     return position
+
+
+def encode_keyset(tag: str, values: Sequence[str]) -> str:
+    """An opaque cursor for a keyset (the sort key of the last row handed out)."""
+    raw = orjson.dumps(list(values))
+    return f"{tag}." + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_keyset(tag: str, cursor: str, size: int, *, field: str = "cursor") -> list[str]:
+    """The keyset `encode_keyset(tag, …)` made: `size` strings; InvalidInput naming `field`
+    for anything else (the caller checks the values' own shapes and raises ValueError)."""
+    try:
+        if not cursor.startswith(f"{tag}."):
+            raise ValueError(cursor)
+        raw = cursor[len(tag) + 1 :]
+        values = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        if (
+            not isinstance(values, list)
+            or len(values) != size
+            or not all(isinstance(v, str) and "\x00" not in v for v in values)
+        ):
+            raise ValueError(cursor)
+        return values
+    except (ValueError, binascii.Error, orjson.JSONDecodeError) as exc:
+        raise bad_cursor(field) from exc
+
+
+def bad_cursor(field: str = "cursor") -> InvalidInput:
+    return InvalidInput(
+        f"`{field}` is not a cursor this API issued.",
+        errors=[field_error(field, "not a cursor issued by this API", "cursor_invalid", "query")],
+    )

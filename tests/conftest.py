@@ -33,20 +33,6 @@ def base_url() -> str:
     return sync_url(CommonSettings())
 
 
-@pytest.fixture(scope="session")
-async def database_url(base_url: str) -> AsyncIterator[str]:
-    name = f"salesperf_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = await asyncpg.connect(asyncpg_dsn(base_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(run_migrations, url)
-        yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 @asynccontextmanager
 async def scratch_database(base_url: str, prefix: str) -> AsyncIterator[str]:
     """A migrated database of its own, dropped afterwards: for tests that run the services as
@@ -61,6 +47,13 @@ async def scratch_database(base_url: str, prefix: str) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(base_url: str) -> AsyncIterator[str]:
+    """The run's own database (never the development one), migrated once."""
+    async with scratch_database(base_url, "test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ commit: the request owns the transaction), and ask scoring for actuals."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -12,13 +10,13 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role
 from shared.clients.scoring import ScoringClient
 from shared.contracts.scoring import MetricInfo
 from shared.errors import Forbidden, InvalidInput, field_error
+from shared.pagination import bad_cursor, decode_keyset, encode_keyset
 
 from . import pace, plan, repository
 from .calendar import Calendar, PeriodKind, Span, checkpoints, children, period_of, period_span
@@ -248,26 +246,17 @@ async def list_goals(
 
 
 def _encode_cursor(goal: Goal) -> str:
-    raw = orjson.dumps([goal.period_start.isoformat(), str(goal.id)])
-    return "g1." + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_keyset("g1", [goal.period_start.isoformat(), str(goal.id)])
 
 
 def _decode_cursor(cursor: str | None) -> tuple[date, uuid.UUID] | None:
     if not cursor:
         return None
+    day, ident = decode_keyset("g1", cursor, 2)
     try:
-        if not cursor.startswith("g1."):
-            raise ValueError(cursor)
-        raw = cursor[3:]
-        day, ident = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
         return date.fromisoformat(day), uuid.UUID(ident)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
-        raise InvalidInput(
-            "`cursor` is not a cursor this API issued.",
-            errors=[
-                field_error("cursor", "not a cursor issued by this API", "cursor_invalid", "query")
-            ],
-        ) from exc
+    except ValueError as exc:
+        raise bad_cursor() from exc
 
 
 async def revisions(session: AsyncSession, user: Principal, goal_id: uuid.UUID) -> dict[str, Any]:

@@ -419,31 +419,37 @@ class Consumer:
                 await repository.open_next(conn, org, old=old, new=new, cursor=replayed.cursor)
             folded, voided, skipped = result.folded, result.voided, dict(result.skipped)
             currency = await repository.first_currency(conn, org, new)
+            cursor, position = replayed.cursor, replayed.position
+            last_recorded = replayed.last_recorded_at
             del result, entities, replayed
 
             # Catch up with the live cursor, then swap under the org row's lock.
-            now = await repository.get_org(conn, org)
-            assert now is not None
-            cursor = now["next_cursor"]
+            # Catch up with the head of the feed, then swap: the new generation holds everything
+            # up to its cursor, so it may go live whenever it is not behind the live one.
+            wait = 0.0
             while True:
-                page = await client.raw_page(cursor, limit=self.settings.page_size)
+                page = await client.raw_page(cursor, limit=self.settings.page_size, wait=wait)
                 if page["items"]:
                     n, more_skipped = await self.apply(org, page, expected=cursor, generation=new)
                     folded += n
                     for k, v in more_skipped.items():
                         skipped[k] = skipped.get(k, 0) + v
                     cursor = page["next"]
+                    position = page["items"][-1]["position"]
+                    last_recorded = datetime.fromisoformat(page["items"][-1]["recorded_at"])
+                    wait = 0.0
                     continue
                 done = {"state": "done", "done": folded + voided, "total": folded + voided,
                         "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
                 async with conn.transaction():
                     swapped = await repository.swap_generation(
-                        conn, org, old=old, new=new, next_cursor=cursor, seq=row["rebuild_seq"],
-                        folded=folded,
+                        conn, org, old=old, new=new, next_cursor=cursor, position=position,
+                        last_recorded_at=last_recorded, seq=row["rebuild_seq"], folded=folded,
                         voided=voided, skipped=skipped, currency=currency, progress=done,
                     )  # fmt: skip
                 if swapped:
                     break
-                # The live follower moved on meanwhile: fold what it folded, then try again.
+                # The live follower is past us: fold what it folded, waiting for it if need be.
+                wait = 1.0
             await repository.drop_generations(conn, org, keep=new)
         log.info("rebuilt %s: %d events in %.2fs", org, folded, time.monotonic() - started)

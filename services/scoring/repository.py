@@ -23,6 +23,7 @@ from .projections.rollup import Rollups
 from .sources import Row, Scope
 
 LEADER_LOCK = (0x5C0E, 1)  # session advisory lock held by the replica that consumes
+REBUILD_WORK_MEM = "256MB"  # for adding up a rebuild's staged sums
 
 ROLLUP_COLUMNS = ("org_id", "generation", "grain", "bucket", "owner_kind", "owner_id", "team_id",
                   "product_line", "tier", "channel", "currency", "metric", "value")  # fmt: skip
@@ -217,6 +218,8 @@ async def swap_generation(
     old: int,
     new: int,
     next_cursor: str | None,
+    position: int,
+    last_recorded_at: datetime | None,
     seq: int,
     folded: int,
     voided: int,
@@ -224,19 +227,20 @@ async def swap_generation(
     currency: str | None,
     progress: dict[str, Any],
 ) -> bool:
-    """Make the rebuilt generation live, if it has caught up with the live cursor. The request
-    that started the rebuild is settled, unless another one (a new void…) came in since."""
+    """Make the rebuilt generation live, with its own cursor, unless the live one has gone past
+    it (the live follower, fenced by the cursor, reloads from here). The request that started
+    the rebuild is settled, unless another one (a new void…) came in since."""
     row = await conn.fetchrow(
         """
         UPDATE scoring.orgs SET generation = $3, next_generation = NULL, next_cursor = NULL,
+            cursor = $4, position = $11, last_recorded_at = coalesce($12, last_recorded_at),
             folded = $6, voided = $7, skipped = $8::jsonb, currency = coalesce(currency, $9),
             rebuild_requested = (rebuild_seq <> $5), rebuild = $10::jsonb, updated_at = now()
-        WHERE org_id = $1 AND generation = $2 AND next_generation = $3
-          AND cursor IS NOT DISTINCT FROM $4
+        WHERE org_id = $1 AND generation = $2 AND next_generation = $3 AND position <= $11
         RETURNING 1
         """,
         org_id, old, new, next_cursor, seq, folded, voided, orgjson(skipped), currency,
-        orgjson(progress),
+        orgjson(progress), position, last_recorded_at,
     )  # fmt: skip
     return row is not None
 
@@ -244,15 +248,19 @@ async def swap_generation(
 async def drop_generation(conn: asyncpg.Connection, org_id: str, generation: int) -> None:
     for table in ("kpi_rollups", "wins", "entities"):
         await conn.execute(
-            f"DELETE FROM scoring.{table} WHERE org_id = $1 AND generation = $2", org_id, generation
-        )
+            f"DELETE FROM scoring.{table} WHERE org_id = $1 AND generation = $2",
+            org_id, generation, timeout=None,
+        )  # fmt: skip
 
 
 async def drop_generations(conn: asyncpg.Connection, org_id: str, keep: int) -> None:
     """Delete every generation of the org but `keep` (old ones, and a crashed rebuild's)."""
     for table in ("kpi_rollups", "wins", "entities"):
         await conn.execute(
-            f"DELETE FROM scoring.{table} WHERE org_id = $1 AND generation <> $2", org_id, keep
+            f"DELETE FROM scoring.{table} WHERE org_id = $1 AND generation <> $2",
+            org_id,
+            keep,
+            timeout=None,
         )
 
 
@@ -356,14 +364,19 @@ class FactStage:
     async def add(self, sums: Any) -> None:
         if sums:
             await self._conn.copy_records_to_table(
-                "scoring_stage", records=((*key, value) for key, value in sums.items())
+                "scoring_stage",
+                records=((*key, value) for key, value in sums.items()),
+                timeout=None,
             )
 
     async def reset(self) -> None:
         await self._conn.execute("TRUNCATE scoring_stage")
 
     async def write(self, org_id: str, generation: int) -> None:
-        """Day rows per rep and team; month rows per rep, team and org (as `expand`)."""
+        """Day rows per rep and team; month rows per rep, team and org (as `expand`). Run
+        inside the swap's transaction; a large org's sums take a while, so no time limit and
+        room to aggregate in memory."""
+        await self._conn.execute(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
         await self._conn.execute(
             """
             INSERT INTO scoring.kpi_rollups (org_id, generation, grain, bucket, owner_kind,
@@ -386,6 +399,7 @@ class FactStage:
             """,
             org_id,
             generation,
+            timeout=None,
         )
         await self._conn.execute("DROP TABLE scoring_stage")
 
@@ -400,11 +414,12 @@ async def copy_generation(
     """Bulk-write a rebuilt generation's wins and entities (COPY)."""
     await conn.copy_records_to_table(
         "wins", schema_name="scoring", columns=WIN_COLUMNS,
-        records=(_win_record(org_id, generation, w) for w in wins),
+        records=(_win_record(org_id, generation, w) for w in wins), timeout=None,
     )  # fmt: skip
     await conn.copy_records_to_table(
         "entities", schema_name="scoring", columns=("org_id", "generation", "kind", "key", "state"),
         records=((org_id, generation, kind, key, encode(v)) for kind, key, v in entities),
+        timeout=None,
     )  # fmt: skip
 
 

@@ -21,18 +21,11 @@ import httpx
 import orjson
 from pydantic import TypeAdapter
 
+from shared.clients._answers import get
 from shared.contracts.activity import Backlog, EventPage, OrgList
-from shared.errors import (
-    DomainError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    Unauthorized,
-    UpstreamUnavailable,
-)
+from shared.errors import UpstreamUnavailable
 
 _page = TypeAdapter(EventPage)
-_BY_STATUS: dict[int, type[DomainError]] = {401: Unauthorized, 403: Forbidden, 404: NotFound}
 
 
 class ActivityClient:
@@ -76,21 +69,7 @@ class ActivityClient:
     ) -> EventPage:
         """One page of the feed after the cursor `after` (None: from the start); with `wait`,
         the server holds the request until something arrives or the time is up."""
-        params: dict[str, Any] = {"limit": limit}
-        if after:
-            params["after"] = after
-        if wait:
-            params["wait"] = wait
-        if types:
-            params["types"] = ",".join(types)
-        try:
-            response = await self._http.get(
-                "/v1/events", params=params, timeout=self._timeout + wait
-            )
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable(f"activity is unreachable: {exc!r}") from exc
-        _raise_for(response)
-        return _page.validate_json(response.content)
+        return _page.validate_json((await self._feed(after, limit, wait, types)).content)
 
     async def raw_page(
         self,
@@ -102,6 +81,12 @@ class ActivityClient:
     ) -> dict[str, Any]:
         """A page as plain JSON (dicts), for folds that read thousands of events a second and
         trust activity to have validated them; the shape is `EventPage`'s."""
+        page: dict[str, Any] = orjson.loads((await self._feed(after, limit, wait, types)).content)
+        return page
+
+    async def _feed(
+        self, after: str | None, limit: int, wait: float, types: Sequence[str] | None
+    ) -> httpx.Response:
         params: dict[str, Any] = {"limit": limit}
         if after:
             params["after"] = after
@@ -109,15 +94,8 @@ class ActivityClient:
             params["wait"] = wait
         if types:
             params["types"] = ",".join(types)
-        try:
-            response = await self._http.get(
-                "/v1/events", params=params, timeout=self._timeout + wait
-            )
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable(f"activity is unreachable: {exc!r}") from exc
-        _raise_for(response)
-        page: dict[str, Any] = orjson.loads(response.content)
-        return page
+        return await get(self._http, "activity", "/v1/events", params=params,
+                         timeout=self._timeout + wait)  # fmt: skip
 
     async def orgs(self) -> OrgList:
         """The orgs with events and their heads (needs a platform service token)."""
@@ -129,12 +107,7 @@ class ActivityClient:
         return Backlog.model_validate_json((await self._get("/v1/events/backlog", params)).content)
 
     async def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
-        try:
-            response = await self._http.get(path, params=params)
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable(f"activity is unreachable: {exc!r}") from exc
-        _raise_for(response)
-        return response
+        return await get(self._http, "activity", path, params=params)
 
     async def tail(
         self,
@@ -160,16 +133,3 @@ class ActivityClient:
             backoff = 0.5
             cursor = page.next
             yield page
-
-
-def _raise_for(response: httpx.Response) -> None:
-    if response.is_success:
-        return
-    try:
-        problem = response.json()
-        detail = str(problem.get("detail") or problem.get("title"))
-    except ValueError:
-        detail = response.text[:200]
-    if response.status_code >= 500:
-        raise UpstreamUnavailable(f"activity answered {response.status_code}: {detail}")
-    raise _BY_STATUS.get(response.status_code, InvalidInput)(f"activity: {detail}")

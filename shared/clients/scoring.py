@@ -22,17 +22,9 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from shared.clients._answers import get
 from shared.contracts.scoring import KpiReport
-from shared.errors import (
-    DomainError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    Unauthorized,
-    UpstreamUnavailable,
-)
-
-_BY_STATUS: dict[int, type[DomainError]] = {401: Unauthorized, 403: Forbidden, 404: NotFound}
+from shared.errors import UpstreamUnavailable
 
 
 class ScoringClient:
@@ -98,20 +90,4 @@ class ScoringClient:
 
     async def _get(self, org: str, path: str, params: dict[str, Any]) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._tokens(org)}"}
-        try:
-            response = await self._http.get(path, params=params, headers=headers)
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable(f"scoring is unreachable: {exc!r}") from exc
-        if not response.is_success:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = None
-            if isinstance(problem, dict):
-                detail = str(problem.get("detail") or problem.get("title"))
-            else:
-                detail = response.text[:200]
-            if response.status_code >= 500:
-                raise UpstreamUnavailable(f"scoring answered {response.status_code}: {detail}")
-            raise _BY_STATUS.get(response.status_code, InvalidInput)(f"scoring: {detail}")
-        return response
+        return await get(self._http, "scoring", path, params=params, headers=headers)
