@@ -23,4 +23,7 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level.upper(), format="%(message)s")
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    # Library chatter: pgserver's start-up, and a line per request between our services (the
+    # scoring consumer polls activity every second).
+    for name in ("pgserver", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
