@@ -324,7 +324,7 @@ def _today(tz: ZoneInfo) -> date:
 
 async def _actuals(
     scoring: ScoringClient, org: str, body: dict[str, Any], spans: Sequence[Span],
-    into: PeriodKind, *, owner: str | None = None,
+    *, owner: str | None = None,
 ) -> list[Decimal]:  # fmt: skip
     """The goal's metric over each span, from scoring (one call)."""
     report = await scoring.kpis(
@@ -392,7 +392,7 @@ async def decompose(
             last_year = None
             if strategy == "last_year":
                 earlier = [_year_earlier(s) for s in spans]
-                last_year = await _actuals(scoring, user.org, body, earlier, data.into)
+                last_year = await _actuals(scoring, user.org, body, earlier)
             seasonal = ({m: _weight(w, f"seasonal.{m}") for m, w in data.seasonal.items()}
                         if data.seasonal else None)  # fmt: skip
             weights = time_weights(spans, strategy, calendar=calendar, seasonal=seasonal,
@@ -431,8 +431,7 @@ async def decompose(
             if strategy == "past_share":  # the period before, of the same kind
                 before = period_of(kind, parent_span.start - timedelta(days=1))
                 past = {
-                    rep: (await _actuals(scoring, user.org, body, [before], PeriodKind.DAY,
-                                         owner=f"rep:{rep}"))[0]
+                    rep: (await _actuals(scoring, user.org, body, [before], owner=f"rep:{rep}"))[0]
                     for rep in reps
                 }  # fmt: skip
             given = {k: _weight(v, f"weights.{k}") for k, v in (data.weights or {}).items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -157,7 +157,3 @@ async def funnel(source: Source, scope: Scope, first: date, last: date) -> dict[
             "denominator": closed,
         },
     }
-
-
-def day_after(day: date) -> date:
-    return day + timedelta(days=1)

@@ -72,12 +72,6 @@ def expand(sums: FactSums, rollups: Rollups | None = None) -> Rollups:
     return out
 
 
-def add(rollups: Rollups, facts: Iterable[Fact]) -> None:
-    sums: FactSums = {}
-    collect(sums, facts)
-    expand(sums, rollups)
-
-
 @dataclass(slots=True)
 class Replay:
     """A log folded in memory."""

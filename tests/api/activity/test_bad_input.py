@@ -21,43 +21,14 @@ import orjson
 import pytest
 
 from tests.conftest import JWT_SECRET, make_event
+from tests.problems import assert_problem
 
-PROBLEM_JSON = "application/problem+json"
 OTHER_SECRET = "another-secret-" + "y" * 32
 BATCH_SIZE = 20
 BAD_INDEX = 17
 
 
 # --------------------------------------------------------------------------------- helpers
-
-
-def assert_problem(
-    response: httpx.Response,
-    status: int,
-    *,
-    fields: tuple[str, ...] = (),
-    location: str | None = None,
-) -> dict[str, Any]:
-    """`response` is an RFC 9457 problem with `status`; its `errors` name every one of `fields`."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM_JSON), response.headers
-    body = response.json()
-    assert body["status"] == status, body
-    for key in ("type", "title", "detail"):
-        assert isinstance(body.get(key), str) and body[key], f"no {key!r} in {body}"
-    if fields:
-        errors = body.get("errors")
-        assert isinstance(errors, list) and errors, f"no `errors` list in {body}"
-        for error in errors:
-            assert set(error) == {"field", "in", "message", "code"}, error
-            assert all(isinstance(v, str) and v for v in error.values()), error
-        named = {e["field"] for e in errors}
-        for field in fields:
-            assert field in named, f"{field!r} not among the fields at fault {sorted(named)}"
-        if location is not None:
-            at_fault = [e for e in errors if e["field"] in fields]
-            assert all(e["in"] == location for e in at_fault), errors
-    return body
 
 
 async def stored(db: asyncpg.Pool, org: str) -> int:

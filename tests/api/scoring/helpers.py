@@ -16,50 +16,17 @@ from fastapi import FastAPI
 from shared.auth import issue_token
 from tests.api.scoring.conftest import settled
 from tests.conftest import JWT_SECRET, make_event
-
-PROBLEM_JSON = "application/problem+json"
-
+from tests.problems import PROBLEM_JSON, assert_problem  # noqa: F401 (used by the scoring and goals tests)
 
 # --------------------------------------------------------------------------------- problems
-
-
-def assert_problem(
-    response: httpx.Response, status: int, *fields: str, location: str | None = None
-) -> dict[str, Any]:
-    """`response` is an RFC 9457 problem with `status` whose `errors` name every one of
-    `fields` (as tests/api/activity/test_bad_input.py checks activity's)."""
-    assert response.status_code == status, response.text[:500]
-    assert response.headers["content-type"].startswith(PROBLEM_JSON), response.headers
-    body = response.json()
-    assert body["status"] == status, body
-    for key in ("type", "title", "detail"):
-        assert isinstance(body.get(key), str) and body[key], f"no {key!r} in {body}"
-    if fields:
-        errors = body.get("errors")
-        assert isinstance(errors, list) and errors, f"no `errors` list in {body}"
-        for error in errors:
-            assert set(error) == {"field", "in", "message", "code"}, error
-            assert all(isinstance(v, str) and v for v in error.values()), error
-        named = {e["field"] for e in errors}
-        for name in fields:
-            assert name in named, f"{name!r} not among the fields at fault {sorted(named)}"
-        if location is not None:
-            at_fault = [e for e in errors if e["field"] in fields]
-            assert all(e["in"] == location for e in at_fault), errors
-    return body
 
 
 # --------------------------------------------------------------------------------- ranges
 
 
 def span(first: str, last: str) -> dict[str, str]:
-    """Query parameters for the days `first`..`last`.
-
-    Workaround for a bug (see test_scoring_bad_input.py::TestToIsHonoured): the routes read the
-    last day from a query parameter named `last`, not the documented `to`. Sending both keeps
-    these tests meaningful now and unchanged once `to` is honoured (unknown parameters are
-    ignored)."""
-    return {"from": first, "to": last, "last": last}
+    """Query parameters for the days `first`..`last`."""
+    return {"from": first, "to": last}
 
 
 # --------------------------------------------------------------------------------- events
