@@ -451,8 +451,12 @@ class EnvelopeBase(BaseModel):
         default=None, description="Who did it (a rep's token sets it)."
     )
     team_id: Identifier | None = Field(default=None, description="The rep's team.")
+    # The range is checked by pydantic-core (a Python validator comparing aware datetimes cost
+    # ~3 µs an event appended).
     occurred_at: AwareDatetime = Field(
-        description="Business time, with a UTC offset (between 1970 and 2100)."
+        ge=OCCURRED_MIN,
+        le=OCCURRED_MAX,
+        description="Business time, an ISO-8601 string with a UTC offset (between 1970 and 2100).",
     )
     metadata: EventMetadata = Field(default_factory=EventMetadata)
     schema_version: Literal[1] = CURRENT_SCHEMA_VERSION
@@ -471,13 +475,6 @@ class EnvelopeBase(BaseModel):
                 "must be an ISO-8601 string with an offset, e.g. 2026-11-20T10:30:00+01:00"
             )
         return value
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _plausible_time(cls, occurred_at: datetime) -> datetime:
-        if not OCCURRED_MIN <= occurred_at <= OCCURRED_MAX:
-            raise ValueError("must lie between 1970-01-01 and 2100-01-01")
-        return occurred_at
 
     @field_validator("stream")
     @classmethod

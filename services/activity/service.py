@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -29,6 +30,9 @@ from .repository import StoredRow
 from .schemas import AppendStatus
 from .writer import GroupCommitter
 
+# A group commit records all its events at one time: render it once, not once per event.
+_recorded_iso = functools.lru_cache(maxsize=64)(repository.iso_utc)
+
 
 def _result(decision: Decision) -> dict[str, Any]:
     row = decision.row
@@ -36,7 +40,7 @@ def _result(decision: Decision) -> dict[str, Any]:
         "event_id": row.event_id,
         "position": row.position,
         "stream_version": row.stream_version,
-        "recorded_at": repository.iso_utc(row.recorded_at) if row.recorded_at else None,
+        "recorded_at": _recorded_iso(row.recorded_at) if row.recorded_at else None,
     }
 
 

@@ -23,7 +23,7 @@ from shared.auth import Principal
 from shared.errors import DomainError, UpstreamUnavailable
 
 from . import metrics, repository
-from .domain import Candidate, Decision, plan_request
+from .domain import Candidate, Decision, Row, plan_request
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +36,11 @@ class AppendRequest:
     future: asyncio.Future[list[Decision]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    # One per candidate, rendered here, before the request queues for the org's lock.
+    drafts: list[repository.Draft] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.drafts = [repository.draft(self.principal.org, c) for c in self.candidates]
 
 
 _UNAVAILABLE = (
@@ -183,17 +188,23 @@ async def store(
         [c.stream for c in candidates],
     )
     outcomes: list[list[Decision] | DomainError] = []
+    new_rows: list[tuple[Row, repository.Draft]] = []
     for request in requests:
         try:
-            outcomes.append(
-                plan_request(state, request.principal, request.candidates, batch=request.batch)
+            decisions = plan_request(
+                state, request.principal, request.candidates, batch=request.batch
             )
         except DomainError as exc:
             outcomes.append(exc)
-    if state.new_rows:
-        for row, position in zip(state.new_rows, allocation.positions, strict=False):
+            continue
+        outcomes.append(decisions)
+        new_rows += [
+            (d.row, draft) for d, draft in zip(decisions, request.drafts, strict=True) if d.created
+        ]
+    if new_rows:
+        for (row, _), position in zip(new_rows, allocation.positions, strict=False):
             row.position, row.recorded_at = position, allocation.recorded_at
-        await repository.insert_rows(conn, org, state.new_rows)
+        await repository.insert_rows(conn, org, new_rows, allocation.recorded_at)
     return outcomes
 
 
