@@ -40,4 +40,9 @@ class ScoringSettings(ServiceSettings):
         ge=0,
         description="Least time between two rebuilds of an org (voids ask for them).",
     )
+    answer_cache_size: int = Field(
+        default=4096,
+        ge=0,
+        description="Reports kept in memory until their org's projection moves (0: none).",
+    )
     pool_size: int = 10

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from shared.clients.activity import ActivityClient
 
+from .answers import Answers
 from .config import ScoringSettings
 from .consumer import Consumer
 
@@ -21,6 +22,7 @@ class Runtime:
     pool: asyncpg.Pool
     settings: ScoringSettings
     consumer: Consumer
+    answers: Answers
 
     def client(self, org: str) -> ActivityClient:
         """A feed client for `org` (for `as_of` replays)."""

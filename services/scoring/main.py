@@ -16,6 +16,7 @@ from shared.logging import configure_logging
 from shared.observability import MetricsMiddleware, ops_router
 from shared.responses import JSONResponse
 
+from .answers import Answers
 from .config import ScoringSettings
 from .consumer import Consumer
 from .dependencies import Runtime
@@ -59,7 +60,12 @@ def create_app(
                 stack.push_async_callback(consumer.stop)
             app.state.settings = settings
             app.state.jwt_secret = secret
-            app.state.runtime = Runtime(pool=pool, settings=settings, consumer=consumer)
+            app.state.runtime = Runtime(
+                pool=pool,
+                settings=settings,
+                consumer=consumer,
+                answers=Answers(settings.answer_cache_size),
+            )
             yield
 
     app = FastAPI(

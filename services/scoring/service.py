@@ -63,6 +63,11 @@ async def org_view(runtime: Runtime, org: str) -> OrgView:
     )  # fmt: skip
 
 
+def _at(org_id: str, org: OrgView, question: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The key of a stored-projection answer: the question, and where the org stands."""
+    return (org_id, org.generation, org.position, org.timezone.key, *question)
+
+
 def _currency(value: str | None, org: OrgView) -> str:
     if value is None:
         return org.currency
@@ -131,15 +136,22 @@ async def kpis(
     cur = _currency(currency, org)
     first, last = _range(period, first, last, org)
     bucket_list = buckets(period, first, last)
-    source, freshness = await _source(runtime, principal, org, as_of)
-    scope = Scope(who, team, cuts)
-    rows = await reports.kpi_buckets(source, scope, period, bucket_list, metrics, cur)
-    return {
-        "owner": str(who), "period": period.value, "from": first.isoformat(),
-        "to": last.isoformat(), "timezone": org.timezone.key, "currency": cur,
-        "filters": cuts.as_dict(), "as_of": as_of.isoformat() if as_of else None,
-        "up_to": freshness, "buckets": rows,
-    }  # fmt: skip
+
+    async def compute() -> dict[str, Any]:
+        source, freshness = await _source(runtime, principal, org, as_of)
+        scope = Scope(who, team, cuts)
+        rows = await reports.kpi_buckets(source, scope, period, bucket_list, metrics, cur)
+        return {
+            "owner": str(who), "period": period.value, "from": first.isoformat(),
+            "to": last.isoformat(), "timezone": org.timezone.key, "currency": cur,
+            "filters": cuts.as_dict(), "as_of": as_of.isoformat() if as_of else None,
+            "up_to": freshness, "buckets": rows,
+        }  # fmt: skip
+
+    if as_of is not None:
+        return await compute()
+    question = ("kpis", who, team, period, first, last, tuple(metrics), cuts, cur)
+    return await runtime.answers.get(_at(principal.org, org, question), compute)
 
 
 async def funnel(
@@ -158,13 +170,20 @@ async def funnel(
     first, last = _range(Period.MONTH, first, last, org)
     if last < first:
         buckets(Period.DAY, first, last)  # raises, naming `to`
-    source, freshness = await _source(runtime, principal, org, as_of)
-    report = await reports.funnel(source, Scope(who, team, cuts), first, last)
-    return {
-        "owner": str(who), "from": first.isoformat(), "to": last.isoformat(),
-        "timezone": org.timezone.key, "filters": cuts.as_dict(),
-        "as_of": as_of.isoformat() if as_of else None, "up_to": freshness, **report,
-    }  # fmt: skip
+
+    async def compute() -> dict[str, Any]:
+        source, freshness = await _source(runtime, principal, org, as_of)
+        report = await reports.funnel(source, Scope(who, team, cuts), first, last)
+        return {
+            "owner": str(who), "from": first.isoformat(), "to": last.isoformat(),
+            "timezone": org.timezone.key, "filters": cuts.as_dict(),
+            "as_of": as_of.isoformat() if as_of else None, "up_to": freshness, **report,
+        }  # fmt: skip
+
+    if as_of is not None:
+        return await compute()
+    question = ("funnel", who, team, first, last, cuts)
+    return await runtime.answers.get(_at(principal.org, org, question), compute)
 
 
 LEADERBOARD_KINDS = (Kind.COUNT, Kind.MONEY, Kind.RATE, Kind.MONEY_RATE, Kind.AVERAGE_MONEY,
@@ -205,26 +224,31 @@ async def leaderboard(
     day = at or _today(org)
     start = period_start(period, day)
     end = period_end(period, start)
-    source = repository.SqlSource(runtime.pool, principal.org, org.generation)
     team = where.id if where.kind is OwnerKind.TEAM else None
-    sums: dict[str, dict[tuple[str, str], Any]] = defaultdict(lambda: defaultdict(int))
-    for rep, stored, cur_, value in await source.by_rep(
-        period.grain, start, end, stored_parts([metric]), team
-    ):
-        sums[rep][(stored, cur_)] += value
-    ranked = sorted(
-        ((rep, derive(metric, s, cur)) for rep, s in sums.items()),
-        key=lambda item: (-_sort_value(item[1]), item[0]),
-    )
-    items, rank, previous = [], 0, None
-    for n, (rep, value) in enumerate(ranked, start=1):
-        if value["value"] != previous:
-            rank, previous = n, value["value"]
-        items.append({"rank": rank, "rep_id": rep, **value})
-    return {
-        "metric": metric, "period": period.value, "start": start.isoformat(),
-        "end": end.isoformat(), "scope": str(where), "currency": cur, "items": items,
-    }  # fmt: skip
+
+    async def compute() -> dict[str, Any]:
+        source = repository.SqlSource(runtime.pool, principal.org, org.generation)
+        sums: dict[str, dict[tuple[str, str], Any]] = defaultdict(lambda: defaultdict(int))
+        for rep, stored, cur_, value in await source.by_rep(
+            period.grain, start, end, stored_parts([metric]), team
+        ):
+            sums[rep][(stored, cur_)] += value
+        ranked = sorted(
+            ((rep, derive(metric, s, cur)) for rep, s in sums.items()),
+            key=lambda item: (-_sort_value(item[1]), item[0]),
+        )
+        items, rank, previous = [], 0, None
+        for n, (rep, value) in enumerate(ranked, start=1):
+            if value["value"] != previous:
+                rank, previous = n, value["value"]
+            items.append({"rank": rank, "rep_id": rep, **value})
+        return {
+            "metric": metric, "period": period.value, "start": start.isoformat(),
+            "end": end.isoformat(), "scope": str(where), "currency": cur, "items": items,
+        }  # fmt: skip
+
+    question = ("leaderboard", metric, period, start, where, cur)
+    return await runtime.answers.get(_at(principal.org, org, question), compute)
 
 
 # --------------------------------------------------------------------------- export

@@ -1,0 +1,53 @@
+"""Answers kept in memory (services/scoring/answers.py): served again while the org's projection
+stays at the same position, never once it moves. To tell an answer from memory from one read
+again, the test changes a stored rollup behind the service's back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import httpx
+
+from tests.api.scoring.conftest import settled
+from tests.api.scoring.helpers import at, span, visit
+
+JULY = {"owner": "org", "period": "month", **span("2026-07-01", "2026-07-31")}
+
+
+async def visits(scoring: httpx.AsyncClient, headers: dict[str, str], **params: Any) -> Any:
+    answer = await scoring.get("/v1/kpis", params={**JULY, **params}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    return body["up_to"]["position"], body["buckets"][0]["metrics"]["visits"]["value"]
+
+
+async def tamper(db: asyncpg.Pool, org: str) -> None:
+    """Add 100 to the org's stored July visits (one month row), as no service ever would."""
+    status = await db.execute(
+        "UPDATE scoring.kpi_rollups SET value = value + 100 WHERE ctid = (SELECT ctid FROM"
+        " scoring.kpi_rollups WHERE org_id = $1 AND metric = 'visits' AND grain = 'm'"
+        " AND owner_kind = 'org' LIMIT 1)",
+        org,
+    )
+    assert status == "UPDATE 1"
+
+
+async def test_an_answer_is_kept_until_the_projection_moves(
+    scoring, post_events, auth, db, org
+) -> None:
+    headers = auth()
+    first = await post_events([visit("r1", "t1", "acc-1", at("2026-07-03"))])
+    await settled(scoring, headers, first)
+    assert await visits(scoring, headers) == (first, 1)
+
+    await tamper(db, org)
+    # Same question, same position: the answer kept in memory, not the changed row.
+    assert await visits(scoring, headers) == (first, 1)
+    # Another question at the same position is read from the rollups.
+    assert await visits(scoring, headers, metrics="visits,calls") == (first, 101)
+
+    second = await post_events([visit("r1", "t1", "acc-1", at("2026-07-04"))])
+    await settled(scoring, headers, second)
+    # The position moved: the question is answered from the rollups again.
+    assert await visits(scoring, headers) == (second, 102)
