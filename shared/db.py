@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import asyncpg
 import orjson
 from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
@@ -107,3 +108,16 @@ def run_migrations(url: str, revision: str = "head") -> None:
     cfg.attributes["url"] = url
     cfg.attributes["skip_logging"] = True
     command.upgrade(cfg, revision)
+
+
+async def release_as_is(conn: asyncpg.Connection) -> None:
+    """`reset=` for an asyncpg pool whose users leave a connection as they found it.
+
+    asyncpg's default sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`
+    on every release: a round trip per borrowed connection, measured at ~5 % of the CPU of a
+    `/v1/kpis` answer. Our pools take no session locks, LISTEN or SET on borrowed connections
+    (the leader lock and LISTEN have dedicated connections; settings are SET LOCAL), so only an
+    unfinished transaction is ended here.
+    """
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")

@@ -11,7 +11,7 @@ import asyncpg
 from fastapi import FastAPI
 
 from shared.body import register_body_schemas
-from shared.db import asyncpg_dsn, sync_url
+from shared.db import asyncpg_dsn, release_as_is, sync_url
 from shared.direct import DirectRoutes
 from shared.errors import document_problems_as_problem_json, install_problem_handlers
 from shared.limits import BodySizeLimit
@@ -52,6 +52,7 @@ def create_app(
                 min_size=1,
                 max_size=settings.pool_size,
                 command_timeout=30,
+                reset=release_as_is,
                 server_settings={
                     "application_name": "activity",
                     # Times rendered by PostgreSQL carry the session time zone: make it UTC.

@@ -13,6 +13,7 @@ from shared.clients.activity import ActivityClient
 from .answers import Answers
 from .config import ScoringSettings
 from .consumer import Consumer
+from .org_views import OrgRows
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,7 @@ class Runtime:
     settings: ScoringSettings
     consumer: Consumer
     answers: Answers
+    org_rows: OrgRows
 
     def client(self, org: str) -> ActivityClient:
         """A feed client for `org` (for `as_of` replays)."""

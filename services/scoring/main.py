@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,7 +11,8 @@ import asyncpg
 import httpx
 from fastapi import FastAPI
 
-from shared.db import asyncpg_dsn, sync_url
+from shared.db import asyncpg_dsn, release_as_is, sync_url
+from shared.direct import DirectRoutes
 from shared.errors import document_problems_as_problem_json, install_problem_handlers
 from shared.logging import configure_logging
 from shared.observability import MetricsMiddleware, ops_router
@@ -20,7 +22,8 @@ from .answers import Answers
 from .config import ScoringSettings
 from .consumer import Consumer
 from .dependencies import Runtime
-from .router import router
+from .org_views import OrgRows
+from .router import kpis_direct, router
 
 DESCRIPTION = """
 KPIs, funnels and leaderboards, folded from the activity log. Scoring follows activity's feed
@@ -51,6 +54,7 @@ def create_app(
             pool = await asyncpg.create_pool(
                 dsn, min_size=1, max_size=settings.pool_size, command_timeout=60,
                 server_settings={"application_name": "scoring", "timezone": "UTC"},
+                reset=release_as_is,
             )  # fmt: skip
             stack.push_async_callback(pool.close)
             secret = settings.resolved_jwt_secret()
@@ -58,6 +62,9 @@ def create_app(
             if settings.consume:
                 consumer.start()
                 stack.push_async_callback(consumer.stop)
+            org_rows = OrgRows(dsn, pool)
+            org_rows.start()
+            stack.push_async_callback(org_rows.stop)
             app.state.settings = settings
             app.state.jwt_secret = secret
             app.state.runtime = Runtime(
@@ -65,7 +72,11 @@ def create_app(
                 settings=settings,
                 consumer=consumer,
                 answers=Answers(settings.answer_cache_size),
+                org_rows=org_rows,
             )
+            # Everything allocated so far lives as long as the process: keep the cyclic GC from
+            # scanning it again and again (as activity does).
+            gc.freeze()
             yield
 
     app = FastAPI(
@@ -74,9 +85,14 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=JSONResponse,
+        # Prometheus (/metrics) is our telemetry; FastAPI's OpenTelemetry hooks would cost a
+        # check per request for nothing (as in activity).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_problem_handlers(app)
     document_problems_as_problem_json(app)
+    # Innermost: dashboards' polling of /v1/kpis skips FastAPI's routing layers (shared/direct.py).
+    app.add_middleware(DirectRoutes, routes={("GET", "/v1/kpis"): kpis_direct})
     app.add_middleware(MetricsMiddleware, service="scoring")
     app.include_router(router)
     app.include_router(ops_router())
@@ -103,7 +119,13 @@ def create_app(
             "orgs": len(lag),
         }  # fmt: skip
         return JSONResponse(
-            {"ready": database, "checks": {"database": database}, "consumer": consumer},
+            {
+                "ready": database,
+                # org_listener false: reads still answer, each asking the database where the
+                # org stands (see org_views.py).
+                "checks": {"database": database, "org_listener": runtime.org_rows.listening},
+                "consumer": consumer,
+            },
             status_code=200 if database else 503,
         )
 

@@ -7,9 +7,10 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from pydantic import AwareDatetime
+from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 
-from shared.auth import CurrentUser
+from shared.auth import BearerAuth, CurrentUser, Principal
 from shared.contracts.scoring import (
     FunnelReport,
     KpiReport,
@@ -24,7 +25,7 @@ from shared.events import Tier as Tier_
 from shared.responses import JSONResponse
 
 from . import export, service
-from .dependencies import RuntimeDep
+from .dependencies import Runtime, RuntimeDep
 from .domain import CATALOGUE, FIRST_DAY, LAST_DAY, Period, parse_metrics
 from .sources import Cuts
 
@@ -65,32 +66,56 @@ def _cuts(product_line: str | None, tier: Tier_ | None, channel: Channel_ | None
     return Cuts(product_line, tier.value if tier else None, channel.value if channel else None)
 
 
+class KpiQuery(BaseModel):
+    """The query of `GET /v1/kpis`: FastAPI documents it, and the direct route parses it."""
+
+    owner: Owner = None
+    period: Annotated[Period, Query(description="Bucket size.")] = Period.MONTH
+    first: From = None
+    last: To = None
+    metrics: Annotated[
+        str | None, Query(description="Comma-separated; default all. See `GET /v1/metrics`.")
+    ] = None
+    product_line: ProductLine = None
+    tier: Tier = None
+    channel: Channel = None
+    currency: Currency = None
+    as_of: AsOf = None
+
+
+_kpi_query = TypeAdapter(KpiQuery)
+_reader = BearerAuth()
+
+
+async def _kpis(user: Principal, runtime: Runtime, q: KpiQuery) -> JSONResponse:
+    report = await service.kpis(
+        runtime, user, owner=q.owner, period=q.period, first=q.first, last=q.last,
+        metrics=parse_metrics(q.metrics), cuts=_cuts(q.product_line, q.tier, q.channel),
+        currency=q.currency, as_of=q.as_of,
+    )  # fmt: skip
+    return JSONResponse(report)
+
+
 @router.get("/kpis", response_model=KpiReport, tags=["kpis"], responses=_READ_ERRORS,
             summary="KPIs per period for a rep, a team or the org")  # fmt: skip
 async def get_kpis(
-    user: CurrentUser,
-    runtime: RuntimeDep,
-    owner: Owner = None,
-    period: Annotated[Period, Query(description="Bucket size.")] = Period.MONTH,
-    first: From = None,
-    last: To = None,
-    metrics: Annotated[
-        str | None, Query(description="Comma-separated; default all. See `GET /v1/metrics`.")
-    ] = None,
-    product_line: ProductLine = None,
-    tier: Tier = None,
-    channel: Channel = None,
-    currency: Currency = None,
-    as_of: AsOf = None,
+    user: CurrentUser, runtime: RuntimeDep, query: Annotated[KpiQuery, Query()]
 ) -> JSONResponse:
     """Buckets of the period (whole days, weeks from Monday, months, quarters, years in the org's
     timezone) that overlap `from`..`to`, each with the metrics asked for."""
-    report = await service.kpis(
-        runtime, user, owner=owner, period=period, first=first, last=last,
-        metrics=parse_metrics(metrics), cuts=_cuts(product_line, tier, channel),
-        currency=currency, as_of=as_of,
-    )  # fmt: skip
-    return JSONResponse(report)
+    return await _kpis(user, runtime, query)
+
+
+async def kpis_direct(request: Request) -> Response:
+    """`GET /v1/kpis` past FastAPI's routing and dependency layers (shared/direct.py): the
+    endpoint dashboards poll. Same query model, same errors."""
+    user = await _reader(request)
+    try:
+        query = _kpi_query.validate_python(dict(request.query_params))
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in errors]) from exc
+    return await _kpis(user, request.app.state.runtime, query)
 
 
 @router.get("/funnel", response_model=FunnelReport, tags=["kpis"], responses=_READ_ERRORS,

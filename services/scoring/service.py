@@ -52,8 +52,7 @@ class OrgView:
 
 
 async def org_view(runtime: Runtime, org: str) -> OrgView:
-    async with runtime.pool.acquire() as conn:
-        row = await repository.get_org(conn, org)
+    row = await runtime.org_rows.get(org)
     settings = runtime.settings
     if row is None:
         return OrgView(1, ZoneInfo(settings.default_timezone), settings.default_currency, 0, None)
@@ -355,6 +354,7 @@ async def put_settings(
             currency,
             rebuild=timezone != old_tz and before is not None,
         )
+    runtime.org_rows.forget(principal.org)  # read-your-writes here; other replicas are told
     return {**_org_settings(row, runtime), "rebuilding": row["rebuild_requested"]}
 
 
@@ -365,6 +365,7 @@ async def request_rebuild(runtime: Runtime, principal: Principal) -> dict[str, A
         row = await repository.request_rebuild(
             conn, principal.org, runtime.settings.default_timezone
         )
+    runtime.org_rows.forget(principal.org)
     return _rebuild_status(row)
 
 
