@@ -408,6 +408,7 @@ class Consumer:
             )  # fmt: skip
             result = replayed.replay
             await stage.add(result.sums)
+            replayed_at = time.monotonic()
             entities = [
                 (kind, key, value)
                 for kind in ("leads", "deals", "accounts", "invoices")
@@ -417,6 +418,7 @@ class Consumer:
                 await stage.write(org, new)
                 await repository.copy_generation(conn, org, new, result.wins, entities)
                 await repository.open_next(conn, org, old=old, new=new, cursor=replayed.cursor)
+            written_at = time.monotonic()
             folded, voided, skipped = result.folded, result.voided, dict(result.skipped)
             currency = await repository.first_currency(conn, org, new)
             cursor, position = replayed.cursor, replayed.position
@@ -452,4 +454,8 @@ class Consumer:
                 # The live follower is past us: fold what it folded, waiting for it if need be.
                 wait = 1.0
             await repository.drop_generations(conn, org, keep=new)
-        log.info("rebuilt %s: %d events in %.2fs", org, folded, time.monotonic() - started)
+        log.info(
+            "rebuilt %s: %d events in %.2fs (replay %.2fs, write %.2fs, catch-up and swap %.2fs)",
+            org, folded, time.monotonic() - started, replayed_at - started,
+            written_at - replayed_at, time.monotonic() - written_at,
+        )  # fmt: skip

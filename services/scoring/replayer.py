@@ -9,6 +9,8 @@ exactly "the log as if the voided events had never been logged".
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -99,33 +101,44 @@ async def _fold_all(
     cursor: str | None = None
     position, last_recorded = 0, None
     seen = 0
-    while True:
-        page = await client.raw_page(cursor, limit=page_size)
-        items: list[dict[str, Any]] = page["items"]
-        if until is not None:
-            kept = [e for e in items if _recorded(e) <= until]
-            done = len(kept) < len(items)
-            items = kept
-        else:
-            done = not page["has_more"]
-        new_voids = {
-            e["data"]["voided_event_id"] for e in items
-            if e["type"] == VOID and e["data"]["voided_event_id"] not in voided
-        }  # fmt: skip
-        if new_voids:
-            return new_voids
-        feed(result, items, voided)
-        if stage is not None and len(result.sums) >= STAGE_EVERY:
-            await stage.add(result.sums)
-            result.sums = {}
-        seen += len(items)
-        if items:
-            position, last_recorded = items[-1]["position"], _recorded(items[-1])
-            cursor = page["next"] if len(items) == len(page["items"]) else _cursor_of(items[-1])
-        if progress is not None:
-            await progress(seen)
-        if done or not page["has_more"]:
-            return Replayed(result, cursor, position, last_recorded)
+    # The next page is fetched while this one folds: activity serves it (its own process and
+    # the database) while this process folds, instead of each waiting for the other.
+    ahead = asyncio.ensure_future(client.raw_page(None, limit=page_size))
+    try:
+        while True:
+            page = await ahead
+            if page["has_more"]:
+                ahead = asyncio.ensure_future(client.raw_page(page["next"], limit=page_size))
+            items: list[dict[str, Any]] = page["items"]
+            if until is not None:
+                kept = [e for e in items if _recorded(e) <= until]
+                done = len(kept) < len(items)
+                items = kept
+            else:
+                done = not page["has_more"]
+            new_voids = {
+                e["data"]["voided_event_id"] for e in items
+                if e["type"] == VOID and e["data"]["voided_event_id"] not in voided
+            }  # fmt: skip
+            if new_voids:
+                return new_voids
+            feed(result, items, voided)
+            if stage is not None and len(result.sums) >= STAGE_EVERY:
+                await stage.add(result.sums)
+                result.sums = {}
+            seen += len(items)
+            if items:
+                position, last_recorded = items[-1]["position"], _recorded(items[-1])
+                cursor = page["next"] if len(items) == len(page["items"]) else _cursor_of(items[-1])
+            if progress is not None:
+                await progress(seen)
+            if done or not page["has_more"]:
+                return Replayed(result, cursor, position, last_recorded)
+    finally:
+        if not ahead.done():
+            ahead.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await ahead
 
 
 def _cursor_of(event: dict[str, Any]) -> str:
