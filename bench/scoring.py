@@ -15,6 +15,12 @@ batch API into one org while scoring folds it live; then:
 3. **/v1/kpis** with 32 concurrent clients (a team's visits, calls, deals won and revenue per
    month of the quarter) against the same question as one SQL aggregate over activity.events
    (32 asyncpg connections, voided events excluded). Targets: ≥ 10× faster at p50, p99 ≤ 20 ms.
+   The questions are asked twice: of the scoring process (which keeps answers in memory while
+   the org's projection does not move, services/scoring/answers.py), and of a second replica
+   started with `SCORING_ANSWER_CACHE_SIZE=0`, so every request is read from the rollups.
+
+Appends, polling and `/v1/kpis` go through the lean HTTP client of bench/_http.py (httpx costs
+~1–5 ms of client CPU a request, which on two cores is taken from the services measured).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ Keys hold the whole question as the service normalised it (owner, the caller's t
 period, resolved dates, metrics, cuts, currency) and the org's generation, position and
 timezone, so neither a newer event, a rebuild nor a settings change can serve an old answer.
 Concurrent askers of the same missing answer share one computation. `as_of` answers (replays
-of the log) are never kept.
+of the log) are never kept. `/v1/kpis`, the endpoint dashboards poll, also keeps its answers
+rendered, keyed by the caller and the query string as sent (router.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from cachetools import LRUCache
 
-Report = dict[str, Any]
+Report = Any  # a report as a dict, or rendered as bytes
 
 
 class Answers:

@@ -62,6 +62,13 @@ async def org_view(runtime: Runtime, org: str) -> OrgView:
     )  # fmt: skip
 
 
+async def standing(runtime: Runtime, org_id: str) -> tuple[Any, ...]:
+    """Everything besides the question that an answer from the stored projection depends on:
+    where the org stands, how it presents itself, and its today (for default ranges)."""
+    org = await org_view(runtime, org_id)
+    return (org.generation, org.position, org.timezone.key, org.currency, _today(org))
+
+
 def _at(org_id: str, org: OrgView, question: tuple[Any, ...]) -> tuple[Any, ...]:
     """The key of a stored-projection answer: the question, and where the org stands."""
     return (org_id, org.generation, org.position, org.timezone.key, *question)
@@ -150,7 +157,8 @@ async def kpis(
     if as_of is not None:
         return await compute()
     question = ("kpis", who, team, period, first, last, tuple(metrics), cuts, cur)
-    return await runtime.answers.get(_at(principal.org, org, question), compute)
+    report: dict[str, Any] = await runtime.answers.get(_at(principal.org, org, question), compute)
+    return report
 
 
 async def funnel(
@@ -182,7 +190,8 @@ async def funnel(
     if as_of is not None:
         return await compute()
     question = ("funnel", who, team, first, last, cuts)
-    return await runtime.answers.get(_at(principal.org, org, question), compute)
+    report: dict[str, Any] = await runtime.answers.get(_at(principal.org, org, question), compute)
+    return report
 
 
 LEADERBOARD_KINDS = (Kind.COUNT, Kind.MONEY, Kind.RATE, Kind.MONEY_RATE, Kind.AVERAGE_MONEY,
@@ -247,7 +256,8 @@ async def leaderboard(
         }  # fmt: skip
 
     question = ("leaderboard", metric, period, start, where, cur)
-    return await runtime.answers.get(_at(principal.org, org, question), compute)
+    report: dict[str, Any] = await runtime.answers.get(_at(principal.org, org, question), compute)
+    return report
 
 
 # --------------------------------------------------------------------------- export

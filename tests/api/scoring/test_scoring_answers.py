@@ -51,3 +51,21 @@ async def test_an_answer_is_kept_until_the_projection_moves(
     await settled(scoring, headers, second)
     # The position moved: the question is answered from the rollups again.
     assert await visits(scoring, headers) == (second, 102)
+
+
+async def test_a_kept_answer_is_only_for_the_caller_it_was_computed_for(
+    scoring, post_events, auth
+) -> None:
+    last = await post_events([visit("r1", "t1", "acc-1", at("2026-07-03"))])
+    await settled(scoring, auth(), last)
+    assert (await visits(scoring, auth()))[1] == 1  # the admin's answer, now kept
+
+    # The same query string from a rep: the rep may not see the org, kept answer or not.
+    rep = auth(role="rep", sub="r1", team="t1")
+    answer = await scoring.get("/v1/kpis", params=JULY, headers=rep)
+    assert answer.status_code == 403, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    # Their own numbers they may see, and those are theirs.
+    mine = await scoring.get("/v1/kpis", params={**JULY, "owner": "rep:r1"}, headers=rep)
+    assert mine.json()["owner"] == "rep:r1"
+    assert mine.json()["buckets"][0]["metrics"]["visits"]["value"] == 1
