@@ -366,7 +366,7 @@ class Verdict:
     baseline: float | None
     baseline_label: str
     target: str
-    passed: bool
+    passed: bool | None  # None: a reference line, no target of its own
     ours_note: str = ""
 
     @property
@@ -390,7 +390,11 @@ def summary_table(title: str, verdicts: Sequence[Verdict]) -> Table:
             f"{fmt_rate(v.baseline, f' {v.unit}')}\n[dim]{v.baseline_label}[/dim]",
             "—" if ratio is None else f"{ratio:.2f}×",
             v.target,
-            "[bold green]pass[/bold green]" if v.passed else "[bold red]FAIL[/bold red]",
+            "—"
+            if v.passed is None
+            else "[bold green]pass[/bold green]"
+            if v.passed
+            else "[bold red]FAIL[/bold red]",
         )
     return table
 

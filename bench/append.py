@@ -813,7 +813,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
     )
     out.print(f"results written to {path}")
-    if check and not all(v.passed for v in outcome.verdicts):
+    if check and any(v.passed is False for v in outcome.verdicts):
         return 1
     return 0
 

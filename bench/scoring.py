@@ -349,7 +349,7 @@ def verdicts(config: Config, r: dict[str, Any]) -> list[Verdict]:
                 f"p50 {fmt_ms(o50)} · p99 {fmt_ms(o99)} · {n50 / o50:.1f}× faster at p50"),
         Verdict(f"/v1/kpis, {config.clients} clients, no answer cache", "req/s",
                 len(cold) / config.kpi_seconds, len(naive) / config.kpi_seconds,
-                "the same naive SQL (reference)", "—", n50 / c50 >= 10 and c99 <= 0.020,
+                "the same naive SQL (reference)", "— (reference)", None,
                 f"p50 {fmt_ms(c50)} · p99 {fmt_ms(c99)} · {n50 / c50:.1f}× faster at p50"),
     ]  # fmt: skip
 
@@ -386,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "verdicts": [{**asdict(v), "ratio": v.ratio} for v in found],
     })  # fmt: skip
     out.print(f"results written to {path}")
-    return 1 if check and not all(v.passed for v in found) else 0
+    return 1 if check and any(v.passed is False for v in found) else 0
 
 
 if __name__ == "__main__":
