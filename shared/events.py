@@ -39,6 +39,7 @@ OCCURRED_MAX = datetime(2100, 1, 1, tzinfo=UTC)
 # Value types
 # ---------------------------------------------------------------------------------------------
 
+_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?")
 _AMOUNT = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,4})?$")
 
 
@@ -470,7 +471,10 @@ class EnvelopeBase(BaseModel):
     @field_validator("occurred_at", mode="before")
     @classmethod
     def _iso_string(cls, value: object) -> object:
-        if not isinstance(value, (str, datetime)):
+        # pydantic would read a number, or a string of one, as Unix seconds.
+        if not isinstance(value, (str, datetime)) or (
+            isinstance(value, str) and _NUMBER.fullmatch(value.strip())
+        ):
             raise ValueError(
                 "must be an ISO-8601 string with an offset, e.g. 2026-11-20T10:30:00+01:00"
             )

@@ -222,6 +222,16 @@ BAD_EVENTS = [
     bad("a flag sent as a number", lambda: with_data(make_event(), effective=1), "data.effective"),
     bad("occurred_at as Unix seconds", lambda: make_event(occurred_at=1795000000), "occurred_at"),
     bad(
+        "occurred_at as Unix seconds in a string",
+        lambda: make_event(occurred_at="1795000000"),
+        "occurred_at",
+    ),
+    bad(
+        "occurred_at as fractional Unix seconds in a string",
+        lambda: make_event(occurred_at="1795000000.5"),
+        "occurred_at",
+    ),
+    bad(
         "an amount with spaces around it",
         lambda: with_data(make_event(WON), amount=" 5.00"),
         "data.amount",
