@@ -221,6 +221,11 @@ class Consumer:
         woken = asyncio.ensure_future(poke.wait())
         try:
             await asyncio.wait({fetch, woken}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # cancelled (shutdown): the fetch must not outlive its follower
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await fetch
+            raise
         finally:
             woken.cancel()
         if fetch.done():

@@ -134,11 +134,10 @@ async def _fold_all(
                 await progress(seen)
             if done or not page["has_more"]:
                 return Replayed(result, cursor, position, last_recorded)
-    finally:
-        if not ahead.done():
-            ahead.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await ahead
+    finally:  # a page fetched ahead and never used: stop it, and take its error if it failed
+        ahead.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await ahead
 
 
 def _cursor_of(event: dict[str, Any]) -> str:
