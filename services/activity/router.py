@@ -23,7 +23,6 @@ from shared.errors import (
 )
 from shared.errors import problem_responses as problems
 from shared.events import EXAMPLES, StoredEvent, Stream, new_event_adapter
-from shared.longpoll import unless_disconnected
 from shared.responses import JSONResponse
 
 from . import service
@@ -113,7 +112,6 @@ async def append_batch(request: Request) -> JSONResponse:
 
 @router.get("/events", response_model=EventPage, summary="The feed", responses=_READ_ERRORS)
 async def read_feed(
-    request: Request,
     user: CurrentUser,
     runtime: RuntimeDep,
     after: After = None,
@@ -125,14 +123,10 @@ async def read_feed(
 ) -> Response:
     """Events in global order after the cursor. Positions only ever grow, and an event never
     appears behind a cursor already handed out, so a consumer that stores `next` misses nothing."""
-    work = service.read_feed(
+    page = await service.read_feed(
         runtime.pool, runtime.notifier, user, after=after, limit=limit, types=types, wait=wait
     )
-    if not wait:
-        return _raw(await work)
-    # A long-poll ends when its reader hangs up: a consumer stopping must not hold a shutdown.
-    page = await unless_disconnected(request, work)
-    return _raw(page or b"")
+    return _raw(page)
 
 
 @router.get(
