@@ -160,6 +160,7 @@ class Consumer:
         followers: dict[str, asyncio.Task[None]] = {}
         self._pokes: dict[str, asyncio.Event] = {}
         platform = self.client(PLATFORM_ORG)
+        poked: set[str] = set()  # orgs flagged for a rebuild at the last look, already woken
         try:
             while True:
                 await leader_conn.fetchval("SELECT 1")  # still holding the lock's connection?
@@ -178,8 +179,13 @@ class Consumer:
                         followers[org] = asyncio.create_task(
                             self._follow(org), name=f"follow-{org}"
                         )
-                    elif org in flagged:
-                        self._pokes[org].set()  # wake a long-poll: a rebuild was asked for
+                    elif org in flagged and org not in poked:
+                        # Wake a long-poll once: a rebuild was asked for. Once only: a poke
+                        # cancels the fetch in flight, and poking every round could cancel
+                        # every fetch of a follower that is behind, which then never catches
+                        # up enough to start the rebuild.
+                        self._pokes[org].set()
+                poked = flagged
                 await asyncio.sleep(self.settings.discovery_seconds)
         finally:
             for task in followers.values():
