@@ -82,7 +82,6 @@ class GroupState:
     known: dict[UUID, Row] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
     voided: set[UUID] = field(default_factory=set)
-    new_rows: list[Row] = field(default_factory=list)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -211,7 +210,6 @@ def plan_request(
     # Staged first, then the state (a ChainMap would do, at several times the cost per lookup).
     known_before, versions_before = state.known.get, state.versions.get
     decisions: list[Decision] = []
-    new_rows: list[Row] = []
 
     for i, cand in enumerate(candidates):
         index = i if batch else None
@@ -281,11 +279,9 @@ def plan_request(
         )
         staged_known[cand.event_id] = row
         staged_versions[cand.stream] = current + 1
-        new_rows.append(row)
         decisions.append(Decision(row, created=True))
 
     state.known.update(staged_known)
     state.versions.update(staged_versions)
     state.voided |= staged_voided
-    state.new_rows.extend(new_rows)
     return decisions

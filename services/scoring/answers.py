@@ -4,14 +4,15 @@ An org's stored projection changes only when the consumer moves its cursor or a 
 generation in, both of which move `(generation, position)`. A report computed at one
 `(generation, position)` is therefore the answer to the same question for as long as the org
 stays there: dashboards, BI tools and goal pacing that ask the same question between two events
-are answered from memory, at the cost of the one primary-key read that tells where the org is.
+are answered from memory (where the org stands is itself kept in memory: org_views.py).
 
-Keys hold the whole question as the service normalised it (owner, the caller's team filter,
-period, resolved dates, metrics, cuts, currency) and the org's generation, position and
-timezone, so neither a newer event, a rebuild nor a settings change can serve an old answer.
-Concurrent askers of the same missing answer share one computation. `as_of` answers (replays
-of the log) are never kept. `/v1/kpis`, the endpoint dashboards poll, also keeps its answers
-rendered, keyed by the caller and the query string as sent (router.py).
+Keys hold the question and where the org stands (generation, position, timezone, currency), so
+neither a newer event, a rebuild nor a settings change can serve an old answer. `/v1/funnel` and
+`/v1/leaderboard` key on the question as the service normalised it (owner, the caller's team
+filter, dates, cuts, currency); `/v1/kpis`, the endpoint dashboards poll, keeps its answers
+rendered, keyed by the caller and the query string as sent (router.kpis_direct), so a repeated
+question is answered without being parsed. Concurrent askers of the same missing answer share
+one computation. `as_of` answers (replays of the log) are never kept.
 """
 
 from __future__ import annotations

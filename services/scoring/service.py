@@ -62,16 +62,19 @@ async def org_view(runtime: Runtime, org: str) -> OrgView:
     )  # fmt: skip
 
 
-async def standing(runtime: Runtime, org_id: str) -> tuple[Any, ...]:
+def _standing(org: OrgView) -> tuple[Any, ...]:
     """Everything besides the question that an answer from the stored projection depends on:
     where the org stands, how it presents itself, and its today (for default ranges)."""
-    org = await org_view(runtime, org_id)
     return (org.generation, org.position, org.timezone.key, org.currency, _today(org))
+
+
+async def standing(runtime: Runtime, org_id: str) -> tuple[Any, ...]:
+    return _standing(await org_view(runtime, org_id))
 
 
 def _at(org_id: str, org: OrgView, question: tuple[Any, ...]) -> tuple[Any, ...]:
     """The key of a stored-projection answer: the question, and where the org stands."""
-    return (org_id, org.generation, org.position, org.timezone.key, *question)
+    return (org_id, *_standing(org), *question)
 
 
 def _currency(value: str | None, org: OrgView) -> str:
@@ -142,23 +145,16 @@ async def kpis(
     cur = _currency(currency, org)
     first, last = _range(period, first, last, org)
     bucket_list = buckets(period, first, last)
-
-    async def compute() -> dict[str, Any]:
-        source, freshness = await _source(runtime, principal, org, as_of)
-        scope = Scope(who, team, cuts)
-        rows = await reports.kpi_buckets(source, scope, period, bucket_list, metrics, cur)
-        return {
-            "owner": str(who), "period": period.value, "from": first.isoformat(),
-            "to": last.isoformat(), "timezone": org.timezone.key, "currency": cur,
-            "filters": cuts.as_dict(), "as_of": as_of.isoformat() if as_of else None,
-            "up_to": freshness, "buckets": rows,
-        }  # fmt: skip
-
-    if as_of is not None:
-        return await compute()
-    question = ("kpis", who, team, period, first, last, tuple(metrics), cuts, cur)
-    report: dict[str, Any] = await runtime.answers.get(_at(principal.org, org, question), compute)
-    return report
+    source, freshness = await _source(runtime, principal, org, as_of)
+    scope = Scope(who, team, cuts)
+    rows = await reports.kpi_buckets(source, scope, period, bucket_list, metrics, cur)
+    # Kept in memory by the caller, the /v1/kpis route (router.kpis_direct), as rendered bytes.
+    return {
+        "owner": str(who), "period": period.value, "from": first.isoformat(),
+        "to": last.isoformat(), "timezone": org.timezone.key, "currency": cur,
+        "filters": cuts.as_dict(), "as_of": as_of.isoformat() if as_of else None,
+        "up_to": freshness, "buckets": rows,
+    }  # fmt: skip
 
 
 async def funnel(

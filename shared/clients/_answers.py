@@ -1,6 +1,10 @@
-"""How every client of our services turns a non-2xx answer into our own errors."""
+"""What every client of our services shares: its httpx client's lifetime, and how a non-2xx
+answer becomes our own errors."""
 
 from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -42,3 +46,23 @@ async def get(http: httpx.AsyncClient, service: str, path: str, **kwargs: object
         raise UpstreamUnavailable(f"{service} is unreachable: {exc!r}") from exc
     raise_for(service, response)
     return response
+
+
+class ServiceClient:
+    """An httpx client of one of our services, closed by `aclose` or `async with`."""
+
+    _http: httpx.AsyncClient
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -14,21 +14,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from types import TracebackType
 from typing import Any
 
 import httpx
 import orjson
 from pydantic import TypeAdapter
 
-from shared.clients._answers import get
+from shared.clients._answers import ServiceClient, get
 from shared.contracts.activity import Backlog, EventPage, OrgList
 from shared.errors import UpstreamUnavailable
 
 _page = TypeAdapter(EventPage)
 
 
-class ActivityClient:
+class ActivityClient(ServiceClient):
     def __init__(
         self,
         base_url: str,
@@ -44,20 +43,6 @@ class ActivityClient:
             timeout=httpx.Timeout(timeout),
             transport=transport,
         )
-
-    async def __aenter__(self) -> ActivityClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def page(
         self,

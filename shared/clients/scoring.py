@@ -16,18 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from types import TracebackType
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
-from shared.clients._answers import get
+from shared.clients._answers import ServiceClient, get
 from shared.contracts.scoring import KpiReport
 from shared.errors import UpstreamUnavailable
 
 
-class ScoringClient:
+class ScoringClient(ServiceClient):
     def __init__(
         self,
         base_url: str,
@@ -40,20 +39,6 @@ class ScoringClient:
         self._http = httpx.AsyncClient(
             base_url=base_url, timeout=httpx.Timeout(timeout), transport=transport
         )
-
-    async def __aenter__(self) -> ScoringClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def kpis(
         self,

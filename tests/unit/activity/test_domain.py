@@ -125,19 +125,19 @@ class TestScope:
 class TestPlan:
     def test_new_events_get_consecutive_stream_versions(self):
         state = GroupState(versions={"lead-1": 4})
-        decisions = plan_request(
-            state, ADMIN, [cand(stream="lead-1"), cand(stream="lead-1")], batch=True
-        )
+        first, second = cand(stream="lead-1"), cand(stream="lead-1")
+        decisions = plan_request(state, ADMIN, [first, second], batch=True)
         assert [d.row.stream_version for d in decisions] == [5, 6]
         assert all(d.created for d in decisions)
-        assert state.versions["lead-1"] == 6 and len(state.new_rows) == 2
+        assert state.versions["lead-1"] == 6
+        assert set(state.known) == {first.event_id, second.event_id}
 
     def test_a_replay_returns_the_stored_row_and_stores_nothing(self):
         c = cand()
         state = GroupState(known={c.event_id: stored(c)})
         [decision] = plan_request(state, ADMIN, [c], batch=False)
         assert not decision.created and decision.row.position == 10
-        assert state.new_rows == []
+        assert list(state.known) == [c.event_id] and state.versions == {}
 
     def test_a_replay_ignores_a_now_stale_expected_version(self):
         event = make_event(expected_version=0)
@@ -153,7 +153,7 @@ class TestPlan:
         with pytest.raises(EventIdConflict) as err:
             plan_request(state, ADMIN, [cand(), other], batch=True)
         assert err.value.errors[0].field == "events[1].event_id"
-        assert state.new_rows == [] and state.versions == {}
+        assert list(state.known) == [c.event_id] and state.versions == {}
 
     def test_the_same_event_twice_in_one_batch_is_stored_once(self):
         c = cand()
@@ -193,7 +193,7 @@ class TestPlan:
                 [cand(stream="lead-1"), cand(stream="lead-1", expected_version=1)],
                 batch=True,
             )
-        assert state.versions == {"lead-1": 1} and state.new_rows == []
+        assert state.versions == {"lead-1": 1} and state.known == {}
         [d] = plan_request(state, ADMIN, [cand(stream="lead-1", expected_version=1)], batch=False)
         assert d.row.stream_version == 2
 
