@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, get_args
@@ -17,7 +17,6 @@ from uuid import UUID, uuid5
 
 import pycountry
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -31,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from shared.dates import IsoDate, IsoDatetime
+
 CURRENT_SCHEMA_VERSION: Literal[1] = 1
 OCCURRED_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 OCCURRED_MAX = datetime(2100, 1, 1, tzinfo=UTC)
@@ -39,7 +40,6 @@ OCCURRED_MAX = datetime(2100, 1, 1, tzinfo=UTC)
 # Value types
 # ---------------------------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?")
 _AMOUNT = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,4})?$")
 
 
@@ -259,7 +259,7 @@ class DealOpened(Payload):
     account_id: Identifier
     stage: Stage = "qualification"
     lead_id: Identifier | None = Field(default=None, description="The lead it came from, if any.")
-    expected_close: date | None = None
+    expected_close: IsoDate | None = None
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -334,7 +334,7 @@ class InvoiceIssued(Payload):
     amount: Amount
     currency: Currency
     deal_id: Identifier | None = None
-    due_date: date | None = None
+    due_date: IsoDate | None = None
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -454,7 +454,7 @@ class EnvelopeBase(BaseModel):
     team_id: Identifier | None = Field(default=None, description="The rep's team.")
     # The range is checked by pydantic-core (a Python validator comparing aware datetimes cost
     # ~3 µs an event appended).
-    occurred_at: AwareDatetime = Field(
+    occurred_at: IsoDatetime = Field(
         ge=OCCURRED_MIN,
         le=OCCURRED_MAX,
         description="Business time, an ISO-8601 string with a UTC offset (between 1970 and 2100).",
@@ -467,18 +467,6 @@ class EnvelopeBase(BaseModel):
         description="Optimistic concurrency: the stream's current version (0: the stream must be new). "
         "Not stored.",
     )
-
-    @field_validator("occurred_at", mode="before")
-    @classmethod
-    def _iso_string(cls, value: object) -> object:
-        # pydantic would read a number, or a string of one, as Unix seconds.
-        if not isinstance(value, (str, datetime)) or (
-            isinstance(value, str) and _NUMBER.fullmatch(value.strip())
-        ):
-            raise ValueError(
-                "must be an ISO-8601 string with an offset, e.g. 2026-11-20T10:30:00+01:00"
-            )
-        return value
 
     @field_validator("stream")
     @classmethod

@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Query
 
 from shared.auth import CurrentUser
+from shared.dates import IsoDate
 from shared.db import SessionDep
 from shared.errors import (
     Conflict,
@@ -45,7 +46,7 @@ OwnerQuery = Annotated[
     Query(description="`rep:ID`, `team:ID` or `org`.", pattern=rf"^(org|(rep|team):{ID})$"),
 ]
 At = Annotated[
-    date | None,
+    IsoDate | None,
     Query(description="The day to judge progress on (default: today in the org's timezone).",
           ge=date(1970, 1, 1), le=date(2099, 12, 31)),
 ]  # fmt: skip
@@ -71,10 +72,10 @@ async def list_goals(
     metric: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,64}$")] = None,
     period: PeriodKind | None = None,
     start_from: Annotated[
-        date | None, Query(alias="from", description="Periods starting on or after.")
+        IsoDate | None, Query(alias="from", description="Periods starting on or after.")
     ] = None,
     start_to: Annotated[
-        date | None, Query(alias="to", description="Periods starting on or before.")
+        IsoDate | None, Query(alias="to", description="Periods starting on or before.")
     ] = None,
     parent_id: UUID | None = None,
     include_archived: bool = False,

@@ -16,6 +16,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from shared.dates import IsoDate
 from shared.events import Channel, Currency, Identifier, Tier
 
 from .calendar import PeriodKind
@@ -66,7 +67,7 @@ class GoalIn(Strict):
     )
     metric: str = Field(examples=["revenue_won"], description="Any metric scoring serves.")
     period: PeriodKind
-    start: date = Field(description="First day of the period (1 Jan, a quarter's or month's "
+    start: IsoDate = Field(description="First day of the period (1 Jan, a quarter's or month's "
                         "first day, a Monday, or any day).")  # fmt: skip
     target: Value = Field(description='An integer for counts; a decimal string otherwise '
                           '("1000000.00" for money, "0.30" for a rate).')  # fmt: skip
@@ -209,8 +210,8 @@ class CalendarIO(Strict):
     weekend: list[Annotated[int, Field(ge=0, le=6)]] = Field(
         default=[5, 6], description="Weekday numbers, Monday 0 … Sunday 6.", max_length=7
     )
-    holidays: list[date] = Field(default_factory=list, max_length=1000)
-    workdays: list[date] = Field(
+    holidays: list[IsoDate] = Field(default_factory=list, max_length=1000)
+    workdays: list[IsoDate] = Field(
         default_factory=list, max_length=1000,
         description="Make-up working days on a weekend (China's adjusted weekends).",
     )  # fmt: skip
@@ -221,8 +222,8 @@ class FunnelPlanIn(Strict):
     goal: Literal["revenue", "new_customers"] = "revenue"
     target: Value
     currency: Currency | None = None
-    start: date
-    end: date
+    start: IsoDate
+    end: IsoDate
     lookback_days: int = Field(default=90, ge=7, le=730)
     challenge: Percent = "1.1"
     rates: dict[str, Percent] = Field(default_factory=dict, description="Overrides by name.")

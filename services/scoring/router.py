@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shared.auth import BearerAuth, CurrentUser, Principal
 from shared.contracts.scoring import (
@@ -18,6 +17,7 @@ from shared.contracts.scoring import (
     OrgSettings,
     RebuildStatus,
 )
+from shared.dates import IsoDate, IsoDatetime
 from shared.errors import Forbidden, InvalidInput, Unauthorized, UpstreamUnavailable
 from shared.errors import problem_responses as problems
 from shared.events import Channel as Channel_
@@ -39,11 +39,11 @@ Owner = Annotated[
           "the org.", examples=["team:team-north"], pattern=rf"^(org|(rep|team):{ID})$"),
 ]  # fmt: skip
 From = Annotated[
-    date | None,
+    IsoDate | None,
     Query(alias="from", description="First day (org timezone).", ge=FIRST_DAY, le=LAST_DAY),
 ]
 To = Annotated[
-    date | None,
+    IsoDate | None,
     Query(alias="to", description="Last day, inclusive. Default: the current period.",
           ge=FIRST_DAY, le=LAST_DAY),
 ]  # fmt: skip
@@ -56,7 +56,7 @@ Currency = Annotated[
     str | None, Query(description="Reporting currency of money metrics; default the org's.")
 ]
 AsOf = Annotated[
-    AwareDatetime | None,
+    IsoDatetime | None,
     Query(description="Answer as it stood at this moment: events recorded later are ignored "
           "(replays the log; slower)."),
 ]  # fmt: skip
@@ -163,7 +163,7 @@ async def get_leaderboard(
     metric: Annotated[str, Query(description="A count, amount, rate or average metric.")],
     period: Annotated[Period, Query()] = Period.MONTH,
     at: Annotated[
-        date | None,
+        IsoDate | None,
         Query(description="A day in the period; default today.", ge=FIRST_DAY, le=LAST_DAY),
     ] = None,
     scope: Annotated[

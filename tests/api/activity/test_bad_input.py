@@ -157,6 +157,16 @@ BAD_EVENTS = [
         lambda: make_event("contact.left", stream="deal-D-1"),
         "stream",
     ),
+    bad(
+        "expected_close as Unix seconds in a string",
+        lambda: with_data(make_event("deal.opened"), expected_close="1797292800"),
+        "data.expected_close",
+    ),
+    bad(
+        "due_date as a JSON number",
+        lambda: with_data(make_event("invoice.issued"), due_date=1799884800),
+        "data.due_date",
+    ),
     bad("stream of an unknown kind", lambda: make_event(stream="opportunity-1"), "stream"),
     bad("stream without an id", lambda: make_event(stream="deal-"), "stream"),
     bad("stream with a space", lambda: make_event(stream="deal-D 88"), "stream"),

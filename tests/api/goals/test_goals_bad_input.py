@@ -35,6 +35,8 @@ CREATE_CASES = [
     case("period unknown", count_goal(period="fortnight"), "period"),
     case("start not a date", count_goal(start="next monday"), "start"),
     case("start not a calendar day", count_goal(start="2026-02-30"), "start"),
+    case("start as Unix seconds in a string", count_goal(start="1795046400"), "start"),
+    case("start as a JSON number", count_goal(start=1795046400), "start"),
     case("year starting 2 January", count_goal(period="year", start="2026-01-02"), "start"),
     case("quarter starting in February", count_goal(period="quarter", start="2026-02-01"), "start"),
     case("month starting on the 15th", count_goal(start="2026-03-15"), "start"),
@@ -354,6 +356,7 @@ CALENDAR_CASES = [
     case("weekend day negative", {"weekend": [-1]}, "weekend[0]"),
     case("weekend day as a name", {"weekend": ["saturday"]}, "weekend[0]"),
     case("holiday not a date", {"holidays": ["2026-13-01"]}, "holidays[0]"),
+    case("holiday as Unix seconds", {"holidays": ["2026-12-25", "0"]}, "holidays[1]"),
     case("workday not a date", {"workdays": ["tomorrow"]}, "workdays[0]"),
     case("extra field", {"timezone": "UTC", "country": "DE"}, "country"),
 ]
@@ -416,6 +419,7 @@ PLAN_CASES = [
     case("lookback too short", {**PLAN, "lookback_days": 6}, "lookback_days"),
     case("lookback too long", {**PLAN, "lookback_days": 731}, "lookback_days"),
     case("start missing", without(PLAN, "start"), "start"),
+    case("end as Unix seconds", {**PLAN, "end": "1798675200"}, "end"),
     case("extra field", {**PLAN, "region": "north"}, "region"),
 ]
 
@@ -437,6 +441,7 @@ QUERY_CASES = [
     case("period unknown", {"period": "fortnight"}, "period"),
     case("from not a date", {"from": "yesterday"}, "from"),
     case("to not a calendar day", {"to": "2026-02-30"}, "to"),
+    case("from as Unix seconds", {"from": "86400"}, "from"),
     case("parent_id not a UUID", {"parent_id": "123"}, "parent_id"),
     case("include_archived not a boolean", {"include_archived": "maybe"}, "include_archived"),
     case("limit 0", {"limit": 0}, "limit"),
@@ -464,7 +469,7 @@ class TestListingRefusesABadQueryNamingTheParameter:
 
     async def test_progress_refuses_a_bad_day(self, goals, auth) -> None:
         goal = await create(goals, auth(), count_goal())
-        for bad in ("yesterday", "2026-02-30", "1969-12-31"):
+        for bad in ("yesterday", "2026-02-30", "1969-12-31", "1795046400"):
             answer = await goals.get(
                 f"/v1/goals/{goal['id']}/progress", params={"at": bad}, headers=auth()
             )

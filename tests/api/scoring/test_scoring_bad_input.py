@@ -43,6 +43,8 @@ KPI_CASES = [
     case("period in capitals", {"period": "MONTH"}, "period"),
     case("from not a date", {"from": "yesterday"}, "from"),
     case("from not a calendar day", {"from": "2026-02-30"}, "from"),
+    case("from as Unix seconds", {"from": "86400"}, "from"),
+    case("to as digits", {"to": "20261101"}, "to"),
     case("metrics unknown", {"metrics": "visits,profit"}, "metrics"),
     case("metrics only commas", {"metrics": ",,"}, "metrics"),
     case("currency not ISO 4217", {"currency": "EURO"}, "currency"),
@@ -50,6 +52,8 @@ KPI_CASES = [
     case("as_of naive", {"as_of": "2026-07-01T10:00:00"}, "as_of"),
     case("as_of garbage", {"as_of": "last tuesday"}, "as_of"),
     case("as_of with an impossible offset", {"as_of": "2026-07-01T10:00:00+25:00"}, "as_of"),
+    case("as_of as Unix seconds", {"as_of": "1795000000"}, "as_of"),
+    case("as_of as fractional Unix seconds", {"as_of": "1795000000.5"}, "as_of"),
     case("to before from", span("2026-07-31", "2026-07-01"), "to"),
     case("1001 daily buckets", {"period": "day", **span("2026-01-01", "2028-09-27")}, "to"),
     case("1001 weekly buckets", {"period": "week", **span("2026-01-05", "2045-03-06")}, "to"),
@@ -85,6 +89,8 @@ FUNNEL_CASES = [
     case("from not a date", {"from": "2026-7-1"}, "from"),
     case("as_of naive", {"as_of": "2026-07-01T10:00:00"}, "as_of"),
     case("as_of garbage", {"as_of": "soon"}, "as_of"),
+    case("as_of as Unix seconds", {"as_of": "1795000000"}, "as_of"),
+    case("from as Unix seconds", {"from": "0"}, "from"),
     case("to before from", span("2026-07-31", "2026-07-01"), "to"),
 ]
 
@@ -109,6 +115,7 @@ LEADERBOARD_CASES = [
     case("scope team without id", {"metric": "visits", "scope": "team:"}, "scope"),
     case("period unknown", {"metric": "visits", "period": "decade"}, "period"),
     case("at not a date", {"metric": "visits", "at": "today"}, "at"),
+    case("at as Unix seconds", {"metric": "visits", "at": "1795046400"}, "at"),
     case("currency not ISO 4217", {"metric": "revenue_won", "currency": "ABC"}, "currency"),
 ]
 
