@@ -64,8 +64,16 @@ def _settings(spec: ServiceSpec) -> ServiceSettings:
     return settings
 
 
+def _drain(app: FastAPI) -> None:
+    """Let the app end requests that would hold its graceful shutdown (activity's feed
+    long-polls), if it says how (`app.state.drain`, set at startup)."""
+    drain = getattr(app.state, "drain", None)
+    if drain is not None:
+        drain()
+
+
 async def serve(database_url: str, *, log_level: str = "warning") -> None:
-    servers: list[_Server] = []
+    servers: list[tuple[FastAPI, _Server]] = []
     for spec in SERVICES:
         settings = _settings(spec)
         app = spec.factory(settings, database_url=database_url)
@@ -78,21 +86,34 @@ async def serve(database_url: str, *, log_level: str = "warning") -> None:
             lifespan="on",
             timeout_graceful_shutdown=5,
         )
-        servers.append(_Server(config))
+        servers.append((app, _Server(config)))
 
     loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    running = [asyncio.create_task(server.serve()) for _, server in servers]
 
     def stop() -> None:
-        for server in servers:
-            if server.should_exit:
-                server.force_exit = True
+        if stopping.is_set():  # a second Ctrl-C: now
+            for _, server in servers:
+                server.should_exit = server.force_exit = True
+        stopping.set()
+
+    async def stop_in_order() -> None:
+        """Consumers before what they consume (goals reads scoring, scoring reads activity),
+        so no service sees the one it follows go away and logs it as an outage."""
+        await stopping.wait()
+        for (app, server), task in reversed(list(zip(servers, running, strict=True))):
+            _drain(app)
             server.should_exit = True
+            await asyncio.wait([task])
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
+    stopper = asyncio.create_task(stop_in_order())
     try:
-        await asyncio.gather(*(s.serve() for s in servers))
+        await asyncio.gather(*running)
     finally:
+        stopper.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
 

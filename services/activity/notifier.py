@@ -53,15 +53,20 @@ class FeedNotifier:
     def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="activity-feed-listener")
 
+    def drain(self) -> None:
+        """Answer every waiting long-poll now, and every later one at once: a server that is
+        stopping must not wait out their `wait` before it can close its connections."""
+        self.closed = True
+        for org in list(self._waiters):
+            self.wake(org)
+
     async def stop(self) -> None:
-        """Stop listening and answer every waiting long-poll now (shutdown need not wait)."""
+        """Stop listening, and drain."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self.closed = True
-        for org in list(self._waiters):
-            self.wake(org)
+        self.drain()
 
     async def _listen(self) -> None:
         while True:

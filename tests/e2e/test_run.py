@@ -86,12 +86,35 @@ def test_salesperf_run_serves_activity_on_loopback_and_stops_cleanly_on_ctrl_c(s
     assert [i["event_id"] for i in feed["items"]] == [event["event_id"]]
     assert feed["items"][0]["org_id"] == "e2e-org"
 
+    # Stop while scoring's consumer is long-polling activity's feed, as it is whenever it has
+    # caught up: that request must not hold activity's shutdown for its graceful timeout (5 s).
+    wait_until_scoring_follows(proc.scoring, headers, position=created.json()["position"])
+    time.sleep(0.5)  # the follower is back in its long-poll
     proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
     rest, _ = proc.communicate(timeout=20)
+    stopped_in = time.monotonic() - started
     assert proc.returncode == 0, rest
     assert "stopped" in rest
+    assert "Traceback" not in rest and "ERROR" not in rest, rest
+    assert "unreachable" not in rest, rest  # scoring stopped before the activity it follows
+    assert stopped_in < 4, f"stopping took {stopped_in:.1f} s:\n{rest}"
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{base}/healthz", timeout=1)
+
+
+def wait_until_scoring_follows(scoring: str, headers: dict[str, str], *, position: int) -> None:
+    """Until scoring's consumer leads and has folded the org's events up to `position`."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready = httpx.get(f"{scoring}/readyz").json()
+        consumer = ready["consumer"]
+        if consumer["leading"] and consumer["orgs"] >= 1 and consumer["lag"]["events"] == 0:
+            kpis = httpx.get(f"{scoring}/v1/kpis", params={"owner": "org"}, headers=headers)
+            if kpis.status_code == 200 and kpis.json()["up_to"]["position"] >= position:
+                return
+        time.sleep(0.1)
+    pytest.fail(f"scoring did not catch up: {ready}")
 
 
 def cli(proc: subprocess.Popen[str], *args: str) -> subprocess.CompletedProcess[str]:
