@@ -24,6 +24,9 @@ _READ_BUFFER = 8 * 1024 * 1024  # a feed page is ~0.5 MB: read it without flow-c
 _MAX_IDLE_SECONDS = 2.0  # reconnect rather than reuse a connection idle this long (uvicorn: 5 s)
 
 
+Headers = dict[str, str]  # names in lower case
+
+
 class HttpClient(Protocol):
     """What the benchmarks need of a client: one request at a time per connection."""
 
@@ -32,6 +35,10 @@ class HttpClient(Protocol):
     async def request(
         self, method: str, target: str, body: bytes | None = None
     ) -> tuple[int, bytes]: ...
+
+    async def exchange(
+        self, method: str, target: str, body: bytes | None = None
+    ) -> tuple[int, Headers, bytes]: ...
 
     async def aclose(self) -> None: ...
 
@@ -44,7 +51,9 @@ class _Connection:
         self._writer: asyncio.StreamWriter | None = None
         self._last_used = 0.0
 
-    async def request(self, method: str, target: str, body: bytes | None) -> tuple[int, bytes]:
+    async def request(
+        self, method: str, target: str, body: bytes | None
+    ) -> tuple[int, Headers, bytes]:
         if self._writer is not None and time.monotonic() - self._last_used > _MAX_IDLE_SECONDS:
             await self.close()  # the server may be closing it right now (keep-alive timeout)
         reused = self._writer is not None
@@ -61,7 +70,9 @@ class _Connection:
         finally:
             self._last_used = time.monotonic()
 
-    async def _exchange(self, method: str, target: str, body: bytes | None) -> tuple[int, bytes]:
+    async def _exchange(
+        self, method: str, target: str, body: bytes | None
+    ) -> tuple[int, Headers, bytes]:
         if self._writer is None or self._reader is None:
             self._reader, self._writer = await asyncio.open_connection(
                 self._host, self._port, limit=_READ_BUFFER
@@ -75,9 +86,11 @@ class _Connection:
         head = await reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         length, chunked, close = None, False, False
-        for line in head.split(b"\r\n")[1:]:
+        headers: Headers = {}
+        for line in head.split(b"\r\n")[1:-2]:
             name, _, value = line.partition(b":")
             name = name.strip().lower()
+            headers[name.decode()] = value.strip().decode()
             if name == b"content-length":
                 length = int(value)
             elif name == b"transfer-encoding":
@@ -92,7 +105,7 @@ class _Connection:
             content, close = await reader.read(), True
         if close:
             await self.close()
-        return status, content
+        return status, headers, content
 
     @staticmethod
     async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
@@ -147,6 +160,12 @@ class LeanClient:
     async def request(
         self, method: str, target: str, body: bytes | None = None
     ) -> tuple[int, bytes]:
+        status, _, content = await self.exchange(method, target, body)
+        return status, content
+
+    async def exchange(
+        self, method: str, target: str, body: bytes | None = None
+    ) -> tuple[int, Headers, bytes]:
         async with self._connection() as conn:
             return await conn.request(method, target, body)
 
@@ -172,6 +191,12 @@ class HttpxClient:
     ) -> tuple[int, bytes]:
         response = await self._client.request(method, target, content=body)
         return response.status_code, response.content
+
+    async def exchange(
+        self, method: str, target: str, body: bytes | None = None
+    ) -> tuple[int, Headers, bytes]:
+        response = await self._client.request(method, target, content=body)
+        return response.status_code, dict(response.headers), response.content
 
     async def aclose(self) -> None:
         await self._client.aclose()

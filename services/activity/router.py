@@ -68,6 +68,31 @@ def _raw(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
+def _paged(request: Request, page: service.Page) -> Response:
+    """A page, with its `next` cursor also in `X-Next-Cursor` (always: a feed is continued from
+    it even when it has no more for now) and, while there is more, a `Link` rel=next."""
+    headers = {"X-Next-Cursor": page.next}
+    if page.has_more:
+        headers["Link"] = f'<{request.url.include_query_params(after=page.next)}>; rel="next"'
+    return Response(page.body, media_type="application/json", headers=headers)
+
+
+_PAGE_HEADERS: dict[str, Any] = {
+    "X-Next-Cursor": {
+        "description": "The page's `next` cursor, so the next request can leave before this "
+        "body is parsed.",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'While `has_more`: `<URL of the next page>; rel="next"`.',
+        "schema": {"type": "string"},
+    },
+}
+_PAGE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"headers": _PAGE_HEADERS, "description": "A page of events"}
+}
+
+
 @router.post(
     "/events",
     status_code=201,
@@ -110,8 +135,14 @@ async def append_batch(request: Request) -> JSONResponse:
     return _json(result, 201 if created else 200)
 
 
-@router.get("/events", response_model=EventPage, summary="The feed", responses=_READ_ERRORS)
+@router.get(
+    "/events",
+    response_model=EventPage,
+    summary="The feed",
+    responses={**_PAGE_RESPONSE, **_READ_ERRORS},
+)
 async def read_feed(
+    request: Request,
     user: CurrentUser,
     runtime: RuntimeDep,
     after: After = None,
@@ -126,7 +157,7 @@ async def read_feed(
     page = await service.read_feed(
         runtime.pool, runtime.notifier, user, after=after, limit=limit, types=types, wait=wait
     )
-    return _raw(page)
+    return _paged(request, page)
 
 
 @router.get(
@@ -166,13 +197,15 @@ async def get_event(event_id: UUID, user: CurrentUser, runtime: RuntimeDep) -> R
     "/streams/{stream}",
     response_model=EventPage,
     summary="One lead's, deal's or account's timeline",
-    responses=problems(Unauthorized, NotFound, InvalidInput),
+    responses={**_PAGE_RESPONSE, **problems(Unauthorized, NotFound, InvalidInput)},
 )
 async def read_stream(
+    request: Request,
     stream: Annotated[Stream, Path(description="e.g. `deal-D-88`")],
     user: CurrentUser,
     runtime: RuntimeDep,
     after: After = None,
     limit: Limit = 100,
 ) -> Response:
-    return _raw(await service.read_stream(runtime.pool, user, stream, after=after, limit=limit))
+    page = await service.read_stream(runtime.pool, user, stream, after=after, limit=limit)
+    return _paged(request, page)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -121,13 +122,24 @@ def parse_types(types: str | None) -> list[str] | None:
     return wanted
 
 
-def _framed(items_json: str, last: int, has_more: bool) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of events as JSON bytes, and what its body ends with (the router repeats it in
+    headers, so a client can ask for the next page before it parses this one)."""
+
+    body: bytes
+    next: str
+    has_more: bool
+
+
+def _framed(items_json: str, last: int, has_more: bool) -> Page:
     """A page as JSON bytes: the events' stored JSON spliced in as it is."""
-    tail = orjson.dumps({"next": encode_cursor(last), "has_more": has_more})
-    return b'{"items":[' + items_json.encode() + b"]," + tail[1:]
+    cursor = encode_cursor(last)
+    tail = orjson.dumps({"next": cursor, "has_more": has_more})
+    return Page(b'{"items":[' + items_json.encode() + b"]," + tail[1:], cursor, has_more)
 
 
-def _page(rows: list[StoredRow], after: int, limit: int) -> bytes:
+def _page(rows: list[StoredRow], after: int, limit: int) -> Page:
     page = rows[:limit]
     last = page[-1].position if page else after
     return _framed(",".join(r.json for r in page), last, len(rows) > limit)
@@ -142,7 +154,7 @@ async def read_feed(
     limit: int,
     types: str | None,
     wait: float,
-) -> bytes:
+) -> Page:
     """The org's events after a cursor, in global order; long-polls up to `wait` seconds.
 
     Each query borrows a connection only for itself, so a waiting reader holds none.
@@ -166,7 +178,7 @@ async def read_feed(
 
 async def read_stream(
     pool: asyncpg.Pool, principal: Principal, stream: str, *, after: str | None, limit: int
-) -> bytes:
+) -> Page:
     position = decode_cursor(after)
     async with pool.acquire() as conn:
         items = await repository.read_stream(

@@ -42,6 +42,30 @@ class TestFeed:
         ).json()
         assert empty == {"items": [], "next": page["next"], "has_more": False}
 
+    async def test_headers_carry_the_cursor_and_link_to_the_next_page(self, activity, auth):
+        events = await append(activity, auth(), 5, stream="lead-H")
+        first = await activity.get(
+            "/v1/events", params={"limit": 2, "types": "visit.logged"}, headers=auth()
+        )
+        assert first.headers["x-next-cursor"] == first.json()["next"]
+        # The Link keeps the other parameters and moves `after` on: follow links to the end.
+        items, response, followed = first.json()["items"], first, 0
+        while "link" in response.headers:
+            link = response.links["next"]["url"]
+            assert "types=visit.logged" in link and "limit=2" in link
+            response = await activity.get(link, headers=auth())
+            assert response.headers["x-next-cursor"] == response.json()["next"]
+            items += response.json()["items"]
+            followed += 1
+        assert followed == 2 and response.json()["has_more"] is False
+        assert [i["event_id"] for i in items] == [e["event_id"] for e in events]
+        # The last page still names the cursor to continue from, in its header too.
+        later = await activity.get(
+            "/v1/events", params={"after": response.headers["x-next-cursor"]}, headers=auth()
+        )
+        assert later.json() == {"items": [], "next": response.json()["next"], "has_more": False}
+        assert "link" not in later.headers
+
     async def test_types_filter_the_feed(self, activity, auth):
         await append(activity, auth(), 3)
         calls = await append(
@@ -136,6 +160,14 @@ class TestStreams:
         ).json()
         assert [i["stream_version"] for i in first["items"] + rest["items"]] == [1, 2, 3, 4, 5]
         assert first["has_more"] and not rest["has_more"]
+
+    async def test_a_stream_page_links_to_the_next(self, activity, auth):
+        await append(activity, auth(), 3, stream="lead-L")
+        first = await activity.get("/v1/streams/lead-L", params={"limit": 2}, headers=auth())
+        assert first.headers["x-next-cursor"] == first.json()["next"]
+        rest = await activity.get(first.links["next"]["url"], headers=auth())
+        assert [i["stream_version"] for i in rest.json()["items"]] == [3]
+        assert "link" not in rest.headers
 
     async def test_an_unknown_stream_is_404(self, activity, auth):
         r = await activity.get("/v1/streams/lead-nothing-here", headers=auth())
