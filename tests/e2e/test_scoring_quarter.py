@@ -66,6 +66,7 @@ class Quarter:
 
     activity: str
     scoring: str
+    logs: Path
     org: str = field(default_factory=lambda: f"org-quarter-{uuid.uuid4().hex[:8]}")
     events: list[dict[str, Any]] = field(default_factory=list)
     naive: NaiveKpis | None = None
@@ -76,12 +77,19 @@ class Quarter:
         return {"Authorization": f"Bearer {token}"}
 
 
-def _start(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+def _start(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:  # the child keeps its own handle
+        return subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def _tail(log: Path, lines: int = 40) -> str:
+    """The end of a service's log, for a failure's message (a flake must say what happened)."""
+    text = log.read_text(errors="replace").splitlines() if log.exists() else []
+    return "\n".join(text[-lines:])
 
 
 def _wait_healthy(proc: subprocess.Popen[bytes], url: str, name: str) -> None:
@@ -119,10 +127,15 @@ def services(own_database: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "SCORING_LONG_POLL_SECONDS": "1",
         "SCORING_REBUILD_SECONDS": "0.5",
     }
-    quarter = Quarter(f"http://127.0.0.1:{activity_port}", f"http://127.0.0.1:{scoring_port}")
+    logs = tmp_path_factory.mktemp("quarter-logs")
+    quarter = Quarter(f"http://127.0.0.1:{activity_port}", f"http://127.0.0.1:{scoring_port}", logs)
     procs = {
-        "activity": _start("services.activity.main:create_app", activity_port, env),
-        "scoring": _start("services.scoring.main:create_app", scoring_port, env),
+        "activity": _start(
+            "services.activity.main:create_app", activity_port, env, logs / "activity.log"
+        ),
+        "scoring": _start(
+            "services.scoring.main:create_app", scoring_port, env, logs / "scoring.log"
+        ),
     }
     try:
         _wait_healthy(procs["activity"], quarter.activity, "activity")
@@ -163,7 +176,11 @@ async def _settle(client: httpx.AsyncClient, q: Quarter, last: int, timeout: flo
         else:
             previous, stable = None, 0
         await asyncio.sleep(0.4)
-    raise AssertionError(f"scoring did not settle: up_to={body.get('up_to')} rebuild={status}")
+    raise AssertionError(
+        f"scoring did not settle: up_to={body.get('up_to')} rebuild={status}\n"
+        f"--- scoring's log:\n{_tail(q.logs / 'scoring.log')}\n"
+        f"--- activity's log:\n{_tail(q.logs / 'activity.log')}"
+    )
 
 
 @pytest.fixture(scope="module")
