@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTTP_REQUESTS = Counter(
@@ -60,6 +61,22 @@ def _children(service: str, method: str, route: str, status: int) -> tuple[Any, 
         HTTP_REQUESTS.labels(service, method, route, str(status)),
         HTTP_LATENCY.labels(service, method, route),
     )
+
+
+class Readiness(BaseModel):
+    """`GET /readyz`: 200 when `ready`, else 503 with the same body."""
+
+    ready: bool
+    checks: dict[str, bool] = Field(description="Each dependency checked, and whether it is up.")
+
+
+def readiness_route(model: type[Readiness] = Readiness) -> dict[str, Any]:
+    """Keyword arguments for a service's `/readyz` route: its model, documented for 503 too."""
+    return {
+        "tags": ["operations"],
+        "response_model": model,
+        "responses": {503: {"model": model, "description": "Not ready: the same body"}},
+    }
 
 
 def ops_router() -> APIRouter:

@@ -1,4 +1,8 @@
-"""A JSON response rendered by orjson, for handlers that return plain dicts on hot paths."""
+"""A JSON response rendered by orjson, for handlers that return plain dicts on hot paths.
+
+It derives from starlette's JSONResponse (rendering aside) because FastAPI documents a route's
+`response_model` only when the route's response class is a JSONResponse: derived from plain
+`Response`, every success body was documented as `{"type": "string"}`."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse as StarletteJSONResponse
 
 
 def _default(value: Any) -> Any:
@@ -22,8 +26,6 @@ def dumps(content: Any) -> bytes:
     return orjson.dumps(content, default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 
-class JSONResponse(Response):
-    media_type = "application/json"
-
+class JSONResponse(StarletteJSONResponse):
     def render(self, content: Any) -> bytes:
         return dumps(content)

@@ -16,7 +16,7 @@ from shared.direct import DirectRoutes
 from shared.errors import document_problems_as_problem_json, install_problem_handlers
 from shared.limits import BodySizeLimit
 from shared.logging import configure_logging
-from shared.observability import MetricsMiddleware, ops_router
+from shared.observability import MetricsMiddleware, ops_router, readiness_route
 from shared.responses import JSONResponse
 
 from . import repository
@@ -102,9 +102,8 @@ def create_app(
     app.include_router(router)
     app.include_router(ops_router())
 
-    @app.get(
-        "/readyz", tags=["operations"], summary="Readiness: database reachable, writer running"
-    )
+    @app.get("/readyz", summary="Readiness: database reachable, writer running",
+             **readiness_route())  # fmt: skip
     async def readyz() -> JSONResponse:
         runtime: Runtime = app.state.runtime
         checks = {"writer": runtime.committer.running, "feed_listener": runtime.notifier.listening}

@@ -15,7 +15,7 @@ from shared.clients.scoring import ScoringClient
 from shared.db import create_engine, create_sessionmaker, sync_url
 from shared.errors import document_problems_as_problem_json, install_problem_handlers
 from shared.logging import configure_logging
-from shared.observability import MetricsMiddleware, ops_router
+from shared.observability import MetricsMiddleware, ops_router, readiness_route
 from shared.responses import JSONResponse
 
 from .config import GoalsSettings
@@ -75,7 +75,7 @@ def create_app(
     app.include_router(router)
     app.include_router(ops_router())
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: database reachable")
+    @app.get("/readyz", summary="Readiness: database reachable", **readiness_route())
     async def readyz() -> JSONResponse:
         try:
             async with app.state.engine.connect() as conn:

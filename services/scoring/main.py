@@ -11,11 +11,12 @@ import asyncpg
 import httpx
 from fastapi import FastAPI
 
+from shared.contracts.scoring import ScoringReadiness
 from shared.db import asyncpg_dsn, release_as_is, sync_url
 from shared.direct import DirectRoutes
 from shared.errors import document_problems_as_problem_json, install_problem_handlers
 from shared.logging import configure_logging
-from shared.observability import MetricsMiddleware, ops_router
+from shared.observability import MetricsMiddleware, ops_router, readiness_route
 from shared.responses import JSONResponse
 
 from .answers import Answers
@@ -97,8 +98,8 @@ def create_app(
     app.include_router(router)
     app.include_router(ops_router())
 
-    @app.get("/readyz", tags=["operations"],
-             summary="Readiness: database reachable; the consumer's lag behind the feed")  # fmt: skip
+    @app.get("/readyz", summary="Readiness: database reachable; the consumer's lag behind the feed",
+             **readiness_route(ScoringReadiness))  # fmt: skip
     async def readyz() -> JSONResponse:
         runtime: Runtime = app.state.runtime
         try:

@@ -14,6 +14,7 @@ from shared.contracts.scoring import (
     FunnelReport,
     KpiReport,
     Leaderboard,
+    MetricCatalogue,
     OrgSettings,
     RebuildStatus,
 )
@@ -178,7 +179,8 @@ async def get_leaderboard(
     return JSONResponse(board)
 
 
-@router.get("/metrics", tags=["kpis"], summary="The metric catalogue")
+@router.get("/metrics", response_model=MetricCatalogue, tags=["kpis"],
+            summary="The metric catalogue")  # fmt: skip
 async def list_metrics(user: CurrentUser) -> JSONResponse:
     """Every metric `/v1/kpis` serves, its kind and definition."""
     return JSONResponse({"items": [
@@ -196,6 +198,7 @@ class ExportFormat(StrEnum):
 @router.get(
     "/export/kpis",
     tags=["export"],
+    response_class=Response,  # its own media types, documented below; not JSON
     summary="Bulk export of the daily KPI rows, for BI tools",
     responses={
         200: {

@@ -6,6 +6,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.observability import Readiness
+
 
 class MetricValue(BaseModel):
     """One metric in one bucket. Counts are integers, money a decimal string with its currency;
@@ -108,6 +110,37 @@ class RebuildStatus(BaseModel):
     done: int
     total: int
     seconds: float | None = None
+
+
+class ConsumerLag(BaseModel):
+    events: int = Field(description="Events of all followed orgs not folded yet.")
+    seconds: float = Field(description="How far behind the newest event the furthest org is.")
+
+
+class ConsumerState(BaseModel):
+    enabled: bool = Field(description="Whether this replica takes part in the election.")
+    leading: bool = Field(description="Whether this replica is the one folding the feed.")
+    lag: ConsumerLag | None = Field(description="On the leader only.")
+    orgs: int = Field(description="Orgs followed.")
+
+
+class ScoringReadiness(Readiness):
+    consumer: ConsumerState
+
+
+class CatalogueEntry(BaseModel):
+    name: str
+    kind: str = Field(
+        description="count, money, rate, money_rate, average_money, average_days, "
+        "distinct_rate or pipeline: how its value is made from its stored parts."
+    )
+    description: str
+
+
+class MetricCatalogue(BaseModel):
+    """`GET /v1/metrics`: every metric `/v1/kpis` serves."""
+
+    items: list[CatalogueEntry]
 
 
 class MetricInfo(BaseModel):
