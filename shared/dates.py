@@ -1,8 +1,12 @@
 """Dates and times as the API takes them: ISO-8601 strings, never numbers.
 
-pydantic reads a number, or a string of digits, as Unix seconds, even in strict mode: `"86400"`
-becomes 2 January 1970 and `from=0` the epoch. A client that sends a timestamp, or `20261101`
-for a day, gets a 422 naming the field instead of an answer for another day.
+pydantic reads a number, or a string of one (`"86400"`, `"1.795e9"`), as Unix seconds, even in
+strict mode: `"86400"` becomes 2 January 1970 and `from=0` the epoch. Here a date or time must
+be a string that starts like one (`YYYY-`); anything else gets a 422 naming the field instead of
+an answer for another day.
+
+`Day` is a date the services can compute with: between 1970-01-01 and 2099-12-31, as events
+are (a week or a quarter around 9999-12-31 has no end the calendar can represent).
 """
 
 from __future__ import annotations
@@ -12,24 +16,32 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
-_NUMBER = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?\s*")
+_ISO_START = re.compile(r"[0-9]{4}-")
 
 DATE_HINT = "must be an ISO-8601 date, e.g. 2026-11-01"
 DATETIME_HINT = "must be an ISO-8601 string with an offset, e.g. 2026-11-20T10:30:00+01:00"
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2099, 12, 31)
 
 
 def _iso(hint: str) -> Callable[[object], object]:
     def check(value: object) -> object:
         if isinstance(value, date):  # a datetime is a date too; both came from Python
             return value
-        if not isinstance(value, str) or _NUMBER.fullmatch(value):
+        if not isinstance(value, str) or not _ISO_START.match(value):
             raise ValueError(hint)
         return value
 
     return check
 
 
+def _in_range(day: date) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY} and {LAST_DAY}")
+    return day
+
+
 IsoDate = Annotated[date, BeforeValidator(_iso(DATE_HINT))]
 IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso(DATETIME_HINT))]
+Day = Annotated[date, BeforeValidator(_iso(DATE_HINT)), AfterValidator(_in_range)]

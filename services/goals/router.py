@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Query
 
 from shared.auth import CurrentUser
-from shared.dates import IsoDate
+from shared.dates import Day, IsoDate
 from shared.db import SessionDep
 from shared.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    MalformedRequest,
     NotFound,
     Unauthorized,
+    UnsupportedMediaType,
     UpstreamUnavailable,
 )
 from shared.errors import problem_responses as problems
@@ -46,16 +47,18 @@ OwnerQuery = Annotated[
     Query(description="`rep:ID`, `team:ID` or `org`.", pattern=rf"^(org|(rep|team):{ID})$"),
 ]
 At = Annotated[
-    IsoDate | None,
-    Query(description="The day to judge progress on (default: today in the org's timezone).",
-          ge=date(1970, 1, 1), le=date(2099, 12, 31)),
+    Day | None,
+    Query(description="The day to judge progress on, 1970-01-01 to 2099-12-31 (default: today "
+          "in the org's timezone)."),
 ]  # fmt: skip
 _READ = problems(Unauthorized, NotFound, InvalidInput)
 _WRITE = problems(Unauthorized, Forbidden, NotFound, InvalidInput, Conflict)
 _SCORED = problems(Unauthorized, Forbidden, NotFound, InvalidInput, UpstreamUnavailable)
+_BODY = problems(MalformedRequest, UnsupportedMediaType)  # a JSON body that is not one
 
 
-@router.post("/goals", response_model=GoalOut, status_code=201, tags=["goals"], responses=_WRITE,
+@router.post("/goals", response_model=GoalOut, status_code=201, tags=["goals"],
+             responses=_WRITE | _BODY,
              summary="Set a goal")  # fmt: skip
 async def create_goal(body: GoalIn, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """A manager sets their team's and its reps' goals, an admin any of the org's. Floor and
@@ -96,7 +99,8 @@ async def get_goal(goal_id: UUID, session: SessionDep, user: CurrentUser) -> dic
     return await service.get_goal(session, user, goal_id)
 
 
-@router.patch("/goals/{goal_id}", response_model=GoalOut, tags=["goals"], responses=_WRITE,
+@router.patch("/goals/{goal_id}", response_model=GoalOut, tags=["goals"],
+              responses=_WRITE | _BODY,
               summary="Change a goal (a new revision)")  # fmt: skip
 async def patch_goal(
     goal_id: UUID, body: GoalPatch, session: SessionDep, user: CurrentUser
@@ -121,7 +125,7 @@ async def revisions(goal_id: UUID, session: SessionDep, user: CurrentUser) -> di
 
 
 @router.post("/goals/{goal_id}/decompose", response_model=Decomposed, status_code=201,
-             tags=["goals"], responses=_WRITE | _SCORED, summary="Split a goal into child goals")  # fmt: skip
+             tags=["goals"], responses=_WRITE | _SCORED | _BODY, summary="Split a goal into child goals")  # fmt: skip
 async def decompose(
     goal_id: UUID, body: DecomposeIn, session: SessionDep, user: CurrentUser, scoring: ScoringDep
 ) -> dict[str, Any]:
@@ -156,7 +160,7 @@ async def progress_list(
     return await service.progress_list(session, user, scoring, owner=owner, period=period, at=at)
 
 
-@router.post("/plans/funnel", tags=["plans"], responses=_SCORED,
+@router.post("/plans/funnel", tags=["plans"], responses=_SCORED | _BODY,
              summary="Deals, opportunities, leads, calls and visits needed")  # fmt: skip
 async def funnel_plan(
     body: FunnelPlanIn, session: SessionDep, user: CurrentUser, scoring: ScoringDep
@@ -173,7 +177,8 @@ async def get_calendar(session: SessionDep, user: CurrentUser) -> dict[str, Any]
     return await service.get_calendar(session, user)
 
 
-@router.put("/calendar", response_model=CalendarIO, tags=["calendar"], responses=_WRITE,
+@router.put("/calendar", response_model=CalendarIO, tags=["calendar"],
+            responses=_WRITE | _BODY,
             summary="Set the org's working calendar (admin)")  # fmt: skip
 async def put_calendar(
     body: Annotated[CalendarIO, Body()], session: SessionDep, user: CurrentUser

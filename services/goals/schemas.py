@@ -12,11 +12,12 @@ from pydantic import (
     Field,
     PlainValidator,
     StrictBool,
+    StrictInt,
     StringConstraints,
     WithJsonSchema,
 )
 
-from shared.dates import IsoDate
+from shared.dates import Day
 from shared.events import Channel, Currency, Identifier, Tier
 
 from .calendar import PeriodKind
@@ -67,8 +68,8 @@ class GoalIn(Strict):
     )
     metric: str = Field(examples=["revenue_won"], description="Any metric scoring serves.")
     period: PeriodKind
-    start: IsoDate = Field(description="First day of the period (1 Jan, a quarter's or month's "
-                        "first day, a Monday, or any day).")  # fmt: skip
+    start: Day = Field(description="First day of the period (1 Jan, a quarter's or month's "
+                       "first day, a Monday, or any day), 1970-01-01 to 2099-12-31.")  # fmt: skip
     target: Value = Field(description='An integer for counts; a decimal string otherwise '
                           '("1000000.00" for money, "0.30" for a rate).')  # fmt: skip
     currency: Currency | None = Field(default=None, description="Required for money metrics.")
@@ -105,7 +106,7 @@ class GoalPatch(Strict):
     challenge_pct: Percent | None = None
     note: Note | None = None
     archived: StrictBool | None = None
-    expected_revision: int | None = Field(
+    expected_revision: StrictInt | None = Field(
         default=None, ge=1, description="409 when the goal has moved past this revision."
     )
     reason: Reason | None = Field(default=None, description="Why: kept with the revision.")
@@ -207,11 +208,11 @@ class Reconciliation(BaseModel):
 
 class CalendarIO(Strict):
     timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "UTC"
-    weekend: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+    weekend: list[Annotated[StrictInt, Field(ge=0, le=6)]] = Field(
         default=[5, 6], description="Weekday numbers, Monday 0 … Sunday 6.", max_length=7
     )
-    holidays: list[IsoDate] = Field(default_factory=list, max_length=1000)
-    workdays: list[IsoDate] = Field(
+    holidays: list[Day] = Field(default_factory=list, max_length=1000)
+    workdays: list[Day] = Field(
         default_factory=list, max_length=1000,
         description="Make-up working days on a weekend (China's adjusted weekends).",
     )  # fmt: skip
@@ -222,9 +223,9 @@ class FunnelPlanIn(Strict):
     goal: Literal["revenue", "new_customers"] = "revenue"
     target: Value
     currency: Currency | None = None
-    start: IsoDate
-    end: IsoDate
-    lookback_days: int = Field(default=90, ge=7, le=730)
+    start: Day
+    end: Day
+    lookback_days: StrictInt = Field(default=90, ge=7, le=730)
     challenge: Percent = "1.1"
     rates: dict[str, Percent] = Field(default_factory=dict, description="Overrides by name.")
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Principal, Role
 from shared.clients.scoring import ScoringClient
 from shared.contracts.scoring import MetricInfo
+from shared.dates import FIRST_DAY, LAST_DAY
 from shared.errors import Forbidden, InvalidInput, field_error
 from shared.pagination import bad_cursor, decode_keyset, encode_keyset
 
@@ -53,7 +54,7 @@ from .schemas import CalendarIO, DecomposeIn, FunnelPlanIn, GoalIn, GoalPatch
 
 def _span(kind: PeriodKind, start: date) -> Span:
     try:
-        return period_span(kind, start)
+        span = period_span(kind, start)
     except ValueError as exc:
         raise InvalidInput(
             f"`start` {start} does not begin a {kind.value}.",
@@ -61,6 +62,12 @@ def _span(kind: PeriodKind, start: date) -> Span:
                 field_error("start", f"must be the first day of a {kind.value}", "period_start")
             ],
         ) from exc
+    if span.end > LAST_DAY:  # scoring answers for days up to LAST_DAY only
+        raise InvalidInput(
+            f"The {kind.value} starting {start} ends after {LAST_DAY}.",
+            errors=[field_error("start", f"the period must end by {LAST_DAY}", "out_of_range")],
+        )
+    return span
 
 
 def _needs_currency(info: MetricInfo, currency: str | None) -> None:
@@ -662,8 +669,10 @@ async def funnel_plan(
         raise _invalid("challenge", "is not a number") from exc
     if not challenge.is_finite() or not Decimal("0.1") <= challenge <= Decimal(10):
         raise _invalid("challenge", "must be between 0.1 and 10")
+    if data.start <= FIRST_DAY:
+        raise _invalid("start", f"must leave days to look back on after {FIRST_DAY}")
     lookback_end = data.start - timedelta(days=1)
-    lookback_start = data.start - timedelta(days=data.lookback_days)
+    lookback_start = max(FIRST_DAY, data.start - timedelta(days=data.lookback_days))
     names = ["revenue_won", "deals_won", "deals_lost", "deals_opened", "opportunities",
              "new_leads", "visits", "calls", "new_customers"]  # fmt: skip
     report = await scoring.kpis(user.org, owner=str(owner), period="day", first=lookback_start,

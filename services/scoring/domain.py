@@ -19,7 +19,6 @@ from shared.auth import Principal, Role
 from shared.errors import Forbidden, InvalidInput, field_error
 
 MAX_BUCKETS = 1000
-FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2099, 12, 31)  # events occur between 1970 and 2100
 SECONDS_PER_DAY = Decimal(86400)
 
 

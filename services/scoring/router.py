@@ -16,10 +16,18 @@ from shared.contracts.scoring import (
     Leaderboard,
     MetricCatalogue,
     OrgSettings,
+    OrgSettingsSet,
     RebuildStatus,
 )
-from shared.dates import IsoDate, IsoDatetime
-from shared.errors import Forbidden, InvalidInput, Unauthorized, UpstreamUnavailable
+from shared.dates import Day, IsoDatetime
+from shared.errors import (
+    Forbidden,
+    InvalidInput,
+    MalformedRequest,
+    Unauthorized,
+    UnsupportedMediaType,
+    UpstreamUnavailable,
+)
 from shared.errors import problem_responses as problems
 from shared.events import Channel as Channel_
 from shared.events import Tier as Tier_
@@ -27,7 +35,7 @@ from shared.responses import JSONResponse
 
 from . import export, service
 from .dependencies import Runtime, RuntimeDep
-from .domain import CATALOGUE, FIRST_DAY, LAST_DAY, Period, parse_metrics
+from .domain import CATALOGUE, Period, parse_metrics
 from .sources import Cuts
 
 router = APIRouter(prefix="/v1")
@@ -40,13 +48,13 @@ Owner = Annotated[
           "the org.", examples=["team:team-north"], pattern=rf"^(org|(rep|team):{ID})$"),
 ]  # fmt: skip
 From = Annotated[
-    IsoDate | None,
-    Query(alias="from", description="First day (org timezone).", ge=FIRST_DAY, le=LAST_DAY),
+    Day | None,
+    Query(alias="from", description="First day (org timezone), 1970-01-01 to 2099-12-31."),
 ]
 To = Annotated[
-    IsoDate | None,
-    Query(alias="to", description="Last day, inclusive. Default: the current period.",
-          ge=FIRST_DAY, le=LAST_DAY),
+    Day | None,
+    Query(alias="to", description="Last day, inclusive (at most 2099-12-31). Default: the "
+          "current period."),
 ]  # fmt: skip
 ProductLine = Annotated[
     str | None, Query(description="Only facts of this product line.", pattern=f"^{ID}$")
@@ -164,8 +172,8 @@ async def get_leaderboard(
     metric: Annotated[str, Query(description="A count, amount, rate or average metric.")],
     period: Annotated[Period, Query()] = Period.MONTH,
     at: Annotated[
-        IsoDate | None,
-        Query(description="A day in the period; default today.", ge=FIRST_DAY, le=LAST_DAY),
+        Day | None,
+        Query(description="A day in the period (1970-01-01 to 2099-12-31); default today."),
     ] = None,
     scope: Annotated[
         str | None, Query(description="`team:ID` or `org`.", pattern=rf"^(org|team:{ID})$")
@@ -180,7 +188,7 @@ async def get_leaderboard(
 
 
 @router.get("/metrics", response_model=MetricCatalogue, tags=["kpis"],
-            summary="The metric catalogue")  # fmt: skip
+            responses=problems(Unauthorized), summary="The metric catalogue")  # fmt: skip
 async def list_metrics(user: CurrentUser) -> JSONResponse:
     """Every metric `/v1/kpis` serves, its kind and definition."""
     return JSONResponse({"items": [
@@ -242,8 +250,9 @@ async def get_settings(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(await service.get_settings(runtime, user))
 
 
-@router.put("/settings", response_model=OrgSettings, tags=["settings"],
-            responses=problems(Unauthorized, Forbidden, InvalidInput),
+@router.put("/settings", response_model=OrgSettingsSet, tags=["settings"],
+            responses=problems(Unauthorized, Forbidden, InvalidInput, MalformedRequest,
+                               UnsupportedMediaType),
             summary="Set the org's timezone and currency (admin)")  # fmt: skip
 async def put_settings(
     user: CurrentUser, runtime: RuntimeDep, body: Annotated[OrgSettings, Body()]

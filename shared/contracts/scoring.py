@@ -104,6 +104,15 @@ class OrgSettings(BaseModel):
     )
 
 
+class OrgSettingsSet(OrgSettings):
+    """What `PUT /v1/settings` answers: the settings, and whether they asked for a rebuild."""
+
+    rebuilding: bool = Field(
+        description="A rebuild of the org's projection is pending or running (a new timezone "
+        "re-buckets every event); reads answer from the old projection until it swaps."
+    )
+
+
 class RebuildStatus(BaseModel):
     state: str = Field(description="idle, requested, running or done.")
     generation: int

@@ -237,6 +237,11 @@ BAD_EVENTS = [
         "occurred_at",
     ),
     bad(
+        "occurred_at as Unix seconds in exponent form",
+        lambda: make_event(occurred_at="1.7950000000e9"),
+        "occurred_at",
+    ),
+    bad(
         "occurred_at as fractional Unix seconds in a string",
         lambda: make_event(occurred_at="1795000000.5"),
         "occurred_at",

@@ -45,6 +45,7 @@ KPI_CASES = [
     case("from not a calendar day", {"from": "2026-02-30"}, "from"),
     case("from as Unix seconds", {"from": "86400"}, "from"),
     case("to as digits", {"to": "20261101"}, "to"),
+    case("from as Unix seconds in exponent form", {"from": "1.79496e9"}, "from"),
     case("metrics unknown", {"metrics": "visits,profit"}, "metrics"),
     case("metrics only commas", {"metrics": ",,"}, "metrics"),
     case("currency not ISO 4217", {"currency": "EURO"}, "currency"),
@@ -54,6 +55,7 @@ KPI_CASES = [
     case("as_of with an impossible offset", {"as_of": "2026-07-01T10:00:00+25:00"}, "as_of"),
     case("as_of as Unix seconds", {"as_of": "1795000000"}, "as_of"),
     case("as_of as fractional Unix seconds", {"as_of": "1795000000.5"}, "as_of"),
+    case("as_of as Unix seconds in exponent form", {"as_of": "1.79496e9"}, "as_of"),
     case("to before from", span("2026-07-31", "2026-07-01"), "to"),
     case("1001 daily buckets", {"period": "day", **span("2026-01-01", "2028-09-27")}, "to"),
     case("1001 weekly buckets", {"period": "week", **span("2026-01-05", "2045-03-06")}, "to"),
@@ -91,6 +93,7 @@ FUNNEL_CASES = [
     case("as_of garbage", {"as_of": "soon"}, "as_of"),
     case("as_of as Unix seconds", {"as_of": "1795000000"}, "as_of"),
     case("from as Unix seconds", {"from": "0"}, "from"),
+    case("to as a tiny exponent", {"to": "-1.00000000e-10"}, "to"),
     case("to before from", span("2026-07-31", "2026-07-01"), "to"),
 ]
 

@@ -1,5 +1,5 @@
-"""Every service documents what its successful responses carry, so a client generated from
-`/openapi.json` gets models, not strings.
+"""Every service documents what its responses carry, so a client generated from `/openapi.json`
+gets models, not strings, and knows every status it must handle.
 
 FastAPI documents a route's `response_model` only when the route's response class is a
 JSONResponse; ours (shared/responses.py) once derived from plain `Response`, and every success
@@ -69,3 +69,29 @@ def test_the_export_documents_its_formats_only() -> None:
     assert set(content["content"]) == {
         "text/csv", "application/x-ndjson", "application/vnd.apache.parquet",
     }  # fmt: skip
+
+
+def operations(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{method.upper()} {path}", operation)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+def test_every_authenticated_operation_documents_401(spec) -> None:
+    missing = [
+        name for name, op in operations(spec) if op.get("security") and "401" not in op["responses"]
+    ]
+    assert not missing, f"take a token but do not document 401: {missing}"
+
+
+def test_every_operation_with_a_body_documents_400_415_and_422(spec) -> None:
+    missing = [
+        (name, status)
+        for name, op in operations(spec)
+        if "requestBody" in op
+        for status in ("400", "415", "422")
+        if status not in op["responses"]
+    ]
+    assert not missing, f"take a JSON body but do not document: {missing}"
