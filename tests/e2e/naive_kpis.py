@@ -24,7 +24,8 @@ Readings of the README used here (each a sentence of it):
   within 72 h after the first win (whenever the touch was logged), counted with the win.
 - `open_pipeline`: amounts of deals open at the end of the bucket: a deal's amount enters on the
   day it opens, changes on the day of `deal.amount_changed`, moves stage on the day of
-  `deal.stage_changed` and leaves on the day it is won or lost.
+  `deal.stage_changed` and leaves on the day it is won or lost; but none of those counts on a
+  day before the deal's previous one (a back-dated close counts on that day instead).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class _Deal:
     account: str | None
     stage: str
     open: bool = True
+    pipeline_day: date | None = None  # the day its pipeline last moved (None: opened_at's)
 
 
 @dataclass
@@ -210,6 +212,14 @@ def compute(events: list[dict[str, Any]], timezone: str, currency: str) -> Naive
         def add(metric: str, value: Any = 1, cur: str | None = None, **more: Any) -> None:
             facts.append(Fact(metric, rep, team, day, value, cur, **more))  # noqa: B023
 
+        def move(deal: _Deal, value: Decimal, cur: str) -> None:
+            """A pipeline change: never on a day before the deal's previous one."""
+            last = deal.pipeline_day or deal.opened_at.astimezone(tz).date()
+            deal.pipeline_day = max(day, last)  # noqa: B023
+            facts.append(
+                Fact("pipeline", rep, team, deal.pipeline_day, value, cur, stage=deal.stage)  # noqa: B023
+            )
+
         if kind in ("visit.logged", "call.logged"):
             if kind == "visit.logged":
                 add("visits")
@@ -246,23 +256,23 @@ def compute(events: list[dict[str, Any]], timezone: str, currency: str) -> Naive
         elif kind == "deal.stage_changed":
             deal = deals.get(stream)
             if deal is not None and deal.open:
-                add("pipeline", -deal.amount, deal.currency, stage=deal.stage)
+                move(deal, -deal.amount, deal.currency)
                 deal.stage = data["to_stage"]
-                add("pipeline", deal.amount, deal.currency, stage=deal.stage)
+                move(deal, deal.amount, deal.currency)
 
         elif kind == "deal.amount_changed":
             deal = deals.get(stream)
             if deal is not None and deal.open:
-                add("pipeline", -deal.amount, deal.currency, stage=deal.stage)
+                move(deal, -deal.amount, deal.currency)
                 deal.amount = Decimal(data["amount"])
                 deal.currency = data.get("currency") or deal.currency
-                add("pipeline", deal.amount, deal.currency, stage=deal.stage)
+                move(deal, deal.amount, deal.currency)
 
         elif kind == "deal.won":
             deal = deals.get(stream)
             if deal is not None and deal.open:
                 deal.open = False
-                add("pipeline", -deal.amount, deal.currency, stage=deal.stage)
+                move(deal, -deal.amount, deal.currency)
                 add("deals_won")
                 add("won_in_currency", 1, data["currency"])
                 add("revenue_won", Decimal(data["amount"]), data["currency"])
@@ -281,7 +291,7 @@ def compute(events: list[dict[str, Any]], timezone: str, currency: str) -> Naive
             deal = deals.get(stream)
             if deal is not None and deal.open:
                 deal.open = False
-                add("pipeline", -deal.amount, deal.currency, stage=deal.stage)
+                move(deal, -deal.amount, deal.currency)
                 add("deals_lost")
 
         elif kind == "invoice.issued":

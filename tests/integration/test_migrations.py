@@ -11,7 +11,7 @@ import uuid
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from shared.db import MIGRATION_LOCK, asyncpg_dsn
+from shared.db import MIGRATION_LOCK, asyncpg_dsn, run_migrations
 
 
 async def test_a_migration_waits_while_another_one_holds_the_migration_lock(base_url):
@@ -39,5 +39,27 @@ async def test_a_migration_waits_while_another_one_holds_the_migration_lock(base
         )
     finally:
         await other.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_the_pipeline_refold_flags_every_existing_org_for_a_rebuild(base_url):
+    name = f"salesperf_migrate_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(asyncpg_dsn(base_url))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        await asyncio.to_thread(run_migrations, url, "20261123_scoring_org_notify")
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            await conn.execute("INSERT INTO scoring.orgs (org_id) VALUES ('acme'), ('globex')")
+            await asyncio.to_thread(run_migrations, url, "head")
+            rows = await conn.fetch(
+                "SELECT org_id, rebuild_requested, rebuild_seq FROM scoring.orgs ORDER BY org_id"
+            )
+        finally:
+            await conn.close()
+        assert [tuple(r) for r in rows] == [("acme", True, 1), ("globex", True, 1)]
+    finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

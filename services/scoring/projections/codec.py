@@ -47,7 +47,8 @@ def decode(kind: str, text: str | bytes) -> Any:
         })  # fmt: skip
     if kind == "deals":
         return Deal(**{**raw, "opened_at": datetime.fromisoformat(raw["opened_at"]),
-                       "amount": Decimal(raw["amount"]), "stages": tuple(raw["stages"])})  # fmt: skip
+                       "amount": Decimal(raw["amount"]), "stages": tuple(raw["stages"]),
+                       "pipeline_at": _time(raw.get("pipeline_at"))})  # fmt: skip
     if kind == "accounts":
         return Account(
             tier=raw["tier"],

@@ -19,7 +19,10 @@ Definitions (README, "KPI definitions", says the same for API users):
   event's, except pipeline and stage facts, which stay with the deal's opener so they cancel out;
 - tier is the account's tier when the event is folded (log order); deals keep their tier, channel
   (of the lead they came from) and product line from when they were opened;
-- counts ignore currency; money metrics are per currency.
+- counts ignore currency; money metrics are per currency;
+- a deal's pipeline moves (stage, amount, close) count at their `occurred_at`, but never before
+  the deal's previous one: a back-dated close cannot take a deal out of the pipeline before it
+  entered it.
 """
 
 from __future__ import annotations
@@ -92,6 +95,8 @@ class Deal(NamedTuple):
     stage: str
     stages: tuple[str, ...]
     status: str = "open"  # open | won | lost
+    # When its pipeline last moved (None: when it opened); see `_pipeline_moment`.
+    pipeline_at: datetime | None = None
 
 
 class Account(NamedTuple):
@@ -330,6 +335,15 @@ def _pipeline(
     )
 
 
+def _pipeline_moment(deal: Deal, at: datetime) -> datetime:
+    """When a change of an open deal's pipeline counts: at its event's time, but never before
+    the deal's previous pipeline change. A close, stage move or amount change logged with an
+    earlier `occurred_at` would otherwise take the deal out of the pipeline (or out of a stage)
+    before it entered it, and the pipeline would read negative in between."""
+    last = deal.pipeline_at or deal.opened_at
+    return at if at >= last else last
+
+
 def deal_opened(book: Book, event: Event, at: datetime) -> list[Fact]:
     stream = event["stream"]
     if stream in book.deals:
@@ -359,9 +373,10 @@ def deal_stage_changed(book: Book, event: Event, at: datetime) -> list[Fact]:
     to_stage = event["data"]["to_stage"]
     if deal is None or deal.status != "open" or to_stage == deal.stage:
         return []
+    when = _pipeline_moment(deal, at)
     facts = [
-        *_pipeline(book, deal, at, deal.stage, deal.currency, -deal.amount),
-        *_pipeline(book, deal, at, to_stage, deal.currency, deal.amount),
+        *_pipeline(book, deal, when, deal.stage, deal.currency, -deal.amount),
+        *_pipeline(book, deal, when, to_stage, deal.currency, deal.amount),
     ]
     if to_stage not in deal.stages:
         dims = (deal.product_line, deal.tier, deal.channel)
@@ -369,7 +384,9 @@ def deal_stage_changed(book: Book, event: Event, at: datetime) -> list[Fact]:
     book.put(
         "deals",
         stream,
-        deal._replace(stage=to_stage, stages=tuple(dict.fromkeys((*deal.stages, to_stage)))),
+        deal._replace(
+            stage=to_stage, stages=tuple(dict.fromkeys((*deal.stages, to_stage))), pipeline_at=when
+        ),
     )
     return facts
 
@@ -380,15 +397,17 @@ def deal_amount_changed(book: Book, event: Event, at: datetime) -> list[Fact]:
     if deal is None or deal.status != "open":
         return []
     amount, currency = Decimal(event["data"]["amount"]), event["data"]["currency"]
-    book.put("deals", stream, deal._replace(amount=amount, currency=currency))
+    when = _pipeline_moment(deal, at)
+    book.put("deals", stream, deal._replace(amount=amount, currency=currency, pipeline_at=when))
     return [
-        *_pipeline(book, deal, at, deal.stage, deal.currency, -deal.amount),
-        *_pipeline(book, deal, at, deal.stage, currency, amount),
+        *_pipeline(book, deal, when, deal.stage, deal.currency, -deal.amount),
+        *_pipeline(book, deal, when, deal.stage, currency, amount),
     ]
 
 
 def _close(book: Book, stream: str, deal: Deal, at: datetime, won: bool) -> list[Fact]:
-    book.put("deals", stream, deal._replace(status="won" if won else "lost"))
+    when = _pipeline_moment(deal, at)
+    book.put("deals", stream, deal._replace(status="won" if won else "lost", pipeline_at=when))
     dims = (deal.product_line, deal.tier, deal.channel)
     per_stage: list[tuple[str, str, Value]] = []
     for stage in deal.stages:
@@ -396,7 +415,7 @@ def _close(book: Book, stream: str, deal: Deal, at: datetime, won: bool) -> list
         if won:
             per_stage.append((f"stage_won:{stage}", "", 1))
     return [
-        *_pipeline(book, deal, at, deal.stage, deal.currency, -deal.amount),
+        *_pipeline(book, deal, when, deal.stage, deal.currency, -deal.amount),
         *_facts(book, at, deal.rep_id, deal.team_id, dims, *per_stage),
     ]
 

@@ -726,6 +726,33 @@ class TestOpenPipeline:
             "by_stage": {"qualification": "200.00"},
         }
 
+    async def test_a_close_dated_before_the_deal_opened_never_makes_the_pipeline_negative(self):
+        """Found by fuzzing: a deal.lost back-dated to July for a deal opened in November read
+        −24,000 in July..October. The close counts on the day the deal entered the pipeline."""
+        log = Log()
+        log.deal_opened("D1", local(2026, 11, 20, 10, 0), amount="24000.00")
+        log.deal_lost("D1", jul(9))
+        months = await report(
+            log, ["open_pipeline", "deals_lost"], JUL_1, date(2026, 11, 30), period=Period.MONTH
+        )
+        assert [Decimal(m["metrics"]["open_pipeline"]["value"]) for m in months] == [0] * 5
+        assert [m["metrics"]["open_pipeline"]["by_stage"] for m in months] == [{}] * 5
+        assert [m["metrics"]["deals_lost"]["value"] for m in months] == [1, 0, 0, 0, 0]
+
+    async def test_a_back_dated_move_never_leaves_a_stage_before_the_deal_reached_it(self):
+        log = Log()
+        log.deal_opened("D1", jul(1), amount="1000.00")
+        log.stage_changed("D1", jul(20), "proposal")
+        log.stage_changed("D1", jul(10), "negotiation")  # logged later, dated earlier
+        log.amount_changed("D1", jul(5), "1500.00")  # likewise
+        log.deal_won("D1", jul(15), "1500.00")  # likewise: leaves on the 20th
+        for day in (9, 10, 15, 19):
+            assert (await self.pipeline(log, date(2026, 7, day)))["by_stage"] == {
+                "qualification": "1000.00"
+            }
+        after = await self.pipeline(log, date(2026, 7, 20))
+        assert (Decimal(after["value"]), after["by_stage"]) == (0, {})
+
     async def test_another_currency_is_its_own_pipeline_and_a_currency_change_moves_it(self):
         log = Log()
         log.deal_opened("D1", jul(1), amount="1000.00")
