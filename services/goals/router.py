@@ -125,7 +125,8 @@ async def revisions(goal_id: UUID, session: SessionDep, user: CurrentUser) -> di
 
 
 @router.post("/goals/{goal_id}/decompose", response_model=Decomposed, status_code=201,
-             tags=["goals"], responses=_WRITE | _SCORED | _BODY, summary="Split a goal into child goals")  # fmt: skip
+             tags=["goals"], responses=_WRITE | _SCORED | _BODY,
+             summary="Split a goal into child goals")  # fmt: skip
 async def decompose(
     goal_id: UUID, body: DecomposeIn, session: SessionDep, user: CurrentUser, scoring: ScoringDep
 ) -> dict[str, Any]:
