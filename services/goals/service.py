@@ -3,6 +3,7 @@ commit: the request owns the transaction), and ask scoring for actuals."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role
 from shared.clients.scoring import ScoringClient
-from shared.contracts.scoring import MetricInfo
+from shared.contracts.scoring import KpiReport, MetricInfo
 from shared.dates import FIRST_DAY, LAST_DAY
 from shared.errors import Forbidden, InvalidInput, field_error
 from shared.pagination import bad_cursor, decode_keyset, encode_keyset
@@ -526,34 +527,48 @@ async def progress(
     revision = await session.get(Revision, (goal.id, goal.revision))
     assert revision is not None
     row = await repository.get_calendar(session, user.org)
-    return await _progress(session, user, scoring, goal, revision, row, at)
+    today = at or _today(_calendar(row)[1])
+    report = await _report_to_date(scoring, user, revision.body, today)
+    return await _progress(session, user, goal, revision, row, today, report)
 
 
-async def _progress(
-    session: AsyncSession, user: Principal, scoring: ScoringClient, goal: Goal,
-    revision: Revision, row: CalendarRow | None, at: date | None,
-) -> dict[str, Any]:  # fmt: skip
-    body = revision.body
-    info = metric_info(body["metric"])
-    currency = body.get("currency")
-    calendar, tz = _calendar(row)
-    today = at or _today(tz)
-    span = Span(date.fromisoformat(body["start"]), date.fromisoformat(body["end"]))
-    until = min(today, span.end)
+PROGRESS_CONCURRENCY = 8  # scoring questions in flight for one `GET /v1/progress`
+
+
+async def _report_to_date(
+    scoring: ScoringClient, user: Principal, body: dict[str, Any], today: date
+) -> KpiReport | None:
+    """Scoring's daily buckets of the goal's metric from its start to `today` (None: it has
+    not started), with the weighted pipeline for a revenue goal."""
+    start, end = date.fromisoformat(body["start"]), date.fromisoformat(body["end"])
+    until = min(today, end)
+    if until < start:
+        return None
     metrics = [body["metric"]]
     if body["metric"] == "revenue_won":
         metrics.append("weighted_pipeline")
+    return await scoring.kpis(
+        user.org, owner=body["owner"], period="day", first=start, last=until, metrics=metrics,
+        product_line=body.get("product_line"), tier=body.get("tier"),
+        channel=body.get("channel"), currency=body.get("currency"),
+    )  # fmt: skip
+
+
+async def _progress(
+    session: AsyncSession, user: Principal, goal: Goal, revision: Revision,
+    row: CalendarRow | None, today: date, report: KpiReport | None,
+) -> dict[str, Any]:  # fmt: skip
+    """The goal judged on `today` against scoring's `report` of it (`_report_to_date`)."""
+    body = revision.body
+    info = metric_info(body["metric"])
+    currency = body.get("currency")
+    calendar, _ = _calendar(row)
+    span = Span(date.fromisoformat(body["start"]), date.fromisoformat(body["end"]))
     actual = Decimal(0)
     pipeline: Decimal | None = None
-    if until >= span.start:
-        report = await scoring.kpis(
-            user.org, owner=body["owner"], period="day",
-            first=span.start, last=until, metrics=metrics,
-            product_line=body.get("product_line"), tier=body.get("tier"),
-            channel=body.get("channel"), currency=currency,
-        )  # fmt: skip
+    if report is not None:
         actual = _total(report, body["metric"], info)
-        if "weighted_pipeline" in metrics and report.buckets:
+        if body["metric"] == "revenue_won" and report.buckets:
             pipeline = Decimal(str(report.buckets[-1].metrics["weighted_pipeline"].value or 0))
     # Expected-to-date follows the decomposition's own shape when the goal has time children.
     kids = await repository.children(session, user.org, goal.id)
@@ -632,7 +647,7 @@ async def progress_list(
     row = await repository.get_calendar(session, user.org)
     _, tz = _calendar(row)
     today = at or _today(tz)
-    items = []
+    goals: list[tuple[Goal, Revision]] = []
     for item in page["items"]:
         if not date.fromisoformat(item["start"]) <= today <= date.fromisoformat(item["end"]):
             continue  # only the goals whose period holds the day
@@ -640,8 +655,22 @@ async def progress_list(
         assert goal is not None
         revision = await session.get(Revision, (goal.id, goal.revision))
         assert revision is not None
-        items.append(await _progress(session, user, scoring, goal, revision, row, today))
-    return {"items": items}
+        goals.append((goal, revision))
+    # Scoring's answers are asked for together (a few at a time): one after another, a list
+    # of goals waited for each round trip in turn.
+    gate = asyncio.Semaphore(PROGRESS_CONCURRENCY)
+
+    async def actuals(revision: Revision) -> KpiReport | None:
+        async with gate:
+            return await _report_to_date(scoring, user, revision.body, today)
+
+    reports = await asyncio.gather(*(actuals(revision) for _, revision in goals))
+    return {
+        "items": [
+            await _progress(session, user, goal, revision, row, today, report)
+            for (goal, revision), report in zip(goals, reports, strict=True)
+        ]
+    }
 
 
 # --------------------------------------------------------------------------- funnel plan

@@ -440,6 +440,11 @@ class TestProgressOfAMonthlyCountGoal:
             "rep:close",
             "rep:slow",
         ]
+        # Scoring is asked for the goals together: each answer still lands on its own goal.
+        listed = {p["goal"]["id"]: p for p in everyone.json()["items"]}
+        for goal in march.values():
+            assert listed[goal["id"]] == await progress_of(goals, auth(), goal, "2026-03-13")
+        assert sorted(p["actual"] for p in listed.values()) == [5, 8, 10]
 
     async def test_the_progress_list_leaves_out_goals_of_other_periods(
         self, goals, auth, march

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from services.scoring.domain import Owner, OwnerKind
-from services.scoring.reports import funnel
+from services.scoring.reports import funnel, running_totals
 from services.scoring.sources import Cuts, MemorySource, Scope
 from tests.unit.scoring.helpers import ANNA, BEN, CARA, NORTH, SOUTH, Log, fold_log, local
 
@@ -156,3 +160,40 @@ class TestFunnel:
         ]
         assert result["steps"][1]["conversion"]["value"] is None
         assert result["win_rate"] == {"value": None, "numerator": 0, "denominator": 0}
+
+
+# --------------------------------------------------------------------------- running totals
+
+_DAYS = st.dates(min_value=date(2026, 1, 1), max_value=date(2026, 12, 31))
+_ROWS = st.lists(
+    st.tuples(_DAYS, st.sampled_from(["pipeline:a", "pipeline:b"]), st.sampled_from(["EUR", ""]),
+              st.integers(-50, 50)),
+    max_size=60,
+)  # fmt: skip
+
+
+def _totals_by_definition(months, days, ends):
+    """What `running_totals` must equal: each end looked at on its own."""
+    out = []
+    for end in ends:
+        month = end.replace(day=1)
+        total: dict = defaultdict(int)
+        for bucket, metric, cur, value in months:
+            if bucket < month:
+                total[(metric, cur)] += value
+        for bucket, metric, cur, value in days:
+            if month <= bucket <= end:
+                total[(metric, cur)] += value
+        out.append(total)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(days=_ROWS, months=_ROWS, ends=st.lists(_DAYS, min_size=1, max_size=40))
+def test_running_totals_equal_each_end_summed_on_its_own(days, months, ends) -> None:
+    month_rows = [(b.replace(day=1), m, c, v) for b, m, c, v in months]
+    got = running_totals(month_rows, days, ends)
+    want = _totals_by_definition(month_rows, days, ends)
+    assert [{k: v for k, v in t.items() if v} for t in got] == [
+        {k: v for k, v in t.items() if v} for t in want
+    ]
