@@ -20,8 +20,8 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 _ISO_START = re.compile(r"[0-9]{4}-")
 
-DATE_HINT = "must be an ISO-8601 date, e.g. 2026-11-01"
-DATETIME_HINT = "must be an ISO-8601 string with an offset, e.g. 2026-11-20T10:30:00+01:00"
+_DATE_HINT = "must be an ISO-8601 date, e.g. 2026-11-01"
+_DATETIME_HINT = "must be an ISO-8601 string with an offset, e.g. 2026-11-20T10:30:00+01:00"
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2099, 12, 31)
 
 
@@ -42,6 +42,6 @@ def _in_range(day: date) -> date:
     return day
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso(DATE_HINT))]
-IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso(DATETIME_HINT))]
-Day = Annotated[date, BeforeValidator(_iso(DATE_HINT)), AfterValidator(_in_range)]
+IsoDate = Annotated[date, BeforeValidator(_iso(_DATE_HINT))]
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso(_DATETIME_HINT))]
+Day = Annotated[IsoDate, AfterValidator(_in_range)]

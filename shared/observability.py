@@ -8,8 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.contracts.operations import Readiness
 
 HTTP_REQUESTS = Counter(
     "salesperf_http_requests_total",
@@ -61,13 +62,6 @@ def _children(service: str, method: str, route: str, status: int) -> tuple[Any, 
         HTTP_REQUESTS.labels(service, method, route, str(status)),
         HTTP_LATENCY.labels(service, method, route),
     )
-
-
-class Readiness(BaseModel):
-    """`GET /readyz`: 200 when `ready`, else 503 with the same body."""
-
-    ready: bool
-    checks: dict[str, bool] = Field(description="Each dependency checked, and whether it is up.")
 
 
 def readiness_route(model: type[Readiness] = Readiness) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import binascii
 from collections.abc import Sequence
 
 import orjson
+from starlette.datastructures import URL
 
 from shared.errors import InvalidInput, field_error
 
@@ -64,6 +65,11 @@ def decode_keyset(tag: str, cursor: str, size: int, *, field: str = "cursor") ->
         return values
     except (ValueError, binascii.Error, orjson.JSONDecodeError) as exc:
         raise bad_cursor(field) from exc
+
+
+def next_link(url: URL, param: str, cursor: str) -> str:
+    """An RFC 8288 `Link` header to the next page: this request's URL with `param` moved on."""
+    return f'<{url.include_query_params(**{param: cursor})}>; rel="next"'
 
 
 def bad_cursor(field: str = "cursor") -> InvalidInput:

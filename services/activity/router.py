@@ -23,6 +23,7 @@ from shared.errors import (
 )
 from shared.errors import problem_responses as problems
 from shared.events import EXAMPLES, StoredEvent, Stream, new_event_adapter
+from shared.pagination import next_link
 from shared.responses import JSONResponse
 
 from . import service
@@ -73,7 +74,7 @@ def _paged(request: Request, page: service.Page) -> Response:
     it even when it has no more for now) and, while there is more, a `Link` rel=next."""
     headers = {"X-Next-Cursor": page.next}
     if page.has_more:
-        headers["Link"] = f'<{request.url.include_query_params(after=page.next)}>; rel="next"'
+        headers["Link"] = next_link(request.url, "after", page.next)
     return Response(page.body, media_type="application/json", headers=headers)
 
 

@@ -31,6 +31,7 @@ from shared.errors import (
 from shared.errors import problem_responses as problems
 from shared.events import Channel as Channel_
 from shared.events import Tier as Tier_
+from shared.pagination import next_link
 from shared.responses import JSONResponse
 
 from . import export, service
@@ -238,8 +239,7 @@ async def export_kpis(
     )
     headers: dict[str, str] = {}
     if next_cursor:
-        url = request.url.include_query_params(cursor=next_cursor)
-        headers["Link"] = f'<{url}>; rel="next"'
+        headers["Link"] = next_link(request.url, "cursor", next_cursor)
         headers["X-Next-Cursor"] = next_cursor
     return export.response(format.value, rows, headers)
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.observability import Readiness
+from shared.contracts.operations import Readiness
 
 
 class MetricValue(BaseModel):
