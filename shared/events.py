@@ -302,9 +302,16 @@ class DealAmountChanged(Payload):
 class DealWon(Payload):
     amount: Amount
     currency: Currency
+    renewal_date: IsoDate | None = Field(
+        default=None,
+        description="When the contract comes up for renewal, if it does (customer health "
+        "warns when it is near and nobody has been in touch).",
+    )
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"amount": "21500.00", "currency": "EUR"}]}
+        json_schema_extra={
+            "examples": [{"amount": "21500.00", "currency": "EUR", "renewal_date": "2027-11-30"}]
+        }
     )
 
 
@@ -418,6 +425,64 @@ class EventVoided(Payload):
                 }
             ]
         }
+    )
+
+
+class EngagementKind(StrEnum):
+    EMAIL_SENT = "email_sent"
+    EMAIL_OPENED = "email_opened"
+    EMAIL_CLICKED = "email_clicked"
+    PAGE_VIEWED = "page_viewed"
+    FORM_SUBMITTED = "form_submitted"
+    CHAT = "chat"
+    SMS = "sms"
+    WEBINAR = "webinar"
+    OTHER = "other"
+
+
+class EngagementTracked(Payload):
+    """A digital touch a CRM or marketing tool saw: an e-mail opened, a page read, a form sent."""
+
+    kind: EngagementKind
+    count: Count = Field(default=1, ge=1, le=10_000, description="How many (e.g. 3 opens).")
+    seconds: Count = Field(
+        default=0, ge=0, le=7 * 24 * 3600, description="Time spent (on the page, in the chat)."
+    )
+    url: (
+        Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=_NO_NUL)] | None
+    ) = None
+    campaign: ShortText | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "page_viewed",
+                    "count": 1,
+                    "seconds": 840,
+                    "url": "https://example.com/pricing",
+                    "campaign": "web-2026-q4",
+                }
+            ]
+        }
+    )
+
+
+class LeadConsentChanged(Payload):
+    """The prospect asked not to be e-mailed or called (or allowed it again); a flag left out
+    is unchanged."""
+
+    do_not_email: Flag | None = None
+    do_not_call: Flag | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> LeadConsentChanged:
+        if self.do_not_email is None and self.do_not_call is None:
+            raise ValueError("give do_not_email, do_not_call or both")
+        return self
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"do_not_email": True, "do_not_call": False}]}
     )
 
 
@@ -559,6 +624,17 @@ class ContactLeftEvent(EnvelopeBase):
     data: ContactLeft
 
 
+class EngagementTrackedEvent(EnvelopeBase):
+    type: Literal["engagement.tracked"]
+    data: EngagementTracked
+
+
+class LeadConsentChangedEvent(EnvelopeBase):
+    streams = ("lead",)
+    type: Literal["lead.consent_changed"]
+    data: LeadConsentChanged
+
+
 class EventVoidedEvent(EnvelopeBase):
     type: Literal["event.voided"]
     data: EventVoided
@@ -579,6 +655,8 @@ EVENT_CLASSES: tuple[type[EnvelopeBase], ...] = (
     PaymentReceivedEvent,
     AccountTierChangedEvent,
     ContactLeftEvent,
+    EngagementTrackedEvent,
+    LeadConsentChangedEvent,
     EventVoidedEvent,
 )
 
@@ -610,6 +688,8 @@ NewEvent = Annotated[
     | PaymentReceivedEvent
     | AccountTierChangedEvent
     | ContactLeftEvent
+    | EngagementTrackedEvent
+    | LeadConsentChangedEvent
     | EventVoidedEvent,
     Field(discriminator="type"),
 ]

@@ -187,6 +187,19 @@ CATALOGUE: dict[str, Metric] = {
         _m("calls", Kind.COUNT, ("calls",), "Calls logged."),
         _m("connected_calls", Kind.COUNT, ("connected_calls",), "Calls that connected."),
         _m("call_connect_rate", Kind.RATE, ("connected_calls", "calls"), "Connected ÷ calls."),
+        _m(
+            "engagements",
+            Kind.COUNT,
+            ("engagements",),
+            "Digital touches tracked (engagement.tracked `count`: e-mails sent, opened and "
+            "clicked, pages viewed, forms, chats, SMS, webinars).",
+        ),
+        _m(
+            "engaged_seconds",
+            Kind.COUNT,
+            ("engaged_seconds",),
+            "Seconds spent in those touches (engagement.tracked `seconds`).",
+        ),
         _m("new_leads", Kind.COUNT, ("new_leads",), "Leads created."),
         _m("opportunities", Kind.COUNT, ("opportunities",), "Leads qualified (first time)."),
         _m("disqualified_leads", Kind.COUNT, ("disqualified_leads",), "Leads disqualified."),

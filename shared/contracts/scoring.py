@@ -169,7 +169,8 @@ def _m(unit: str, additive: bool) -> MetricInfo:
 
 METRICS: dict[str, MetricInfo] = {
     **{name: _m("count", True) for name in (
-        "visits", "effective_visits", "calls", "connected_calls", "new_leads", "opportunities",
+        "visits", "effective_visits", "calls", "connected_calls", "engagements",
+        "engaged_seconds", "new_leads", "opportunities",
         "disqualified_leads", "deals_opened", "deals_won", "deals_lost", "new_customers",
         "followed_up_72h")},
     **{name: _m("money", True) for name in ("revenue_won", "invoiced", "collected")},

@@ -243,6 +243,16 @@ def call_logged(book: Book, event: Event, at: datetime) -> list[Fact]:
                    {"calls_hit": "connected_calls"})  # fmt: skip
 
 
+def engagement_tracked(book: Book, event: Event, at: datetime) -> list[Fact]:
+    """A digital touch (an e-mail opened, a page read…): counted, with its seconds, in the cut
+    of its lead, deal or account. Not a visit or call: it does not follow a customer up."""
+    rep, team = _who(event)
+    _, dims = _context(book, event)
+    data = event["data"]
+    return _facts(book, at, rep, team, dims, ("engagements", "", data.get("count", 1)),
+                  ("engaged_seconds", "", data.get("seconds", 0)))  # fmt: skip
+
+
 def _rename(facts: list[Fact], names: dict[str, str]) -> list[Fact]:
     return [f._replace(metric=names[f.metric]) if f.metric in names else f for f in facts]
 
@@ -507,8 +517,8 @@ def account_tier_changed(book: Book, event: Event, at: datetime) -> list[Fact]:
 
 
 def ignored(book: Book, event: Event, at: datetime) -> list[Fact]:
-    """Known events with no KPI of their own (contact.left feeds customer health; voids are
-    applied by leaving their target out of a replay)."""
+    """Known events with no KPI of their own (contact.left feeds customer health, a consent
+    change lead priority; voids are applied by leaving their target out of a replay)."""
     return []
 
 
@@ -527,5 +537,7 @@ _HANDLERS = {
     "payment.received": payment_received,
     "account.tier_changed": account_tier_changed,
     "contact.left": ignored,
+    "engagement.tracked": engagement_tracked,
+    "lead.consent_changed": ignored,
     "event.voided": ignored,
 }

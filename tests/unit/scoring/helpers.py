@@ -146,6 +146,21 @@ class Log:
             data["account_id"] = account
         return self.add("call.logged", stream, at, data, **who)
 
+    def engagement(
+        self, stream: str, at: str | datetime, kind: str = "email_opened", *, count: int = 1,
+        seconds: int = 0, **who: Any,
+    ) -> Event:  # fmt: skip
+        data: dict[str, Any] = {"kind": kind, "count": count, "seconds": seconds}
+        return self.add("engagement.tracked", stream, at, data, **who)
+
+    def consent(
+        self, lead: str, at: str | datetime, *, do_not_email: bool | None = None,
+        do_not_call: bool | None = None, **who: Any,
+    ) -> Event:  # fmt: skip
+        data = {k: v for k, v in (("do_not_email", do_not_email), ("do_not_call", do_not_call))
+                if v is not None}  # fmt: skip
+        return self.add("lead.consent_changed", f"lead-{lead}", at, data, **who)
+
     # ------------------------------------------------------------------ deals
 
     def deal_opened(
@@ -172,9 +187,11 @@ class Log:
 
     def deal_won(
         self, deal: str, at: str | datetime, amount: str = "1000.00", currency: str = "EUR",
-        **who: Any,
+        *, renewal: str | None = None, **who: Any,
     ) -> Event:  # fmt: skip
         data = {"amount": amount, "currency": currency}
+        if renewal:
+            data["renewal_date"] = renewal
         return self.add("deal.won", f"deal-{deal}", at, data, **who)
 
     def deal_lost(self, deal: str, at: str | datetime, **who: Any) -> Event:

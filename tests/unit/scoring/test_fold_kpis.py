@@ -165,6 +165,38 @@ class TestCalls:
         }
 
 
+class TestEngagements:
+    def log(self) -> Log:
+        log = Log()
+        log.lead_created("L1", jul(1), channel="online")
+        log.engagement("lead-L1", jul(2), "email_opened", count=3)
+        log.engagement("lead-L1", jul(3), "page_viewed", seconds=840)
+        log.engagement("account-acc-1", jul(3, 11), "webinar", count=1, seconds=3600)
+        log.engagement("lead-L1", aug(1), "form_submitted")
+        log.consent("L1", jul(4), do_not_email=True)
+        return log
+
+    def test_engagements_sum_their_counts_and_seconds(self):
+        facts = facts_of(self.log())
+        assert total(facts, "engagements", last=JUL_31) == 5
+        assert total(facts, "engaged_seconds", last=JUL_31) == 4440
+        assert total(facts, "engagements") == 6
+
+    def test_an_engagement_of_a_lead_is_in_the_leads_channel_cut(self):
+        facts = facts_of(self.log())
+        assert total(facts, "engagements", last=JUL_31, channel="online") == 4
+        assert total(facts, "engaged_seconds", last=JUL_31, channel="online") == 840
+
+    def test_an_engagement_is_not_a_touch_and_a_consent_change_counts_nothing(self):
+        facts = facts_of(self.log())
+        assert {f.metric for f in facts} == {"new_leads", "engagements", "engaged_seconds"}
+
+    async def test_the_report_shows_both_sums(self):
+        log = self.log()
+        assert await july(log, "engagements") == {"value": 5}
+        assert await july(log, "engaged_seconds") == {"value": 4440}
+
+
 # --------------------------------------------------------------------------- leads
 
 
@@ -1054,6 +1086,8 @@ COVERED = {
     "calls": TestCalls,
     "connected_calls": TestCalls,
     "call_connect_rate": TestCalls,
+    "engagements": TestEngagements,
+    "engaged_seconds": TestEngagements,
     "new_leads": TestNewLeads,
     "opportunities": TestOpportunities,
     "disqualified_leads": TestDisqualifiedLeads,

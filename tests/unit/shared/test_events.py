@@ -38,6 +38,8 @@ CATALOGUE = {
     "payment.received",
     "account.tier_changed",
     "contact.left",
+    "engagement.tracked",
+    "lead.consent_changed",
     "event.voided",
 }
 
@@ -59,6 +61,8 @@ STREAM_KINDS: dict[str, set[str]] = {
     "payment.received": {"account", "deal"},
     "account.tier_changed": {"account"},
     "contact.left": {"account"},
+    "engagement.tracked": {"lead", "deal", "account"},
+    "lead.consent_changed": {"lead"},
     "event.voided": {"lead", "deal", "account"},
 }
 
@@ -75,9 +79,9 @@ def won(amount: Any, currency: Any = "EUR") -> dict[str, Any]:
 
 
 class TestTheCatalogue:
-    def test_there_are_exactly_the_15_types_of_the_design(self) -> None:
+    def test_there_are_exactly_the_17_types_of_the_design(self) -> None:
         assert set(EVENT_TYPES) == CATALOGUE
-        assert len(EVENT_TYPES) == 15
+        assert len(EVENT_TYPES) == 17
 
     def test_every_type_has_an_example_and_a_payload_model(self) -> None:
         assert set(EXAMPLES) == CATALOGUE
@@ -203,6 +207,57 @@ class TestMoneyIsADecimalStringThatRoundTripsExactly:
             LeadCreated(name="x", channel="online", estimated_value="5.00")  # type: ignore[arg-type]
         with pytest.raises(ValidationError, match="go together"):
             LeadCreated(name="x", channel="online", currency="EUR")  # type: ignore[arg-type]
+
+
+class TestDigitalEngagementAndConsent:
+    def engagement(self, **data: Any) -> dict[str, Any]:
+        example = EXAMPLES["engagement.tracked"]
+        return {**example, "data": {**example["data"], **data}}
+
+    def test_an_engagement_counts_one_by_default_and_no_seconds(self) -> None:
+        event = new_event_adapter.validate_python(
+            {**EXAMPLES["engagement.tracked"], "data": {"kind": "email_opened"}}
+        )
+        assert (event.data.count, event.data.seconds, event.data.url) == (1, 0, None)  # type: ignore[union-attr]
+
+    @pytest.mark.parametrize(
+        ("data", "field"),
+        [
+            ({"kind": "fax"}, "kind"),
+            ({"count": 0}, "count"),
+            ({"count": "3"}, "count"),
+            ({"count": True}, "count"),
+            ({"seconds": -1}, "seconds"),
+            ({"seconds": 1.5}, "seconds"),
+            ({"url": ""}, "url"),
+            ({"campaign": "x" * 201}, "campaign"),
+        ],
+    )
+    def test_a_bad_engagement_names_its_field(self, data: dict[str, Any], field: str) -> None:
+        with pytest.raises(ValidationError) as exc:
+            new_event_adapter.validate_python(self.engagement(**data))
+        assert [e["loc"][-1] for e in errors_of(exc)] == [field]
+
+    def test_a_consent_change_must_say_something(self) -> None:
+        example = EXAMPLES["lead.consent_changed"]
+        with pytest.raises(ValidationError, match="do_not_email, do_not_call or both"):
+            new_event_adapter.validate_python({**example, "data": {}})
+        one = new_event_adapter.validate_python({**example, "data": {"do_not_call": True}})
+        assert (one.data.do_not_email, one.data.do_not_call) == (None, True)  # type: ignore[union-attr]
+
+    def test_consent_flags_are_json_booleans(self) -> None:
+        example = EXAMPLES["lead.consent_changed"]
+        with pytest.raises(ValidationError) as exc:
+            new_event_adapter.validate_python({**example, "data": {"do_not_email": 1}})
+        assert [e["loc"][-1] for e in errors_of(exc)] == ["do_not_email"]
+
+    def test_a_won_deal_may_say_when_it_renews(self) -> None:
+        event = new_event_adapter.validate_python(EXAMPLES["deal.won"])
+        assert str(event.data.renewal_date) == "2027-11-30"  # type: ignore[union-attr]
+        with pytest.raises(ValidationError):
+            new_event_adapter.validate_python(
+                {**EXAMPLES["deal.won"], "data": {**won("1.00")["data"], "renewal_date": "soon"}}
+            )
 
 
 # --------------------------------------------------------------------------------- strictness
