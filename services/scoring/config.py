@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
@@ -46,3 +46,58 @@ class ScoringSettings(ServiceSettings):
         description="Reports kept in memory until their org's projection moves (0: none).",
     )
     pool_size: int = 10
+
+    # Lead and deal priority (README: "Lead and deal priority").
+    tier_a: float = Field(
+        default=0.6, gt=0, lt=1, description="Win probability from which a lead is tier A."
+    )
+    tier_b: float = Field(
+        default=0.3, gt=0, lt=1, description="Win probability from which a lead is tier B."
+    )
+    touch_days: dict[str, int] = Field(
+        default_factory=lambda: {"A": 1, "B": 7, "C": 30},
+        description="Days after the last touch a tier's next touch is due.",
+    )
+    engagement_half_lives: dict[str, float] = Field(
+        default_factory=dict,
+        description="Days after which an engagement of a kind weighs half (default per kind).",
+    )
+    min_outcomes: int = Field(
+        default=40,
+        ge=2,
+        description="Closed leads (or deals) an org needs before a learnt model replaces the "
+        "prior-based score.",
+    )
+    train_after_outcomes: int = Field(
+        default=25, ge=1, description="New outcomes since the last training that retrain."
+    )
+    train_seconds: float = Field(
+        default=24 * 3600, gt=0, description="Retrain at least this often while outcomes come in."
+    )
+
+    # Customer health and alerts.
+    no_touch_days: dict[str, int] = Field(
+        default_factory=lambda: {"A": 14, "B": 30, "C": 60},
+        description="Days without a visit or call after which an account of a tier is at risk.",
+    )
+    pareto: tuple[float, float] = Field(
+        default=(0.8, 0.95),
+        description="Cumulative shares of won revenue that suggest tier A, then B.",
+    )
+    alert_drop: float = Field(
+        default=0.2, gt=0, le=1, description="Relative fall of a rate that raises an alert."
+    )
+    alert_min_denominator: int = Field(
+        default=20, ge=1, description="Least volume behind a rate for an alert on it."
+    )
+
+    @model_validator(mode="after")
+    def _tiers_in_order(self) -> ScoringSettings:
+        if self.tier_b >= self.tier_a:
+            raise ValueError("tier_b must be below tier_a")
+        for tiers in (self.touch_days, self.no_touch_days):
+            if set(tiers) != {"A", "B", "C"} or min(tiers.values()) < 1:
+                raise ValueError("give A, B and C a number of days of at least 1")
+        if not 0 < self.pareto[0] < self.pareto[1] <= 1:
+            raise ValueError("pareto must be two increasing shares in (0, 1]")
+        return self

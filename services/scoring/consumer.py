@@ -24,7 +24,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,12 +37,16 @@ from shared.errors import DomainError, UpstreamUnavailable
 
 from . import repository
 from .config import ScoringSettings
+from .projections import leads
+from .projections.codec import KINDS
 from .projections.kpis import Book, fold
 from .projections.rollup import FactSums, collect, expand
 from .replayer import VOID, replay_org
+from .scorer import Scorer, today, versions
 
 log = logging.getLogger("salesperf.scoring.consumer")
 TOKEN_TTL = 24 * 3600
+TRAIN_RETRY_SECONDS = 60.0  # after a failed training
 
 
 @dataclass(slots=True)
@@ -84,6 +88,8 @@ def _keys_of(event: dict[str, Any]) -> set[tuple[str, str]]:
         keys.add(("deals", f"deal-{data['deal_id']}"))
     if data.get("invoice_id"):
         keys.add(("invoices", data["invoice_id"]))
+    keys |= {("prospects", key) for key in leads.keys_read(event, {})}
+    keys |= {("customers", account) for kind, account in keys if kind == "accounts"}
     return keys
 
 
@@ -92,8 +98,11 @@ def _derived_keys(entities: dict[tuple[str, str], Any]) -> set[tuple[str, str]]:
     for (kind, _), value in entities.items():
         if kind in ("leads", "deals") and value.account_id:
             keys.add(("accounts", value.account_id))
+            keys.add(("customers", value.account_id))
         if kind == "invoices" and value.deal:
             keys.add(("deals", value.deal))
+        if kind == "prospects" and value.lead:
+            keys.add(("prospects", value.lead))
     return keys
 
 
@@ -113,6 +122,9 @@ class Consumer:
         self._secret = secret
         self._transport = transport
         self.state = ConsumerState()
+        self.scorer = Scorer(settings)
+        self._trained: dict[str, datetime] = {}  # when each org's models were last trained
+        self._train_failed: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -248,6 +260,7 @@ class Consumer:
         cursor: str | None = row["cursor"]
         rebuilding: asyncio.Task[None] | None = None
         last_rebuild = -float("inf")
+        training: asyncio.Task[Any] | None = None
         due = True
         behind = True
         try:
@@ -269,6 +282,8 @@ class Consumer:
                     if row["rebuild_requested"] and due:
                         last_rebuild = time.monotonic()
                         rebuilding = asyncio.create_task(self.rebuild(org), name=f"rebuild-{org}")
+                    elif not behind:
+                        training = await self._keep_scored(org, row, training)
                 # While a rebuild runs, poll often enough to see it finish.
                 wait = 0.0 if cursor is None else self.settings.long_poll_seconds
                 if rebuilding is not None or (row["rebuild_requested"] and not due):
@@ -283,10 +298,40 @@ class Consumer:
                 behind = page["has_more"]
                 await self._track_lag(org, client, cursor, page)
         finally:
-            if rebuilding is not None:
-                rebuilding.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await rebuilding
+            for task in (rebuilding, training):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+
+    async def _keep_scored(
+        self, org: str, row: asyncpg.Record, training: asyncio.Task[Any] | None
+    ) -> asyncio.Task[Any] | None:
+        """Between pages of a follower that is caught up: start training when enough new
+        outcomes came in (in the background: folding goes on), and rescore the org when its day
+        turned or a new model is active. The training task, if one runs."""
+        if training is not None and training.done():
+            if training.cancelled() or training.exception() is not None:
+                log.warning("training %s failed: %r", org, training.exception()
+                            if not training.cancelled() else "cancelled")  # fmt: skip
+                self._train_failed[org] = time.monotonic()
+            else:
+                self._trained[org] = datetime.now(UTC)
+            training = None
+        failed = self._train_failed.get(org, -float("inf"))
+        if (
+            training is None
+            and time.monotonic() - failed >= TRAIN_RETRY_SECONDS
+            and self.scorer.training_due(row, self._trained.get(org))
+        ):
+            training = asyncio.create_task(
+                self.scorer.train_org(self._pool, org), name=f"train-{org}"
+            )
+            poke = self._pokes.setdefault(org, asyncio.Event())
+            training.add_done_callback(lambda _t: poke.set())  # rescore once it is stored
+        if self.scorer.due(row):
+            await self.scorer.rescore(self._pool, org)
+        return training
 
     async def _coalesce(self, client: ActivityClient, page: dict[str, Any]) -> dict[str, Any]:
         """While behind, fold several pages in one transaction: keys repeat from page to page,
@@ -331,7 +376,7 @@ class Consumer:
         items: list[dict[str, Any]] = page["items"]
         voids = any(e["type"] == VOID for e in items)
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await repository.get_org(conn, org)
+            row = await repository.lock_org(conn, org)
             assert row is not None
             live = generation is None
             target: int = row["generation"] if generation is None else generation
@@ -352,11 +397,17 @@ class Consumer:
                 collect(sums, facts)
                 if currency is None:
                     currency = next((f.currency for f in facts if f.currency), None)
-            await repository.save_entities(
-                conn, org, target, {(k, key): getattr(book, k)[key] for k, key in book.changed}
-            )
+            changed = {(k, key): getattr(book, k)[key] for k, key in book.changed}
+            await repository.save_entities(conn, org, target, changed)
             await repository.add_rollups(conn, org, target, expand(sums))
             await repository.add_wins(conn, org, target, book.wins)
+            outcomes = await self.scorer.after_page(
+                conn, org, target, row,
+                prospects={key: v for (k, key), v in changed.items() if k == "prospects"},
+                before={key: v for (k, key), v in entities.items() if k == "prospects"},
+                customers=[v for (k, _), v in changed.items() if k == "customers"],
+            )  # fmt: skip
+            await repository.add_outcomes(conn, org, outcomes)
             if live:
                 moved = await repository.advance(
                     conn, org, generation=target, expected_cursor=expected, cursor=page["next"],
@@ -422,19 +473,28 @@ class Consumer:
             replayed_at = time.monotonic()
             entities = [
                 (kind, key, value)
-                for kind in ("leads", "deals", "accounts", "invoices")
+                for kind in KINDS
                 for key, value in getattr(result.book, kind).items()
             ]
+            timezone = ZoneInfo(row["timezone"])
+            day = today(timezone)
+            models = await self.scorer.models(conn, org, row)
+            score_rows, health_rows = await asyncio.to_thread(
+                self.scorer.score_all, result.book.prospects.values(),
+                result.book.customers.values(), models, day, timezone, self.scorer.currency(row),
+            )  # fmt: skip
+            outcomes = sum(1 for p in result.book.prospects.values() if p.outcome is not None)
             async with conn.transaction():
                 await stage.write(org, new)
                 await repository.copy_generation(conn, org, new, result.wins, entities)
+                await repository.replace_scores_and_health(conn, org, new, score_rows, health_rows)
                 await repository.open_next(conn, org, old=old, new=new, cursor=replayed.cursor)
             written_at = time.monotonic()
             folded, voided, skipped = result.folded, result.voided, dict(result.skipped)
             currency = await repository.first_currency(conn, org, new)
             cursor, position = replayed.cursor, replayed.position
             last_recorded = replayed.last_recorded_at
-            del result, entities, replayed
+            del result, entities, replayed, score_rows, health_rows
 
             # Catch up with the live cursor, then swap under the org row's lock.
             # Catch up with the head of the feed, then swap: the new generation holds everything
@@ -461,6 +521,8 @@ class Consumer:
                         voided=voided, skipped=skipped, currency=currency, progress=done,
                     )  # fmt: skip
                 if swapped:
+                    await repository.set_outcomes(conn, org, outcomes)
+                    await repository.mark_scored(conn, org, new, day, versions(row))
                     break
                 # The live follower is past us: fold what it folded, waiting for it if need be.
                 wait = 1.0

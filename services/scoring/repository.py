@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import orjson
 
 from .domain import OwnerKind
-from .projections.codec import decode, encode
+from .projections.codec import KINDS, decode, encode
 from .projections.kpis import Win
 from .projections.rollup import Rollups
 from .sources import Row, Scope
@@ -27,6 +28,7 @@ REBUILD_WORK_MEM = "256MB"  # for adding up a rebuild's staged sums
 
 ROLLUP_COLUMNS = ("org_id", "generation", "grain", "bucket", "owner_kind", "owner_id", "team_id",
                   "product_line", "tier", "channel", "currency", "metric", "value")  # fmt: skip
+GENERATION_TABLES = ("kpi_rollups", "wins", "entities", "scores", "health")
 WIN_COLUMNS = ("org_id", "generation", "deal", "account_id", "day", "rep_id", "team_id",
                "product_line", "tier", "channel")  # fmt: skip
 
@@ -246,7 +248,7 @@ async def swap_generation(
 
 
 async def drop_generation(conn: asyncpg.Connection, org_id: str, generation: int) -> None:
-    for table in ("kpi_rollups", "wins", "entities"):
+    for table in GENERATION_TABLES:
         await conn.execute(
             f"DELETE FROM scoring.{table} WHERE org_id = $1 AND generation = $2",
             org_id, generation, timeout=None,
@@ -255,7 +257,7 @@ async def drop_generation(conn: asyncpg.Connection, org_id: str, generation: int
 
 async def drop_generations(conn: asyncpg.Connection, org_id: str, keep: int) -> None:
     """Delete every generation of the org but `keep` (old ones, and a crashed rebuild's)."""
-    for table in ("kpi_rollups", "wins", "entities"):
+    for table in GENERATION_TABLES:
         await conn.execute(
             f"DELETE FROM scoring.{table} WHERE org_id = $1 AND generation <> $2",
             org_id,
@@ -271,7 +273,7 @@ async def load_entities(
     conn: asyncpg.Connection, org_id: str, generation: int, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], Any]:
     """The fold's entities by (kind, key): one index probe per key."""
-    by_kind: dict[str, list[str]] = {"leads": [], "deals": [], "accounts": [], "invoices": []}
+    by_kind: dict[str, list[str]] = {kind: [] for kind in KINDS}
     for kind, key in keys:
         by_kind[kind].append(key)
     if not any(by_kind.values()):
@@ -566,3 +568,265 @@ async def export_page(
         *params,
     )
     return rows
+
+
+# --------------------------------------------------------------------------- priority and health
+
+SCORE_COLUMNS = ("org_id", "generation", "kind", "key", "rep_id", "team_id", "score", "tier",
+                 "next_touch_due", "model_version", "doc")  # fmt: skip
+HEALTH_COLUMNS = ("org_id", "generation", "account_id", "rep_id", "team_id", "lifecycle",
+                  "at_risk", "won_12m", "doc")  # fmt: skip
+
+
+async def save_scores(
+    conn: asyncpg.Connection, org_id: str, generation: int, scores: Sequence[Any],
+    closed: Collection[str],
+) -> None:  # fmt: skip
+    """Upsert the scores of open prospects (`ScoreRow`s) and drop those of closed ones."""
+    if closed:
+        await conn.execute(
+            "DELETE FROM scoring.scores WHERE org_id = $1 AND generation = $2"
+            " AND key = ANY($3::text[])",
+            org_id, generation, list(closed),
+        )  # fmt: skip
+    if scores:
+        await conn.execute(
+            """
+            INSERT INTO scoring.scores (org_id, generation, kind, key, rep_id, team_id, score,
+                tier, next_touch_due, model_version, doc)
+            SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[],
+                $7::smallint[], $8::text[], $9::date[], $10::int[], $11::text[])
+            ON CONFLICT (org_id, generation, kind, key) DO UPDATE SET rep_id = excluded.rep_id,
+                team_id = excluded.team_id, score = excluded.score, tier = excluded.tier,
+                next_touch_due = excluded.next_touch_due,
+                model_version = excluded.model_version, doc = excluded.doc
+            """,
+            org_id, generation, *(list(column) for column in zip(*scores, strict=True)),
+        )  # fmt: skip
+
+
+async def save_health(
+    conn: asyncpg.Connection, org_id: str, generation: int, rows: Sequence[Any]
+) -> None:
+    """Upsert accounts' health (`HealthRow`s)."""
+    if rows:
+        await conn.execute(
+            """
+            INSERT INTO scoring.health (org_id, generation, account_id, rep_id, team_id,
+                lifecycle, at_risk, won_12m, doc)
+            SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[],
+                $7::boolean[], $8::text[]::numeric[], $9::text[])
+            ON CONFLICT (org_id, generation, account_id) DO UPDATE SET
+                rep_id = excluded.rep_id, team_id = excluded.team_id,
+                lifecycle = excluded.lifecycle, at_risk = excluded.at_risk,
+                won_12m = excluded.won_12m, doc = excluded.doc
+            """,
+            org_id, generation, *(list(column) for column in zip(*rows, strict=True)),
+        )  # fmt: skip
+
+
+async def replace_scores_and_health(
+    conn: asyncpg.Connection, org_id: str, generation: int, scores: Sequence[Any],
+    health_rows: Sequence[Any],
+) -> None:  # fmt: skip
+    """All of a generation's scores and health at once (a rebuild, a rescore): COPY."""
+    for table in ("scores", "health"):
+        await conn.execute(
+            f"DELETE FROM scoring.{table} WHERE org_id = $1 AND generation = $2",
+            org_id, generation, timeout=None,
+        )  # fmt: skip
+    await conn.copy_records_to_table(
+        "scores", schema_name="scoring", columns=SCORE_COLUMNS,
+        records=((org_id, generation, *row) for row in scores), timeout=None,
+    )  # fmt: skip
+    await conn.copy_records_to_table(
+        "health", schema_name="scoring", columns=HEALTH_COLUMNS,
+        records=((org_id, generation, *row[:5], Decimal(row[5]), row[6]) for row in health_rows),
+        timeout=None,
+    )  # fmt: skip
+
+
+async def entities_of_kind(
+    conn: asyncpg.Connection, org_id: str, generation: int, kind: str
+) -> list[Any]:
+    """Every entity of one kind of a generation, decoded (training, rescoring)."""
+    rows = await conn.fetch(
+        "SELECT state FROM scoring.entities WHERE org_id = $1 AND generation = $2 AND kind = $3",
+        org_id, generation, kind, timeout=None,
+    )  # fmt: skip
+    return [decode(kind, r["state"]) for r in rows]
+
+
+async def mark_scored(
+    conn: asyncpg.Connection, org_id: str, generation: int, day: date, models: str
+) -> None:
+    await conn.execute(
+        "UPDATE scoring.orgs SET scored_on = $3, scored_models = $4 "
+        "WHERE org_id = $1 AND generation = $2",
+        org_id, generation, day, models,
+    )  # fmt: skip
+
+
+async def add_outcomes(conn: asyncpg.Connection, org_id: str, outcomes: int) -> None:
+    if outcomes:
+        await conn.execute(
+            "UPDATE scoring.orgs SET outcomes = outcomes + $2 WHERE org_id = $1", org_id, outcomes
+        )
+
+
+async def set_outcomes(conn: asyncpg.Connection, org_id: str, outcomes: int) -> None:
+    await conn.execute("UPDATE scoring.orgs SET outcomes = $2 WHERE org_id = $1", org_id, outcomes)
+
+
+async def priority_page(
+    conn: asyncpg.Connection, org_id: str, generation: int, *, kind: str, rep: str | None,
+    team: str | None, tier: str | None, after: tuple[int, str] | None, limit: int,
+) -> list[asyncpg.Record]:  # fmt: skip
+    """Open leads or deals by score (highest first, then by id), after the keyset `after`."""
+    params: list[Any] = [org_id, generation, kind, limit]
+    where = "org_id = $1 AND generation = $2 AND kind = $3"
+    for column, value in (("rep_id", rep), ("team_id", team), ("tier", tier)):
+        if value is not None:
+            params.append(value)
+            where += f" AND {column} = ${len(params)}"
+    if after is not None:
+        params += [after[0], after[1]]
+        s, k = f"${len(params) - 1}::smallint", f"${len(params)}::text"
+        where += f" AND (score < {s} OR (score = {s} AND key > {k}))"
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT key, score, doc, next_touch_due FROM scoring.scores WHERE {where} "
+        "ORDER BY score DESC, key LIMIT $4",
+        *params,
+    )
+    return rows
+
+
+async def get_score(
+    conn: asyncpg.Connection, org_id: str, generation: int, key: str
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT key, rep_id, team_id, doc FROM scoring.scores "
+        "WHERE org_id = $1 AND generation = $2 AND key = $3",
+        org_id, generation, key,
+    )  # fmt: skip
+    return row
+
+
+async def score_export_page(
+    conn: asyncpg.Connection, org_id: str, generation: int, after: tuple[str, str] | None,
+    limit: int,
+) -> list[asyncpg.Record]:  # fmt: skip
+    params: list[Any] = [org_id, generation, limit]
+    where = "org_id = $1 AND generation = $2"
+    if after is not None:
+        params += list(after)
+        where += " AND (kind, key) > ($4, $5)"
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT kind, key, doc FROM scoring.scores WHERE {where} ORDER BY kind, key LIMIT $3",
+        *params,
+    )
+    return rows
+
+
+_HEALTH_RANKED = """
+    SELECT account_id, rep_id, team_id, lifecycle, at_risk, doc, won_12m,
+        coalesce(sum(won_12m) OVER (ORDER BY won_12m DESC, account_id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before,
+        sum(won_12m) OVER () AS total
+    FROM scoring.health WHERE org_id = $1 AND generation = $2
+"""
+
+
+async def health_page(
+    conn: asyncpg.Connection, org_id: str, generation: int, *, rep: str | None,
+    team: str | None, risk: bool | None, lifecycle: str | None, after: str | None, limit: int,
+) -> list[asyncpg.Record]:  # fmt: skip
+    """Accounts' health by id after `after`, each with the org's won revenue ranked before it
+    and in all (for the tier suggestion, which depends on every account)."""
+    params: list[Any] = [org_id, generation, limit]
+    where = "true"
+    for column, value in (("rep_id", rep), ("team_id", team), ("at_risk", risk),
+                          ("lifecycle", lifecycle), ):  # fmt: skip
+        if value is not None:
+            params.append(value)
+            where += f" AND {column} = ${len(params)}"
+    if after is not None:
+        params.append(after)
+        where += f" AND account_id > ${len(params)}"
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT * FROM ({_HEALTH_RANKED}) h WHERE {where} ORDER BY account_id LIMIT $3", *params
+    )
+    return rows
+
+
+async def get_health(
+    conn: asyncpg.Connection, org_id: str, generation: int, account_id: str
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT * FROM ({_HEALTH_RANKED}) h WHERE account_id = $3", org_id, generation, account_id
+    )
+    return row
+
+
+# --------------------------------------------------------------------------- models
+
+
+async def save_model(
+    conn: asyncpg.Connection, org_id: str, kind: str, *, model_kind: str, outcomes: int,
+    body: str, report: str, trained_outcomes: int,
+) -> asyncpg.Record:  # fmt: skip
+    """Store a new version and make it the org's active model of its kind."""
+    row = await conn.fetchrow(
+        """
+        INSERT INTO scoring.models (org_id, kind, version, model_kind, outcomes, body, report)
+        SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5, $6
+        FROM scoring.models WHERE org_id = $1 AND kind = $2
+        RETURNING org_id, kind, version, model_kind, trained_at, outcomes, report
+        """,
+        org_id, kind, model_kind, outcomes, body, report,
+    )  # fmt: skip
+    assert row is not None
+    await conn.execute(
+        f"UPDATE scoring.orgs SET {kind}_model = $2, trained_outcomes = $3, updated_at = now() "
+        "WHERE org_id = $1",
+        org_id, row["version"], trained_outcomes,
+    )  # fmt: skip
+    return row
+
+
+async def get_model(
+    conn: asyncpg.Connection, org_id: str, kind: str, version: int
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM scoring.models WHERE org_id = $1 AND kind = $2 AND version = $3",
+        org_id, kind, version,
+    )  # fmt: skip
+    return row
+
+
+async def model_as_of(
+    conn: asyncpg.Connection, org_id: str, kind: str, as_of: datetime
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM scoring.models WHERE org_id = $1 AND kind = $2 AND trained_at <= $3 "
+        "ORDER BY version DESC LIMIT 1",
+        org_id, kind, as_of,
+    )  # fmt: skip
+    return row
+
+
+async def list_models(conn: asyncpg.Connection, org_id: str) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT org_id, kind, version, model_kind, trained_at, outcomes, report "
+        "FROM scoring.models WHERE org_id = $1 ORDER BY kind, version DESC",
+        org_id,
+    )
+    return rows
+
+
+async def lock_org(conn: asyncpg.Connection, org_id: str) -> asyncpg.Record | None:
+    """The org's row, held until the transaction ends (a page and a rescore never interleave)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM scoring.orgs WHERE org_id = $1 FOR UPDATE", org_id
+    )
+    return row

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shared.auth import BearerAuth, CurrentUser, Principal
+from shared.contracts.priority import (
+    AlertReport,
+    BacktestReport,
+    Health,
+    HealthPage,
+    ModelList,
+    PriorityPage,
+    Score,
+)
 from shared.contracts.scoring import (
     FunnelReport,
     KpiReport,
@@ -24,6 +33,7 @@ from shared.errors import (
     Forbidden,
     InvalidInput,
     MalformedRequest,
+    NotFound,
     Unauthorized,
     UnsupportedMediaType,
     UpstreamUnavailable,
@@ -34,7 +44,7 @@ from shared.events import Tier as Tier_
 from shared.pagination import next_link
 from shared.responses import JSONResponse
 
-from . import export, service
+from . import alerting, customers, export, priorities, service
 from .dependencies import Runtime, RuntimeDep
 from .domain import CATALOGUE, Period, parse_metrics
 from .sources import Cuts
@@ -275,3 +285,197 @@ async def rebuild(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
             responses=problems(Unauthorized, Forbidden), summary="Progress of a rebuild")  # fmt: skip
 async def rebuild_status(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(await service.rebuild_status(runtime, user))
+
+
+# --------------------------------------------------------------------------- what to do next
+
+StreamId = Annotated[
+    str,
+    Path(description="The lead's or deal's stream, e.g. `lead-L-2026-0117` or `deal-D-88`.",
+         pattern=rf"^(lead|deal)-{ID}$"),
+]  # fmt: skip
+PageCursor = Annotated[
+    str | None, Query(description="`next` (or `X-Next-Cursor`) of the previous page.")
+]
+Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (1–500).")]
+
+
+class ProspectKind(StrEnum):
+    LEAD = "lead"
+    DEAL = "deal"
+
+
+class TierLetter(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+def _paged(request: Request, body: dict[str, Any]) -> JSONResponse:
+    headers: dict[str, str] = {}
+    if body.get("next"):
+        headers["Link"] = next_link(request.url, "cursor", body["next"])
+        headers["X-Next-Cursor"] = body["next"]
+    return JSONResponse(body, headers=headers)
+
+
+@router.get("/leads/priority", response_model=PriorityPage, tags=["priority"],
+            responses=_READ_ERRORS, summary="Open leads or deals, highest win probability first")  # fmt: skip
+async def get_priority(
+    request: Request,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    owner: Owner = None,
+    kind: Annotated[ProspectKind, Query(description="lead or deal.")] = ProspectKind.LEAD,
+    tier: Annotated[TierLetter | None, Query(description="Only this tier.")] = None,
+    cursor: PageCursor = None,
+    limit: Limit = 100,
+    as_of: AsOf = None,
+) -> JSONResponse:
+    """Every open lead (or deal) of the owner, ordered by score (then id), each with its win
+    probability, tier, the factors that made it, and when its next touch is due. A rep sees
+    their own, a manager their team's."""
+    body = await priorities.priority(
+        runtime, user, owner=owner, kind=kind.value, tier=tier.value if tier else None,
+        cursor=cursor, limit=limit, as_of=as_of,
+    )  # fmt: skip
+    return _paged(request, body)
+
+
+@router.get("/leads/{id}/score", response_model=Score, tags=["priority"],
+            responses=problems(Unauthorized, InvalidInput, NotFound),
+            summary="One open lead's or deal's score, with its factors")  # fmt: skip
+async def get_score(
+    user: CurrentUser, runtime: RuntimeDep, id: StreamId, as_of: AsOf = None
+) -> JSONResponse:
+    """404 when it is not open (closed, unknown) or not yours to see."""
+    return JSONResponse(await priorities.score_of(runtime, user, id, as_of=as_of))
+
+
+@router.get("/scoring/models", response_model=ModelList, tags=["priority"],
+            responses=problems(Unauthorized, Forbidden), summary="The org's models")  # fmt: skip
+async def get_models(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
+    """Every version learnt for the org's leads and deals, newest first, with how it was chosen
+    (its held-out AUC, Brier score, log loss and calibration) and which is active."""
+    return JSONResponse(await priorities.list_models(runtime, user))
+
+
+@router.post("/scoring/models/train", response_model=ModelList, status_code=201,
+             tags=["priority"], responses=problems(Unauthorized, Forbidden, NotFound),
+             summary="Train the org's lead and deal models now (admin)")  # fmt: skip
+async def post_train(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
+    """Learns from the org's closed leads and deals (in a worker thread: reads go on), stores a
+    new version of each, makes them active and rescores every open lead and deal. Training also
+    runs by itself, after enough new outcomes and on a schedule."""
+    return JSONResponse(await priorities.train(runtime, user), status_code=201)
+
+
+@router.get("/scoring/backtest", response_model=BacktestReport, tags=["priority"],
+            responses=_READ_ERRORS, summary="How well the scores predict (admin, bi)")  # fmt: skip
+async def get_backtest(
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    cutoff: Annotated[IsoDatetime, Query(description="Learn only from what was recorded before "
+                                         "this moment; evaluate what was created from it on.")],
+    horizon_days: Annotated[int, Query(ge=1, le=365, description="Score each lead from its "
+                                       "first N days only.")] = 14,
+) -> JSONResponse:  # fmt: skip
+    """AUC, Brier score, log loss and a calibration table for the org's model and, computed the
+    same way, the stage-only win rate and the time-weighted naive Bayes."""
+    report = await priorities.backtest(runtime, user, cutoff=cutoff, horizon_days=horizon_days)
+    return JSONResponse(report)
+
+
+@router.get(
+    "/export/scores",
+    tags=["export"],
+    response_class=Response,
+    summary="Bulk export of the open leads' and deals' scores, for BI tools",
+    responses={
+        200: {
+            "description": "Rows; the `Link` header (rel=next) and `X-Next-Cursor` continue.",
+            "content": {"text/csv": {}, "application/x-ndjson": {}, "application/vnd.apache.parquet": {}},
+        },
+        **_READ_ERRORS,
+    },
+)  # fmt: skip
+async def export_scores(
+    request: Request,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    format: Annotated[
+        ExportFormat, Query(description="csv, ndjson or parquet.")
+    ] = ExportFormat.NDJSON,
+    cursor: PageCursor = None,
+    limit: Annotated[int, Query(ge=1, le=100_000, description="Rows per page.")] = 10_000,
+) -> Response:
+    """Columns: org_id, kind, id, rep_id, team_id, score, win_probability, tier,
+    next_touch_due, overdue, scored_for, model_version, model_kind, factors (JSON)."""
+    rows, next_cursor = await priorities.export_scores(runtime, user, cursor=cursor, limit=limit)
+    headers: dict[str, str] = {}
+    if next_cursor:
+        headers["Link"] = next_link(request.url, "cursor", next_cursor)
+        headers["X-Next-Cursor"] = next_cursor
+    return export.response(format.value, rows, headers, scores=True)
+
+
+class Lifecycle(StrEnum):
+    PROSPECT = "prospect"
+    NEW = "new"
+    GROWING = "growing"
+    MATURE = "mature"
+    DECLINING = "declining"
+
+
+@router.get("/accounts/health", response_model=HealthPage, tags=["health"],
+            responses=_READ_ERRORS, summary="Accounts' health: lifecycle, risk, tier suggestion")  # fmt: skip
+async def get_accounts_health(
+    request: Request,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    owner: Owner = None,
+    risk: Annotated[bool | None, Query(description="true: only accounts at risk.")] = None,
+    stage: Annotated[Lifecycle | None, Query(description="Only this lifecycle stage.")] = None,
+    cursor: PageCursor = None,
+    limit: Limit = 100,
+) -> JSONResponse:
+    """Accounts by id, each with its lifecycle stage, the tier its revenue suggests beside the
+    tier it has, and every risk signal with its evidence. A rep sees the accounts they own."""
+    body = await customers.accounts(
+        runtime, user, owner=owner, risk=risk, lifecycle=stage.value if stage else None,
+        cursor=cursor, limit=limit,
+    )  # fmt: skip
+    return _paged(request, body)
+
+
+@router.get("/accounts/{id}/health", response_model=Health, tags=["health"],
+            responses=problems(Unauthorized, InvalidInput, NotFound),
+            summary="One account's health")  # fmt: skip
+async def get_account_health(
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    id: Annotated[str, Path(description="The account id (without `account-`).", pattern=f"^{ID}$")],
+) -> JSONResponse:
+    return JSONResponse(await customers.account(runtime, user, id))
+
+
+@router.get("/alerts", response_model=AlertReport, tags=["alerts"], responses=_READ_ERRORS,
+            summary="Rates that fell against the owner's recent past")  # fmt: skip
+async def get_alerts(
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    owner: Owner = None,
+    first: Annotated[Day | None, Query(alias="from", description="First day; default: 6 days "
+                                       "before `to`.")] = None,
+    last: Annotated[Day | None, Query(alias="to", description="Last day, inclusive; default: "
+                                      "today (or 6 days after `from`).")] = None,
+    currency: Currency = None,
+) -> JSONResponse:  # fmt: skip
+    """Each watched rate (lead → opportunity, each stage step, win rate, connected calls,
+    collections, effective visits) that fell by at least the configured share against the mean
+    of the four periods of the same length before, with enough volume to mean something; each
+    alert with the numbers that raised it."""
+    body = await alerting.alerts(
+        runtime, user, owner=owner, first=first, last=last, currency=currency
+    )
+    return JSONResponse(body)

@@ -53,13 +53,41 @@ async def test_the_pipeline_refold_flags_every_existing_org_for_a_rebuild(base_u
         conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
             await conn.execute("INSERT INTO scoring.orgs (org_id) VALUES ('acme'), ('globex')")
-            await asyncio.to_thread(run_migrations, url, "head")
+            await asyncio.to_thread(run_migrations, url, "20261124_scoring_refold_pipeline")
             rows = await conn.fetch(
                 "SELECT org_id, rebuild_requested, rebuild_seq FROM scoring.orgs ORDER BY org_id"
             )
         finally:
             await conn.close()
         assert [tuple(r) for r in rows] == [("acme", True, 1), ("globex", True, 1)]
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_priority_flags_every_existing_org_to_fold_its_profiles_and_scores(base_url):
+    name = f"salesperf_migrate_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(asyncpg_dsn(base_url))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        await asyncio.to_thread(run_migrations, url, "20261124_scoring_refold_pipeline")
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            await conn.execute("INSERT INTO scoring.orgs (org_id) VALUES ('acme')")
+            await asyncio.to_thread(run_migrations, url, "head")
+            row = await conn.fetchrow(
+                "SELECT rebuild_requested, rebuild_seq, outcomes, lead_model, deal_model,"
+                " trained_outcomes, scored_on FROM scoring.orgs"
+            )
+            tables = await conn.fetch(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'scoring'"
+                " AND table_name IN ('scores', 'health', 'models') ORDER BY 1"
+            )
+        finally:
+            await conn.close()
+        assert tuple(row) == (True, 1, 0, 0, 0, -1, None)
+        assert [t["table_name"] for t in tables] == ["health", "models", "scores"]
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

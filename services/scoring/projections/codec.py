@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from . import health, leads
 from .kpis import Account, Deal, Invoice, Lead
 
 KINDS: dict[str, type[Any]] = {
@@ -15,6 +16,8 @@ KINDS: dict[str, type[Any]] = {
     "deals": Deal,
     "accounts": Account,
     "invoices": Invoice,
+    "prospects": leads.Prospect,
+    "customers": health.Customer,
 }
 
 
@@ -29,6 +32,10 @@ def _plain(value: Any) -> Any:
 
 
 def encode(value: Any) -> str:
+    if isinstance(value, leads.Prospect):
+        return leads.encode(value)
+    if isinstance(value, health.Customer):
+        return health.encode(value)
     return orjson.dumps({k: _plain(v) for k, v in value._asdict().items()}).decode()
 
 
@@ -37,6 +44,10 @@ def _time(text: str | None) -> datetime | None:
 
 
 def decode(kind: str, text: str | bytes) -> Any:
+    if kind == "prospects":
+        return leads.decode(text)
+    if kind == "customers":
+        return health.decode(text)
     raw: dict[str, Any] = orjson.loads(text)
     if kind == "leads":
         return Lead(**{

@@ -34,6 +34,8 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from . import health, leads
+
 FOLLOW_UP_WINDOW = timedelta(hours=72)
 TOUCHES_KEPT = 50  # latest touches kept per account until its first win (see _touch)
 KNOWN_SCHEMA_VERSION = 1
@@ -122,6 +124,10 @@ class Book:
     deals: dict[str, Deal] = field(default_factory=dict)
     accounts: dict[str, Account] = field(default_factory=dict)
     invoices: dict[str, Invoice] = field(default_factory=dict)
+    # Lead and deal profiles (projections/leads.py) and customers (projections/health.py), by
+    # stream and by account id: what lead priority and customer health are computed from.
+    prospects: dict[str, Any] = field(default_factory=dict)
+    customers: dict[str, Any] = field(default_factory=dict)
     wins: list[Win] = field(default_factory=list)  # wins folded since the caller last took them
     changed: set[tuple[str, str]] = field(default_factory=set)  # (kind, key) touched
 
@@ -143,7 +149,20 @@ def fold(book: Book, event: Event) -> list[Fact] | None:
     handler = _HANDLERS.get(event["type"])
     if handler is None or event.get("schema_version", 1) > KNOWN_SCHEMA_VERSION:
         return None
-    return handler(book, event, parse_time(event["occurred_at"]))
+    at = parse_time(event["occurred_at"])
+    facts = handler(book, event, at)
+    _profiles(book, event, at)
+    return facts
+
+
+def _profiles(book: Book, event: Event, at: datetime) -> None:
+    """Keep the lead and deal profiles and the customers up to date (after the KPI handler, so
+    a deal just opened is known): the same fold feeds KPIs, lead priority and customer health."""
+    for key in leads.track(book.prospects, event, at, tier_of=lambda a: _tier(book, a)):
+        book.changed.add(("prospects", key))
+    account_id, _ = _context(book, event)
+    if account_id and health.track(book.customers, event, at, account_id, timezone=book.timezone):
+        book.changed.add(("customers", account_id))
 
 
 # --------------------------------------------------------------------------- helpers

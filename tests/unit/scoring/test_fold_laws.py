@@ -195,6 +195,11 @@ def renumbered(events: list[Event]) -> list[Event]:
     ]
 
 
+def repositioned(events: list[Event]) -> list[Event]:
+    """The same events with positions in their new log order (recorded_at as they were)."""
+    return [{**e, "position": i + 1} for i, e in enumerate(events)]
+
+
 HOURS_FROM_WIN = st.sampled_from((-30, -1, 0, 1, 24, 71, 72, 73, 100))
 
 
@@ -346,9 +351,13 @@ class TestVoids:
         target = events[i]
         void = Log("void").void(target, START)  # an id of its own, on the target's stream
         where = data.draw(st.integers(i + 1, len(events)), label="void at")
-        with_void = renumbered([*events[:where], void, *events[where:]])
+        # Every event keeps the time it was recorded (profiles remember it), the void is
+        # recorded with the event before it; only positions follow the new order.
+        events = renumbered(events)
+        void = {**void, "recorded_at": events[where - 1]["recorded_at"]}
+        with_void = repositioned([*events[:where], void, *events[where:]])
         voided = replay(with_void, BERLIN, voided=frozenset({target["event_id"]}))
-        never = replay(renumbered(events[:i] + events[i + 1 :]), BERLIN)
+        never = replay(repositioned(events[:i] + events[i + 1 :]), BERLIN)
         assert voided.voided == 1
         assert voided.rollups == never.rollups
         assert voided.wins == never.wins

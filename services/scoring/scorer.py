@@ -1,0 +1,213 @@
+"""Scores and health kept beside the KPI projection: what the consumer calls after folding a page,
+when an org's day turns or its model changes (a rescore), and to train an org's models.
+
+- After a page: the leads and deals the page changed are scored with the org's active models
+  for its current day, the accounts it changed get their health, in the page's transaction.
+- A rescore recomputes every open lead's and deal's score and every account's health, when the
+  org's day has turned (scores look at "days since the last touch") or a new model is active;
+  it holds the org's row (FOR UPDATE), so it and a page never interleave.
+- Training (`train_org`) reads the org's profiles, learns in a worker thread (reads never wait
+  for it), stores a new model version and makes it active; the next rescore applies it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import orjson
+
+from . import repository
+from .config import ScoringSettings
+from .priority import features as feats
+from .priority import scores, training
+from .priority.model import AdditiveModel
+from .priority.scores import ActiveModel, PriorityRules
+from .projections import health, leads
+
+log = logging.getLogger("salesperf.scoring.scorer")
+
+
+def priority_rules(settings: ScoringSettings) -> PriorityRules:
+    return PriorityRules(settings.tier_a, settings.tier_b, dict(settings.touch_days))
+
+
+def feature_rules(settings: ScoringSettings) -> feats.FeatureRules:
+    defaults = feats.FeatureRules()
+    return feats.FeatureRules(half_lives={**defaults.half_lives, **settings.engagement_half_lives})
+
+
+def health_rules(settings: ScoringSettings) -> health.HealthRules:
+    return health.HealthRules(no_touch_days=dict(settings.no_touch_days), pareto=settings.pareto)
+
+
+def today(timezone: ZoneInfo) -> date:
+    return datetime.now(UTC).astimezone(timezone).date()
+
+
+def versions(row: Mapping[str, Any]) -> str:
+    """The active model versions an org row names, as `scored_models` records them."""
+    return f"{row['lead_model']},{row['deal_model']}"
+
+
+def model_record(record: Mapping[str, Any]) -> ActiveModel:
+    return ActiveModel(
+        record["kind"], record["version"], AdditiveModel.from_json(orjson.loads(record["body"])),
+        record["trained_at"], record["outcomes"],
+    )  # fmt: skip
+
+
+class Scorer:
+    """One per process: the rules from settings and the models it has loaded."""
+
+    def __init__(self, settings: ScoringSettings) -> None:
+        self.settings = settings
+        self.rules = priority_rules(settings)
+        self.features = feature_rules(settings)
+        self.health = health_rules(settings)
+        self._models: dict[tuple[str, str, int], ActiveModel] = {}
+
+    async def models(
+        self, conn: asyncpg.Connection, org: str, row: Mapping[str, Any]
+    ) -> dict[str, ActiveModel]:
+        """The org's active lead and deal models (kept in memory: a version never changes)."""
+        out: dict[str, ActiveModel] = {}
+        for kind in scores.KINDS:
+            version: int = row[f"{kind}_model"]
+            key = (org, kind, version)
+            if key not in self._models:
+                record = await repository.get_model(conn, org, kind, version) if version else None
+                self._models[key] = model_record(record) if record else scores.default_model(kind)
+            out[kind] = self._models[key]
+        return out
+
+    def currency(self, row: Mapping[str, Any]) -> str:
+        return row["currency"] or self.settings.default_currency
+
+    # ------------------------------------------------------------------ after a page
+
+    async def after_page(
+        self,
+        conn: asyncpg.Connection,
+        org: str,
+        generation: int,
+        row: Mapping[str, Any],
+        prospects: Mapping[str, leads.Prospect],
+        before: Mapping[str, leads.Prospect],
+        customers: Iterable[health.Customer],
+    ) -> int:
+        """Score the changed prospects, judge the changed accounts; the outcomes the page closed."""
+        timezone = ZoneInfo(row["timezone"])
+        day = today(timezone)
+        models = await self.models(conn, org, row)
+        rows, others = scores.scores_for(
+            prospects, models, day, timezone, rules=self.rules, feature_rules=self.features
+        )
+        await repository.save_scores(conn, org, generation, rows, others)
+        currency = self.currency(row)
+        await repository.save_health(conn, org, generation, [
+            scores.health_row(c, day, currency, timezone, rules=self.health) for c in customers
+        ])  # fmt: skip
+        return sum(
+            1
+            for key, p in prospects.items()
+            if p.outcome is not None and (key not in before or before[key].outcome is None)
+        )
+
+    # ------------------------------------------------------------------ whole org
+
+    def score_all(
+        self,
+        prospects: Iterable[leads.Prospect],
+        customers: Iterable[health.Customer],
+        models: Mapping[str, ActiveModel],
+        day: date,
+        timezone: ZoneInfo,
+        currency: str,
+    ) -> tuple[list[scores.ScoreRow], list[scores.HealthRow]]:
+        rows, _ = scores.scores_for(
+            list(prospects), models, day, timezone, rules=self.rules, feature_rules=self.features
+        )
+        judged = [
+            scores.health_row(c, day, currency, timezone, rules=self.health) for c in customers
+        ]
+        return rows, judged
+
+    async def rescore(self, pool: asyncpg.Pool, org: str) -> None:
+        """Every score and health of the org's live generation, for today and its models."""
+        async with pool.acquire() as conn, conn.transaction():
+            row = await repository.lock_org(conn, org)
+            if row is None:
+                return
+            generation = row["generation"]
+            timezone = ZoneInfo(row["timezone"])
+            day = today(timezone)
+            models = await self.models(conn, org, row)
+            prospects = await repository.entities_of_kind(conn, org, generation, "prospects")
+            customers = await repository.entities_of_kind(conn, org, generation, "customers")
+            score_rows, health_rows = await asyncio.to_thread(
+                self.score_all, prospects, customers, models, day, timezone, self.currency(row)
+            )
+            await repository.replace_scores_and_health(
+                conn, org, generation, score_rows, health_rows
+            )
+            await repository.mark_scored(conn, org, generation, day, versions(row))
+
+    def due(self, row: Mapping[str, Any]) -> bool:
+        """Whether the org's scores are for another day or other models than now."""
+        day_turned: bool = row["scored_on"] != today(ZoneInfo(row["timezone"]))
+        return day_turned or row["scored_models"] != versions(row)
+
+    def training_due(self, row: Mapping[str, Any], last_trained: datetime | None) -> bool:
+        new = row["outcomes"] - row["trained_outcomes"]
+        if row["trained_outcomes"] < 0:
+            return True  # never trained: learn (or settle on the prior) now
+        if new >= self.settings.train_after_outcomes:
+            return True
+        if new > 0 and last_trained is not None:
+            age = (datetime.now(UTC) - last_trained).total_seconds()
+            return age >= self.settings.train_seconds
+        return False
+
+    # ------------------------------------------------------------------ training
+
+    async def train_org(self, pool: asyncpg.Pool, org: str) -> list[dict[str, Any]]:
+        """Learn the org's lead and deal models from its live projection; store and activate
+        them. The fitting runs in a worker thread."""
+        async with pool.acquire() as conn:
+            row = await repository.get_org(conn, org)
+            if row is None:
+                return []
+            prospects = await repository.entities_of_kind(conn, org, row["generation"], "prospects")
+        now = datetime.now(UTC)
+        trained = await asyncio.to_thread(self._train_all, prospects, now)
+        stored = []
+        async with pool.acquire() as conn, conn.transaction():
+            for kind, result in trained.items():
+                record = await repository.save_model(
+                    conn, org, kind, model_kind=result.model.kind, outcomes=result.outcomes,
+                    body=orjson.dumps(result.model.to_json()).decode(),
+                    report=orjson.dumps(result.report).decode(),
+                    trained_outcomes=row["outcomes"],
+                )  # fmt: skip
+                stored.append(dict(record))
+        log.info("trained %s: %s", org, ", ".join(
+            f"{r['kind']} v{r['version']} ({r['model_kind']}, {r['outcomes']} outcomes)"
+            for r in stored))  # fmt: skip
+        return stored
+
+    def _train_all(
+        self, prospects: list[leads.Prospect], now: datetime
+    ) -> dict[str, training.Trained]:
+        minimum = self.settings.min_outcomes
+        return {
+            kind: training.train(
+                prospects, kind=kind, now=now, min_outcomes=minimum, rules=self.features
+            )
+            for kind in scores.KINDS
+        }
