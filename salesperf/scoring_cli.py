@@ -9,6 +9,7 @@ import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from shared.auth import Role, issue_token
 from shared.config import CommonSettings
@@ -65,3 +66,62 @@ def rebuild(
         f"[green]rebuilt[/green] {org}: {status['done']} events in {status.get('seconds')} s, "
         f"generation {status['generation']}"
     )
+
+
+def backtest_org(
+    url: str, org: str, *, cutoff: str, horizon_days: int, known_by: str = "recorded",
+    transport: httpx.BaseTransport | None = None,
+) -> dict[str, object]:  # fmt: skip
+    """Ask scoring for the org's backtest (learn before `cutoff`, judge what came after)."""
+    token = issue_token(CommonSettings().resolved_jwt_secret(), org=org, role=Role.ADMIN,
+                        sub="salesperf-cli")  # fmt: skip
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=600, transport=transport) as http:
+        answer = http.get(
+            "/v1/scoring/backtest",
+            params={"cutoff": cutoff, "horizon_days": horizon_days, "known_by": known_by},
+        )
+    if answer.status_code != 200:
+        raise RuntimeError(f"scoring answered {answer.status_code}: {answer.text}")
+    report: dict[str, object] = answer.json()
+    return report
+
+
+def _figure(value: object) -> str:
+    return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+@app.command()
+def backtest(
+    cutoff: Annotated[str, typer.Option(help="ISO date or time: learn only from what was "
+                                        "recorded before it; judge what was created after.")],
+    org: Annotated[str, typer.Option(help="The org to measure.")] = "demo",
+    horizon_days: Annotated[int, typer.Option(help="Score each lead from its first N days.")] = 14,
+    known_by: Annotated[str, typer.Option(help="recorded: an event is known from when it was "
+                                          "recorded; occurred: from when it occurred (history "
+                                          "imported in bulk).")] = "recorded",
+    url: Annotated[str, typer.Option(help="Where scoring answers.")] = "http://127.0.0.1:8003",
+) -> None:  # fmt: skip
+    """How well lead and deal scores predict: AUC, Brier score, log loss and calibration error
+    of the org's model and, computed the same way, of the stage-only rate and the time-weighted
+    naive Bayes. Scoring must be running (`make run`)."""
+    when = cutoff if "T" in cutoff else f"{cutoff}T00:00:00+00:00"
+    try:
+        report = backtest_org(url, org, cutoff=when, horizon_days=horizon_days, known_by=known_by)
+    except httpx.TransportError as exc:
+        console.print(f"[red]cannot reach scoring at {url}[/red] ({exc}); is `make run` running?")
+        raise typer.Exit(1) from exc
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    for item in report["items"]:  # type: ignore[attr-defined]
+        table = Table(title=f"{item['kind']}s: learnt from {item['trained_on']} outcomes "
+                      f"before {cutoff}, judged on {item['evaluated_on']} created after")  # fmt: skip
+        for column in ("model", "AUC", "Brier", "log loss", "ECE"):
+            table.add_column(column, justify="left" if column == "model" else "right")
+        rows = [("ours: " + str(item["model"].get("kind")), item["model"])]
+        rows += [(name.replace("_", " "), figures) for name, figures in item["baselines"].items()]
+        for name, figures in rows:
+            table.add_row(name, *(_figure(figures.get(k)) for k in ("auc", "brier", "log_loss",
+                                                                    "ece")))  # fmt: skip
+        console.print(table)

@@ -229,8 +229,9 @@ async def train(runtime: Runtime, principal: Principal) -> dict[str, Any]:
 
 
 async def backtest(
-    runtime: Runtime, principal: Principal, *, cutoff: datetime, horizon_days: int
-) -> dict[str, Any]:
+    runtime: Runtime, principal: Principal, *, cutoff: datetime, horizon_days: int,
+    known_by: str = training.RECORDED,
+) -> dict[str, Any]:  # fmt: skip
     """Learn from what was recorded before `cutoff`, score what was created after it from its
     first `horizon_days` days (the live projection's profiles hold both times)."""
     if principal.role not in (Role.ADMIN, Role.BI):
@@ -243,14 +244,15 @@ async def backtest(
     scorer = runtime.consumer.scorer
     reports = await asyncio.to_thread(
         _backtests, prospects, cutoff, horizon_days, runtime.settings.min_outcomes,
-        scorer.features,
+        scorer.features, known_by,
     )  # fmt: skip
     return {"items": reports}
 
 
 def _backtests(
-    prospects: list[Prospect], cutoff: datetime, horizon_days: int, min_outcomes: int, rules: Any
-) -> list[dict[str, Any]]:
+    prospects: list[Prospect], cutoff: datetime, horizon_days: int, min_outcomes: int,
+    rules: Any, known_by: str,
+) -> list[dict[str, Any]]:  # fmt: skip
     return [
         training.backtest(
             prospects,
@@ -259,6 +261,7 @@ def _backtests(
             horizon_days=horizon_days,
             min_outcomes=min_outcomes,
             rules=rules,
+            known_by=known_by,
         )
         for kind in scores.KINDS
     ]

@@ -305,6 +305,11 @@ class ProspectKind(StrEnum):
     DEAL = "deal"
 
 
+class KnownBy(StrEnum):
+    RECORDED = "recorded"
+    OCCURRED = "occurred"
+
+
 class TierLetter(StrEnum):
     A = "A"
     B = "B"
@@ -379,10 +384,18 @@ async def get_backtest(
                                          "this moment; evaluate what was created from it on.")],
     horizon_days: Annotated[int, Query(ge=1, le=365, description="Score each lead from its "
                                        "first N days only.")] = 14,
+    known_by: Annotated[KnownBy, Query(description="recorded (default): an event is known "
+                                       "from when it was recorded; occurred: from when it "
+                                       "occurred, for history imported in bulk.")] = (
+        KnownBy.RECORDED
+    ),
 ) -> JSONResponse:  # fmt: skip
     """AUC, Brier score, log loss and a calibration table for the org's model and, computed the
     same way, the stage-only win rate and the time-weighted naive Bayes."""
-    report = await priorities.backtest(runtime, user, cutoff=cutoff, horizon_days=horizon_days)
+    report = await priorities.backtest(
+        runtime, user, cutoff=cutoff, horizon_days=horizon_days,
+        known_by=known_by.value,
+    )  # fmt: skip
     return JSONResponse(report)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -147,11 +148,44 @@ def test_a_first_look_demo_then_kpis_then_a_rebuild_from_the_cli(salesperf_run):
     assert before["visits"]["value"] > 0 and before["calls"]["value"] > 0
     assert head["events"] == posted
 
+    scores_before = _scores_once_trained(scoring, headers)
+    assert scores_before, "the demo leaves open leads and deals to score"
+
     rebuilt = cli(proc, "scoring", "rebuild", "--org", "e2e-demo", "--url", scoring)
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     assert "rebuilt" in rebuilt.stdout
     after = httpx.get(f"{scoring}/v1/kpis", params=params, headers=headers).json()
     assert after["buckets"][0]["metrics"] == before
+    # Scores are a function of the log, the model and the day: a rebuild gives the same ones.
+    assert _scores_once_trained(scoring, headers) == scores_before
+
+    # The demo was posted just now: its events are known from when they occurred.
+    backtest = cli(proc, "scoring", "backtest", "--org", "e2e-demo", "--cutoff", "2026-07-20",
+                   "--horizon-days", "7", "--known-by", "occurred", "--url", scoring)  # fmt: skip
+    assert backtest.returncode == 0, backtest.stdout + backtest.stderr
+    assert "leads: learnt from" in backtest.stdout and "AUC" in backtest.stdout
+    assert "stage only" in backtest.stdout
+
+
+def _scores_once_trained(scoring: str, headers: dict[str, str]) -> list[dict[str, object]]:
+    """Every open lead's and deal's score (the NDJSON export), once the consumer has trained
+    the org's models and rescored with them."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        models = httpx.get(f"{scoring}/v1/scoring/models", headers=headers).json()["items"]
+        active = {m["kind"]: m["version"] for m in models if m["active"]}
+        rows = [
+            json.loads(line)
+            for line in httpx.get(
+                f"{scoring}/v1/export/scores", headers=headers, params={"limit": 100_000}
+            ).text.splitlines()
+        ]
+        if set(active) == {"lead", "deal"} and all(
+            r["model_version"] == active[r["kind"]] for r in rows
+        ):
+            return rows
+        time.sleep(0.2)
+    pytest.fail("scoring did not train and rescore the demo org")
 
 
 def _position(cursor: str) -> str:

@@ -98,7 +98,7 @@ class TestNoLeakage:
     def test_the_leaked_feature_would_have_given_it_away(self):
         """The control: scored at a moment after the outcome, the webinar alone separates the
         outcomes, which is what the backtest must not see."""
-        truth, prospects, cutoff = planted(leak=True)
+        truth, prospects, _ = planted(leak=True)
         late = [p for p in prospects if p.outcome_at is not None]
         seen = {p.key for p in late if any(i.name == "webinar" for i in p.items)}
         converted = {s for s, o in truth.outcome.items() if o == 1}
