@@ -126,7 +126,7 @@ def score(
     at = reference(day, timezone)
     row = feats.features(p, at, rules=feature_rules)
     explained = active.model.explain(row)
-    probability = explained.probability
+    probability = round(explained.probability, 6)  # as served: tier and score follow it
     tier = rules.tier(probability)
     factors = []
     for name, contribution in sorted(
@@ -155,7 +155,7 @@ def score(
         "kind": p.kind,
         "rep_id": p.rep_id or None,
         "team_id": p.team_id or None,
-        "win_probability": round(probability, 6),
+        "win_probability": probability,
         "score": round(probability * 100),
         "tier": tier,
         "log_odds": explained.log_odds,

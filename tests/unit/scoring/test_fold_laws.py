@@ -68,6 +68,8 @@ KINDS_OF_EVENT = (
     *["payment.received"] * 2,
     "account.tier_changed",
     "contact.left",
+    *["engagement.tracked"] * 2,
+    "lead.consent_changed",
     "unknown",
 )
 
@@ -107,6 +109,7 @@ CHANNEL = st.sampled_from(("referral", "exhibition", "online"))
 PRODUCT_LINE = st.sampled_from(("ovens", "mixers"))
 INVOICE, TIER = st.sampled_from(INVOICES), st.sampled_from(("A", "B", "C"))
 TOUCHED = st.sampled_from(("lead", "deal", "account"))
+ENGAGEMENT = st.sampled_from(("email_opened", "email_clicked", "page_viewed", "form_submitted"))
 
 
 @st.composite
@@ -161,6 +164,14 @@ def logs(draw: st.DrawFn, *, anonymous: bool = True, max_events: int = 40) -> li
             log.tier_changed(draw(ACCOUNT), at, draw(TIER), **who)
         elif kind == "contact.left":
             log.contact_left(draw(ACCOUNT), at, **who)
+        elif kind == "engagement.tracked":
+            stream = {"lead": lambda: f"lead-{draw(LEAD)}", "deal": lambda: f"deal-{draw(DEAL)}",
+                      "account": lambda: f"account-{draw(ACCOUNT)}"}[draw(TOUCHED)]()  # fmt: skip
+            log.engagement(stream, at, draw(ENGAGEMENT), count=draw(st.integers(1, 5)),
+                           seconds=draw(st.integers(0, 900)), **who)  # fmt: skip
+        elif kind == "lead.consent_changed":
+            log.consent(draw(LEAD), at, do_not_email=draw(st.sampled_from((None, True, False))),
+                        do_not_call=draw(st.booleans()), **who)  # fmt: skip
         elif draw(st.booleans()):  # a type this fold does not know
             log.add("lead.converted", f"lead-{draw(LEAD)}", at, {"to": "D0"}, **who)
         else:  # a known type in a schema version it does not know
