@@ -67,7 +67,8 @@ async def update_settings(
             currency = coalesce($3, scoring.orgs.currency),
             rebuild_requested = scoring.orgs.rebuild_requested OR $4,
             rebuild_asked = scoring.orgs.rebuild_asked OR $4,
-            rebuild_seq = scoring.orgs.rebuild_seq + $4::int, updated_at = now()
+            rebuild_seq = scoring.orgs.rebuild_seq + $4::int, updated_at = now(),
+            scored_on = NULL  -- health counts money in the org's currency: judge it again
         RETURNING *
         """,
         org_id,

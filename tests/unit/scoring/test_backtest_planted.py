@@ -3,7 +3,7 @@
 ranks the leads created after it almost as well as the truth itself, is calibrated, and beats
 both baselines; and a feature that appears only after the outcome changes nothing (no leakage).
 
-These are the README's figures (`python -m bench.priority --backtest` prints them).
+These are the README's figures (`python -m bench.backtest` prints them).
 """
 
 from __future__ import annotations
