@@ -34,6 +34,7 @@ from .schemas import (
     GoalOut,
     GoalPage,
     GoalPatch,
+    PaceAlertPage,
     ProgressOut,
     ProgressPage,
     Reconciliation,
@@ -159,6 +160,29 @@ async def progress_list(
     period: PeriodKind | None = None, at: At = None,
 ) -> dict[str, Any]:  # fmt: skip
     return await service.progress_list(session, user, scoring, owner=owner, period=period, at=at)
+
+
+@router.get("/progress/alerts", response_model=PaceAlertPage, tags=["progress"],
+            responses=_SCORED,
+            summary="Where a miss starts: activity behind pace, results still on track")  # fmt: skip
+async def progress_alerts(
+    session: SessionDep, user: CurrentUser, scoring: ScoringDep, owner: OwnerQuery = None,
+    at: At = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Among the owner's current goals (those of `GET /v1/progress`, judged the same way): a
+    goal on a leading metric (visits, effective_visits, calls, connected_calls, new_leads,
+    opportunities, deals_opened, engagements) that is `behind` or `at_risk`, paired with a goal
+    on a lagging metric (revenue_won, deals_won, new_customers, collected) that is still
+    `on_track`, of the same owner, with the same product line, tier and channel, and an
+    overlapping period. Once the lagging goal is off track too it is a miss, not a warning,
+    and no alert is given.
+
+    Each side shows its goal's numbers exactly as `GET /v1/goals/{id}/progress` gives them on
+    the same day. Alerts come `behind` first, then by leading and lagging metric. Without
+    `owner`: every owner the caller may read (pairs never cross owners). A rep may ask only
+    about themselves and a manager only about their team and its reps (403 otherwise).
+    Actuals come from scoring; if it is down the answer is 503."""
+    return await service.progress_alerts(session, user, scoring, owner=owner, at=at)
 
 
 @router.post("/plans/funnel", tags=["plans"], responses=_SCORED | _BODY,

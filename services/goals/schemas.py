@@ -250,3 +250,41 @@ class ProgressOut(BaseModel):
 
 class ProgressPage(BaseModel):
     items: list[ProgressOut]
+
+
+class AlertGoal(BaseModel):
+    """One side of an alert: the goal and its numbers exactly as its own progress shows them
+    (`GET /v1/goals/{id}/progress?at=` on the same day)."""
+
+    goal_id: UUID
+    metric: str
+    unit: str
+    period: PeriodKind
+    start: date
+    end: date
+    currency: str | None
+    product_line: str | None
+    tier: str | None
+    channel: str | None
+    status: Literal["on_track", "at_risk", "behind"]
+    actual: Value
+    expected_to_date: Value
+    target: Value
+    attainment_pct: float | None
+    rule: str
+
+
+class PaceAlert(BaseModel):
+    kind: Literal["leading_behind"] = Field(
+        description="A leading indicator behind its pace while a lagging one is on track."
+    )
+    owner: str
+    leading: AlertGoal = Field(description="The activity goal, `behind` or `at_risk`.")
+    lagging: AlertGoal = Field(description="The result goal, still `on_track`.")
+    message: str
+
+
+class PaceAlertPage(BaseModel):
+    owner: str | None = Field(description="As asked; null: every owner the caller may read.")
+    at: date
+    items: list[PaceAlert]

@@ -20,7 +20,7 @@ from shared.dates import FIRST_DAY, LAST_DAY
 from shared.errors import Forbidden, InvalidInput, field_error
 from shared.pagination import bad_cursor, decode_keyset, encode_keyset
 
-from . import pace, plan, repository
+from . import alerts, pace, plan, repository
 from .calendar import Calendar, PeriodKind, Span, checkpoints, children, period_of, period_span
 from .decompose import (
     InvalidField,
@@ -671,6 +671,56 @@ async def progress_list(
             for (goal, revision), report in zip(goals, reports, strict=True)
         ]
     }
+
+
+async def progress_alerts(
+    session: AsyncSession, user: Principal, scoring: ScoringClient, *, owner: str | None,
+    at: date | None,
+) -> dict[str, Any]:  # fmt: skip
+    """The owner's current goals as `progress_list` judges them, read by `alerts.leading_behind`:
+    every number in an alert is the one its goal's progress shows."""
+    if owner is not None:
+        who = parse_owner(owner, "owner", "query")
+        # A manager may name any rep: only the team's reps' goals are listed for them anyway.
+        team = who.id if who.kind == "team" else (user.team if who.kind == "rep" else None)
+        if not can_read(user, who, team):
+            raise Forbidden("You may see the alerts of yourself (rep) or your team (manager).")
+    today = at or _today(_calendar(await repository.get_calendar(session, user.org))[1])
+    listed = await progress_list(session, user, scoring, owner=owner, period=None, at=today)
+    judged = {p["goal"]["id"]: p for p in listed["items"]}
+    found = alerts.leading_behind(_paced(p) for p in judged.values())
+
+    def side(paced: alerts.Paced) -> dict[str, Any]:
+        p = judged[paced.goal_id]
+        goal = p["goal"]
+        return {
+            "goal_id": goal["id"], "metric": goal["metric"], "unit": goal["unit"],
+            "period": goal["period"], "start": goal["start"], "end": goal["end"],
+            "currency": goal["currency"], "product_line": goal["product_line"],
+            "tier": goal["tier"], "channel": goal["channel"], "status": p["status"],
+            "actual": p["actual"], "expected_to_date": p["expected_to_date"],
+            "target": goal["target"], "attainment_pct": p["attainment_pct"], "rule": p["rule"],
+        }  # fmt: skip
+
+    return {
+        "owner": owner, "at": today.isoformat(),
+        "items": [
+            {"kind": a.kind, "owner": a.owner, "leading": side(a.leading),
+             "lagging": side(a.lagging), "message": a.message}
+            for a in found
+        ],
+    }  # fmt: skip
+
+
+def _paced(judged: dict[str, Any]) -> alerts.Paced:
+    goal = judged["goal"]
+    return alerts.Paced(
+        goal_id=goal["id"], owner=goal["owner"], metric=goal["metric"], period=goal["period"],
+        start=date.fromisoformat(goal["start"]), end=date.fromisoformat(goal["end"]),
+        status=judged["status"], actual=judged["actual"],
+        expected_to_date=judged["expected_to_date"], product_line=goal["product_line"],
+        tier=goal["tier"], channel=goal["channel"],
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- funnel plan

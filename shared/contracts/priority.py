@@ -120,7 +120,7 @@ class Money(BaseModel):
 
 class Health(BaseModel):
     account_id: str
-    tier: str = Field(description='The tier the account has ("" when none).')
+    tier: str | None = Field(description="The tier the account has (null: none yet).")
     suggested_tier: str = Field(description="By share of the org's won revenue, last 12 months.")
     lifecycle: str = Field(description="prospect, new, growing, mature or declining.")
     at_risk: bool

@@ -26,8 +26,9 @@ The record (`track`)
   `ONBOARDING_KEPT` (100) touches in the 31 days after the first win (onboarding needs 3).
 - `contacts_left`, `renewals` (from `deal.won`'s `renewal_date`): the latest 20 of each.
 
-Health as of `today` counts only what happened up to the end of `today` (local): touches, wins,
-departures and the first win after it are left out, so an `as_of` view needs no other replay.
+Health as of `today` counts only what happened up to the end of `today` (local): touches, wins
+(with their renewals), departures and the first win after it are left out, so an `as_of` view
+needs no other replay.
 Money is compared in one currency; wins in other currencies are left out (no conversion).
 """
 
@@ -311,14 +312,19 @@ def _money(value: Decimal) -> str:
 
 
 def _as_of(c: Customer, today: date, timezone: ZoneInfo) -> Customer:
-    """The record as it stood at the end of `today` (local)."""
+    """The record as it stood at the end of `today` (local). A renewal comes with its win: the
+    renewals of deals won after `today` are left out (a deal whose win the bounds dropped was
+    won long before the kept ones, so its renewal stays)."""
     end = _midnight(today + timedelta(days=1), timezone)
     day = today.isoformat()
     won_yet = bool(c.first_won_day) and c.first_won_day <= day
+    won = tuple(w for w in c.won if w.day <= day)
+    later = {w.deal for w in c.won} - {w.deal for w in won}
     return c._replace(
         first_won_at=c.first_won_at if won_yet else None,
         first_won_day=c.first_won_day if won_yet else "",
-        won=tuple(w for w in c.won if w.day <= day),
+        won=won,
+        renewals=tuple(r for r in c.renewals if r.deal not in later),
         touches=tuple(t for t in c.touches if t < end),
         contacts_left=tuple(d for d in c.contacts_left if d.at < end),
         first_seen=c.first_seen if c.first_seen is not None and c.first_seen < end else None,
