@@ -28,8 +28,8 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from scipy import sparse  # type: ignore[import-untyped]
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-from sklearn.preprocessing import OneHotEncoder  # type: ignore[import-untyped]
 
 from services.scoring.priority import quality
 from services.scoring.priority.quality import clamp
@@ -171,6 +171,7 @@ class _Data:
     w: np.ndarray[Any, np.dtype[np.float64]]
     features: list[str]
     """Every feature name that occurs in a row, sorted."""
+    _cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def positives(self) -> float:
@@ -187,14 +188,41 @@ class _Data:
     def values(self, name: str) -> list[str]:
         return [row.get(name, "") for row in self.rows]
 
+    def stats_values(self, name: str) -> list[str]:
+        """The values `name` takes in the rows ("" where a row lacks it)."""
+        return list(self._stats()[name])
+
+    def weighted_counts(self, name: str) -> dict[str, float]:
+        return {v: n for v, (_, n) in self._stats()[name].items()}
+
+    def _stats(self) -> dict[str, dict[str, tuple[float, float]]]:
+        cached = self._cache.get("stats")
+        if cached is None:
+            cached = self._cache["stats"] = self.stats()
+        return cached
+
     def stats(self) -> dict[str, dict[str, tuple[float, float]]]:
+        """(weighted positives, weighted count) per feature and value, "" for rows without the
+        feature: one pass over the values rows hold, the ""s from the totals."""
+        positive: dict[str, dict[str, float]] = {name: {} for name in self.features}
+        count: dict[str, dict[str, float]] = {name: {} for name in self.features}
+        for row, y, w in zip(self.rows, self.y.tolist(), self.w.tolist(), strict=True):
+            for name, value in row.items():
+                if value == "":
+                    continue
+                counts = count[name]
+                counts[value] = counts.get(value, 0.0) + w
+                if y:
+                    positives = positive[name]
+                    positives[value] = positives.get(value, 0.0) + w
+        total, positives_in_all = self.total, self.positives
         out: dict[str, dict[str, tuple[float, float]]] = {}
         for name in self.features:
-            counts: dict[str, tuple[float, float]] = {}
-            for value, y, w in zip(self.values(name), self.y, self.w, strict=True):
-                p, n = counts.get(value, (0.0, 0.0))
-                counts[value] = (p + float(w * y), n + float(w))
-            out[name] = dict(sorted(counts.items()))
+            stats = {v: (positive[name].get(v, 0.0), n) for v, n in count[name].items()}
+            missing = total - math.fsum(count[name].values())
+            if missing > 1e-9 * total:
+                stats[""] = (positives_in_all - math.fsum(positive[name].values()), missing)
+            out[name] = dict(sorted(stats.items()))
         return out
 
 
@@ -249,23 +277,32 @@ def fit_logistic(
     if not data.features:
         # Only the unpenalised intercept is left: its optimum is the log-odds of the base rate.
         return AdditiveModel("logistic", logit(data.base_rate), {}, {}, {}, data.base_rate)
-    matrix = np.array([data.values(name) for name in data.features], dtype=object).T
-    encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=True)
-    x = encoder.fit_transform(matrix)
-    regression = LogisticRegression(C=c, solver="lbfgs", tol=1e-8, max_iter=1000)
+    columns: dict[tuple[str, str], int] = {}
+    for name in data.features:  # every value of every feature, "" (missing) included
+        for value in sorted(data.stats_values(name)):
+            columns[(name, value)] = len(columns)
+    indices = [columns[(name, row.get(name, ""))] for row in data.rows for name in data.features]
+    per_row = len(data.features)
+    x = sparse.csr_matrix(
+        (np.ones(len(indices)), np.asarray(indices), np.arange(0, len(indices) + 1, per_row)),
+        shape=(len(data.rows), len(columns)),
+    )
+    # Newton-Cholesky: a few exact Newton steps on a dense Hessian of the one-hot columns (a
+    # few hundred at most), where L-BFGS needed hundreds of iterations to the same tolerance.
+    regression = LogisticRegression(C=c, solver="newton-cholesky", tol=1e-8, max_iter=100)
     regression.fit(x, data.y, sample_weight=data.w)
-    coefficients = iter(float(b) for b in regression.coef_[0])
+    coefficients = [float(b) for b in regression.coef_[0]]
     tables: dict[str, dict[str, float]] = {}
     unseen: dict[str, float] = {}
     base = float(regression.intercept_[0])
-    for name, categories in zip(data.features, encoder.categories_, strict=True):
-        weights_of = {str(v): next(coefficients) for v in categories}
-        per_row = np.array([weights_of[v] for v in data.values(name)])
-        mean = float(data.w @ per_row) / data.total
+    for name in data.features:
+        weights_of = {v: coefficients[i] for (f, v), i in columns.items() if f == name}
+        per_value = data.weighted_counts(name)
+        mean = math.fsum(weights_of[v] * n for v, n in per_value.items()) / data.total
         tables[name] = {v: b - mean for v, b in weights_of.items()}
         unseen[name] = -mean
         base += mean
-    return AdditiveModel("logistic", base, tables, unseen, data.stats(), data.base_rate)
+    return AdditiveModel("logistic", base, tables, unseen, data._stats(), data.base_rate)
 
 
 def fit_naive_bayes(
