@@ -194,11 +194,23 @@ def _who(event: Event) -> tuple[str, str]:
 
 
 def _with_items(p: Prospect, new: Iterable[Item]) -> Prospect:
-    items = list(p.items)
-    for item in new:
-        insort(items, item, key=_order)
-    p = p._replace(items=tuple(bound(items)))
-    if p.kind == "deal":
+    added = sorted(new, key=_order)  # stable: as inserting each in turn after its equals
+    if not added:
+        return p
+    if not p.items or _order(added[0]) >= _order(p.items[-1]):
+        items = p.items + tuple(added)  # the common case: the timeline grows at its end
+        trimmed = len(items) > MAX_ITEMS
+        if trimmed:
+            items = tuple(bound(list(items)))
+    else:
+        merged = list(p.items)
+        for item in added:
+            insort(merged, item, key=_order)
+        trimmed = len(merged) > MAX_ITEMS
+        items = tuple(bound(merged))
+    p = p._replace(items=items)
+    # A deal's stage and amount move only with stage and amount items (or a trim of them).
+    if p.kind == "deal" and (trimmed or any(i.kind in (STAGE, AMOUNT) for i in added)):
         p = _current(p)
     return p
 
