@@ -6,14 +6,16 @@ be a string that starts like one (`YYYY-`); anything else gets a 422 naming the 
 an answer for another day.
 
 `Day` is a date the services can compute with: between 1970-01-01 and 2099-12-31, as events
-are (a week or a quarter around 9999-12-31 has no end the calendar can represent).
+are (a week or a quarter around 9999-12-31 has no end the calendar can represent); `Moment` is a
+time in the same range (an `as_of` or a backtest's cutoff: a day after 9999-12-31 cannot be
+computed, nor one before year 1 in another offset).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
@@ -45,3 +47,12 @@ def _in_range(day: date) -> date:
 IsoDate = Annotated[date, BeforeValidator(_iso(_DATE_HINT))]
 IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso(_DATETIME_HINT))]
 Day = Annotated[IsoDate, AfterValidator(_in_range)]
+
+
+def _moment_in_range(moment: datetime) -> datetime:
+    if not FIRST_DAY <= moment.date() <= LAST_DAY:  # its own day: no conversion can overflow
+        raise ValueError(f"must be between {FIRST_DAY} and {LAST_DAY}")
+    return moment
+
+
+Moment = Annotated[IsoDatetime, AfterValidator(_moment_in_range)]

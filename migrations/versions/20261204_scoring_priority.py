@@ -34,7 +34,7 @@ def upgrade() -> None:
             org_id           text    NOT NULL,
             generation       integer NOT NULL,
             kind             text    NOT NULL,      -- lead, deal
-            key              text    NOT NULL,      -- the stream
+            key              text    COLLATE "C" NOT NULL,  -- the stream (code point order)
             rep_id           text    NOT NULL,
             team_id          text    NOT NULL,
             score            smallint NOT NULL,     -- 0..100
@@ -62,7 +62,7 @@ def upgrade() -> None:
         CREATE TABLE scoring.health (
             org_id      text    NOT NULL,
             generation  integer NOT NULL,
-            account_id  text    NOT NULL,
+            account_id  text    COLLATE "C" NOT NULL,  -- code point order, as Python's
             rep_id      text    NOT NULL,
             team_id     text    NOT NULL,
             lifecycle   text    NOT NULL,
@@ -72,6 +72,11 @@ def upgrade() -> None:
             CONSTRAINT pk_health PRIMARY KEY (org_id, generation, account_id)
         )
         """
+    )
+    # The tier suggestion ranks an org's accounts by won revenue: read in index order.
+    op.execute(
+        "CREATE INDEX ix_health_revenue ON scoring.health"
+        " (org_id, generation, won_12m DESC, account_id)"
     )
     op.execute(
         """

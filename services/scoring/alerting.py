@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from shared.auth import Principal
+from shared.dates import FIRST_DAY, LAST_DAY
+from shared.errors import InvalidInput, field_error
 
 from .alerts import AlertRules, rate_alerts, stored_metrics, windows
 from .dependencies import Runtime
@@ -37,11 +39,17 @@ async def alerts(
     team = team_filter(principal, who)
     org = await org_view(runtime, principal.org)
     cur = _currency(currency, org)
-    last = last or (first + timedelta(days=6) if first else today(org.timezone))
+    last = last or (min(first + timedelta(days=6), LAST_DAY) if first else today(org.timezone))
     first = first or last - timedelta(days=6)
     settings = runtime.settings
     rules = AlertRules(drop=settings.alert_drop, min_denominator=settings.alert_min_denominator)
     spans = windows(first, last, rules.history)
+    if spans[0][0] < FIRST_DAY:
+        raise InvalidInput(
+            f"The {rules.history} periods before `from` would start before {FIRST_DAY}.",
+            errors=[field_error("from", f"the earlier periods start before {FIRST_DAY}",
+                                "range", "query")],
+        )  # fmt: skip
     source = SqlSource(runtime.pool, principal.org, org.generation)
     scope = Scope(who, team)
     rows = await source.rows(

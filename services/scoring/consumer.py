@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -42,7 +42,7 @@ from .projections.codec import KINDS
 from .projections.kpis import Book, fold
 from .projections.rollup import FactSums, collect, expand
 from .replayer import VOID, replay_org
-from .scorer import Scorer, today, versions
+from .scorer import Scorer, today
 
 log = logging.getLogger("salesperf.scoring.consumer")
 TOKEN_TTL = 24 * 3600
@@ -63,6 +63,12 @@ class ConsumerState:
     leading: bool = False
     lag: dict[str, Lag] = field(default_factory=dict)
     errors: int = 0
+
+
+class Applied(NamedTuple):
+    folded: int
+    skipped: dict[str, int]
+    outcomes: int  # leads and deals the page closed
 
 
 class Fenced(Exception):
@@ -125,6 +131,7 @@ class Consumer:
         self.scorer = Scorer(settings)
         self._trained: dict[str, datetime] = {}  # when each org's models were last trained
         self._train_failed: dict[str, float] = {}
+        self._training: dict[str, asyncio.Task[Any]] = {}  # by org; outlive follower restarts
         self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -200,9 +207,11 @@ class Consumer:
                 poked = flagged
                 await asyncio.sleep(self.settings.discovery_seconds)
         finally:
-            for task in followers.values():
+            tasks = [*followers.values(), *self._training.values()]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*followers.values(), return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._training.clear()
             await platform.aclose()
 
     # ------------------------------------------------------------------ one org
@@ -260,7 +269,6 @@ class Consumer:
         cursor: str | None = row["cursor"]
         rebuilding: asyncio.Task[None] | None = None
         last_rebuild = -float("inf")
-        training: asyncio.Task[Any] | None = None
         due = True
         behind = True
         try:
@@ -283,7 +291,7 @@ class Consumer:
                         last_rebuild = time.monotonic()
                         rebuilding = asyncio.create_task(self.rebuild(org), name=f"rebuild-{org}")
                     elif not behind:
-                        training = await self._keep_scored(org, row, training)
+                        await self._keep_scored(org, row)
                 # While a rebuild runs, poll often enough to see it finish.
                 wait = 0.0 if cursor is None else self.settings.long_poll_seconds
                 if rebuilding is not None or (row["rebuild_requested"] and not due):
@@ -298,40 +306,40 @@ class Consumer:
                 behind = page["has_more"]
                 await self._track_lag(org, client, cursor, page)
         finally:
-            for task in (rebuilding, training):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
+            if rebuilding is not None:
+                rebuilding.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await rebuilding
 
-    async def _keep_scored(
-        self, org: str, row: asyncpg.Record, training: asyncio.Task[Any] | None
-    ) -> asyncio.Task[Any] | None:
+    async def _keep_scored(self, org: str, row: asyncpg.Record) -> None:
         """Between pages of a follower that is caught up: start training when enough new
-        outcomes came in (in the background: folding goes on), and rescore the org when its day
-        turned or a new model is active. The training task, if one runs."""
+        outcomes came in (in the background: folding goes on; the task outlives a restart of
+        the follower), and rescore the org when its day turned or a new model is active."""
+        training = self._training.get(org)
         if training is not None and training.done():
+            del self._training[org]
             if training.cancelled() or training.exception() is not None:
-                log.warning("training %s failed: %r", org, training.exception()
-                            if not training.cancelled() else "cancelled")  # fmt: skip
+                error = "cancelled" if training.cancelled() else repr(training.exception())
+                log.warning("training %s failed: %s", org, error)
                 self._train_failed[org] = time.monotonic()
             else:
                 self._trained[org] = datetime.now(UTC)
             training = None
         failed = self._train_failed.get(org, -float("inf"))
-        if (
-            training is None
-            and time.monotonic() - failed >= TRAIN_RETRY_SECONDS
-            and self.scorer.training_due(row, self._trained.get(org))
-        ):
-            training = asyncio.create_task(
-                self.scorer.train_org(self._pool, org), name=f"train-{org}"
-            )
-            poke = self._pokes.setdefault(org, asyncio.Event())
-            training.add_done_callback(lambda _t: poke.set())  # rescore once it is stored
+        if training is None and time.monotonic() - failed >= TRAIN_RETRY_SECONDS:
+            last = self._trained.get(org)
+            if last is None:  # after a restart: when the active models were trained
+                async with self._pool.acquire() as conn:
+                    last = await self.scorer.last_trained(conn, org, row)
+            if self.scorer.training_due(row, last):
+                task = asyncio.create_task(
+                    self.scorer.train_org(self._pool, org), name=f"train-{org}"
+                )
+                poke = self._pokes.setdefault(org, asyncio.Event())
+                task.add_done_callback(lambda _t: poke.set())  # rescore once it is stored
+                self._training[org] = task
         if self.scorer.due(row):
             await self.scorer.rescore(self._pool, org)
-        return training
 
     async def _coalesce(self, client: ActivityClient, page: dict[str, Any]) -> dict[str, Any]:
         """While behind, fold several pages in one transaction: keys repeat from page to page,
@@ -366,7 +374,7 @@ class Consumer:
         *,
         expected: str | None,
         generation: int | None = None,
-    ) -> tuple[int, dict[str, int]]:
+    ) -> Applied:
         """Fold one page and write its effects and the new cursor in one transaction.
 
         Without `generation`, into the live generation (moving `cursor`); with it, into a
@@ -407,7 +415,8 @@ class Consumer:
                 before={key: v for (k, key), v in entities.items() if k == "prospects"},
                 customers=[v for (k, _), v in changed.items() if k == "customers"],
             )  # fmt: skip
-            await repository.add_outcomes(conn, org, outcomes)
+            if live:  # a rebuild counts its own, and sets them when it swaps
+                await repository.add_outcomes(conn, org, outcomes)
             if live:
                 moved = await repository.advance(
                     conn, org, generation=target, expected_cursor=expected, cursor=page["next"],
@@ -422,7 +431,7 @@ class Consumer:
                 )  # fmt: skip
             if not moved:  # another writer moved the cursor: nothing of this page is kept
                 raise Fenced(org)
-        return folded, dict(skipped)
+        return Applied(folded, dict(skipped), outcomes)
 
     async def _load(
         self, conn: asyncpg.Connection, org: str, generation: int, items: Iterable[dict[str, Any]]
@@ -503,8 +512,11 @@ class Consumer:
             while True:
                 page = await client.raw_page(cursor, limit=self.settings.page_size, wait=wait)
                 if page["items"]:
-                    n, more_skipped = await self.apply(org, page, expected=cursor, generation=new)
+                    n, more_skipped, closed = await self.apply(
+                        org, page, expected=cursor, generation=new
+                    )
                     folded += n
+                    outcomes += closed
                     for k, v in more_skipped.items():
                         skipped[k] = skipped.get(k, 0) + v
                     cursor = page["next"]
@@ -520,9 +532,10 @@ class Consumer:
                         last_recorded_at=last_recorded, seq=row["rebuild_seq"], folded=folded,
                         voided=voided, skipped=skipped, currency=currency, progress=done,
                     )  # fmt: skip
+                    if swapped:  # what its scores and health were computed for, and its count
+                        await repository.set_outcomes(conn, org, outcomes)
+                        await repository.mark_scored(conn, org, new, day, self.scorer.marker(row))
                 if swapped:
-                    await repository.set_outcomes(conn, org, outcomes)
-                    await repository.mark_scored(conn, org, new, day, versions(row))
                     break
                 # The live follower is past us: fold what it folded, waiting for it if need be.
                 wait = 1.0

@@ -39,12 +39,19 @@ def _csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Iterator[byt
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for i, row in enumerate(rows, start=1):
-        writer.writerow([row[c] for c in columns])
+        writer.writerow([_cell(row[c]) for c in columns])
         if i % CHUNK == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue().encode()
+
+
+def _cell(value: Any) -> Any:
+    """CSV cells as the NDJSON and Parquet say them: booleans `true`/`false`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 def _ndjson(rows: Sequence[dict[str, Any]]) -> Iterator[bytes]:

@@ -16,7 +16,7 @@ import orjson
 
 from shared.auth import Principal, Role
 from shared.errors import Forbidden, InvalidInput, NotFound, field_error
-from shared.pagination import decode_keyset, encode_keyset
+from shared.pagination import bad_cursor, decode_keyset, encode_keyset
 
 from . import repository
 from .dependencies import Runtime
@@ -59,11 +59,18 @@ def _visible(principal: Principal, rep_id: str, team_id: str) -> bool:
     return True
 
 
-def _decode_after(cursor: str | None) -> tuple[int, str] | None:
+def _decode_after(cursor: str | None, kind: str) -> tuple[int, str] | None:
+    """The (score, id) a page of `kind` continues after; a cursor of another list (or of the
+    other kind) is refused rather than read as a place in this one."""
     if not cursor:
         return None
-    score_text, key = decode_keyset(PRIORITY_CURSOR, cursor, 2)
-    if not score_text.isdigit() or int(score_text) > 100:
+    cursor_kind, score_text, key = decode_keyset(PRIORITY_CURSOR, cursor, 3)
+    if (
+        cursor_kind != kind
+        or not (score_text.isascii() and score_text.isdigit())
+        or int(score_text) > 100
+        or not key.startswith(f"{kind}-")
+    ):
         raise InvalidInput(
             "`cursor` is not one this endpoint gave.",
             errors=[field_error("cursor", "not a cursor of this list", "cursor", "query")],
@@ -118,7 +125,7 @@ async def priority(
     as_of: datetime | None,
 ) -> dict[str, Any]:
     rep, team = _who(principal, owner)
-    after = _decode_after(cursor)
+    after = _decode_after(cursor, kind)
     org = await org_view(runtime, principal.org)
     if as_of is None:
         async with runtime.pool.acquire() as conn:
@@ -143,7 +150,9 @@ async def priority(
     more = len(items) > limit
     items = items[:limit]
     next_cursor = (
-        encode_keyset(PRIORITY_CURSOR, [str(items[-1]["score"]), items[-1]["id"]]) if more else None
+        encode_keyset(PRIORITY_CURSOR, [kind, str(items[-1]["score"]), items[-1]["id"]])
+        if more
+        else None
     )
     return {
         "items": items,
@@ -290,6 +299,8 @@ async def export_scores(
     after: tuple[str, str] | None = None
     if cursor:
         kind, key = decode_keyset(EXPORT_CURSOR, cursor, 2)
+        if kind not in scores.KINDS or not key.startswith(f"{kind}-"):
+            raise bad_cursor()
         after = (kind, key)
     org = await org_view(runtime, principal.org)
     async with runtime.pool.acquire() as conn:

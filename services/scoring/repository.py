@@ -584,10 +584,11 @@ async def save_scores(
     closed: Collection[str],
 ) -> None:  # fmt: skip
     """Upsert the scores of open prospects (`ScoreRow`s) and drop those of closed ones."""
-    if closed:
+    if closed:  # by the primary key: the kind is the stream's prefix
         await conn.execute(
-            "DELETE FROM scoring.scores WHERE org_id = $1 AND generation = $2"
-            " AND key = ANY($3::text[])",
+            "DELETE FROM scoring.scores s USING unnest($3::text[]) AS c(key)"
+            " WHERE s.org_id = $1 AND s.generation = $2"
+            " AND s.kind = split_part(c.key, '-', 1) AND s.key = c.key",
             org_id, generation, list(closed),
         )  # fmt: skip
     if scores:
@@ -693,7 +694,8 @@ async def priority_page(
     if after is not None:
         params += [after[0], after[1]]
         s, k = f"${len(params) - 1}::smallint", f"${len(params)}::text"
-        where += f" AND (score < {s} OR (score = {s} AND key > {k}))"
+        # `score <= s` is implied, but lets the index start at the cursor.
+        where += f" AND score <= {s} AND (score < {s} OR (score = {s} AND key > {k}))"
     rows: list[asyncpg.Record] = await conn.fetch(
         f"SELECT key, score, doc, next_touch_due FROM scoring.scores WHERE {where} "
         "ORDER BY score DESC, key LIMIT $4",
@@ -707,8 +709,8 @@ async def get_score(
 ) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(
         "SELECT key, rep_id, team_id, doc FROM scoring.scores "
-        "WHERE org_id = $1 AND generation = $2 AND key = $3",
-        org_id, generation, key,
+        "WHERE org_id = $1 AND generation = $2 AND kind = $3 AND key = $4",
+        org_id, generation, key.split("-", 1)[0], key,
     )  # fmt: skip
     return row
 
@@ -729,33 +731,43 @@ async def score_export_page(
     return rows
 
 
-_HEALTH_RANKED = """
-    SELECT account_id, rep_id, team_id, lifecycle, at_risk, doc, won_12m,
-        coalesce(sum(won_12m) OVER (ORDER BY won_12m DESC, account_id
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before,
-        sum(won_12m) OVER () AS total
-    FROM scoring.health WHERE org_id = $1 AND generation = $2
-"""
+def _health_ranked(where: str) -> str:
+    """Health rows (those matching `where`, on `h`) with the org's won revenue ranked before
+    each and in all, for the tier suggestion: the ranking reads only the revenue index, and
+    the rows' documents are joined in for the matching rows alone."""
+    return f"""
+    WITH ranked AS (
+        SELECT account_id, won_12m,
+            coalesce(sum(won_12m) OVER (ORDER BY won_12m DESC, account_id
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before,
+            sum(won_12m) OVER () AS total
+        FROM scoring.health WHERE org_id = $1 AND generation = $2
+    )
+    SELECT h.account_id, h.rep_id, h.team_id, h.lifecycle, h.at_risk, h.doc, h.won_12m,
+           r.before, r.total
+    FROM scoring.health h JOIN ranked r USING (account_id)
+    WHERE h.org_id = $1 AND h.generation = $2 AND {where}
+    """
 
 
 async def health_page(
     conn: asyncpg.Connection, org_id: str, generation: int, *, rep: str | None,
     team: str | None, risk: bool | None, lifecycle: str | None, after: str | None, limit: int,
 ) -> list[asyncpg.Record]:  # fmt: skip
-    """Accounts' health by id after `after`, each with the org's won revenue ranked before it
-    and in all (for the tier suggestion, which depends on every account)."""
+    """Accounts' health by id (code point order) after `after`, each with the org's won
+    revenue ranked before it and in all (the tier suggestion depends on every account)."""
     params: list[Any] = [org_id, generation, limit]
     where = "true"
     for column, value in (("rep_id", rep), ("team_id", team), ("at_risk", risk),
                           ("lifecycle", lifecycle), ):  # fmt: skip
         if value is not None:
             params.append(value)
-            where += f" AND {column} = ${len(params)}"
+            where += f" AND h.{column} = ${len(params)}"
     if after is not None:
         params.append(after)
-        where += f" AND account_id > ${len(params)}"
+        where += f" AND h.account_id > ${len(params)}"
     rows: list[asyncpg.Record] = await conn.fetch(
-        f"SELECT * FROM ({_HEALTH_RANKED}) h WHERE {where} ORDER BY account_id LIMIT $3", *params
+        _health_ranked(where) + " ORDER BY h.account_id LIMIT $3", *params
     )
     return rows
 
@@ -764,7 +776,7 @@ async def get_health(
     conn: asyncpg.Connection, org_id: str, generation: int, account_id: str
 ) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(
-        f"SELECT * FROM ({_HEALTH_RANKED}) h WHERE account_id = $3", org_id, generation, account_id
+        _health_ranked("h.account_id = $3"), org_id, generation, account_id
     )
     return row
 
@@ -776,7 +788,9 @@ async def save_model(
     conn: asyncpg.Connection, org_id: str, kind: str, *, model_kind: str, outcomes: int,
     body: str, report: str, trained_outcomes: int,
 ) -> asyncpg.Record:  # fmt: skip
-    """Store a new version and make it the org's active model of its kind."""
+    """Store a new version and make it the org's active model of its kind (holding the org's
+    row, so two trainings at once take one version after the other)."""
+    await lock_org(conn, org_id)
     row = await conn.fetchrow(
         """
         INSERT INTO scoring.models (org_id, kind, version, model_kind, outcomes, body, report)

@@ -28,7 +28,7 @@ from shared.contracts.scoring import (
     OrgSettingsSet,
     RebuildStatus,
 )
-from shared.dates import Day, IsoDatetime
+from shared.dates import Day, Moment
 from shared.errors import (
     Forbidden,
     InvalidInput,
@@ -76,7 +76,7 @@ Currency = Annotated[
     str | None, Query(description="Reporting currency of money metrics; default the org's.")
 ]
 AsOf = Annotated[
-    IsoDatetime | None,
+    Moment | None,
     Query(description="Answer as it stood at this moment: events recorded later are ignored "
           "(replays the log; slower)."),
 ]  # fmt: skip
@@ -380,7 +380,7 @@ async def post_train(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
 async def get_backtest(
     user: CurrentUser,
     runtime: RuntimeDep,
-    cutoff: Annotated[IsoDatetime, Query(description="Learn only from what was recorded before "
+    cutoff: Annotated[Moment, Query(description="Learn only from what was recorded before "
                                          "this moment; evaluate what was created from it on.")],
     horizon_days: Annotated[int, Query(ge=1, le=365, description="Score each lead from its "
                                        "first N days only.")] = 14,

@@ -31,6 +31,9 @@ from .priority.scores import ActiveModel, PriorityRules
 from .projections import health, leads
 
 log = logging.getLogger("salesperf.scoring.scorer")
+RESCORE_TRIES = 3
+# What a rescore's result depends on, of the org's row: unchanged from read to write, or again.
+STANDING = ("generation", "position", "timezone", "currency", "lead_model", "deal_model")
 
 
 def priority_rules(settings: ScoringSettings) -> PriorityRules:
@@ -51,7 +54,7 @@ def today(timezone: ZoneInfo) -> date:
 
 
 def versions(row: Mapping[str, Any]) -> str:
-    """The active model versions an org row names, as `scored_models` records them."""
+    """The active model versions an org row names."""
     return f"{row['lead_model']},{row['deal_model']}"
 
 
@@ -82,12 +85,28 @@ class Scorer:
             key = (org, kind, version)
             if key not in self._models:
                 record = await repository.get_model(conn, org, kind, version) if version else None
+                for old in [k for k in self._models if k[:2] == (org, kind)]:
+                    del self._models[old]  # versions only go forward: keep the newest
                 self._models[key] = model_record(record) if record else scores.default_model(kind)
             out[kind] = self._models[key]
         return out
 
     def currency(self, row: Mapping[str, Any]) -> str:
         return row["currency"] or self.settings.default_currency
+
+    def marker(self, row: Mapping[str, Any]) -> str:
+        """What an org's scores and health were computed with, as `scored_models` records it:
+        the active models and the currency money is counted in (a change of either, like a
+        new day, calls for a rescore)."""
+        return f"{versions(row)},{self.currency(row)}"
+
+    async def last_trained(
+        self, conn: asyncpg.Connection, org: str, row: Mapping[str, Any]
+    ) -> datetime | None:
+        """When the org's active models were trained (None: never)."""
+        models = await self.models(conn, org, row)
+        times = [m.trained_at for m in models.values() if m.trained_at is not None]
+        return min(times) if times else None
 
     # ------------------------------------------------------------------ after a page
 
@@ -105,14 +124,14 @@ class Scorer:
         timezone = ZoneInfo(row["timezone"])
         day = today(timezone)
         models = await self.models(conn, org, row)
-        rows, others = scores.scores_for(
-            prospects, models, day, timezone, rules=self.rules, feature_rules=self.features
-        )
+        rows, judged = await asyncio.to_thread(  # a large page's CPU off the event loop
+            self.score_all, prospects.values(), customers, models, day, timezone,
+            self.currency(row),
+        )  # fmt: skip
+        scored = {r.key for r in rows}
+        others = [key for key in prospects if key not in scored]
         await repository.save_scores(conn, org, generation, rows, others)
-        currency = self.currency(row)
-        await repository.save_health(conn, org, generation, [
-            scores.health_row(c, day, currency, timezone, rules=self.health) for c in customers
-        ])  # fmt: skip
+        await repository.save_health(conn, org, generation, judged)
         return sum(
             1
             for key, p in prospects.items()
@@ -139,29 +158,38 @@ class Scorer:
         return rows, judged
 
     async def rescore(self, pool: asyncpg.Pool, org: str) -> None:
-        """Every score and health of the org's live generation, for today and its models."""
-        async with pool.acquire() as conn, conn.transaction():
-            row = await repository.lock_org(conn, org)
-            if row is None:
-                return
-            generation = row["generation"]
-            timezone = ZoneInfo(row["timezone"])
-            day = today(timezone)
-            models = await self.models(conn, org, row)
-            prospects = await repository.entities_of_kind(conn, org, generation, "prospects")
-            customers = await repository.entities_of_kind(conn, org, generation, "customers")
+        """Every score and health of the org's live generation, for today, its models and its
+        currency. Profiles are read and scored without holding the org's row; the write holds
+        it and goes ahead only if nothing moved meanwhile (else it starts over)."""
+        for _ in range(RESCORE_TRIES):
+            async with pool.acquire() as conn:
+                row = await repository.get_org(conn, org)
+                if row is None:
+                    return
+                generation = row["generation"]
+                timezone = ZoneInfo(row["timezone"])
+                day = today(timezone)
+                models = await self.models(conn, org, row)
+                prospects = await repository.entities_of_kind(conn, org, generation, "prospects")
+                customers = await repository.entities_of_kind(conn, org, generation, "customers")
             score_rows, health_rows = await asyncio.to_thread(
                 self.score_all, prospects, customers, models, day, timezone, self.currency(row)
             )
-            await repository.replace_scores_and_health(
-                conn, org, generation, score_rows, health_rows
-            )
-            await repository.mark_scored(conn, org, generation, day, versions(row))
+            async with pool.acquire() as conn, conn.transaction():
+                now = await repository.lock_org(conn, org)
+                if now is None or [now[k] for k in STANDING] != [row[k] for k in STANDING]:
+                    continue  # a page, a swap, a model or settings came in: read again
+                await repository.replace_scores_and_health(
+                    conn, org, generation, score_rows, health_rows
+                )
+                await repository.mark_scored(conn, org, generation, day, self.marker(row))
+                return
+        log.warning("rescoring %s: the org kept moving; next time", org)
 
     def due(self, row: Mapping[str, Any]) -> bool:
         """Whether the org's scores are for another day or other models than now."""
         day_turned: bool = row["scored_on"] != today(ZoneInfo(row["timezone"]))
-        return day_turned or row["scored_models"] != versions(row)
+        return day_turned or row["scored_models"] != self.marker(row)
 
     def training_due(self, row: Mapping[str, Any], last_trained: datetime | None) -> bool:
         new = row["outcomes"] - row["trained_outcomes"]

@@ -149,7 +149,10 @@ class Alert(BaseModel):
     numerator: int | str
     denominator: int | str
     baseline: dict[str, Any] = Field(
-        description="The mean of the previous periods' rates, their sums, and each period."
+        description="`value`: the MEAN of the previous periods' rates (each period counts "
+        "once, whatever its volume), which is what the drop is measured against; `numerator` "
+        "and `denominator`: their sums, for information (their ratio is the pooled rate, not "
+        "the baseline); `periods`: each earlier period with its own rate and parts."
     )
     drop: float = Field(description="Relative fall against the baseline.")
     threshold: float

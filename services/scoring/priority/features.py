@@ -335,12 +335,38 @@ def sentence(
     profile at `at`. With `stats` (weighted positives, count) of that value, at least 10 of
     them, and the model's `base_rate`, the sentence says how much more often such prospects
     close: "came through referral: referrals close 2.1× as often here"."""
-    text = _phrase(name, value, p, at, rules)
+    text = _phrase(name, value, p, at, rules) if value else _absent(name)
     if stats is not None and base_rate and stats[1] >= RATIO_MIN_COUNT:
         ratio = stats[0] / stats[1] / base_rate
         group = _CHANNEL_GROUP.get(value, "") if name == "channel" else ""
         text += f": {group or p.kind + 's like this'} close {ratio:.1f}× as often here"
     return text
+
+
+_ABSENT = {
+    "tier": "no account tier",
+    "industry": "industry not known",
+    "company_size": "company size not known",
+    "value": "no value given",
+    "product_line": "no product line",
+    "channel": "channel not known",
+    "do_not_email": "may be e-mailed",
+    "do_not_call": "may be called",
+    "touched": "visited or called before",
+    "stage": "no stage yet",
+}
+
+
+def _absent(name: str) -> str:
+    """A factor whose value is missing (""): what its absence says."""
+    if name.startswith("signal:"):
+        return f"has not {_words(name.removeprefix('signal:'))} yet"
+    if name.startswith("eng:"):
+        kind = name.removeprefix("eng:")
+        return _ENGAGEMENT_WORDS.get(kind, ("", f"no {_words(kind)}"))[1]
+    if name.startswith("attr:"):
+        return f"{name.removeprefix('attr:')} not known"
+    return _ABSENT.get(name, f"no {_words(name)}")
 
 
 def _phrase(name: str, value: str, p: Prospect, at: datetime, rules: FeatureRules) -> str:

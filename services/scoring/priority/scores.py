@@ -189,12 +189,15 @@ def scores_for(
     rules: PriorityRules,
     feature_rules: feats.FeatureRules,
 ) -> tuple[list[ScoreRow], list[str]]:
-    """Scores of the open prospects, and the keys of the others (closed, or not created yet)."""
+    """Scores of the open prospects, and the keys of the others (closed, not created yet, or
+    created after the day)."""
     values = prospects.values() if isinstance(prospects, Mapping) else prospects
     open_rows: list[ScoreRow] = []
     others: list[str] = []
+    end = reference(day, timezone).timestamp()
     for p in values:
-        if leads.is_open(p):
+        # Created after the day (a future date): not a lead yet; the day it comes scores it.
+        if leads.is_open(p) and p.created_at is not None and p.created_at <= end:
             open_rows.append(
                 score(p, models[p.kind], day, timezone, rules=rules, feature_rules=feature_rules)
             )

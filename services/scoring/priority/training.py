@@ -114,8 +114,12 @@ def train(
     candidates: list[AdditiveModel] = []
     if _both_outcomes(learn) and _both_outcomes(held):
         for fit in fitters.values():
-            first = fit(learn)
+            try:
+                first = fit(learn)
+            except ValueError:  # e.g. every recency weight underflowed: not a candidate
+                continue
             candidates.append(calibrate(first, [e.row for e in held], [e.label for e in held]))
+    if candidates:
         rows, labels = [e.row for e in held], [e.label for e in held]
         weights = [e.weight for e in held]
         best, reports = select(candidates, rows, labels, weights)
@@ -195,10 +199,14 @@ def backtest(
             **_evaluate(_prior(learnt, kind), tests),
         }
         if _both_outcomes(learnt):
-            nb = fit_naive_bayes(
-                [e.row for e in learnt], [e.label for e in learnt], _weights(learnt, cutoff)
-            )
-            report["baselines"]["naive_bayes"] = {"kind": "naive_bayes", **_evaluate(nb, tests)}
+            try:
+                nb = fit_naive_bayes(
+                    [e.row for e in learnt], [e.label for e in learnt], _weights(learnt, cutoff)
+                )
+            except ValueError:  # its recency weights left nothing to learn from
+                pass
+            else:
+                report["baselines"]["naive_bayes"] = {"kind": "naive_bayes", **_evaluate(nb, tests)}
     return report
 
 

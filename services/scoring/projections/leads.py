@@ -45,6 +45,7 @@ Beyond 512 items, in this order until it fits:
 
 from __future__ import annotations
 
+import math
 from bisect import insort
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from datetime import datetime
@@ -162,7 +163,9 @@ class _Moment(NamedTuple):
 
 
 def _epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
+    """Whole seconds, rounded up: "recorded before a cutoff" and "occurred before a moment"
+    then never take in what happened a fraction of a second after it (no leakage)."""
+    return math.ceil(moment.timestamp())
 
 
 def track(

@@ -92,7 +92,23 @@ MANAGER = {"role": "manager", "sub": "m1", "team": "t1"}
 
 @pytest.fixture(scope="module")
 async def shop(activity_app: FastAPI, scoring: httpx.AsyncClient) -> SharedOrg:
-    return await seed(activity_app, scoring, EVENTS)
+    """The org, once scoring has folded it, trained its first models (the consumer does once an
+    org is caught up) and scored every open lead and deal with them: scores stand still."""
+    org = await seed(activity_app, scoring, EVENTS)
+
+    async def scored_with_the_active_models() -> bool:
+        models = (await scoring.get("/v1/scoring/models", headers=org.headers())).json()["items"]
+        active = {m["kind"]: m["version"] for m in models if m["active"]}
+        export = await scoring.get("/v1/export/scores", headers=org.headers())
+        rows = [json.loads(line) for line in export.text.splitlines()]
+        return (
+            set(active) == {"lead", "deal"}
+            and len(rows) == 6
+            and all(r["model_version"] == active[r["kind"]] for r in rows)
+        )
+
+    await eventually(scored_with_the_active_models)
+    return org
 
 
 def as_(shop: SharedOrg, who: dict[str, Any] | None = None) -> dict[str, str]:
@@ -280,6 +296,17 @@ class TestModels:
         score = (await scoring.get("/v1/leads/lead-L1/score", headers=as_(shop))).json()
         assert score["model"]["version"] == stored["lead"]["version"]
 
+    async def test_two_trainings_at_once_take_a_version_each(self, scoring, shop) -> None:
+        import asyncio
+
+        first, second = await asyncio.gather(
+            scoring.post("/v1/scoring/models/train", headers=as_(shop)),
+            scoring.post("/v1/scoring/models/train", headers=as_(shop)),
+        )
+        assert (first.status_code, second.status_code) == (201, 201), first.text + second.text
+        versions = {(i["kind"], i["version"]) for r in (first, second) for i in r.json()["items"]}
+        assert len(versions) == 4  # lead and deal, two versions each
+
     @pytest.mark.parametrize("who", [REP, MANAGER, {"role": "bi"}])
     async def test_only_an_admin_trains(self, scoring, shop, who) -> None:
         assert_problem(await scoring.post("/v1/scoring/models/train", headers=as_(shop, who)), 403)
@@ -338,6 +365,33 @@ class TestBadInput:
         answer = await scoring.get("/v1/leads/priority", params=params, headers=as_(shop))
         body = assert_problem(answer, 422)
         assert field in json.dumps(body["errors"])
+
+    @pytest.mark.parametrize("as_of", ["9999-12-31T12:00:00+00:00", "0001-01-01T00:30:00+01:00"])
+    async def test_an_as_of_no_calendar_can_compute_is_refused(self, scoring, shop, as_of) -> None:
+        for path in ("/v1/leads/priority", "/v1/leads/lead-L1/score"):
+            answer = await scoring.get(path, params={"as_of": as_of}, headers=as_(shop))
+            body = assert_problem(answer, 422)
+            assert "as_of" in json.dumps(body["errors"])
+
+    async def test_a_forged_cursor_with_a_digit_python_reads_but_int_does_not(
+        self, scoring, shop
+    ) -> None:
+        from shared.pagination import encode_keyset
+
+        cursor = encode_keyset("p1", ["²", "lead-L1"])
+        answer = await scoring.get("/v1/leads/priority", params={"cursor": cursor},
+                                   headers=as_(shop))  # fmt: skip
+        assert answer.status_code in (400, 422) and "cursor" in answer.text
+
+    async def test_a_cursor_of_the_other_kind_is_refused(self, scoring, shop) -> None:
+        leads = await scoring.get("/v1/leads/priority", params={"owner": "org", "limit": 1},
+                                  headers=as_(shop))  # fmt: skip
+        answer = await scoring.get(
+            "/v1/leads/priority",
+            params={"owner": "org", "kind": "deal", "cursor": leads.json()["next"]},
+            headers=as_(shop),
+        )
+        assert answer.status_code in (400, 422) and "cursor" in answer.text
 
     async def test_a_cursor_of_another_list_is_refused(self, scoring, shop) -> None:
         answer = await scoring.get(

@@ -62,7 +62,7 @@ class TestApplyIsExactlyOnce:
             *(c.apply(org, page(org, 50), expected=None) for c in consumers),
             return_exceptions=True,
         )
-        assert sorted(type(r).__name__ for r in results) == ["Fenced", "tuple"]
+        assert sorted(type(r).__name__ for r in results) == ["Applied", "Fenced"]
         assert await visits(db, org) == 50
 
     async def test_the_next_page_continues_from_the_stored_cursor(self, consumers, db, org) -> None:

@@ -536,3 +536,18 @@ class TestBaselines:
         assert stage_counts(examples) == {
             "reached:proposal": (0.5, 0.75), "reached:qualification": (0.0, 1.0), "": (2.0, 2.0),
         }  # fmt: skip
+
+
+class TestAFactorOfSomethingMissing:
+    """A factor whose value is "" (the lead lacks it) says what its absence means."""
+
+    def test_a_missing_buying_signal_or_tier_reads_as_missing(self) -> None:
+        from services.scoring.priority.features import sentence
+        from services.scoring.projections.leads import Prospect
+
+        p = Prospect("lead", "lead-L1", created_at=1_780_000_000)
+        at = datetime(2026, 6, 1, tzinfo=UTC)
+        assert sentence("signal:requested_quote", "", p, at) == "has not requested quote yet"
+        assert sentence("tier", "", p, at) == "no account tier"
+        assert sentence("attr:city", "", p, at) == "city not known"
+        assert sentence("do_not_call", "", p, at) == "may be called"

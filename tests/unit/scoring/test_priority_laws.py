@@ -108,3 +108,16 @@ class TestFactorsAddUp:
             assert Decimal(repr(doc["log_odds"])) - Decimal(repr(doc["base_log_odds"])) == total
             assert doc["score"] == round(doc["win_probability"] * 100)
             assert doc["tier"] == RULES.tier(doc["win_probability"])
+
+
+class TestALeadOfTheFuture:
+    def test_a_lead_created_after_the_day_is_not_scored_that_day(self) -> None:
+        from tests.unit.scoring.helpers import Log
+
+        log = Log()
+        log.lead_created("L1", "2026-09-15T20:00:00+02:00")
+        log.lead_created("L2", "2026-09-16T00:30:00+02:00")  # tomorrow in Berlin
+        prospects = replay(log.events, BERLIN).book.prospects
+        rows, others = scores_for(prospects, PRIOR, DAY, BERLIN, rules=RULES,
+                                  feature_rules=FEATURES)  # fmt: skip
+        assert [r.key for r in rows] == ["lead-L1"] and others == ["lead-L2"]

@@ -17,7 +17,7 @@ SETTINGS = ScoringSettings(jwt_secret=SecretStr("x" * 40), train_after_outcomes=
 
 def org(**overrides: Any) -> dict[str, Any]:
     row = {"timezone": "Europe/Berlin", "lead_model": 3, "deal_model": 1, "outcomes": 100,
-           "trained_outcomes": 100, "scored_models": "3,1",
+           "trained_outcomes": 100, "scored_models": "3,1,EUR", "currency": "EUR",
            "scored_on": today(ZoneInfo("Europe/Berlin"))}  # fmt: skip
     return {**row, **overrides}
 
@@ -33,6 +33,10 @@ class TestRescoring:
     def test_a_new_active_model_rescores(self) -> None:
         assert versions(org(lead_model=4)) == "4,1"
         assert Scorer(SETTINGS).due(org(lead_model=4)) is True
+
+    def test_money_in_another_currency_rescores(self) -> None:
+        assert Scorer(SETTINGS).due(org(currency="USD")) is True
+        assert Scorer(SETTINGS).due(org(currency=None)) is False  # the default: EUR
 
     def test_an_org_never_scored_is_scored(self) -> None:
         assert Scorer(SETTINGS).due(org(scored_on=None, scored_models=None)) is True
