@@ -339,7 +339,9 @@ def sentence(
     if stats is not None and base_rate and stats[1] >= RATIO_MIN_COUNT:
         ratio = stats[0] / stats[1] / base_rate
         group = _CHANNEL_GROUP.get(value, "") if name == "channel" else ""
-        text += f": {group or p.kind + 's like this'} close {ratio:.1f}× as often here"
+        ratio_text = f"{group or p.kind + 's like this'} close {ratio:.1f}× as often here"
+        # "city: Kiel (leads like this close …)" rather than a second colon
+        text = f"{text} ({ratio_text})" if ":" in text else f"{text}: {ratio_text}"
     return text
 
 
