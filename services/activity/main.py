@@ -21,6 +21,7 @@ from shared.responses import JSONResponse
 
 from . import repository
 from .config import ActivitySettings
+from .connectors.router import router as connectors_router
 from .dependencies import Runtime
 from .notifier import FeedNotifier
 from .router import BODY_SCHEMAS, append_batch, append_event, router
@@ -100,6 +101,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, service="activity")
     app.include_router(router)
+    app.include_router(connectors_router)
     app.include_router(ops_router())
 
     @app.get("/readyz", summary="Readiness: database reachable, writer running",

@@ -1,0 +1,163 @@
+"""HTTP routes of the CRM connectors: admin management, webhook deliveries, dead letters.
+
+Deliveries (`POST /v1/webhooks/{provider}/{org}`) carry no bearer token: they are verified by
+the provider's signature against the org's connector secrets (current or previous), and
+anything unverified — bad, missing or stale signature — is answered 401 with nothing stored.
+A verified delivery is translated into our events and appended through activity's batch append
+(all or nothing, idempotent by the event id derived from the provider's ids), and only then
+answered 200; a delivery stored already answers 200 again with `duplicates`.
+
+Order of deliveries. Providers promise none: a `won` may come before the stage change that
+preceded it, an amount change after the close. Events are appended as they come, each with the
+CRM's own `occurred_at`; the projections are built for that: scoring's fold ignores a stage or
+amount change of a closed deal and counts pipeline moves at their `occurred_at`, never before
+the deal's previous move (`services/scoring/projections/kpis.py::_pipeline_moment`), so a late
+or early event cannot corrupt the KPIs (see tests/api/activity/test_webhooks_hubspot.py). What
+cannot be translated yet (an unmapped stage or owner, a won deal whose amount never came) is a
+dead letter, listed and replayed by admins once the mapping is fixed; the rest of the same
+delivery is appended.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from shared.auth import CurrentUser
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    MalformedRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from shared.errors import problem_responses as problems
+from shared.responses import JSONResponse
+
+from ..dependencies import RuntimeDep
+from . import service
+from .schemas import (
+    ConnectorCreate,
+    ConnectorList,
+    ConnectorRead,
+    ConnectorUpdate,
+    DeadLetterList,
+    DeliveryResult,
+    ReplayResult,
+)
+
+router = APIRouter(prefix="/v1", tags=["connectors"])
+
+OrgPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")]
+_ADMIN = problems(Unauthorized, Forbidden, NotFound, InvalidInput)
+_ADMIN_BODY = problems(Unauthorized, Forbidden, NotFound, InvalidInput, MalformedRequest,
+                       UnsupportedMediaType)  # fmt: skip
+_DELIVERY = problems(MalformedRequest, Unauthorized, NotFound, InvalidInput, Conflict,
+                     PayloadTooLarge, UnsupportedMediaType)  # fmt: skip
+
+
+def _json(body: object, status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status)
+
+
+@router.post("/connectors", status_code=201, response_model=ConnectorRead,
+             summary="Configure a CRM connector (admin)",
+             responses=problems(Unauthorized, Forbidden, InvalidInput, Conflict,
+                                MalformedRequest, UnsupportedMediaType))  # fmt: skip
+async def create_connector(
+    body: ConnectorCreate, user: CurrentUser, runtime: RuntimeDep
+) -> ConnectorRead:
+    """One per provider and org. The secret is write-only: answers show its fingerprint."""
+    return ConnectorRead.model_validate(await service.create_connector(runtime.pool, user, body))
+
+
+@router.get("/connectors", response_model=ConnectorList, summary="The org's connectors (admin)",
+            responses=problems(Unauthorized, Forbidden))  # fmt: skip
+async def list_connectors(user: CurrentUser, runtime: RuntimeDep) -> ConnectorList:
+    return ConnectorList.model_validate(await service.list_connectors(runtime.pool, user))
+
+
+@router.get("/connectors/{connector_id}", response_model=ConnectorRead,
+            summary="One connector (admin)", responses=_ADMIN)  # fmt: skip
+async def get_connector(
+    connector_id: UUID, user: CurrentUser, runtime: RuntimeDep
+) -> ConnectorRead:
+    return ConnectorRead.model_validate(
+        await service.get_connector(runtime.pool, user, connector_id)
+    )
+
+
+@router.patch("/connectors/{connector_id}", response_model=ConnectorRead,
+              summary="Change mappings, defaults or rotate the secret (admin)",
+              responses=_ADMIN_BODY)  # fmt: skip
+async def update_connector(
+    connector_id: UUID, body: ConnectorUpdate, user: CurrentUser, runtime: RuntimeDep
+) -> ConnectorRead:
+    """A new `secret` becomes `current` and the old one `previous`: both verify until
+    `drop_previous_secret: true`, so the CRM side can be switched without losing deliveries."""
+    return ConnectorRead.model_validate(
+        await service.update_connector(runtime.pool, user, connector_id, body)
+    )
+
+
+@router.delete("/connectors/{connector_id}", status_code=204, summary="Remove a connector (admin)",
+               responses=_ADMIN)  # fmt: skip
+async def delete_connector(connector_id: UUID, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    await service.delete_connector(runtime.pool, user, connector_id)
+    return Response(status_code=204)
+
+
+@router.get("/connectors/{connector_id}/dead-letters", response_model=DeadLetterList,
+            summary="Deliveries that could not be translated (admin)",
+            responses=_ADMIN)  # fmt: skip
+async def list_dead_letters(
+    connector_id: UUID,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> JSONResponse:
+    return _json(await service.list_dead_letters(runtime.pool, user, connector_id, limit))
+
+
+@router.post("/connectors/{connector_id}/dead-letters/replay", response_model=ReplayResult,
+             summary="Translate the dead letters again and append what now maps (admin)",
+             responses=_ADMIN)  # fmt: skip
+async def replay_dead_letters(
+    connector_id: UUID, user: CurrentUser, runtime: RuntimeDep
+) -> JSONResponse:
+    return _json(await service.replay_dead_letters(runtime, user, connector_id))
+
+
+def _headers(request: Request) -> dict[str, str]:
+    return {k.lower(): v for k, v in request.headers.items()}
+
+
+@router.post("/webhooks/hubspot/{org}", response_model=DeliveryResult,
+             summary="HubSpot webhook deliveries (v3 signature)", responses=_DELIVERY,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": {"type": "array", "maxItems": 100,
+                                                 "items": {"type": "object"}}}}}})  # fmt: skip
+async def hubspot_webhook(org: OrgPath, request: Request, runtime: RuntimeDep) -> JSONResponse:
+    """`X-HubSpot-Signature-v3` over method, the full URI this was called at, body and
+    `X-HubSpot-Request-Timestamp` (at most five minutes old); up to 100 events."""
+    body = await request.body()
+    return _json(await service.receive_hubspot(
+        runtime, org, method=request.method, uri=str(request.url), headers=_headers(request),
+        body=body,
+    ))  # fmt: skip
+
+
+@router.post("/webhooks/generic/{org}", response_model=DeliveryResult,
+             summary="Standard Webhooks deliveries", responses=_DELIVERY,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": {"type": "object"}}}}})  # fmt: skip
+async def generic_webhook(org: OrgPath, request: Request, runtime: RuntimeDep) -> JSONResponse:
+    """`webhook-id`, `webhook-timestamp`, `webhook-signature` (whsec_ secret); the body is one
+    event or a list (see services/activity/connectors/generic.py)."""
+    body = await request.body()
+    return _json(await service.receive_generic(runtime, org, headers=_headers(request), body=body))

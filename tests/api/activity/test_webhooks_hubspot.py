@@ -1,0 +1,222 @@
+"""HubSpot deliveries over the real activity app: signed as HubSpot signs them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from services.scoring.projections.rollup import replay
+from tests.conftest import TokenFactory
+
+SECRET = "hubspot-client-secret-abcd"
+ROTATED = "hubspot-client-secret-wxyz"
+T0 = 1764584400000
+CONNECTOR = {
+    "provider": "hubspot",
+    "secret": SECRET,
+    "stages": {"appointmentscheduled": "qualification", "closedwon": "won", "closedlost": "lost"},
+    "owners": {"12345": {"rep_id": "rep-anna", "team_id": "team-north"}},
+    "default_currency": "EUR",
+}
+
+
+def ev(event_id: int, kind: str, object_id: int = 9001, **extra: Any) -> dict[str, Any]:
+    return {"eventId": event_id, "subscriptionId": 2171, "portalId": 62515, "appId": 54321,
+            "occurredAt": T0 + event_id * 60_000, "subscriptionType": kind, "attemptNumber": 0,
+            "objectId": object_id, "changeSource": "CRM", **extra}  # fmt: skip
+
+
+def change(event_id: int, prop: str, value: str, object_id: int = 9001) -> dict[str, Any]:
+    return ev(event_id, "deal.propertyChange", object_id, propertyName=prop, propertyValue=value)
+
+
+async def deliver(client: httpx.AsyncClient, org: str, events: list[dict[str, Any]], *,
+                  secret: str = SECRET, ts_ms: int | None = None, body: bytes | None = None,
+                  media: str = "application/json") -> httpx.Response:  # fmt: skip
+    body = json.dumps(events).encode() if body is None else body
+    uri = str(client.base_url.join(f"/v1/webhooks/hubspot/{org}"))
+    ts = str(ts_ms if ts_ms is not None else int(time.time() * 1000))
+    source = b"POST" + uri.encode() + body + ts.encode()
+    signature = base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest())
+    headers = {"Content-Type": media, "X-HubSpot-Signature-v3": signature.decode(),
+               "X-HubSpot-Request-Timestamp": ts}  # fmt: skip
+    return await client.post(f"/v1/webhooks/hubspot/{org}", content=body, headers=headers)
+
+
+async def feed(client: httpx.AsyncClient, auth: TokenFactory) -> list[dict[str, Any]]:
+    r = await client.get("/v1/events?limit=1000", headers=auth())
+    assert r.status_code == 200
+    return r.json()["items"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def connector(activity: httpx.AsyncClient, auth: TokenFactory) -> str:
+    r = await activity.post("/v1/connectors", json=CONNECTOR, headers=auth())
+    assert r.status_code == 201, r.text
+    return r.json()["id"]  # type: ignore[no-any-return]
+
+
+DEAL = [
+    change(1, "hubspot_owner_id", "12345"),
+    ev(2, "deal.creation", changeFlag="NEW"),
+    change(3, "amount", "24000"),
+    change(4, "dealstage", "appointmentscheduled"),
+    change(5, "dealstage", "closedwon"),
+]
+
+
+class TestDelivery:
+    async def test_a_signed_delivery_is_stored_once_even_when_delivered_twice(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        first = await deliver(activity, org, DEAL)
+        assert first.status_code == 200, first.text
+        assert first.json() == {"appended": 4, "duplicates": 0, "dead_letters": 0, "ignored": 1}
+        again = await deliver(activity, org, DEAL)
+        assert again.json() == {"appended": 0, "duplicates": 4, "dead_letters": 0, "ignored": 1}
+        events = await feed(activity, auth)
+        assert [e["type"] for e in events] == [
+            "deal.opened", "deal.amount_changed", "deal.stage_changed", "deal.won"
+        ]  # fmt: skip
+        assert {e["metadata"]["source"] for e in events} == {"crm:hubspot"}
+        assert events[-1]["data"] == {"amount": "24000.00", "currency": "EUR"}
+        assert events[-1]["rep_id"] == "rep-anna"
+
+    async def test_the_owner_and_amount_learnt_earlier_serve_a_later_delivery(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        await deliver(activity, org, DEAL[:3])
+        r = await deliver(activity, org, [change(9, "dealstage", "closedwon")])
+        assert r.json()["appended"] == 1
+        assert (await feed(activity, auth))[-1]["data"]["amount"] == "24000.00"
+
+    @pytest.mark.parametrize("how", ["wrong secret", "stale", "unsigned", "tampered"])
+    async def test_an_unverified_delivery_is_401_and_stores_nothing(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str, how: str
+    ) -> None:
+        if how == "wrong secret":
+            r = await deliver(activity, org, DEAL, secret="not-the-client-secret")
+        elif how == "stale":
+            r = await deliver(activity, org, DEAL, ts_ms=int((time.time() - 600) * 1000))
+        elif how == "unsigned":
+            r = await activity.post(f"/v1/webhooks/hubspot/{org}", json=DEAL)
+        else:
+            good = await deliver(activity, org, DEAL[:1])
+            assert good.status_code == 200
+            body = json.dumps(DEAL).encode()
+            r = await activity.post(
+                f"/v1/webhooks/hubspot/{org}", content=body,
+                headers={k: v for k, v in good.request.headers.items()
+                         if k.lower().startswith("x-hubspot")},
+            )  # fmt: skip
+        assert r.status_code == 401, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert await feed(activity, auth) == []
+        dead = await activity.get(f"/v1/connectors/{connector}/dead-letters", headers=auth())
+        assert dead.json()["items"] == []
+
+    async def test_the_previous_secret_verifies_during_a_rotation(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        await activity.patch(
+            f"/v1/connectors/{connector}", json={"secret": ROTATED}, headers=auth()
+        )
+        assert (await deliver(activity, org, DEAL[:2])).status_code == 200
+        assert (await deliver(activity, org, DEAL[2:3], secret=ROTATED)).status_code == 200
+        await activity.patch(f"/v1/connectors/{connector}", json={"drop_previous_secret": True},
+                             headers=auth())  # fmt: skip
+        assert (await deliver(activity, org, DEAL[3:4])).status_code == 401
+
+    async def test_an_org_without_a_hubspot_connector_is_404(
+        self, activity: httpx.AsyncClient, org: str
+    ) -> None:
+        assert (await deliver(activity, org, DEAL)).status_code == 404
+
+    async def test_a_signed_body_that_is_not_json_is_400_or_415_and_stores_nothing(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        assert (await deliver(activity, org, [], body=b"[{bad")).status_code == 400
+        assert (await deliver(activity, org, DEAL, media="text/plain")).status_code == 415
+        assert await feed(activity, auth) == []
+
+    async def test_more_than_100_events_are_refused(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        many = [change(100 + i, "amount", "1") for i in range(101)]
+        assert (await deliver(activity, org, many)).status_code == 413
+        assert await feed(activity, auth) == []
+
+
+class TestDeadLetters:
+    async def test_unmapped_events_are_listed_then_replayed_after_the_mapping_is_fixed(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        delivery = [*DEAL[:4], change(5, "dealstage", "contractsent"),
+                    change(6, "hubspot_owner_id", "777", object_id=9002),
+                    ev(7, "deal.creation", object_id=9002)]  # fmt: skip
+        r = await deliver(activity, org, delivery)
+        assert r.json()["appended"] == 3 and r.json()["dead_letters"] == 2
+        again = await deliver(activity, org, delivery)
+        assert again.json()["appended"] == 0
+        letters = (await activity.get(f"/v1/connectors/{connector}/dead-letters",
+                                      headers=auth())).json()["items"]  # fmt: skip
+        assert sorted(d["reason"] for d in letters) == ["owner_unmapped", "stage_unmapped"]
+        assert len(letters) == 2  # the redelivery added none
+
+        rep = auth("rep", sub="rep-anna")
+        assert (await activity.get(f"/v1/connectors/{connector}/dead-letters",
+                                   headers=rep)).status_code == 403  # fmt: skip
+        fixed = {**CONNECTOR["stages"], "contractsent": "negotiation"}  # type: ignore[dict-item]
+        owners = {**CONNECTOR["owners"], "777": {"rep_id": "rep-bo"}}  # type: ignore[dict-item]
+        await activity.patch(f"/v1/connectors/{connector}", headers=auth(),
+                             json={"stages": fixed, "owners": owners})  # fmt: skip
+        replayed = await activity.post(f"/v1/connectors/{connector}/dead-letters/replay",
+                                       headers=auth())  # fmt: skip
+        assert replayed.json() == {"replayed": 2, "remaining": 0}
+        events = await feed(activity, auth)
+        assert [e["type"] for e in events][-2:] == ["deal.stage_changed", "deal.opened"]
+        assert events[-1]["rep_id"] == "rep-bo"
+        assert (await activity.get(f"/v1/connectors/{connector}/dead-letters",
+                                   headers=auth())).json()["items"] == []  # fmt: skip
+        again = await activity.post(f"/v1/connectors/{connector}/dead-letters/replay",
+                                    headers=auth())  # fmt: skip
+        assert again.json() == {"replayed": 0, "remaining": 0}
+        assert len(await feed(activity, auth)) == len(events)
+
+
+def _totals(events: list[dict[str, Any]]) -> dict[str, Decimal]:
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for key, value in replay(events, ZoneInfo("UTC")).sums.items():
+        sums[str(key[0])] += Decimal(value)  # by metric
+    return dict(sums)
+
+
+class TestOutOfOrder:
+    async def test_a_won_before_its_stage_change_and_an_amount_after_the_close_leave_kpis_whole(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        """Appended in the order received; the fold of the feed gives the KPIs of the true order."""
+        received = [DEAL[0], DEAL[1], DEAL[2], DEAL[4], DEAL[3], change(6, "amount", "99999")]
+        for event in received:  # one delivery each, as HubSpot retries and reorders them
+            assert (await deliver(activity, org, [event])).status_code == 200
+        stored = await feed(activity, auth)
+        assert [e["type"] for e in stored] == [
+            "deal.opened", "deal.amount_changed", "deal.won", "deal.stage_changed",
+            "deal.amount_changed",
+        ]  # fmt: skip
+        in_true_order = sorted(stored, key=lambda e: e["occurred_at"])
+        assert [e["type"] for e in in_true_order][2:4] == ["deal.stage_changed", "deal.won"]
+        got, want = _totals(stored), _totals(in_true_order)
+        assert got["deals_won"] == want["deals_won"] == 1
+        assert got["revenue_won"] == want["revenue_won"] == Decimal("24000")
+        assert got == want
