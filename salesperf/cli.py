@@ -35,11 +35,20 @@ def token(
     team: Annotated[str | None, typer.Option(help="The team (required for managers).")] = None,
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = DEFAULT_TTL_SECONDS,
 ) -> None:
-    """Print a signed JWT for calling the APIs (HS256, the configured secret)."""
+    """Print a signed JWT for calling the APIs (HS256: the key SALESPERF_JWT_KID names, with its
+    `kid`, else the configured secret)."""
     if role is Role.MANAGER and not team:
         raise typer.BadParameter("a manager's token needs --team", param_hint="--team")
-    secret = CommonSettings().resolved_jwt_secret()
-    typer.echo(issue_token(secret, org=org, role=role, sub=sub, team=team, ttl_seconds=ttl))
+    if ttl < 1:
+        raise typer.BadParameter("must be at least 1 second", param_hint="--ttl")
+    settings = CommonSettings()
+    if settings.jwt_kid is not None:
+        secret, kid = settings.jwt_keys[settings.jwt_kid].get_secret_value(), settings.jwt_kid
+    else:
+        secret, kid = settings.resolved_jwt_secret(), None
+    typer.echo(
+        issue_token(secret, org=org, role=role, sub=sub, team=team, ttl_seconds=ttl, kid=kid)
+    )
 
 
 @app.command()
@@ -77,7 +86,14 @@ def run(
 
 @app.command()
 def demo(
-    url: Annotated[str, typer.Option(help="The activity service.")] = "http://127.0.0.1:8002",
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="The activity service [default: from ACTIVITY_HOST and ACTIVITY_PORT, "
+            "127.0.0.1:8002].",
+            show_default=False,
+        ),
+    ] = None,
     org: Annotated[str, typer.Option(help="The org to fill.")] = "demo",
     seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same events.")] = 7,
     scale: Annotated[float, typer.Option(help="Activities per rep-day, relative.")] = 1.0,

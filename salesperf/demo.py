@@ -32,6 +32,27 @@ from shared.config import CommonSettings
 from shared.synthetic import generate
 
 DEFAULT_URL = "http://127.0.0.1:8002"
+"""Where activity answers with its default settings; `activity_url()` follows the settings."""
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL a client on this machine uses for a service listening on `host:port` (a
+    wildcard address is reached on the loopback)."""
+    if host in {"", "0.0.0.0", "::", "[::]"}:
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def activity_url() -> str:
+    """Where activity answers, from its settings (`ACTIVITY_HOST`, `ACTIVITY_PORT`)."""
+    from services.activity.config import ActivitySettings
+
+    settings = ActivitySettings()
+    return local_url(settings.host, settings.port)
+
+
 BATCH_SIZE = 1000  # the most POST /v1/events/batch takes
 RETRIES = 4  # for 503: the org's append lock is busy elsewhere, or the database is away
 TIMEOUT = httpx.Timeout(60.0, connect=5.0)
@@ -146,7 +167,7 @@ async def post_events(
 
 async def run_demo(
     *,
-    url: str = DEFAULT_URL,
+    url: str | None = None,
     org: str = "demo",
     seed: int = 7,
     scale: float = 1.0,
@@ -192,5 +213,6 @@ async def run_demo(
 
     if client is not None:
         return await post(client)
+    url = url or activity_url()
     async with httpx.AsyncClient(base_url=url, transport=transport, timeout=TIMEOUT) as own:
         return await post(own)

@@ -47,13 +47,26 @@ def rebuild_org(
     raise TimeoutError(f"the rebuild of {org} did not finish in {timeout:.0f}s")
 
 
+URL_HELP = "Where scoring answers [default: from SCORING_HOST and SCORING_PORT, 127.0.0.1:8003]."
+
+
+def scoring_url() -> str:
+    """Where scoring answers, from its settings (`SCORING_HOST`, `SCORING_PORT`)."""
+    from salesperf.demo import local_url
+    from services.scoring.config import ScoringSettings
+
+    settings = ScoringSettings()
+    return local_url(settings.host, settings.port)
+
+
 @app.command()
 def rebuild(
     org: Annotated[str, typer.Option(help="The org whose projections to rebuild.")] = "demo",
-    url: Annotated[str, typer.Option(help="Where scoring answers.")] = "http://127.0.0.1:8003",
+    url: Annotated[str | None, typer.Option(help=URL_HELP, show_default=False)] = None,
 ) -> None:
     """Replay the org's whole log into new tables and swap them in when caught up. Reads stay
     available throughout; scoring must be running (`make run`)."""
+    url = url or scoring_url()
     try:
         status = rebuild_org(url, org)
     except httpx.TransportError as exc:
@@ -100,12 +113,13 @@ def backtest(
     known_by: Annotated[str, typer.Option(help="recorded: an event is known from when it was "
                                           "recorded; occurred: from when it occurred (history "
                                           "imported in bulk).")] = "recorded",
-    url: Annotated[str, typer.Option(help="Where scoring answers.")] = "http://127.0.0.1:8003",
+    url: Annotated[str | None, typer.Option(help=URL_HELP, show_default=False)] = None,
 ) -> None:  # fmt: skip
     """How well lead and deal scores predict: AUC, Brier score, log loss and calibration error
     of the org's model and, computed the same way, of the stage-only rate and the time-weighted
     naive Bayes. Scoring must be running (`make run`)."""
     when = cutoff if "T" in cutoff else f"{cutoff}T00:00:00+00:00"
+    url = url or scoring_url()
     try:
         report = backtest_org(url, org, cutoff=when, horizon_days=horizon_days, known_by=known_by)
     except httpx.TransportError as exc:

@@ -1,22 +1,38 @@
-"""Bearer-token (JWT, HS256) authentication and the caller's scope.
+"""Bearer-token (JWT) authentication and the caller's scope.
 
-Claims: `org` (tenant), `role` (admin | manager | rep | bi | service), `sub` (the subject,
-a rep id for reps), optional `team` (required for managers), `exp`.
+Our own tokens are HS256, without `iss`. Claims: `org` (tenant), `role` (admin | manager | rep |
+bi | service), `sub` (the subject, a rep id for reps), optional `team` (required for managers),
+`exp`. A `kid` in the header names one of the rotatable keys (`SALESPERF_JWT_KEYS`); a token
+without one is verified with the service's single secret (`SALESPERF_JWT_SECRET`).
+
+Tokens whose `iss` is a configured OpenID Connect issuer are verified against that issuer's keys
+(shared/oidc.py). The route is chosen by `iss` and nothing else, and each route accepts exactly
+one kind of key: HS256 with our secrets for tokens without `iss`, the issuer's asymmetric keys for
+its tokens; any other `iss` is refused. So neither `alg: none`, nor an HS256 token "signed" with an
+issuer's public key, nor a token of an unconfigured issuer gets through.
 """
 
 from __future__ import annotations
 
 import functools
 import time
+from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
 from shared.errors import Forbidden, Unauthorized
+
+if TYPE_CHECKING:
+    from starlette.datastructures import State
+
+    from shared.config import CommonSettings
+    from shared.oidc import OidcVerifier
 
 ALGORITHM = "HS256"
 DEFAULT_TTL_SECONDS = 12 * 3600
@@ -57,7 +73,10 @@ def issue_token(
     sub: str,
     team: str | None = None,
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    kid: str | None = None,
 ) -> str:
+    """A token signed with `secret`; `kid` names the key in the header (a rotatable key of
+    `SALESPERF_JWT_KEYS`), none for the single secret."""
     now = int(time.time())
     claims: dict[str, object] = {
         "org": org,
@@ -68,7 +87,7 @@ def issue_token(
     }
     if team:
         claims["team"] = team
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": kid} if kid else None)
 
 
 def decode_token(secret: str, token: str) -> Principal:
@@ -109,6 +128,89 @@ def _verified(secret: str, token: str) -> tuple[Principal, float]:
     return Principal(org=org, role=role, sub=sub, team=team), float(claims["exp"])
 
 
+class TokenVerifier:
+    """Routes a token to our HS256 keys or to its OpenID Connect issuer, and remembers each
+    verified token until it expires (never a failure)."""
+
+    def __init__(
+        self,
+        secret: str,
+        *,
+        keys: Mapping[str, str] | None = None,
+        oidc: OidcVerifier | None = None,
+        cache_size: int = 4096,
+    ) -> None:
+        self.secret = secret
+        self.keys = dict(keys or {})
+        self.oidc = oidc
+        self._cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    @classmethod
+    def from_settings(cls, secret: str, settings: CommonSettings) -> TokenVerifier:
+        from shared.oidc import OidcVerifier
+
+        return cls(
+            secret,
+            keys={kid: key.get_secret_value() for kid, key in settings.jwt_keys.items()},
+            oidc=OidcVerifier(settings.oidc_issuers) if settings.oidc_issuers else None,
+        )
+
+    async def verify(self, token: str) -> Principal:
+        """The caller a token stands for; raises Unauthorized for a bad or expired token."""
+        hit = self._cache.get(token)
+        if hit is not None:
+            principal, expires = hit
+            if expires > time.time():
+                self._cache.move_to_end(token)
+                return principal
+            del self._cache[token]
+            raise Unauthorized("The token has expired.")
+        principal, expires = await self._verify(token)
+        if expires <= time.time():
+            raise Unauthorized("The token has expired.")
+        self._cache[token] = (principal, expires)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized(f"The token is not valid: {exc}.") from exc
+        issuer = unverified.get("iss")
+        if issuer is None:  # ours: HS256 only, with the key its `kid` names
+            if header.get("alg") != ALGORITHM:
+                raise Unauthorized(f"The token is not valid: our tokens are {ALGORITHM}.")
+            kid = header.get("kid")
+            if kid is None:
+                return _verified(self.secret, token)
+            secret = self.keys.get(kid) if isinstance(kid, str) else None
+            if secret is None:
+                raise Unauthorized(f"The token's key {kid!r} is not one of ours.")
+            return _verified(secret, token)
+        if self.oidc is None or not self.oidc.trusts(issuer):
+            raise Unauthorized(f"The token's issuer {issuer!r} is not trusted.")
+        return await self.oidc.verify(token, header, issuer)
+
+
+def verifier_for(state: State) -> TokenVerifier:
+    """The app's verifier, built on first use from `state.jwt_secret` and the app's settings
+    (`state.settings`, else the environment's), and kept on the app's state."""
+    secret: str = state.jwt_secret
+    verifier: TokenVerifier | None = getattr(state, "token_verifier", None)
+    if verifier is None or verifier.secret != secret:
+        from shared.config import CommonSettings
+
+        settings = getattr(state, "settings", None)
+        if not isinstance(settings, CommonSettings):
+            settings = CommonSettings()
+        verifier = state.token_verifier = TokenVerifier.from_settings(secret, settings)
+    return verifier
+
+
 class BearerAuth(HTTPBearer):
     """The caller, from `Authorization: Bearer <JWT>`: one dependency, documented in OpenAPI
     as the bearer security scheme."""
@@ -118,7 +220,8 @@ class BearerAuth(HTTPBearer):
             auto_error=False,
             scheme_name="bearer",
             bearerFormat="JWT",
-            description="A salesperf JWT (`salesperf token --help`).",
+            description="A salesperf JWT (`salesperf token --help`) or a token of the org's "
+            "OpenID Connect issuer.",
         )
         self.write = write
 
@@ -126,7 +229,7 @@ class BearerAuth(HTTPBearer):
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Send `Authorization: Bearer <token>`.")
-        principal = decode_token(request.app.state.jwt_secret, token.strip())
+        principal = await verifier_for(request.app.state).verify(token.strip())
         if self.write and not principal.can_write:
             raise Forbidden(
                 "A platform token writes nothing." if principal.is_platform

@@ -10,8 +10,10 @@ import os
 import secrets
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.oidc import OidcIssuer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,8 +41,36 @@ class CommonSettings(BaseSettings):
         validation_alias="SALESPERF_JWT_SECRET",
         description="HS256 secret; unset means a random one kept in data_dir/jwt_secret.",
     )
+    jwt_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        validation_alias="SALESPERF_JWT_KEYS",
+        description='Rotatable HS256 keys by `kid` (JSON: {"2026-07": "…", "2026-10": "…"}); '
+        "a token whose header names a `kid` is verified with that key.",
+    )
+    jwt_kid: str | None = Field(
+        default=None,
+        validation_alias="SALESPERF_JWT_KID",
+        description="The key of `jwt_keys` that `salesperf token` signs with; unset: the secret.",
+    )
+    oidc_issuers: list[OidcIssuer] = Field(
+        default_factory=list,
+        validation_alias="SALESPERF_OIDC_ISSUERS",
+        description="Trusted OpenID Connect issuers (JSON list; see shared/oidc.py).",
+    )
     log_level: str = Field(default="INFO", validation_alias="SALESPERF_LOG_LEVEL")
     log_json: bool = Field(default=False, validation_alias="SALESPERF_LOG_JSON")
+
+    @model_validator(mode="after")
+    def _check_keys_and_issuers(self) -> CommonSettings:
+        for kid, key in self.jwt_keys.items():
+            if not kid or len(key.get_secret_value()) < 32:
+                raise ValueError("SALESPERF_JWT_KEYS: each key needs a `kid` and 32+ characters")
+        if self.jwt_kid is not None and self.jwt_kid not in self.jwt_keys:
+            raise ValueError(f"SALESPERF_JWT_KID {self.jwt_kid!r} is not in SALESPERF_JWT_KEYS")
+        issuers = [i.issuer for i in self.oidc_issuers]
+        if len(set(issuers)) != len(issuers):
+            raise ValueError("SALESPERF_OIDC_ISSUERS names an issuer twice")
+        return self
 
     def resolved_jwt_secret(self) -> str:
         """The configured secret, or the development one created once under `data_dir`."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
+import asyncpg
+import sqlalchemy.exc
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -117,6 +119,60 @@ class UpstreamUnavailable(DomainError):
     status_code = 503
     title = "Service unavailable"
     slug = "unavailable"
+    retry_after: ClassVar[int] = 5
+    """Seconds a client is told (`Retry-After`) to wait before trying again."""
+
+
+# Failures of the database connection, not of the request: answered 503 with `Retry-After`.
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # ConnectionRefusedError and the like, from the pool's connect
+    TimeoutError,  # asyncio.TimeoutError (the same class) on pool acquire or connect
+    asyncpg.PostgresConnectionError,  # ConnectionDoesNotExistError, ConnectionFailureError…
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    sqlalchemy.exc.TimeoutError,  # the engine's pool has no connection to give in time
+)
+_HANDLED_AS_UNEXPECTED: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    sqlalchemy.exc.SQLAlchemyError,
+    ExceptionGroup,
+)
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    if isinstance(exc, _CONNECTION_ERRORS):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError):  # "pool is closing", "connection is closed"
+        return "clos" in str(exc)
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        return bool(exc.connection_invalidated)
+    return False
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps: SQLAlchemy's OperationalError/InterfaceError, an
+    exception group of one task's failures) is the database being unreachable."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if _is_connection_error(current):
+            return True
+        if isinstance(current, BaseExceptionGroup):
+            stack.extend(current.exceptions)
+        orig = getattr(current, "orig", None)
+        for nested in (orig, current.__cause__, current.__context__):
+            if isinstance(nested, BaseException):
+                stack.append(nested)
+    return False
 
 
 def field_error(field: str, message: str, code: str, location: str = "body") -> FieldError:
@@ -148,7 +204,40 @@ def render_loc(loc: Iterable[int | str]) -> tuple[str, str]:
     return location, path or location
 
 
+MAX_TEXT = 500
+"""Characters of a problem's `detail`, `field` or `message` kept: a message that quotes the
+input (an unknown key, a bad amount) never echoes more than an excerpt of it."""
+MAX_ERRORS = 50
+"""Field errors listed; the rest are counted in `detail`."""
+
+
+def _excerpt(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def bounded(problem: Problem) -> Problem:
+    """`problem` with its texts cut to excerpts and at most `MAX_ERRORS` field errors."""
+    errors = problem.errors
+    detail = problem.detail
+    if errors is not None and len(errors) > MAX_ERRORS:
+        more = len(errors) - MAX_ERRORS
+        errors = errors[:MAX_ERRORS]
+        detail = f"{_excerpt(detail or '')} ({more} more errors not listed)"
+    elif detail is not None:
+        detail = _excerpt(detail)
+    if errors is not None:
+        errors = [
+            e.model_copy(update={"field": _excerpt(e.field), "message": _excerpt(e.message),
+                                 "code": _excerpt(e.code, 64)})
+            for e in errors
+        ]  # fmt: skip
+    return problem.model_copy(
+        update={"title": _excerpt(problem.title), "detail": detail, "errors": errors}
+    )
+
+
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    problem = bounded(problem)
     return JSONResponse(
         problem.model_dump(mode="json", by_alias=True, exclude_none=True),
         status_code=problem.status,
@@ -185,7 +274,11 @@ def validation_problem(errors: Sequence[dict[str, Any]]) -> Problem:
 
 async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    headers = None
+    if isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, UpstreamUnavailable):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(exc.problem(), headers)
 
 
@@ -223,6 +316,11 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_unavailable(exc):
+        log.warning("database unavailable", path=request.url.path, error=repr(exc))
+        return await on_domain_error(
+            request, UpstreamUnavailable("The database is unavailable; retry shortly.")
+        )
     log.exception("unhandled error", path=request.url.path)
     return problem_response(
         Problem(
@@ -250,6 +348,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    # The database's failures go through the exception middleware (answered, not re-raised):
+    # those of its connection become 503 with `Retry-After`, any other stays a logged 500.
+    for error in _HANDLED_AS_UNEXPECTED:
+        app.add_exception_handler(error, on_unexpected)
     app.add_exception_handler(Exception, on_unexpected)
 
 

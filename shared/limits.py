@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from pydantic_settings import BaseSettings
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import PayloadTooLarge, Problem, field_error, problem_response
+
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+def max_body_bytes(settings: BaseSettings) -> int:
+    """The body limit of a service: its settings' `max_body_bytes` (`ACTIVITY_`, `SCORING_`,
+    `GOALS_MAX_BODY_BYTES`, 4 MiB by default)."""
+    declared = getattr(settings, "max_body_bytes", None)
+    if not isinstance(declared, int):
+        raise TypeError(f"{type(settings).__name__} declares no max_body_bytes")
+    return declared
 
 
 class _TooLarge(Exception):

@@ -17,3 +17,6 @@ class GoalsSettings(ServiceSettings):
     )
     scoring_timeout: float = Field(default=10.0, gt=0, description="Seconds per scoring call.")
     pool_size: int = 10
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1, description="Larger request bodies get 413."
+    )

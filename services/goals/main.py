@@ -14,6 +14,7 @@ from shared.auth import Role, issue_token
 from shared.clients.scoring import ScoringClient
 from shared.db import create_engine, create_sessionmaker, sync_url
 from shared.errors import document_problems_as_problem_json, install_problem_handlers
+from shared.limits import BodySizeLimit, max_body_bytes
 from shared.logging import configure_logging
 from shared.observability import MetricsMiddleware, ops_router, readiness_route
 from shared.responses import JSONResponse
@@ -71,9 +72,10 @@ def create_app(
                   lifespan=lifespan, default_response_class=JSONResponse)  # fmt: skip
     install_problem_handlers(app)
     document_problems_as_problem_json(app)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes(settings))  # GOALS_MAX_BODY_BYTES
     app.add_middleware(MetricsMiddleware, service="goals")
     app.include_router(router)
-    app.include_router(ops_router())
+    app.include_router(ops_router("goals"))
 
     @app.get("/readyz", summary="Readiness: database reachable", **readiness_route())
     async def readyz() -> JSONResponse:

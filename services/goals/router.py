@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Depends, Query
 
-from shared.auth import CurrentUser
+from shared.auth import BearerAuth, CurrentUser, Principal
 from shared.dates import Day, IsoDate
 from shared.db import SessionDep
 from shared.errors import (
@@ -56,12 +56,14 @@ _READ = problems(Unauthorized, NotFound, InvalidInput)
 _WRITE = problems(Unauthorized, Forbidden, NotFound, InvalidInput, Conflict)
 _SCORED = problems(Unauthorized, Forbidden, NotFound, InvalidInput, UpstreamUnavailable)
 _BODY = problems(MalformedRequest, UnsupportedMediaType)  # a JSON body that is not one
+WriterUser = Annotated[Principal, Depends(BearerAuth(write=True))]
+"""The caller of a route that stores something: platform and bi tokens get 403."""
 
 
 @router.post("/goals", response_model=GoalOut, status_code=201, tags=["goals"],
              responses=_WRITE | _BODY,
              summary="Set a goal")  # fmt: skip
-async def create_goal(body: GoalIn, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+async def create_goal(body: GoalIn, session: SessionDep, user: WriterUser) -> dict[str, Any]:
     """A manager sets their team's and its reps' goals, an admin any of the org's. Floor and
     stretch: explicit, `buffer_pct` (10 → ±10 %), or `base_pct`/`challenge_pct` (80/120)."""
     return await service.create_goal(session, user, body)
@@ -104,7 +106,7 @@ async def get_goal(goal_id: UUID, session: SessionDep, user: CurrentUser) -> dic
               responses=_WRITE | _BODY,
               summary="Change a goal (a new revision)")  # fmt: skip
 async def patch_goal(
-    goal_id: UUID, body: GoalPatch, session: SessionDep, user: CurrentUser
+    goal_id: UUID, body: GoalPatch, session: SessionDep, user: WriterUser
 ) -> dict[str, Any]:
     """Nothing is overwritten: every change is a new revision. `expected_revision` answers 409
     if someone changed the goal meanwhile. `archived: true` retires it."""
@@ -113,7 +115,7 @@ async def patch_goal(
 
 @router.delete("/goals/{goal_id}", response_model=GoalOut, tags=["goals"], responses=_WRITE,
                summary="Archive a goal (a new revision)")  # fmt: skip
-async def archive_goal(goal_id: UUID, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+async def archive_goal(goal_id: UUID, session: SessionDep, user: WriterUser) -> dict[str, Any]:
     return await service.patch_goal(
         session, user, goal_id, GoalPatch(archived=True, reason="archived")
     )
@@ -129,7 +131,7 @@ async def revisions(goal_id: UUID, session: SessionDep, user: CurrentUser) -> di
              tags=["goals"], responses=_WRITE | _SCORED | _BODY,
              summary="Split a goal into child goals")  # fmt: skip
 async def decompose(
-    goal_id: UUID, body: DecomposeIn, session: SessionDep, user: CurrentUser, scoring: ScoringDep
+    goal_id: UUID, body: DecomposeIn, session: SessionDep, user: WriterUser, scoring: ScoringDep
 ) -> dict[str, Any]:
     """In time (into quarters, months, weeks or days: even, by working days, by seasonal
     weights per month, or by last year's actuals) or across tiers, product lines or a team's
@@ -206,7 +208,7 @@ async def get_calendar(session: SessionDep, user: CurrentUser) -> dict[str, Any]
             responses=_WRITE | _BODY,
             summary="Set the org's working calendar (admin)")  # fmt: skip
 async def put_calendar(
-    body: Annotated[CalendarIO, Body()], session: SessionDep, user: CurrentUser
+    body: Annotated[CalendarIO, Body()], session: SessionDep, user: WriterUser
 ) -> dict[str, Any]:
     """Timezone, weekend days, public holidays and make-up working days: what working-day
     decomposition and pacing count."""

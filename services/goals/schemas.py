@@ -164,6 +164,10 @@ class RevisionPage(BaseModel):
     items: list[RevisionOut]
 
 
+MAX_PARTS = 500
+"""Most children one decomposition across reps, tiers or product lines makes."""
+
+
 class DecomposeIn(Strict):
     by: Literal["time", "tier", "product_line", "rep"]
     into: PeriodKind | None = Field(default=None, description="by=time: the finer period.")
@@ -174,9 +178,14 @@ class DecomposeIn(Strict):
         default=None, description="strategy=seasonal: a weight per month number (1–12)."
     )
     weights: dict[Identifier, Weight] | None = Field(
-        default=None, description='by=tier/product_line/rep: {"A": 60, "B": 30, "C": 10}.'
-    )
-    reps: list[Identifier] | None = Field(default=None, description="by=rep: the team's reps.")
+        default=None, max_length=MAX_PARTS,
+        description='by=tier/product_line/rep: {"A": 60, "B": 30, "C": 10} '
+        f"(at most {MAX_PARTS}).",
+    )  # fmt: skip
+    reps: list[Identifier] | None = Field(
+        default=None, max_length=MAX_PARTS,
+        description=f"by=rep: the team's reps (at most {MAX_PARTS}).",
+    )  # fmt: skip
 
     model_config = ConfigDict(
         extra="forbid",

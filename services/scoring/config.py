@@ -46,6 +46,9 @@ class ScoringSettings(ServiceSettings):
         description="Reports kept in memory until their org's projection moves (0: none).",
     )
     pool_size: int = 10
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1, description="Larger request bodies get 413."
+    )
 
     # Lead and deal priority (README: "Lead and deal priority").
     tier_a: float = Field(

@@ -15,6 +15,7 @@ from shared.contracts.scoring import ScoringReadiness
 from shared.db import asyncpg_dsn, release_as_is, sync_url
 from shared.direct import DirectRoutes
 from shared.errors import document_problems_as_problem_json, install_problem_handlers
+from shared.limits import BodySizeLimit, max_body_bytes
 from shared.logging import configure_logging
 from shared.observability import MetricsMiddleware, ops_router, readiness_route
 from shared.responses import JSONResponse
@@ -94,9 +95,10 @@ def create_app(
     document_problems_as_problem_json(app)
     # Innermost: dashboards' polling of /v1/kpis skips FastAPI's routing layers (shared/direct.py).
     app.add_middleware(DirectRoutes, routes={("GET", "/v1/kpis"): kpis_direct})
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes(settings))  # SCORING_MAX_BODY_BYTES
     app.add_middleware(MetricsMiddleware, service="scoring")
     app.include_router(router)
-    app.include_router(ops_router())
+    app.include_router(ops_router("scoring"))
 
     @app.get("/readyz", summary="Readiness: database reachable; the consumer's lag behind the feed",
              **readiness_route(ScoringReadiness))  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -105,6 +105,8 @@ class KpiQuery(BaseModel):
 
 _kpi_query = TypeAdapter(KpiQuery)
 _reader = BearerAuth()
+WriterUser = Annotated[Principal, Depends(BearerAuth(write=True))]
+"""The caller of a route that changes something: platform and bi tokens get 403."""
 
 
 async def _kpis(user: Principal, runtime: Runtime, q: KpiQuery) -> JSONResponse:
@@ -265,7 +267,7 @@ async def get_settings(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
                                UnsupportedMediaType),
             summary="Set the org's timezone and currency (admin)")  # fmt: skip
 async def put_settings(
-    user: CurrentUser, runtime: RuntimeDep, body: Annotated[OrgSettings, Body()]
+    user: WriterUser, runtime: RuntimeDep, body: Annotated[OrgSettings, Body()]
 ) -> JSONResponse:
     """A new timezone re-buckets every event: the org's projection is rebuilt in the background
     (reads keep answering from the old one until the new one is ready)."""
@@ -275,7 +277,7 @@ async def put_settings(
 @router.post("/admin/rebuild", response_model=RebuildStatus, status_code=202, tags=["admin"],
              responses=problems(Unauthorized, Forbidden),
              summary="Rebuild the org's projections from the log (admin)")  # fmt: skip
-async def rebuild(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
+async def rebuild(user: WriterUser, runtime: RuntimeDep) -> JSONResponse:
     """Replays the whole log into new tables and swaps them in when caught up; reads stay
     available throughout. Follow it with `GET /v1/admin/rebuild`."""
     return JSONResponse(await service.request_rebuild(runtime, user), status_code=202)
@@ -368,7 +370,7 @@ async def get_models(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
 @router.post("/scoring/models/train", response_model=ModelList, status_code=201,
              tags=["priority"], responses=problems(Unauthorized, Forbidden, NotFound),
              summary="Train the org's lead and deal models now (admin)")  # fmt: skip
-async def post_train(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
+async def post_train(user: WriterUser, runtime: RuntimeDep) -> JSONResponse:
     """Learns from the org's closed leads and deals (in a worker thread: reads go on), stores a
     new version of each, makes them active and rescores every open lead and deal. Training also
     runs by itself, after enough new outcomes and on a schedule."""
