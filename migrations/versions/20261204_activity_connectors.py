@@ -38,6 +38,7 @@ def upgrade() -> None:
             owners                 jsonb       NOT NULL DEFAULT '{}',
             default_currency       text        NOT NULL,
             default_product_line   text        NOT NULL,
+            salesforce_org_id      text,                  -- Salesforce: the org it must name
             created_at             timestamptz NOT NULL DEFAULT now(),
             updated_at             timestamptz NOT NULL DEFAULT now(),
             CONSTRAINT uq_connectors_org_id_provider UNIQUE (org_id, provider)
@@ -51,6 +52,8 @@ def upgrade() -> None:
             object_id     text NOT NULL,
             owner_id      text,
             amount        text,
+            stage         text,                 -- Salesforce: the StageName last seen
+            modified_at   text,                 -- and the SystemModstamp it was seen at
             CONSTRAINT pk_connector_deals PRIMARY KEY (connector_id, object_id)
         )
         """

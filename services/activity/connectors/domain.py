@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID, uuid5
+
+from shared.events import LossReason
 
 CONNECTOR_NAMESPACE = UUID("3c0a7f5e-2b1d-4e8a-9c6f-5d4e3b2a1f00")
 """Fixed for ever: event ids derived from provider ids must come out the same on every retry."""
@@ -49,6 +52,7 @@ class ConnectorConfig:
     owners: dict[str, Owner] = field(default_factory=dict)  # CRM owner id -> rep and team
     default_currency: str = "EUR"
     default_product_line: str = "crm"
+    salesforce_org_id: str | None = None  # Salesforce: the org whose outbound messages we take
 
     @property
     def source(self) -> str:
@@ -61,6 +65,8 @@ class DealFacts:
 
     owner_id: str | None = None
     amount: str | None = None
+    stage: str | None = None  # Salesforce: the StageName last seen
+    modified_at: str | None = None  # Salesforce: the record's SystemModstamp last seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +83,46 @@ class Translation:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     ignored: int = 0  # events of no interest to us (another property changed…)
     deals: dict[str, DealFacts] = field(default_factory=dict)  # learnt, by CRM object id
+    keys: dict[str, str] = field(default_factory=dict)  # our event id -> the provider's key
+
+
+def amount(value: object) -> str | None:
+    """A CRM's amount as our decimal string (two places), or None when it is not one."""
+    if not isinstance(value, str | int | float) or isinstance(value, bool) or value == "":
+        return None
+    try:
+        parsed = Decimal(str(value).strip()).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return None
+    if not parsed.is_finite() or parsed < 0 or parsed >= Decimal(10) ** 15:
+        return None
+    return format(parsed, "f")
+
+
+_LOSS_REASONS = {r.value for r in LossReason}
+
+
+def loss_reason(text: object) -> dict[str, str]:
+    """`reason` (and `note`) of a `deal.lost` from a CRM's free-text loss reason: ours when it
+    names one of ours ("Price", "no budget", "Product-fit"), else `other` with the text as note."""
+    if not isinstance(text, str) or not text.strip():
+        return {"reason": LossReason.OTHER.value}
+    key = "_".join(text.strip().lower().replace("-", " ").split())
+    if key in _LOSS_REASONS:
+        return {"reason": key}
+    return {"reason": LossReason.OTHER.value, "note": text.strip()[:4000]}
+
+
+def parse_time(value: object) -> datetime | None:
+    """An ISO 8601 time (`Z` or an offset; none means UTC, as Pipedrive's v1 times), or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T", 1))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    if not 1970 <= parsed.year < 2100:
+        return None
+    return parsed

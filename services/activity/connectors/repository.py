@@ -14,8 +14,8 @@ from .domain import DeadLetter, DealFacts
 _CONNECTOR = """
 SELECT id, org_id, provider, secret_current, secret_current_set_at, secret_previous,
        secret_previous_set_at, stages::text AS stages, owners::text AS owners,
-       default_currency, default_product_line, created_at, updated_at
-FROM activity.connectors
+       default_currency, default_product_line, created_at, updated_at, salesforce_org_id
+FROM activity.connectors AS c
 """
 
 
@@ -44,6 +44,15 @@ async def insert_connector(
         SELECT id FROM ins
         """,
         id, org_id, provider, secret, stages, owners, default_currency, default_product_line,
+    )  # fmt: skip
+
+
+async def set_salesforce_org_id(
+    conn: asyncpg.Connection, connector_id: UUID, salesforce_org_id: str
+) -> None:
+    await conn.execute(
+        "UPDATE activity.connectors SET salesforce_org_id = $2 WHERE id = $1",
+        connector_id, salesforce_org_id,
     )  # fmt: skip
 
 
@@ -108,12 +117,15 @@ async def load_deals(
     conn: asyncpg.Connection, connector_id: UUID, object_ids: Iterable[str]
 ) -> dict[str, DealFacts]:
     rows = await conn.fetch(
-        "SELECT object_id, owner_id, amount FROM activity.connector_deals"
+        "SELECT object_id, owner_id, amount, stage, modified_at FROM activity.connector_deals"
         " WHERE connector_id = $1 AND object_id = ANY($2::text[])",
         connector_id,
         list(object_ids),
     )
-    return {r["object_id"]: DealFacts(r["owner_id"], r["amount"]) for r in rows}
+    return {
+        r["object_id"]: DealFacts(r["owner_id"], r["amount"], r["stage"], r["modified_at"])
+        for r in rows
+    }
 
 
 async def save_deals(
@@ -124,13 +136,16 @@ async def save_deals(
         return
     await conn.executemany(
         """
-        INSERT INTO activity.connector_deals (connector_id, object_id, owner_id, amount)
-        VALUES ($1, $2, $3, $4)
+        INSERT INTO activity.connector_deals (connector_id, object_id, owner_id, amount,
+            stage, modified_at)
+        VALUES ($1, $2, $3, $4, $5, $6)
         ON CONFLICT (connector_id, object_id) DO UPDATE SET
             owner_id = COALESCE(EXCLUDED.owner_id, connector_deals.owner_id),
-            amount = COALESCE(EXCLUDED.amount, connector_deals.amount)
+            amount = COALESCE(EXCLUDED.amount, connector_deals.amount),
+            stage = COALESCE(EXCLUDED.stage, connector_deals.stage),
+            modified_at = COALESCE(EXCLUDED.modified_at, connector_deals.modified_at)
         """,
-        [(connector_id, k, v.owner_id, v.amount) for k, v in deals.items()],
+        [(connector_id, k, v.owner_id, v.amount, v.stage, v.modified_at) for k, v in deals.items()],
     )
 
 

@@ -40,7 +40,7 @@ from shared.errors import problem_responses as problems
 from shared.responses import JSONResponse
 
 from ..dependencies import RuntimeDep
-from . import service
+from . import salesforce, service
 from .schemas import (
     ConnectorCreate,
     ConnectorList,
@@ -161,3 +161,43 @@ async def generic_webhook(org: OrgPath, request: Request, runtime: RuntimeDep) -
     event or a list (see services/activity/connectors/generic.py)."""
     body = await request.body()
     return _json(await service.receive_generic(runtime, org, headers=_headers(request), body=body))
+
+
+@router.post("/webhooks/pipedrive/{org}", response_model=DeliveryResult,
+             summary="Pipedrive webhook deliveries (v2, HTTP Basic auth)", responses=_DELIVERY,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": {"type": "object",
+                                                 "required": ["meta"]}}}}})  # fmt: skip
+async def pipedrive_webhook(org: OrgPath, request: Request, runtime: RuntimeDep) -> JSONResponse:
+    """`Authorization: Basic` with the connector's `user:password` (Pipedrive's webhook HTTP
+    auth); one v2 delivery: `meta`, `data`, `previous` (services/activity/connectors/pipedrive.py)."""
+    body = await request.body()
+    return _json(
+        await service.receive_pipedrive(runtime, org, headers=_headers(request), body=body)
+    )
+
+
+_ACK_EXAMPLE = salesforce.ACK.decode()
+
+
+@router.post("/webhooks/salesforce/{org}/{token}", response_class=Response,
+             summary="Salesforce outbound messages (SOAP; path token and organization id)",
+             responses={200: {"description": "Salesforce's `Ack`, sent once the events are "
+                              "stored.", "content": {"text/xml": {"example": _ACK_EXAMPLE}}},
+                        **_DELIVERY},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "text/xml": {"schema": {"type": "string"}}}}})  # fmt: skip
+async def salesforce_webhook(
+    org: OrgPath,
+    token: Annotated[str, Path(max_length=500)],
+    request: Request,
+    runtime: RuntimeDep,
+) -> Response:
+    """The outbound message's endpoint URL ends with the connector's secret token; its
+    `OrganizationId` must be the connector's `salesforce_org_id`. Up to 100 notifications of
+    Opportunity (services/activity/connectors/salesforce.py)."""
+    body = await request.body()
+    ack = await service.receive_salesforce(
+        runtime, org, token, headers=_headers(request), body=body
+    )
+    return Response(content=ack, media_type="text/xml; charset=utf-8")

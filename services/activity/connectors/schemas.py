@@ -15,12 +15,19 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from shared.events import Currency, Identifier, Stage
 
 Provider = Literal["hubspot", "generic", "pipedrive", "salesforce"]
 CrmKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
+SalesforceOrgId = Annotated[
+    str,
+    StringConstraints(pattern=r"^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$"),
+    Field(description="The Salesforce organization (`00D…`, 15 or 18 characters) whose outbound "
+          "messages the connector takes; others are refused.", examples=["00D5g000004ABCdEAO"]),
+]  # fmt: skip
 Secret = Annotated[str, StringConstraints(min_length=16, max_length=500, pattern=r"^[\x21-\x7e]+$")]
 
 
@@ -51,6 +58,16 @@ Owners = Annotated[
 
 
 def _check_secret(provider: str, secret: str) -> None:
+    if provider == "pipedrive":
+        user, colon, password = secret.partition(":")
+        if not colon or not user or not password:
+            raise ValueError("a Pipedrive secret is the webhook's `user:password`")
+    if provider == "salesforce" and (
+        len(secret) < 24 or secret.strip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                         "0123456789-_")
+    ):  # fmt: skip
+        raise ValueError("a Salesforce path token is at least 24 of A-Z a-z 0-9 - _ "
+                         "(e.g. secrets.token_urlsafe(32))")  # fmt: skip
     if provider == "generic":
         if not secret.startswith("whsec_"):
             raise ValueError("a Standard Webhooks secret starts with whsec_")
@@ -68,18 +85,30 @@ class ConnectorCreate(BaseModel):
     provider: Provider
     secret: Secret = Field(
         description="HubSpot: the app's client secret; generic: `whsec_…`; Pipedrive: "
-        "`user:password` of its Basic auth. Never shown again."
+        "`user:password` of its Basic auth; Salesforce: the token that ends the outbound "
+        "message's endpoint URL (`/v1/webhooks/salesforce/{org}/{token}`). Never shown again."
     )
     stages: Stages = Field(default_factory=dict)
     owners: Owners = Field(default_factory=dict)
     default_currency: Currency = Field(description="When the CRM sends no currency.")
     default_product_line: Identifier = "crm"
+    salesforce_org_id: SalesforceOrgId | None = Field(
+        default=None, description="Salesforce only, and required for it."
+    )
 
     @field_validator("secret")
     @classmethod
     def _secret_fits(cls, secret: str, info: ValidationInfo) -> str:
         _check_secret(str(info.data.get("provider", "")), secret)
         return secret
+
+    @model_validator(mode="after")
+    def _salesforce_org_id_fits(self) -> ConnectorCreate:
+        if self.provider == "salesforce" and self.salesforce_org_id is None:
+            raise ValueError("salesforce_org_id is required for a Salesforce connector")
+        if self.provider != "salesforce" and self.salesforce_org_id is not None:
+            raise ValueError("salesforce_org_id is for Salesforce connectors only")
+        return self
 
 
 class ConnectorUpdate(BaseModel):
@@ -94,6 +123,9 @@ class ConnectorUpdate(BaseModel):
     owners: Owners | None = None
     default_currency: Currency | None = None
     default_product_line: Identifier | None = None
+    salesforce_org_id: SalesforceOrgId | None = Field(
+        default=None, description="Salesforce connectors only."
+    )
 
 
 class SecretInfo(BaseModel):
@@ -117,6 +149,7 @@ class ConnectorRead(BaseModel):
     owners: dict[str, OwnerMapping]
     default_currency: str
     default_product_line: str
+    salesforce_org_id: str | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -35,7 +35,7 @@ from shared.events import EnvelopeBase, new_event_adapter
 
 from .. import service as activity
 from ..dependencies import Runtime
-from . import generic, hubspot
+from . import generic, hubspot, pipedrive, salesforce
 from . import repository as repo
 from .domain import (
     ConnectorConfig,
@@ -79,7 +79,8 @@ def _read(row: asyncpg.Record) -> dict[str, Any]:
         "id": row["id"],
         "org_id": row["org_id"],
         "provider": row["provider"],
-        "webhook_path": f"/v1/webhooks/{row['provider']}/{row['org_id']}",
+        "webhook_path": f"/v1/webhooks/{row['provider']}/{row['org_id']}"
+        + ("/{secret}" if row["provider"] == "salesforce" else ""),
         "secrets": {
             "current": _secret_info(row["secret_current"], row["secret_current_set_at"]),
             "previous": _secret_info(row["secret_previous"], row["secret_previous_set_at"]),
@@ -88,6 +89,7 @@ def _read(row: asyncpg.Record) -> dict[str, Any]:
         "owners": orjson.loads(row["owners"]),
         "default_currency": row["default_currency"],
         "default_product_line": row["default_product_line"],
+        "salesforce_org_id": row["salesforce_org_id"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
@@ -104,6 +106,7 @@ def _config(row: asyncpg.Record) -> ConnectorConfig:
         owners=owners,
         default_currency=row["default_currency"],
         default_product_line=row["default_product_line"],
+        salesforce_org_id=row["salesforce_org_id"],
     )
 
 
@@ -139,6 +142,8 @@ async def create_connector(
                 f"The org has a {body.provider} connector already: PATCH it.",
                 errors=[field_error("provider", "already configured", "exists")],
             )
+        if body.salesforce_org_id is not None:
+            await repo.set_salesforce_org_id(conn, created["id"], body.salesforce_org_id)
         row = await repo.get_connector(conn, principal.org, created["id"])
     assert row is not None
     return _read(row)
@@ -182,6 +187,13 @@ async def update_connector(
                 raise InvalidInput(str(exc), errors=[
                     field_error("secret", str(exc), "value_error")
                 ]) from exc  # fmt: skip
+        if body.salesforce_org_id is not None:
+            if row["provider"] != "salesforce":
+                detail = "salesforce_org_id is for Salesforce connectors only"
+                raise InvalidInput(detail, errors=[
+                    field_error("salesforce_org_id", detail, "value_error")
+                ])  # fmt: skip
+            await repo.set_salesforce_org_id(conn, connector_id, body.salesforce_org_id)
         now = datetime.now(UTC)
         current, current_at = row["secret_current"], row["secret_current_set_at"]
         previous, previous_at = row["secret_previous"], row["secret_previous_set_at"]
@@ -359,6 +371,69 @@ async def receive_generic(
     return _result(appended, duplicates, len(translation.dead_letters), translation.ignored)
 
 
+async def receive_pipedrive(
+    runtime: Runtime, org: str, *, headers: dict[str, str], body: bytes
+) -> dict[str, Any]:
+    row = await _connector_for(runtime.pool, org, "pipedrive")
+    try:
+        pipedrive.verify(_secrets(row), headers)
+    except pipedrive.SignatureError as exc:
+        raise BadSignature(str(exc)) from exc
+    delivery = _parse_json(body, headers)
+    if not isinstance(delivery, dict):
+        raise InvalidInput("Pipedrive posts one JSON object (webhooks v2).",
+                           errors=[field_error("body", "must be an object", "type")])  # fmt: skip
+    try:
+        translation = pipedrive.translate(_config(row), delivery)
+    except pipedrive.MalformedDelivery as exc:
+        raise InvalidInput(f"Not a Pipedrive v2 delivery: {exc}.",
+                           errors=[field_error("body.meta", str(exc), "missing")]) from exc  # fmt: skip
+    events, invalid = _checked_or_dead(translation, translation.keys)
+    dead = [*translation.dead_letters, *invalid]
+    appended, duplicates = await _append(runtime, org, "pipedrive", events)
+    await _finish(runtime, row["id"], translation, dead)
+    return _result(appended, duplicates, len(dead), translation.ignored)
+
+
+_XML_MEDIA = ("text/xml", "application/xml", "application/soap+xml")
+
+
+async def receive_salesforce(
+    runtime: Runtime, org: str, token: str, *, headers: dict[str, str], body: bytes
+) -> bytes:
+    """The SOAP `Ack`, once the message's events and dead letters are stored."""
+    row = await _connector_for(runtime.pool, org, "salesforce")
+    try:
+        salesforce.verify_token(_secrets(row), token)
+    except salesforce.SignatureError as exc:
+        raise BadSignature(str(exc)) from exc
+    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media and media not in _XML_MEDIA:
+        raise UnsupportedMediaType(f"Salesforce sends `text/xml`, not {media!r}.")
+    try:
+        message = salesforce.parse(body)
+    except salesforce.MalformedMessage as exc:
+        raise MalformedRequest(f"Not a Salesforce outbound message: {exc}.") from exc
+    try:
+        salesforce.verify_org(row["salesforce_org_id"], message.organization_id)
+    except salesforce.SignatureError as exc:
+        raise BadSignature(str(exc)) from exc
+    if len(message.notifications) > salesforce.MAX_NOTIFICATIONS:
+        raise PayloadTooLarge(
+            f"At most {salesforce.MAX_NOTIFICATIONS} notifications per message.",
+            errors=[field_error("body", "too many notifications", "too_long")],
+        )
+    opportunity_ids = {n.fields.get("Id") or "" for n in message.notifications}
+    async with runtime.pool.acquire() as conn:
+        known = await repo.load_deals(conn, row["id"], opportunity_ids - {""})
+    translation = salesforce.translate(_config(row), message, known, datetime.now(UTC))
+    events, invalid = _checked_or_dead(translation, translation.keys)
+    dead = [*translation.dead_letters, *invalid]
+    await _append(runtime, org, "salesforce", events)
+    await _finish(runtime, row["id"], translation, dead)
+    return salesforce.ACK
+
+
 # --------------------------------------------------------------------------- dead letters
 
 
@@ -392,7 +467,21 @@ def _retranslate(
             out.events += one.events
             out.dead_letters += one.dead_letters
             ids.update({e["event_id"]: r["event_key"] for e in one.events})
+    elif config.provider == "pipedrive":
+        for r in letters:  # the whole delivery: keep the one event this letter stands for
+            one = pipedrive.translate(config, orjson.loads(r["payload"]))
+            _keep(out, ids, one, r["event_key"])
+    elif config.provider == "salesforce":
+        for r in letters:  # the notification, against what was known before it
+            one = salesforce.retranslate(config, orjson.loads(r["payload"]))
+            _keep(out, ids, one, r["event_key"])
     return out, ids
+
+
+def _keep(out: Translation, ids: dict[str, str], one: Translation, key: str) -> None:
+    out.events += [e for e in one.events if one.keys.get(e["event_id"]) == key]
+    out.dead_letters += [d for d in one.dead_letters if d.event_key == key]
+    ids.update({k: v for k, v in one.keys.items() if v == key})
 
 
 async def replay_dead_letters(

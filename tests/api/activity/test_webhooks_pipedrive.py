@@ -1,0 +1,173 @@
+"""Pipedrive deliveries over the real activity app: v2 bodies with the webhook's Basic auth."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import TokenFactory
+
+SECRET = "pipedrive-hook:s3cret-passw0rd"
+ROTATED = "pipedrive-hook:n3w-passw0rd-abc"
+CONNECTOR = {
+    "provider": "pipedrive",
+    "secret": SECRET,
+    "stages": {"1": "qualification", "2": "proposal"},
+    "owners": {"15": {"rep_id": "rep-anna", "team_id": "team-north"}},
+    "default_currency": "EUR",
+}
+
+
+def deal(**changes: Any) -> dict[str, Any]:
+    return {"id": 123, "title": "Ovens for Kiel", "owner_id": 15, "org_id": 88, "stage_id": 1,
+            "pipeline_id": 1, "value": 24000, "currency": "EUR", "status": "open",
+            "lost_reason": None, "add_time": "2026-12-01T09:00:00Z",
+            "update_time": "2026-12-04T10:00:00Z", "won_time": None, "lost_time": None,
+            "custom_fields": {}, **changes}  # fmt: skip
+
+
+def delivery(delivery_id: str, action: str, data: dict[str, Any] | None,
+             previous: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    return {"data": data, "previous": previous,
+            "meta": {"action": action, "entity": "deal", "entity_id": "123", "id": delivery_id,
+                     "timestamp": "2026-12-04T10:00:00.000Z", "company_id": "7741",
+                     "user_id": "15", "version": "2.0", "webhook_id": "4411", "attempt": 1,
+                     "change_source": "app", "is_bulk_edit": False}}  # fmt: skip
+
+
+CREATED = delivery("d-1", "create", deal())
+MOVED = delivery("d-2", "change", deal(stage_id=2), {"stage_id": 1})
+WON = delivery("d-3", "change", deal(stage_id=2, status="won", won_time="2026-12-05T08:00:00Z"),
+               {"status": "open", "won_time": None})  # fmt: skip
+
+
+async def deliver(client: httpx.AsyncClient, org: str, body: dict[str, Any], *,
+                  credentials: str | None = SECRET) -> httpx.Response:  # fmt: skip
+    headers = {}
+    if credentials is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+    return await client.post(f"/v1/webhooks/pipedrive/{org}", json=body, headers=headers)
+
+
+async def feed(client: httpx.AsyncClient, auth: TokenFactory) -> list[dict[str, Any]]:
+    r = await client.get("/v1/events?limit=1000", headers=auth())
+    assert r.status_code == 200
+    return r.json()["items"]  # type: ignore[no-any-return]
+
+
+async def dead_letters(client: httpx.AsyncClient, auth: TokenFactory, cid: str) -> list[Any]:
+    r = await client.get(f"/v1/connectors/{cid}/dead-letters", headers=auth())
+    assert r.status_code == 200
+    return r.json()["items"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def connector(activity: httpx.AsyncClient, auth: TokenFactory) -> str:
+    r = await activity.post("/v1/connectors", json=CONNECTOR, headers=auth())
+    assert r.status_code == 201, r.text
+    return r.json()["id"]  # type: ignore[no-any-return]
+
+
+class TestDelivery:
+    async def test_a_delivery_is_stored_once_even_when_delivered_twice(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        for body in (CREATED, MOVED, WON):
+            first = await deliver(activity, org, body)
+            assert first.status_code == 200, first.text
+            assert first.json() == {"appended": 1, "duplicates": 0, "dead_letters": 0,
+                                    "ignored": 0}  # fmt: skip
+        again = await deliver(activity, org, WON)
+        assert again.json() == {"appended": 0, "duplicates": 1, "dead_letters": 0, "ignored": 0}
+        events = await feed(activity, auth)
+        assert [e["type"] for e in events] == ["deal.opened", "deal.stage_changed", "deal.won"]
+        assert {e["metadata"]["source"] for e in events} == {"crm:pipedrive"}
+        assert {e["stream"] for e in events} == {"deal-pipedrive-123"}
+        assert events[1]["data"] == {"to_stage": "proposal", "from_stage": "qualification"}
+        assert events[2]["data"] == {"amount": "24000.00", "currency": "EUR"}
+        assert events[2]["rep_id"] == "rep-anna"
+
+    @pytest.mark.parametrize("credentials", [None, "pipedrive-hook:wrong", "someone:" + SECRET])
+    async def test_missing_or_wrong_credentials_are_401_and_store_nothing(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str,
+        credentials: str | None,
+    ) -> None:  # fmt: skip
+        unmapped = delivery("d-9", "create", deal(owner_id=99))
+        for body in (CREATED, unmapped):
+            r = await deliver(activity, org, body, credentials=credentials)
+            assert r.status_code == 401, r.text
+            assert r.headers["content-type"].startswith("application/problem+json")
+        assert await feed(activity, auth) == []
+        assert await dead_letters(activity, auth, connector) == []
+
+    async def test_the_previous_credentials_pass_during_a_rotation(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        await activity.patch(f"/v1/connectors/{connector}", json={"secret": ROTATED},
+                             headers=auth())  # fmt: skip
+        assert (await deliver(activity, org, CREATED)).status_code == 200
+        assert (await deliver(activity, org, MOVED, credentials=ROTATED)).status_code == 200
+        await activity.patch(f"/v1/connectors/{connector}", json={"drop_previous_secret": True},
+                             headers=auth())  # fmt: skip
+        assert (await deliver(activity, org, WON)).status_code == 401
+        assert len(await feed(activity, auth)) == 2
+
+    async def test_a_secret_that_is_not_user_and_password_is_refused(
+        self, activity: httpx.AsyncClient, auth: TokenFactory
+    ) -> None:
+        r = await activity.post("/v1/connectors", json={**CONNECTOR, "secret": "x" * 20},
+                                headers=auth())  # fmt: skip
+        assert r.status_code == 422
+
+    async def test_an_authenticated_body_without_meta_is_422_and_stores_nothing(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        assert (await deliver(activity, org, {"data": deal()})).status_code == 422
+        assert await feed(activity, auth) == []
+
+    async def test_an_org_without_a_pipedrive_connector_is_404(
+        self, activity: httpx.AsyncClient, org: str
+    ) -> None:
+        assert (await deliver(activity, org, CREATED)).status_code == 404
+
+
+class TestDeadLetters:
+    async def test_unmapped_events_are_listed_then_replayed_after_the_mapping_is_fixed(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        stage_and_value = delivery("d-5", "change", deal(stage_id=3, value=30000),
+                                   {"stage_id": 2, "value": 24000})  # fmt: skip
+        other_owner = delivery("d-6", "create", deal(id=124, owner_id=77))
+        assert (await deliver(activity, org, CREATED)).json()["appended"] == 1
+        r = await deliver(activity, org, stage_and_value)
+        assert r.json() == {"appended": 1, "duplicates": 0, "dead_letters": 1, "ignored": 0}
+        assert (await deliver(activity, org, other_owner)).json()["dead_letters"] == 1
+        again = await deliver(activity, org, stage_and_value)
+        assert again.json()["appended"] == 0
+        letters = await dead_letters(activity, auth, connector)
+        assert sorted(d["reason"] for d in letters) == ["owner_unmapped", "stage_unmapped"]
+        assert sorted(d["event_key"] for d in letters) == [
+            "pipedrive:7741:d-5:0", "pipedrive:7741:d-6:0"
+        ]  # fmt: skip
+
+        fixed = {**CONNECTOR["stages"], "3": "negotiation"}  # type: ignore[dict-item]
+        owners = {**CONNECTOR["owners"], "77": {"rep_id": "rep-bo"}}  # type: ignore[dict-item]
+        await activity.patch(f"/v1/connectors/{connector}", headers=auth(),
+                             json={"stages": fixed, "owners": owners})  # fmt: skip
+        replayed = await activity.post(f"/v1/connectors/{connector}/dead-letters/replay",
+                                       headers=auth())  # fmt: skip
+        assert replayed.json() == {"replayed": 2, "remaining": 0}
+        events = await feed(activity, auth)
+        assert [e["type"] for e in events] == [
+            "deal.opened", "deal.amount_changed", "deal.stage_changed", "deal.opened"
+        ]  # fmt: skip
+        assert events[2]["data"] == {"to_stage": "negotiation", "from_stage": "proposal"}
+        assert events[3]["rep_id"] == "rep-bo"
+        assert await dead_letters(activity, auth, connector) == []
+        # the redelivery after the fix is stored already: nothing twice
+        late = await deliver(activity, org, stage_and_value)
+        assert late.json() == {"appended": 0, "duplicates": 2, "dead_letters": 0, "ignored": 0}
+        assert len(await feed(activity, auth)) == 4
