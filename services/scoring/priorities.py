@@ -26,7 +26,7 @@ from .priority.scores import ActiveModel
 from .projections.leads import Prospect
 from .replayer import replay_org
 from .scorer import model_record, today
-from .service import OrgView, org_view
+from .service import OrgView, _at, org_view
 
 PRIORITY_CURSOR = "p1"
 EXPORT_CURSOR = "s1"
@@ -128,16 +128,28 @@ async def priority(
     after = _decode_after(cursor, kind)
     org = await org_view(runtime, principal.org)
     if as_of is None:
-        async with runtime.pool.acquire() as conn:
-            rows = await repository.priority_page(
-                conn, principal.org, org.generation, kind=kind, rep=rep, team=team, tier=tier,
-                after=after, limit=limit + 1,
-            )  # fmt: skip
-        day = today(org.timezone)
-        items = [scores.render(r["doc"], day) for r in rows]
-        freshness = _freshness(org)
+        # Kept in memory while the org stands still (answers.py): the same question between
+        # two events is answered without the database. The caller's limits (rep, team) are
+        # in the key; who may ask was checked above.
+        question = ("priority", kind, rep, team, tier, after, limit)
+
+        async def stored() -> dict[str, Any]:
+            async with runtime.pool.acquire() as conn:
+                rows = await repository.priority_page(
+                    conn, principal.org, org.generation, kind=kind, rep=rep, team=team,
+                    tier=tier, after=after, limit=limit + 1,
+                )  # fmt: skip
+            day = today(org.timezone)
+            listed = [scores.listed(scores.render(r["doc"], day)) for r in rows]
+            return _page(listed, kind, limit, None, _freshness(org))
+
+        answer: dict[str, Any] = await runtime.answers.get(
+            _at(principal.org, org, question), stored
+        )
+        return answer
     else:
         everything, freshness, _ = await _replayed(runtime, principal, org, as_of)
+        everything = [scores.listed(answer) for answer in everything]
         items = sorted(
             (
                 s for s in everything
@@ -147,6 +159,14 @@ async def priority(
             ),
             key=lambda s: (-s["score"], s["id"]),
         )[: limit + 1]  # fmt: skip
+    return _page(items, kind, limit, as_of, freshness)
+
+
+def _page(
+    items: list[dict[str, Any]], kind: str, limit: int, as_of: datetime | None,
+    freshness: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """A page of scores (up to `limit` of `items`, which holds one more when there is more)."""
     more = len(items) > limit
     items = items[:limit]
     next_cursor = (
@@ -178,11 +198,19 @@ async def score_of(
 ) -> dict[str, Any]:
     org = await org_view(runtime, principal.org)
     if as_of is None:
-        async with runtime.pool.acquire() as conn:
-            row = await repository.get_score(conn, principal.org, org.generation, key)
-        if row is None or not _visible(principal, row["rep_id"], row["team_id"]):
+
+        async def stored() -> tuple[str, str, dict[str, Any]] | None:
+            async with runtime.pool.acquire() as conn:
+                row = await repository.get_score(conn, principal.org, org.generation, key)
+            if row is None:
+                return None
+            return row["rep_id"], row["team_id"], scores.render(row["doc"], today(org.timezone))
+
+        found = await runtime.answers.get(_at(principal.org, org, ("score", key)), stored)
+        if found is None or not _visible(principal, found[0], found[1]):
             raise NotFound(f"No open lead or deal {key!r} of yours.")
-        return scores.render(row["doc"], today(org.timezone))
+        answer: dict[str, Any] = found[2]
+        return answer
     everything, _, _ = await _replayed(runtime, principal, org, as_of)
     for answer in everything:
         if answer["id"] == key and _visible(

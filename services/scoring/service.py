@@ -49,6 +49,7 @@ class OrgView:
     currency: str
     position: int
     last_recorded_at: datetime | None
+    scored: tuple[Any, ...] = ()  # the day and models its lead scores and health were made for
 
 
 async def org_view(runtime: Runtime, org: str) -> OrgView:
@@ -59,13 +60,14 @@ async def org_view(runtime: Runtime, org: str) -> OrgView:
     return OrgView(
         row["generation"], ZoneInfo(row["timezone"]),
         row["currency"] or settings.default_currency, row["position"], row["last_recorded_at"],
+        (row["scored_on"], row["scored_models"]),
     )  # fmt: skip
 
 
 def _standing(org: OrgView) -> tuple[Any, ...]:
     """Everything besides the question that an answer from the stored projection depends on:
     where the org stands, how it presents itself, and its today (for default ranges)."""
-    return (org.generation, org.position, org.timezone.key, org.currency, _today(org))
+    return (org.generation, org.position, org.timezone.key, org.currency, _today(org), org.scored)
 
 
 async def standing(runtime: Runtime, org_id: str) -> tuple[Any, ...]:

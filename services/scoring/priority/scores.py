@@ -180,6 +180,28 @@ def render(doc: str | bytes, today: date) -> dict[str, Any]:
     return answer
 
 
+LISTED_FACTORS = 5
+
+
+def listed(answer: dict[str, Any], top: int = LISTED_FACTORS) -> dict[str, Any]:
+    """A score as a list shows it: its `top` largest factors, and the rest as one `others`
+    factor holding their sum, so the factors still add up exactly to `log_odds −
+    base_log_odds` (each factor has at most 6 decimals: the sum is exact in decimal).
+    `GET /v1/leads/{id}/score` shows them all."""
+    factors: list[dict[str, Any]] = answer["factors"]
+    if len(factors) <= top + 1:
+        return answer
+    rest = factors[top:]
+    total = sum((Decimal(repr(f["contribution"])) for f in rest), Decimal(0))
+    others = {
+        "name": "others",
+        "value": str(len(rest)),
+        "contribution": float(total),
+        "sentence": f"{len(rest)} smaller factors together (GET /v1/leads/{{id}}/score lists them)",
+    }
+    return {**answer, "factors": [*factors[:top], others]}
+
+
 def scores_for(
     prospects: Mapping[str, Prospect] | list[Prospect],
     models: Mapping[str, ActiveModel],

@@ -141,6 +141,23 @@ class TestTheList:
         assert scores == sorted(scores, key=lambda s: (-s[0], s[1]))
         assert body["has_more"] is False and body["next"] is None
 
+    async def test_a_listed_score_shows_its_largest_factors_and_the_rest_summed(
+        self, scoring, shop
+    ) -> None:
+        for kind in ("lead", "deal"):
+            for item in (await page(scoring, as_(shop), owner="org", kind=kind))["items"]:
+                full = (
+                    await scoring.get(f"/v1/leads/{item['id']}/score", headers=as_(shop))
+                ).json()
+                assert len(item["factors"]) <= 6
+                total = sum((exact(f["contribution"]) for f in item["factors"]), Decimal(0))
+                assert exact(item["log_odds"]) - exact(item["base_log_odds"]) == total
+                shown = [f for f in item["factors"] if f["name"] != "others"]
+                assert shown == full["factors"][: len(shown)]
+                if len(full["factors"]) > 6:
+                    assert item["factors"][-1]["name"] == "others"
+                    assert item["factors"][-1]["value"] == str(len(full["factors"]) - 5)
+
     async def test_closed_leads_are_not_listed(self, scoring, shop) -> None:
         body = await page(scoring, as_(shop), owner="org")
         assert "lead-L5" not in ids(body) and "lead-L6" not in ids(body)
