@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.table import Table
@@ -25,18 +23,9 @@ from bench._harness import console, write_json
 from services.scoring.priority import features as feats
 from services.scoring.priority import training
 from services.scoring.projections.rollup import replay
-from shared.synthetic_planted import planted_leads, truth_auc
+from shared.synthetic_planted import as_fed, planted_leads, truth_auc
 
 HORIZON = 14
-
-
-def _fed(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {**e, "org_id": "org-planted", "position": i + 1, "stream_version": 1,
-         "schema_version": 1,
-         "recorded_at": datetime.fromisoformat(e["occurred_at"]).astimezone(UTC).isoformat()}
-        for i, e in enumerate(events)
-    ]  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.monotonic()
     truth = planted_leads(seed=args.seed, leads=leads)
-    book = replay(_fed(truth.events), ZoneInfo("Europe/Berlin")).book
+    book = replay(as_fed(truth.events), ZoneInfo("Europe/Berlin")).book
     prospects = list(book.prospects.values())
     created = sorted(truth.created.values())
     cutoff = created[len(created) // 2]

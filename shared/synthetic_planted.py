@@ -413,3 +413,13 @@ def planted_leads(
         made += [(t, org.counter + n, event) for t, n, event in org.leaked]
     made.sort(key=lambda item: (item[0], item[1]))
     return Planted([event for _, _, event in made], truth, outcome, created)
+
+
+def as_fed(events: Sequence[dict[str, Any]], org: str = "org-planted") -> list[dict[str, Any]]:
+    """The envelopes as activity's feed serves them, each recorded when it occurred (a CRM
+    logging as it goes), for folding them without the services."""
+    return [
+        {**e, "org_id": org, "position": i + 1, "stream_version": 1, "schema_version": 1,
+         "recorded_at": datetime.fromisoformat(e["occurred_at"]).astimezone(UTC).isoformat()}
+        for i, e in enumerate(events)
+    ]  # fmt: skip

@@ -51,6 +51,13 @@ from .sources import Cuts
 
 router = APIRouter(prefix="/v1")
 _READ_ERRORS = problems(Unauthorized, Forbidden, InvalidInput, UpstreamUnavailable)
+_EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Rows; the `Link` header (rel=next) and `X-Next-Cursor` continue.",
+        "content": {"text/csv": {}, "application/x-ndjson": {}, "application/vnd.apache.parquet": {}},
+    },
+    **_READ_ERRORS,
+}  # fmt: skip
 
 ID = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}"  # as event ids (shared/events.py Identifier)
 Owner = Annotated[
@@ -219,15 +226,9 @@ class ExportFormat(StrEnum):
 @router.get(
     "/export/kpis",
     tags=["export"],
-    response_class=Response,  # its own media types, documented below; not JSON
+    response_class=Response,  # its own media types (_EXPORT_RESPONSES); not JSON
     summary="Bulk export of the daily KPI rows, for BI tools",
-    responses={
-        200: {
-            "description": "Rows; the `Link` header (rel=next) and `X-Next-Cursor` continue.",
-            "content": {"text/csv": {}, "application/x-ndjson": {}, "application/vnd.apache.parquet": {}},
-        },
-        **_READ_ERRORS,
-    },
+    responses=_EXPORT_RESPONSES,
 )  # fmt: skip
 async def export_kpis(
     request: Request,
@@ -406,13 +407,7 @@ async def get_backtest(
     tags=["export"],
     response_class=Response,
     summary="Bulk export of the open leads' and deals' scores, for BI tools",
-    responses={
-        200: {
-            "description": "Rows; the `Link` header (rel=next) and `X-Next-Cursor` continue.",
-            "content": {"text/csv": {}, "application/x-ndjson": {}, "application/vnd.apache.parquet": {}},
-        },
-        **_READ_ERRORS,
-    },
+    responses=_EXPORT_RESPONSES,
 )  # fmt: skip
 async def export_scores(
     request: Request,

@@ -12,9 +12,12 @@ import pytest
 from fastapi import FastAPI
 
 from services.activity.main import create_app as create_activity
+from services.goals.main import create_app as create_goals
 from services.scoring.main import create_app as create_scoring
 from tests.api.activity.conftest import activity_settings
+from tests.api.goals.conftest import goals_settings
 from tests.api.scoring.conftest import scoring_settings
+from tests.conftest import running
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +65,14 @@ async def post_events(
         return last
 
     return post
+
+
+@pytest.fixture(scope="session")
+async def goals(scoring_app: FastAPI, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The goals app in-process, asking the scoring app above for actuals."""
+    app = create_goals(
+        goals_settings(), database_url=database_url,
+        scoring_transport=httpx.ASGITransport(app=scoring_app),
+    )  # fmt: skip
+    async with running(app, "goals") as client:
+        yield client

@@ -15,20 +15,10 @@ from services.goals.main import create_app as create_goals
 from services.scoring.main import create_app as create_scoring
 from tests.api.goals.conftest import goals_settings
 from tests.api.scoring.conftest import scoring_settings
-from tests.conftest import TokenFactory, running
+from tests.conftest import TokenFactory
 from tests.problems import assert_problem
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-async def goals(scoring_app: FastAPI, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_goals(
-        goals_settings(), database_url=database_url,
-        scoring_transport=httpx.ASGITransport(app=scoring_app),
-    )  # fmt: skip
-    async with running(app, "goals") as client:
-        yield client
 
 
 async def in_chunks(body: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:

@@ -3,27 +3,12 @@ names the field, answered at once, and no child goal is stored."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from services.goals.main import create_app as create_goals
-from tests.api.goals.conftest import goals_settings
 from tests.api.goals.helpers import count_goal, create, decompose, list_all
-from tests.conftest import TokenFactory, running
+from tests.conftest import TokenFactory
 from tests.problems import assert_problem
-
-
-@pytest.fixture(scope="module")
-async def goals(scoring_app: FastAPI, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_goals(
-        goals_settings(), database_url=database_url,
-        scoring_transport=httpx.ASGITransport(app=scoring_app),
-    )  # fmt: skip
-    async with running(app, "goals") as client:
-        yield client
 
 
 class TestADecompositionByRepIsBounded:

@@ -4,17 +4,13 @@ a platform token (org `*`), whatever its role, and a bi token get 403 and nothin
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from services.goals.main import create_app as create_goals
 from shared.auth import PLATFORM_ORG
-from tests.api.goals.conftest import goals_settings
-from tests.conftest import TokenFactory, running
+from tests.conftest import TokenFactory
 from tests.problems import assert_problem
 
 GOAL = str(uuid.uuid4())
@@ -31,16 +27,6 @@ GOALS_WRITES = [
     ("POST", f"/v1/goals/{GOAL}/decompose", {"by": "time", "into": "week"}),
     ("PUT", "/v1/calendar", {"timezone": "Europe/Berlin"}),
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-async def goals(scoring_app: FastAPI, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_goals(
-        goals_settings(), database_url=database_url,
-        scoring_transport=httpx.ASGITransport(app=scoring_app),
-    )  # fmt: skip
-    async with running(app, "goals") as client:
-        yield client
 
 
 async def rows_of(db: asyncpg.Pool, org: str) -> int:

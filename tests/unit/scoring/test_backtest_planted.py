@@ -8,7 +8,7 @@ These are the README's figures (`python -m bench.backtest` prints them).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,21 +17,10 @@ from services.scoring.priority import features as feats
 from services.scoring.priority import training
 from services.scoring.projections.leads import Prospect
 from services.scoring.projections.rollup import replay
-from shared.synthetic_planted import Planted, planted_leads, truth_auc
+from shared.synthetic_planted import Planted, as_fed, planted_leads, truth_auc
 
 LEADS = 6000
 HORIZON = 14
-
-
-def as_fed(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Client envelopes as activity's feed serves them, each recorded when it occurred (a CRM
-    logging as it goes)."""
-    return [
-        {**e, "org_id": "org-planted", "position": i + 1, "stream_version": 1,
-         "schema_version": 1,
-         "recorded_at": datetime.fromisoformat(e["occurred_at"]).astimezone(UTC).isoformat()}
-        for i, e in enumerate(events)
-    ]  # fmt: skip
 
 
 @cache
