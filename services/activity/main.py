@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from shared.body import register_body_schemas
 from shared.db import asyncpg_dsn, release_as_is, sync_url
 from shared.direct import DirectRoutes
+from shared.docs import install_offline_docs
 from shared.errors import document_problems_as_problem_json, install_problem_handlers
 from shared.limits import BodySizeLimit
 from shared.logging import configure_logging
@@ -86,6 +87,8 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=JSONResponse,
+        docs_url=None,  # served offline by install_offline_docs
+        redoc_url=None,
         # Prometheus (/metrics) is our telemetry; FastAPI's built-in OpenTelemetry hooks would
         # cost a check per request for nothing.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -102,6 +105,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware, service="activity")
     app.include_router(router)
     app.include_router(connectors_router)
+    install_offline_docs(app)
     app.include_router(ops_router())
 
     @app.get("/readyz", summary="Readiness: database reachable, writer running",

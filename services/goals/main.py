@@ -13,6 +13,7 @@ from sqlalchemy import text
 from shared.auth import Role, issue_token
 from shared.clients.scoring import ScoringClient
 from shared.db import create_engine, create_sessionmaker, sync_url
+from shared.docs import install_offline_docs
 from shared.errors import document_problems_as_problem_json, install_problem_handlers
 from shared.limits import BodySizeLimit, max_body_bytes
 from shared.logging import configure_logging
@@ -68,13 +69,16 @@ def create_app(
             app.state.scoring = scoring
             yield
 
+    # docs_url/redoc_url: served offline by install_offline_docs, below.
     app = FastAPI(title="salesperf goals", version="1", description=DESCRIPTION,
-                  lifespan=lifespan, default_response_class=JSONResponse)  # fmt: skip
+                  lifespan=lifespan, default_response_class=JSONResponse,
+                  docs_url=None, redoc_url=None)  # fmt: skip
     install_problem_handlers(app)
     document_problems_as_problem_json(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes(settings))  # GOALS_MAX_BODY_BYTES
     app.add_middleware(MetricsMiddleware, service="goals")
     app.include_router(router)
+    install_offline_docs(app)
     app.include_router(ops_router("goals"))
 
     @app.get("/readyz", summary="Readiness: database reachable", **readiness_route())

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from shared.contracts.scoring import ScoringReadiness
 from shared.db import asyncpg_dsn, release_as_is, sync_url
 from shared.direct import DirectRoutes
+from shared.docs import install_offline_docs
 from shared.errors import document_problems_as_problem_json, install_problem_handlers
 from shared.limits import BodySizeLimit, max_body_bytes
 from shared.logging import configure_logging
@@ -87,6 +88,8 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=JSONResponse,
+        docs_url=None,  # served offline by install_offline_docs
+        redoc_url=None,
         # Prometheus (/metrics) is our telemetry; FastAPI's OpenTelemetry hooks would cost a
         # check per request for nothing (as in activity).
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -98,6 +101,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes(settings))  # SCORING_MAX_BODY_BYTES
     app.add_middleware(MetricsMiddleware, service="scoring")
     app.include_router(router)
+    install_offline_docs(app)
     app.include_router(ops_router("scoring"))
 
     @app.get("/readyz", summary="Readiness: database reachable; the consumer's lag behind the feed",
