@@ -32,19 +32,60 @@ class _RouteName:
     path: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    """A path template with one `{name}` segment: prefix, name, suffix."""
+
+    method: str
+    prefix: str
+    name: str
+    suffix: str
+    route: _RouteName
+    handler: Handler
+
+    @classmethod
+    def of(cls, method: str, template: str, handler: Handler) -> _Pattern:
+        prefix, rest = template.split("{", 1)
+        name, suffix = rest.split("}", 1)
+        return cls(method, prefix, name, suffix, _RouteName(template), handler)
+
+
 class DirectRoutes:
-    def __init__(self, app: ASGIApp, routes: Mapping[tuple[str, str], Handler]) -> None:
+    """`routes` by (method, exact path); `patterns` by (method, path template) for templates
+    with one `{name}` segment (its value goes to `scope["path_params"]`, as Starlette's routing
+    puts it; the handler validates it)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        routes: Mapping[tuple[str, str], Handler],
+        patterns: Mapping[tuple[str, str], Handler] | None = None,
+    ) -> None:
         self.app = app
         self.routes = dict(routes)
         self.names = {key: _RouteName(key[1]) for key in routes}
+        self.patterns = [_Pattern.of(method, template, handler)
+                         for (method, template), handler in (patterns or {}).items()]  # fmt: skip
+
+    def _match(self, scope: Scope) -> tuple[Handler, _RouteName] | None:
+        method, path = scope.get("method", ""), scope.get("path", "")
+        handler = self.routes.get((method, path))
+        if handler is not None:
+            return handler, self.names[(method, path)]
+        for p in self.patterns:
+            if method == p.method and path.startswith(p.prefix) and path.endswith(p.suffix):
+                value = path[len(p.prefix) : len(path) - len(p.suffix)]
+                if value and "/" not in value:
+                    scope["path_params"] = {p.name: value}
+                    return p.handler, p.route
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        key = (scope.get("method", ""), scope.get("path", ""))
-        handler = self.routes.get(key) if scope["type"] == "http" else None
-        if handler is None:
+        found = self._match(scope) if scope["type"] == "http" else None
+        if found is None:
             await self.app(scope, receive, send)
             return
-        scope["route"] = self.names[key]
+        handler, scope["route"] = found
         request = Request(scope, receive)
         try:
             response = await handler(request)

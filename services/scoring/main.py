@@ -26,7 +26,7 @@ from .config import ScoringSettings
 from .consumer import Consumer
 from .dependencies import Runtime
 from .org_views import OrgRows
-from .router import kpis_direct, router
+from .router import kpis_direct, router, score_direct
 
 DESCRIPTION = """
 KPIs, funnels and leaderboards, folded from the activity log. Scoring follows activity's feed
@@ -97,7 +97,11 @@ def create_app(
     install_problem_handlers(app)
     document_problems_as_problem_json(app)
     # Innermost: dashboards' polling of /v1/kpis skips FastAPI's routing layers (shared/direct.py).
-    app.add_middleware(DirectRoutes, routes={("GET", "/v1/kpis"): kpis_direct})
+    app.add_middleware(
+        DirectRoutes,
+        routes={("GET", "/v1/kpis"): kpis_direct},
+        patterns={("GET", "/v1/leads/{id}/score"): score_direct},
+    )
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes(settings))  # SCORING_MAX_BODY_BYTES
     app.add_middleware(MetricsMiddleware, service="scoring")
     app.include_router(router)

@@ -360,6 +360,34 @@ async def get_score(
     return JSONResponse(await priorities.score_of(runtime, user, id, as_of=as_of))
 
 
+class ScoreQuery(BaseModel):
+    """`GET /v1/leads/{id}/score`'s parameters, for the direct route (the same types)."""
+
+    id: StreamId
+    as_of: AsOf = None
+
+
+_score_query = TypeAdapter(ScoreQuery)
+
+
+async def score_direct(request: Request) -> Response:
+    """`GET /v1/leads/{id}/score` past FastAPI's routing and dependency layers (as /v1/kpis):
+    a front end asks it for every lead a rep opens. Same parameters, same errors."""
+    user = await _reader(request)
+    runtime: Runtime = request.app.state.runtime
+    raw = {"id": request.scope["path_params"]["id"], **request.query_params}
+    try:
+        query = _score_query.validate_python(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise RequestValidationError([
+            {**e, "loc": ("path" if e["loc"][:1] == ("id",) else "query", *e["loc"])}
+            for e in errors
+        ]) from exc  # fmt: skip
+    answer = await priorities.score_of(runtime, user, query.id, as_of=query.as_of)
+    return JSONResponse(answer)
+
+
 @router.get("/scoring/models", response_model=ModelList, tags=["priority"],
             responses=problems(Unauthorized, Forbidden), summary="The org's models")  # fmt: skip
 async def get_models(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
