@@ -131,21 +131,31 @@ async def load_deals(
 async def save_deals(
     conn: asyncpg.Connection, connector_id: UUID, deals: dict[str, DealFacts]
 ) -> None:
-    """Remember what was learnt; a value not learnt now keeps the one stored."""
+    """Remember what was learnt; a value not learnt now keeps the one stored. One statement,
+    rows in object id order: concurrent deliveries touching the same deals lock them in the
+    same order, so they wait for each other instead of deadlocking."""
     if not deals:
         return
-    await conn.executemany(
+    ordered = sorted(deals.items())
+    await conn.execute(
         """
         INSERT INTO activity.connector_deals (connector_id, object_id, owner_id, amount,
             stage, modified_at)
-        VALUES ($1, $2, $3, $4, $5, $6)
+        SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+            AS d(object_id, owner_id, amount, stage, modified_at)
+        ORDER BY object_id
         ON CONFLICT (connector_id, object_id) DO UPDATE SET
             owner_id = COALESCE(EXCLUDED.owner_id, connector_deals.owner_id),
             amount = COALESCE(EXCLUDED.amount, connector_deals.amount),
             stage = COALESCE(EXCLUDED.stage, connector_deals.stage),
             modified_at = COALESCE(EXCLUDED.modified_at, connector_deals.modified_at)
         """,
-        [(connector_id, k, v.owner_id, v.amount, v.stage, v.modified_at) for k, v in deals.items()],
+        connector_id,
+        [k for k, _ in ordered],
+        [v.owner_id for _, v in ordered],
+        [v.amount for _, v in ordered],
+        [v.stage for _, v in ordered],
+        [v.modified_at for _, v in ordered],
     )
 
 
@@ -173,9 +183,9 @@ async def add_dead_letters(
         VALUES ($1, $2, $3, $4, $5::jsonb)
         ON CONFLICT (connector_id, event_key) DO NOTHING
         """,
-        [
+        [  # in key order, as save_deals: concurrent deliveries never deadlock
             (connector_id, d.event_key, d.reason, d.detail, orjson.dumps(d.payload).decode())
-            for d in letters
+            for d in sorted(letters, key=lambda d: d.event_key)
         ],
     )
 
