@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -335,6 +335,26 @@ class CpuMeter:
 
 
 # ------------------------------------------------------------------------------ numbers, tables
+
+
+OTHER_CPU_WARNING = 0.25  # cores used by other processes that make a run noisy
+
+
+def env_int(name: str, default: int) -> int:
+    """`BENCH_<name>` from the environment, else `default`."""
+    value = os.environ.get(f"BENCH_{name}")
+    return int(value) if value else default
+
+
+def interference(uses: Iterable[CpuUse], during: str = "the phases") -> str | None:
+    """A warning when other processes took a noticeable share of the cores meanwhile."""
+    busy = [u.other for u in uses if u.other is not None]
+    if not busy or max(busy) < OTHER_CPU_WARNING:
+        return None
+    return (
+        f"Other processes kept up to {max(busy):.2f} cores busy during {during} (mean "
+        f"{sum(busy) / len(busy):.2f}): the numbers above are worse than on an idle machine."
+    )
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -71,8 +71,10 @@ from bench._harness import (
     ServiceProcess,
     Verdict,
     console,
+    env_int,
     fmt_ms,
     fmt_rate,
+    interference,
     percentile,
     scratch_database,
     server_facts,
@@ -93,7 +95,6 @@ STREAMS = 1000  # lead-0 … lead-999
 REPS = 50
 RATIO_TARGET = 0.5
 FEED_TARGET = 100_000.0
-OTHER_CPU_WARNING = 0.25  # cores used by other processes that make the run noisy
 PHASE_TIMEOUT = 600.0  # seconds: a stalled service fails the run instead of hanging it
 COLUMNS = (
     "org_id",
@@ -123,11 +124,6 @@ RAW_FEED = """
 
 
 # ---------------------------------------------------------------------------------- settings
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(f"BENCH_{name}")
-    return int(value) if value else default
 
 
 @dataclass(frozen=True)
@@ -181,7 +177,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, bool]:
     for name, default, text in options:
         env = name.upper().replace("-", "_")
         parser.add_argument(
-            f"--{name}", type=int, default=_env_int(env, default), help=f"{text} [{default}]"
+            f"--{name}", type=int, default=env_int(env, default), help=f"{text} [{default}]"
         )
     args = parser.parse_args(argv)
     config = Config(
@@ -762,17 +758,6 @@ def phase_table(phases: Sequence[Phase]) -> Table:
     return table
 
 
-def interference(phases: Sequence[Phase]) -> str | None:
-    """A warning when other processes took a noticeable share of the cores meanwhile."""
-    busy = [p.cpu.other for p in phases if p.cpu.other is not None]
-    if not busy or max(busy) < OTHER_CPU_WARNING:
-        return None
-    return (
-        f"Other processes kept up to {max(busy):.2f} cores busy during the phases (mean "
-        f"{sum(busy) / len(busy):.2f}): the numbers above are lower than on an idle machine."
-    )
-
-
 def setup_table(environment: dict[str, Any], config: Config) -> Table:
     table = Table(title="setup", title_justify="left", show_header=False)
     table.add_column("what", style="bold")
@@ -816,7 +801,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.print(setup_table(outcome.environment, config))
     out.print(phase_table(outcome.phases))
     out.print(summary_table("bench.append", outcome.verdicts))
-    if (warning := interference(outcome.phases)) is not None:
+    if (warning := interference(p.cpu for p in outcome.phases)) is not None:
         out.print(f"[yellow]warning:[/yellow] {warning}")
     path = write_json(
         "append",
@@ -827,7 +812,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "config": asdict(config),
             "environment": outcome.environment,
             "phases": {p.name: p.summary() for p in outcome.phases},
-            "warning": interference(outcome.phases),
+            "warning": interference(p.cpu for p in outcome.phases),
             "verdicts": [
                 {**asdict(v), "ratio": None if v.ratio is None else round(v.ratio, 3)}
                 for v in outcome.verdicts

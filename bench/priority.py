@@ -69,6 +69,7 @@ from bench._harness import (
     console,
     fmt_ms,
     fmt_rate,
+    interference,
     percentile,
     scratch_database,
     summary_table,
@@ -349,20 +350,6 @@ async def check_list(client: HttpClient, expected: int) -> tuple[list[str], list
     if ranked != sorted(ranked):
         problems.append("not ordered by score (descending), then id")
     return ids, cursors, problems
-
-
-OTHER_CPU_WARNING = 0.25  # cores, as bench/append.py
-
-
-def interference(phases: Sequence[Phase]) -> str | None:
-    """A warning when other processes took a noticeable share of the cores meanwhile."""
-    busy = [p.cpu.other for p in phases if p.cpu.other is not None]
-    if not busy or max(busy) < OTHER_CPU_WARNING:
-        return None
-    return (
-        f"Other processes kept up to {max(busy):.2f} cores busy during the reads (mean "
-        f"{sum(busy) / len(busy):.2f}): the numbers above are worse than on an idle machine."
-    )
 
 
 async def read_phase(
@@ -671,7 +658,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.print(setup)
     out.print(training_table(result["train"]))
     out.print(reads_table(result["reads"]))
-    if warning := interference(result["reads"]):
+    if warning := interference((p.cpu for p in result["reads"]), "the reads"):
         out.print(f"[bold yellow]note:[/bold yellow] {warning}")
     for problem in result["list"]["problems"]:
         out.print(f"[bold red]the priority list is wrong:[/bold red] {problem}")

@@ -76,8 +76,10 @@ from bench._harness import (
     ServiceProcess,
     Verdict,
     console,
+    env_int,
     fmt_ms,
     fmt_rate,
+    interference,
     percentile,
     scratch_database,
     server_facts,
@@ -92,7 +94,6 @@ from shared.auth import issue_token
 from shared.db import asyncpg_dsn
 
 P99_TARGET_MS = 100.0
-OTHER_CPU_WARNING = 0.25  # cores used by other processes that make the run noisy
 PHASE_TIMEOUT = 600.0  # seconds: a stalled service fails the run instead of hanging it
 PORTAL_ID = 62515
 SECRET = "bench-hubspot-client-secret-" + "x" * 8
@@ -116,11 +117,6 @@ MIX = (("deal.creation", 10), ("dealstage", 35), ("amount", 40), ("hubspot_owner
 
 
 # ---------------------------------------------------------------------------------- settings
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(f"BENCH_{name}")
-    return int(value) if value else default
 
 
 @dataclass(frozen=True)
@@ -183,7 +179,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, bool]:
         parser.add_argument(
             f"--{name}",
             type=int,
-            default=_env_int(name.upper(), default),
+            default=env_int(name.upper(), default),
             help=f"{text} [{default}]",
         )
     args = parser.parse_args(argv)
@@ -836,17 +832,6 @@ def phase_table(phases: Sequence[Phase]) -> Table:
     return table
 
 
-def interference(phases: Sequence[Phase]) -> str | None:
-    """A warning when other processes took a noticeable share of the cores meanwhile."""
-    busy = [p.cpu.other for p in phases if p.cpu.other is not None]
-    if not busy or max(busy) < OTHER_CPU_WARNING:
-        return None
-    return (
-        f"Other processes kept up to {max(busy):.2f} cores busy during the phases (mean "
-        f"{sum(busy) / len(busy):.2f}): the numbers above are worse than on an idle machine."
-    )
-
-
 def setup_table(environment: Mapping[str, Any], config: Config) -> Table:
     table = Table(title="setup", title_justify="left", show_header=False)
     table.add_column("what", style="bold")
@@ -895,7 +880,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.print(setup_table(outcome.environment, config))
     out.print(phase_table(outcome.phases))
     out.print(summary_table("bench.webhooks", outcome.verdicts))
-    if (warning := interference(outcome.phases)) is not None:
+    if (warning := interference(p.cpu for p in outcome.phases)) is not None:
         out.print(f"[yellow]warning:[/yellow] {warning}")
     path = write_json(
         "webhooks",
@@ -906,7 +891,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "config": asdict(config),
             "environment": outcome.environment,
             "phases": {p.name: p.summary() for p in outcome.phases},
-            "warning": interference(outcome.phases),
+            "warning": interference(p.cpu for p in outcome.phases),
             "verdicts": [
                 {**asdict(v), "ratio": None if v.ratio is None else round(v.ratio, 3)}
                 for v in outcome.verdicts
