@@ -144,7 +144,7 @@ async def priority(
             return _page(listed, kind, limit, None, _freshness(org))
 
         answer: dict[str, Any] = await runtime.answers.get(
-            _at(principal.org, org, question), stored
+            _at(principal.org, org, question, scores=True), stored
         )
         return answer
     else:
@@ -206,7 +206,9 @@ async def score_of(
                 return None
             return row["rep_id"], row["team_id"], scores.render(row["doc"], today(org.timezone))
 
-        found = await runtime.answers.get(_at(principal.org, org, ("score", key)), stored)
+        found = await runtime.answers.get(
+            _at(principal.org, org, ("score", key), scores=True), stored
+        )
         if found is None or not _visible(principal, found[0], found[1]):
             raise NotFound(f"No open lead or deal {key!r} of yours.")
         answer: dict[str, Any] = found[2]

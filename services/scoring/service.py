@@ -66,17 +66,21 @@ async def org_view(runtime: Runtime, org: str) -> OrgView:
 
 def _standing(org: OrgView) -> tuple[Any, ...]:
     """Everything besides the question that an answer from the stored projection depends on:
-    where the org stands, how it presents itself, and its today (for default ranges)."""
-    return (org.generation, org.position, org.timezone.key, org.currency, _today(org), org.scored)
+    where the org stands, how it presents itself, and its today (for default ranges). Not the
+    day and models its scores were made for: a rescore moves no KPI (see `_at`)."""
+    return (org.generation, org.position, org.timezone.key, org.currency, _today(org))
 
 
 async def standing(runtime: Runtime, org_id: str) -> tuple[Any, ...]:
     return _standing(await org_view(runtime, org_id))
 
 
-def _at(org_id: str, org: OrgView, question: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The key of a stored-projection answer: the question, and where the org stands."""
-    return (org_id, *_standing(org), *question)
+def _at(
+    org_id: str, org: OrgView, question: tuple[Any, ...], *, scores: bool = False
+) -> tuple[Any, ...]:
+    """The key of a stored-projection answer: the question, and where the org stands (with
+    `scores`, also the day and models its stored scores were made for)."""
+    return (org_id, *_standing(org), *((org.scored,) if scores else ()), *question)
 
 
 def _currency(value: str | None, org: OrgView) -> str:

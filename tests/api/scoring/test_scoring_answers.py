@@ -4,6 +4,7 @@ again, the test changes a stored rollup behind the service's back."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -51,6 +52,32 @@ async def test_an_answer_is_kept_until_the_projection_moves(
     await settled(scoring, headers, second)
     # The position moved: the question is answered from the rollups again.
     assert await visits(scoring, headers) == (second, 102)
+
+
+async def test_a_rescore_does_not_move_a_kpi_answer(
+    scoring, scoring_app, post_events, auth, db, org
+) -> None:
+    """Scores are rescored in the background (new day, new model): that moves where the org's
+    scores stand, not its KPIs, so a kept KPI answer stays kept (CI once saw it recomputed)."""
+    headers = auth()
+    first = await post_events([visit("r1", "t1", "acc-1", at("2026-07-03"))])
+    await settled(scoring, headers, first)
+    assert await visits(scoring, headers) == (first, 1)
+
+    await tamper(db, org)
+    status = await db.execute(
+        "UPDATE scoring.orgs SET scored_on = DATE '2001-01-01', scored_models = 'rescored'"
+        " WHERE org_id = $1",
+        org,
+    )
+    assert status == "UPDATE 1"
+    # Wait until this replica has been told of the change (its view of the org moved).
+    for _ in range(200):
+        standing = await scoring_app.state.runtime.org_rows.get(org)
+        if standing is not None and standing["scored_models"] == "rescored":
+            break
+        await asyncio.sleep(0.01)
+    assert await visits(scoring, headers) == (first, 1)
 
 
 async def test_a_kept_answer_is_only_for_the_caller_it_was_computed_for(
