@@ -77,6 +77,16 @@ class ScoringSettings(ServiceSettings):
     train_seconds: float = Field(
         default=24 * 3600, gt=0, description="Retrain at least this often while outcomes come in."
     )
+    worker_processes: int = Field(
+        default=1,
+        ge=0,
+        le=32,
+        description="Processes that train, rescore whole orgs and run backtests, apart from the "
+        "one serving requests (0: threads of the serving process).",
+    )
+    worker_nice: int = Field(
+        default=10, ge=0, le=19, description="How much lower those processes' CPU priority is."
+    )
 
     # Customer health and alerts.
     no_touch_days: dict[str, int] = Field(

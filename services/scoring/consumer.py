@@ -488,9 +488,9 @@ class Consumer:
             timezone = ZoneInfo(row["timezone"])
             day = today(timezone)
             models = await self.scorer.models(conn, org, row)
-            score_rows, health_rows = await asyncio.to_thread(
-                self.scorer.score_all, result.book.prospects.values(),
-                result.book.customers.values(), models, day, timezone, self.scorer.currency(row),
+            score_rows, health_rows = await self.scorer.score_org(
+                result.book.prospects.values(), result.book.customers.values(), models, day,
+                timezone, self.scorer.currency(row),
             )  # fmt: skip
             outcomes = sum(1 for p in result.book.prospects.values() if p.outcome is not None)
             async with conn.transaction():

@@ -18,12 +18,11 @@ from shared.auth import Principal, Role
 from shared.errors import Forbidden, InvalidInput, NotFound, field_error
 from shared.pagination import bad_cursor, decode_keyset, encode_keyset
 
-from . import repository
+from . import jobs, repository
 from .dependencies import Runtime
 from .domain import OwnerKind, default_owner, parse_owner, team_filter
 from .priority import scores, training
 from .priority.scores import ActiveModel
-from .projections.leads import Prospect
 from .replayer import replay_org
 from .scorer import model_record, today
 from .service import OrgView, _at, org_view
@@ -277,33 +276,12 @@ async def backtest(
         raise Forbidden("Only an admin or a BI token runs a backtest.")
     org = await org_view(runtime, principal.org)
     async with runtime.pool.acquire() as conn:
-        prospects: list[Prospect] = await repository.entities_of_kind(
-            conn, principal.org, org.generation, "prospects"
-        )
+        states = await repository.entity_states(conn, principal.org, org.generation, "prospects")
     scorer = runtime.consumer.scorer
-    reports = await asyncio.to_thread(
-        _backtests, prospects, cutoff, horizon_days, runtime.settings.min_outcomes,
-        scorer.features, known_by,
-    )  # fmt: skip
+    reports = await scorer.workers.run(
+        jobs.backtests, states, cutoff, horizon_days, known_by, scorer.job_rules
+    )
     return {"items": reports}
-
-
-def _backtests(
-    prospects: list[Prospect], cutoff: datetime, horizon_days: int, min_outcomes: int,
-    rules: Any, known_by: str,
-) -> list[dict[str, Any]]:  # fmt: skip
-    return [
-        training.backtest(
-            prospects,
-            kind=kind,
-            cutoff=cutoff,
-            horizon_days=horizon_days,
-            min_outcomes=min_outcomes,
-            rules=rules,
-            known_by=known_by,
-        )
-        for kind in scores.KINDS
-    ]
 
 
 # --------------------------------------------------------------------------- export

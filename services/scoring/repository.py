@@ -648,15 +648,22 @@ async def replace_scores_and_health(
     )  # fmt: skip
 
 
-async def entities_of_kind(
+async def entity_states(
     conn: asyncpg.Connection, org_id: str, generation: int, kind: str
-) -> list[Any]:
-    """Every entity of one kind of a generation, decoded (training, rescoring)."""
+) -> list[str]:
+    """Every entity of one kind of a generation as stored (for a worker process to decode)."""
     rows = await conn.fetch(
         "SELECT state FROM scoring.entities WHERE org_id = $1 AND generation = $2 AND kind = $3",
         org_id, generation, kind, timeout=None,
     )  # fmt: skip
-    return [decode(kind, r["state"]) for r in rows]
+    return [r["state"] for r in rows]
+
+
+async def entities_of_kind(
+    conn: asyncpg.Connection, org_id: str, generation: int, kind: str
+) -> list[Any]:
+    """Every entity of one kind of a generation, decoded."""
+    return [decode(kind, state) for state in await entity_states(conn, org_id, generation, kind)]
 
 
 async def mark_scored(

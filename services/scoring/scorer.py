@@ -6,32 +6,37 @@ when an org's day turns or its model changes (a rescore), and to train an org's 
 - A rescore recomputes every open lead's and deal's score and every account's health, when the
   org's day has turned (scores look at "days since the last touch") or a new model is active;
   it holds the org's row (FOR UPDATE), so it and a page never interleave.
-- Training (`train_org`) reads the org's profiles, learns in a worker thread (reads never wait
-  for it), stores a new model version and makes it active; the next rescore applies it.
+- Training (`train_org`) reads the org's profiles, learns in a worker process (workers.py:
+  reads and folding never wait for it), stores a new model version and makes it active; the
+  next rescore applies it. Rescores and a rebuild's scores are computed there too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
 
-from . import repository
+from . import jobs, repository
 from .config import ScoringSettings
 from .priority import features as feats
-from .priority import scores, training
+from .priority import scores
 from .priority.model import AdditiveModel
 from .priority.scores import ActiveModel, PriorityRules
 from .projections import health, leads
+from .workers import Workers
 
 log = logging.getLogger("salesperf.scoring.scorer")
+T = TypeVar("T")
 RESCORE_TRIES = 3
+JOB_PROFILES = 2000  # profiles scored per job sent to a worker process
 # What a rescore's result depends on, of the org's row: unchanged from read to write, or again.
 STANDING = ("generation", "position", "timezone", "currency", "lead_model", "deal_model")
 
@@ -47,6 +52,12 @@ def feature_rules(settings: ScoringSettings) -> feats.FeatureRules:
 
 def health_rules(settings: ScoringSettings) -> health.HealthRules:
     return health.HealthRules(no_touch_days=dict(settings.no_touch_days), pareto=settings.pareto)
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while part := list(islice(iterator, size)):
+        yield part
 
 
 def today(timezone: ZoneInfo) -> date:
@@ -73,6 +84,8 @@ class Scorer:
         self.rules = priority_rules(settings)
         self.features = feature_rules(settings)
         self.health = health_rules(settings)
+        self.job_rules = jobs.Rules(self.rules, self.features, self.health, settings.min_outcomes)
+        self.workers = Workers(settings.worker_processes, settings.worker_nice)
         self._models: dict[tuple[str, str, int], ActiveModel] = {}
 
     async def models(
@@ -125,8 +138,8 @@ class Scorer:
         day = today(timezone)
         models = await self.models(conn, org, row)
         rows, judged = await asyncio.to_thread(  # a large page's CPU off the event loop
-            self.score_all, prospects.values(), customers, models, day, timezone,
-            self.currency(row),
+            jobs.score_org, prospects.values(), customers, models, day, timezone,
+            self.currency(row), self.job_rules,
         )  # fmt: skip
         scored = {r.key for r in rows}
         others = [key for key in prospects if key not in scored]
@@ -140,22 +153,29 @@ class Scorer:
 
     # ------------------------------------------------------------------ whole org
 
-    def score_all(
+    async def score_org(
         self,
-        prospects: Iterable[leads.Prospect],
-        customers: Iterable[health.Customer],
+        prospects: Iterable[jobs.Profile],
+        customers: Iterable[jobs.Profile],
         models: Mapping[str, ActiveModel],
         day: date,
         timezone: ZoneInfo,
         currency: str,
     ) -> tuple[list[scores.ScoreRow], list[scores.HealthRow]]:
-        rows, _ = scores.scores_for(
-            list(prospects), models, day, timezone, rules=self.rules, feature_rules=self.features
-        )
-        judged = [
-            scores.health_row(c, day, currency, timezone, rules=self.health) for c in customers
-        ]
-        return rows, judged
+        """Every open prospect's score and every customer's health (profiles or their stored
+        states), in a worker process, `JOB_PROFILES` at a time: what is sent there, and back,
+        stays small whatever the org's size."""
+        score_rows: list[scores.ScoreRow] = []
+        health_rows: list[scores.HealthRow] = []
+        for part in chunks(prospects, JOB_PROFILES):
+            score_rows += (await self.workers.run(
+                jobs.score_org, part, (), models, day, timezone, currency, self.job_rules,
+            ))[0]  # fmt: skip
+        for part in chunks(customers, JOB_PROFILES):
+            health_rows += (await self.workers.run(
+                jobs.score_org, (), part, models, day, timezone, currency, self.job_rules,
+            ))[1]  # fmt: skip
+        return score_rows, health_rows
 
     async def rescore(self, pool: asyncpg.Pool, org: str) -> None:
         """Every score and health of the org's live generation, for today, its models and its
@@ -170,11 +190,12 @@ class Scorer:
                 timezone = ZoneInfo(row["timezone"])
                 day = today(timezone)
                 models = await self.models(conn, org, row)
-                prospects = await repository.entities_of_kind(conn, org, generation, "prospects")
-                customers = await repository.entities_of_kind(conn, org, generation, "customers")
-            score_rows, health_rows = await asyncio.to_thread(
-                self.score_all, prospects, customers, models, day, timezone, self.currency(row)
+                prospects = await repository.entity_states(conn, org, generation, "prospects")
+                customers = await repository.entity_states(conn, org, generation, "customers")
+            score_rows, health_rows = await self.score_org(
+                prospects, customers, models, day, timezone, self.currency(row)
             )
+            del prospects, customers
             async with pool.acquire() as conn, conn.transaction():
                 now = await repository.lock_org(conn, org)
                 if now is None or [now[k] for k in STANDING] != [row[k] for k in STANDING]:
@@ -206,14 +227,16 @@ class Scorer:
 
     async def train_org(self, pool: asyncpg.Pool, org: str) -> list[dict[str, Any]]:
         """Learn the org's lead and deal models from its live projection; store and activate
-        them. The fitting runs in a worker thread."""
+        them. Decoding the profiles and fitting run in a worker process."""
         async with pool.acquire() as conn:
             row = await repository.get_org(conn, org)
             if row is None:
                 return []
-            prospects = await repository.entities_of_kind(conn, org, row["generation"], "prospects")
-        now = datetime.now(UTC)
-        trained = await asyncio.to_thread(self._train_all, prospects, now)
+            states = await repository.entity_states(conn, org, row["generation"], "prospects")
+        trained = await self.workers.run(
+            jobs.train_models, states, datetime.now(UTC), self.job_rules
+        )
+        del states
         stored = []
         async with pool.acquire() as conn, conn.transaction():
             for kind, result in trained.items():
@@ -228,14 +251,3 @@ class Scorer:
             f"{r['kind']} v{r['version']} ({r['model_kind']}, {r['outcomes']} outcomes)"
             for r in stored))  # fmt: skip
         return stored
-
-    def _train_all(
-        self, prospects: list[leads.Prospect], now: datetime
-    ) -> dict[str, training.Trained]:
-        minimum = self.settings.min_outcomes
-        return {
-            kind: training.train(
-                prospects, kind=kind, now=now, min_outcomes=minimum, rules=self.features
-            )
-            for kind in scores.KINDS
-        }

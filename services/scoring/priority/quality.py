@@ -13,13 +13,6 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (  # type: ignore[import-untyped]
-    brier_score_loss,
-    roc_auc_score,
-)
-from sklearn.metrics import (
-    log_loss as sk_log_loss,
-)
 
 EPSILON = 1e-6
 """Probabilities are clamped to [EPSILON, 1 - EPSILON] wherever a logarithm is taken."""
@@ -38,12 +31,16 @@ def auc(
     labels = np.asarray(y)
     if not (w[labels == 1].sum() > 0 and w[labels == 0].sum() > 0):
         return None
+    from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
+
     return float(roc_auc_score(labels, np.asarray(p, dtype=float), sample_weight=w))
 
 
 def brier(y: Sequence[int], p: Sequence[float], weights: Sequence[float] | None = None) -> float:
     """Mean squared difference between the predicted probability and the outcome."""
     _check(y, p, weights)
+    from sklearn.metrics import brier_score_loss  # see model.FITTING_IMPORTS
+
     return float(brier_score_loss(list(y), list(p), sample_weight=weights, labels=[0, 1]))
 
 
@@ -51,6 +48,8 @@ def log_loss(y: Sequence[int], p: Sequence[float], weights: Sequence[float] | No
     """Mean negative log-likelihood, with p clamped to [EPSILON, 1 - EPSILON]."""
     _check(y, p, weights)
     clamped = [clamp(float(x)) for x in p]
+    from sklearn.metrics import log_loss as sk_log_loss  # see model.FITTING_IMPORTS
+
     return float(sk_log_loss(list(y), clamped, sample_weight=weights, labels=[0, 1]))
 
 

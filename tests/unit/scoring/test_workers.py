@@ -1,0 +1,90 @@
+"""The scoring service's heavy work runs in worker processes of lower priority (workers.py), and
+gives there exactly what it gives in the serving process (jobs.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import SecretStr
+
+from services.scoring import jobs
+from services.scoring.config import ScoringSettings
+from services.scoring.priority import scores
+from services.scoring.projections.codec import encode
+from services.scoring.projections.rollup import replay
+from services.scoring.scorer import Scorer
+from services.scoring.workers import Workers
+from shared.synthetic import iter_events
+
+
+def where() -> tuple[int, int]:
+    return os.getpid(), os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def die() -> None:
+    os._exit(3)
+
+
+@pytest.fixture
+def workers() -> Iterator[Workers]:
+    pool = Workers(processes=1, nice=5)
+    yield pool
+    pool.close()
+
+
+async def test_work_runs_in_another_process_at_a_lower_priority(workers: Workers) -> None:
+    pid, nice = await workers.run(where)
+    assert pid != os.getpid()
+    assert nice == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 5)
+    assert await workers.run(where) == (pid, nice)  # the same worker again, not one per job
+
+
+async def test_no_processes_runs_the_work_in_a_thread_here() -> None:
+    assert (await Workers(processes=0, nice=5).run(where))[0] == os.getpid()
+
+
+async def test_a_dead_worker_fails_its_job_and_the_next_job_gets_a_new_one(
+    workers: Workers,
+) -> None:
+    first, _ = await workers.run(where)
+    with pytest.raises(BrokenProcessPool):
+        await workers.run(die)
+    second, _ = await workers.run(where)
+    assert second not in (first, os.getpid())
+
+
+def synthetic_book():
+    events = []
+    for i, event in enumerate(iter_events(teams=2, reps_per_team=3, scale=0.3, seed=7)):
+        recorded = event["occurred_at"]
+        events.append({**event, "event_id": f"e{i}", "position": i + 1, "recorded_at": recorded})
+    return replay(events, ZoneInfo("UTC")).book
+
+
+async def test_scores_and_models_from_stored_states_in_a_worker_equal_those_made_here(
+    workers: Workers,
+) -> None:
+    book = synthetic_book()
+    settings = ScoringSettings(jwt_secret=SecretStr("x" * 40), min_outcomes=10)
+    rules = Scorer(settings).job_rules
+    models = {kind: scores.default_model(kind) for kind in scores.KINDS}
+    day, utc = date(2026, 12, 4), ZoneInfo("UTC")
+    prospects, customers = list(book.prospects.values()), list(book.customers.values())
+    assert len(prospects) > 50 and any(p.outcome for p in prospects)
+
+    here = jobs.score_org(prospects, customers, models, day, utc, "EUR", rules)
+    stored = [encode(p) for p in prospects], [encode(c) for c in customers]
+    there = await workers.run(jobs.score_org, *stored, models, day, utc, "EUR", rules)
+    assert there == here and len(here[0]) > 0 and len(here[1]) > 0
+
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    trained_here = jobs.train_models(prospects, now, rules)
+    trained_there = await workers.run(jobs.train_models, stored[0], now, rules)
+    for kind in scores.KINDS:
+        assert trained_there[kind].model.to_json() == trained_here[kind].model.to_json()
+        assert trained_there[kind].report == trained_here[kind].report
