@@ -486,6 +486,20 @@ class LeadConsentChanged(Payload):
     )
 
 
+class StreamReassigned(Payload):
+    """A lead, deal or account handed to another rep: from this event on, `to_rep_id` owns the
+    stream (only the owner, among reps, may append to it). Logged by an admin, or by a manager
+    for a rep of their own team; the envelope's `rep_id` is the new owner (filled in when left
+    out) and its `team_id` their team."""
+
+    to_rep_id: Identifier = Field(description="The rep who owns the stream from now on.")
+    reason: ShortText | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"to_rep_id": "rep-ben", "reason": "territory change"}]}
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # The envelope
 # ---------------------------------------------------------------------------------------------
@@ -635,6 +649,27 @@ class LeadConsentChangedEvent(EnvelopeBase):
     data: LeadConsentChanged
 
 
+class StreamReassignedEvent(EnvelopeBase):
+    type: Literal["stream.reassigned"]
+    data: StreamReassigned
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rep_is_the_new_owner(cls, value: Any) -> Any:
+        """The envelope's `rep_id`, when left out, is the new owner."""
+        if isinstance(value, dict) and value.get("rep_id") is None:
+            data = value.get("data")
+            if isinstance(data, dict) and isinstance(data.get("to_rep_id"), str):
+                return {**value, "rep_id": data["to_rep_id"]}
+        return value
+
+    @model_validator(mode="after")
+    def _rep_matches(self) -> StreamReassignedEvent:
+        if self.rep_id != self.data.to_rep_id:
+            raise ValueError("rep_id must be data.to_rep_id (the new owner) or be left out")
+        return self
+
+
 class EventVoidedEvent(EnvelopeBase):
     type: Literal["event.voided"]
     data: EventVoided
@@ -657,6 +692,7 @@ EVENT_CLASSES: tuple[type[EnvelopeBase], ...] = (
     ContactLeftEvent,
     EngagementTrackedEvent,
     LeadConsentChangedEvent,
+    StreamReassignedEvent,
     EventVoidedEvent,
 )
 
@@ -690,6 +726,7 @@ NewEvent = Annotated[
     | ContactLeftEvent
     | EngagementTrackedEvent
     | LeadConsentChangedEvent
+    | StreamReassignedEvent
     | EventVoidedEvent,
     Field(discriminator="type"),
 ]
@@ -711,14 +748,16 @@ def example_event(event_type: str) -> dict[str, Any]:
     cls = EVENT_CLASS[event_type]
     extra = PAYLOADS[event_type].model_config.get("json_schema_extra")
     examples = extra.get("examples") if isinstance(extra, dict) else None
+    data = examples[0] if isinstance(examples, list) and examples else {}
+    assert isinstance(data, dict)
     return {
         "event_id": str(uuid5(_EXAMPLE_NAMESPACE, event_type)),
         "type": event_type,
         "stream": _STREAM_OF_EXAMPLE[cls.streams[0]],
-        "rep_id": "rep-anna",
+        "rep_id": data.get("to_rep_id", "rep-anna"),  # a reassignment names its new owner
         "team_id": "team-north",
         "occurred_at": "2026-11-20T10:30:00+01:00",
-        "data": examples[0] if isinstance(examples, list) and examples else {},
+        "data": data,
         "metadata": {"source": "app"},
     }
 

@@ -5,6 +5,17 @@ content hashed). `plan_request` decides, for one request (a single event or a wh
 which events are new, which are replays of events already stored, and whether the request
 must be rejected, against a `GroupState` read from the database under the org's append lock.
 A rejected request leaves the state untouched, so the other requests of a group commit go on.
+
+Who may append where (issue 11):
+- A stream's owner is the rep of its first event (none if that event named no rep), changed only
+  by a `stream.reassigned` event, which only a manager (for their team's reps) or an admin logs.
+- A rep appends only to streams that are new or that they own; any other stream answers exactly
+  as an unknown one does (404), so nothing about it (not even its version) leaks.
+- A rep's team is known, not claimed: it is the team of the rep's most recent stored event that
+  names a team (until a roster exists). A manager writes only for reps of their own team, or reps
+  not placed in any team yet (whom the event then places in the manager's team), and only to
+  streams that are new, have no owner, or whose owner is such a rep; anything else is 404.
+- Admins and service tokens (CRM connectors write as the org) are bound by neither rule.
 """
 
 from __future__ import annotations
@@ -19,18 +30,23 @@ from pydantic import BaseModel
 
 from shared.auth import Principal, Role
 from shared.errors import FieldError, Forbidden, field_error
-from shared.events import EnvelopeBase, EventVoided
+from shared.events import EnvelopeBase, EventVoided, StreamReassigned
 
 from .exceptions import (
     AlreadyVoided,
+    CannotVoidAReassignment,
     CannotVoidAVoid,
     EventIdConflict,
+    ReassignNotAllowed,
+    RepNotInTeam,
+    StreamNotFound,
     StreamVersionConflict,
     VoidInAnotherStream,
     VoidTargetNotFound,
 )
 
 VOIDED = "event.voided"
+REASSIGNED = "stream.reassigned"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +65,7 @@ class Candidate:
     content_hash: bytes
     expected_version: int | None
     voids: UUID | None
+    reassigns_to: str | None = None
 
 
 @dataclass(slots=True)
@@ -77,11 +94,20 @@ class Decision:
 
 @dataclass(slots=True)
 class GroupState:
-    """What the planner must know of the log: read once per group under the append lock."""
+    """What the planner must know of the log: read once per group under the append lock.
+
+    `owners`: the owning rep (None: no rep) of each existing stream of the group; `teams`: the
+    known team (None: none yet) of reps, looked up only when a manager appends in the group;
+    `owner_changes`: the streams whose owner the group's new rows set (opened or reassigned),
+    with the owner and the row that made them the owner, for the writer to store.
+    """
 
     known: dict[UUID, Row] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
     voided: set[UUID] = field(default_factory=set)
+    owners: dict[str, str | None] = field(default_factory=dict)
+    teams: dict[str, str | None] = field(default_factory=dict)
+    owner_changes: dict[str, tuple[str | None, Row]] = field(default_factory=dict)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -160,10 +186,45 @@ def can_see(principal: Principal, rep_id: str | None, team_id: str | None) -> bo
     return (only_rep is None or rep_id == only_rep) and (only_team is None or team_id == only_team)
 
 
+def may_reassign(principal: Principal) -> bool:
+    """Only managers (for their team's reps: checked as any event's rep) and admins reassign."""
+    return principal.role in (Role.MANAGER, Role.ADMIN)
+
+
+def may_append_to(principal: Principal, owner: str | None, owner_team: str | None) -> bool:
+    """May the caller append to an existing stream owned by `owner` (whose known team is
+    `owner_team`)? Reps: only to their own; managers: unowned streams and those of reps of
+    their team or of no team yet; everyone else: any."""
+    if principal.role is Role.REP:
+        return owner is not None and owner == principal.sub
+    if principal.role is Role.MANAGER:
+        return owner is None or owner_team is None or owner_team == principal.team
+    return True
+
+
+def may_write_for(principal: Principal, known_team: str | None) -> bool:
+    """May the caller log an event for a rep whose known team is `known_team` (None: the rep
+    has no team yet)? Managers only for their own team's reps or unplaced ones."""
+    if principal.role is not Role.MANAGER:
+        return True
+    return known_team is None or known_team == principal.team
+
+
+def no_stream(stream: str) -> str:
+    """The detail of every 404 about a stream, read or append: one text for all causes."""
+    return f"There is no stream {stream!r}."
+
+
 def prepare(principal: Principal, event: EnvelopeBase) -> Candidate:
-    rep_id, team_id = apply_scope(principal, event.rep_id, event.team_id)
     event_type: str = event.type  # type: ignore[attr-defined]
     payload = event.data  # type: ignore[attr-defined]
+    reassigns_to = payload.to_rep_id if isinstance(payload, StreamReassigned) else None
+    if reassigns_to is not None and not may_reassign(principal):
+        raise ReassignNotAllowed(
+            "Only a manager (for a rep of their team) or an admin may reassign a stream.",
+            errors=[field_error("type", "needs a manager or admin token", "role")],
+        )
+    rep_id, team_id = apply_scope(principal, event.rep_id, event.team_id)
     data_json = _json_of(payload)
     metadata_json = _json_of(event.metadata)
     digest = content_hash(
@@ -189,6 +250,7 @@ def prepare(principal: Principal, event: EnvelopeBase) -> Candidate:
         content_hash=digest,
         expected_version=event.expected_version,
         voids=payload.voided_event_id if isinstance(payload, EventVoided) else None,
+        reassigns_to=reassigns_to,
     )
 
 
@@ -207,9 +269,18 @@ def plan_request(
     staged_known: dict[UUID, Row] = {}
     staged_versions: dict[str, int] = {}
     staged_voided: set[UUID] = set()
+    staged_owners: dict[str, tuple[str | None, Row]] = {}
+    staged_teams: dict[str, str] = {}
     # Staged first, then the state (a ChainMap would do, at several times the cost per lookup).
     known_before, versions_before = state.known.get, state.versions.get
+    bound = principal.role in (Role.REP, Role.MANAGER)  # by the ownership and team rules
     decisions: list[Decision] = []
+
+    def team_of(rep: str | None) -> str | None:
+        if rep is None:
+            return None
+        staged = staged_teams.get(rep)
+        return staged if staged is not None else state.teams.get(rep)
 
     for i, cand in enumerate(candidates):
         index = i if batch else None
@@ -228,6 +299,22 @@ def plan_request(
         current = staged_versions.get(cand.stream)
         if current is None:
             current = versions_before(cand.stream, 0)
+        if bound:  # before anything that could tell about the stream (its version, its events)
+            if current:
+                staged_owner = staged_owners.get(cand.stream)
+                owner = staged_owner[0] if staged_owner else state.owners.get(cand.stream)
+                if not may_append_to(principal, owner, team_of(owner)):
+                    raise StreamNotFound(
+                        no_stream(cand.stream),
+                        errors=_error(index, "stream", "no such stream", "not_found")
+                        if batch
+                        else None,
+                    )
+            if cand.rep_id is not None and not may_write_for(principal, team_of(cand.rep_id)):
+                raise RepNotInTeam(
+                    f"There is no rep {cand.rep_id!r} in team {principal.team!r}.",
+                    errors=_error(index, "rep_id", "not a rep of your team", "not_found"),
+                )
         if cand.expected_version is not None and cand.expected_version != current:
             raise StreamVersionConflict(
                 f"Stream {cand.stream} is at version {current}, not {cand.expected_version}.",
@@ -245,6 +332,16 @@ def plan_request(
                 raise VoidTargetNotFound(
                     f"There is no event {cand.voids} to void.",
                     errors=_error(index, "data.voided_event_id", "no such event", "not_found"),
+                )
+            if target.type == REASSIGNED:
+                raise CannotVoidAReassignment(
+                    "A reassignment cannot be voided; reassign the stream again instead.",
+                    errors=_error(
+                        index,
+                        "data.voided_event_id",
+                        "names a stream.reassigned",
+                        "void_of_reassign",
+                    ),
                 )
             if target.type == VOIDED:
                 raise CannotVoidAVoid(
@@ -279,9 +376,18 @@ def plan_request(
         )
         staged_known[cand.event_id] = row
         staged_versions[cand.stream] = current + 1
+        if not current:  # the stream's first event: its rep opened it
+            staged_owners[cand.stream] = (cand.rep_id, row)
+        if cand.reassigns_to is not None:
+            staged_owners[cand.stream] = (cand.reassigns_to, row)
+        if cand.rep_id is not None and cand.team_id is not None:
+            staged_teams[cand.rep_id] = cand.team_id  # the rep's most recent event places them
         decisions.append(Decision(row, created=True))
 
     state.known.update(staged_known)
     state.versions.update(staged_versions)
     state.voided |= staged_voided
+    state.owners.update((stream, owner) for stream, (owner, _) in staged_owners.items())
+    state.teams.update(staged_teams)
+    state.owner_changes.update(staged_owners)
     return decisions

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import Conflict, InvalidInput
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class EventIdConflict(Conflict):
@@ -33,3 +33,23 @@ class CannotVoidAVoid(InvalidInput):
 class VoidInAnotherStream(InvalidInput):
     title = "Void in another stream"
     slug = "void-stream-mismatch"
+
+
+class StreamNotFound(NotFound):
+    """A stream that does not exist, or that the caller may not append to or read: the two
+    answer alike (same title, type and detail), so nothing about someone else's stream leaks."""
+
+
+class RepNotInTeam(NotFound):
+    title = "Rep not in your team"
+    slug = "rep-not-in-team"
+
+
+class ReassignNotAllowed(Forbidden):
+    title = "Reassignment not allowed"
+    slug = "reassign-forbidden"
+
+
+class CannotVoidAReassignment(InvalidInput):
+    title = "A reassignment cannot be voided"
+    slug = "void-of-reassignment"

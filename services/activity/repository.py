@@ -4,9 +4,11 @@ Appends run inside one transaction per group commit, in four round trips:
 
 1. `BEGIN` and a transaction-scoped advisory lock on the org (one simple-protocol message);
 2. one query for everything the planner must know — stored events with the ids being appended,
-   the streams' current versions, voids already recorded — and the positions, drawn from the
-   sequence *while the lock is held*;
-3. the rows (a multi-row INSERT, or COPY for large groups) and a NOTIFY for long-pollers;
+   the streams' current versions and owners, voids already recorded, and (only when a manager
+   appends) the known team of the reps concerned — and the positions, drawn from the sequence
+   *while the lock is held*;
+3. the rows (a multi-row INSERT, or COPY for large groups), the owners of the streams the group
+   opened or reassigned (`activity.stream_owners`) and a NOTIFY for long-pollers;
 4. `COMMIT`, which releases the lock.
 
 Because positions are drawn under a lock that is released only after commit, position N+1 can
@@ -78,12 +80,13 @@ SELECT 0 AS kind, e.event_id, e.type, e.stream, e.rep_id, e.team_id, e.content_h
 FROM unnest($2::uuid[]) AS i(id)
 JOIN activity.events e ON e.org_id = $1 AND e.event_id = i.id
 UNION ALL
-SELECT 1, NULL, NULL, s.stream, NULL, NULL, NULL, v.version, NULL, NULL
+SELECT 1, NULL, NULL, s.stream, o.rep_id, NULL, NULL, v.version, NULL, NULL
 FROM unnest($3::text[]) AS s(stream)
 CROSS JOIN LATERAL (
     SELECT stream_version AS version FROM activity.events e
     WHERE e.org_id = $1 AND e.stream = s.stream ORDER BY stream_version DESC LIMIT 1
 ) v
+LEFT JOIN activity.stream_owners o ON o.org_id = $1 AND o.stream = s.stream
 UNION ALL
 SELECT 2, (e.data->>'voided_event_id')::uuid, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM activity.events e
@@ -94,6 +97,27 @@ SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        nextval('activity.event_position_seq'), clock_timestamp()
 FROM generate_series(1, $5)
 """
+
+# With a manager in the group: the known team of every rep the group's events name ($6) and of
+# the owners of its streams — the team of the rep's most recent event that names one (an index
+# scan backwards on (org_id, rep_id, position)); NULL for a rep with no team yet.
+GROUP_STATE_WITH_TEAMS = (
+    GROUP_STATE
+    + """UNION ALL
+SELECT 4, NULL, NULL, NULL, r.rep_id, t.team_id, NULL, NULL, NULL, NULL
+FROM (
+    SELECT unnest($6::text[])
+    UNION
+    SELECT o.rep_id FROM activity.stream_owners o
+    WHERE o.org_id = $1 AND o.stream = ANY($3::text[]) AND o.rep_id IS NOT NULL
+) AS r(rep_id)
+LEFT JOIN LATERAL (
+    SELECT e.team_id FROM activity.events e
+    WHERE e.org_id = $1 AND e.rep_id = r.rep_id AND e.team_id IS NOT NULL
+    ORDER BY e.position DESC LIMIT 1
+) t ON true
+"""
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,18 +134,23 @@ async def load_group_state(
     event_ids: Sequence[UUID],
     voided_ids: Sequence[UUID],
     streams: Sequence[str],
+    reps: Sequence[str] | None = None,
 ) -> tuple[GroupState, Allocation]:
     """What the planner needs, and one position per candidate (unused ones are simply skipped:
-    positions grow strictly but need not be contiguous)."""
+    positions grow strictly but need not be contiguous). `reps`: look up the known team of
+    these reps and of the streams' owners (None: no lookup, no manager appends)."""
     lookup = list({*event_ids, *voided_ids})
-    rows = await conn.fetch(
-        GROUP_STATE,
+    args: list[object] = [
         org_id,
         lookup,
         list(set(streams)),
         [str(v) for v in voided_ids],
         len(event_ids),
-    )
+    ]
+    if reps is None:
+        rows = await conn.fetch(GROUP_STATE, *args)
+    else:
+        rows = await conn.fetch(GROUP_STATE_WITH_TEAMS, *args, list(set(reps)))
     state = GroupState()
     positions: list[int] = []
     recorded_at: datetime | None = None
@@ -141,8 +170,11 @@ async def load_group_state(
             )
         elif kind == 1:
             state.versions[r["stream"]] = r["version"]
+            state.owners[r["stream"]] = r["rep_id"]
         elif kind == 2:
             state.voided.add(r["event_id"])
+        elif kind == 4:
+            state.teams[r["rep_id"]] = r["team_id"]
         else:
             positions.append(r["position"])
             recorded_at = max(recorded_at or r["recorded_at"], r["recorded_at"])
@@ -222,24 +254,58 @@ WITH inserted AS (
          AS t(position, event_id, type, stream, stream_version, rep_id, team_id, occurred_at,
               recorded_at, schema_version, data, metadata, content_hash, event_json)
     RETURNING 1
+), owned AS (
+    INSERT INTO activity.stream_owners (org_id, stream, rep_id, position)
+    SELECT $1, stream, rep_id, position
+    FROM unnest($17::text[], $18::text[], $19::bigint[]) AS o(stream, rep_id, position)
+    ON CONFLICT (org_id, stream) DO UPDATE SET rep_id = EXCLUDED.rep_id, position = EXCLUDED.position
 )
 SELECT pg_notify($16, $1)
 """
 
+_OWNERS_AND_NOTIFY = """
+WITH owned AS (
+    INSERT INTO activity.stream_owners (org_id, stream, rep_id, position)
+    SELECT $1, stream, rep_id, position
+    FROM unnest($3::text[], $4::text[], $5::bigint[]) AS o(stream, rep_id, position)
+    ON CONFLICT (org_id, stream) DO UPDATE SET rep_id = EXCLUDED.rep_id, position = EXCLUDED.position
+)
+SELECT pg_notify($2, $1)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerChange:
+    """A stream the group opened or reassigned: its owner from `position` on (None: no rep)."""
+
+    stream: str
+    rep_id: str | None
+    position: int
+
 
 async def insert_rows(
-    conn: asyncpg.Connection, org_id: str, rows: Sequence[tuple[Row, Draft]], recorded_at: datetime
+    conn: asyncpg.Connection,
+    org_id: str,
+    rows: Sequence[tuple[Row, Draft]],
+    recorded_at: datetime,
+    owners: Sequence[OwnerChange] = (),
 ) -> None:
-    """Store the group's new rows and wake long-pollers (NOTIFY is delivered at commit)."""
+    """Store the group's new rows and the owners they set, and wake long-pollers (NOTIFY is
+    delivered at commit), in one statement (two for COPY)."""
     records = _records(org_id, rows, recorded_at)
+    owner_columns = (
+        [o.stream for o in owners],
+        [o.rep_id for o in owners],
+        [o.position for o in owners],
+    )
     if len(records) > COPY_THRESHOLD:
         await conn.copy_records_to_table(
             "events", schema_name="activity", columns=COLUMNS, records=records
         )
-        await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, org_id)
+        await conn.execute(_OWNERS_AND_NOTIFY, org_id, NOTIFY_CHANNEL, *owner_columns)
         return
     columns = list(zip(*records, strict=True))
-    await conn.execute(_INSERT, org_id, *columns[:1], *columns[2:], NOTIFY_CHANNEL)
+    await conn.execute(_INSERT, org_id, *columns[:1], *columns[2:], NOTIFY_CHANNEL, *owner_columns)
 
 
 async def ping(conn: asyncpg.Connection) -> None:

@@ -25,7 +25,8 @@ from shared.events import EVENT_TYPES, EnvelopeBase
 from shared.pagination import decode_cursor, encode_cursor
 
 from . import metrics, repository
-from .domain import Candidate, Decision, can_see, prepare, read_filter
+from .domain import Candidate, Decision, can_see, no_stream, prepare, read_filter
+from .exceptions import StreamNotFound
 from .notifier import FeedNotifier
 from .repository import StoredRow
 from .schemas import AppendStatus
@@ -184,8 +185,8 @@ async def read_stream(
         items = await repository.read_stream(
             conn, principal.org, stream, after=position, limit=limit + 1, **_scope(principal)
         )
-    if not items and position == 0:
-        raise NotFound(f"There is no stream {stream!r}.")
+    if not items and position == 0:  # unknown, or none of it the caller's: alike
+        raise StreamNotFound(no_stream(stream))
     return _page(items, position, limit)
 
 

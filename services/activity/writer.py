@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import structlog
 
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import DomainError, UpstreamUnavailable
 
 from . import metrics, repository
@@ -180,12 +180,15 @@ async def store(
     (`repository.commit` / `repository.rollback`); it begins here, with the org's lock."""
     await repository.begin_locked(conn, org)
     candidates = [c for r in requests for c in r.candidates]
+    # Known teams matter only to managers' appends: looked up only for groups that hold one.
+    managed = any(r.principal.role is Role.MANAGER for r in requests)
     state, allocation = await repository.load_group_state(
         conn,
         org,
         [c.event_id for c in candidates],
         [c.voids for c in candidates if c.voids is not None],
         [c.stream for c in candidates],
+        [c.rep_id for c in candidates if c.rep_id is not None] if managed else None,
     )
     outcomes: list[list[Decision] | DomainError] = []
     new_rows: list[tuple[Row, repository.Draft]] = []
@@ -204,7 +207,12 @@ async def store(
     if new_rows:
         for (row, _), position in zip(new_rows, allocation.positions, strict=False):
             row.position, row.recorded_at = position, allocation.recorded_at
-        await repository.insert_rows(conn, org, new_rows, allocation.recorded_at)
+        owners = [
+            repository.OwnerChange(stream, owner, row.position)
+            for stream, (owner, row) in state.owner_changes.items()
+            if row.position is not None
+        ]
+        await repository.insert_rows(conn, org, new_rows, allocation.recorded_at, owners)
     return outcomes
 
 

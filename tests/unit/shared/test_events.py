@@ -40,6 +40,7 @@ CATALOGUE = {
     "contact.left",
     "engagement.tracked",
     "lead.consent_changed",
+    "stream.reassigned",
     "event.voided",
 }
 
@@ -63,6 +64,7 @@ STREAM_KINDS: dict[str, set[str]] = {
     "contact.left": {"account"},
     "engagement.tracked": {"lead", "deal", "account"},
     "lead.consent_changed": {"lead"},
+    "stream.reassigned": {"lead", "deal", "account"},
     "event.voided": {"lead", "deal", "account"},
 }
 
@@ -79,9 +81,9 @@ def won(amount: Any, currency: Any = "EUR") -> dict[str, Any]:
 
 
 class TestTheCatalogue:
-    def test_there_are_exactly_the_17_types_of_the_design(self) -> None:
+    def test_there_are_exactly_the_18_types_of_the_design(self) -> None:
         assert set(EVENT_TYPES) == CATALOGUE
-        assert len(EVENT_TYPES) == 17
+        assert len(EVENT_TYPES) == 18
 
     def test_every_type_has_an_example_and_a_payload_model(self) -> None:
         assert set(EXAMPLES) == CATALOGUE
