@@ -6,11 +6,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from shared.clients.scoring import ScoringClient
+from .scoring import GoalsScoring
 
 
-async def _scoring(request: Request) -> ScoringClient:
-    return request.app.state.scoring  # type: ignore[no-any-return]
+async def _scoring(request: Request) -> GoalsScoring:
+    """Scoring, asked for numbers with the caller's own token (see scoring.py); the route's
+    `CurrentUser` has checked that token."""
+    scoring: GoalsScoring = request.app.state.scoring
+    _, _, token = request.headers.get("authorization", "").partition(" ")
+    return scoring.as_caller(token.strip())
 
 
-ScoringDep = Annotated[ScoringClient, Depends(_scoring)]
+ScoringDep = Annotated[GoalsScoring, Depends(_scoring)]

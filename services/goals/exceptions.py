@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class GoalNotFound(NotFound):
@@ -19,3 +19,7 @@ class AlreadyDecomposed(Conflict):
 
 class NotDecomposable(InvalidInput):
     title = "Cannot be decomposed"
+
+
+class RepOfAnotherTeam(Forbidden):
+    title = "The rep works in another team"

@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from shared.auth import Role, issue_token
-from shared.clients.scoring import ScoringClient
 from shared.db import create_engine, create_sessionmaker, sync_url
 from shared.docs import install_offline_docs
 from shared.errors import document_problems_as_problem_json, install_problem_handlers
@@ -22,6 +21,7 @@ from shared.responses import JSONResponse
 
 from .config import GoalsSettings
 from .router import router
+from .scoring import GoalsScoring
 
 DESCRIPTION = """
 Goals on any KPI scoring serves — for a rep, a team or the org, with a floor and a stretch —
@@ -59,8 +59,9 @@ def create_app(
 
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(engine.dispose)
-            scoring = ScoringClient(settings.scoring_url, token, timeout=settings.scoring_timeout,
-                                    transport=scoring_transport)  # fmt: skip
+            scoring = GoalsScoring(settings.scoring_url, token, timeout=settings.scoring_timeout,
+                                   transport=scoring_transport,
+                                   rep_team_seconds=settings.rep_team_seconds)  # fmt: skip
             stack.push_async_callback(scoring.aclose)
             app.state.settings = settings
             app.state.jwt_secret = secret

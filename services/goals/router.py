@@ -52,8 +52,9 @@ At = Annotated[
     Query(description="The day to judge progress on, 1970-01-01 to 2099-12-31 (default: today "
           "in the org's timezone)."),
 ]  # fmt: skip
-_READ = problems(Unauthorized, NotFound, InvalidInput)
+_READ = problems(Unauthorized, NotFound, InvalidInput, UpstreamUnavailable)  # 503: see scoring.py
 _WRITE = problems(Unauthorized, Forbidden, NotFound, InvalidInput, Conflict)
+_GOAL_WRITE = _WRITE | problems(UpstreamUnavailable)  # a rep's team is asked of scoring
 _SCORED = problems(Unauthorized, Forbidden, NotFound, InvalidInput, UpstreamUnavailable)
 _BODY = problems(MalformedRequest, UnsupportedMediaType)  # a JSON body that is not one
 WriterUser = Annotated[Principal, Depends(BearerAuth(write=True))]
@@ -61,12 +62,18 @@ WriterUser = Annotated[Principal, Depends(BearerAuth(write=True))]
 
 
 @router.post("/goals", response_model=GoalOut, status_code=201, tags=["goals"],
-             responses=_WRITE | _BODY,
+             responses=_GOAL_WRITE | _BODY,
              summary="Set a goal")  # fmt: skip
-async def create_goal(body: GoalIn, session: SessionDep, user: WriterUser) -> dict[str, Any]:
-    """A manager sets their team's and its reps' goals, an admin any of the org's. Floor and
-    stretch: explicit, `buffer_pct` (10 → ±10 %), or `base_pct`/`challenge_pct` (80/120)."""
-    return await service.create_goal(session, user, body)
+async def create_goal(
+    body: GoalIn, session: SessionDep, user: WriterUser, scoring: ScoringDep
+) -> dict[str, Any]:
+    """A manager sets their team's and its reps' goals, an admin any of the org's. A rep's team
+    is where their own history places them (asked of scoring): a manager may not set the goal
+    of a rep placed in another team (403 naming `owner`); a rep with no history yet may be
+    given one (in the manager's team). An admin's rep goal goes to the rep's team unless
+    `team_id` says otherwise. Floor and stretch: explicit, `buffer_pct` (10 → ±10 %), or
+    `base_pct`/`challenge_pct` (80/120)."""
+    return await service.create_goal(session, user, scoring, body)
 
 
 @router.get("/goals", response_model=GoalPage, tags=["goals"], responses=_READ,
@@ -74,6 +81,7 @@ async def create_goal(body: GoalIn, session: SessionDep, user: WriterUser) -> di
 async def list_goals(
     session: SessionDep,
     user: CurrentUser,
+    scoring: ScoringDep,
     owner: OwnerQuery = None,
     metric: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,64}$")] = None,
     period: PeriodKind | None = None,
@@ -88,9 +96,10 @@ async def list_goals(
     cursor: Annotated[str | None, Query(description="`next` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    """In period order. Reps see their own, managers their team's, the rest the org's."""
+    """In period order. Reps see their own, managers their team's (but not the goals of a rep
+    whose history places them in another team), the rest the org's."""
     return await service.list_goals(
-        session, user, owner=owner, metric=metric, period=period, start_from=start_from,
+        session, user, scoring, owner=owner, metric=metric, period=period, start_from=start_from,
         start_to=start_to, parent_id=parent_id, include_archived=include_archived,
         cursor=cursor, limit=limit,
     )  # fmt: skip
@@ -98,33 +107,39 @@ async def list_goals(
 
 @router.get("/goals/{goal_id}", response_model=GoalOut, tags=["goals"], responses=_READ,
             summary="One goal (its current revision)")  # fmt: skip
-async def get_goal(goal_id: UUID, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    return await service.get_goal(session, user, goal_id)
+async def get_goal(
+    goal_id: UUID, session: SessionDep, user: CurrentUser, scoring: ScoringDep
+) -> dict[str, Any]:
+    return await service.get_goal(session, user, scoring, goal_id)
 
 
 @router.patch("/goals/{goal_id}", response_model=GoalOut, tags=["goals"],
-              responses=_WRITE | _BODY,
+              responses=_GOAL_WRITE | _BODY,
               summary="Change a goal (a new revision)")  # fmt: skip
 async def patch_goal(
-    goal_id: UUID, body: GoalPatch, session: SessionDep, user: WriterUser
+    goal_id: UUID, body: GoalPatch, session: SessionDep, user: WriterUser, scoring: ScoringDep
 ) -> dict[str, Any]:
     """Nothing is overwritten: every change is a new revision. `expected_revision` answers 409
     if someone changed the goal meanwhile. `archived: true` retires it."""
-    return await service.patch_goal(session, user, goal_id, body)
+    return await service.patch_goal(session, user, scoring, goal_id, body)
 
 
-@router.delete("/goals/{goal_id}", response_model=GoalOut, tags=["goals"], responses=_WRITE,
+@router.delete("/goals/{goal_id}", response_model=GoalOut, tags=["goals"], responses=_GOAL_WRITE,
                summary="Archive a goal (a new revision)")  # fmt: skip
-async def archive_goal(goal_id: UUID, session: SessionDep, user: WriterUser) -> dict[str, Any]:
+async def archive_goal(
+    goal_id: UUID, session: SessionDep, user: WriterUser, scoring: ScoringDep
+) -> dict[str, Any]:
     return await service.patch_goal(
-        session, user, goal_id, GoalPatch(archived=True, reason="archived")
+        session, user, scoring, goal_id, GoalPatch(archived=True, reason="archived")
     )
 
 
 @router.get("/goals/{goal_id}/revisions", response_model=RevisionPage, tags=["goals"],
             responses=_READ, summary="Who changed what, and when")  # fmt: skip
-async def revisions(goal_id: UUID, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    return await service.revisions(session, user, goal_id)
+async def revisions(
+    goal_id: UUID, session: SessionDep, user: CurrentUser, scoring: ScoringDep
+) -> dict[str, Any]:
+    return await service.revisions(session, user, scoring, goal_id)
 
 
 @router.post("/goals/{goal_id}/decompose", response_model=Decomposed, status_code=201,
@@ -142,8 +157,10 @@ async def decompose(
 
 @router.get("/goals/{goal_id}/reconcile", response_model=Reconciliation, tags=["goals"],
             responses=_READ, summary="The goal against the sum of its children")  # fmt: skip
-async def reconcile(goal_id: UUID, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    return await service.reconcile(session, user, goal_id)
+async def reconcile(
+    goal_id: UUID, session: SessionDep, user: CurrentUser, scoring: ScoringDep
+) -> dict[str, Any]:
+    return await service.reconcile(session, user, scoring, goal_id)
 
 
 @router.get("/goals/{goal_id}/progress", response_model=ProgressOut, tags=["progress"],

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role
-from shared.clients.scoring import ScoringClient
 from shared.contracts.scoring import KpiReport, MetricInfo
 from shared.dates import FIRST_DAY, LAST_DAY
 from shared.errors import Forbidden, InvalidInput, field_error
@@ -39,16 +38,24 @@ from .domain import (
     changed_fields,
     check_write,
     exponent,
+    may_see_rep,
     metric_info,
     parse_owner,
     parse_value,
     render,
     team_of,
 )
-from .exceptions import AlreadyDecomposed, GoalNotFound, NotDecomposable, RevisionConflict
+from .exceptions import (
+    AlreadyDecomposed,
+    GoalNotFound,
+    NotDecomposable,
+    RepOfAnotherTeam,
+    RevisionConflict,
+)
 from .models import Calendar as CalendarRow
 from .models import Goal, Revision
 from .schemas import CalendarIO, DecomposeIn, FunnelPlanIn, GoalIn, GoalPatch
+from .scoring import GoalsScoring
 
 # --------------------------------------------------------------------------- goals
 
@@ -106,7 +113,7 @@ def _out(goal: Goal, revision: Revision, first: Revision | None = None) -> dict[
     }  # fmt: skip
 
 
-def _body(user: Principal, data: GoalIn, parent_id: uuid.UUID | None = None) -> dict[str, Any]:
+async def _body(user: Principal, scoring: GoalsScoring, data: GoalIn) -> dict[str, Any]:
     owner = parse_owner(data.owner)
     info = metric_info(data.metric)
     _needs_currency(info, data.currency)
@@ -115,6 +122,14 @@ def _body(user: Principal, data: GoalIn, parent_id: uuid.UUID | None = None) -> 
     floor, stretch = bounds(target, info, data.currency, data.model_dump())
     team = team_of(user, owner, data.team_id)
     check_write(user, owner, team)
+    if owner.kind == "rep" and (user.role is Role.MANAGER or data.team_id is None):
+        # Where the rep's history places them, asked afresh for a write. An admin's rep goal
+        # goes to that team unless the admin names one (an admin may do anything in the org).
+        placed = await scoring.rep_team(user.org, owner.id, fresh=True)
+        if not may_see_rep(user, placed):
+            raise _other_team("owner", [owner.id])
+        if user.role is Role.ADMIN:
+            team = placed
     return {
         "owner": str(owner), "team_id": team, "metric": data.metric,
         "period": data.period.value, "start": span.start.isoformat(), "end": span.end.isoformat(),
@@ -122,8 +137,7 @@ def _body(user: Principal, data: GoalIn, parent_id: uuid.UUID | None = None) -> 
         "currency": data.currency, "product_line": data.product_line,
         "tier": data.tier.value if data.tier else None,
         "channel": data.channel.value if data.channel else None, "note": data.note,
-        "archived": False, "decomposition": None,
-        "parent_id": str(parent_id) if parent_id else None,
+        "archived": False, "decomposition": None, "parent_id": None,
     }  # fmt: skip
 
 
@@ -146,22 +160,72 @@ async def _insert(
     return goal, revision
 
 
-async def create_goal(session: AsyncSession, user: Principal, data: GoalIn) -> dict[str, Any]:
-    goal, revision = await _insert(session, user, _body(user, data), None)
+async def create_goal(
+    session: AsyncSession, user: Principal, scoring: GoalsScoring, data: GoalIn
+) -> dict[str, Any]:
+    goal, revision = await _insert(session, user, await _body(user, scoring, data), None)
     return _out(goal, revision)
 
 
-async def _readable(session: AsyncSession, user: Principal, goal_id: uuid.UUID, *,
-                    lock: bool = False) -> Goal:  # fmt: skip
+# --------------------------------------------------------------------------- reps' teams
+
+TEAM_QUESTIONS = 8  # questions to scoring in flight at once about where reps work
+T = TypeVar("T")
+
+
+def _other_team(field: str, reps: Sequence[str]) -> RepOfAnotherTeam:
+    named = ", ".join(reps)
+    return RepOfAnotherTeam(
+        f"The history of {named} places {'them' if len(reps) > 1 else 'the rep'} in another "
+        "team: a manager sees, plans and sets the goals of their own team's reps only (and of "
+        "reps with no history yet).",
+        errors=[field_error(field, f"works in another team: {named}", "other_team")],
+    )
+
+
+async def _gathered(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """`calls` awaited together, a few at a time."""
+    gate = asyncio.Semaphore(TEAM_QUESTIONS)
+
+    async def one(call: Awaitable[T]) -> T:
+        async with gate:
+            return await call
+
+    return await asyncio.gather(*(one(c) for c in calls))
+
+
+async def _hidden_reps(scoring: GoalsScoring, user: Principal, goals: Sequence[Goal]) -> set[str]:
+    """The reps owning some of `goals` whom the caller may not see: for a manager, those whose
+    history places them in another team (as scoring said within the last few seconds)."""
+    if user.role is not Role.MANAGER:
+        return set()
+    reps = sorted({g.owner_id for g in goals if g.owner_kind == "rep"})
+    teams = await _gathered(scoring.rep_team(user.org, rep) for rep in reps)
+    return {rep for rep, team in zip(reps, teams, strict=True) if not may_see_rep(user, team)}
+
+
+def _shown(goals: Sequence[Goal], hidden: set[str]) -> list[Goal]:
+    return [g for g in goals if not (g.owner_kind == "rep" and g.owner_id in hidden)]
+
+
+async def _readable(session: AsyncSession, user: Principal, scoring: GoalsScoring,
+                    goal_id: uuid.UUID, *, lock: bool = False) -> Goal:  # fmt: skip
+    """The goal, if the caller may see it; else 404, as for a goal that does not exist."""
     load = repository.lock_goal if lock else repository.get_goal
     goal = await load(session, user.org, goal_id)
-    if goal is None or not can_read(user, Owner(goal.owner_kind, goal.owner_id), goal.team_id):
+    if (
+        goal is None
+        or not can_read(user, Owner(goal.owner_kind, goal.owner_id), goal.team_id)
+        or await _hidden_reps(scoring, user, [goal])
+    ):
         raise GoalNotFound(f"There is no goal {goal_id}.")
     return goal
 
 
-async def get_goal(session: AsyncSession, user: Principal, goal_id: uuid.UUID) -> dict[str, Any]:
-    goal = await _readable(session, user, goal_id)
+async def get_goal(
+    session: AsyncSession, user: Principal, scoring: GoalsScoring, goal_id: uuid.UUID
+) -> dict[str, Any]:
+    goal = await _readable(session, user, scoring, goal_id)
     revision = await session.get(Revision, (goal.id, goal.revision))
     assert revision is not None
     return _out(goal, revision)
@@ -183,9 +247,10 @@ async def _revise(
 
 
 async def patch_goal(
-    session: AsyncSession, user: Principal, goal_id: uuid.UUID, patch: GoalPatch
-) -> dict[str, Any]:
-    goal = await _readable(session, user, goal_id, lock=True)
+    session: AsyncSession, user: Principal, scoring: GoalsScoring, goal_id: uuid.UUID,
+    patch: GoalPatch,
+) -> dict[str, Any]:  # fmt: skip
+    goal = await _readable(session, user, scoring, goal_id, lock=True)
     owner = Owner(goal.owner_kind, goal.owner_id)
     check_write(user, owner, goal.team_id)
     if patch.expected_revision is not None and patch.expected_revision != goal.revision:
@@ -227,7 +292,8 @@ async def patch_goal(
 
 
 async def list_goals(
-    session: AsyncSession, user: Principal, *, owner: str | None, metric: str | None,
+    session: AsyncSession, user: Principal, scoring: GoalsScoring, *, owner: str | None,
+    metric: str | None,
     period: PeriodKind | None, start_from: date | None, start_to: date | None,
     parent_id: uuid.UUID | None, include_archived: bool, cursor: str | None, limit: int,
 ) -> dict[str, Any]:  # fmt: skip
@@ -239,12 +305,19 @@ async def list_goals(
         rep = user.sub
     elif user.role is Role.MANAGER:
         team = user.team
-    goals = await repository.list_goals(
-        session, user.org, owner=(who.kind, who.id) if who else None, metric=metric,
-        period_kind=period.value if period else None, start_from=start_from, start_to=start_to,
-        team=team, rep=rep, parent_id=parent_id, include_archived=include_archived,
-        after=_decode_cursor(cursor), limit=limit + 1,
-    )  # fmt: skip
+    after = _decode_cursor(cursor)
+    goals: list[Goal] = []
+    while True:  # a manager's page leaves out the goals of reps placed in other teams
+        batch = await repository.list_goals(
+            session, user.org, owner=(who.kind, who.id) if who else None, metric=metric,
+            period_kind=period.value if period else None, start_from=start_from,
+            start_to=start_to, team=team, rep=rep, parent_id=parent_id,
+            include_archived=include_archived, after=after, limit=limit + 1,
+        )  # fmt: skip
+        goals += _shown(batch, await _hidden_reps(scoring, user, batch))
+        if len(batch) <= limit or len(goals) > limit:
+            break
+        after = (batch[-1].period_start, batch[-1].id)
     more = len(goals) > limit
     goals = goals[:limit]
     revisions = await repository.bodies(session, goals)
@@ -267,8 +340,10 @@ def _decode_cursor(cursor: str | None) -> tuple[date, uuid.UUID] | None:
         raise bad_cursor() from exc
 
 
-async def revisions(session: AsyncSession, user: Principal, goal_id: uuid.UUID) -> dict[str, Any]:
-    goal = await _readable(session, user, goal_id)
+async def revisions(
+    session: AsyncSession, user: Principal, scoring: GoalsScoring, goal_id: uuid.UUID
+) -> dict[str, Any]:
+    goal = await _readable(session, user, scoring, goal_id)
     items = []
     for r in await repository.revisions(session, goal.id):
         items.append({
@@ -331,7 +406,7 @@ def _today(tz: ZoneInfo) -> date:
 
 
 async def _actuals(
-    scoring: ScoringClient, org: str, body: dict[str, Any], spans: Sequence[Span],
+    scoring: GoalsScoring, org: str, body: dict[str, Any], spans: Sequence[Span],
     *, owner: str | None = None,
 ) -> list[Decimal]:  # fmt: skip
     """The goal's metric over each span, from scoring (one call)."""
@@ -363,10 +438,10 @@ def _year_earlier(span: Span) -> Span:
 
 
 async def decompose(
-    session: AsyncSession, user: Principal, scoring: ScoringClient, goal_id: uuid.UUID,
+    session: AsyncSession, user: Principal, scoring: GoalsScoring, goal_id: uuid.UUID,
     data: DecomposeIn,
 ) -> dict[str, Any]:  # fmt: skip
-    goal = await _readable(session, user, goal_id, lock=True)
+    goal = await _readable(session, user, scoring, goal_id, lock=True)
     check_write(user, Owner(goal.owner_kind, goal.owner_id), goal.team_id)
     body = dict(await repository.current_body(session, goal))
     info = metric_info(body["metric"])
@@ -435,6 +510,14 @@ async def decompose(
             if data.strategy not in ("even", "weights", "past_share"):
                 raise _invalid("strategy", "by=rep splits even, by weights or by past_share")
             strategy = data.strategy
+            team = body["owner"].split(":", 1)[1]
+            if user.role is Role.MANAGER:  # each rep's team as their history places them, now
+                placed = await _gathered(
+                    scoring.rep_team(user.org, rep, fresh=True) for rep in reps
+                )
+                elsewhere = [r for r, t in zip(reps, placed, strict=True) if t not in (None, team)]
+                if elsewhere:
+                    raise _other_team("reps" if data.reps else "weights", elsewhere)
             past = None
             if strategy == "past_share":  # the period before, of the same kind
                 before = period_of(kind, parent_span.start - timedelta(days=1))
@@ -444,7 +527,6 @@ async def decompose(
                 }  # fmt: skip
             given = {k: _weight(v, f"weights.{k}") for k, v in (data.weights or {}).items()}
             weights = across_weights(reps, given or None, strategy, past)
-            team = body["owner"].split(":", 1)[1]
             for rep in reps:
                 children_bodies.append({**body, "owner": f"rep:{rep}", "team_id": team})
     except InvalidField as exc:
@@ -483,8 +565,10 @@ def _weight(raw: int | str, field: str) -> Decimal:
     return value
 
 
-async def reconcile(session: AsyncSession, user: Principal, goal_id: uuid.UUID) -> dict[str, Any]:
-    goal = await _readable(session, user, goal_id)
+async def reconcile(
+    session: AsyncSession, user: Principal, scoring: GoalsScoring, goal_id: uuid.UUID
+) -> dict[str, Any]:
+    goal = await _readable(session, user, scoring, goal_id)
     revision = await session.get(Revision, (goal.id, goal.revision))
     assert revision is not None
     body = revision.body
@@ -505,7 +589,12 @@ async def reconcile(session: AsyncSession, user: Principal, goal_id: uuid.UUID) 
         "stretch": render(parent["stretch"], info, currency),
         "children_stretch": render(sums["stretch"], info, currency),
         "balanced": bool(kids) and all(parent[k] == sums[k] for k in sums),
-        "children": [_out(c, kid_revisions[c.id]) for c in kids],
+        # The sums are the parent's split; a manager is not shown the goal of a rep placed in
+        # another team since (it adds to the sums, as it did when split).
+        "children": [
+            _out(c, kid_revisions[c.id])
+            for c in _shown(kids, await _hidden_reps(scoring, user, kids))
+        ],
     }
 
 
@@ -520,10 +609,10 @@ def render_signed(value: Decimal, info: MetricInfo, currency: str | None) -> int
 
 
 async def progress(
-    session: AsyncSession, user: Principal, scoring: ScoringClient, goal_id: uuid.UUID,
+    session: AsyncSession, user: Principal, scoring: GoalsScoring, goal_id: uuid.UUID,
     at: date | None,
 ) -> dict[str, Any]:  # fmt: skip
-    goal = await _readable(session, user, goal_id)
+    goal = await _readable(session, user, scoring, goal_id)
     revision = await session.get(Revision, (goal.id, goal.revision))
     assert revision is not None
     row = await repository.get_calendar(session, user.org)
@@ -536,7 +625,7 @@ PROGRESS_CONCURRENCY = 8  # scoring questions in flight for one `GET /v1/progres
 
 
 async def _report_to_date(
-    scoring: ScoringClient, user: Principal, body: dict[str, Any], today: date
+    scoring: GoalsScoring, user: Principal, body: dict[str, Any], today: date
 ) -> KpiReport | None:
     """Scoring's daily buckets of the goal's metric from its start to `today` (None: it has
     not started), with the weighted pipeline for a revenue goal."""
@@ -638,10 +727,10 @@ def _total(report: Any, metric: str, info: MetricInfo) -> Decimal:
 
 
 async def progress_list(
-    session: AsyncSession, user: Principal, scoring: ScoringClient, *, owner: str | None,
+    session: AsyncSession, user: Principal, scoring: GoalsScoring, *, owner: str | None,
     period: PeriodKind | None, at: date | None,
 ) -> dict[str, Any]:  # fmt: skip
-    page = await list_goals(session, user, owner=owner, metric=None, period=period,
+    page = await list_goals(session, user, scoring, owner=owner, metric=None, period=period,
                             start_from=None, start_to=None, parent_id=None,
                             include_archived=False, cursor=None, limit=200)  # fmt: skip
     row = await repository.get_calendar(session, user.org)
@@ -674,7 +763,7 @@ async def progress_list(
 
 
 async def progress_alerts(
-    session: AsyncSession, user: Principal, scoring: ScoringClient, *, owner: str | None,
+    session: AsyncSession, user: Principal, scoring: GoalsScoring, *, owner: str | None,
     at: date | None,
 ) -> dict[str, Any]:  # fmt: skip
     """The owner's current goals as `progress_list` judges them, read by `alerts.leading_behind`:
@@ -727,7 +816,7 @@ def _paced(judged: dict[str, Any]) -> alerts.Paced:
 
 
 async def funnel_plan(
-    session: AsyncSession, user: Principal, scoring: ScoringClient, data: FunnelPlanIn
+    session: AsyncSession, user: Principal, scoring: GoalsScoring, data: FunnelPlanIn
 ) -> dict[str, Any]:
     owner = parse_owner(data.owner)
     if not can_read(
@@ -736,6 +825,8 @@ async def funnel_plan(
         owner.id if owner.kind == "team" else (user.team if user.role is Role.MANAGER else None),
     ):
         raise Forbidden("You may plan for yourself (rep) or your team (manager).")
+    if owner.kind == "rep" and not may_see_rep(user, await scoring.rep_team(user.org, owner.id)):
+        raise _other_team("owner", [owner.id])
     if data.end < data.start:
         raise _invalid("end", "must not be before `start`")
     metric = "revenue_won" if data.goal == "revenue" else "new_customers"

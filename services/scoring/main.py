@@ -26,6 +26,7 @@ from .config import ScoringSettings
 from .consumer import Consumer
 from .dependencies import Runtime
 from .org_views import OrgRows
+from .reps.router import router as reps_router
 from .router import kpis_direct, router, score_direct
 
 DESCRIPTION = """
@@ -106,6 +107,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes(settings))  # SCORING_MAX_BODY_BYTES
     app.add_middleware(MetricsMiddleware, service="scoring")
     app.include_router(router)
+    app.include_router(reps_router)
     install_offline_docs(app)
     app.include_router(ops_router("scoring"))
 
