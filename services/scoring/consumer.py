@@ -128,7 +128,7 @@ class Consumer:
         self._secret = secret
         self._transport = transport
         self.state = ConsumerState()
-        self.scorer = Scorer(settings)
+        self.scorer = Scorer(settings, dsn)
         self._trained: dict[str, datetime] = {}  # when each org's models were last trained
         self._train_failed: dict[str, float] = {}
         self._training: dict[str, asyncio.Task[Any]] = {}  # by org; outlive follower restarts

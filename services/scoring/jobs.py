@@ -1,6 +1,8 @@
 """The scoring service's heavy work as plain functions that workers.py runs in a process of its
-own: their arguments and results pickle, and profiles may come in as the states stored in
-`scoring.entities` (decoding them is part of the work, so the serving process never does it).
+own: their arguments and results pickle. Profiles come in as objects (a rebuild's, in chunks), as
+the states stored in `scoring.entities`, or as `Stored`: where they are, for the worker to read
+from the database itself, so that an org's profiles never pass through the serving process
+(neither its CPU nor its memory).
 
 - `score_org`: every open lead's and deal's score and every account's health (a rescore, a
   rebuild's new generation);
@@ -10,12 +12,16 @@ own: their arguments and results pickle, and profiles may come in as the states 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
+
+from . import repository
 from .priority import features as feats
 from .priority import scores, training
 from .priority.scores import ActiveModel, HealthRow, PriorityRules, ScoreRow
@@ -23,6 +29,26 @@ from .projections import health, leads
 from .projections.codec import decode
 
 Profile = Any  # a Prospect or Customer, or its stored state (str or bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A generation's profiles of one kind, read where the work runs."""
+
+    dsn: str
+    org: str
+    generation: int
+    kind: str
+
+    def read(self) -> list[str]:
+        return asyncio.run(self._read())
+
+    async def _read(self) -> list[str]:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            return await repository.entity_states(conn, self.org, self.generation, self.kind)
+        finally:
+            await conn.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,17 +61,19 @@ class Rules:
     min_outcomes: int
 
 
-def _decoded(kind: str, items: Iterable[Profile]) -> list[Any]:
+def _decoded(kind: str, items: Stored | Iterable[Profile]) -> list[Any]:
+    if isinstance(items, Stored):
+        items = items.read()
     return [decode(kind, i) if isinstance(i, str | bytes) else i for i in items]
 
 
-def prospects_of(items: Iterable[Profile]) -> list[leads.Prospect]:
+def prospects_of(items: Stored | Iterable[Profile]) -> list[leads.Prospect]:
     return _decoded("prospects", items)
 
 
 def score_org(
-    prospects: Iterable[Profile],
-    customers: Iterable[Profile],
+    prospects: Stored | Iterable[Profile],
+    customers: Stored | Iterable[Profile],
     models: Mapping[str, ActiveModel],
     day: date,
     timezone: ZoneInfo,
@@ -64,7 +92,7 @@ def score_org(
 
 
 def train_models(
-    prospects: Iterable[Profile], now: datetime, rules: Rules
+    prospects: Stored | Iterable[Profile], now: datetime, rules: Rules
 ) -> dict[str, training.Trained]:
     profiles = prospects_of(prospects)
     return {
@@ -76,7 +104,11 @@ def train_models(
 
 
 def backtests(
-    prospects: Iterable[Profile], cutoff: datetime, horizon_days: int, known_by: str, rules: Rules
+    prospects: Stored | Iterable[Profile],
+    cutoff: datetime,
+    horizon_days: int,
+    known_by: str,
+    rules: Rules,
 ) -> list[dict[str, Any]]:
     profiles = prospects_of(prospects)
     return [

@@ -275,11 +275,10 @@ async def backtest(
     if principal.role not in (Role.ADMIN, Role.BI):
         raise Forbidden("Only an admin or a BI token runs a backtest.")
     org = await org_view(runtime, principal.org)
-    async with runtime.pool.acquire() as conn:
-        states = await repository.entity_states(conn, principal.org, org.generation, "prospects")
     scorer = runtime.consumer.scorer
+    profiles = scorer.stored(principal.org, org.generation, "prospects")
     reports = await scorer.workers.run(
-        jobs.backtests, states, cutoff, horizon_days, known_by, scorer.job_rules
+        jobs.backtests, profiles, cutoff, horizon_days, known_by, scorer.job_rules
     )
     return {"items": reports}
 

@@ -79,8 +79,9 @@ def model_record(record: Mapping[str, Any]) -> ActiveModel:
 class Scorer:
     """One per process: the rules from settings and the models it has loaded."""
 
-    def __init__(self, settings: ScoringSettings) -> None:
+    def __init__(self, settings: ScoringSettings, dsn: str = "") -> None:
         self.settings = settings
+        self.dsn = dsn  # where worker processes read profiles (jobs.Stored)
         self.rules = priority_rules(settings)
         self.features = feature_rules(settings)
         self.health = health_rules(settings)
@@ -153,6 +154,10 @@ class Scorer:
 
     # ------------------------------------------------------------------ whole org
 
+    def stored(self, org: str, generation: int, kind: str) -> jobs.Stored:
+        """An org's profiles of a kind, for a worker to read from the database itself."""
+        return jobs.Stored(self.dsn, org, generation, kind)
+
     async def score_org(
         self,
         prospects: Iterable[jobs.Profile],
@@ -179,7 +184,7 @@ class Scorer:
 
     async def rescore(self, pool: asyncpg.Pool, org: str) -> None:
         """Every score and health of the org's live generation, for today, its models and its
-        currency. Profiles are read and scored without holding the org's row; the write holds
+        currency. Profiles are read (by the worker) and scored without holding the org's row; the write holds
         it and goes ahead only if nothing moved meanwhile (else it starts over)."""
         for _ in range(RESCORE_TRIES):
             async with pool.acquire() as conn:
@@ -190,12 +195,11 @@ class Scorer:
                 timezone = ZoneInfo(row["timezone"])
                 day = today(timezone)
                 models = await self.models(conn, org, row)
-                prospects = await repository.entity_states(conn, org, generation, "prospects")
-                customers = await repository.entity_states(conn, org, generation, "customers")
-            score_rows, health_rows = await self.score_org(
-                prospects, customers, models, day, timezone, self.currency(row)
-            )
-            del prospects, customers
+            score_rows, health_rows = await self.workers.run(
+                jobs.score_org, self.stored(org, generation, "prospects"),
+                self.stored(org, generation, "customers"), models, day, timezone,
+                self.currency(row), self.job_rules,
+            )  # fmt: skip
             async with pool.acquire() as conn, conn.transaction():
                 now = await repository.lock_org(conn, org)
                 if now is None or [now[k] for k in STANDING] != [row[k] for k in STANDING]:
@@ -232,11 +236,10 @@ class Scorer:
             row = await repository.get_org(conn, org)
             if row is None:
                 return []
-            states = await repository.entity_states(conn, org, row["generation"], "prospects")
+        profiles = self.stored(org, row["generation"], "prospects")
         trained = await self.workers.run(
-            jobs.train_models, states, datetime.now(UTC), self.job_rules
+            jobs.train_models, profiles, datetime.now(UTC), self.job_rules
         )
-        del states
         stored = []
         async with pool.acquire() as conn, conn.transaction():
             for kind, result in trained.items():

@@ -72,13 +72,6 @@ ADMIN_LIST = "403 403  403  403 403  403 200  403 403  200"
 ADMIN_OBJECT = "403 403  403  403 403  403 200  403 403  404"
 GOAL_WRITE = "403 404  404  200 404  403 200  403 403  404"  # r1's goal: its team's manager, admin
 
-SECTION_5 = "issue 11 §5"
-APPEND_GAP = {
-    "teammate": SECTION_5,
-    "rep_t2": SECTION_5,
-    "manager_t2": f"{SECTION_5}: a manager appends to another team's rep's stream",
-}
-
 
 # --------------------------------------------------------------------------------- checks
 
@@ -411,13 +404,13 @@ NOW = object()  # as_of: the moment of the request
 ROWS: list[Row] = [
     # ------------------------------------------------------------------ activity
     Row("activity", "POST", "/v1/events",
-        expect("201 403/404 403/404 201 403/404 403 201 201 403 201"),
+        expect("201 404 404 201 404 403 201 201 403 201"),
         lambda w, c: Call("/v1/events", json=appended(w, c)), check_appended,
-        variant="on r1's stream", xfail=APPEND_GAP),
+        variant="on r1's stream"),
     Row("activity", "POST", "/v1/events/batch",
-        expect("201 403/404 403/404 201 403/404 403 201 201 403 201"),
+        expect("201 404 404 201 404 403 201 201 403 201"),
         lambda w, c: Call("/v1/events/batch", json={"events": [appended(w, c)]}), check_appended,
-        variant="on r1's stream", xfail=APPEND_GAP),
+        variant="on r1's stream"),
     Row("activity", "GET", "/v1/events", expect(READ), get("/v1/events", limit=1000), check_feed),
     Row("activity", "GET", "/v1/events/backlog",
         expect("403 403 403 403 403 403 200 200 200 200"), get("/v1/events/backlog"),
@@ -506,12 +499,13 @@ ROWS: list[Row] = [
         lambda w, c: Call("/v1/scoring/models/train")),
     Row("scoring", "POST", "/v1/admin/rebuild", expect("403 403 403 403 403 403 202 403 403 202"),
         lambda w, c: Call("/v1/admin/rebuild"), after=after_rebuild),
+    Row("scoring", "GET", "/v1/reps/{rep}", expect("200 404 404 200 404 200 200 200 404 404"),
+        get("/v1/reps/r1")),
     *ops("scoring"),
     # ------------------------------------------------------------------ goals
     Row("goals", "POST", "/v1/goals", expect("403 403 403 201 403 403 201 403 403 201"),
         lambda w, c: Call("/v1/goals", json=goal_body("rep:r1", None, OLD_MONTH)),
-        check_new_goal, variant="for rep:r1, team left out",
-        xfail={"manager_t2": f"{SECTION_5}: a manager sets a goal for another team's rep"}),
+        check_new_goal, variant="for rep:r1, team left out"),
     Row("goals", "GET", "/v1/goals", expect(READ), get("/v1/goals", limit=500), check_goals),
     Row("goals", "GET", "/v1/goals", expect(READ), get("/v1/goals", owner="rep:r1", limit=500),
         check_goals_of_r1, variant="owner=rep:r1"),
@@ -530,24 +524,19 @@ ROWS: list[Row] = [
     Row("goals", "GET", "/v1/goals/{goal_id}/progress", expect(OBJECT),
         get("/v1/goals/{w.goals[r1]}/progress", **AT), check_goal),
     Row("goals", "GET", "/v1/goals/{goal_id}/progress",
-        expect("200 404 404 404 200 200 200 200 404 404"),
+        expect("200 404 404 404 404 200 200 200 404 404"),
         get("/v1/goals/{w.goals[r1_in_t2]}/progress", **AT), check_r1_in_t2,
-        variant="r1's goal in t2",
-        xfail={"manager_t2": f"{SECTION_5}: t2's manager reads all of r1's actuals"}),
-    Row("goals", "GET", "/v1/progress", expect(READ), get("/v1/progress", **AT), check_progress,
-        xfail={"manager_t2": f"{SECTION_5}: t2's manager reads all of r1's actuals"}),
+        variant="r1's goal in t2"),
+    Row("goals", "GET", "/v1/progress", expect(READ), get("/v1/progress", **AT), check_progress),
     Row("goals", "GET", "/v1/progress", expect(READ),
-        get("/v1/progress", owner="rep:r1", **AT), check_progress, variant="owner=rep:r1",
-        xfail={"manager_t2": f"{SECTION_5}: t2's manager reads all of r1's actuals"}),
+        get("/v1/progress", owner="rep:r1", **AT), check_progress, variant="owner=rep:r1"),
     Row("goals", "GET", "/v1/progress/alerts", expect(READ), get("/v1/progress/alerts", **AT),
         check_pace_alerts),
     Row("goals", "GET", "/v1/progress/alerts", expect("200 403 403 200 200 200 200 200 200 200"),
         get("/v1/progress/alerts", owner="rep:r1", **AT), check_pace_alerts,
         variant="owner=rep:r1"),
     Row("goals", "POST", "/v1/plans/funnel", expect("200 403 403 200 403 200 200 200 200 200"),
-        lambda w, c: Call("/v1/plans/funnel", json=PLAN), check_plan, variant="for rep:r1",
-        xfail={"manager_t2": f"{SECTION_5}: t2's manager plans for r1 and reads r1's lookback "
-                             "totals"}),
+        lambda w, c: Call("/v1/plans/funnel", json=PLAN), check_plan, variant="for rep:r1"),
     Row("goals", "GET", "/v1/calendar", expect(READ), get("/v1/calendar")),
     Row("goals", "PUT", "/v1/calendar", expect("403 403 403 403 403 403 200 403 403 200"),
         lambda w, c: Call("/v1/calendar", json=CALENDAR)),

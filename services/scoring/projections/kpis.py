@@ -537,7 +537,8 @@ def account_tier_changed(book: Book, event: Event, at: datetime) -> list[Fact]:
 
 def ignored(book: Book, event: Event, at: datetime) -> list[Fact]:
     """Known events with no KPI of their own (contact.left feeds customer health, a consent
-    change lead priority; voids are applied by leaving their target out of a replay)."""
+    change lead priority; voids are applied by leaving their target out of a replay; a stream's
+    reassignment changes who may append to it, in activity, and no KPI)."""
     return []
 
 
@@ -559,4 +560,5 @@ _HANDLERS = {
     "engagement.tracked": engagement_tracked,
     "lead.consent_changed": ignored,
     "event.voided": ignored,
+    "stream.reassigned": ignored,
 }
