@@ -81,8 +81,9 @@ class ScoringSettings(ServiceSettings):
         default=1,
         ge=0,
         le=32,
-        description="Processes that train, rescore whole orgs and run backtests, apart from the "
-        "one serving requests (0: threads of the serving process).",
+        description="Processes, apart from the one serving requests, that train and run "
+        "backtests, and as many again that rescore whole orgs (0: threads of the serving "
+        "process).",
     )
     worker_nice: int = Field(
         default=10, ge=0, le=19, description="How much lower those processes' CPU priority is."

@@ -63,7 +63,7 @@ def create_app(
             stack.push_async_callback(pool.close)
             secret = settings.resolved_jwt_secret()
             consumer = Consumer(settings, dsn, pool, secret, transport=activity_transport)
-            stack.callback(consumer.scorer.workers.close)  # training, rescores, backtests
+            stack.callback(consumer.scorer.close)  # training, rescores, backtests
             if settings.consume:
                 consumer.start()
                 stack.push_async_callback(consumer.stop)

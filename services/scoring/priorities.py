@@ -277,7 +277,7 @@ async def backtest(
     org = await org_view(runtime, principal.org)
     scorer = runtime.consumer.scorer
     profiles = scorer.stored(principal.org, org.generation, "prospects")
-    reports = await scorer.workers.run(
+    reports = await scorer.trainers.run(
         jobs.backtests, profiles, cutoff, horizon_days, known_by, scorer.job_rules
     )
     return {"items": reports}

@@ -86,7 +86,10 @@ class Scorer:
         self.features = feature_rules(settings)
         self.health = health_rules(settings)
         self.job_rules = jobs.Rules(self.rules, self.features, self.health, settings.min_outcomes)
-        self.workers = Workers(settings.worker_processes, settings.worker_nice)
+        # Two pools, so that a rescore (which a follower waits for) never queues behind the
+        # training or backtest of another org, which can take minutes at nice 10.
+        self.trainers = Workers(settings.worker_processes, settings.worker_nice)
+        self.scorers = Workers(settings.worker_processes, settings.worker_nice)
         self._models: dict[tuple[str, str, int], ActiveModel] = {}
 
     async def models(
@@ -154,6 +157,10 @@ class Scorer:
 
     # ------------------------------------------------------------------ whole org
 
+    def close(self) -> None:
+        self.trainers.close()
+        self.scorers.close()
+
     def stored(self, org: str, generation: int, kind: str) -> jobs.Stored:
         """An org's profiles of a kind, for a worker to read from the database itself."""
         return jobs.Stored(self.dsn, org, generation, kind)
@@ -173,11 +180,11 @@ class Scorer:
         score_rows: list[scores.ScoreRow] = []
         health_rows: list[scores.HealthRow] = []
         for part in chunks(prospects, JOB_PROFILES):
-            score_rows += (await self.workers.run(
+            score_rows += (await self.scorers.run(
                 jobs.score_org, part, (), models, day, timezone, currency, self.job_rules,
             ))[0]  # fmt: skip
         for part in chunks(customers, JOB_PROFILES):
-            health_rows += (await self.workers.run(
+            health_rows += (await self.scorers.run(
                 jobs.score_org, (), part, models, day, timezone, currency, self.job_rules,
             ))[1]  # fmt: skip
         return score_rows, health_rows
@@ -195,7 +202,7 @@ class Scorer:
                 timezone = ZoneInfo(row["timezone"])
                 day = today(timezone)
                 models = await self.models(conn, org, row)
-            score_rows, health_rows = await self.workers.run(
+            score_rows, health_rows = await self.scorers.run(
                 jobs.score_org, self.stored(org, generation, "prospects"),
                 self.stored(org, generation, "customers"), models, day, timezone,
                 self.currency(row), self.job_rules,
@@ -237,7 +244,7 @@ class Scorer:
             if row is None:
                 return []
         profiles = self.stored(org, row["generation"], "prospects")
-        trained = await self.workers.run(
+        trained = await self.trainers.run(
             jobs.train_models, profiles, datetime.now(UTC), self.job_rules
         )
         stored = []

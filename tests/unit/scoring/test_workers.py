@@ -3,7 +3,9 @@ gives there exactly what it gives in the serving process (jobs.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime
@@ -88,3 +90,18 @@ async def test_scores_and_models_from_stored_states_in_a_worker_equal_those_made
     for kind in scores.KINDS:
         assert trained_there[kind].model.to_json() == trained_here[kind].model.to_json()
         assert trained_there[kind].report == trained_here[kind].report
+
+
+async def test_a_rescore_never_waits_behind_a_training() -> None:
+    """A follower waits for its org's rescore; another org's training may take minutes. They run
+    in pools of their own: with one pool, the rescore would finish only after the training."""
+    scorer = Scorer(ScoringSettings(jwt_secret=SecretStr("x" * 40), worker_processes=1))
+    try:
+        training = asyncio.ensure_future(scorer.trainers.run(time.sleep, 8))
+        await asyncio.sleep(0.2)
+        rescore = asyncio.ensure_future(scorer.scorers.run(where))
+        done, _ = await asyncio.wait({training, rescore}, return_when=asyncio.FIRST_COMPLETED)
+        assert done == {rescore}
+        training.cancel()
+    finally:
+        scorer.close()
