@@ -73,6 +73,12 @@ class MalformedRequest(DomainError):
     slug = "malformed-json"
 
 
+class UriTooLong(DomainError):
+    status_code = 414
+    title = "URI too long"
+    slug = "uri-too-long"
+
+
 class UnsupportedMediaType(DomainError):
     status_code = 415
     title = "Unsupported media type"
