@@ -24,6 +24,11 @@ from services.scoring.config import ScoringSettings
 from services.scoring.main import create_app as create_scoring
 from shared.config import ServiceSettings
 
+KEEP_ALIVE_SECONDS = 5
+"""An idle keep-alive connection is closed after this long (uvicorn's `timeout_keep_alive`)."""
+MAX_HEAD_BYTES = 16 * 1024
+"""The longest request line and headers uvicorn's h11 parser buffers before it answers 400."""
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -85,6 +90,8 @@ async def serve(database_url: str, *, log_level: str = "warning") -> None:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=5,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         )
         servers.append((app, _Server(config)))
 

@@ -73,6 +73,12 @@ class MalformedRequest(DomainError):
     slug = "malformed-json"
 
 
+class UriTooLong(DomainError):
+    status_code = 414
+    title = "URI too long"
+    slug = "uri-too-long"
+
+
 class UnsupportedMediaType(DomainError):
     status_code = 415
     title = "Unsupported media type"
@@ -285,7 +291,8 @@ async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     content_type = request.headers.get("content-type", "")
-    if request.method in {"POST", "PUT", "PATCH"} and "json" not in content_type:
+    about_body = any(error.get("loc", ("",))[0] == "body" for error in exc.errors())
+    if request.method in {"POST", "PUT", "PATCH"} and "json" not in content_type and about_body:
         unsupported = UnsupportedMediaType(
             "Send the body as JSON with `Content-Type: application/json` "
             f"(got {content_type or 'none'!r}).",

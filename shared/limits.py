@@ -1,13 +1,16 @@
-"""An ASGI middleware that refuses request bodies over a size limit with 413, before parsing."""
+"""An ASGI middleware that refuses request bodies over a size limit with 413, and query strings
+over `MAX_QUERY_BYTES` with 414, before parsing."""
 
 from __future__ import annotations
 
 from pydantic_settings import BaseSettings
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import PayloadTooLarge, Problem, field_error, problem_response
+from shared.errors import PayloadTooLarge, Problem, UriTooLong, field_error, problem_response
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_QUERY_BYTES = 8 * 1024
+"""The longest query string any route takes (filters, cursors, comma-separated lists)."""
 
 
 def max_body_bytes(settings: BaseSettings) -> int:
@@ -24,7 +27,8 @@ class _TooLarge(Exception):
 
 
 class BodySizeLimit:
-    """Checks `Content-Length` up front, and counts the bytes of bodies sent without one."""
+    """Checks `Content-Length` up front, and counts the bytes of bodies sent without one; and
+    refuses a query string longer than `MAX_QUERY_BYTES`."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -40,6 +44,17 @@ class BodySizeLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
+            too_long = UriTooLong(
+                f"The query string is longer than {MAX_QUERY_BYTES} bytes.",
+                errors=[
+                    field_error(
+                        "query", f"longer than {MAX_QUERY_BYTES} bytes", "too_long", "query"
+                    )
+                ],
+            )
+            await problem_response(too_long.problem())(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
