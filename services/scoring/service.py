@@ -16,7 +16,7 @@ import orjson
 
 from shared.auth import Principal, Role
 from shared.errors import Forbidden, InvalidInput, field_error
-from shared.events import CURRENCIES
+from shared.money import CURRENCIES
 from shared.pagination import bad_cursor, decode_keyset, encode_keyset
 
 from . import reports, repository

@@ -423,3 +423,24 @@ class TestNeverA500:
         forged = cursor_of(with_day(key, "2026-W27-3"))
         answer = await get(scoring, "/v1/export/kpis", {"cursor": forged}, auth())
         assert_problem(answer, 422, "cursor", location="query")
+
+
+class TestTheRangeIsTheSystemsOne:
+    """Scoring takes the days and moments events may have (shared.dates), no more, no less."""
+
+    @pytest.mark.parametrize(
+        "as_of",
+        ["2099-12-31T20:00:00+00:00", "2100-01-01T00:00:00+00:00", "1970-01-01T05:00:00+00:00"],
+    )
+    async def test_an_as_of_that_no_event_could_have_is_a_422(self, scoring, auth, as_of) -> None:
+        params = {"period": "month", "from": "2026-11-01", "as_of": as_of}
+        answer = await get(scoring, "/v1/kpis", params, auth())
+        assert_problem(answer, 422, "as_of", location="query")
+
+    async def test_a_day_in_2100_is_a_422(self, scoring, auth) -> None:
+        answer = await get(scoring, "/v1/kpis", {"period": "day", "from": "2100-01-01"}, auth())
+        assert_problem(answer, 422, "from", location="query")
+
+    async def test_the_last_moment_an_event_may_have_is_answered(self, scoring, auth) -> None:
+        params = {"period": "month", "from": "2026-11-01", "as_of": "2099-12-31T09:00:00+00:00"}
+        assert (await get(scoring, "/v1/kpis", params, auth())).status_code == 200
