@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,7 +17,7 @@ from rich.table import Table
 from salesperf.scoring_cli import app as scoring_app
 from shared.auth import DEFAULT_TTL_SECONDS, Role, issue_token
 from shared.config import CommonSettings
-from shared.db import run_migrations, sync_url
+from shared.db import embedded_pgdata, run_migrations, stop_embedded, sync_url
 
 app = typer.Typer(help="salesperf: sales-performance management backend.", no_args_is_help=True)
 app.add_typer(scoring_app, name="scoring")
@@ -57,11 +62,44 @@ def run(
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Start the database (embedded unless DATABASE_URL is set), migrate, and serve every service."""
-    from salesperf.runner import serve, service_urls
 
     settings = CommonSettings()
-    with console.status("starting PostgreSQL" + ("" if settings.database_url else " (embedded)")):
-        url = sync_url(settings)
+    # SIGTERM before the services take over their signals: exit through `finally`, not silently.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    watchdog: subprocess.Popen[bytes] | None = None
+    try:
+        with console.status(
+            "starting PostgreSQL" + ("" if settings.database_url else " (embedded)")
+        ):
+            url = sync_url(settings)
+            if settings.database_url is None:
+                watchdog = _watch_embedded(embedded_pgdata(settings.data_dir))
+        _serve(settings, url, org, log_level)
+    finally:
+        if settings.database_url is None:
+            stop_embedded()  # the embedded Postgres stops with the run that started it
+        if watchdog is not None:
+            watchdog.terminate()
+            watchdog.wait(5)
+    console.print("stopped")
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _watch_embedded(pgdata: Path) -> subprocess.Popen[bytes]:
+    """The watchdog that stops the embedded Postgres if this process is killed with -9."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "salesperf.pg_watchdog", str(pgdata), str(os.getpid())],
+        start_new_session=True,  # a Ctrl-C to the terminal's group leaves it to its job
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _serve(settings: CommonSettings, url: str, org: str, log_level: str) -> None:
+    from salesperf.runner import serve, service_urls
+
     with console.status("migrating"):
         run_migrations(url)
     admin = issue_token(
@@ -81,7 +119,6 @@ def run(
     console.print(admin, soft_wrap=True, highlight=False)
     console.print("Press Ctrl-C to stop.")
     asyncio.run(serve(url, log_level=log_level))
-    console.print("stopped")
 
 
 @app.command()

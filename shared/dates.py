@@ -5,17 +5,19 @@ strict mode: `"86400"` becomes 2 January 1970 and `from=0` the epoch. Here a dat
 be a string that starts like one (`YYYY-`); anything else gets a 422 naming the field instead of
 an answer for another day.
 
-`Day` is a date the services can compute with: between 1970-01-01 and 2099-12-31, as events
-are (a week or a quarter around 9999-12-31 has no end the calendar can represent); `Moment` is a
-time in the same range (an `as_of` or a backtest's cutoff: a day after 9999-12-31 cannot be
-computed, nor one before year 1 in another offset).
+This module holds the one date range of the whole system. `Day` is a date the services can
+compute with: between 1970-01-01 and 2099-12-31 (a week or a quarter around 9999-12-31 has no
+end the calendar can represent). A moment — an event's `occurred_at`, an `as_of`, a backtest's
+cutoff — is in range when its day is in that range in every time zone an org can have (UTC−12
+to UTC+14): from FIRST_MOMENT (1970-01-01T12:00Z) to just before END_MOMENT
+(2099-12-31T10:00Z). So an event stored is one whose day any org's KPIs and goals answer for.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
@@ -25,6 +27,10 @@ _ISO_START = re.compile(r"[0-9]{4}-")
 _DATE_HINT = "must be an ISO-8601 date, e.g. 2026-11-01"
 _DATETIME_HINT = "must be an ISO-8601 string with an offset, e.g. 2026-11-20T10:30:00+01:00"
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2099, 12, 31)
+# The first instant that is on FIRST_DAY or later everywhere, and the first that is after
+# LAST_DAY somewhere (time zones run from UTC−12 to UTC+14).
+FIRST_MOMENT = datetime.combine(FIRST_DAY, time(), timezone(timedelta(hours=-12)))
+END_MOMENT = datetime.combine(LAST_DAY + timedelta(days=1), time(), timezone(timedelta(hours=14)))
 
 
 def _iso(hint: str) -> Callable[[object], object]:
@@ -50,8 +56,13 @@ Day = Annotated[IsoDate, AfterValidator(_in_range)]
 
 
 def _moment_in_range(moment: datetime) -> datetime:
-    if not FIRST_DAY <= moment.date() <= LAST_DAY:  # its own day: no conversion can overflow
+    if not FIRST_DAY <= moment.date() <= LAST_DAY:  # its own day first: comparing cannot overflow
         raise ValueError(f"must be between {FIRST_DAY} and {LAST_DAY}")
+    if not FIRST_MOMENT <= moment < END_MOMENT:
+        raise ValueError(
+            f"must be on a day between {FIRST_DAY} and {LAST_DAY} in every time zone "
+            "(1970-01-01T12:00Z to 2099-12-31T10:00Z)"
+        )
     return moment
 
 

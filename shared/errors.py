@@ -95,6 +95,8 @@ class Unauthorized(DomainError):
     status_code = 401
     title = "Unauthorized"
     slug = "unauthorized"
+    #: The `WWW-Authenticate` challenge sent with the 401 (RFC 9110 §11.6.1).
+    challenge = "Bearer"
 
 
 class Forbidden(DomainError):
@@ -282,7 +284,7 @@ async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     headers = None
     if isinstance(exc, Unauthorized):
-        headers = {"WWW-Authenticate": "Bearer"}
+        headers = {"WWW-Authenticate": exc.challenge}
     elif isinstance(exc, UpstreamUnavailable):
         headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(exc.problem(), headers)

@@ -18,6 +18,7 @@ from shared.errors import document_problems_as_problem_json, install_problem_han
 from shared.limits import BodySizeLimit
 from shared.logging import configure_logging
 from shared.observability import MetricsMiddleware, ops_router, readiness_route
+from shared.pagination import configure_cursors
 from shared.responses import JSONResponse
 
 from . import repository
@@ -74,6 +75,7 @@ def create_app(
             stack.push_async_callback(committer.stop)  # first to stop: answers pending appends
             app.state.settings = settings
             app.state.jwt_secret = settings.resolved_jwt_secret()
+            configure_cursors(app.state.jwt_secret)  # cursors sealed with the shared secret
             app.state.runtime = Runtime(pool=pool, committer=committer, notifier=notifier)
             app.state.drain = notifier.drain  # what `salesperf run` calls as it begins to stop
             # Everything allocated so far lives as long as the process: keep the cyclic GC from

@@ -133,17 +133,22 @@ class Page:
     has_more: bool
 
 
-def _framed(items_json: str, last: int, has_more: bool) -> Page:
+def _framed(items_json: str, last: int, has_more: bool, org: str) -> Page:
     """A page as JSON bytes: the events' stored JSON spliced in as it is."""
-    cursor = encode_cursor(last)
+    cursor = encode_cursor(last, org)
     tail = orjson.dumps({"next": cursor, "has_more": has_more})
     return Page(b'{"items":[' + items_json.encode() + b"]," + tail[1:], cursor, has_more)
 
 
-def _page(rows: list[StoredRow], after: int, limit: int) -> Page:
+def _page(rows: list[StoredRow], after: int, limit: int, org: str) -> Page:
     page = rows[:limit]
     last = page[-1].position if page else after
-    return _framed(",".join(r.json for r in page), last, len(rows) > limit)
+    return _framed(",".join(r.json for r in page), last, len(rows) > limit, org)
+
+
+def _reads_stored_cursors(principal: Principal) -> bool:
+    """A service (scoring) may pass the readable cursor it stored before cursors were opaque."""
+    return principal.role is Role.SERVICE
 
 
 async def read_feed(
@@ -160,7 +165,7 @@ async def read_feed(
 
     Each query borrows a connection only for itself, so a waiting reader holds none.
     """
-    position = decode_cursor(after)
+    position = decode_cursor(after, principal.org, legacy=_reads_stored_cursors(principal))
     wanted = parse_types(types)
     deadline = time.monotonic() + wait
     while True:
@@ -173,21 +178,21 @@ async def read_feed(
         if page.count or remaining <= 0 or notifier.closed:
             metrics.FEED_EVENTS_SERVED.inc(page.count)
             last = position if page.last_position is None else page.last_position
-            return _framed(page.items_json, last, page.has_more)
+            return _framed(page.items_json, last, page.has_more, principal.org)
         await notifier.wait(waiter, remaining)
 
 
 async def read_stream(
     pool: asyncpg.Pool, principal: Principal, stream: str, *, after: str | None, limit: int
 ) -> Page:
-    position = decode_cursor(after)
+    position = decode_cursor(after, principal.org)
     async with pool.acquire() as conn:
         items = await repository.read_stream(
             conn, principal.org, stream, after=position, limit=limit + 1, **_scope(principal)
         )
     if not items and position == 0:  # unknown, or none of it the caller's: alike
         raise StreamNotFound(no_stream(stream))
-    return _page(items, position, limit)
+    return _page(items, position, limit, principal.org)
 
 
 async def get_event(pool: asyncpg.Pool, principal: Principal, event_id: UUID) -> bytes:
@@ -209,7 +214,7 @@ async def list_orgs(pool: asyncpg.Pool, principal: Principal) -> dict[str, Any]:
         "items": [
             {
                 "org_id": r["org_id"],
-                "head": encode_cursor(r["position"]),
+                "head": encode_cursor(r["position"], r["org_id"]),
                 "head_recorded_at": repository.iso_utc(r["recorded_at"]),
             }
             for r in rows
@@ -221,12 +226,12 @@ async def backlog(pool: asyncpg.Pool, principal: Principal, after: str | None) -
     """How far a consumer at cursor `after` is behind the org's feed."""
     if principal.role not in (Role.SERVICE, Role.ADMIN):
         raise Forbidden("The backlog is for service and admin tokens.")
-    position = decode_cursor(after)
+    position = decode_cursor(after, principal.org, legacy=_reads_stored_cursors(principal))
     async with pool.acquire() as conn:
         row = await repository.backlog(conn, principal.org, position)
     recorded = row["head_recorded_at"]
     return {
         "events": row["events"],
-        "head": encode_cursor(row["head"] if row["head"] is not None else position),
+        "head": encode_cursor(row["head"] if row["head"] is not None else position, principal.org),
         "head_recorded_at": repository.iso_utc(recorded) if recorded is not None else None,
     }

@@ -24,6 +24,7 @@ from fractions import Fraction
 from typing import TypeVar
 
 from services.goals.calendar import ONE_DAY, STANDARD_CALENDAR, Calendar, Span, days_in_month
+from shared.money import minor_units as shared_minor_units
 
 HUNDRED = Decimal(100)
 
@@ -39,15 +40,6 @@ class InvalidField(ValueError):
 
 # --------------------------------------------------------------------------- money
 
-# ISO 4217 minor-unit exponents that are not 2 (every other currency has 2).
-MINOR_UNITS: dict[str, int] = {
-    **dict.fromkeys(
-        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0
-    ),
-    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
-    **dict.fromkeys("CLF UYW".split(), 4),  # units of account (Chile, Uruguay)
-}
-
 
 def minor_units(currency: str | None) -> int:
     """The currency's minor-unit exponent (2 for EUR, 0 for JPY); None is a count: 0."""
@@ -55,7 +47,7 @@ def minor_units(currency: str | None) -> int:
         return 0
     if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
         raise InvalidField("currency", f"{currency!r} is not an ISO 4217 code")
-    return MINOR_UNITS.get(currency.upper(), 2)
+    return shared_minor_units(currency)  # the system's one rule (shared.money)
 
 
 def to_minor(amount: Decimal, exponent: int) -> int:

@@ -17,6 +17,7 @@ from shared.errors import document_problems_as_problem_json, install_problem_han
 from shared.limits import BodySizeLimit, max_body_bytes
 from shared.logging import configure_logging
 from shared.observability import MetricsMiddleware, ops_router, readiness_route
+from shared.pagination import configure_cursors
 from shared.responses import JSONResponse
 
 from .config import GoalsSettings
@@ -65,6 +66,7 @@ def create_app(
             stack.push_async_callback(scoring.aclose)
             app.state.settings = settings
             app.state.jwt_secret = secret
+            configure_cursors(secret)  # cursors sealed with the shared secret
             app.state.engine = engine
             app.state.sessionmaker = create_sessionmaker(engine)
             app.state.scoring = scoring

@@ -305,7 +305,7 @@ async def list_goals(
         rep = user.sub
     elif user.role is Role.MANAGER:
         team = user.team
-    after = _decode_cursor(cursor)
+    after = _decode_cursor(cursor, user.org)
     goals: list[Goal] = []
     while True:  # a manager's page leaves out the goals of reps placed in other teams
         batch = await repository.list_goals(
@@ -327,13 +327,13 @@ async def list_goals(
 
 
 def _encode_cursor(goal: Goal) -> str:
-    return encode_keyset("g1", [goal.period_start.isoformat(), str(goal.id)])
+    return encode_keyset("g1", [goal.period_start.isoformat(), str(goal.id)], goal.org_id)
 
 
-def _decode_cursor(cursor: str | None) -> tuple[date, uuid.UUID] | None:
+def _decode_cursor(cursor: str | None, org: str) -> tuple[date, uuid.UUID] | None:
     if not cursor:
         return None
-    day, ident = decode_keyset("g1", cursor, 2)
+    day, ident = decode_keyset("g1", cursor, 2, org)
     try:
         return date.fromisoformat(day), uuid.UUID(ident)
     except ValueError as exc:

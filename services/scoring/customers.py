@@ -49,7 +49,7 @@ async def accounts(
             f"`stage` must be one of {', '.join(LIFECYCLES)}.",
             errors=[field_error("stage", "unknown lifecycle stage", "enum", "query")],
         )
-    after = decode_keyset(HEALTH_CURSOR, cursor, 1)[0] if cursor else None
+    after = decode_keyset(HEALTH_CURSOR, cursor, 1, principal.org)[0] if cursor else None
     org = await org_view(runtime, principal.org)
     async with runtime.pool.acquire() as conn:
         rows = await repository.health_page(
@@ -61,7 +61,9 @@ async def accounts(
     pareto = runtime.settings.pareto
     return {
         "items": [_render(r, pareto) for r in rows],
-        "next": encode_keyset(HEALTH_CURSOR, [rows[-1]["account_id"]]) if more else None,
+        "next": (
+            encode_keyset(HEALTH_CURSOR, [rows[-1]["account_id"]], principal.org) if more else None
+        ),
         "has_more": more,
         "up_to": _freshness(org),
     }

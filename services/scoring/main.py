@@ -19,6 +19,7 @@ from shared.errors import document_problems_as_problem_json, install_problem_han
 from shared.limits import BodySizeLimit, max_body_bytes
 from shared.logging import configure_logging
 from shared.observability import MetricsMiddleware, ops_router, readiness_route
+from shared.pagination import configure_cursors
 from shared.responses import JSONResponse
 
 from .answers import Answers
@@ -72,6 +73,7 @@ def create_app(
             stack.push_async_callback(org_rows.stop)
             app.state.settings = settings
             app.state.jwt_secret = secret
+            configure_cursors(secret)  # cursors sealed with the shared secret
             app.state.runtime = Runtime(
                 pool=pool,
                 settings=settings,

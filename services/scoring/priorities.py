@@ -58,12 +58,12 @@ def _visible(principal: Principal, rep_id: str, team_id: str) -> bool:
     return True
 
 
-def _decode_after(cursor: str | None, kind: str) -> tuple[int, str] | None:
+def _decode_after(cursor: str | None, kind: str, org: str) -> tuple[int, str] | None:
     """The (score, id) a page of `kind` continues after; a cursor of another list (or of the
     other kind) is refused rather than read as a place in this one."""
     if not cursor:
         return None
-    cursor_kind, score_text, key = decode_keyset(PRIORITY_CURSOR, cursor, 3)
+    cursor_kind, score_text, key = decode_keyset(PRIORITY_CURSOR, cursor, 3, org)
     if (
         cursor_kind != kind
         or not (score_text.isascii() and score_text.isdigit())
@@ -124,7 +124,7 @@ async def priority(
     as_of: datetime | None,
 ) -> dict[str, Any]:
     rep, team = _who(principal, owner)
-    after = _decode_after(cursor, kind)
+    after = _decode_after(cursor, kind, principal.org)
     org = await org_view(runtime, principal.org)
     if as_of is None:
         # Kept in memory while the org stands still (answers.py): the same question between
@@ -140,7 +140,7 @@ async def priority(
                 )  # fmt: skip
             day = today(org.timezone)
             listed = [scores.listed(scores.render(r["doc"], day)) for r in rows]
-            return _page(listed, kind, limit, None, _freshness(org))
+            return _page(listed, kind, limit, None, _freshness(org), principal.org)
 
         answer: dict[str, Any] = await runtime.answers.get(
             _at(principal.org, org, question, scores=True), stored
@@ -158,18 +158,18 @@ async def priority(
             ),
             key=lambda s: (-s["score"], s["id"]),
         )[: limit + 1]  # fmt: skip
-    return _page(items, kind, limit, as_of, freshness)
+    return _page(items, kind, limit, as_of, freshness, principal.org)
 
 
 def _page(
     items: list[dict[str, Any]], kind: str, limit: int, as_of: datetime | None,
-    freshness: dict[str, Any],
+    freshness: dict[str, Any], org_id: str,
 ) -> dict[str, Any]:  # fmt: skip
     """A page of scores (up to `limit` of `items`, which holds one more when there is more)."""
     more = len(items) > limit
     items = items[:limit]
     next_cursor = (
-        encode_keyset(PRIORITY_CURSOR, [kind, str(items[-1]["score"]), items[-1]["id"]])
+        encode_keyset(PRIORITY_CURSOR, [kind, str(items[-1]["score"]), items[-1]["id"]], org_id)
         if more
         else None
     )
@@ -305,7 +305,7 @@ async def export_scores(
         raise Forbidden("Bulk export is for admin, bi and service tokens.")
     after: tuple[str, str] | None = None
     if cursor:
-        kind, key = decode_keyset(EXPORT_CURSOR, cursor, 2)
+        kind, key = decode_keyset(EXPORT_CURSOR, cursor, 2, principal.org)
         if kind not in scores.KINDS or not key.startswith(f"{kind}-"):
             raise bad_cursor()
         after = (kind, key)
@@ -319,6 +319,8 @@ async def export_scores(
     day = today(org.timezone)
     out = [_export_row(principal.org, scores.render(r["doc"], day)) for r in rows]
     next_cursor = (
-        encode_keyset(EXPORT_CURSOR, [rows[-1]["kind"], rows[-1]["key"]]) if more else None
+        encode_keyset(EXPORT_CURSOR, [rows[-1]["kind"], rows[-1]["key"]], principal.org)
+        if more
+        else None
     )
     return out, next_cursor

@@ -103,6 +103,7 @@ async def _fold_all(
     seen = 0
     # The next page is fetched while this one folds: activity serves it (its own process and
     # the database) while this process folds, instead of each waiting for the other.
+    asked: str | None = None  # the cursor the page in hand was asked with
     ahead = asyncio.ensure_future(client.raw_page(None, limit=page_size))
     try:
         while True:
@@ -129,18 +130,25 @@ async def _fold_all(
             seen += len(items)
             if items:
                 position, last_recorded = items[-1]["position"], _recorded(items[-1])
-                cursor = page["next"] if len(items) == len(page["items"]) else _cursor_of(items[-1])
+                cursor = (
+                    page["next"]
+                    if len(items) == len(page["items"])
+                    else await _cursor_after(client, asked, len(items))
+                )
             if progress is not None:
                 await progress(seen)
             if done or not page["has_more"]:
                 return Replayed(result, cursor, position, last_recorded)
+            asked = page["next"]
     finally:  # a page fetched ahead and never used: stop it, and take its error if it failed
         ahead.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await ahead
 
 
-def _cursor_of(event: dict[str, Any]) -> str:
-    from shared.pagination import encode_cursor
-
-    return encode_cursor(event["position"])
+async def _cursor_after(client: ActivityClient, asked: str | None, count: int) -> str:
+    """The cursor after the first `count` events of the page asked with `asked`: cursors are
+    activity's and opaque, so activity makes it (the same page, shorter: positions are final)."""
+    shorter = await client.raw_page(asked, limit=count)
+    cursor: str = shorter["next"]
+    return cursor

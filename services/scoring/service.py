@@ -16,7 +16,7 @@ import orjson
 
 from shared.auth import Principal, Role
 from shared.errors import Forbidden, InvalidInput, field_error
-from shared.events import CURRENCIES
+from shared.money import CURRENCIES
 from shared.pagination import bad_cursor, decode_keyset, encode_keyset
 
 from . import reports, repository
@@ -269,14 +269,15 @@ EXPORT_COLUMNS = ("org_id", "day", "rep_id", "team_id", "product_line", "tier", 
 _KEY = ("rep_id", "bucket", "metric", "team_id", "product_line", "tier", "channel", "currency")
 
 
-def encode_export_cursor(row: asyncpg.Record) -> str:
-    return encode_keyset("k1", [row[k].isoformat() if k == "bucket" else row[k] for k in _KEY])
+def encode_export_cursor(row: asyncpg.Record, org: str) -> str:
+    values = [row[k].isoformat() if k == "bucket" else row[k] for k in _KEY]
+    return encode_keyset("k1", values, org)
 
 
-def decode_export_cursor(cursor: str | None) -> tuple[Any, ...] | None:
+def decode_export_cursor(cursor: str | None, org: str) -> tuple[Any, ...] | None:
     if not cursor:
         return None
-    key = decode_keyset("k1", cursor, len(_KEY))
+    key = decode_keyset("k1", cursor, len(_KEY), org)
     try:  # the day must be one PostgreSQL reads the same way (no ISO week dates)
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", key[1]):
             raise ValueError(key[1])
@@ -301,7 +302,7 @@ async def export_page(
 ) -> tuple[list[dict[str, Any]], str | None]:
     if principal.role not in (Role.ADMIN, Role.BI, Role.SERVICE):
         raise Forbidden("Bulk export is for admin, bi and service tokens.")
-    after = decode_export_cursor(cursor)
+    after = decode_export_cursor(cursor, principal.org)
     who = parse_owner(owner) if owner else Owner(OwnerKind.ORG)
     rep = who.id if who.kind is OwnerKind.REP else None
     team = who.id if who.kind is OwnerKind.TEAM else None
@@ -312,7 +313,7 @@ async def export_page(
         )
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = encode_export_cursor(rows[-1]) if more else None
+    next_cursor = encode_export_cursor(rows[-1], principal.org) if more else None
     return export_rows_as_dicts(principal.org, rows), next_cursor
 
 

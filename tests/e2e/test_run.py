@@ -188,7 +188,10 @@ def _scores_once_trained(scoring: str, headers: dict[str, str]) -> list[dict[str
     pytest.fail("scoring did not train and rescore the demo org")
 
 
-def _position(cursor: str) -> str:
-    import base64
+def _position(cursor: str, org: str = "e2e-demo") -> str:
+    """The position a cursor of `salesperf run` stands for: cursors are sealed with the secret
+    the run was given (JWT_SECRET, the tests' one)."""
+    from shared.pagination import configure_cursors, decode_cursor
 
-    return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(".")[1]
+    configure_cursors(JWT_SECRET)
+    return str(decode_cursor(cursor, org))

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID, uuid5
 
+from shared.dates import END_MOMENT, FIRST_MOMENT
 from shared.events import LossReason
 
 CONNECTOR_NAMESPACE = UUID("3c0a7f5e-2b1d-4e8a-9c6f-5d4e3b2a1f00")
@@ -123,6 +124,6 @@ def parse_time(value: object) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    if not 1970 <= parsed.year < 2100:
-        return None
+    if not 1970 <= parsed.year < 2100 or not FIRST_MOMENT <= parsed < END_MOMENT:
+        return None  # the system's range (shared.dates); the year first, so comparing is safe
     return parsed

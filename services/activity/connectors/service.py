@@ -63,6 +63,12 @@ class BadSignature(Unauthorized):
     slug = "webhook-signature"
 
 
+class BadBasicAuth(BadSignature):
+    """A Pipedrive delivery without the connector's HTTP Basic credentials."""
+
+    challenge = 'Basic realm="salesperf"'
+
+
 def _require_admin(principal: Principal) -> None:
     if principal.role is not Role.ADMIN or principal.is_platform:
         raise Forbidden("Connectors are managed by the org's admins.")
@@ -378,7 +384,7 @@ async def receive_pipedrive(
     try:
         pipedrive.verify(_secrets(row), headers)
     except pipedrive.SignatureError as exc:
-        raise BadSignature(str(exc)) from exc
+        raise BadBasicAuth(str(exc)) from exc
     delivery = _parse_json(body, headers)
     if not isinstance(delivery, dict):
         raise InvalidInput("Pipedrive posts one JSON object (webhooks v2).",

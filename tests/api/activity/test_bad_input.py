@@ -148,6 +148,36 @@ BAD_EVENTS = [
         lambda: make_event(occurred_at="9999-12-31T23:59:59-14:00"),
         "occurred_at",
     ),
+    bad(  # scoring and goals answer for no day in 2100: the system has one range
+        "occurred_at in 2100",
+        lambda: make_event(occurred_at="2100-01-01T00:00:00+00:00"),
+        "occurred_at",
+    ),
+    bad(
+        "occurred_at that is 2100-01-01 in Tokyo",
+        lambda: make_event(occurred_at="2099-12-31T20:00:00+00:00"),
+        "occurred_at",
+    ),
+    bad(
+        "occurred_at that is 1969-12-31 in Honolulu",
+        lambda: make_event(occurred_at="1970-01-01T05:00:00+00:00"),
+        "occurred_at",
+    ),
+    bad(  # goals refuses a yen target with decimals: the system has one currency rule
+        "yen with decimals",
+        lambda: with_data(make_event(WON), amount="1500.50", currency="JPY"),
+        "data.amount",
+    ),
+    bad(
+        "euros with 3 decimals",
+        lambda: with_data(make_event(WON), amount="1500.125", currency="EUR"),
+        "data.amount",
+    ),
+    bad(
+        "a lead's estimated value in yen with decimals",
+        lambda: with_data(make_event(LEAD), estimated_value="10.5", currency="JPY"),
+        "data.estimated_value",
+    ),
     bad("event_id not a UUID", lambda: make_event(event_id="not-a-uuid"), "event_id"),
     bad("event_id a number", lambda: make_event(event_id=12345), "event_id"),
     bad("deal.won on a lead stream", lambda: make_event(WON, stream="lead-L-1"), "stream"),

@@ -272,3 +272,56 @@ class TestOneShape:
         assert len(everything) == 2
         assert all(i["data"]["upcast"] is True and i["schema_version"] == 2 for i in everything)
         assert mine == single and mine["rep_id"] == "rep-1"
+
+
+def _legacy(position: int) -> str:
+    """A feed cursor as activity made them before they were opaque (readable base64)."""
+    import base64
+
+    return base64.urlsafe_b64encode(f"v1.{position}".encode()).decode().rstrip("=")
+
+
+class TestCursorsAreOpaqueAndBoundToTheOrg:
+    async def test_a_cursor_does_not_show_the_position(self, activity, auth):
+        import base64
+
+        await append(activity, auth(), 2)
+        page = (await activity.get("/v1/events", headers=auth())).json()
+        position = str(page["items"][-1]["position"])
+        raw = base64.urlsafe_b64decode(page["next"].removeprefix("c2.") + "==")
+        assert position.encode() not in raw and b"v1." not in raw
+
+    async def test_another_org_s_cursor_is_refused_naming_after(self, activity, auth):
+        await append(activity, auth(), 2)
+        mine = (await activity.get("/v1/events", headers=auth())).json()["next"]
+        for path in ("/v1/events", "/v1/events/backlog"):
+            r = await activity.get(path, params={"after": mine}, headers=auth(org_id="org-other"))
+            assert r.status_code == 422, r.text
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert [e["field"] for e in r.json()["errors"]] == ["after"]
+
+    async def test_a_stream_cursor_of_another_org_is_refused(self, activity, auth):
+        await append(activity, auth(), 2, stream="deal-D-9")
+        page = await activity.get("/v1/streams/deal-D-9", params={"limit": 1}, headers=auth())
+        cursor = page.json()["next"]
+        other = auth(org_id="org-other")
+        r = await activity.get("/v1/streams/deal-D-9", params={"after": cursor}, headers=other)
+        assert r.status_code == 422 and "after" in r.text
+
+    async def test_the_old_readable_form_is_refused_to_users(self, activity, auth):
+        r = await activity.get("/v1/events", params={"after": _legacy(1)}, headers=auth())
+        assert r.status_code == 422 and "after" in r.text
+
+    async def test_a_service_s_stored_old_cursor_still_reads_the_feed(self, activity, auth):
+        """scoring kept the readable cursor in its schema before the upgrade: it goes on."""
+        events = await append(activity, auth(), 3)
+        service = auth("service", sub="scoring")
+        full = (await activity.get("/v1/events", headers=service)).json()["items"]
+        stored = _legacy(full[0]["position"])
+        page = (await activity.get("/v1/events", params={"after": stored}, headers=service)).json()
+        assert [i["event_id"] for i in page["items"]] == [e["event_id"] for e in events[1:]]
+        assert page["next"].startswith("c2.")  # and what it stores next is the opaque form
+        backlog = await activity.get(
+            "/v1/events/backlog", params={"after": stored}, headers=service
+        )
+        assert backlog.status_code == 200 and backlog.json()["events"] == 2

@@ -100,6 +100,7 @@ class TestDelivery:
             r = await deliver(activity, org, body, credentials=credentials)
             assert r.status_code == 401, r.text
             assert r.headers["content-type"].startswith("application/problem+json")
+            assert r.headers["www-authenticate"] == 'Basic realm="salesperf"'
         assert await feed(activity, auth) == []
         assert await dead_letters(activity, auth, connector) == []
 

@@ -246,6 +246,24 @@ class TestListsFilterAndPage:
         assert len(set(ids(seen))) == 7
         assert [(g["start"], g["id"]) for g in seen] == sorted((g["start"], g["id"]) for g in seen)
 
+    async def test_a_cursor_is_opaque_and_refused_in_another_org(self, goals, auth) -> None:
+        first = await create(goals, auth(), count_goal(start="2026-03-01"))
+        await create(goals, auth(), count_goal(start="2026-04-01"))
+        page = (await goals.get("/v1/goals", params={"limit": 1}, headers=auth())).json()
+        cursor = page["next"]
+        assert "2026-03-01" not in cursor and first["id"] not in cursor
+        import base64
+
+        raw = base64.urlsafe_b64decode(cursor.removeprefix("c2.") + "==")
+        assert b"2026-03-01" not in raw
+        theirs = await goals.get(
+            "/v1/goals", params={"cursor": cursor}, headers=auth(org_id="org-other")
+        )
+        assert theirs.status_code in (400, 422), theirs.text
+        assert [e["field"] for e in theirs.json()["errors"]] == ["cursor"]
+        ours = await goals.get("/v1/goals", params={"cursor": cursor}, headers=auth())
+        assert ours.status_code == 200 and len(ours.json()["items"]) == 1
+
     async def test_a_full_last_page_says_there_is_no_more(self, goals, auth) -> None:
         for month in (1, 2):
             await create(goals, auth(), count_goal(start=f"2026-{month:02d}-01"))

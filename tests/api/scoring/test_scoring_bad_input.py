@@ -134,11 +134,18 @@ class TestTheLeaderboardRefusesABadQueryNamingTheParameter:
 
 
 def cursor_of(key: Any) -> str:
-    """A cursor built the way the export builds its own, around any JSON."""
+    """A cursor in the export's old readable form (refused: cursors are sealed), around any JSON."""
     return "k1." + base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
 
 
-async def a_real_cursor_key(scoring: httpx.AsyncClient, post_events, auth) -> list[Any]:
+def sealed(key: list[str], org: str) -> str:
+    """A cursor sealed as the export seals its own (what a holder of the key could forge)."""
+    from shared.pagination import encode_keyset
+
+    return encode_keyset("k1", key, org)
+
+
+async def a_real_cursor_key(scoring: httpx.AsyncClient, post_events, auth, org) -> list[str]:
     """The key inside a real X-Next-Cursor of this test's org (so forged cursors follow the
     current key layout)."""
     last = await post_events([visit("r1", "t1", "acc-A", at("2026-07-01")),
@@ -147,14 +154,12 @@ async def a_real_cursor_key(scoring: httpx.AsyncClient, post_events, auth) -> li
 
     await settled(scoring, auth(), last)
     answer = await scoring.get("/v1/export/kpis", params={"limit": 1}, headers=auth())
-    cursor = answer.headers["x-next-cursor"]
-    raw = cursor.removeprefix("k1.")
-    key = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    assert isinstance(key, list)
-    return key
+    from shared.pagination import decode_keyset
+
+    return decode_keyset("k1", answer.headers["x-next-cursor"], 8, org)
 
 
-def with_day(key: list[Any], day: str) -> list[Any]:
+def with_day(key: list[str], day: str) -> list[str]:
     """`key` with its day replaced by `day`."""
     index = next(i for i, k in enumerate(key) if len(k) == 10 and _is_day(k))
     return [day if i == index else k for i, k in enumerate(key)]
@@ -194,10 +199,10 @@ class TestTheExportRefusesABadQueryNamingTheParameter:
         assert_problem(answer, 422, *fields, location="query")
 
     async def test_a_cursor_with_an_impossible_day_is_refused(
-        self, scoring, post_events, auth
+        self, scoring, post_events, auth, org
     ) -> None:
-        key = await a_real_cursor_key(scoring, post_events, auth)
-        forged = cursor_of(with_day(key, "2026-13-45"))
+        key = await a_real_cursor_key(scoring, post_events, auth, org)
+        forged = sealed(with_day(key, "2026-13-45"), org)
         answer = await get(scoring, "/v1/export/kpis", {"cursor": forged}, auth())
         assert_problem(answer, 422, "cursor", location="query")
 
@@ -418,8 +423,31 @@ class TestNeverA500:
         answer = await get(scoring, path, params, auth())
         assert_problem(answer, 422, field, location="query")
 
-    async def test_an_export_cursor_with_an_iso_week_day(self, scoring, post_events, auth) -> None:
-        key = await a_real_cursor_key(scoring, post_events, auth)
-        forged = cursor_of(with_day(key, "2026-W27-3"))
+    async def test_an_export_cursor_with_an_iso_week_day(
+        self, scoring, post_events, auth, org
+    ) -> None:
+        key = await a_real_cursor_key(scoring, post_events, auth, org)
+        forged = sealed(with_day(key, "2026-W27-3"), org)
         answer = await get(scoring, "/v1/export/kpis", {"cursor": forged}, auth())
         assert_problem(answer, 422, "cursor", location="query")
+
+
+class TestTheRangeIsTheSystemsOne:
+    """Scoring takes the days and moments events may have (shared.dates), no more, no less."""
+
+    @pytest.mark.parametrize(
+        "as_of",
+        ["2099-12-31T20:00:00+00:00", "2100-01-01T00:00:00+00:00", "1970-01-01T05:00:00+00:00"],
+    )
+    async def test_an_as_of_that_no_event_could_have_is_a_422(self, scoring, auth, as_of) -> None:
+        params = {"period": "month", "from": "2026-11-01", "as_of": as_of}
+        answer = await get(scoring, "/v1/kpis", params, auth())
+        assert_problem(answer, 422, "as_of", location="query")
+
+    async def test_a_day_in_2100_is_a_422(self, scoring, auth) -> None:
+        answer = await get(scoring, "/v1/kpis", {"period": "day", "from": "2100-01-01"}, auth())
+        assert_problem(answer, 422, "from", location="query")
+
+    async def test_the_last_moment_an_event_may_have_is_answered(self, scoring, auth) -> None:
+        params = {"period": "month", "from": "2026-11-01", "as_of": "2099-12-31T09:00:00+00:00"}
+        assert (await get(scoring, "/v1/kpis", params, auth())).status_code == 200

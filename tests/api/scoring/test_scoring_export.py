@@ -233,6 +233,20 @@ class TestPaging:
         keys = Counter(tuple((k, str(v)) for k, v in r.items()) for r in seen)
         assert max(keys.values()) == 1
 
+    async def test_a_cursor_is_opaque_and_refused_in_another_org(self, scoring, shop) -> None:
+        from tests.api.scoring.helpers import SharedOrg
+
+        cursor = (await export(scoring, shop, limit=1)).headers["x-next-cursor"]
+        import base64
+
+        assert b"2026-" not in base64.urlsafe_b64decode(cursor.removeprefix("c2.") + "==")
+        other = SharedOrg()
+        answer = await scoring.get(
+            "/v1/export/kpis", params={"cursor": cursor}, headers=other.headers()
+        )
+        assert answer.status_code == 422, answer.text
+        assert [e["field"] for e in answer.json()["errors"]] == ["cursor"]
+
     async def test_following_the_link_header_visits_every_row_exactly_once(
         self, scoring, shop
     ) -> None:

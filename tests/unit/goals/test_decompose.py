@@ -596,3 +596,30 @@ class TestLaws:
         assert 0 <= at(early) <= at(later) <= 1
         assert at(first - timedelta(days=1)) == 0
         assert at(last) == 1
+
+
+class TestGoalsAndEventsShareOneCurrencyRule:
+    """What an event may carry in a currency is what a goal's target may (shared.money)."""
+
+    def test_every_currency_has_the_same_minor_units_in_goals_and_in_events(self):
+        from shared.money import CURRENCIES
+        from shared.money import minor_units as system_minor_units
+
+        assert {c: minor_units(c) for c in CURRENCIES} == {
+            c: system_minor_units(c) for c in CURRENCIES
+        }
+
+    @pytest.mark.parametrize(("currency", "places"), [("JPY", 0), ("EUR", 2), ("KWD", 3)])
+    def test_one_decimal_more_than_the_currency_has_is_refused_by_both(self, currency, places):
+        from pydantic import ValidationError
+
+        from shared.events import DealWon
+
+        fits = Decimal(1).scaleb(-places)
+        too_fine = Decimal(1).scaleb(-places - 1)
+        assert to_minor(fits, minor_units(currency)) == 1
+        DealWon(amount=fits, currency=currency)
+        with pytest.raises(ValueError):
+            to_minor(too_fine, minor_units(currency))
+        with pytest.raises(ValidationError):
+            DealWon(amount=too_fine, currency=currency)

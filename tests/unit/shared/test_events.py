@@ -136,7 +136,8 @@ EXACT_AMOUNTS = [
 class TestMoneyIsADecimalStringThatRoundTripsExactly:
     @pytest.mark.parametrize("amount", EXACT_AMOUNTS)
     def test_the_amount_is_dumped_as_the_same_string(self, amount: str) -> None:
-        event = new_event_adapter.validate_python(won(amount))
+        # CLF has 4 minor-unit decimals: every exact amount fits its currency
+        event = new_event_adapter.validate_python(won(amount, "CLF"))
         assert event.data.amount == Decimal(amount)
         assert str(event.data.amount) == amount  # the scale is kept: no float ever involved
         assert event.model_dump(mode="json")["data"]["amount"] == amount
@@ -144,7 +145,7 @@ class TestMoneyIsADecimalStringThatRoundTripsExactly:
 
     @pytest.mark.parametrize("amount", EXACT_AMOUNTS)
     def test_the_amount_survives_json_in_and_out(self, amount: str) -> None:
-        raw = json.dumps(won(amount))
+        raw = json.dumps(won(amount, "CLF"))
         event = new_event_adapter.validate_json(raw)
         out = json.loads(new_event_adapter.dump_json(event))
         assert out["data"]["amount"] == amount
@@ -204,11 +205,86 @@ class TestMoneyIsADecimalStringThatRoundTripsExactly:
         assert error["loc"][-2:] == ("data", "currency")
         assert "ISO 4217" in error["msg"]
 
+    @pytest.mark.parametrize(
+        ("amount", "currency"),
+        [("1500", "JPY"), ("1500.00", "JPY"), ("1.25", "EUR"), ("1.125", "KWD"), ("0.5", "KWD")],
+    )
+    def test_an_amount_within_its_currency_s_minor_units_is_accepted(
+        self, amount: str, currency: str
+    ) -> None:
+        event = new_event_adapter.validate_python(won(amount, currency))
+        assert event.model_dump(mode="json")["data"]["amount"] == amount
+
+    @pytest.mark.parametrize(
+        ("amount", "currency", "reason"),
+        [
+            ("1500.5", "JPY", "JPY amounts have no decimals"),
+            ("0.01", "KRW", "no decimals"),
+            ("1.125", "EUR", "at most 2 decimals"),
+            ("1.1255", "KWD", "at most 3 decimals"),
+        ],
+    )
+    def test_more_decimals_than_the_currency_has_are_refused_naming_the_amount(
+        self, amount: str, currency: str, reason: str
+    ) -> None:
+        with pytest.raises(ValidationError) as exc:
+            new_event_adapter.validate_python(won(amount, currency))
+        [error] = errors_of(exc)
+        assert error["loc"][-2:] == ("data", "amount")
+        assert reason in error["msg"]
+
+    def test_a_lead_s_estimated_value_follows_the_same_rule(self) -> None:
+        with pytest.raises(ValidationError) as exc:
+            LeadCreated(name="x", channel="online", estimated_value="5.5", currency="JPY")  # type: ignore[arg-type]
+        assert errors_of(exc)[0]["loc"] == ("estimated_value",)
+
     def test_a_lead_value_needs_its_currency_and_vice_versa(self) -> None:
         with pytest.raises(ValidationError, match="go together"):
             LeadCreated(name="x", channel="online", estimated_value="5.00")  # type: ignore[arg-type]
         with pytest.raises(ValidationError, match="go together"):
             LeadCreated(name="x", channel="online", currency="EUR")  # type: ignore[arg-type]
+
+
+class TestOccurredAtIsInTheSystemsOneRange:
+    """An event is stored only on a day every org's KPIs and goals answer for (shared.dates)."""
+
+    @pytest.mark.parametrize(
+        "moment",
+        [
+            "1970-01-01T12:00:00+00:00",
+            "1970-01-02T00:00:00-12:00",
+            "2099-12-31T09:59:59+00:00",
+            "2099-12-31T23:59:59+14:00",
+        ],
+    )
+    def test_the_ends_of_the_range_are_accepted(self, moment: str) -> None:
+        new_event_adapter.validate_python({**EXAMPLES["deal.won"], "occurred_at": moment})
+
+    @pytest.mark.parametrize(
+        "moment",
+        [
+            "2100-01-01T00:00:00+00:00",  # was stored: KPIs refuse the day
+            "2099-12-31T10:00:00+00:00",  # 2100-01-01 at UTC+14
+            "1970-01-01T11:59:59+00:00",  # 1969-12-31 at UTC-12
+            "1969-12-31T23:00:00+00:00",
+        ],
+    )
+    def test_a_moment_on_a_day_outside_it_somewhere_is_refused(self, moment: str) -> None:
+        with pytest.raises(ValidationError) as exc:
+            new_event_adapter.validate_python({**EXAMPLES["deal.won"], "occurred_at": moment})
+        assert [e["loc"][-1] for e in errors_of(exc)] == ["occurred_at"]
+
+    def test_scoring_and_goals_use_the_same_range(self) -> None:
+        from datetime import UTC
+
+        from pydantic import TypeAdapter
+
+        from shared.dates import END_MOMENT, FIRST_MOMENT, LAST_DAY, Day, Moment
+
+        TypeAdapter(Day).validate_python(LAST_DAY.isoformat())
+        with pytest.raises(ValidationError):
+            TypeAdapter(Moment).validate_python(END_MOMENT.astimezone(UTC).isoformat())
+        TypeAdapter(Moment).validate_python(FIRST_MOMENT.isoformat())
 
 
 class TestDigitalEngagementAndConsent:
