@@ -336,6 +336,14 @@ def appended(w: World, caller: str) -> dict[str, Any]:
             "data": {"connected": False, "duration_seconds": 0}}  # fmt: skip
 
 
+def for_r1(w: World, caller: str) -> dict[str, Any]:
+    """A call for rep r1 on a new account stream, claiming the caller's own team (§5: a manager
+    of t2 claimed t2 for t1's rep and was believed)."""
+    team = {"manager_t2": "t2", "rep_t2": "t2"}.get(caller, "t1")
+    return {**appended(w, caller), "stream": f"account-N{uuid.uuid4().hex[:8]}",
+            "rep_id": "r1", "team_id": team}  # fmt: skip
+
+
 async def new_connector(w: World, caller: str) -> Call:
     await w.drop_salesforce()  # one connector per provider: make room for the caller's
     return Call("/v1/connectors", json=connector_body("salesforce"))
@@ -411,6 +419,9 @@ ROWS: list[Row] = [
         expect("201 404 404 201 404 403 201 201 403 201"),
         lambda w, c: Call("/v1/events/batch", json={"events": [appended(w, c)]}), check_appended,
         variant="on r1's stream"),
+    Row("activity", "POST", "/v1/events",
+        expect("201 403 403 201 404 403 201 201 403 201"),
+        lambda w, c: Call("/v1/events", json=for_r1(w, c)), variant="for r1, team claimed"),
     Row("activity", "GET", "/v1/events", expect(READ), get("/v1/events", limit=1000), check_feed),
     Row("activity", "GET", "/v1/events/backlog",
         expect("403 403 403 403 403 403 200 200 200 200"), get("/v1/events/backlog"),
