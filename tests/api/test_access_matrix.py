@@ -339,9 +339,11 @@ def appended(w: World, caller: str) -> dict[str, Any]:
 def for_r1(w: World, caller: str) -> dict[str, Any]:
     """A call for rep r1 on a new account stream, claiming the caller's own team (§5: a manager
     of t2 claimed t2 for t1's rep and was believed)."""
-    team = {"manager_t2": "t2", "rep_t2": "t2"}.get(caller, "t1")
+    team = {"manager_t2": "t2", "rep_t2": "t2", "other_admin": "tx"}.get(caller, "t1")
+    # Another org's admin writes for their own org's rep: an r1 there would show in its reads.
+    rep = "x1" if caller == "other_admin" else "r1"
     return {**appended(w, caller), "stream": f"account-N{uuid.uuid4().hex[:8]}",
-            "rep_id": "r1", "team_id": team}  # fmt: skip
+            "rep_id": rep, "team_id": team}  # fmt: skip
 
 
 async def new_connector(w: World, caller: str) -> Call:
