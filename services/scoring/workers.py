@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -25,10 +27,20 @@ from functools import partial
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+PARENT_CHECK_SECONDS = 1.0
 
 
-def _lower_priority(nice: int) -> None:
+def _start(nice: int, parent: int) -> None:
+    """In each worker: lower its priority, and end it when the serving process is gone (killed,
+    or exited without shutting the pool down: a worker's queue never tells it)."""
     os.nice(nice)
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 class Workers:
@@ -43,7 +55,7 @@ class Workers:
             # spawn, not fork: the serving process runs threads and an event loop.
             self._pool = ProcessPoolExecutor(
                 max_workers=self._processes, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_lower_priority, initargs=(self._nice,),
+                initializer=_start, initargs=(self._nice, os.getpid()),
             )  # fmt: skip
         return self._pool
 

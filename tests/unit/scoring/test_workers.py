@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -105,3 +108,34 @@ async def test_a_rescore_never_waits_behind_a_training() -> None:
         training.cancel()
     finally:
         scorer.close()
+
+
+async def test_a_worker_ends_when_the_serving_process_is_gone() -> None:
+    """A process that dies (kill -9, or an exit that never shuts its pool down) leaves no worker
+    behind: CI once found dozens of them, orphaned, hours later."""
+    program = (
+        "import asyncio, os\n"
+        "from services.scoring.workers import Workers\n"
+        "async def main():\n"
+        "    print(await Workers(1, 0).run(os.getpid), flush=True)\n"
+        "    os._exit(0)\n"
+        "asyncio.run(main())\n"
+    )
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", program], capture_output=True, text=True,
+        timeout=60, check=True,
+    )  # fmt: skip
+    worker = int(done.stdout.split()[-1])
+    for _ in range(100):
+        if stat_of(worker) == "Z":  # gone (or a zombie, gone but not yet reaped)
+            return
+        await asyncio.sleep(0.1)
+    os.kill(worker, 9)
+    raise AssertionError(f"worker {worker} outlived its serving process")
+
+
+def stat_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
