@@ -35,13 +35,12 @@ from shared.auth import PLATFORM_ORG, Role, issue_token
 from shared.clients.activity import ActivityClient
 from shared.errors import DomainError, UpstreamUnavailable
 
-from . import repository
+from . import generations, repository, workers
 from .config import ScoringSettings
 from .projections import leads
-from .projections.codec import KINDS
 from .projections.kpis import Book, fold
 from .projections.rollup import FactSums, collect, expand
-from .replayer import VOID, replay_org
+from .replayer import VOID
 from .scorer import Scorer, today
 
 log = logging.getLogger("salesperf.scoring.consumer")
@@ -145,10 +144,14 @@ class Consumer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    def token(self, org: str) -> str:
+        return issue_token(self._secret, org=org, role=Role.SERVICE, sub="scoring",
+                           ttl_seconds=TOKEN_TTL)  # fmt: skip
+
     def client(self, org: str) -> ActivityClient:
-        token = issue_token(self._secret, org=org, role=Role.SERVICE, sub="scoring",
-                            ttl_seconds=TOKEN_TTL)  # fmt: skip
-        return ActivityClient(self.settings.activity_url, token, transport=self._transport)
+        return ActivityClient(
+            self.settings.activity_url, self.token(org), transport=self._transport
+        )
 
     async def _elect(self) -> None:
         while True:
@@ -280,7 +283,6 @@ class Consumer:
                     async with self._pool.acquire() as conn:
                         row = await repository.get_org(conn, org)
                     assert row is not None
-                    # Asked by an admin: now. Asked by voids: not more often than configured.
                     # Asked by an admin: now. Asked by voids: once caught up (catching up
                     # matters more), and not more often than configured.
                     due = row["rebuild_asked"] or (
@@ -450,6 +452,26 @@ class Consumer:
 
     # ------------------------------------------------------------------ rebuild
 
+    async def _write_generation(
+        self, conn: asyncpg.Connection, client: ActivityClient, job: generations.Job
+    ) -> generations.Written:
+        """The replay and the new generation's write: in a process of its own when activity is
+        reached over the network and worker processes are on (generations.py says why),
+        else here."""
+        if self._transport is None and self.settings.worker_processes > 0:
+            return await workers.alone(
+                generations.write_in_process, self._dsn, self.settings.activity_url,
+                self.token(job.org), job, nice=self.settings.worker_nice,
+            )  # fmt: skip
+        timezone = ZoneInfo(job.timezone)
+
+        async def score(prospects: list[Any], customers: list[Any]) -> tuple[list[Any], list[Any]]:
+            return await self.scorer.score_org(
+                prospects, customers, job.models, job.day, timezone, job.currency
+            )
+
+        return await generations.write(conn, client, job, score)
+
     async def rebuild(self, org: str) -> None:
         """Replay the org's whole log into a new generation beside the live one, catch it up
         with the live cursor, and swap it in; reads and live folding go on meanwhile."""
@@ -461,51 +483,22 @@ class Consumer:
             await repository.set_rebuild_progress(
                 conn, org, {"state": "running", "done": 0, "total": total}
             )
-            last_report = 0.0
-
-            async def progress(done: int) -> None:
-                nonlocal last_report
-                if time.monotonic() - last_report >= 0.5:
-                    last_report = time.monotonic()
-                    await repository.set_rebuild_progress(
-                        conn, org, {"state": "running", "done": done, "total": max(total, done)}
-                    )
-
-            stage = repository.FactStage(conn)
-            await stage.open()
-            replayed = await replay_org(
-                client, ZoneInfo(row["timezone"]), page_size=self.settings.page_size,
-                progress=progress, stage=stage,
-            )  # fmt: skip
-            result = replayed.replay
-            await stage.add(result.sums)
-            replayed_at = time.monotonic()
-            entities = [
-                (kind, key, value)
-                for kind in KINDS
-                for key, value in getattr(result.book, kind).items()
-            ]
             timezone = ZoneInfo(row["timezone"])
             day = today(timezone)
-            models = await self.scorer.models(conn, org, row)
-            score_rows, health_rows = await self.scorer.score_org(
-                result.book.prospects.values(), result.book.customers.values(), models, day,
-                timezone, self.scorer.currency(row),
+            job = generations.Job(
+                org=org, old=old, new=new, timezone=row["timezone"], total=total,
+                page_size=self.settings.page_size,
+                models=await self.scorer.models(conn, org, row), day=day,
+                currency=self.scorer.currency(row), rules=self.scorer.job_rules,
             )  # fmt: skip
-            outcomes = sum(1 for p in result.book.prospects.values() if p.outcome is not None)
-            async with conn.transaction():
-                await stage.write(org, new)
-                await repository.copy_generation(conn, org, new, result.wins, entities)
-                await repository.replace_scores_and_health(conn, org, new, score_rows, health_rows)
-                await repository.open_next(conn, org, old=old, new=new, cursor=replayed.cursor)
+            written = await self._write_generation(conn, client, job)
             written_at = time.monotonic()
-            folded, voided, skipped = result.folded, result.voided, dict(result.skipped)
-            currency = await repository.first_currency(conn, org, new)
-            cursor, position = replayed.cursor, replayed.position
-            last_recorded = replayed.last_recorded_at
-            del result, entities, replayed, score_rows, health_rows
+            replayed_at = written_at - written.write_seconds
+            folded, voided, skipped = written.folded, written.voided, dict(written.skipped)
+            outcomes, currency = written.outcomes, written.currency
+            cursor, position = written.cursor, written.position
+            last_recorded = written.last_recorded_at
 
-            # Catch up with the live cursor, then swap under the org row's lock.
             # Catch up with the head of the feed, then swap: the new generation holds everything
             # up to its cursor, so it may go live whenever it is not behind the live one.
             wait = 0.0

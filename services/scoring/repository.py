@@ -206,12 +206,15 @@ async def first_currency(conn: asyncpg.Connection, org_id: str, generation: int)
 
 async def open_next(
     conn: asyncpg.Connection, org_id: str, *, old: int, new: int, cursor: str | None
-) -> None:
-    await conn.execute(
+) -> bool:
+    """Open generation `new` for catch-up; False if the org is no longer where the rebuild
+    began (its live generation moved, or another rebuild opened one meanwhile)."""
+    opened = await conn.fetchval(
         "UPDATE scoring.orgs SET next_generation = $3, next_cursor = $4 "
-        "WHERE org_id = $1 AND generation = $2",
+        "WHERE org_id = $1 AND generation = $2 AND next_generation IS NULL RETURNING true",
         org_id, old, new, cursor,
     )  # fmt: skip
+    return bool(opened)
 
 
 async def swap_generation(

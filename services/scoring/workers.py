@@ -24,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
+from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -75,3 +76,57 @@ class Workers:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+class WorkerDied(RuntimeError):
+    """A process of its own ended without an answer (killed, out of memory)."""
+
+
+def _alone(
+    send: Connection, nice: int, parent: int, fn: Callable[..., Any], args: tuple[Any, ...]
+) -> None:
+    _start(nice, parent)
+    try:
+        answer: tuple[bool, Any] = (True, fn(*args))
+    except BaseException as exc:  # every failure goes back to the caller
+        answer = (False, exc)
+    try:
+        send.send(answer)
+    except Exception as exc:  # an answer or error that does not pickle
+        send.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+async def alone(fn: Callable[..., T], *args: Any, nice: int) -> T:
+    """`fn(*args)` in a new process of its own, which ends with the work, so that the memory the
+    work took goes back to the operating system; killed if the caller is cancelled."""
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_alone, args=(send, nice, os.getpid(), fn, args), daemon=True)
+    process.start()
+    send.close()
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(receive.fileno(), readable)
+    try:
+        await ready
+        try:
+            ok, value = receive.recv()
+        except EOFError:
+            await asyncio.to_thread(process.join)
+            raise WorkerDied(f"the worker process ended with code {process.exitcode}") from None
+    except BaseException:
+        process.kill()
+        raise
+    finally:
+        loop.remove_reader(receive.fileno())
+        receive.close()
+        await asyncio.to_thread(process.join)
+    if not ok:
+        raise value
+    result: T = value
+    return result

@@ -23,7 +23,7 @@ from services.scoring.priority import scores
 from services.scoring.projections.codec import encode
 from services.scoring.projections.rollup import replay
 from services.scoring.scorer import Scorer
-from services.scoring.workers import Workers
+from services.scoring.workers import WorkerDied, Workers, alone
 from shared.synthetic import iter_events
 
 
@@ -139,3 +139,43 @@ def stat_of(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+# ------------------------------------------------------------------ a process of its own
+
+
+def fail() -> None:
+    raise ValueError("the work failed")
+
+
+def touch_and_sleep(path: str) -> None:
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(60)
+
+
+async def test_work_alone_runs_in_a_process_that_ends_with_it() -> None:
+    pid, nice = await alone(where, nice=5)
+    assert pid != os.getpid()
+    assert nice == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 5)
+    assert stat_of(pid) == "Z"  # gone: its memory is back with the operating system
+
+
+async def test_work_alone_raises_the_work_s_error_and_a_death_as_worker_died() -> None:
+    with pytest.raises(ValueError, match="the work failed"):
+        await alone(fail, nice=0)
+    with pytest.raises(WorkerDied, match="code 3"):
+        await alone(die, nice=0)
+
+
+async def test_work_alone_is_killed_when_its_caller_is_cancelled(tmp_path: Path) -> None:
+    marker = tmp_path / "pid"
+    task = asyncio.ensure_future(alone(touch_and_sleep, str(marker), nice=0))
+    for _ in range(300):
+        if marker.exists() and marker.read_text():
+            break
+        await asyncio.sleep(0.05)
+    worker = int(marker.read_text())
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert stat_of(worker) == "Z"

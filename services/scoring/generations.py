@@ -1,0 +1,138 @@
+"""A rebuild's heavy half: replay an org's whole log into a new generation and write it beside
+the live one (rollups, entities, wins, scores and health), ready for the consumer to catch up
+and swap in.
+
+The replay holds the org's whole book (every deal, lead, account and profile) in memory while
+it folds; after it, that memory stays with the process that held it (the allocator keeps what
+was freed). So when activity is reached over the network, the consumer runs `write_in_process`
+in a process of its own (`workers.alone`), which ends with the rebuild and hands its memory back
+to the operating system: the serving process never holds the book. With an in-process
+transport (tests, `as_of`-style embedding) it runs in the serving process, the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from shared.clients.activity import ActivityClient
+
+from . import jobs, repository
+from .priority.scores import ActiveModel, HealthRow, ScoreRow
+from .projections.codec import KINDS
+from .replayer import replay_org
+
+Score = Callable[
+    [list[jobs.Profile], list[jobs.Profile]], Awaitable[tuple[list[ScoreRow], list[HealthRow]]]
+]
+PROGRESS_SECONDS = 0.5
+
+
+class Superseded(RuntimeError):
+    """Another rebuild of the org began, or finished, while this one replayed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """What a rebuild's replay needs, as it pickles into a process of its own."""
+
+    org: str
+    old: int  # the live generation when the rebuild began
+    new: int
+    timezone: str
+    total: int  # the events the feed held when it began (for progress)
+    page_size: int
+    models: Mapping[str, ActiveModel]
+    day: date
+    currency: str  # money of health rows is counted in it
+    rules: jobs.Rules
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """The new generation as written: where its cursor stands and what it counted."""
+
+    cursor: str | None
+    position: int
+    last_recorded_at: datetime | None
+    folded: int
+    voided: int
+    skipped: dict[str, int]
+    outcomes: int
+    currency: str | None
+    replay_seconds: float
+    write_seconds: float
+
+
+async def write(
+    conn: asyncpg.Connection, client: ActivityClient, job: Job, score: Score
+) -> Written:
+    """Replay the org's log, score its open leads and deals and judge its accounts (`score`),
+    and write all of it as generation `job.new`, opened for catch-up, in one transaction."""
+    started = time.monotonic()
+    last_report = 0.0
+
+    async def progress(done: int) -> None:
+        nonlocal last_report
+        if time.monotonic() - last_report >= PROGRESS_SECONDS:
+            last_report = time.monotonic()
+            await repository.set_rebuild_progress(
+                conn, job.org, {"state": "running", "done": done, "total": max(job.total, done)}
+            )
+
+    stage = repository.FactStage(conn)
+    await stage.open()
+    replayed = await replay_org(
+        client, ZoneInfo(job.timezone), page_size=job.page_size, progress=progress, stage=stage
+    )
+    result = replayed.replay
+    await stage.add(result.sums)
+    replayed_at = time.monotonic()
+    book = result.book
+    entities = [(kind, key, value) for kind in KINDS for key, value in getattr(book, kind).items()]
+    score_rows, health_rows = await score(list(book.prospects.values()),
+                                          list(book.customers.values()))  # fmt: skip
+    async with conn.transaction():
+        await stage.write(job.org, job.new)
+        await repository.copy_generation(conn, job.org, job.new, result.wins, entities)
+        await repository.replace_scores_and_health(conn, job.org, job.new, score_rows, health_rows)
+        if not await repository.open_next(
+            conn, job.org, old=job.old, new=job.new, cursor=replayed.cursor
+        ):
+            raise Superseded(job.org)
+    return Written(
+        cursor=replayed.cursor, position=replayed.position,
+        last_recorded_at=replayed.last_recorded_at, folded=result.folded, voided=result.voided,
+        skipped=dict(result.skipped),
+        outcomes=sum(1 for p in book.prospects.values() if p.outcome is not None),
+        currency=await repository.first_currency(conn, job.org, job.new),
+        replay_seconds=replayed_at - started, write_seconds=time.monotonic() - replayed_at,
+    )  # fmt: skip
+
+
+def write_in_process(dsn: str, activity_url: str, token: str, job: Job) -> Written:
+    """`write`, in a process of its own: its own connection and client; scores computed here."""
+    return asyncio.run(_write_alone(dsn, activity_url, token, job))
+
+
+async def _write_alone(dsn: str, activity_url: str, token: str, job: Job) -> Written:
+    timezone = ZoneInfo(job.timezone)
+
+    async def score(
+        prospects: list[jobs.Profile], customers: list[jobs.Profile]
+    ) -> tuple[list[ScoreRow], list[HealthRow]]:
+        return jobs.score_org(prospects, customers, job.models, job.day, timezone,
+                              job.currency, job.rules)  # fmt: skip
+
+    conn = await asyncpg.connect(dsn, server_settings={"application_name": "scoring-rebuild"})
+    try:
+        async with ActivityClient(activity_url, token) as client:
+            return await write(conn, client, job, score)
+    finally:
+        await conn.close()
