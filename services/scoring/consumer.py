@@ -35,8 +35,9 @@ from shared.auth import PLATFORM_ORG, Role, issue_token
 from shared.clients.activity import ActivityClient
 from shared.errors import DomainError, UpstreamUnavailable
 
-from . import generations, repository, workers
+from . import generations, jobs, repository, workers
 from .config import ScoringSettings
+from .priority.scores import HealthRow, ScoreRow
 from .projections import leads
 from .projections.kpis import Book, fold
 from .projections.rollup import FactSums, collect, expand
@@ -465,7 +466,9 @@ class Consumer:
             )  # fmt: skip
         timezone = ZoneInfo(job.timezone)
 
-        async def score(prospects: list[Any], customers: list[Any]) -> tuple[list[Any], list[Any]]:
+        async def score(
+            prospects: list[jobs.Profile], customers: list[jobs.Profile]
+        ) -> tuple[list[ScoreRow], list[HealthRow]]:
             return await self.scorer.score_org(
                 prospects, customers, job.models, job.day, timezone, job.currency
             )
@@ -493,7 +496,7 @@ class Consumer:
             )  # fmt: skip
             written = await self._write_generation(conn, client, job)
             written_at = time.monotonic()
-            replayed_at = written_at - written.write_seconds
+            replayed_at = written_at - written.write_seconds  # with the process's start
             folded, voided, skipped = written.folded, written.voided, dict(written.skipped)
             outcomes, currency = written.outcomes, written.currency
             cursor, position = written.cursor, written.position

@@ -7,7 +7,8 @@ it folds; after it, that memory stays with the process that held it (the allocat
 was freed). So when activity is reached over the network, the consumer runs `write_in_process`
 in a process of its own (`workers.alone`), which ends with the rebuild and hands its memory back
 to the operating system: the serving process never holds the book. With an in-process
-transport (tests, `as_of`-style embedding) it runs in the serving process, the same code.
+transport (the tests') or `SCORING_WORKER_PROCESSES=0` it runs in the serving process: the same
+code.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ PROGRESS_SECONDS = 0.5
 
 
 class Superseded(RuntimeError):
-    """Another rebuild of the org began, or finished, while this one replayed."""
+    """The org moved on while this rebuild replayed: its live generation changed, or another
+    rebuild opened a generation for catch-up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +68,7 @@ class Written:
     skipped: dict[str, int]
     outcomes: int
     currency: str | None
-    replay_seconds: float
-    write_seconds: float
+    write_seconds: float  # the new generation's write, after the replay
 
 
 async def write(
@@ -75,7 +76,6 @@ async def write(
 ) -> Written:
     """Replay the org's log, score its open leads and deals and judge its accounts (`score`),
     and write all of it as generation `job.new`, opened for catch-up, in one transaction."""
-    started = time.monotonic()
     last_report = 0.0
 
     async def progress(done: int) -> None:
@@ -112,7 +112,7 @@ async def write(
         skipped=dict(result.skipped),
         outcomes=sum(1 for p in book.prospects.values() if p.outcome is not None),
         currency=await repository.first_currency(conn, job.org, job.new),
-        replay_seconds=replayed_at - started, write_seconds=time.monotonic() - replayed_at,
+        write_seconds=time.monotonic() - replayed_at,
     )  # fmt: skip
 
 

@@ -8,7 +8,8 @@ when an org's day turns or its model changes (a rescore), and to train an org's 
   it holds the org's row (FOR UPDATE), so it and a page never interleave.
 - Training (`train_org`) reads the org's profiles, learns in a worker process (workers.py:
   reads and folding never wait for it), stores a new model version and makes it active; the
-  next rescore applies it. Rescores and a rebuild's scores are computed there too.
+  next rescore applies it. Rescores of orgs past `SMALL_ORG_EVENTS` are computed there too (a
+  rebuild scores its new generation in the process it replays in: generations.py).
 """
 
 from __future__ import annotations
