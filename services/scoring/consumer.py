@@ -389,6 +389,7 @@ class Consumer:
         async with self._pool.acquire() as conn, conn.transaction():
             row = await repository.lock_org(conn, org)
             assert row is not None
+            await repository.plan_for_this_page(conn)
             live = generation is None
             target: int = row["generation"] if generation is None else generation
             book = Book(ZoneInfo(row["timezone"]))
@@ -409,14 +410,23 @@ class Consumer:
                 if currency is None:
                     currency = next((f.currency for f in facts if f.currency), None)
             changed = {(k, key): getattr(book, k)[key] for k, key in book.changed}
-            await repository.save_entities(conn, org, target, changed)
-            await repository.add_rollups(conn, org, target, expand(sums))
-            await repository.add_wins(conn, org, target, book.wins)
-            outcomes = await self.scorer.after_page(
-                conn, org, target, row,
-                prospects={key: v for (k, key), v in changed.items() if k == "prospects"},
-                before={key: v for (k, key), v in entities.items() if k == "prospects"},
+            prospects = {key: v for (k, key), v in changed.items() if k == "prospects"}
+            judged = await self.scorer.judge_page(
+                conn, org, row, prospects,
                 customers=[v for (k, _), v in changed.items() if k == "customers"],
+            )  # fmt: skip
+            try:  # while the page's profiles are judged in a thread
+                await repository.save_entities(conn, org, target, changed)
+                await repository.add_rollups(conn, org, target, expand(sums))
+                await repository.add_wins(conn, org, target, book.wins)
+            except BaseException:
+                judged.cancel()
+                with contextlib.suppress(BaseException):
+                    await judged
+                raise
+            outcomes = await self.scorer.save_page(
+                conn, org, target, judged, prospects,
+                before={key: v for (k, key), v in entities.items() if k == "prospects"},
             )  # fmt: skip
             if live:  # a rebuild counts its own, and sets them when it swaps
                 await repository.add_outcomes(conn, org, outcomes)

@@ -133,28 +133,39 @@ class Scorer:
 
     # ------------------------------------------------------------------ after a page
 
-    async def after_page(
+    async def judge_page(
+        self,
+        conn: asyncpg.Connection,
+        org: str,
+        row: Mapping[str, Any],
+        prospects: Mapping[str, leads.Prospect],
+        customers: Iterable[health.Customer],
+    ) -> asyncio.Future[tuple[list[scores.ScoreRow], list[scores.HealthRow]]]:
+        """Start scoring a page's changed prospects and judging its changed accounts, in a
+        thread (a large page's CPU off the event loop); the caller writes the page's other
+        effects meanwhile, so this Python work and PostgreSQL's overlap, then `save_page`."""
+        timezone = ZoneInfo(row["timezone"])
+        models = await self.models(conn, org, row)
+        return asyncio.ensure_future(asyncio.to_thread(
+            jobs.score_org, list(prospects.values()), list(customers), models, today(timezone),
+            timezone, self.currency(row), self.job_rules,
+        ))  # fmt: skip
+
+    async def save_page(
         self,
         conn: asyncpg.Connection,
         org: str,
         generation: int,
-        row: Mapping[str, Any],
+        judged: asyncio.Future[tuple[list[scores.ScoreRow], list[scores.HealthRow]]],
         prospects: Mapping[str, leads.Prospect],
         before: Mapping[str, leads.Prospect],
-        customers: Iterable[health.Customer],
     ) -> int:
-        """Score the changed prospects, judge the changed accounts; the outcomes the page closed."""
-        timezone = ZoneInfo(row["timezone"])
-        day = today(timezone)
-        models = await self.models(conn, org, row)
-        rows, judged = await asyncio.to_thread(  # a large page's CPU off the event loop
-            jobs.score_org, prospects.values(), customers, models, day, timezone,
-            self.currency(row), self.job_rules,
-        )  # fmt: skip
+        """Write what `judge_page` found; the outcomes the page closed."""
+        rows, health_rows = await judged
         scored = {r.key for r in rows}
         others = [key for key in prospects if key not in scored]
         await repository.save_scores(conn, org, generation, rows, others)
-        await repository.save_health(conn, org, generation, judged)
+        await repository.save_health(conn, org, generation, health_rows)
         return sum(
             1
             for key, p in prospects.items()
