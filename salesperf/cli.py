@@ -182,5 +182,58 @@ def demo(
     )
 
 
+@app.command("import")
+def import_file(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="NDJSON, CSV or Parquet file of events.",
+        ),
+    ],
+    org: Annotated[str, typer.Option(help="The org to import into.")],
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="The activity service [default: from ACTIVITY_HOST and ACTIVITY_PORT, "
+            "127.0.0.1:8002].",
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            help="ndjson, csv or parquet [default: from the file's extension].", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Import a file of events (history from a CRM) into activity, with a progress bar."""
+    import httpx
+    from rich.markup import escape
+
+    from salesperf.demo import activity_url
+    from salesperf.import_cli import FORMAT_MEDIA, ImportFailed, run_import
+
+    if format is not None and format not in FORMAT_MEDIA:
+        raise typer.BadParameter("must be ndjson, csv or parquet", param_hint="--format")
+    try:
+        job = run_import(url or activity_url(), org, file, fmt=format, console=console)
+    except (ImportFailed, OSError, ValueError, httpx.HTTPError) as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(
+        f"{job['state']}: {job['rows_read']:,} rows read, [green]{job['stored']:,} stored[/green],"
+        f" {job['duplicates']:,} already stored, {job['rejected']:,} rejected"
+    )
+    for error in job.get("first_errors", []):
+        fields = "; ".join(f"{e['field']}: {e['message']}" for e in error["errors"])
+        console.print(f"  row {error['row']}: {escape(fields)}", highlight=False)
+    if job["state"] != "done":
+        console.print(f"[red]{escape(job.get('error') or 'failed')}[/red]", highlight=False)
+        raise typer.Exit(2)
+
+
 if __name__ == "__main__":
     app()

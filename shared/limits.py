@@ -30,15 +30,19 @@ class BodySizeLimit:
     """Checks `Content-Length` up front, and counts the bytes of bodies sent without one; and
     refuses a query string longer than `MAX_QUERY_BYTES`."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, *, larger: dict[tuple[str, str], int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # (method, path) of routes that take larger bodies (a file upload) and their limit.
+        self.larger = larger or {}
 
-    def _problem(self) -> Problem:
+    @staticmethod
+    def _problem(max_bytes: int) -> Problem:
         return PayloadTooLarge(
-            f"The request body is larger than {self.max_bytes} bytes; "
-            "split it into smaller batches.",
-            errors=[field_error("body", f"larger than {self.max_bytes} bytes", "too_large")],
+            f"The request body is larger than {max_bytes} bytes; split it into smaller batches.",
+            errors=[field_error("body", f"larger than {max_bytes} bytes", "too_large")],
         ).problem()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -56,9 +60,11 @@ class BodySizeLimit:
             )
             await problem_response(too_long.problem())(scope, receive, send)
             return
+        max_bytes = self.larger.get((scope.get("method", ""), scope.get("path", "")),
+                                    self.max_bytes)  # fmt: skip
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await problem_response(self._problem())(scope, receive, send)
+            if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
+                await problem_response(self._problem(max_bytes))(scope, receive, send)
                 return
 
         seen = 0
@@ -70,7 +76,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     exceeded = True
                     raise _TooLarge
             return message
@@ -87,4 +93,4 @@ class BodySizeLimit:
         except _TooLarge:
             pass
         if exceeded and not started:
-            await problem_response(self._problem())(scope, receive, send)
+            await problem_response(self._problem(max_bytes))(scope, receive, send)

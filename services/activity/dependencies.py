@@ -12,17 +12,20 @@ from typing import Annotated
 import asyncpg
 from fastapi import Depends, Request
 
+from .imports.service import Importer
 from .notifier import FeedNotifier
 from .writer import GroupCommitter
 
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """What one activity process holds: its pool, its group committer, its feed notifier."""
+    """What one activity process holds: its pool, its group committer, its feed notifier,
+    its import jobs."""
 
     pool: asyncpg.Pool
     committer: GroupCommitter
     notifier: FeedNotifier
+    importer: Importer
 
 
 async def _runtime(request: Request) -> Runtime:

@@ -25,6 +25,8 @@ from . import repository
 from .config import ActivitySettings
 from .connectors.router import router as connectors_router
 from .dependencies import Runtime
+from .imports.router import router as imports_router
+from .imports.service import Importer
 from .notifier import FeedNotifier
 from .router import BODY_SCHEMAS, append_batch, append_event, router
 from .writer import GroupCommitter
@@ -73,10 +75,21 @@ def create_app(
             )
             committer.start()
             stack.push_async_callback(committer.stop)  # first to stop: answers pending appends
+            importer = Importer(
+                pool,
+                settings.import_dir,
+                chunk_rows=settings.import_chunk_rows,
+                max_bytes=settings.import_max_bytes,
+                on_commit=notifier.wake,
+            )
+            await importer.start()
+            stack.push_async_callback(importer.stop)  # before the pool: jobs stop where they are
             app.state.settings = settings
             app.state.jwt_secret = settings.resolved_jwt_secret()
             configure_cursors(app.state.jwt_secret)  # cursors sealed with the shared secret
-            app.state.runtime = Runtime(pool=pool, committer=committer, notifier=notifier)
+            app.state.runtime = Runtime(
+                pool=pool, committer=committer, notifier=notifier, importer=importer
+            )
             app.state.drain = notifier.drain  # what `salesperf run` calls as it begins to stop
             # Everything allocated so far lives as long as the process: keep the cyclic GC from
             # scanning it again and again (measured: ~15% less CPU per append).
@@ -103,10 +116,15 @@ def create_app(
         DirectRoutes,
         routes={("POST", "/v1/events"): append_event, ("POST", "/v1/events/batch"): append_batch},
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        larger={("POST", "/v1/imports"): settings.import_max_bytes},
+    )
     app.add_middleware(MetricsMiddleware, service="activity")
     app.include_router(router)
     app.include_router(connectors_router)
+    app.include_router(imports_router)
     install_offline_docs(app)
     app.include_router(ops_router())
 

@@ -29,3 +29,9 @@ GROUP_SIZE = Histogram(
 FEED_EVENTS_SERVED = Counter(
     "salesperf_activity_feed_events_served_total", "Events served by the feed."
 )
+EVENTS_IMPORTED = Counter(
+    "salesperf_activity_events_imported_total", "Events stored by bulk imports."
+)
+IMPORT_ROWS_REJECTED = Counter(
+    "salesperf_activity_import_rows_rejected_total", "Rows of imported files refused."
+)

@@ -29,18 +29,26 @@ log = structlog.get_logger(__name__)
 
 
 @dataclass(slots=True)
-class AppendRequest:
+class Appendable:
+    """A request to store: a single event or a batch (all or nothing), decided on its own."""
+
     principal: Principal
     candidates: Sequence[Candidate]
     batch: bool
-    future: asyncio.Future[list[Decision]] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
     # One per candidate, rendered here, before the request queues for the org's lock.
     drafts: list[repository.Draft] = field(init=False)
 
     def __post_init__(self) -> None:
         self.drafts = [repository.draft(self.principal.org, c) for c in self.candidates]
+
+
+@dataclass(slots=True)
+class AppendRequest(Appendable):
+    """An API request waiting in an org's queue for its group commit."""
+
+    future: asyncio.Future[list[Decision]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 _UNAVAILABLE = (
@@ -174,7 +182,7 @@ class GroupCommitter:
 
 
 async def store(
-    conn: asyncpg.Connection, org: str, requests: Sequence[AppendRequest]
+    conn: asyncpg.Connection, org: str, requests: Sequence[Appendable]
 ) -> list[list[Decision] | DomainError]:
     """Decide and insert a group of requests on `conn`, whose transaction the caller ends
     (`repository.commit` / `repository.rollback`); it begins here, with the org's lock."""

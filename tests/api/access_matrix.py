@@ -28,6 +28,11 @@ from tests.api.scoring.conftest import settled
 from tests.api.scoring.helpers import append_batch, at, lead, opened, visit
 from tests.conftest import JWT_SECRET, make_event
 
+NOTHING_TO_IMPORT = (
+    b"event_id,type,stream,occurred_at\nnot-a-uuid,visit.logged,account-W1,2020-01-01T00:00:00Z\n"
+)
+"""A CSV file whose one row is rejected: an import that changes nothing the matrix reads."""
+
 # --------------------------------------------------------------------------------- callers
 
 GOOD = ("rep", "teammate", "rep_t2", "manager", "manager_t2", "bi", "admin", "service",
@@ -284,6 +289,7 @@ class World:
     connector_id: str = ""  # the org's HubSpot connector
     salesforce_id: str | None = None  # the org's Salesforce connector (rows delete and make it)
     goals: dict[str, str] = field(default_factory=dict)  # name → id
+    import_id: str = ""  # the org's import of a file whose one row is rejected
 
     def admin(self) -> dict[str, str]:
         return self.headers["admin"]
@@ -344,6 +350,10 @@ async def seed(
         if provider == "hubspot":
             world.connector_id = answer.json()["id"]
     await world.ensure_salesforce()
+    imported = await activity.post("/v1/imports", content=NOTHING_TO_IMPORT,
+                                   headers={**world.admin(), "Content-Type": "text/csv"})  # fmt: skip
+    assert imported.status_code == 202, imported.text
+    world.import_id = imported.json()["id"]
     for name, (owner, team) in {
         "r1": ("rep:r1", "t1"), "t1": ("team:t1", None), "r3": ("rep:r3", "t2"),
         "org": ("org", None),

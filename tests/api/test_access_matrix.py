@@ -43,6 +43,7 @@ from tests.api.access_matrix import (
     CALLERS,
     DAY,
     LEADS,
+    NOTHING_TO_IMPORT,
     OLD_MONTH,
     OURS,
     PAST,
@@ -225,6 +226,12 @@ def check_connectors(w: World, caller: str, r: httpx.Response) -> None:
     items = r.json()["items"]
     assert all(c["org_id"] == who(w, caller).org for c in items)
     assert (w.connector_id in {c["id"] for c in items}) == ours(w, caller)
+
+
+def check_imports(w: World, caller: str, r: httpx.Response) -> None:
+    items = r.json()["items"]
+    assert all(j["org_id"] == who(w, caller).org for j in items)
+    assert (w.import_id in {j["id"] for j in items}) == ours(w, caller)
 
 
 def check_connector(w: World, caller: str, r: httpx.Response) -> None:
@@ -451,6 +458,16 @@ ROWS: list[Row] = [
     Row("activity", "POST", "/v1/connectors/{connector_id}/dead-letters/replay",
         expect(ADMIN_OBJECT),
         lambda w, c: Call(f"/v1/connectors/{w.connector_id}/dead-letters/replay")),
+    Row("activity", "POST", "/v1/imports", expect("403 403 403 403 403 403 202 202 403 202"),
+        lambda w, c: Call("/v1/imports", content=NOTHING_TO_IMPORT,
+                          headers={"Content-Type": "text/csv"})),
+    Row("activity", "GET", "/v1/imports", expect("403 403 403 403 403 403 200 200 403 200"),
+        get("/v1/imports"), check_imports),
+    Row("activity", "GET", "/v1/imports/{import_id}",
+        expect("403 403 403 403 403 403 200 200 403 404"), get("/v1/imports/{w.import_id}")),
+    Row("activity", "GET", "/v1/imports/{import_id}/errors",
+        expect("403 403 403 403 403 403 200 200 403 404"),
+        get("/v1/imports/{w.import_id}/errors")),
     Row("activity", "POST", "/v1/webhooks/hubspot/{org}", SIGNED, webhook("hubspot", [])),
     Row("activity", "POST", "/v1/webhooks/generic/{org}", SIGNED, webhook("generic", {})),
     Row("activity", "POST", "/v1/webhooks/pipedrive/{org}", SIGNED,

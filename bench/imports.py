@@ -1,0 +1,148 @@
+"""Bulk import: a file of events through `POST /v1/imports`, against raw COPY into the same table.
+
+    python -m bench.imports [--events 200000] [--quick]
+
+Activity runs as a uvicorn process on a scratch database. The file holds the append
+benchmark's events (bench/append.py: every event type over 1,000 lead streams) as NDJSON; the
+import is timed from the first byte uploaded to the job's `done`, with its rows validated,
+planned and appended by the service as any append (idempotency, stream versions, owners). The
+baseline is the append benchmark's: asyncpg binary COPY of 1,000-row chunks of rows of the same
+shape, 4 in flight, into `activity.events`, in the same run. Target: ≥ 0.5× raw COPY.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+from rich.table import Table
+
+from bench._harness import (
+    BenchError,
+    ServiceProcess,
+    console,
+    scratch_database,
+    uvloop_runner,
+    write_json,
+)
+from bench.append import COLUMNS, Events, drive
+from shared.auth import issue_token
+from shared.db import asyncpg_dsn
+
+ORG, RAW_ORG = "bench-import", "bench-import-raw"
+CHUNK, IN_FLIGHT = 1000, 4
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[int, bool]:
+    parser = argparse.ArgumentParser(prog="python -m bench.imports",
+                                     description=__doc__.split("\n")[0])  # fmt: skip
+    parser.add_argument("--quick", action="store_true", help="20k events")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--events", type=int, default=None, help="events in the file [200,000]")
+    args, _ = parser.parse_known_args(argv)
+    quick = args.quick or os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    return args.events or (20_000 if quick else 200_000), bool(args.check)
+
+
+async def raw_copy(dsn: str, n: int) -> float:
+    events = Events()
+    chunks = [events.raw_rows(RAW_ORG, CHUNK) for _ in range(max(1, n // CHUNK))]
+    pool = await asyncpg.create_pool(dsn, min_size=IN_FLIGHT, max_size=IN_FLIGHT)
+    try:
+
+        async def copy(rows: list[tuple[Any, ...]]) -> None:
+            await pool.copy_records_to_table(
+                "events", schema_name="activity", columns=COLUMNS, records=rows
+            )
+
+        started = time.perf_counter()
+        await drive(chunks, IN_FLIGHT, copy)
+        return sum(map(len, chunks)) / (time.perf_counter() - started)
+    finally:
+        await pool.close()
+
+
+async def run_import(base_url: str, token: str, path: Path) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=300) as http:
+        body = await asyncio.to_thread(path.read_bytes)
+        started = time.perf_counter()
+        answer = await http.post("/v1/imports", content=body,
+                                 headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+        if answer.status_code != 202:
+            raise BenchError(f"import refused: {answer.text[:300]}")
+        uploaded = time.perf_counter() - started
+        while True:
+            job = (await http.get(answer.headers["location"])).json()
+            if job["state"] in ("done", "failed"):
+                break
+            await asyncio.sleep(0.05)
+        seconds = time.perf_counter() - started
+    if job["state"] != "done" or job["rejected"]:
+        raise BenchError(f"the import did not store every row: {job}")
+    return {"job": job, "seconds": seconds, "upload_seconds": uploaded,
+            "events_per_s": job["stored"] / seconds}  # fmt: skip
+
+
+async def bench(n: int) -> dict[str, Any]:
+    secret = secrets.token_urlsafe(32)
+    with tempfile.TemporaryDirectory(prefix="bench-imports-") as scratch:
+        path = Path(scratch) / "events.ndjson"
+        events = Events()
+        with path.open("wb") as out:
+            for _ in range(n):
+                out.write(orjson.dumps(events.event()) + b"\n")
+        async with scratch_database("salesperf_bench") as db:
+            service = ServiceProcess("bench._activity_app:app", {
+                "BENCH_DATABASE_URL": db.url, "BENCH_JWT_SECRET": secret,
+                "ACTIVITY_IMPORT_DIR": str(Path(scratch) / "spool"),
+            })  # fmt: skip
+            await service.start()
+            try:
+                token = issue_token(secret, org=ORG, role="admin", sub="bench")
+                imported = await run_import(service.base_url, token, path)
+            finally:
+                await service.stop()
+            raw = await raw_copy(asyncpg_dsn(db.url), n)
+        size = path.stat().st_size
+    return {"events": n, "file_bytes": size, "import": imported, "raw_copy_events_per_s": raw,
+            "ratio": imported["events_per_s"] / raw}  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    n, check = parse_args(argv)
+    out = console()
+    out.rule("bench.imports: a file of events against raw COPY")
+    with uvloop_runner() as runner:
+        result = runner.run(bench(n))
+    imported = result["import"]
+    table = Table(title="bench.imports")
+    for column in ("benchmark", "ours", "baseline (same run)", "ratio", "target"):
+        table.add_column(column)
+    ok = result["ratio"] >= 0.5
+    table.add_row(
+        f"NDJSON import, {n:,} events",
+        f"{imported['events_per_s']:,.0f} events/s ({imported['seconds']:.1f} s, upload "
+        f"{imported['upload_seconds']:.1f} s)",
+        f"raw COPY, {CHUNK:,}-row chunks, {IN_FLIGHT} in flight: "
+        f"{result['raw_copy_events_per_s']:,.0f}/s",
+        f"{result['ratio']:.2f}×",
+        "≥ 0.5× " + ("pass" if ok else "FAIL"),
+    )
+    out.print(table)
+    write_json("imports", result)
+    return 1 if check and not ok else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
