@@ -13,6 +13,7 @@ from shared.auth import BearerAuth, CurrentUser, Principal
 from shared.errors import (
     Forbidden,
     InvalidInput,
+    MalformedRequest,
     NotFound,
     PayloadTooLarge,
     Unauthorized,
@@ -43,7 +44,14 @@ Writer = Annotated[Principal, Depends(BearerAuth(write=True))]
     response_model=ImportJob,
     summary="Import a file of events (admin, service)",
     responses={
-        **problems(Unauthorized, Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMediaType),
+        **problems(
+            MalformedRequest,
+            Unauthorized,
+            Forbidden,
+            InvalidInput,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+        ),
         202: {
             "description": "Queued: follow it at the `Location`",
             "headers": {"Location": {"schema": {"type": "string"}}},
