@@ -19,6 +19,13 @@ from shared.auth import DEFAULT_TTL_SECONDS, Role, issue_token
 from shared.config import CommonSettings
 from shared.db import embedded_pgdata, run_migrations, stop_embedded, sync_url
 
+ActivityUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="The activity service \\[default: from ACTIVITY_HOST and ACTIVITY_PORT, 127.0.0.1:8002].",
+        show_default=False,
+    ),
+]
 app = typer.Typer(help="salesperf: sales-performance management backend.", no_args_is_help=True)
 app.add_typer(scoring_app, name="scoring")
 console = Console()
@@ -123,14 +130,7 @@ def _serve(settings: CommonSettings, url: str, org: str, log_level: str) -> None
 
 @app.command()
 def demo(
-    url: Annotated[
-        str | None,
-        typer.Option(
-            help="The activity service [default: from ACTIVITY_HOST and ACTIVITY_PORT, "
-            "127.0.0.1:8002].",
-            show_default=False,
-        ),
-    ] = None,
+    url: ActivityUrl = None,
     org: Annotated[str, typer.Option(help="The org to fill.")] = "demo",
     seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same events.")] = 7,
     scale: Annotated[float, typer.Option(help="Activities per rep-day, relative.")] = 1.0,
@@ -194,18 +194,12 @@ def import_file(
         ),
     ],
     org: Annotated[str, typer.Option(help="The org to import into.")],
-    url: Annotated[
-        str | None,
-        typer.Option(
-            help="The activity service [default: from ACTIVITY_HOST and ACTIVITY_PORT, "
-            "127.0.0.1:8002].",
-            show_default=False,
-        ),
-    ] = None,
+    url: ActivityUrl = None,
     format: Annotated[
         str | None,
         typer.Option(
-            help="ndjson, csv or parquet [default: from the file's extension].", show_default=False
+            help="ndjson, csv or parquet \\[default: from the file's extension].",
+            show_default=False,
         ),
     ] = None,
 ) -> None:

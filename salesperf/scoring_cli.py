@@ -47,7 +47,7 @@ def rebuild_org(
     raise TimeoutError(f"the rebuild of {org} did not finish in {timeout:.0f}s")
 
 
-URL_HELP = "Where scoring answers [default: from SCORING_HOST and SCORING_PORT, 127.0.0.1:8003]."
+URL_HELP = "Where scoring answers \\[default: from SCORING_HOST and SCORING_PORT, 127.0.0.1:8003]."
 
 
 def scoring_url() -> str:

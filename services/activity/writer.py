@@ -51,7 +51,8 @@ class AppendRequest(Appendable):
     )
 
 
-_UNAVAILABLE = (
+UNAVAILABLE = (
+    # The store, not a request, is at fault: retry later (appends answer 503, imports wait).
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
@@ -156,7 +157,7 @@ class GroupCommitter:
                     raise
         except asyncio.CancelledError:
             raise
-        except _UNAVAILABLE as exc:  # the store, not a request, is at fault: fail fast, all
+        except UNAVAILABLE as exc:  # the store, not a request, is at fault: fail fast, all
             log.warning("event store unavailable", org=org, error=repr(exc))
             for request in requests:
                 _fail(request, UpstreamUnavailable(

@@ -420,9 +420,7 @@ class Consumer:
                 await repository.add_rollups(conn, org, target, expand(sums))
                 await repository.add_wins(conn, org, target, book.wins)
             except BaseException:
-                judged.cancel()
-                with contextlib.suppress(BaseException):
-                    await judged
+                judged.cancel()  # nobody will read it
                 raise
             outcomes = await self.scorer.save_page(
                 conn, org, target, judged, prospects,

@@ -77,8 +77,8 @@ class Quarter:
         return {"Authorization": f"Bearer {token}"}
 
 
-def _start(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:  # the child keeps its own handle
+def start_service(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:  # the child keeps its own handle; a restart appends
         return subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1",
              "--port", str(port), "--log-level", "warning"],
@@ -92,7 +92,7 @@ def _tail(log: Path, lines: int = 40) -> str:
     return "\n".join(text[-lines:])
 
 
-def _wait_healthy(proc: subprocess.Popen[bytes], url: str, name: str) -> None:
+def wait_healthy(proc: subprocess.Popen[bytes], url: str, name: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -130,16 +130,16 @@ def services(own_database: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     logs = tmp_path_factory.mktemp("quarter-logs")
     quarter = Quarter(f"http://127.0.0.1:{activity_port}", f"http://127.0.0.1:{scoring_port}", logs)
     procs = {
-        "activity": _start(
+        "activity": start_service(
             "services.activity.main:create_app", activity_port, env, logs / "activity.log"
         ),
-        "scoring": _start(
+        "scoring": start_service(
             "services.scoring.main:create_app", scoring_port, env, logs / "scoring.log"
         ),
     }
     try:
-        _wait_healthy(procs["activity"], quarter.activity, "activity")
-        _wait_healthy(procs["scoring"], quarter.scoring, "scoring")
+        wait_healthy(procs["activity"], quarter.activity, "activity")
+        wait_healthy(procs["scoring"], quarter.scoring, "scoring")
         yield quarter
     finally:
         for proc in procs.values():

@@ -75,14 +75,15 @@ def check(path: Path, fmt: Format) -> int | None:
     holds when the format tells (Parquet), else None."""
     try:
         if fmt is Format.CSV:
-            _check_columns(_csv_reader(path).schema.names)
+            with path.open("rb") as file:
+                _check_columns(pacsv.open_csv(file).schema.names)
         elif fmt is Format.PARQUET:
             meta = pq.ParquetFile(path)
             _check_columns(meta.schema_arrow.names)
             return int(meta.metadata.num_rows)
         elif path.stat().st_size == 0:
             raise UnreadableFile("the file is empty")
-    except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise UnreadableFile(f"not a readable {fmt.value} file: {exc}") from None
     return None
 
@@ -129,16 +130,12 @@ def _ndjson(path: Path, chunk_rows: int, after: int) -> Iterator[Chunk]:
         yield Chunk(records, number, 1.0)
 
 
-def _csv_reader(source: Path | BinaryIO) -> pacsv.CSVStreamingReader:
-    # Every column as text: the envelope's own validation types it, as for a JSON body.
-    if isinstance(source, Path):
-        with source.open("rb") as head:
-            names = pacsv.open_csv(head).schema.names
-    else:
-        names = pacsv.open_csv(source).schema.names
-        source.seek(0)
+def _csv_reader(file: BinaryIO) -> pacsv.CSVStreamingReader:
+    """Every column as text: the envelope's own validation types it, as for a JSON body."""
+    names = pacsv.open_csv(file).schema.names
+    file.seek(0)
     return pacsv.open_csv(
-        source,
+        file,
         read_options=pacsv.ReadOptions(block_size=1024 * 1024),
         convert_options=pacsv.ConvertOptions(
             column_types={n: pa.string() for n in names},

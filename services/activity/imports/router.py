@@ -27,7 +27,6 @@ from shared.responses import JSONResponse
 from ..dependencies import RuntimeDep
 from .formats import MEDIA_TYPES, Format
 from .schemas import ImportJob, ImportList, RowError, RowErrorList
-from .service import job_view
 
 router = APIRouter(prefix="/v1", tags=["imports"])
 
@@ -93,7 +92,7 @@ async def create_import(
     fmt = format or _format_of(request.headers.get("content-type", ""))
     job = await runtime.importer.create(user, request.stream(), fmt, filename)
     return JSONResponse(
-        ImportJob.model_validate(job_view(job)).model_dump(mode="json"),
+        ImportJob.model_validate(dict(job)).model_dump(mode="json"),
         status_code=202,
         headers={"Location": f"/v1/imports/{job['id']}"},
     )
@@ -133,7 +132,7 @@ async def list_imports(
         encode_keyset(_KEYSET, [jobs[-1]["created_at"].isoformat(), str(jobs[-1]["id"])],
                       user.org) if more else None
     )  # fmt: skip
-    body = ImportList(items=[ImportJob.model_validate(job_view(j)) for j in jobs], next=next_cursor)
+    body = ImportList(items=[ImportJob.model_validate(dict(j)) for j in jobs], next=next_cursor)
     headers = {"Link": next_link(request.url, "cursor", next_cursor)} if next_cursor else None
     return JSONResponse(body.model_dump(mode="json"), headers=headers)
 
@@ -142,7 +141,7 @@ async def list_imports(
             responses=_ONE)  # fmt: skip
 async def get_import(import_id: UUID, user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
     job = await runtime.importer.get(user, import_id)
-    return JSONResponse(ImportJob.model_validate(job_view(job)).model_dump(mode="json"))
+    return JSONResponse(ImportJob.model_validate(dict(job)).model_dump(mode="json"))
 
 
 @router.get("/imports/{import_id}/errors", response_model=RowErrorList,

@@ -47,6 +47,3 @@ class RowError(BaseModel):
 class RowErrorList(BaseModel):
     items: list[RowError]
     next: str | None = Field(description="Cursor of the next page (`after=`), null at the end.")
-
-
-ImportState = Literal["queued", "running", "done", "failed"]

@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -42,7 +41,7 @@ from shared.errors import (
 
 from .. import metrics
 from .. import repository as events_repository
-from ..writer import Appendable, store
+from ..writer import UNAVAILABLE, Appendable, store
 from . import repository
 from .formats import Chunk, Format, UnreadableFile, check, read
 from .validation import Rejection, Validated, validate
@@ -51,13 +50,6 @@ log = structlog.get_logger(__name__)
 
 IMPORTERS = (Role.ADMIN, Role.SERVICE)
 RETRIES = 8
-TRANSIENT = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.LockNotAvailableError,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +101,6 @@ class Importer:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-    async def idle(self) -> None:
-        """Wait until every job this replica runs has ended (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
     # ------------------------------------------------------------------ creating a job
 
@@ -168,7 +155,7 @@ class Importer:
                     finally:
                         with contextlib.suppress(Exception):
                             await repository.unlock_job(conn, id)
-            except TRANSIENT as exc:
+            except UNAVAILABLE as exc:
                 log.warning("import interrupted", job=str(id), error=repr(exc), attempt=attempt)
                 await asyncio.sleep(min(30.0, 2.0**attempt))
         log.error("import left to the next start", job=str(id))
@@ -191,7 +178,7 @@ class Importer:
             while (prepared := await upcoming) is not None:
                 upcoming = loop.run_in_executor(None, _prepare_next, chunks, principal)
                 await self._commit(conn, id, principal, prepared)
-        except (asyncio.CancelledError, *TRANSIENT):
+        except (asyncio.CancelledError, *UNAVAILABLE):
             raise  # stopped or interrupted: resumed after the last committed chunk
         except (UnreadableFile, ValueError) as exc:
             log.warning("import failed", job=str(id), error=repr(exc))
@@ -216,7 +203,7 @@ class Importer:
                 outcomes = await store(conn, principal.org, rows)  # begins, with the org's lock
             else:
                 outcomes = []
-                await conn.execute("BEGIN")
+                await events_repository.begin_locked(conn, principal.org)
             for (number, candidate), outcome in zip(validated.candidates, outcomes, strict=True):
                 if isinstance(outcome, DomainError):
                     rejected.append(Rejection(number, str(candidate.event_id), outcome.errors
@@ -302,31 +289,7 @@ async def _spool(body: AsyncIterator[bytes], path: Path, max_bytes: int) -> int:
                     f"The file is larger than {max_bytes} bytes; split it.",
                     errors=[field_error("body", f"larger than {max_bytes} bytes", "too_large")],
                 )
-            await asyncio.to_thread(file.write, piece) if len(piece) > 1 << 20 else file.write(
-                piece
-            )
+            file.write(piece)  # the server's receive chunks: small, buffered writes
     if size == 0:
         raise InvalidInput("The file is empty.", errors=[field_error("body", "empty", "missing")])
     return size
-
-
-def job_view(job: asyncpg.Record) -> dict[str, Any]:
-    """A job as the API shows it."""
-    return {
-        "id": job["id"],
-        "org_id": job["org_id"],
-        "format": job["format"],
-        "filename": job["filename"],
-        "size_bytes": job["size_bytes"],
-        "state": job["state"],
-        "rows_total": job["rows_total"],
-        "rows_read": job["rows_read"],
-        "stored": job["stored"],
-        "duplicates": job["duplicates"],
-        "rejected": job["rejected"],
-        "progress": round(float(job["progress"]), 4),
-        "error": job["error"],
-        "created_at": job["created_at"],
-        "started_at": job["started_at"],
-        "finished_at": job["finished_at"],
-    }

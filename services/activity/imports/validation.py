@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from shared.auth import Principal
@@ -98,5 +99,11 @@ def _bytes(raw: bytes | dict[str, Any]) -> bytes:
 
 
 def _event_id(raw: bytes | dict[str, Any]) -> str | None:
+    """The `event_id` a refused record names, if it names one (an excerpt)."""
+    if isinstance(raw, bytes):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
     value = raw.get("event_id") if isinstance(raw, dict) else None
     return str(value)[:64] if value is not None else None

@@ -118,7 +118,7 @@ async def test_an_ndjson_file_is_stored_in_file_order_and_its_bad_rows_reported_
     errors = await row_errors(importing, auth(), location)
     # Lines: 1-5 good, 6 bad time, 7 blank, 8-14 good, 15 not JSON, 16-21 good, 22 unknown type.
     assert [e["row"] for e in errors] == [6, 15, 22]
-    assert errors[0]["event_id"] is None or errors[0]["event_id"] == bad_time["event_id"]
+    assert [e["event_id"] for e in errors] == [bad_time["event_id"], None, unknown["event_id"]]
     assert [f["field"] for f in errors[0]["errors"]] == ["occurred_at"]
     assert errors[1]["errors"][0]["field"] == "row"
     assert [f["field"] for f in errors[2]["errors"]] == ["type"]

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,31 +17,11 @@ import orjson
 
 from shared.auth import issue_token
 from tests.conftest import JWT_SECRET, make_event
-from tests.e2e.test_run import REPO, free_port
+from tests.e2e.test_run import free_port
+from tests.e2e.test_scoring_quarter import start_service, wait_healthy
 
 ROWS, BAD_EVERY, CHUNK = 20_000, 1_000, 200
-
-
-def _start(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "services.activity.main:create_app",
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-
-def _healthy(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("activity did not start")
+ACTIVITY = "services.activity.main:create_app"
 
 
 def _file(path: Path) -> int:
@@ -79,9 +57,9 @@ async def test_a_killed_replica_s_import_resumes_after_its_last_chunk_and_counts
         "ACTIVITY_IMPORT_CHUNK_ROWS": str(CHUNK),
     }
     log = tmp_path / "activity.log"
-    first = _start(port, env, log)
+    first = start_service(ACTIVITY, port, env, log)
     try:
-        _healthy(first, url, log)
+        wait_healthy(first, url, "activity")
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
             answer = await http.post("/v1/imports", content=source.read_bytes(),
                                      headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
@@ -105,9 +83,9 @@ async def test_a_killed_replica_s_import_resumes_after_its_last_chunk_and_counts
     stored_then = await db.fetchval("SELECT count(*) FROM activity.events WHERE org_id = $1", org)
     assert stored_then == killed["stored"]  # the counts commit with their chunk's events
 
-    second = _start(port, env, log)
+    second = start_service(ACTIVITY, port, env, log)
     try:
-        _healthy(second, url, log)
+        wait_healthy(second, url, "activity")
         deadline = time.monotonic() + 120
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
             while time.monotonic() < deadline:
