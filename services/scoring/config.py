@@ -32,6 +32,25 @@ class ScoringSettings(ServiceSettings):
         "bench.scoring, 20,000 folded 3,981 events/s but left the serving process at 383 MB "
         "against 210 MB at 5,000).",
     )
+    fold_cache: int = Field(
+        default=20_000,
+        ge=0,
+        description="While behind, entities kept in memory from page to page (besides those "
+        "of the page being written, which the next page's fold must see).",
+    )
+    scores_lag_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="While behind, the leads, deals and accounts folded pages change are "
+        "scored and judged once caught up, not page after page; at the latest this many "
+        "seconds after the first of them was folded (0: every page).",
+    )
+    unscored_keys: int = Field(
+        default=20_000,
+        ge=1,
+        description="While behind, leads, deals and accounts left to score, past which they "
+        "are scored without waiting any longer.",
+    )
     long_poll_seconds: float = Field(default=20, ge=0, le=30)
     discovery_seconds: float = Field(
         default=1.0, gt=0, description="How often to look for new orgs."

@@ -9,6 +9,11 @@ another replica, trying every `election_seconds`, takes over. The leader:
 - folds a page with the pure fold, then writes the changed entities, the rollup deltas, the
   wins and the new cursor **in one transaction**, the cursor by compare-and-set: a page is
   applied once, whatever crashes or which replica believed it led;
+- while behind the feed (a history import, a burst), folds pages without scoring the leads,
+  deals and accounts they change, and scores those once caught up, or every
+  `scores_lag_seconds` (scorer.py): a profile that the next page changes again is scored once,
+  not page after page. `scored_position` says how far scores go; a restart that forgot the keys
+  rescores the whole org;
 - rebuilds an org (`replayer.py`) into a new generation when asked to, when its timezone
   changes, or when a page holds a void (the voided event's contribution must come out
   everywhere, and a replay without it is exactly that); reads use the old generation until the
@@ -37,12 +42,13 @@ from shared.errors import DomainError, UpstreamUnavailable
 
 from . import generations, jobs, repository, workers
 from .config import ScoringSettings
+from .entity_cache import EntityCache
 from .priority.scores import HealthRow, ScoreRow
 from .projections import leads
 from .projections.kpis import Book, fold
 from .projections.rollup import FactSums, collect, expand
 from .replayer import VOID
-from .scorer import Scorer, today
+from .scorer import Scorer, Unscored, closed_outcomes, today
 
 log = logging.getLogger("salesperf.scoring.consumer")
 TOKEN_TTL = 24 * 3600
@@ -69,6 +75,31 @@ class Applied(NamedTuple):
     folded: int
     skipped: dict[str, int]
     outcomes: int  # leads and deals the page closed
+
+
+@dataclass(slots=True)
+class Folded:
+    """A page folded, not yet written: what `Consumer._write` stores."""
+
+    org: str
+    generation: int
+    timezone: str
+    page: dict[str, Any]
+    changed: dict[tuple[str, str], Any]  # the entities it changed, as it left them
+    sums: FactSums
+    wins: list[Any]
+    folded: int
+    skipped: dict[str, int]
+    currency: str | None
+    before: dict[str, Any]  # its prospects as they were before it
+
+    @property
+    def prospects(self) -> dict[str, Any]:
+        return {key: v for (kind, key), v in self.changed.items() if kind == "prospects"}
+
+    @property
+    def customers(self) -> dict[str, Any]:
+        return {key: v for (kind, key), v in self.changed.items() if kind == "customers"}
 
 
 class Fenced(Exception):
@@ -132,6 +163,7 @@ class Consumer:
         self._trained: dict[str, datetime] = {}  # when each org's models were last trained
         self._train_failed: dict[str, float] = {}
         self._training: dict[str, asyncio.Task[Any]] = {}  # by org; outlive follower restarts
+        self._unscored: dict[str, Unscored] = {}  # by org: what folding while behind left
         self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -275,6 +307,8 @@ class Consumer:
         last_rebuild = -float("inf")
         due = True
         behind = True
+        cache = EntityCache(self.settings.fold_cache)
+        writing: asyncio.Task[Applied] | None = None  # while behind: the page being written
         try:
             while True:
                 if rebuilding is not None and rebuilding.done():
@@ -303,16 +337,50 @@ class Consumer:
                 if page is None:
                     continue
                 page = await self._coalesce(client, page)
-                if page["items"]:
-                    await self.apply(org, page, expected=cursor)
-                cursor = page["next"]
                 behind = page["has_more"]
+                if page["items"]:
+                    defer = self.settings.scores_lag_seconds > 0 and (
+                        behind or org in self._unscored
+                    )
+                    if behind:  # fold it while the page before is written; write it in turn
+                        writing = await self._apply_ahead(
+                            org, page, expected=cursor, defer_scores=defer, cache=cache,
+                            writing=writing,
+                        )  # fmt: skip
+                    else:
+                        if writing is not None:
+                            await writing
+                            writing = None
+                        cache.clear()
+                        await self.apply(org, page, expected=cursor, defer_scores=defer)
+                cursor = page["next"]
                 await self._track_lag(org, client, cursor, page)
+                unscored = self._unscored.get(org)
+                if unscored is not None and (
+                    not behind
+                    or unscored.age() >= self.settings.scores_lag_seconds
+                    or len(unscored) >= self.settings.unscored_keys
+                ):
+                    if writing is not None:
+                        await writing
+                        writing = None
+                    await self._score_unscored(org)
         finally:
+            if writing is not None:
+                writing.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await writing
             if rebuilding is not None:
                 rebuilding.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await rebuilding
+
+    async def _score_unscored(self, org: str) -> None:
+        """Score what the pages folded while behind left; the whole org when the rest of its
+        scores are not current either."""
+        unscored = self._unscored.pop(org)
+        if not await self.scorer.score_keys(self._pool, org, unscored):
+            await self.scorer.rescore(self._pool, org)
 
     async def _keep_scored(self, org: str, row: asyncpg.Record) -> None:
         """Between pages of a follower that is caught up: start training when enough new
@@ -377,76 +445,159 @@ class Consumer:
         *,
         expected: str | None,
         generation: int | None = None,
+        defer_scores: bool = False,
     ) -> Applied:
         """Fold one page and write its effects and the new cursor in one transaction.
 
         Without `generation`, into the live generation (moving `cursor`); with it, into a
         rebuild's generation catching up (moving `next_cursor`). A page holding a void is
         folded as usual (a void has no facts of its own) and flags the org for a rebuild, in
-        the same transaction: the rebuild is what takes the voided event back out."""
-        items: list[dict[str, Any]] = page["items"]
-        voids = any(e["type"] == VOID for e in items)
+        the same transaction: the rebuild is what takes the voided event back out.
+        `defer_scores` (live only): leave the changed leads, deals and accounts unscored, kept
+        in `_unscored` for `_score_unscored`; the scored position stays where it is."""
+        live = generation is None
         async with self._pool.acquire() as conn, conn.transaction():
             row = await repository.lock_org(conn, org)
             assert row is not None
             await repository.plan_for_this_page(conn)
-            live = generation is None
             target: int = row["generation"] if generation is None else generation
-            book = Book(ZoneInfo(row["timezone"]))
-            entities = await self._load(conn, org, target, items)
-            for (kind, key), value in entities.items():
-                getattr(book, kind)[key] = value
-            sums: FactSums = {}
-            skipped: dict[str, int] = defaultdict(int)
-            folded = 0
-            currency: str | None = None
-            for event in items:
-                facts = fold(book, event)
-                if facts is None:
-                    skipped[event["type"]] += 1
-                    continue
-                folded += 1
-                collect(sums, facts)
-                if currency is None:
-                    currency = next((f.currency for f in facts if f.currency), None)
-            changed = {(k, key): getattr(book, k)[key] for k, key in book.changed}
-            prospects = {key: v for (k, key), v in changed.items() if k == "prospects"}
+            folded = await self._fold(conn, org, target, row["timezone"], page)
+            applied = await self._write(
+                conn, row, folded, expected=expected, live=live, defer=defer_scores and live
+            )
+        if defer_scores and live:
+            self._left_unscored(folded)
+        return applied
+
+    async def _apply_ahead(
+        self, org: str, page: dict[str, Any], *, expected: str | None, defer_scores: bool,
+        cache: EntityCache, writing: asyncio.Task[Applied] | None,
+    ) -> asyncio.Task[Applied]:  # fmt: skip
+        """While behind: fold `page` (into the live generation) while the page before it is
+        still being written (`writing`), then write it in a task of its own, so that the
+        next page is fetched and folded while PostgreSQL writes this one. The fold sees the
+        entities as the page in flight left them (`cache`); pages commit in order (this one's
+        write starts once that one's has committed), each with the cursor by compare-and-set:
+        if one fails, the ones after it are never written, and the follower starts over."""
+        async with self._pool.acquire() as conn:
+            row = await repository.get_org(conn, org)
+            assert row is not None
+            async with conn.transaction(readonly=True):
+                await repository.plan_for_this_page(conn)
+                folded = await self._fold(
+                    conn, org, row["generation"], row["timezone"], page, cache=cache
+                )
+        if writing is not None:
+            await writing  # raises what failed it: nothing after it is written
+        cache.trim(in_flight=folded.changed.keys())
+
+        async def write() -> Applied:
+            async with self._pool.acquire() as conn, conn.transaction():
+                now = await repository.lock_org(conn, org)
+                assert now is not None
+                if (now["generation"], now["timezone"]) != (folded.generation, folded.timezone):
+                    raise Fenced(org)  # swapped or re-zoned since: fold it again
+                await repository.plan_for_this_page(conn)
+                applied = await self._write(
+                    conn, now, folded, expected=expected, live=True, defer=defer_scores
+                )
+            if defer_scores:
+                self._left_unscored(folded)
+            return applied
+
+        return asyncio.create_task(write(), name=f"write-{org}")
+
+    async def _fold(
+        self,
+        conn: asyncpg.Connection,
+        org: str,
+        generation: int,
+        timezone: str,
+        page: dict[str, Any],
+        *,
+        cache: EntityCache | None = None,
+    ) -> Folded:
+        """Fold a page over the entities it touches (from `cache`, else the database)."""
+        items: list[dict[str, Any]] = page["items"]
+        book = Book(ZoneInfo(timezone))
+        entities = await self._load(conn, org, generation, items, cache)
+        for (kind, key), value in entities.items():
+            getattr(book, kind)[key] = value
+        sums: FactSums = {}
+        skipped: dict[str, int] = defaultdict(int)
+        folded = 0
+        currency: str | None = None
+        for event in items:
+            facts = fold(book, event)
+            if facts is None:
+                skipped[event["type"]] += 1
+                continue
+            folded += 1
+            collect(sums, facts)
+            if currency is None:
+                currency = next((f.currency for f in facts if f.currency), None)
+        changed = {(k, key): getattr(book, k)[key] for k, key in book.changed}
+        if cache is not None:
+            cache.put(changed)
+        return Folded(
+            org=org, generation=generation, timezone=timezone, page=page, changed=changed,
+            sums=sums, wins=list(book.wins), folded=folded, skipped=dict(skipped),
+            currency=currency,
+            before={key: v for (k, key), v in entities.items() if k == "prospects"},
+        )  # fmt: skip
+
+    async def _write(
+        self, conn: asyncpg.Connection, row: asyncpg.Record, folded: Folded, *,
+        expected: str | None, live: bool, defer: bool,
+    ) -> Applied:  # fmt: skip
+        """Write a folded page's effects and move the cursor (the caller's transaction)."""
+        org, target, items = folded.org, folded.generation, folded.page["items"]
+        prospects = folded.prospects
+        voids = any(e["type"] == VOID for e in items)
+        judged = None
+        if not defer:  # scored in a thread while the page's other effects are written
             judged = await self.scorer.judge_page(
-                conn, org, row, prospects,
-                customers=[v for (k, _), v in changed.items() if k == "customers"],
-            )  # fmt: skip
-            try:  # while the page's profiles are judged in a thread
-                await repository.save_entities(conn, org, target, changed)
-                await repository.add_rollups(conn, org, target, expand(sums))
-                await repository.add_wins(conn, org, target, book.wins)
-            except BaseException:
+                conn, org, row, prospects, folded.customers.values()
+            )
+        try:
+            await repository.save_entities(conn, org, target, folded.changed)
+            await repository.add_rollups(conn, org, target, expand(folded.sums))
+            await repository.add_wins(conn, org, target, folded.wins)
+        except BaseException:
+            if judged is not None:
                 judged.cancel()  # nobody will read it
-                raise
-            outcomes = await self.scorer.save_page(
-                conn, org, target, judged, prospects,
-                before={key: v for (k, key), v in entities.items() if k == "prospects"},
+            raise
+        if judged is not None:
+            await self.scorer.save_page(conn, org, target, judged, prospects)
+        outcomes = closed_outcomes(prospects, folded.before)
+        if live:  # a rebuild counts its own, and sets them when it swaps
+            await repository.add_outcomes(conn, org, outcomes)
+            moved = await repository.advance(
+                conn, org, generation=target, expected_cursor=expected,
+                cursor=folded.page["next"], position=items[-1]["position"],
+                last_recorded_at=datetime.fromisoformat(items[-1]["recorded_at"]),
+                folded=folded.folded, skipped=folded.skipped, currency=folded.currency,
+                voids=voids, scored=not defer,
             )  # fmt: skip
-            if live:  # a rebuild counts its own, and sets them when it swaps
-                await repository.add_outcomes(conn, org, outcomes)
-            if live:
-                moved = await repository.advance(
-                    conn, org, generation=target, expected_cursor=expected, cursor=page["next"],
-                    position=items[-1]["position"],
-                    last_recorded_at=datetime.fromisoformat(items[-1]["recorded_at"]),
-                    folded=folded, skipped=dict(skipped), currency=currency, voids=voids,
-                )  # fmt: skip
-            else:
-                moved = await repository.advance_next(
-                    conn, org, generation=target, expected_cursor=expected,
-                    cursor=page["next"], voids=voids,
-                )  # fmt: skip
-            if not moved:  # another writer moved the cursor: nothing of this page is kept
-                raise Fenced(org)
-        return Applied(folded, dict(skipped), outcomes)
+        else:
+            moved = await repository.advance_next(
+                conn, org, generation=target, expected_cursor=expected,
+                cursor=folded.page["next"], voids=voids,
+            )  # fmt: skip
+        if not moved:  # another writer moved the cursor: nothing of this page is kept
+            raise Fenced(org)
+        return Applied(folded.folded, folded.skipped, outcomes)
+
+    def _left_unscored(self, folded: Folded) -> None:
+        unscored = self._unscored.get(folded.org)
+        if unscored is None or unscored.generation != folded.generation:  # a swap scored it
+            unscored = self._unscored[folded.org] = Unscored(folded.generation)
+        unscored.add(folded.prospects, folded.customers)
 
     async def _load(
-        self, conn: asyncpg.Connection, org: str, generation: int, items: Iterable[dict[str, Any]]
-    ) -> dict[tuple[str, str], Any]:
+        self, conn: asyncpg.Connection, org: str, generation: int,
+        items: Iterable[dict[str, Any]], cache: EntityCache | None = None,
+    ) -> dict[tuple[str, str], Any]:  # fmt: skip
         wanted: set[tuple[str, str]] = set()
         for event in items:
             wanted |= _keys_of(event)
@@ -455,7 +606,11 @@ class Consumer:
             missing = wanted - entities.keys()
             if not missing:
                 break
-            entities |= await repository.load_entities(conn, org, generation, missing)
+            if cache is not None:
+                entities |= cache.take(generation, missing)
+                missing -= entities.keys()
+            if missing:
+                entities |= await repository.load_entities(conn, org, generation, missing)
             wanted |= _derived_keys(entities)
         return entities
 

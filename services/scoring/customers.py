@@ -18,7 +18,7 @@ from shared.pagination import decode_keyset, encode_keyset
 
 from . import repository
 from .dependencies import Runtime
-from .priorities import _freshness, _visible, _who
+from .priorities import _scored_freshness, _visible, _who
 from .priority.scores import suggested_tier
 from .service import org_view
 
@@ -65,7 +65,7 @@ async def accounts(
             encode_keyset(HEALTH_CURSOR, [rows[-1]["account_id"]], principal.org) if more else None
         ),
         "has_more": more,
-        "up_to": _freshness(org),
+        "up_to": _scored_freshness(org),
     }
 
 

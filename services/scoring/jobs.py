@@ -39,6 +39,7 @@ class Stored:
     org: str
     generation: int
     kind: str
+    keys: tuple[str, ...] | None = None  # None: all of them
 
     def read(self) -> list[str]:
         return asyncio.run(self._read())
@@ -46,7 +47,9 @@ class Stored:
     async def _read(self) -> list[str]:
         conn = await asyncpg.connect(self.dsn)
         try:
-            return await repository.entity_states(conn, self.org, self.generation, self.kind)
+            return await repository.entity_states(
+                conn, self.org, self.generation, self.kind, self.keys
+            )
         finally:
             await conn.close()
 

@@ -38,6 +38,15 @@ def _freshness(org: OrgView) -> dict[str, Any]:
     }
 
 
+def _scored_freshness(org: OrgView) -> dict[str, Any]:
+    """How far the stored scores and health go (never past the projection's position)."""
+    recorded = org.scored_recorded_at
+    return {
+        "position": org.scored_position,
+        "recorded_at": recorded.isoformat() if recorded else None,
+    }
+
+
 def _who(principal: Principal, owner: str | None) -> tuple[str | None, str | None]:
     """The rep and team a caller's question is limited to (None: any)."""
     who = parse_owner(owner) if owner else default_owner(principal)
@@ -140,7 +149,7 @@ async def priority(
                 )  # fmt: skip
             day = today(org.timezone)
             listed = [scores.listed(scores.render(r["doc"], day)) for r in rows]
-            return _page(listed, kind, limit, None, _freshness(org), principal.org)
+            return _page(listed, kind, limit, None, _scored_freshness(org), principal.org)
 
         answer: dict[str, Any] = await runtime.answers.get(
             _at(principal.org, org, question, scores=True), stored

@@ -128,9 +128,12 @@ async def advance(
     skipped: dict[str, int],
     currency: str | None,
     voids: bool = False,
+    scored: bool = True,
 ) -> bool:
     """Move the org's cursor if nobody else has (compare-and-set); False: someone did. A page
-    with voids also asks for a rebuild (in the same transaction, so a crash cannot lose it)."""
+    with voids also asks for a rebuild (in the same transaction, so a crash cannot lose it).
+    `scored`: the page's scores and health were written with it, so they reach its position
+    too, unless an earlier page's are still to come (the scored position stays behind)."""
     row = await conn.fetchrow(
         """
         UPDATE scoring.orgs SET cursor = $4, position = $5,
@@ -140,7 +143,11 @@ async def advance(
                     SELECT key AS k, value AS v FROM jsonb_each_text(skipped)
                     UNION ALL SELECT key, value FROM jsonb_each_text($8::jsonb)) s GROUP BY k) t),
             currency = coalesce(currency, $9), rebuild_requested = rebuild_requested OR $10,
-            rebuild_seq = rebuild_seq + $10::int, updated_at = now()
+            rebuild_seq = rebuild_seq + $10::int, updated_at = now(),
+            scored_position = CASE WHEN $11 AND scored_position = position
+                THEN $5 ELSE scored_position END,
+            scored_recorded_at = CASE WHEN $11 AND scored_position = position
+                THEN coalesce($6, scored_recorded_at) ELSE scored_recorded_at END
         WHERE org_id = $1 AND generation = $2 AND cursor IS NOT DISTINCT FROM $3
         RETURNING 1
         """,
@@ -154,6 +161,7 @@ async def advance(
         orgjson(skipped),
         currency,
         voids,
+        scored,
     )
     return row is not None
 
@@ -322,12 +330,16 @@ async def add_rollups(
         for i, part in enumerate(key):
             columns[i].append(part)
         columns[10].append(str(value))  # text encodes far cheaper than numeric
+    # Days as text too: asyncpg asks of every element of a date array whether it is a nested
+    # sequence (an ABC isinstance check, ~1 µs), of a string it does not.
+    columns[1] = [day.isoformat() for day in columns[1]]
     await conn.execute(
         """
         INSERT INTO scoring.kpi_rollups (org_id, generation, grain, bucket, owner_kind, owner_id,
             team_id, product_line, tier, channel, currency, metric, value)
-        SELECT $1, $2, * FROM unnest($3::text[], $4::date[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]::numeric[])
+        SELECT $1, $2, * FROM unnest($3::text[], $4::text[]::date[], $5::text[], $6::text[],
+            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+            $13::text[]::numeric[])
         ON CONFLICT ON CONSTRAINT pk_kpi_rollups
         DO UPDATE SET value = scoring.kpi_rollups.value + excluded.value
         """,
@@ -652,13 +664,23 @@ async def replace_scores_and_health(
 
 
 async def entity_states(
-    conn: asyncpg.Connection, org_id: str, generation: int, kind: str
-) -> list[str]:
-    """Every entity of one kind of a generation as stored (for a worker process to decode)."""
-    rows = await conn.fetch(
-        "SELECT state FROM scoring.entities WHERE org_id = $1 AND generation = $2 AND kind = $3",
-        org_id, generation, kind, timeout=None,
-    )  # fmt: skip
+    conn: asyncpg.Connection, org_id: str, generation: int, kind: str,
+    keys: Collection[str] | None = None,
+) -> list[str]:  # fmt: skip
+    """Every entity of one kind of a generation (or those of `keys`) as stored, for a worker
+    process to decode."""
+    if keys is None:
+        rows = await conn.fetch(
+            "SELECT state FROM scoring.entities "
+            "WHERE org_id = $1 AND generation = $2 AND kind = $3",
+            org_id, generation, kind, timeout=None,
+        )  # fmt: skip
+    else:
+        rows = await conn.fetch(
+            "SELECT state FROM scoring.entities WHERE org_id = $1 AND generation = $2 "
+            "AND kind = $3 AND key = ANY($4::text[])",
+            org_id, generation, kind, list(keys), timeout=None,
+        )  # fmt: skip
     return [r["state"] for r in rows]
 
 
@@ -672,9 +694,11 @@ async def entities_of_kind(
 async def mark_scored(
     conn: asyncpg.Connection, org_id: str, generation: int, day: date, models: str
 ) -> None:
+    """Every score and health of the generation is for `day` and `models`, and goes as far as
+    the org's position (the caller holds the org's row, or swaps in the generation)."""
     await conn.execute(
-        "UPDATE scoring.orgs SET scored_on = $3, scored_models = $4 "
-        "WHERE org_id = $1 AND generation = $2",
+        "UPDATE scoring.orgs SET scored_on = $3, scored_models = $4, scored_position = position,"
+        " scored_recorded_at = last_recorded_at WHERE org_id = $1 AND generation = $2",
         org_id, generation, day, models,
     )  # fmt: skip
 

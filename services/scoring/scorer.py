@@ -3,6 +3,9 @@ when an org's day turns or its model changes (a rescore), and to train an org's 
 
 - After a page: the leads and deals the page changed are scored with the org's active models
   for its current day, the accounts it changed get their health, in the page's transaction.
+- While the consumer is behind the feed, pages are folded without that: the keys they changed
+  are kept (`Unscored`) and scored at once when it has caught up (`score_keys`), or every
+  `scores_lag_seconds`; `scored_position` says how far scores and health go meanwhile.
 - A rescore recomputes every open lead's and deal's score and every account's health, when the
   org's day has turned (scores look at "days since the last touch") or a new model is active;
   it holds the org's row (FOR UPDATE), so it and a page never interleave.
@@ -16,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import islice
 from typing import Any, TypeVar
@@ -79,6 +84,37 @@ def model_record(record: Mapping[str, Any]) -> ActiveModel:
         record["kind"], record["version"], AdditiveModel.from_json(orjson.loads(record["body"])),
         record["trained_at"], record["outcomes"],
     )  # fmt: skip
+
+
+def closed_outcomes(
+    prospects: Mapping[str, leads.Prospect], before: Mapping[str, leads.Prospect]
+) -> int:
+    """How many of a page's changed prospects it gave an outcome (for training to count)."""
+    return sum(
+        1
+        for key, p in prospects.items()
+        if p.outcome is not None and (key not in before or before[key].outcome is None)
+    )
+
+
+@dataclass(slots=True)
+class Unscored:
+    """What the pages folded without scoring left to score, in one generation of an org."""
+
+    generation: int
+    since: float = field(default_factory=time.monotonic)
+    prospects: set[str] = field(default_factory=set)
+    customers: set[str] = field(default_factory=set)
+
+    def add(self, prospects: Iterable[str], customers: Iterable[str]) -> None:
+        self.prospects.update(prospects)
+        self.customers.update(customers)
+
+    def __len__(self) -> int:
+        return len(self.prospects) + len(self.customers)
+
+    def age(self) -> float:
+        return time.monotonic() - self.since
 
 
 class Scorer:
@@ -158,19 +194,62 @@ class Scorer:
         generation: int,
         judged: asyncio.Future[tuple[list[scores.ScoreRow], list[scores.HealthRow]]],
         prospects: Mapping[str, leads.Prospect],
-        before: Mapping[str, leads.Prospect],
-    ) -> int:
-        """Write what `judge_page` found; the outcomes the page closed."""
+    ) -> None:
+        """Write what `judge_page` found."""
         rows, health_rows = await judged
+        await self._save(conn, org, generation, rows, health_rows, prospects)
+
+    @staticmethod
+    async def _save(
+        conn: asyncpg.Connection, org: str, generation: int, rows: list[scores.ScoreRow],
+        health_rows: list[scores.HealthRow], prospects: Collection[str],
+    ) -> None:  # fmt: skip
+        """Scores of the open ones of `prospects` (the others' are dropped) and health."""
         scored = {r.key for r in rows}
         others = [key for key in prospects if key not in scored]
         await repository.save_scores(conn, org, generation, rows, others)
         await repository.save_health(conn, org, generation, health_rows)
-        return sum(
-            1
-            for key, p in prospects.items()
-            if p.outcome is not None and (key not in before or before[key].outcome is None)
-        )
+
+    async def score_keys(self, pool: asyncpg.Pool, org: str, unscored: Unscored) -> bool:
+        """Score what pages folded without scoring left (`Unscored`), and bring the scored
+        position up to the org's. False when the rest of the org's scores are not current
+        (another day, models or currency; a page or a swap came in meanwhile): a whole rescore
+        is due instead (`due` says so)."""
+        async with pool.acquire() as conn:
+            row = await repository.get_org(conn, org)
+            if row is None or row["generation"] != unscored.generation:
+                return True  # a swap scored its whole generation; nothing of this one is kept
+            timezone = ZoneInfo(row["timezone"])
+            day = today(timezone)
+            if row["scored_on"] != day or row["scored_models"] != self.marker(row):
+                return False
+            models = await self.models(conn, org, row)
+        # `JOB_PROFILES` at a time, each read where it is scored (a worker process, unless
+        # they are few) and written at once: this process never holds more of them. Only
+        # flushes write scores while keys are left (pages leave theirs), so these writes need
+        # not hold the org's row; the scored position moves once all are in.
+        generation = unscored.generation
+        few = len(unscored.prospects) + len(unscored.customers) <= JOB_PROFILES
+        parts: list[tuple[list[str], list[str]]] = [
+            (part, []) for part in chunks(sorted(unscored.prospects), JOB_PROFILES)
+        ]
+        parts += [([], part) for part in chunks(sorted(unscored.customers), JOB_PROFILES)]
+        for prospects, customers in parts:
+            rows, health_rows = await (self.here if few else self.scorers).run(
+                jobs.score_org, self.stored(org, generation, "prospects", prospects),
+                self.stored(org, generation, "customers", customers), models, day, timezone,
+                self.currency(row), self.job_rules,
+            )  # fmt: skip
+            async with pool.acquire() as conn:
+                await self._save(conn, org, generation, rows, health_rows, prospects)
+        async with pool.acquire() as conn, conn.transaction():
+            now = await repository.lock_org(conn, org)
+            if now is None or [now[k] for k in STANDING] != [row[k] for k in STANDING]:
+                return False
+            if now["scored_on"] != day or now["scored_models"] != row["scored_models"]:
+                return False
+            await repository.mark_scored(conn, org, generation, day, self.marker(row))
+        return True
 
     # ------------------------------------------------------------------ whole org
 
@@ -178,9 +257,12 @@ class Scorer:
         self.trainers.close()
         self.scorers.close()
 
-    def stored(self, org: str, generation: int, kind: str) -> jobs.Stored:
-        """An org's profiles of a kind, for a worker to read from the database itself."""
-        return jobs.Stored(self.dsn, org, generation, kind)
+    def stored(
+        self, org: str, generation: int, kind: str, keys: Iterable[str] | None = None
+    ) -> jobs.Stored:
+        """An org's profiles of a kind (those of `keys`), for a worker to read itself."""
+        return jobs.Stored(self.dsn, org, generation, kind,
+                           None if keys is None else tuple(keys))  # fmt: skip
 
     async def score_org(
         self,
@@ -237,9 +319,11 @@ class Scorer:
         log.warning("rescoring %s: the org kept moving; next time", org)
 
     def due(self, row: Mapping[str, Any]) -> bool:
-        """Whether the org's scores are for another day or other models than now."""
+        """Whether the org's scores are for another day or other models than now, or do not
+        reach its position (pages folded while behind, whose keys a restart forgot)."""
         day_turned: bool = row["scored_on"] != today(ZoneInfo(row["timezone"]))
-        return day_turned or row["scored_models"] != self.marker(row)
+        behind: bool = row["scored_position"] < row["position"]
+        return day_turned or behind or row["scored_models"] != self.marker(row)
 
     def training_due(self, row: Mapping[str, Any], last_trained: datetime | None) -> bool:
         new = row["outcomes"] - row["trained_outcomes"]

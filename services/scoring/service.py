@@ -49,7 +49,11 @@ class OrgView:
     currency: str
     position: int
     last_recorded_at: datetime | None
-    scored: tuple[Any, ...] = ()  # the day and models its lead scores and health were made for
+    scored: tuple[Any, ...] = ()  # the day, models and position its scores and health are for
+    # How far its lead scores and customer health go (behind `position` while a follower that
+    # is behind the feed leaves scoring until it has caught up: consumer.py).
+    scored_position: int = 0
+    scored_recorded_at: datetime | None = None
 
 
 async def org_view(runtime: Runtime, org: str) -> OrgView:
@@ -60,7 +64,8 @@ async def org_view(runtime: Runtime, org: str) -> OrgView:
     return OrgView(
         row["generation"], ZoneInfo(row["timezone"]),
         row["currency"] or settings.default_currency, row["position"], row["last_recorded_at"],
-        (row["scored_on"], row["scored_models"]),
+        (row["scored_on"], row["scored_models"], row["scored_position"]),
+        row["scored_position"], row["scored_recorded_at"],
     )  # fmt: skip
 
 

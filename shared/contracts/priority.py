@@ -57,7 +57,11 @@ class PriorityPage(BaseModel):
     next: str | None = Field(description="Cursor of the next page (also in `X-Next-Cursor`).")
     has_more: bool
     as_of: datetime | None
-    up_to: Freshness
+    up_to: Freshness = Field(
+        description="How far the scores go in the log. While scoring catches up with a large "
+        "backlog (a history import), scores are brought up to date once it has caught up (or "
+        "every `SCORING_SCORES_LAG_SECONDS`), so this can trail the KPIs' `up_to` for a while."
+    )
 
 
 class ModelInfo(BaseModel):
@@ -137,7 +141,9 @@ class HealthPage(BaseModel):
     items: list[Health]
     next: str | None
     has_more: bool
-    up_to: Freshness
+    up_to: Freshness = Field(
+        description="How far customer health goes in the log (see `PriorityPage.up_to`)."
+    )
 
 
 class Alert(BaseModel):

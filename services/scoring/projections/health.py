@@ -42,8 +42,6 @@ from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
-import orjson
-
 KNOWN_SCHEMA_VERSION = 1
 # Event types about an account; `event.voided` is not (a voided event is left out of a replay).
 KNOWN_TYPES = frozenset({
@@ -244,39 +242,6 @@ def _keep_won(won: list[Won]) -> tuple[Won, ...]:
         return ()
     cutoff = f"{_month(date.fromisoformat(ordered[-1].day), WON_MONTHS)}-01"
     return tuple(w for w in ordered if w.day >= cutoff)[-WON_KEPT:]
-
-
-# --------------------------------------------------------------------------- the codec
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def encode(c: Customer) -> str:
-    return orjson.dumps({k: _plain(v) for k, v in c._asdict().items()}).decode()
-
-
-def decode(text: str | bytes) -> Customer:
-    raw: dict[str, Any] = orjson.loads(text)
-    return Customer(
-        account_id=raw["account_id"],
-        tier=raw.get("tier", ""),
-        rep_id=raw.get("rep_id", ""),
-        team_id=raw.get("team_id", ""),
-        first_won_at=raw.get("first_won_at"),
-        won=tuple(Won(*w) for w in raw.get("won", ())),
-        touches=tuple(raw.get("touches", ())),
-        contacts_left=tuple(Departure(*d) for d in raw.get("contacts_left", ())),
-        renewals=tuple(Renewal(*r) for r in raw.get("renewals", ())),
-        first_seen=raw.get("first_seen"),
-        first_won_day=raw.get("first_won_day", ""),
-        tier_at=raw.get("tier_at"),
-        owner_at=raw.get("owner_at"),
-        owned_by_win=raw.get("owned_by_win", False),
-    )
 
 
 # --------------------------------------------------------------------------- days and months

@@ -52,8 +52,6 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-import orjson
-
 KNOWN_SCHEMA_VERSION = 1
 MAX_ITEMS = 512
 KEEP_FIRST = 128
@@ -475,20 +473,3 @@ def _drop_oldest(items: list[Item], kinds: frozenset[str] | None) -> list[Item]:
             continue
         out.append(item)
     return out
-
-
-# --------------------------------------------------------------------------- storage
-
-
-def encode(p: Prospect) -> str:
-    """Compact JSON: the fields by name, items as arrays; `decode` gives back an equal profile."""
-    raw = {**p._asdict(), "static": dict(p.static), "items": [list(i) for i in p.items]}
-    return orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode()
-
-
-def decode(text: str | bytes) -> Prospect:
-    raw: dict[str, Any] = orjson.loads(text)
-    fields = {k: raw[k] for k in Prospect._fields if k in raw}
-    fields["static"] = dict(raw.get("static") or {})
-    fields["items"] = tuple(Item(*i) for i in raw.get("items") or ())
-    return Prospect(**fields)

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.scoring.projections import codec
 from services.scoring.projections.health import (
     CONTACTS_KEPT,
     ONBOARDING_KEPT,
@@ -27,8 +28,6 @@ from services.scoring.projections.health import (
     HealthRules,
     Renewal,
     Won,
-    decode,
-    encode,
     health,
     lifecycle,
     monthly_revenue,
@@ -39,6 +38,14 @@ from services.scoring.projections.health import (
 )
 from services.scoring.projections.kpis import Book, _context, fold, parse_time
 from tests.unit.scoring.helpers import ANNA, BEN, BERLIN, CARA, NORTH, SOUTH, UTC_ZONE, Event, Log
+
+encode = codec.encode
+
+
+def decode(text: str | bytes) -> Customer:
+    customer: Customer = codec.decode("customers", text)
+    return customer
+
 
 LAW = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TODAY = date(2026, 10, 15)

@@ -11,18 +11,25 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.scoring.projections import codec
 from services.scoring.projections.leads import (
     KEEP_FIRST,
     MAX_ITEMS,
     Item,
     Prospect,
-    decode,
-    encode,
     is_open,
     keys_read,
     track,
 )
 from tests.unit.scoring.helpers import ANNA, BEN, NORTH, RECORDED_FROM, SOUTH, Event, Log
+
+encode = codec.encode
+
+
+def decode(text: str | bytes) -> Prospect:
+    prospect: Prospect = codec.decode("prospects", text)
+    return prospect
+
 
 TIERS = {"acc-1": "A", "acc-2": "B"}
 REC = int(RECORDED_FROM.timestamp())  # recorded_at of a log's first event, epoch seconds

@@ -18,7 +18,8 @@ SETTINGS = ScoringSettings(jwt_secret=SecretStr("x" * 40), train_after_outcomes=
 def org(**overrides: Any) -> dict[str, Any]:
     row = {"timezone": "Europe/Berlin", "lead_model": 3, "deal_model": 1, "outcomes": 100,
            "trained_outcomes": 100, "scored_models": "3,1,EUR", "currency": "EUR",
-           "scored_on": today(ZoneInfo("Europe/Berlin"))}  # fmt: skip
+           "scored_on": today(ZoneInfo("Europe/Berlin")), "position": 90,
+           "scored_position": 90}  # fmt: skip
     return {**row, **overrides}
 
 
@@ -40,6 +41,9 @@ class TestRescoring:
 
     def test_an_org_never_scored_is_scored(self) -> None:
         assert Scorer(SETTINGS).due(org(scored_on=None, scored_models=None)) is True
+
+    def test_pages_folded_without_scoring_that_a_restart_forgot_rescore(self) -> None:
+        assert Scorer(SETTINGS).due(org(scored_position=70)) is True
 
 
 class TestTraining:
