@@ -91,6 +91,12 @@ async def standing(db: asyncpg.Pool, org: str) -> tuple[int, int]:
 
 
 @pytest.fixture
+def database_url(own_database: str) -> str:
+    """A database of its own: the suite's scoring app follows (and trains) the shared one."""
+    return own_database
+
+
+@pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     made = await asyncpg.create_pool(asyncpg_dsn(database_url), min_size=1, max_size=4)
     yield made
