@@ -309,6 +309,14 @@ class Consumer:
         behind = True
         cache = EntityCache(self.settings.fold_cache)
         writing: asyncio.Task[Applied] | None = None  # while behind: the page being written
+
+        async def settle() -> None:
+            """Wait for the page being written (raising what failed it)."""
+            nonlocal writing
+            if writing is not None:
+                await writing
+                writing = None
+
         try:
             while True:
                 if rebuilding is not None and rebuilding.done():
@@ -348,9 +356,7 @@ class Consumer:
                             writing=writing,
                         )  # fmt: skip
                     else:
-                        if writing is not None:
-                            await writing
-                            writing = None
+                        await settle()
                         cache.clear()
                         await self.apply(org, page, expected=cursor, defer_scores=defer)
                 cursor = page["next"]
@@ -361,9 +367,7 @@ class Consumer:
                     or unscored.age() >= self.settings.scores_lag_seconds
                     or len(unscored) >= self.settings.unscored_keys
                 ):
-                    if writing is not None:
-                        await writing
-                        writing = None
+                    await settle()
                     await self._score_unscored(org)
         finally:
             if writing is not None:

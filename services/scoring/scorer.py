@@ -229,7 +229,7 @@ class Scorer:
         # flushes write scores while keys are left (pages leave theirs), so these writes need
         # not hold the org's row; the scored position moves once all are in.
         generation = unscored.generation
-        few = len(unscored.prospects) + len(unscored.customers) <= JOB_PROFILES
+        few = len(unscored) <= JOB_PROFILES
         parts: list[tuple[list[str], list[str]]] = [
             (part, []) for part in chunks(sorted(unscored.prospects), JOB_PROFILES)
         ]
