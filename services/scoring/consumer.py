@@ -12,8 +12,9 @@ another replica, trying every `election_seconds`, takes over. The leader:
 - while behind the feed (a history import, a burst), folds pages without scoring the leads,
   deals and accounts they change, and scores those once caught up, or every
   `scores_lag_seconds` (scorer.py): a profile that the next page changes again is scored once,
-  not page after page. `scored_position` says how far scores go; a restart that forgot the keys
-  rescores the whole org;
+  not page after page. Those scores are written while the next pages are folded (which leave
+  theirs for the next round); `scored_position` says how far scores go; a restart that forgot
+  the keys rescores the whole org;
 - rebuilds an org (`replayer.py`) into a new generation when asked to, when its timezone
   changes, or when a page holds a void (the voided event's contribution must come out
   everywhere, and a replay without it is exactly that); reads use the old generation until the
@@ -53,6 +54,9 @@ from .scorer import Scorer, Unscored, closed_outcomes, today
 log = logging.getLogger("salesperf.scoring.consumer")
 TOKEN_TTL = 24 * 3600
 TRAIN_RETRY_SECONDS = 60.0  # after a failed training
+# How often a follower that is behind asks activity how far (a count over the backlog: far
+# behind, that is a scan of most of the org's log).
+LAG_CHECK_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -309,6 +313,7 @@ class Consumer:
         behind = True
         cache = EntityCache(self.settings.fold_cache)
         writing: asyncio.Task[Applied] | None = None  # while behind: the page being written
+        scoring: asyncio.Task[None] | None = None  # while behind: scores of earlier pages
 
         async def settle() -> None:
             """Wait for the page being written (raising what failed it)."""
@@ -316,6 +321,13 @@ class Consumer:
             if writing is not None:
                 await writing
                 writing = None
+
+        async def scored() -> None:
+            """Wait for the scores being written (raising what failed them)."""
+            nonlocal scoring
+            if scoring is not None:
+                task, scoring = scoring, None
+                await task
 
         try:
             while True:
@@ -348,7 +360,7 @@ class Consumer:
                 behind = page["has_more"]
                 if page["items"]:
                     defer = self.settings.scores_lag_seconds > 0 and (
-                        behind or org in self._unscored
+                        behind or org in self._unscored or scoring is not None
                     )
                     if behind:  # fold it while the page before is written; write it in turn
                         writing = await self._apply_ahead(
@@ -361,28 +373,37 @@ class Consumer:
                         await self.apply(org, page, expected=cursor, defer_scores=defer)
                 cursor = page["next"]
                 await self._track_lag(org, client, cursor, page)
+                if scoring is not None and (scoring.done() or not behind):
+                    await scored()
                 unscored = self._unscored.get(org)
-                if unscored is not None and (
-                    not behind
-                    or unscored.age() >= self.settings.scores_lag_seconds
-                    or len(unscored) >= self.settings.unscored_keys
-                ):
+                if unscored is None:
+                    continue
+                if not behind:  # caught up: score the rest now
                     await settle()
-                    await self._score_unscored(org)
+                    await self._score_unscored(org, self._unscored.pop(org))
+                elif scoring is None and (
+                    unscored.age() >= self.settings.scores_lag_seconds
+                    or len(unscored) >= self.settings.unscored_keys
+                ):  # score what is left so far while the next pages are folded
+                    await settle()
+                    scoring = asyncio.create_task(
+                        self._score_unscored(org, self._unscored.pop(org)), name=f"score-{org}"
+                    )
         finally:
-            if writing is not None:
-                writing.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await writing
+            for task in (writing, scoring):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             if rebuilding is not None:
                 rebuilding.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await rebuilding
 
-    async def _score_unscored(self, org: str) -> None:
-        """Score what the pages folded while behind left; the whole org when the rest of its
+    async def _score_unscored(self, org: str, unscored: Unscored) -> None:
+        """Score what the pages folded while behind left (taken out of `_unscored` by the
+        caller, before pages after them leave keys); the whole org when the rest of its
         scores are not current either."""
-        unscored = self._unscored.pop(org)
         if not await self.scorer.score_keys(self._pool, org, unscored):
             await self.scorer.rescore(self._pool, org)
 
@@ -433,7 +454,7 @@ class Consumer:
             lag.events, lag.seconds = 0, 0.0
             return
         now = time.monotonic()
-        if now - lag.checked < 1.0:
+        if now - lag.checked < LAG_CHECK_SECONDS:
             return
         lag.checked = now
         backlog = await client.backlog(cursor)

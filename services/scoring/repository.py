@@ -692,14 +692,21 @@ async def entities_of_kind(
 
 
 async def mark_scored(
-    conn: asyncpg.Connection, org_id: str, generation: int, day: date, models: str
-) -> None:
+    conn: asyncpg.Connection, org_id: str, generation: int, day: date, models: str,
+    *, up_to: tuple[int, datetime | None] | None = None,
+) -> None:  # fmt: skip
     """Every score and health of the generation is for `day` and `models`, and goes as far as
-    the org's position (the caller holds the org's row, or swaps in the generation)."""
+    the org's position, or as `up_to` (position, recorded at) when pages went on meanwhile
+    (the caller holds the org's row, or swaps in the generation)."""
+    if up_to is None:
+        sql = "scored_position = position, scored_recorded_at = last_recorded_at"
+    else:
+        sql = ("scored_position = greatest(scored_position, $5), scored_recorded_at = CASE "
+               "WHEN scored_position < $5 THEN $6 ELSE scored_recorded_at END")  # fmt: skip
     await conn.execute(
-        "UPDATE scoring.orgs SET scored_on = $3, scored_models = $4, scored_position = position,"
-        " scored_recorded_at = last_recorded_at WHERE org_id = $1 AND generation = $2",
-        org_id, generation, day, models,
+        f"UPDATE scoring.orgs SET scored_on = $3, scored_models = $4, {sql} "
+        "WHERE org_id = $1 AND generation = $2",
+        org_id, generation, day, models, *(up_to or ()),
     )  # fmt: skip
 
 

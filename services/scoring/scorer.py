@@ -49,6 +49,8 @@ JOB_PROFILES = 2000  # profiles scored per job sent to a worker process
 SMALL_ORG_EVENTS = 10_000
 # What a rescore's result depends on, of the org's row: unchanged from read to write, or again.
 STANDING = ("generation", "position", "timezone", "currency", "lead_model", "deal_model")
+# The same, for scores of the keys pages left: pages folded meanwhile leave keys of their own.
+SETTLED = tuple(k for k in STANDING if k != "position")
 
 
 def priority_rules(settings: ScoringSettings) -> PriorityRules:
@@ -211,10 +213,11 @@ class Scorer:
         await repository.save_health(conn, org, generation, health_rows)
 
     async def score_keys(self, pool: asyncpg.Pool, org: str, unscored: Unscored) -> bool:
-        """Score what pages folded without scoring left (`Unscored`), and bring the scored
-        position up to the org's. False when the rest of the org's scores are not current
-        (another day, models or currency; a page or a swap came in meanwhile): a whole rescore
-        is due instead (`due` says so)."""
+        """Score what pages folded without scoring left (`Unscored`, every page up to the org's
+        position now: none is being written), and bring the scored position up to there. Pages
+        folded meanwhile leave their keys unscored too, for the next round. False when the
+        rest of the org's scores are not current (another day, models or currency; a swap came
+        in meanwhile): a whole rescore is due instead (`due` says so)."""
         async with pool.acquire() as conn:
             row = await repository.get_org(conn, org)
             if row is None or row["generation"] != unscored.generation:
@@ -226,7 +229,7 @@ class Scorer:
             models = await self.models(conn, org, row)
         # `JOB_PROFILES` at a time, each read where it is scored (a worker process, unless
         # they are few) and written at once: this process never holds more of them. Only
-        # flushes write scores while keys are left (pages leave theirs), so these writes need
+        # these write scores while keys are left (pages leave theirs), so these writes need
         # not hold the org's row; the scored position moves once all are in.
         generation = unscored.generation
         few = len(unscored) <= JOB_PROFILES
@@ -244,11 +247,14 @@ class Scorer:
                 await self._save(conn, org, generation, rows, health_rows, prospects)
         async with pool.acquire() as conn, conn.transaction():
             now = await repository.lock_org(conn, org)
-            if now is None or [now[k] for k in STANDING] != [row[k] for k in STANDING]:
+            if now is None or [now[k] for k in SETTLED] != [row[k] for k in SETTLED]:
                 return False
             if now["scored_on"] != day or now["scored_models"] != row["scored_models"]:
                 return False
-            await repository.mark_scored(conn, org, generation, day, self.marker(row))
+            await repository.mark_scored(
+                conn, org, generation, day, self.marker(row),
+                up_to=(row["position"], row["last_recorded_at"]),
+            )  # fmt: skip
         return True
 
     # ------------------------------------------------------------------ whole org

@@ -11,6 +11,7 @@ accounts they change, and scores those once caught up. What it must hold to:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from itertools import islice
 from typing import Any
@@ -55,13 +56,16 @@ def pages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-async def fold(consumer: Consumer, org: str, *, defer_after_first: bool) -> list[dict[str, Any]]:
-    """Fold the feed into `org`: the first page scored, then a whole-org rescore (where a
-    caught-up follower stands), then the other pages scored or left to score."""
+async def fold(
+    consumer: Consumer, org: str, *, defer_after_first: bool, stop: int | None = None
+) -> list[dict[str, Any]]:
+    """Fold the feed into `org` (its pages up to `stop`): the first page scored, then a
+    whole-org rescore (where a caught-up follower stands), then the other pages scored or left
+    to score. Returns all the feed's pages."""
     await consumer._pool.execute("INSERT INTO scoring.orgs (org_id) VALUES ($1)", org)
     folded = pages(feed(org))
     cursor = None
-    for n, page in enumerate(folded):
+    for n, page in enumerate(folded[:stop]):
         await consumer.apply(org, page, expected=cursor, defer_scores=defer_after_first and n > 0)
         cursor = page["next"]
         if n == 0:
@@ -134,7 +138,7 @@ class TestScoresLeftWhileBehind:
         assert unscored.prospects and unscored.customers
 
         try:
-            await behind._score_unscored(org)
+            await behind._score_unscored(org, behind._unscored.pop(org))
         finally:
             behind.scorer.close()
 
@@ -161,6 +165,33 @@ class TestScoresLeftWhileBehind:
             "SELECT score FROM scoring.scores WHERE org_id = $1 AND key = 'lead-planted'", org
         ) == 101  # fmt: skip
         assert await standing(pool, org) == ((await standing(pool, org))[0],) * 2
+
+    async def test_are_written_while_later_pages_are_folded(
+        self, database_url: str, pool: asyncpg.Pool, org: str, page_by_page: str
+    ) -> None:
+        """What a follower far behind does: scores the keys left so far while it folds the next
+        pages, which leave theirs for the next round. The scored position goes as far as the
+        pages whose keys were scored, not to the head (nor is the whole org rescored)."""
+        behind = consumer(database_url, pool)
+        folded = await fold(behind, org, defer_after_first=True, stop=-1)
+        before, last = folded[-2], folded[-1]
+        middle, head = before["items"][-1]["position"], last["items"][-1]["position"]
+        async with pool.acquire() as blocker, blocker.transaction():
+            await blocker.execute("LOCK TABLE scoring.scores IN SHARE MODE")  # hold the writes
+            scoring = asyncio.create_task(
+                behind.scorer.score_keys(pool, org, behind._unscored.pop(org))
+            )
+            await behind.apply(org, last, expected=before["next"], defer_scores=True)
+            await asyncio.sleep(0.2)
+            assert not scoring.done()
+        assert await scoring is True
+        assert await standing(pool, org) == (head, middle)
+        left = behind._unscored.pop(org)  # the last page's
+        assert left.prospects
+
+        assert await behind.scorer.score_keys(pool, org, left) is True
+        assert await standing(pool, org) == (head, head)
+        assert await scored(pool, org) == await scored(pool, page_by_page)
 
     async def test_a_restart_that_forgot_them_rescores_the_whole_org(
         self, database_url: str, pool: asyncpg.Pool, org: str, page_by_page: str
@@ -200,7 +231,7 @@ class TestScoresLeftWhileBehind:
             assert await up_to("/v1/leads/priority") == first
             assert await up_to("/v1/accounts/health") == first
 
-            await behind._score_unscored(org)
+            await behind._score_unscored(org, behind._unscored.pop(org))
 
             async def caught_up() -> bool:
                 return await up_to("/v1/leads/priority") == head
