@@ -76,7 +76,7 @@ def check(path: Path, fmt: Format) -> int | None:
     try:
         if fmt is Format.CSV:
             with path.open("rb") as file:
-                _check_columns(pacsv.open_csv(file).schema.names)
+                _check_columns(_csv_names(file))
         elif fmt is Format.PARQUET:
             meta = pq.ParquetFile(path)
             _check_columns(meta.schema_arrow.names)
@@ -130,13 +130,33 @@ def _ndjson(path: Path, chunk_rows: int, after: int) -> Iterator[Chunk]:
         yield Chunk(records, number, 1.0)
 
 
-def _csv_reader(file: BinaryIO) -> pacsv.CSVStreamingReader:
-    """Every column as text: the envelope's own validation types it, as for a JSON body."""
-    names = pacsv.open_csv(file).schema.names
+def _csv_names(file: BinaryIO) -> list[str]:
+    """The header's names (a ragged row in the first block is the reader's to reject)."""
+    skip = pacsv.ParseOptions(invalid_row_handler=lambda row: "skip")
+    return list(pacsv.open_csv(file, parse_options=skip).schema.names)
+
+
+def _csv_reader(file: BinaryIO, ragged: dict[int, str]) -> pacsv.CSVStreamingReader:
+    """Every column as text: the envelope's own validation types it, as for a JSON body. A row
+    with more or fewer fields than the header is left out of the batches and noted in `ragged`
+    (by its number) as the problem that rejects it: one bad row does not fail the file."""
+    names = _csv_names(file)
     file.seek(0)
+
+    def note(row: pacsv.InvalidRow) -> str:
+        if row.number is None:
+            return "error"  # cannot say which row: the file is unreadable
+        ragged[row.number - 1] = (
+            f"{row.actual_columns} field(s) where the header names {row.expected_columns}"
+        )
+        return "skip"
+
     return pacsv.open_csv(
         file,
-        read_options=pacsv.ReadOptions(block_size=1024 * 1024),
+        # One thread: the parser then knows each bad row's number (and the rows are
+        # validated in Python anyway, the parse is not the cost).
+        read_options=pacsv.ReadOptions(block_size=1024 * 1024, use_threads=False),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=note),
         convert_options=pacsv.ConvertOptions(
             column_types={n: pa.string() for n in names},
             strings_can_be_null=True,
@@ -147,21 +167,28 @@ def _csv_reader(file: BinaryIO) -> pacsv.CSVStreamingReader:
 
 def _csv(path: Path, chunk_rows: int, after: int) -> Iterator[Chunk]:
     size = path.stat().st_size or 1
-    number = 0
+    number = 0  # the last row numbered, ragged ones included
     records: list[Record] = []
+    ragged: dict[int, str] = {}  # filled by the reader as it parses, a block ahead
     with path.open("rb") as file:
-        for batch in _csv_reader(file):
-            start = number
-            number += batch.num_rows
-            if number <= after:
-                continue
-            rows = batch.slice(max(0, after - start)).to_pylist()
-            for i, row in enumerate(rows, start=max(start, after) + 1):
-                records.append(_tabular(i, row))
+        for batch in _csv_reader(file, ragged):
+            for row in batch.to_pylist():
+                number += 1
+                while number in ragged:  # rows the parser left out come before this one
+                    problem = ragged.pop(number)
+                    if number > after:
+                        records.append(Record(number, {}, problem))
+                    number += 1
+                if number > after:
+                    records.append(_tabular(number, row))
                 if len(records) >= chunk_rows:
                     # The reader reads ahead by a block: the file's offset is close enough.
-                    yield Chunk(records, i, min(1.0, file.tell() / size))
+                    yield Chunk(records, number, min(1.0, file.tell() / size))
                     records = []
+    for row_number, problem in sorted(ragged.items()):  # after the last good row
+        number = row_number
+        if number > after:
+            records.append(Record(number, {}, problem))
     yield Chunk(records, number, 1.0)
 
 

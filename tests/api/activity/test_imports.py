@@ -190,6 +190,34 @@ async def test_a_csv_file_with_json_columns_and_empty_cells(
     assert orjson.loads(stored[0]["data"]) == events[0]["data"]
 
 
+async def test_a_csv_row_with_too_many_or_too_few_fields_is_rejected_alone(
+    importing: httpx.AsyncClient, auth: TokenFactory, db: asyncpg.Pool, org: str
+) -> None:
+    events = visits(12)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["event_id", "type", "stream", "rep_id", "occurred_at", "data"])
+    for i, e in enumerate(events, start=1):
+        data = orjson.dumps(e["data"]).decode()
+        row = [e["event_id"], e["type"], e["stream"], e["rep_id"], e["occurred_at"], data]
+        if i == 3:
+            row.append("one too many")
+        elif i in (10, 12):  # in the second chunk, and the file's last row
+            row = row[:2]
+        writer.writerow(row)
+    response = await upload(importing, auth(), out.getvalue().encode(), "text/csv")
+    job = await finished(importing, auth(), response.headers["location"])
+    assert (job["state"], job["stored"], job["rejected"], job["rows_read"]) == ("done", 9, 3, 12)
+    errors = await row_errors(importing, auth(), response.headers["location"])
+    assert [(e["row"], e["errors"][0]["message"]) for e in errors] == [
+        (3, "7 field(s) where the header names 6"),
+        (10, "2 field(s) where the header names 6"),
+        (12, "2 field(s) where the header names 6"),
+    ]
+    stored = [str(r["event_id"]) for r in await stored_events(db, org)]
+    assert stored == [e["event_id"] for i, e in enumerate(events, start=1) if i not in (3, 10, 12)]
+
+
 async def test_a_parquet_file_with_timestamps_and_text_payloads(
     importing: httpx.AsyncClient, auth: TokenFactory, db: asyncpg.Pool, org: str, tmp_path: Path
 ) -> None:
