@@ -198,7 +198,7 @@ async def release_as_is(conn: asyncpg.Connection) -> None:
     asyncpg's default sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`
     on every release: a round trip per borrowed connection, measured at ~5 % of the CPU of a
     `/v1/kpis` answer. Our pools take no session locks, LISTEN or SET on borrowed connections
-    (the leader lock and LISTEN have dedicated connections; settings are SET LOCAL), so only an
+    (the lease locks and LISTEN have dedicated connections; settings are SET LOCAL), so only an
     unfinished transaction is ended here.
     """
     if conn.is_in_transaction():

@@ -16,7 +16,14 @@ class ScoringSettings(ServiceSettings):
         default="http://127.0.0.1:8002", description="Where the activity service answers."
     )
     consume: bool = Field(
-        default=True, description="Take part in the election of the replica that folds the feed."
+        default=True,
+        description="Fold the feed: lease a share of the orgs (false: serve reads only).",
+    )
+    max_orgs: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most orgs this replica folds at once, whatever its share (unset: its "
+        "share, the orgs divided among the live replicas, rounded up).",
     )
     default_timezone: str = Field(default="UTC", description="Timezone of an org not yet set.")
     default_currency: str = Field(
@@ -53,10 +60,16 @@ class ScoringSettings(ServiceSettings):
     )
     long_poll_seconds: float = Field(default=20, ge=0, le=30)
     discovery_seconds: float = Field(
-        default=1.0, gt=0, description="How often to look for new orgs."
+        default=1.0,
+        gt=0,
+        description="How often to look for new orgs, count the live replicas and lease free "
+        "orgs (how soon a dead replica's orgs move to the others).",
     )
     election_seconds: float = Field(
-        default=1.0, gt=0, description="How often a follower tries to lead."
+        default=1.0,
+        gt=0,
+        description="How often a replica that lost its database connection (and its orgs "
+        "with it) tries again.",
     )
     rebuild_seconds: float = Field(
         default=5.0,

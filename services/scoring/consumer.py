@@ -1,11 +1,15 @@
 """The consumer: follows every org's feed and keeps the projection in step, exactly once.
 
-One replica leads at a time: the one holding a session-level advisory lock on a dedicated
-connection (`LEADER_LOCK`). If it dies, PostgreSQL drops the lock with its connection and
-another replica, trying every `election_seconds`, takes over. The leader:
+Orgs are leased to the consuming replicas (leases.py): each holds, on a connection of its
+own, an advisory lock per org it folds, at most its share of the orgs. If a replica dies,
+PostgreSQL drops its locks with its connection and the others take its orgs at their next look
+(every `discovery_seconds`; a replica that lost its connection tries again every
+`election_seconds`). Each replica:
 
-- looks for orgs (activity's `GET /v1/orgs`, a platform token) every `discovery_seconds`, and
-  follows each one's feed in its own task (long-polling, so new events fold within moments);
+- looks for orgs (activity's `GET /v1/orgs`, a platform token) every `discovery_seconds`,
+  leases free ones up to its share (letting go of those past it when a replica joined), and
+  follows each leased org's feed in its own task (long-polling, so new events fold within
+  moments);
 - folds a page with the pure fold, then writes the changed entities, the rollup deltas, the
   wins and the new cursor **in one transaction**, the cursor by compare-and-set: a page is
   applied once, whatever crashes or which replica believed it led;
@@ -27,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,7 +46,7 @@ from shared.auth import PLATFORM_ORG, Role, issue_token
 from shared.clients.activity import ActivityClient
 from shared.errors import DomainError, UpstreamUnavailable
 
-from . import generations, jobs, repository, workers
+from . import generations, jobs, leases, repository, workers
 from .config import ScoringSettings
 from .entity_cache import EntityCache
 from .priority.scores import HealthRow, ScoreRow
@@ -68,11 +73,18 @@ class Lag:
 
 @dataclass(slots=True)
 class ConsumerState:
-    """What `/readyz` reports: whether this replica leads, and each org's lag."""
+    """What `/readyz` reports: the orgs this replica folds, and each one's lag."""
 
-    leading: bool = False
+    connected: bool = False  # holds its lease connection (and so takes part)
+    replicas: int = 0  # consuming replicas alive at the last look, this one included
+    leased: set[str] = field(default_factory=set)
     lag: dict[str, Lag] = field(default_factory=dict)
     errors: int = 0
+
+    @property
+    def leading(self) -> bool:
+        """Whether this replica folds any org."""
+        return bool(self.leased)
 
 
 class Applied(NamedTuple):
@@ -169,6 +181,7 @@ class Consumer:
         self._training: dict[str, asyncio.Task[Any]] = {}  # by org; outlive follower restarts
         self._unscored: dict[str, Unscored] = {}  # by org: what folding while behind left
         self._task: asyncio.Task[None] | None = None
+        self._replica = uuid.uuid4().hex  # this replica's name in the lease ranking
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -194,35 +207,34 @@ class Consumer:
         while True:
             try:
                 conn = await asyncpg.connect(
-                    self._dsn, server_settings={"application_name": "scoring-leader"}
+                    self._dsn, server_settings={"application_name": "scoring-leases"}
                 )
             except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("cannot reach the database to elect a leader: %r", exc)
+                log.warning("cannot reach the database to lease orgs: %r", exc)
                 await asyncio.sleep(self.settings.election_seconds)
                 continue
             try:
-                if await conn.fetchval(
-                    "SELECT pg_try_advisory_lock($1, $2)", *repository.LEADER_LOCK
-                ):
-                    log.info("this replica leads the scoring consumer")
-                    self.state.leading = True
-                    await self._lead(conn)
+                await repository.join_replicas(conn)
+                self.state.connected = True
+                await self._lead(conn)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("lost the consumer lock: %r", exc)
+                log.warning("lost the lease connection (and every org with it): %r", exc)
             finally:
-                self.state.leading = False
+                self.state.connected = False
+                self.state.leased.clear()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(conn.close(), 2)
             await asyncio.sleep(self.settings.election_seconds)
 
-    async def _lead(self, leader_conn: asyncpg.Connection) -> None:
+    async def _lead(self, leases_conn: asyncpg.Connection) -> None:
+        """Every `discovery_seconds`: find the orgs, count the live replicas, let go of the
+        orgs past this replica's share, lease free ones up to it, and follow each one held."""
         followers: dict[str, asyncio.Task[None]] = {}
         self._pokes: dict[str, asyncio.Event] = {}
         platform = self.client(PLATFORM_ORG)
         poked: set[str] = set()  # orgs flagged for a rebuild at the last look, already woken
         try:
             while True:
-                await leader_conn.fetchval("SELECT 1")  # still holding the lock's connection?
                 try:
                     orgs = [o.org_id for o in (await platform.orgs()).items]
                 except DomainError as exc:
@@ -231,13 +243,19 @@ class Consumer:
                 async with self._pool.acquire() as conn:
                     known = [r["org_id"] for r in await repository.list_orgs(conn)]
                     flagged = set(await repository.orgs_to_rebuild(conn))
-                for org in dict.fromkeys([*orgs, *known]):
-                    task = followers.get(org)
-                    if task is None or task.done():
-                        self._pokes[org] = asyncio.Event()
-                        followers[org] = asyncio.create_task(
-                            self._follow(org), name=f"follow-{org}"
-                        )
+                every = list(dict.fromkeys([*orgs, *known]))
+                replicas = await repository.count_replicas(leases_conn)
+                mine = leases.share(len(every), replicas, self.settings.max_orgs)
+                for org in leases.to_release(self._replica, followers, mine):
+                    await self._let_go(org, followers.pop(org), leases_conn)
+                taken = await repository.leases_of_others(leases_conn)
+                room = mine - len(followers)
+                for org in leases.to_take(self._replica, every, set(followers), taken, room):
+                    if await repository.try_lease(leases_conn, leases.key(org)):
+                        followers[org] = self._start_following(org)
+                for org, task in followers.items():
+                    if task.done():  # a follower never ends on its own: it failed; again
+                        followers[org] = self._start_following(org)
                     elif org in flagged and org not in poked:
                         # Wake a long-poll once: a rebuild was asked for. Once only: a poke
                         # cancels the fetch in flight, and poking every round could cancel
@@ -245,6 +263,8 @@ class Consumer:
                         # up enough to start the rebuild.
                         self._pokes[org].set()
                 poked = flagged
+                self.state.replicas = replicas
+                self.state.leased = set(followers)
                 await asyncio.sleep(self.settings.discovery_seconds)
         finally:
             tasks = [*followers.values(), *self._training.values()]
@@ -252,7 +272,29 @@ class Consumer:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._training.clear()
+            self._unscored.clear()
+            self.state.lag.clear()
             await platform.aclose()
+
+    def _start_following(self, org: str) -> asyncio.Task[None]:
+        self._pokes[org] = asyncio.Event()
+        return asyncio.create_task(self._follow(org), name=f"follow-{org}")
+
+    async def _let_go(
+        self, org: str, follower: asyncio.Task[None], leases_conn: asyncpg.Connection
+    ) -> None:
+        """Stop following `org` (a page being written is rolled back: the replica that takes
+        the org folds it again from the cursor) and free its lease for another replica."""
+        tasks = [follower, *([self._training.pop(org)] if org in self._training else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await repository.release_lease(leases_conn, leases.key(org))
+        # What only this replica knew: the next one rescores the org (it cannot know which
+        # keys were left) and finds when its models were trained in the database.
+        for known in (self._unscored, self._trained, self._train_failed, self.state.lag):
+            known.pop(org, None)
+        log.info("let go of org %s for another replica", org)
 
     # ------------------------------------------------------------------ one org
 

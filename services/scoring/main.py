@@ -32,7 +32,7 @@ from .router import kpis_direct, router, score_direct
 
 DESCRIPTION = """
 KPIs, funnels and leaderboards, folded from the activity log. Scoring follows activity's feed
-(one elected replica consumes; every replica serves reads), so numbers are fresh within about
+(orgs are leased to the consuming replicas; every replica serves reads), so numbers are fresh within about
 a second and can be rebuilt from the log at any time. `as_of` answers as the log stood at a
 moment. Money is a decimal string with its currency; every rate comes with its numerator and
 denominator.
@@ -128,6 +128,8 @@ def create_app(
         consumer = {
             "enabled": settings.consume,
             "leading": state.leading,
+            "replicas": state.replicas if state.connected else 0,
+            "leases": len(state.leased),
             "lag": {
                 "events": sum(x.events for x in lag),
                 "seconds": max((x.seconds for x in lag), default=0.0),

@@ -23,7 +23,10 @@ from .projections.kpis import Win
 from .projections.rollup import Rollups
 from .sources import Row, Scope
 
-LEADER_LOCK = (0x5C0E, 1)  # session advisory lock held by the replica that consumes
+# Session advisory locks of the consuming replicas (leases.py): a shared one each holds while
+# alive, and one exclusive lock per org it folds (class LEASE_CLASS, key leases.key(org)).
+REPLICA_LOCK = (0x5C0E, 2)
+LEASE_CLASS = 0x5C0F
 REBUILD_WORK_MEM = "256MB"  # for adding up a rebuild's staged sums
 
 ROLLUP_COLUMNS = ("org_id", "generation", "grain", "bucket", "owner_kind", "owner_id", "team_id",
@@ -897,3 +900,40 @@ async def lock_org(conn: asyncpg.Connection, org_id: str) -> asyncpg.Record | No
         "SELECT * FROM scoring.orgs WHERE org_id = $1 FOR UPDATE", org_id
     )
     return row
+
+
+# ---------------------------------------------------------------------------------- leases
+
+_ADVISORY = """
+    FROM pg_locks
+    WHERE locktype = 'advisory' AND granted AND classid = $1 AND objsubid = 2
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
+
+
+async def join_replicas(conn: asyncpg.Connection) -> None:
+    """Say that this connection's replica is alive and consuming (until it closes)."""
+    await conn.execute("SELECT pg_advisory_lock_shared($1, $2)", *REPLICA_LOCK)
+
+
+async def count_replicas(conn: asyncpg.Connection) -> int:
+    count: int = await conn.fetchval(
+        f"SELECT count(*) {_ADVISORY} AND objid = $2", REPLICA_LOCK[0], REPLICA_LOCK[1]
+    )
+    return count
+
+
+async def leases_of_others(conn: asyncpg.Connection) -> set[int]:
+    """The org keys other replicas' connections hold leases on."""
+    rows = await conn.fetch(
+        f"SELECT objid::bigint AS key {_ADVISORY} AND pid <> pg_backend_pid()", LEASE_CLASS
+    )
+    return {r["key"] for r in rows}
+
+
+async def try_lease(conn: asyncpg.Connection, key: int) -> bool:
+    taken: bool = await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", LEASE_CLASS, key)
+    return taken
+
+
+async def release_lease(conn: asyncpg.Connection, key: int) -> None:
+    await conn.execute("SELECT pg_advisory_unlock($1, $2)", LEASE_CLASS, key)

@@ -127,10 +127,15 @@ class ConsumerLag(BaseModel):
 
 
 class ConsumerState(BaseModel):
-    enabled: bool = Field(description="Whether this replica takes part in the election.")
-    leading: bool = Field(description="Whether this replica is the one folding the feed.")
-    lag: ConsumerLag | None = Field(description="On the leader only.")
-    orgs: int = Field(description="Orgs followed.")
+    enabled: bool = Field(description="Whether this replica folds the feed (`SCORING_CONSUME`).")
+    leading: bool = Field(description="Whether this replica folds any org now.")
+    replicas: int = Field(
+        description="Consuming replicas alive at its last look, this one included (0: it has "
+        "no database connection to lease orgs on)."
+    )
+    leases: int = Field(description="Orgs leased to this replica: the ones it folds.")
+    lag: ConsumerLag | None = Field(description="Of the orgs it folds; null when it folds none.")
+    orgs: int = Field(description="Orgs followed (with a lag known).")
 
 
 class ScoringReadiness(Readiness):

@@ -1,9 +1,10 @@
-"""The consumer as operators run it: real processes on loopback, one elected leader, kill -9.
+"""The consumer as operators run it: real processes on loopback, orgs leased, kill -9.
 
 activity and two scoring replicas run as separate uvicorn processes on a database of their own
-(so no other test's scoring replica takes part in the election). Events are appended while the
-leading replica is killed with SIGKILL in the middle of its work; the other replica must take
-over, the killed one is restarted, and at the end every event is counted exactly once.
+(so no other test's scoring replica takes a share of the orgs). Events are appended while a
+replica folding them is killed with SIGKILL in the middle of its work; the other replica must
+take its orgs over, the killed one is restarted (and takes its share back), and at the end
+every event is counted exactly once.
 """
 
 from __future__ import annotations
@@ -177,3 +178,123 @@ async def test_killing_the_leader_loses_nothing_and_counts_nothing_twice(
     finally:
         await conn.close()
     assert (row["folded"], row["position"]) == (posted, last_position)
+
+
+# ------------------------------------------------------------------ orgs leased to replicas
+
+ORGS = [f"org-lease-{i}" for i in range(6)]
+
+
+def org_headers(org: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(JWT_SECRET, org=org, role='admin', sub='ops')}"}
+
+
+async def leases(client: httpx.AsyncClient, p: Processes) -> dict[str, int]:
+    """Orgs leased to each live replica, as its /readyz says."""
+    held = {}
+    for name in ("scoring-1", "scoring-2"):
+        if p.procs[name].poll() is not None:
+            continue
+        try:
+            ready = (await client.get(f"http://127.0.0.1:{p.ports[name]}/readyz")).json()
+        except httpx.TransportError:
+            continue
+        held[name] = ready["consumer"]["leases"]
+    return held
+
+
+async def until_leased(
+    client: httpx.AsyncClient, p: Processes, expected: dict[str, int], timeout: float = 15
+) -> None:
+    deadline = time.monotonic() + timeout
+    while (held := await leases(client, p)) != expected:
+        assert time.monotonic() < deadline, f"leases {held}, expected {expected}"
+        await asyncio.sleep(0.1)
+
+
+async def lease_holders(database_url: str) -> dict[int, int]:
+    """Org leases by PostgreSQL backend: the locks themselves, not what the replicas say."""
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        rows = await conn.fetch(
+            "SELECT pid, count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid = $1 AND database = (SELECT oid FROM pg_database"
+            " WHERE datname = current_database()) GROUP BY pid",
+            0x5C0F,
+        )
+    finally:
+        await conn.close()
+    return {r["pid"]: r["n"] for r in rows}
+
+
+async def test_orgs_are_shared_out_and_a_killed_replicas_orgs_move_without_double_counting(
+    processes: Processes,
+) -> None:
+    p = processes
+    activity = f"http://127.0.0.1:{p.activity_port}"
+    posted = dict.fromkeys(ORGS, 0)
+    last = dict.fromkeys(ORGS, 0)
+    async with httpx.AsyncClient(timeout=30) as client:
+
+        async def append(rounds: int, size: int = 20) -> None:
+            for _ in range(rounds):
+                for org in ORGS:
+                    events = [
+                        make_event("visit.logged", stream=f"account-acc-{i % 7}",
+                                   occurred_at="2026-06-15T09:00:00+00:00")
+                        for i in range(size)
+                    ]  # fmt: skip
+                    answer = await client.post(
+                        f"{activity}/v1/events/batch", json={"events": events},
+                        headers=org_headers(org),
+                    )  # fmt: skip
+                    assert answer.status_code == 201, answer.text
+                    posted[org] += size
+                    last[org] = answer.json()["results"][-1]["position"]
+                await asyncio.sleep(0.01)
+
+        await append(2)
+        # Six orgs, two replicas: three each, on two database connections.
+        await until_leased(client, p, {"scoring-1": 3, "scoring-2": 3})
+        assert sorted((await lease_holders(p.database_url)).values()) == [3, 3]
+
+        writer = asyncio.create_task(append(40))
+        await asyncio.sleep(0.5)  # both replicas are folding pages now
+        p.kill9("scoring-1")
+        await until_leased(client, p, {"scoring-2": 6})  # its orgs moved, within moments
+        assert sorted((await lease_holders(p.database_url)).values()) == [6]
+        p.start_scoring("scoring-1")  # a real restart: the orgs are shared out again
+        await until_leased(client, p, {"scoring-1": 3, "scoring-2": 3})
+        await writer
+        await append(2)
+
+        async def folded(org: str) -> tuple[int, int]:
+            answer = await client.get(
+                f"http://127.0.0.1:{p.ports['scoring-1']}/v1/kpis",
+                params={"owner": "org", "period": "year", "from": "2026-01-01",
+                        "metrics": "visits"},
+                headers=org_headers(org),
+            )  # fmt: skip
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            return body["buckets"][0]["metrics"]["visits"]["value"], body["up_to"]["position"]
+
+        deadline = time.monotonic() + 30
+        while True:
+            now = {org: await folded(org) for org in ORGS}
+            if all(now[o][1] >= last[o] for o in ORGS) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert now == {org: (posted[org], last[org]) for org in ORGS}
+
+    conn = await asyncpg.connect(asyncpg_dsn(p.database_url))
+    try:
+        rows = await conn.fetch(
+            "SELECT org_id, folded, position FROM scoring.orgs WHERE org_id = ANY($1::text[])",
+            ORGS,
+        )
+    finally:
+        await conn.close()
+    assert {r["org_id"]: (r["folded"], r["position"]) for r in rows} == {
+        org: (posted[org], last[org]) for org in ORGS
+    }
