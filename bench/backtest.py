@@ -1,5 +1,5 @@
 """Lead-score quality on planted truth: the backtest of an org whose true win probabilities are
-known (shared/synthetic_planted.py), against the truth's own AUC and the two baselines.
+known (salesperf/synthetic_planted.py), against the truth's own AUC and the two baselines.
 
     python -m bench.backtest [--leads 6000] [--seed 7] [--quick]
 
@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 from rich.table import Table
 
 from bench._harness import console, write_json
+from salesperf.synthetic_planted import as_fed, planted_leads, truth_auc
 from services.scoring.priority import features as feats
 from services.scoring.priority import training
 from services.scoring.projections.rollup import replay
-from shared.synthetic_planted import as_fed, planted_leads, truth_auc
 
 HORIZON = 14
 

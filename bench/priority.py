@@ -8,11 +8,11 @@
 Activity and scoring run as separate uvicorn processes on a scratch database (bench/_harness.py).
 One org's log is appended through activity's batch API while scoring folds it live:
 
-- `--leads` closed leads with planted win probabilities (`shared/synthetic_planted.py`: visits,
+- `--leads` closed leads with planted win probabilities (`salesperf/synthetic_planted.py`: visits,
   calls, engagements, then `lead.qualified` or `lead.disqualified`), over 540 days to mid-2026;
 - `--open` open leads of one rep (`rep-bench` of `team-bench`), made by the same generator
   created 16–60 days ago, with their first days' visits, calls and engagements but no outcome;
-- with `--events N`, the org is padded to N events with `shared/synthetic.py`'s quarter (12 teams
+- with `--events N`, the org is padded to N events with `salesperf/synthetic.py`'s quarter (12 teams
   of 8 reps, leads, deals, accounts, voids), appended between the two, as bench/scoring.py does.
 
 Once scoring has caught up (and any void-triggered rebuild, the automatic first training and the
@@ -78,15 +78,15 @@ from bench._harness import (
 )
 from bench._http import HttpClient, LeanClient
 from bench.scoring import caught_up, load, synthetic, timed_loop
+from salesperf.synthetic import NAMESPACE
+from salesperf.synthetic_planted import planted_leads
 from services.scoring import repository
 from services.scoring.config import ScoringSettings
+from services.scoring.follow.scorer import Scorer, feature_rules
 from services.scoring.priority import scores, training
-from services.scoring.scorer import Scorer, feature_rules
 from shared.auth import issue_token
 from shared.config import REPO_ROOT
 from shared.db import asyncpg_dsn
-from shared.synthetic import NAMESPACE
-from shared.synthetic_planted import planted_leads
 
 ORG = "bench-priority"
 REP, TEAM = "rep-bench", "team-bench"

@@ -4,7 +4,7 @@ against a naive SQL aggregate over the raw events answering the same question.
     python -m bench.scoring [--events 1000000] [--quick]
 
 Activity and scoring run as separate uvicorn processes on a scratch database. A synthetic log
-(`shared/synthetic.py`: teams of reps over a quarter, with voids) is appended through activity's
+(`salesperf/synthetic.py`: teams of reps over a quarter, with voids) is appended through activity's
 batch API into one org while scoring folds it live; then:
 
 1. **rebuild**: `POST /v1/admin/rebuild` and wait for it: events/s over the whole rebuild (replay
@@ -17,7 +17,7 @@ batch API into one org while scoring folds it live; then:
    month of the quarter) against the same question as one SQL aggregate over activity.events
    (32 asyncpg connections, voided events excluded). Targets: ≥ 10× faster at p50, p99 ≤ 20 ms.
    The questions are asked twice: of the scoring process (which keeps answers in memory while
-   the org's projection does not move, services/scoring/answers.py), and of a second replica
+   the org's projection does not move, services/scoring/answer/answers.py), and of a second replica
    started with `SCORING_ANSWER_CACHE_SIZE=0`, so every request is read from the rollups.
 
 Appends, polling and `/v1/kpis` go through the lean HTTP client of bench/_http.py (httpx costs
@@ -61,9 +61,9 @@ from bench._harness import (
     write_json,
 )
 from bench._http import HttpClient, LeanClient
+from salesperf.synthetic import iter_events
 from shared.auth import issue_token
 from shared.db import asyncpg_dsn
-from shared.synthetic import iter_events
 
 ORG, LATENCY_ORG = "bench-scoring", "bench-latency"
 

@@ -1,4 +1,4 @@
-"""`salesperf demo`: post a synthetic sales quarter (shared.synthetic) through the activity API.
+"""`salesperf demo`: post a synthetic sales quarter (salesperf.synthetic) through the activity API.
 
 The events go to `POST /v1/events/batch` in batches of 1,000, one batch at a time and in order
 (a void must find its target stored, a stream's events arrive in causal order). Appends are
@@ -27,9 +27,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from salesperf.synthetic import generate
 from shared.auth import Role, issue_token
 from shared.config import CommonSettings
-from shared.synthetic import generate
 
 DEFAULT_URL = "http://127.0.0.1:8002"
 """Where activity answers with its default settings; `activity_url()` follows the settings."""

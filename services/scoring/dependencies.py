@@ -10,10 +10,10 @@ from fastapi import Depends, Request
 
 from shared.clients.activity import ActivityClient
 
-from .answers import Answers
+from .answer.answers import Answers
+from .answer.org_views import OrgRows
 from .config import ScoringSettings
-from .consumer import Consumer
-from .org_views import OrgRows
+from .follow.consumer import Consumer
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,11 +22,11 @@ from shared.observability import MetricsMiddleware, ops_router, readiness_route
 from shared.pagination import configure_cursors
 from shared.responses import JSONResponse
 
-from .answers import Answers
+from .answer.answers import Answers
+from .answer.org_views import OrgRows
 from .config import ScoringSettings
-from .consumer import Consumer
 from .dependencies import Runtime
-from .org_views import OrgRows
+from .follow.consumer import Consumer
 from .reps.router import router as reps_router
 from .router import kpis_direct, router, score_direct
 
@@ -140,7 +140,7 @@ def create_app(
             {
                 "ready": database,
                 # org_listener false: reads still answer, each asking the database where the
-                # org stands (see org_views.py).
+                # org stands (see answer/org_views.py).
                 "checks": {"database": database, "org_listener": runtime.org_rows.listening},
                 "consumer": consumer,
             },

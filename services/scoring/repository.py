@@ -17,14 +17,14 @@ from typing import Any
 import asyncpg
 import orjson
 
+from .answer.sources import Row, Scope
 from .domain import OwnerKind
 from .projections.codec import KINDS, decode, encode
 from .projections.kpis import Win
 from .projections.rollup import Rollups
-from .sources import Row, Scope
 
-# Session advisory locks of the consuming replicas (leases.py): a shared one each holds while
-# alive, and one exclusive lock per org it folds (class LEASE_CLASS, key leases.key(org)).
+# Session advisory locks of the consuming replicas (follow/leases.py): a shared one each holds
+# while alive, and one exclusive lock per org it folds (class LEASE_CLASS, key leases.key(org)).
 REPLICA_LOCK = (0x5C0E, 2)
 LEASE_CLASS = 0x5C0F
 REBUILD_WORK_MEM = "256MB"  # for adding up a rebuild's staged sums

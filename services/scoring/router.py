@@ -44,10 +44,10 @@ from shared.events import Tier as Tier_
 from shared.pagination import next_link
 from shared.responses import JSONResponse
 
-from . import alerting, customers, export, priorities, service
+from .answer import alerting, customers, export, priorities, service
+from .answer.sources import Cuts
 from .dependencies import Runtime, RuntimeDep
 from .domain import CATALOGUE, Period, parse_metrics
-from .sources import Cuts
 
 router = APIRouter(prefix="/v1")
 _READ_ERRORS = problems(Unauthorized, Forbidden, InvalidInput, UpstreamUnavailable)
@@ -138,8 +138,9 @@ async def get_kpis(
 async def kpis_direct(request: Request) -> Response:
     """`GET /v1/kpis` past FastAPI's routing and dependency layers (shared/direct.py): the
     endpoint dashboards poll. Same query model, same errors. Its answers are kept rendered, by
-    caller and query string, while the org stays where it is (answers.py): a dashboard asking
-    again gets the same bytes without parsing anything (measured: ~3× the requests a second)."""
+    caller and query string, while the org stays where it is (answer/answers.py): a dashboard
+    asking again gets the same bytes without parsing anything (measured: ~3× the requests a
+    second)."""
     user = await _reader(request)
     runtime: Runtime = request.app.state.runtime
 

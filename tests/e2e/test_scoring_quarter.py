@@ -2,7 +2,7 @@
 a database of their own, talking HTTP; every KPI scoring serves checked against an independent,
 straightforward computation over the same events (`tests/e2e/naive_kpis.py`).
 
-The quarter is `shared.synthetic.generate(seed=11, teams=2, reps_per_team=3, scale=0.5)`
+The quarter is `salesperf.synthetic.generate(seed=11, teams=2, reps_per_team=3, scale=0.5)`
 (~2,500 events with leads, visits, calls, deals won and lost, USD deals, invoices, payments and
 a few `event.voided` corrections). The org's timezone is set to Europe/Berlin before anything is
 posted; the events go in through activity in batches of 1,000 as an admin; scoring is awaited
@@ -31,8 +31,8 @@ from typing import Any
 import httpx
 import pytest
 
+from salesperf.synthetic import generate
 from shared.auth import issue_token
-from shared.synthetic import generate
 from tests.conftest import JWT_SECRET, scratch_database
 from tests.e2e.naive_kpis import NaiveKpis, compute
 from tests.e2e.test_run import free_port

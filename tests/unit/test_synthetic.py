@@ -1,4 +1,4 @@
-"""shared.synthetic: a deterministic, valid and realistic sales quarter."""
+"""salesperf.synthetic: a deterministic, valid and realistic sales quarter."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from salesperf.synthetic import CHANNELS, NAMESPACE, STAGES, generate, in_dip, iter_events
 from shared.events import new_event_adapter
-from shared.synthetic import CHANNELS, NAMESPACE, STAGES, generate, in_dip, iter_events
 
 Event = dict[str, Any]
 ACTIVITIES = ("visit.logged", "call.logged")

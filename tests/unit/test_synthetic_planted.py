@@ -1,4 +1,4 @@
-"""shared.synthetic_planted: an org of leads whose true win probability is planted and known."""
+"""salesperf.synthetic_planted: an org of leads whose true win probability is planted and known."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.events import new_event_adapter
-from shared.synthetic import CHANNELS
-from shared.synthetic_planted import (
+from salesperf.synthetic import CHANNELS
+from salesperf.synthetic_planted import (
     EMPLOYEES,
     OUTCOME_WINDOW_DAYS,
     Planted,
@@ -21,6 +20,7 @@ from shared.synthetic_planted import (
     true_log_odds,
     truth_auc,
 )
+from shared.events import new_event_adapter
 
 Event = dict[str, Any]
 OUTCOMES = ("lead.qualified", "lead.disqualified")

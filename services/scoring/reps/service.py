@@ -7,9 +7,9 @@ from typing import Any
 from shared.auth import Principal
 from shared.errors import NotFound
 
+from ..answer.priorities import _visible
+from ..answer.service import org_view
 from ..dependencies import Runtime
-from ..priorities import _visible
-from ..service import org_view
 from . import repository
 
 

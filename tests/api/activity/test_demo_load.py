@@ -1,4 +1,5 @@
-"""A synthetic quarter (shared.synthetic) posted through the real activity app, and `salesperf demo`."""
+"""A synthetic quarter (salesperf.synthetic) posted through the real activity app, and
+`salesperf demo`."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from typer.testing import CliRunner
 
 from salesperf.cli import app
 from salesperf.demo import DemoError, post_events, run_demo
+from salesperf.synthetic import generate
 from shared.auth import issue_token
-from shared.synthetic import generate
 from tests.conftest import JWT_SECRET
 
 Event = dict[str, Any]

@@ -1,6 +1,6 @@
-"""Answers kept in memory (services/scoring/answers.py): served again while the org's projection
-stays at the same position, never once it moves. To tell an answer from memory from one read
-again, the test changes a stored rollup behind the service's back."""
+"""Answers kept in memory (services/scoring/answer/answers.py): served again while the org's
+projection stays at the same position, never once it moves. To tell an answer from memory from
+one read again, the test changes a stored rollup behind the service's back."""
 
 from __future__ import annotations
 

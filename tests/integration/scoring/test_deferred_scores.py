@@ -20,14 +20,14 @@ import asyncpg
 import httpx
 import pytest
 
+from salesperf.synthetic import iter_events
 from services.activity.main import create_app as create_activity
-from services.scoring import scorer
-from services.scoring.consumer import Consumer
+from services.scoring.follow import scorer
+from services.scoring.follow.consumer import Consumer
+from services.scoring.follow.scorer import Unscored
 from services.scoring.main import create_app as create_scoring
-from services.scoring.scorer import Unscored
 from shared.auth import issue_token
 from shared.db import asyncpg_dsn
-from shared.synthetic import iter_events
 from tests.api.activity.conftest import activity_settings
 from tests.api.scoring.conftest import scoring_settings
 from tests.api.scoring.helpers import eventually, rebuild_done

@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.scoring.consumer import Consumer, Fenced
-from services.scoring.entity_cache import EntityCache
+from services.scoring.follow.consumer import Consumer, Fenced
+from services.scoring.follow.entity_cache import EntityCache
 from shared.db import asyncpg_dsn
 from tests.api.scoring.conftest import scoring_settings
 from tests.conftest import JWT_SECRET

@@ -1,5 +1,5 @@
-"""Where an org stands, kept in memory (services/scoring/org_views.py): served without a query
-while nothing changed, forgotten when `scoring.orgs` NOTIFYs a change, never kept while the
+"""Where an org stands, kept in memory (services/scoring/answer/org_views.py): served without a
+query while nothing changed, forgotten when `scoring.orgs` NOTIFYs a change, never kept while the
 listener is down. To tell memory from the database, the reader's pool has one connection and
 the test holds it: an answer that needed the database could not come."""
 
@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from services.scoring import org_views, repository
-from services.scoring.org_views import OrgRows
+from services.scoring import repository
+from services.scoring.answer import org_views
+from services.scoring.answer.org_views import OrgRows
 from shared.db import asyncpg_dsn
 
 

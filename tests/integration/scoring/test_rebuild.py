@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 
 from services.activity.main import create_app as create_activity
-from services.scoring.consumer import Consumer
+from services.scoring.follow.consumer import Consumer
 from shared.auth import issue_token
 from shared.db import asyncpg_dsn
 from tests.api.activity.conftest import activity_settings

@@ -1,5 +1,5 @@
 """A rebuild replays in a process of its own when activity is reached over the network
-(services/scoring/generations.py): the serving process never holds the org's book. What that
+(services/scoring/follow/generations.py): the serving process never holds the org's book. What that
 process writes must be exactly what the same rebuild writes in the serving process.
 
 Activity is served by real uvicorn on loopback (a worker process cannot reach an in-process
@@ -20,13 +20,13 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from salesperf.synthetic import iter_events
 from services.activity.main import create_app as create_activity
-from services.scoring import scorer as scorer_module
-from services.scoring.consumer import Consumer
+from services.scoring.follow import scorer as scorer_module
+from services.scoring.follow.consumer import Consumer
 from services.scoring.repository import GENERATION_TABLES
 from shared.auth import issue_token
 from shared.db import asyncpg_dsn
-from shared.synthetic import iter_events
 from tests.api.activity.conftest import activity_settings
 from tests.api.scoring.conftest import scoring_settings
 from tests.conftest import JWT_SECRET

@@ -20,11 +20,11 @@ from typing import Any
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
 
+from services.scoring.answer.reports import kpi_buckets
+from services.scoring.answer.sources import Cuts, MemorySource, Scope
 from services.scoring.domain import Bucket, Owner, OwnerKind, Period, buckets, parse_owner
 from services.scoring.projections.kpis import Book, Fact, fold
 from services.scoring.projections.rollup import Replay, replay
-from services.scoring.reports import kpi_buckets
-from services.scoring.sources import Cuts, MemorySource, Scope
 
 Event = dict[str, Any]
 

@@ -1,5 +1,5 @@
-"""The in-memory answers (services/scoring/answers.py): one computation per question however
-many ask at once, failures never kept, size 0 keeps nothing."""
+"""The in-memory answers (services/scoring/answer/answers.py): one computation per question
+however many ask at once, failures never kept, size 0 keeps nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from services.scoring.answers import Answers
+from services.scoring.answer.answers import Answers
 
 
 class Computation:

@@ -1,5 +1,5 @@
 """The backtest proved on an org whose true win probabilities are planted
-(shared/synthetic_planted.py): learnt only from what was recorded before the cutoff, the model
+(salesperf/synthetic_planted.py): learnt only from what was recorded before the cutoff, the model
 ranks the leads created after it almost as well as the truth itself, is calibrated, and beats
 both baselines; and a feature that appears only after the outcome changes nothing (no leakage).
 
@@ -13,11 +13,11 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from salesperf.synthetic_planted import Planted, as_fed, planted_leads, truth_auc
 from services.scoring.priority import features as feats
 from services.scoring.priority import training
 from services.scoring.projections.leads import Prospect
 from services.scoring.projections.rollup import replay
-from shared.synthetic_planted import Planted, as_fed, planted_leads, truth_auc
 
 LEADS = 6000
 HORIZON = 14

@@ -12,9 +12,9 @@ from decimal import Decimal
 
 import pytest
 
+from services.scoring.answer.sources import Cuts
 from services.scoring.domain import CATALOGUE, Period
 from services.scoring.projections.kpis import Book, fold
-from services.scoring.sources import Cuts
 from shared.events import StoredEvent, new_event_adapter
 from tests.unit.scoring.helpers import (
     ANNA,

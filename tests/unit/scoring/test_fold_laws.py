@@ -24,8 +24,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.scoring.consumer import _derived_keys, _keys_of
+from services.scoring.answer.sources import MemorySource, Scope
 from services.scoring.domain import Owner, OwnerKind
+from services.scoring.follow.consumer import _derived_keys, _keys_of
 from services.scoring.projections.codec import KINDS, decode, encode
 from services.scoring.projections.kpis import Book, fold
 from services.scoring.projections.rollup import (
@@ -37,7 +38,6 @@ from services.scoring.projections.rollup import (
     feed,
     replay,
 )
-from services.scoring.sources import MemorySource, Scope
 from tests.unit.scoring.helpers import ANNA, BEN, BERLIN, CARA, NORTH, SOUTH, Event, Log, facts_of
 
 LAW = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,10 +1,10 @@
-"""How orgs are shared out among scoring replicas (services/scoring/leases.py)."""
+"""How orgs are shared out among scoring replicas (services/scoring/follow/leases.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.scoring import leases
+from services.scoring.follow import leases
 
 ORGS = [f"org-{i}" for i in range(10)]
 

@@ -8,9 +8,9 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.scoring.answer.reports import funnel, running_totals
+from services.scoring.answer.sources import Cuts, MemorySource, Scope
 from services.scoring.domain import Owner, OwnerKind
-from services.scoring.reports import funnel, running_totals
-from services.scoring.sources import Cuts, MemorySource, Scope
 from tests.unit.scoring.helpers import ANNA, BEN, CARA, NORTH, SOUTH, Log, fold_log, local
 
 JUL_1, JUL_31 = date(2026, 7, 1), date(2026, 7, 31)

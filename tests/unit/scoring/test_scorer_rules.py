@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from pydantic import SecretStr
 
 from services.scoring.config import ScoringSettings
-from services.scoring.scorer import Scorer, today, versions
+from services.scoring.follow.scorer import Scorer, today, versions
 
 SETTINGS = ScoringSettings(jwt_secret=SecretStr("x" * 40), train_after_outcomes=25,
                            train_seconds=3600)  # fmt: skip

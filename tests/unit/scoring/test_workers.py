@@ -17,14 +17,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import SecretStr
 
+from salesperf.synthetic import iter_events
 from services.scoring import jobs
 from services.scoring.config import ScoringSettings
+from services.scoring.follow.scorer import Scorer
 from services.scoring.priority import scores
 from services.scoring.projections.codec import encode
 from services.scoring.projections.rollup import replay
-from services.scoring.scorer import Scorer
 from services.scoring.workers import WorkerDied, Workers, alone
-from shared.synthetic import iter_events
 
 
 def where() -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """Scoring's "what to do next" use cases: lead and deal priority, one score, the models behind
 them, training on demand, the backtest and the scores' export. Routers call one function here.
 
-Stored answers come from `scoring.scores` (kept by the consumer, see scorer.py); an `as_of`
+Stored answers come from `scoring.scores` (kept by the consumer, see follow/scorer.py); an `as_of`
 answer replays the org's log as it stood then and scores it with the model that was active then
 (the prior before the first one), for the org-local day of `as_of`.
 """
@@ -18,13 +18,13 @@ from shared.auth import Principal, Role
 from shared.errors import Forbidden, InvalidInput, NotFound, field_error
 from shared.pagination import bad_cursor, decode_keyset, encode_keyset
 
-from . import jobs, repository
-from .dependencies import Runtime
-from .domain import OwnerKind, default_owner, parse_owner, team_filter
-from .priority import scores, training
-from .priority.scores import ActiveModel
-from .replayer import replay_org
-from .scorer import model_record, today
+from .. import jobs, repository
+from ..dependencies import Runtime
+from ..domain import OwnerKind, default_owner, parse_owner, team_filter
+from ..follow.replayer import replay_org
+from ..follow.scorer import model_record, today
+from ..priority import scores, training
+from ..priority.scores import ActiveModel
 from .service import OrgView, _at, org_view
 
 PRIORITY_CURSOR = "p1"

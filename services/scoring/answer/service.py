@@ -19,9 +19,9 @@ from shared.errors import Forbidden, InvalidInput, field_error
 from shared.money import CURRENCIES
 from shared.pagination import bad_cursor, decode_keyset, encode_keyset
 
-from . import reports, repository
-from .dependencies import Runtime
-from .domain import (
+from .. import repository
+from ..dependencies import Runtime
+from ..domain import (
     CATALOGUE,
     Kind,
     Owner,
@@ -36,7 +36,8 @@ from .domain import (
     stored_parts,
     team_filter,
 )
-from .replayer import replay_org
+from ..follow.replayer import replay_org
+from . import reports
 from .sources import Cuts, MemorySource, Scope, Source
 
 
@@ -51,7 +52,7 @@ class OrgView:
     last_recorded_at: datetime | None
     scored: tuple[Any, ...] = ()  # the day, models and position its scores and health are for
     # How far its lead scores and customer health go (behind `position` while a follower that
-    # is behind the feed leaves scoring until it has caught up: consumer.py).
+    # is behind the feed leaves scoring until it has caught up: follow/consumer.py).
     scored_position: int = 0
     scored_recorded_at: datetime | None = None
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from .domain import Owner, OwnerKind
-from .projections.kpis import Value, Win
-from .projections.rollup import Rollups
+from ..domain import Owner, OwnerKind
+from ..projections.kpis import Value, Win
+from ..projections.rollup import Rollups
 
 
 @dataclass(frozen=True, slots=True)

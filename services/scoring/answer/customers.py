@@ -1,6 +1,6 @@
 """Customer health use cases: one account's health, and the org's accounts by risk and stage.
 
-Health is kept per account by the consumer (scorer.py), for the org's current day; the tier
+Health is kept per account by the consumer (follow/scorer.py), for the org's current day; the tier
 suggestion depends on every account of the org (its share of the org's won revenue over the
 last 12 months), so it is worked out when read, from the same rows.
 """
@@ -16,10 +16,10 @@ from shared.auth import Principal
 from shared.errors import InvalidInput, NotFound, field_error
 from shared.pagination import decode_keyset, encode_keyset
 
-from . import repository
-from .dependencies import Runtime
+from .. import repository
+from ..dependencies import Runtime
+from ..priority.scores import suggested_tier
 from .priorities import _scored_freshness, _visible, _who
-from .priority.scores import suggested_tier
 from .service import org_view
 
 HEALTH_CURSOR = "h1"

@@ -46,13 +46,14 @@ from shared.auth import PLATFORM_ORG, Role, issue_token
 from shared.clients.activity import ActivityClient
 from shared.errors import DomainError, UpstreamUnavailable
 
-from . import generations, jobs, leases, repository, workers
-from .config import ScoringSettings
+from .. import jobs, repository, workers
+from ..config import ScoringSettings
+from ..priority.scores import HealthRow, ScoreRow
+from ..projections import leads
+from ..projections.kpis import Book, fold
+from ..projections.rollup import FactSums, collect, expand
+from . import generations, leases
 from .entity_cache import EntityCache
-from .priority.scores import HealthRow, ScoreRow
-from .projections import leads
-from .projections.kpis import Book, fold
-from .projections.rollup import FactSums, collect, expand
 from .replayer import VOID
 from .scorer import Scorer, Unscored, closed_outcomes, today
 

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .domain import (
+from ..domain import (
     CATALOGUE,
     Bucket,
     Kind,
@@ -23,7 +23,7 @@ from .domain import (
     stored_parts,
     win_rate_by_stage,
 )
-from .projections.kpis import Value
+from ..projections.kpis import Value
 from .sources import Row, Scope, Source
 
 PIPELINE, CLOSED, WON, STAGE = "pipeline:", "stage_closed:", "stage_won:", "stage:"

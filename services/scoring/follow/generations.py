@@ -24,9 +24,9 @@ import asyncpg
 
 from shared.clients.activity import ActivityClient
 
-from . import jobs, repository
-from .priority.scores import ActiveModel, HealthRow, ScoreRow
-from .projections.codec import KINDS
+from .. import jobs, repository
+from ..priority.scores import ActiveModel, HealthRow, ScoreRow
+from ..projections.codec import KINDS
 from .replayer import replay_org
 
 Score = Callable[

@@ -12,12 +12,12 @@ from shared.auth import Principal
 from shared.dates import FIRST_DAY, LAST_DAY
 from shared.errors import InvalidInput, field_error
 
-from .alerts import AlertRules, rate_alerts, stored_metrics, windows
-from .dependencies import Runtime
-from .domain import default_owner, parse_owner, team_filter
+from ..alerts import AlertRules, rate_alerts, stored_metrics, windows
+from ..dependencies import Runtime
+from ..domain import default_owner, parse_owner, team_filter
+from ..follow.scorer import today
+from ..repository import SqlSource
 from .priorities import _freshness
-from .repository import SqlSource
-from .scorer import today
 from .service import _currency, org_view
 from .sources import Scope
 

@@ -7,7 +7,7 @@ truth on the same leads (`truth_auc`) and its calibration checked against the pl
 The shape of the org (defaults: 6000 leads over 540 days from 2025-01-06, 2 teams of 4 reps,
 Europe/Berlin), as the event envelopes a client would POST to activity:
 
-- Reps and teams are named as in `shared.synthetic` (`rep-anna` of `team-north`, …); each lead
+- Reps and teams are named as in `salesperf.synthetic` (`rep-anna` of `team-north`, …); each lead
   goes to a rep drawn at random and every event carries that rep's `rep_id` and `team_id`.
 - Leads `lead-P-NNNNN` are created on the working days (Monday–Friday) of the period, spread
   evenly, at 08:00–17:00 local: `lead.created` with a channel, an industry, a company size and
@@ -40,7 +40,7 @@ Europe/Berlin), as the event envelopes a client would POST to activity:
 
 Events come in append order: sorted by `occurred_at` (ties by creation), each stream causal.
 The output depends only on the arguments: `random.Random(seed)` draws everything and event ids
-are uuid5s of `shared.synthetic.NAMESPACE` and the arguments plus a counter.
+are uuid5s of `salesperf.synthetic.NAMESPACE` and the arguments plus a counter.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from zoneinfo import ZoneInfo
 
 from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
 
-from shared.synthetic import (
+from salesperf.synthetic import (
     CHANNEL_TABLE,
     CITIES,
     DISQUALIFY_TABLE,

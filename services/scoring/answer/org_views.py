@@ -19,7 +19,7 @@ from collections import defaultdict
 
 import asyncpg
 
-from . import repository
+from .. import repository
 
 log = logging.getLogger("salesperf.scoring.org_views")
 CHANNEL = "scoring_orgs"

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from shared.clients.activity import ActivityClient
 
-from .projections.rollup import FactSums, Replay, feed
+from ..projections.rollup import FactSums, Replay, feed
 
 VOID = "event.voided"
 Progress = Callable[[int], Awaitable[None]]
@@ -95,7 +95,7 @@ async def _fold_all(
     stage: Stage | None,
 ) -> Replayed | set[str]:
     """The replay, or the voids it met that it did not know (then it must start over)."""
-    from .projections.kpis import Book
+    from ..projections.kpis import Book
 
     result = Replay(Book(timezone))
     cursor: str | None = None

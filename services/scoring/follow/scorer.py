@@ -30,14 +30,14 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import orjson
 
-from . import jobs, repository
-from .config import ScoringSettings
-from .priority import features as feats
-from .priority import scores
-from .priority.model import AdditiveModel
-from .priority.scores import ActiveModel, PriorityRules
-from .projections import health, leads
-from .workers import Workers
+from .. import jobs, repository
+from ..config import ScoringSettings
+from ..priority import features as feats
+from ..priority import scores
+from ..priority.model import AdditiveModel
+from ..priority.scores import ActiveModel, PriorityRules
+from ..projections import health, leads
+from ..workers import Workers
 
 log = logging.getLogger("salesperf.scoring.scorer")
 T = TypeVar("T")

@@ -1,0 +1,1 @@
+"""What answers questions: reports and sources, answers kept in memory, views, exports, alerts."""

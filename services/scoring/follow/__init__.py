@@ -1,0 +1,1 @@
+"""What follows the log: consumer, leases, entity cache, generations, replayer, scorer."""
