@@ -21,11 +21,12 @@ from typing import Any
 import httpx
 import jwt
 from fastapi import FastAPI
+from standardwebhooks.webhooks import Webhook
 
 from shared.auth import PLATFORM_ORG, issue_token
 from shared.direct import DirectRoutes
 from tests.api.scoring.conftest import settled
-from tests.api.scoring.helpers import append_batch, at, lead, opened, visit
+from tests.api.scoring.helpers import append_batch, at, call, lead, opened, visit, won
 from tests.conftest import JWT_SECRET, make_event
 
 NOTHING_TO_IMPORT = (
@@ -217,17 +218,33 @@ OLD_MONTH = date(2020, 1, 1)
 """The month of the goals rows set or split: outside every progress read."""
 
 
+ALERT_CALLS = 20
+"""r1's calls on A1 in each of two earlier weeks (all connected) and in the last 7 days (none
+connected): enough volume (scoring's default `alert_min_denominator`) for r1's connected-call
+rate to raise a rate-drop alert, in every scope that holds r1's work in t1 and in no other."""
+
+
 def seed_events() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The org's work: r1 and r2 of t1, r3 of t2, each a lead, a deal, an account with visits;
-    and r1's account W1 (touched in 2020), the stream the append rows write to. With r1's first
-    visit, the event by-id rows read."""
+    r1's deal D1 won (the one closed outcome scoring trains and backtests on) and r1's calls
+    (`ALERT_CALLS`); and r1's account W1 (touched in 2020), the stream the append rows write to.
+    With r1's first visit, the event by-id rows read."""
     when = at(DAY.isoformat())
+    calls = [
+        call("r1", "t1", "A1", at(day.isoformat(), f"{9 + i // 6:02d}:{i % 6 * 10:02d}:00"),
+             connected=connected)
+        for day, connected in ((TODAY - timedelta(days=17), True),
+                               (TODAY - timedelta(days=10), True), (DAY, False))
+        for i in range(ALERT_CALLS)
+    ]  # fmt: skip
     r1_visit = visit("r1", "t1", "A1", when)
     events = [
         lead("r1", "t1", "L1", "referral", "A1", when),
         r1_visit,
         visit("r1", "t1", "A1", at(DAY.isoformat(), "11:00:00")),
         opened("r1", "t1", "D1", "1000.00", "EUR", "widgets", "A1", when),
+        won("r1", "t1", "D1", "1000.00", "EUR", at(DAY.isoformat(), "12:00:00")),
+        *calls,
         lead("r2", "t1", "L2", "referral", "A2", when),
         visit("r2", "t1", "A2", when),
         opened("r2", "t1", "D2", "2000.00", "EUR", "widgets", "A2", when),
@@ -253,6 +270,8 @@ OURS = {"lead-L1", "lead-L2", "lead-L3", "deal-D1", "deal-D2", "deal-D3", "A1", 
 the append rows write an account-W1 of the other org's own.)"""
 
 SALESFORCE_ORG_ID = "00D5g000004ABCdEAO"
+UNMAPPED_OWNER = "crm-user-9"
+"""The CRM owner of the one delivery the org's generic connector could not map: its dead letter."""
 
 
 def connector_body(provider: str) -> dict[str, Any]:
@@ -290,6 +309,7 @@ class World:
     salesforce_id: str | None = None  # the org's Salesforce connector (rows delete and make it)
     goals: dict[str, str] = field(default_factory=dict)  # name → id
     import_id: str = ""  # the org's import of a file whose one row is rejected
+    generic_id: str = ""  # the org's Standard Webhooks connector, holding one dead letter
 
     def admin(self) -> dict[str, str]:
         return self.headers["admin"]
@@ -323,6 +343,19 @@ class World:
         return goal_id
 
 
+async def dead_letter(activity: httpx.AsyncClient, org: str, secret: str) -> None:
+    """A Standard Webhooks delivery of one visit whose CRM owner the connector does not map."""
+    event = {"type": "visit.logged", "stream": "lead-Z1", "occurred_at": PAST,
+             "owner": UNMAPPED_OWNER,
+             "data": {"mode": "onsite", "effective": True, "duration_minutes": 5}}  # fmt: skip
+    body, msg_id, now = json.dumps([event]).encode(), "msg_matrix", datetime.now(UTC)
+    headers = {"Content-Type": "application/json", "webhook-id": msg_id,
+               "webhook-timestamp": str(int(now.timestamp())),
+               "webhook-signature": Webhook(secret).sign(msg_id, now, body)}  # fmt: skip
+    answer = await activity.post(f"/v1/webhooks/generic/{org}", content=body, headers=headers)
+    assert answer.status_code == 200 and answer.json()["dead_letters"] == 1, answer.text
+
+
 async def seed(
     activity_app: FastAPI, scoring: httpx.AsyncClient, goals: httpx.AsyncClient
 ) -> World:
@@ -343,12 +376,14 @@ async def seed(
     await settled(scoring, world.admin(), last)
     await settled(scoring, world.headers["other_admin"], other_last)
     for provider in ("hubspot", "generic", "pipedrive"):
-        answer = await activity.post(
-            "/v1/connectors", json=connector_body(provider), headers=world.admin()
-        )
+        body = connector_body(provider)
+        answer = await activity.post("/v1/connectors", json=body, headers=world.admin())
         assert answer.status_code == 201, answer.text
         if provider == "hubspot":
             world.connector_id = answer.json()["id"]
+        if provider == "generic":
+            world.generic_id = answer.json()["id"]
+            await dead_letter(activity, org, body["secret"])
     await world.ensure_salesforce()
     imported = await activity.post("/v1/imports", content=NOTHING_TO_IMPORT,
                                    headers={**world.admin(), "Content-Type": "text/csv"})  # fmt: skip

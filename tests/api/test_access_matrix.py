@@ -40,6 +40,7 @@ from services.activity.main import create_app as create_activity
 from services.goals.main import create_app as create_goals
 from services.scoring.main import create_app as create_scoring
 from tests.api.access_matrix import (
+    ALERT_CALLS,
     CALLERS,
     DAY,
     LEADS,
@@ -50,6 +51,7 @@ from tests.api.access_matrix import (
     PUBLIC,
     SIGNED,
     TODAY,
+    UNMAPPED_OWNER,
     VISITS,
     Call,
     Row,
@@ -188,8 +190,101 @@ def check_account(w: World, caller: str, r: httpx.Response) -> None:
     assert (body["account_id"], body["rep_id"], body["team_id"]) == ("A1", "r1", "t1")
 
 
+def check_funnel_of_r1(w: World, caller: str, r: httpx.Response) -> None:
+    """r1's lead and won deal for those who see r1's work in t1; for the rest (t2's manager,
+    whose view of r1 is r1's work in t2; org `*`; another org) not one of r1's numbers."""
+    body = r.json()
+    assert body["owner"] == "rep:r1"
+    counts = {s["step"]: s["count"] for s in body["steps"]}
+    if sees_r1(w, caller):
+        assert (counts["leads"], counts["deals_opened"], counts["won"]) == (1, 1, 1), counts
+    else:
+        assert set(counts.values()) == {0}, counts
+        assert body["win_rate"]["numerator"] == body["win_rate"]["denominator"] == 0, body
+        for step in body["steps"]:
+            conversion = step.get("conversion") or {"numerator": 0, "denominator": 0}
+            assert conversion["numerator"] == conversion["denominator"] == 0, step
+
+
+def r1_alerts(w: World, caller: str, r: httpx.Response) -> None:
+    """r1's connected-call rate fell (ALERT_CALLS calls, none connected, against two weeks of
+    all connected): the alert, with r1's numbers, reaches exactly those who see r1's work in t1;
+    anyone else gets no alert at all (the seeded org raises no other)."""
+    items = r.json()["items"]
+    if not sees_r1(w, caller):
+        assert items == [], items
+        return
+    calls = [a for a in items if a["metric"] == "call_connect_rate"]
+    assert len(calls) == 1, items
+    assert (calls[0]["numerator"], calls[0]["denominator"]) == (0, ALERT_CALLS), calls
+    assert calls[0]["baseline"]["denominator"] == 2 * ALERT_CALLS, calls
+
+
 def check_alerts(w: World, caller: str, r: httpx.Response) -> None:
     assert r.json()["owner"] == default_owner(w, caller)
+    r1_alerts(w, caller, r)
+
+
+def check_alerts_of_r1(w: World, caller: str, r: httpx.Response) -> None:
+    assert r.json()["owner"] == "rep:r1"
+    r1_alerts(w, caller, r)
+
+
+def check_rep(w: World, caller: str, r: httpx.Response) -> None:
+    body = r.json()
+    assert (body["rep"], body["team"], body["last_seen"]) == ("r1", "t1", DAY.isoformat()), body
+
+
+def check_catalogue(w: World, caller: str, r: httpx.Response) -> None:
+    """The metric catalogue: definitions, the same for everyone, no org's data."""
+    items = r.json()["items"]
+    assert "visits" in {m["name"] for m in items}
+    assert all(set(m) <= {"name", "kind", "description", "unit"} for m in items), items[0]
+    assert_names_no_org(w, r)
+
+
+def check_settings(w: World, caller: str, r: httpx.Response) -> None:
+    """The caller's org's settings: ours learnt EUR from the seeded deals; another org and org
+    `*` have no currency."""
+    body = r.json()
+    assert body["timezone"] == "UTC"
+    assert body["currency"] == ("EUR" if ours(w, caller) else None), body
+
+
+def check_rebuild_state(w: World, caller: str, r: httpx.Response) -> None:
+    body = r.json()
+    assert {"generation", "done", "total", "state"} <= set(body), body
+    assert body["state"] in (("requested",) if r.status_code == 202 else ("idle", "running")), body
+    if caller == "platform":
+        assert body["done"] == body["total"] == 0, body
+    assert_names_no_org(w, r)
+
+
+def check_trained(w: World, caller: str, r: httpx.Response) -> None:
+    """Models of the caller's org: ours trained on r1's won deal, another org's on nothing."""
+    outcomes = {m["kind"]: m["outcomes"] for m in r.json()["items"]}
+    assert outcomes == {"lead": 0, "deal": 1 if ours(w, caller) else 0}, outcomes
+
+
+def check_backtest(w: World, caller: str, r: httpx.Response) -> None:
+    """The caller's org's deals scored after the cutoff: ours' D1-D3, none of another org."""
+    items = {i["kind"]: i for i in r.json()["items"]}
+    assert set(items) == {"lead", "deal"}
+    if not ours(w, caller):
+        assert all(i["trained_on"] == i["evaluated_on"] == 0 for i in items.values()), items
+    else:
+        assert items["deal"]["evaluated_on"] == 1, items
+
+
+def assert_names_no_org(w: World, r: httpx.Response) -> None:
+    """Nothing of either org (ids, their leads, deals, accounts) in an answer about no org."""
+    text = r.text
+    for secret in (w.org, w.other_org, w.event_id, "lead-L1", "deal-D1", "account-A1"):
+        assert secret not in text, secret
+
+
+def check_ops(w: World, caller: str, r: httpx.Response) -> None:
+    assert_names_no_org(w, r)
 
 
 def check_platform_reads_nothing(w: World, caller: str, r: httpx.Response) -> None:
@@ -246,6 +341,44 @@ def check_appended(w: World, caller: str, r: httpx.Response) -> None:
     body = r.json()
     results = body["results"] if "results" in body else [body]
     assert len(results) == 1 and results[0]["position"] > 0
+
+
+def check_new_stream(w: World, caller: str, r: httpx.Response) -> None:
+    """The first event of a new stream: its version tells nothing of anyone's stream."""
+    body = r.json()
+    assert body["position"] > 0 and body["stream_version"] == 1, body
+
+
+def check_no_body(w: World, caller: str, r: httpx.Response) -> None:
+    assert r.content == b"", r.text
+
+
+def check_dead_letters(w: World, caller: str, r: httpx.Response) -> None:
+    """The generic connector's one dead letter (its owner unmapped), nothing else."""
+    items = r.json()["items"]
+    assert [i["reason"] for i in items] == ["owner_unmapped"], items
+    assert UNMAPPED_OWNER in json.dumps(items[0]["payload"]) + items[0]["detail"], items
+
+
+def check_replay(w: World, caller: str, r: httpx.Response) -> None:
+    assert r.json() == {"replayed": 0, "remaining": 1}
+
+
+def check_import_started(w: World, caller: str, r: httpx.Response) -> None:
+    body = r.json()
+    assert body["org_id"] == who(w, caller).org and body["id"] != w.import_id, body
+    assert body["stored"] == body["rejected"] == 0, body
+
+
+def check_import(w: World, caller: str, r: httpx.Response) -> None:
+    body = r.json()
+    assert (body["id"], body["org_id"]) == (w.import_id, w.org), body
+    assert (body["stored"], body["rejected"]) == (0, 1), body
+
+
+def check_import_errors(w: World, caller: str, r: httpx.Response) -> None:
+    items = r.json()["items"]
+    assert [(e["row"], e["event_id"]) for e in items] == [(1, "not-a-uuid")], items
 
 
 def goal_visible(w: World, caller: str, goal: dict[str, Any]) -> bool:
@@ -315,6 +448,41 @@ def check_pace_alerts(w: World, caller: str, r: httpx.Response) -> None:
             assert side in alert
         if who(w, caller).role == "rep":
             assert alert["owner"] == default_owner(w, caller)
+
+
+def check_archived(w: World, caller: str, r: httpx.Response) -> None:
+    body = r.json()
+    assert body["archived"] is True and (body["owner"], body["team_id"]) == ("rep:r1", "t1")
+    assert body["updated_by"] == who(w, caller).sub, body
+
+
+def check_split(w: World, caller: str, r: httpx.Response) -> None:
+    """r1's goal in weeks: r1's goals in t1 only, summing to the parent's target."""
+    body = r.json()
+    parent, children = body["parent"], body["children"]
+    assert parent["owner"] == "rep:r1" and children
+    assert all((c["owner"], c["team_id"], c["parent_id"]) == ("rep:r1", "t1", parent["id"])
+               for c in children), children  # fmt: skip
+    assert sum(c["target"] for c in children) == parent["target"]
+
+
+def check_split_onto_r3(w: World, caller: str, r: httpx.Response) -> None:
+    """t1's goal split onto r1 and t2's r3 (an admin may): both parts are t1's, each counting
+    its rep's work in t1 only (as r1's goal in t2 counts r1's work in t2)."""
+    body = r.json()
+    parts = {c["owner"]: c["team_id"] for c in body["children"]}
+    assert parts == {"rep:r1": "t1", "rep:r3": "t1"}, parts
+    assert all(c["parent_id"] == body["parent"]["id"] for c in body["children"])
+
+
+def check_reconcile(w: World, caller: str, r: httpx.Response) -> None:
+    body = r.json()
+    assert (body["goal_id"], body["target"]) == (w.goals["r1"], 10), body
+    assert body["children"] == [] and body["children_target"] == 0, body
+
+
+def check_calendar(w: World, caller: str, r: httpx.Response) -> None:
+    assert r.json() == CALENDAR
 
 
 def check_plan(w: World, caller: str, r: httpx.Response) -> None:
@@ -389,6 +557,17 @@ async def split_goal(w: World, caller: str) -> Call:
                 json={"by": "time", "into": "week", "strategy": "even"})  # fmt: skip
 
 
+async def split_onto_r3(w: World, caller: str) -> Call:
+    """A team goal of t1 (in 2020) split by rep onto r1 and r3, a rep of t2 (§5: a manager
+    split their team's goal onto another team's rep and was believed)."""
+    made = await w.clients["goals"].post(
+        "/v1/goals", json=goal_body("team:t1", None, OLD_MONTH), headers=w.admin()
+    )
+    assert made.status_code == 201, made.text
+    return Call(f"/v1/goals/{made.json()['id']}/decompose",
+                json={"by": "rep", "reps": ["r1", "r3"], "strategy": "even"})  # fmt: skip
+
+
 async def after_rebuild(w: World, caller: str, r: httpx.Response) -> None:
     """Wait for a rebuild the row asked for: later rows read a settled org."""
     if r.status_code == 202:
@@ -402,7 +581,8 @@ def webhook(provider: str, body: Any) -> Any:
 
 def ops(service: str) -> list[Row]:
     return [
-        Row(service, "GET", path, PUBLIC, get(path)) for path in ("/healthz", "/metrics", "/readyz")
+        Row(service, "GET", path, PUBLIC, get(path), check_ops)
+        for path in ("/healthz", "/metrics", "/readyz")
     ]
 
 
@@ -430,7 +610,8 @@ ROWS: list[Row] = [
         variant="on r1's stream"),
     Row("activity", "POST", "/v1/events",
         expect("201 403 403 201 404 403 201 201 403 201"),
-        lambda w, c: Call("/v1/events", json=for_r1(w, c)), variant="for r1, team claimed"),
+        lambda w, c: Call("/v1/events", json=for_r1(w, c)), check_new_stream,
+        variant="for r1, team claimed"),
     Row("activity", "GET", "/v1/events", expect(READ), get("/v1/events", limit=1000), check_feed),
     Row("activity", "GET", "/v1/events/backlog",
         expect("403 403 403 403 403 403 200 200 200 200"), get("/v1/events/backlog"),
@@ -451,23 +632,24 @@ ROWS: list[Row] = [
         lambda w, c: Call(f"/v1/connectors/{w.connector_id}", json={"default_currency": "EUR"}),
         check_connector),
     Row("activity", "DELETE", "/v1/connectors/{connector_id}",
-        expect("403 403 403 403 403 403 204 403 403 404"), doomed_connector,
-        after=after_doomed_connector),
+        expect("403 403 403 403 403 403 204 403 403 404"), doomed_connector, check_no_body,
+        after_doomed_connector),
     Row("activity", "GET", "/v1/connectors/{connector_id}/dead-letters", expect(ADMIN_OBJECT),
-        get("/v1/connectors/{w.connector_id}/dead-letters")),
+        get("/v1/connectors/{w.generic_id}/dead-letters"), check_dead_letters),
     Row("activity", "POST", "/v1/connectors/{connector_id}/dead-letters/replay",
         expect(ADMIN_OBJECT),
-        lambda w, c: Call(f"/v1/connectors/{w.connector_id}/dead-letters/replay")),
+        lambda w, c: Call(f"/v1/connectors/{w.generic_id}/dead-letters/replay"), check_replay),
     Row("activity", "POST", "/v1/imports", expect("403 403 403 403 403 403 202 202 403 202"),
         lambda w, c: Call("/v1/imports", content=NOTHING_TO_IMPORT,
-                          headers={"Content-Type": "text/csv"})),
+                          headers={"Content-Type": "text/csv"}), check_import_started),
     Row("activity", "GET", "/v1/imports", expect("403 403 403 403 403 403 200 200 403 200"),
         get("/v1/imports"), check_imports),
     Row("activity", "GET", "/v1/imports/{import_id}",
-        expect("403 403 403 403 403 403 200 200 403 404"), get("/v1/imports/{w.import_id}")),
+        expect("403 403 403 403 403 403 200 200 403 404"), get("/v1/imports/{w.import_id}"),
+        check_import),
     Row("activity", "GET", "/v1/imports/{import_id}/errors",
         expect("403 403 403 403 403 403 200 200 403 404"),
-        get("/v1/imports/{w.import_id}/errors")),
+        get("/v1/imports/{w.import_id}/errors"), check_import_errors),
     Row("activity", "POST", "/v1/webhooks/hubspot/{org}", SIGNED, webhook("hubspot", [])),
     Row("activity", "POST", "/v1/webhooks/generic/{org}", SIGNED, webhook("generic", {})),
     Row("activity", "POST", "/v1/webhooks/pipedrive/{org}", SIGNED,
@@ -484,18 +666,18 @@ ROWS: list[Row] = [
         check_kpis, variant="as_of"),
     Row("scoring", "GET", "/v1/funnel", expect(READ), get("/v1/funnel", **SPAN), check_funnel),
     Row("scoring", "GET", "/v1/funnel", expect("200 403 403 200 200 200 200 200 200 200"),
-        get("/v1/funnel", owner="rep:r1", **SPAN), variant="owner=rep:r1"),
+        get("/v1/funnel", owner="rep:r1", **SPAN), check_funnel_of_r1, variant="owner=rep:r1"),
     Row("scoring", "GET", "/v1/leaderboard", expect("403 403 403 200 200 200 200 200 200 200"),
         get("/v1/leaderboard", metric="visits", at=DAY.isoformat()), check_leaderboard),
     Row("scoring", "GET", "/v1/leaderboard", expect("403 403 403 200 403 200 200 200 200 200"),
         get("/v1/leaderboard", metric="visits", at=DAY.isoformat(), scope="team:t1"),
         check_leaderboard_of_t1, variant="scope=team:t1"),
-    Row("scoring", "GET", "/v1/metrics", expect(READ), get("/v1/metrics")),
+    Row("scoring", "GET", "/v1/metrics", expect(READ), get("/v1/metrics"), check_catalogue),
     Row("scoring", "GET", "/v1/export/kpis", expect("403 403 403 403 403 200 200 200 200 200"),
         get("/v1/export/kpis"), check_kpi_export),
-    Row("scoring", "GET", "/v1/settings", expect(READ), get("/v1/settings")),
+    Row("scoring", "GET", "/v1/settings", expect(READ), get("/v1/settings"), check_settings),
     Row("scoring", "GET", "/v1/admin/rebuild", expect("403 403 403 403 403 403 200 200 200 200"),
-        get("/v1/admin/rebuild")),
+        get("/v1/admin/rebuild"), check_rebuild_state),
     Row("scoring", "GET", "/v1/leads/priority", expect(READ), get("/v1/leads/priority"),
         check_priority),
     Row("scoring", "GET", "/v1/leads/priority", expect("200 403 403 200 200 200 200 200 200 200"),
@@ -510,7 +692,8 @@ ROWS: list[Row] = [
         get("/v1/scoring/models"), check_platform_reads_nothing),
     Row("scoring", "GET", "/v1/scoring/backtest",
         expect("403 403 403 403 403 200 200 403 403 200"),
-        get("/v1/scoring/backtest", cutoff=f"{(DAY - timedelta(days=30)).isoformat()}T00:00:00Z")),
+        get("/v1/scoring/backtest", cutoff=f"{(DAY - timedelta(days=30)).isoformat()}T00:00:00Z"),
+        check_backtest),
     Row("scoring", "GET", "/v1/export/scores", expect("403 403 403 403 403 200 200 200 200 200"),
         get("/v1/export/scores"), check_score_export),
     Row("scoring", "GET", "/v1/accounts/health", expect(READ), get("/v1/accounts/health"),
@@ -521,16 +704,16 @@ ROWS: list[Row] = [
         get("/v1/accounts/A1/health"), check_account),
     Row("scoring", "GET", "/v1/alerts", expect(READ), get("/v1/alerts"), check_alerts),
     Row("scoring", "GET", "/v1/alerts", expect("200 403 403 200 200 200 200 200 200 200"),
-        get("/v1/alerts", owner="rep:r1"), variant="owner=rep:r1"),
+        get("/v1/alerts", owner="rep:r1"), check_alerts_of_r1, variant="owner=rep:r1"),
     Row("scoring", "PUT", "/v1/settings", expect("403 403 403 403 403 403 200 403 403 200"),
-        lambda w, c: Call("/v1/settings", json={"timezone": "UTC"})),
+        lambda w, c: Call("/v1/settings", json={"timezone": "UTC"}), check_settings),
     Row("scoring", "POST", "/v1/scoring/models/train",
         expect("403 403 403 403 403 403 201 403 403 201"),
-        lambda w, c: Call("/v1/scoring/models/train")),
+        lambda w, c: Call("/v1/scoring/models/train"), check_trained),
     Row("scoring", "POST", "/v1/admin/rebuild", expect("403 403 403 403 403 403 202 403 403 202"),
-        lambda w, c: Call("/v1/admin/rebuild"), after=after_rebuild),
+        lambda w, c: Call("/v1/admin/rebuild"), check_rebuild_state, after_rebuild),
     Row("scoring", "GET", "/v1/reps/{rep}", expect("200 404 404 200 404 200 200 200 404 404"),
-        get("/v1/reps/r1")),
+        get("/v1/reps/r1"), check_rep),
     *ops("scoring"),
     # ------------------------------------------------------------------ goals
     Row("goals", "POST", "/v1/goals", expect("403 403 403 201 403 403 201 403 403 201"),
@@ -544,13 +727,17 @@ ROWS: list[Row] = [
     Row("goals", "PATCH", "/v1/goals/{goal_id}", expect(GOAL_WRITE),
         lambda w, c: Call(f"/v1/goals/{w.goals['r1']}", json={"note": f"seen by {c}"}),
         check_goal),
-    Row("goals", "DELETE", "/v1/goals/{goal_id}", expect(GOAL_WRITE), doomed_goal),
+    Row("goals", "DELETE", "/v1/goals/{goal_id}", expect(GOAL_WRITE), doomed_goal,
+        check_archived),
     Row("goals", "GET", "/v1/goals/{goal_id}/revisions", expect(OBJECT),
         get("/v1/goals/{w.goals[r1]}/revisions"), check_revisions),
     Row("goals", "POST", "/v1/goals/{goal_id}/decompose",
-        expect(GOAL_WRITE.replace("200", "201")), split_goal),
+        expect(GOAL_WRITE.replace("200", "201")), split_goal, check_split),
+    Row("goals", "POST", "/v1/goals/{goal_id}/decompose",
+        expect("404 404 404 403 404 403 201 403 403 404"), split_onto_r3, check_split_onto_r3,
+        variant="team:t1 onto r3 of t2"),
     Row("goals", "GET", "/v1/goals/{goal_id}/reconcile", expect(OBJECT),
-        get("/v1/goals/{w.goals[r1]}/reconcile")),
+        get("/v1/goals/{w.goals[r1]}/reconcile"), check_reconcile),
     Row("goals", "GET", "/v1/goals/{goal_id}/progress", expect(OBJECT),
         get("/v1/goals/{w.goals[r1]}/progress", **AT), check_goal),
     Row("goals", "GET", "/v1/goals/{goal_id}/progress",
@@ -567,9 +754,9 @@ ROWS: list[Row] = [
         variant="owner=rep:r1"),
     Row("goals", "POST", "/v1/plans/funnel", expect("200 403 403 200 403 200 200 200 200 200"),
         lambda w, c: Call("/v1/plans/funnel", json=PLAN), check_plan, variant="for rep:r1"),
-    Row("goals", "GET", "/v1/calendar", expect(READ), get("/v1/calendar")),
+    Row("goals", "GET", "/v1/calendar", expect(READ), get("/v1/calendar"), check_calendar),
     Row("goals", "PUT", "/v1/calendar", expect("403 403 403 403 403 403 200 403 403 200"),
-        lambda w, c: Call("/v1/calendar", json=CALENDAR)),
+        lambda w, c: Call("/v1/calendar", json=CALENDAR), check_calendar),
     *ops("goals"),
 ]
 # fmt: on

@@ -1,4 +1,5 @@
-"""When the database goes away: appends and readiness answer 503 at once, then recover.
+"""When the database goes away: appends, reads, webhook deliveries, import starts and readiness
+answer 503 at once (with `Retry-After` and an RFC 9457 problem, issue 11 §6), then recover.
 
 The app reaches PostgreSQL through a small TCP relay on loopback that the test can cut, as a
 network fault or a database restart would.
@@ -7,17 +8,24 @@ network fault or a database restart would.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
+from standardwebhooks.webhooks import Webhook
 
 from services.activity.main import create_app
 from tests.api.activity.conftest import activity_settings
-from tests.conftest import make_event, running
+from tests.conftest import TokenFactory, make_event, running
+from tests.problems import assert_problem
 
 
 class Relay:
@@ -72,6 +80,27 @@ class Relay:
         return url.render_as_string(hide_password=False)
 
 
+def assert_unavailable(answer: httpx.Response) -> None:
+    """A 503 problem (RFC 9457) telling when to retry."""
+    body = assert_problem(answer, 503)
+    assert body["type"] == "urn:salesperf:problem:unavailable", body
+    assert body["title"] == "Service unavailable", body
+    assert answer.headers["retry-after"].isdigit(), answer.headers
+
+
+SECRET = "whsec_" + base64.b64encode(b"o" * 32).decode()
+CSV = b"event_id,type,stream,occurred_at\nnot-a-uuid,visit.logged,account-O1,2020-01-01T00:00:00Z\n"
+
+
+def signed(org: str, payload: object) -> tuple[str, bytes, dict[str, str]]:
+    """A Standard Webhooks delivery to the org's generic connector, signed now."""
+    body, msg_id, now = json.dumps(payload).encode(), "msg_outage", datetime.now(UTC)
+    headers = {"Content-Type": "application/json", "webhook-id": msg_id,
+               "webhook-timestamp": str(int(now.timestamp())),
+               "webhook-signature": Webhook(SECRET).sign(msg_id, now, body)}  # fmt: skip
+    return f"/v1/webhooks/generic/{org}", body, headers
+
+
 @pytest.fixture
 async def relay(database_url: str) -> AsyncIterator[Relay]:
     relay = Relay(database_url)
@@ -82,8 +111,8 @@ async def relay(database_url: str) -> AsyncIterator[Relay]:
 
 
 async def test_an_outage_answers_503_at_once_and_the_service_recovers(
-    relay, database_url, auth, db, org
-):
+    relay: Relay, database_url: str, auth: TokenFactory, db: asyncpg.Pool, org: str
+) -> None:
     app = create_app(activity_settings(), database_url=relay.url(database_url))
     async with running(app, "activity") as client:
         assert (
@@ -96,8 +125,8 @@ async def test_an_outage_answers_503_at_once_and_the_service_recovers(
         answers = await asyncio.gather(*(
             client.post("/v1/events", json=e, headers=auth()) for e in events
         ))  # fmt: skip
-        assert [a.status_code for a in answers] == [503] * 8
-        assert answers[0].json()["type"] == "urn:salesperf:problem:unavailable"
+        for answer in answers:
+            assert_unavailable(answer)
         assert time.monotonic() - started < 10, "an outage must not cost a timeout per request"
         ready = await client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["checks"]["database"] is False
@@ -108,3 +137,42 @@ async def test_an_outage_answers_503_at_once_and_the_service_recovers(
         assert (await client.get("/readyz")).status_code == 200
     stored = await db.fetchval("SELECT count(*) FROM activity.events WHERE org_id = $1", org)
     assert stored == 2
+
+
+async def test_reads_deliveries_and_imports_answer_503_with_retry_after(
+    relay: Relay, database_url: str, auth: TokenFactory, db: asyncpg.Pool, org: str
+) -> None:
+    app = create_app(activity_settings(), database_url=relay.url(database_url))
+    async with running(app, "activity") as client:
+        connector = {"provider": "generic", "secret": SECRET, "default_currency": "EUR"}
+        made = await client.post("/v1/connectors", json=connector, headers=auth())
+        assert made.status_code == 201, made.text
+        event = make_event(stream="lead-O1")
+        stored = await client.post("/v1/events", json=event, headers=auth())
+        assert stored.status_code == 201, stored.text
+        reads = ("/v1/events", "/v1/streams/lead-O1", f"/v1/events/{event['event_id']}")
+        for path in reads:
+            assert (await client.get(path, headers=auth())).status_code == 200, path
+        visit = {"type": "visit.logged", "stream": "lead-O2", "occurred_at": "2020-01-01T10:00:00Z",
+                 "rep_id": "r1", "data": {"mode": "onsite", "effective": True,
+                                          "duration_minutes": 5}}  # fmt: skip
+
+        await relay.cut()
+        for path in reads:
+            assert_unavailable(await client.get(path, headers=auth()))
+        url, body, headers = signed(org, [visit])
+        assert_unavailable(await client.post(url, content=body, headers=headers))
+        imported = await client.post(
+            "/v1/imports", content=CSV, headers={**auth(), "Content-Type": "text/csv"}
+        )
+        assert_unavailable(imported)
+
+        await relay.start()  # the database is back: the same requests succeed
+        for path in reads:
+            assert (await client.get(path, headers=auth())).status_code == 200, path
+        url, body, headers = signed(org, [visit])
+        delivered = await client.post(url, content=body, headers=headers)
+        assert delivered.status_code == 200, delivered.text
+        assert delivered.json()["appended"] == 1
+    assert await db.fetchval("SELECT count(*) FROM activity.events WHERE org_id = $1", org) == 2
+    assert await db.fetchval("SELECT count(*) FROM activity.imports WHERE org_id = $1", org) == 0

@@ -22,6 +22,7 @@ import asyncpg
 import httpx
 import pytest
 
+from services.scoring.repository import LEASE_CLASS
 from shared.auth import issue_token
 from shared.db import asyncpg_dsn
 from tests.conftest import JWT_SECRET, make_event
@@ -94,8 +95,26 @@ def processes(own_database: str, tmp_path: Path) -> Iterator[Processes]:
         p.stop_all()
 
 
-def headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(JWT_SECRET, org=ORG, role='admin', sub='ops')}"}
+def org_headers(org: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(JWT_SECRET, org=org, role='admin', sub='ops')}"}
+
+
+async def post_visits(
+    client: httpx.AsyncClient, p: Processes, org: str, size: int, accounts: int
+) -> int:
+    """One batch of `size` visits to `accounts` accounts of `org`: the last event's position."""
+    events = [
+        make_event("visit.logged", stream=f"account-acc-{i % accounts}",
+                   occurred_at="2026-06-15T09:00:00+00:00")
+        for i in range(size)
+    ]  # fmt: skip
+    answer = await client.post(
+        f"http://127.0.0.1:{p.activity_port}/v1/events/batch", json={"events": events},
+        headers=org_headers(org),
+    )  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    position: int = answer.json()["results"][-1]["position"]
+    return position
 
 
 async def leader(client: httpx.AsyncClient, p: Processes, timeout: float = 15) -> str:
@@ -114,11 +133,12 @@ async def leader(client: httpx.AsyncClient, p: Processes, timeout: float = 15) -
     raise AssertionError("no scoring replica leads")
 
 
-async def visits(client: httpx.AsyncClient, port: int) -> tuple[int, int]:
+async def visits(client: httpx.AsyncClient, port: int, org: str) -> tuple[int, int]:
+    """The year's visits of `org` as the replica on `port` serves them, and its position."""
     answer = await client.get(
         f"http://127.0.0.1:{port}/v1/kpis",
-        params={"owner": "org", "period": "year", "from": "2026-01-01", "metrics": "visits,calls"},
-        headers=headers(),
+        params={"owner": "org", "period": "year", "from": "2026-01-01", "metrics": "visits"},
+        headers=org_headers(org),
     )
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -129,24 +149,14 @@ async def test_killing_the_leader_loses_nothing_and_counts_nothing_twice(
     processes: Processes,
 ) -> None:
     p = processes
-    activity = f"http://127.0.0.1:{p.activity_port}"
     posted, last_position = 0, 0
     async with httpx.AsyncClient(timeout=30) as client:
 
         async def append(batches: int, size: int = 50) -> None:
             nonlocal posted, last_position
             for _ in range(batches):
-                events = [
-                    make_event("visit.logged", stream=f"account-acc-{i % 17}",
-                               occurred_at="2026-06-15T09:00:00+00:00")
-                    for i in range(size)
-                ]  # fmt: skip
-                answer = await client.post(
-                    f"{activity}/v1/events/batch", json={"events": events}, headers=headers()
-                )
-                assert answer.status_code == 201, answer.text
+                last_position = await post_visits(client, p, ORG, size, accounts=17)
                 posted += size
-                last_position = answer.json()["results"][-1]["position"]
                 await asyncio.sleep(0.01)
 
         await append(10)
@@ -162,13 +172,13 @@ async def test_killing_the_leader_loses_nothing_and_counts_nothing_twice(
 
         deadline = time.monotonic() + 30
         while True:
-            counted, position = await visits(client, p.ports[second])
+            counted, position = await visits(client, p.ports[second], ORG)
             if position >= last_position or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.1)
         assert (counted, position) == (posted, last_position)
         # The restarted replica serves the same numbers from the same projection.
-        assert (await visits(client, p.ports[first]))[0] == posted
+        assert (await visits(client, p.ports[first], ORG))[0] == posted
 
     conn = await asyncpg.connect(asyncpg_dsn(p.database_url))
     try:
@@ -183,10 +193,6 @@ async def test_killing_the_leader_loses_nothing_and_counts_nothing_twice(
 # ------------------------------------------------------------------ orgs leased to replicas
 
 ORGS = [f"org-lease-{i}" for i in range(6)]
-
-
-def org_headers(org: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(JWT_SECRET, org=org, role='admin', sub='ops')}"}
 
 
 async def leases(client: httpx.AsyncClient, p: Processes) -> dict[str, int]:
@@ -220,7 +226,7 @@ async def lease_holders(database_url: str) -> dict[int, int]:
             "SELECT pid, count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted"
             " AND classid = $1 AND database = (SELECT oid FROM pg_database"
             " WHERE datname = current_database()) GROUP BY pid",
-            0x5C0F,
+            LEASE_CLASS,
         )
     finally:
         await conn.close()
@@ -231,7 +237,6 @@ async def test_orgs_are_shared_out_and_a_killed_replicas_orgs_move_without_doubl
     processes: Processes,
 ) -> None:
     p = processes
-    activity = f"http://127.0.0.1:{p.activity_port}"
     posted = dict.fromkeys(ORGS, 0)
     last = dict.fromkeys(ORGS, 0)
     async with httpx.AsyncClient(timeout=30) as client:
@@ -239,18 +244,8 @@ async def test_orgs_are_shared_out_and_a_killed_replicas_orgs_move_without_doubl
         async def append(rounds: int, size: int = 20) -> None:
             for _ in range(rounds):
                 for org in ORGS:
-                    events = [
-                        make_event("visit.logged", stream=f"account-acc-{i % 7}",
-                                   occurred_at="2026-06-15T09:00:00+00:00")
-                        for i in range(size)
-                    ]  # fmt: skip
-                    answer = await client.post(
-                        f"{activity}/v1/events/batch", json={"events": events},
-                        headers=org_headers(org),
-                    )  # fmt: skip
-                    assert answer.status_code == 201, answer.text
+                    last[org] = await post_visits(client, p, org, size, accounts=7)
                     posted[org] += size
-                    last[org] = answer.json()["results"][-1]["position"]
                 await asyncio.sleep(0.01)
 
         await append(2)
@@ -268,20 +263,9 @@ async def test_orgs_are_shared_out_and_a_killed_replicas_orgs_move_without_doubl
         await writer
         await append(2)
 
-        async def folded(org: str) -> tuple[int, int]:
-            answer = await client.get(
-                f"http://127.0.0.1:{p.ports['scoring-1']}/v1/kpis",
-                params={"owner": "org", "period": "year", "from": "2026-01-01",
-                        "metrics": "visits"},
-                headers=org_headers(org),
-            )  # fmt: skip
-            assert answer.status_code == 200, answer.text
-            body = answer.json()
-            return body["buckets"][0]["metrics"]["visits"]["value"], body["up_to"]["position"]
-
         deadline = time.monotonic() + 30
         while True:
-            now = {org: await folded(org) for org in ORGS}
+            now = {org: await visits(client, p.ports["scoring-1"], org) for org in ORGS}
             if all(now[o][1] >= last[o] for o in ORGS) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.1)
