@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from salesperf.scoring_cli import app as scoring_app
-from shared.auth import DEFAULT_TTL_SECONDS, Role, issue_token
+from shared.auth import DEFAULT_TTL_SECONDS, Role, mint_token
 from shared.config import CommonSettings
 from shared.db import embedded_pgdata, run_migrations, stop_embedded, sync_url
 
@@ -53,13 +53,8 @@ def token(
         raise typer.BadParameter("a manager's token needs --team", param_hint="--team")
     if ttl < 1:
         raise typer.BadParameter("must be at least 1 second", param_hint="--ttl")
-    settings = CommonSettings()
-    if settings.jwt_kid is not None:
-        secret, kid = settings.jwt_keys[settings.jwt_kid].get_secret_value(), settings.jwt_kid
-    else:
-        secret, kid = settings.resolved_jwt_secret(), None
     typer.echo(
-        issue_token(secret, org=org, role=role, sub=sub, team=team, ttl_seconds=ttl, kid=kid)
+        mint_token(CommonSettings(), org=org, role=role, sub=sub, team=team, ttl_seconds=ttl)
     )
 
 
@@ -109,8 +104,8 @@ def _serve(settings: CommonSettings, url: str, org: str, log_level: str) -> None
 
     with console.status("migrating"):
         run_migrations(url)
-    admin = issue_token(
-        settings.resolved_jwt_secret(),
+    admin = mint_token(
+        settings,
         org=org,
         role=Role.ADMIN,
         sub="dev-admin",

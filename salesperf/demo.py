@@ -28,7 +28,7 @@ from rich.progress import (
 )
 
 from salesperf.synthetic import generate
-from shared.auth import Role, issue_token
+from shared.auth import Role, issue_token, mint_token
 from shared.config import CommonSettings
 
 DEFAULT_URL = "http://127.0.0.1:8002"
@@ -100,8 +100,9 @@ def _problem(response: httpx.Response) -> str:
         text += f" ({errors[0].get('field')}: {errors[0].get('message')})"
     if response.status_code == 401:
         text += (
-            "\nThe token was refused: this shell and the server must share the JWT secret "
-            "(SALESPERF_JWT_SECRET, or the same SALESPERF_DATA_DIR)."
+            "\nThe token was refused: this shell and the server must share the signing key "
+            "(SALESPERF_JWT_KEYS and SALESPERF_JWT_KID, or SALESPERF_JWT_SECRET, or the same "
+            "SALESPERF_DATA_DIR)."
         )
     elif response.status_code == 409:
         text += (
@@ -181,14 +182,16 @@ async def run_demo(
 ) -> DemoResult:
     """Generate the quarter and post it to activity as an admin of `org`.
 
-    `secret` defaults to the configured JWT secret (CommonSettings). Pass `client` (its base_url
+    The token is signed with the configured current key (`SALESPERF_JWT_KID`'s, else the secret:
+    `shared.auth.mint_token`), or with `secret` when given. Pass `client` (its base_url
     is used, not `url`) or `transport` to talk to an in-process app; `console` shows a progress
     bar on it.
     """
     events = generate(seed=seed, start=start, days=days, scale=scale)
     if secret is None:
-        secret = CommonSettings().resolved_jwt_secret()
-    token = issue_token(secret, org=org, role=Role.ADMIN, sub="demo")
+        token = mint_token(CommonSettings(), org=org, role=Role.ADMIN, sub="demo")
+    else:
+        token = issue_token(secret, org=org, role=Role.ADMIN, sub="demo")
 
     async def post(http: httpx.AsyncClient) -> DemoResult:
         if console is None:

@@ -11,7 +11,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from shared.auth import Role, issue_token
+from shared.auth import Role, mint_token
 from shared.config import CommonSettings
 
 MEDIA_TYPES = {
@@ -50,8 +50,7 @@ def run_import(
     poll: float = 0.5, transport: httpx.BaseTransport | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Upload `path`, follow the job to its end with a progress bar; the final job."""
-    token = issue_token(CommonSettings().resolved_jwt_secret(), org=org, role=Role.ADMIN,
-                        sub="salesperf-cli")  # fmt: skip
+    token = mint_token(CommonSettings(), org=org, role=Role.ADMIN, sub="salesperf-cli")
     headers = {"Authorization": f"Bearer {token}", "Content-Type": media_type(path, fmt)}
     with httpx.Client(base_url=url, timeout=httpx.Timeout(30, write=None),
                       transport=transport) as http:  # fmt: skip

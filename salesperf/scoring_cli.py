@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from shared.auth import Role, issue_token
+from shared.auth import Role, mint_token
 from shared.config import CommonSettings
 
 app = typer.Typer(help="Operate the scoring service.", no_args_is_help=True)
@@ -23,8 +23,7 @@ def rebuild_org(
     transport: httpx.BaseTransport | None = None, show: bool = True,
 ) -> dict[str, object]:  # fmt: skip
     """Ask scoring to rebuild `org` and follow it to the end; the final status."""
-    token = issue_token(CommonSettings().resolved_jwt_secret(), org=org, role=Role.ADMIN,
-                        sub="salesperf-cli")  # fmt: skip
+    token = mint_token(CommonSettings(), org=org, role=Role.ADMIN, sub="salesperf-cli")
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=10, transport=transport) as http:
         started = http.post("/v1/admin/rebuild")
@@ -86,8 +85,7 @@ def backtest_org(
     transport: httpx.BaseTransport | None = None,
 ) -> dict[str, object]:  # fmt: skip
     """Ask scoring for the org's backtest (learn before `cutoff`, judge what came after)."""
-    token = issue_token(CommonSettings().resolved_jwt_secret(), org=org, role=Role.ADMIN,
-                        sub="salesperf-cli")  # fmt: skip
+    token = mint_token(CommonSettings(), org=org, role=Role.ADMIN, sub="salesperf-cli")
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=600, transport=transport) as http:
         answer = http.get(

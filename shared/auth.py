@@ -5,6 +5,14 @@ bi | service), `sub` (the subject, a rep id for reps), optional `team` (required
 `exp`. A `kid` in the header names one of the rotatable keys (`SALESPERF_JWT_KEYS`); a token
 without one is verified with the service's single secret (`SALESPERF_JWT_SECRET`).
 
+Every token salesperf mints itself (the services' tokens to each other, the CLIs', the
+development admin token of `salesperf run`) is signed with the *current* key, `signing_key`:
+`SALESPERF_JWT_KID`'s key with its `kid` in the header, else the secret without one (`mint_token`).
+So once every service signs with a kid and the kid-less tokens handed out before have expired,
+the secret verifies nothing anyone still holds and can be changed or retired.
+Tokens one service sends another are short-lived and re-minted before they expire
+(`service_token`).
+
 Tokens whose `iss` is a configured OpenID Connect issuer are verified against that issuer's keys
 (shared/oidc.py). The route is chosen by `iss` and nothing else, and each route accepts exactly
 one kind of key: HS256 with our secrets for tokens without `iss`, the issuer's asymmetric keys for
@@ -36,6 +44,8 @@ if TYPE_CHECKING:
 
 ALGORITHM = "HS256"
 DEFAULT_TTL_SECONDS = 12 * 3600
+SERVICE_TOKEN_TTL = 3600
+"""Lifetime of the tokens one service mints to call another (re-minted at half of it)."""
 PLATFORM_ORG = "*"
 """The `org` of a platform token: a service that works across orgs (scoring's consumer lists the
 orgs with it). Such a token reads no org's data and can write nothing."""
@@ -88,6 +98,62 @@ def issue_token(
     if team:
         claims["team"] = team
     return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": kid} if kid else None)
+
+
+def signing_key(settings: CommonSettings, secret: str | None = None) -> tuple[str, str | None]:
+    """The key new tokens are signed with, and the `kid` to name in their header: the key of
+    `SALESPERF_JWT_KEYS` that `SALESPERF_JWT_KID` names, else the secret (`secret` when the caller
+    has resolved it already) and no `kid`."""
+    if settings.jwt_kid is not None:
+        return settings.jwt_keys[settings.jwt_kid].get_secret_value(), settings.jwt_kid
+    return (settings.resolved_jwt_secret() if secret is None else secret), None
+
+
+def mint_token(
+    settings: CommonSettings,
+    *,
+    org: str,
+    role: Role | str,
+    sub: str,
+    team: str | None = None,
+    ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    secret: str | None = None,
+) -> str:
+    """A token signed with the current key (`signing_key`): what every token salesperf mints
+    for itself or an operator is made with."""
+    key, kid = signing_key(settings, secret)
+    return issue_token(key, org=org, role=role, sub=sub, team=team, ttl_seconds=ttl_seconds,
+                       kid=kid)  # fmt: skip
+
+
+_service_tokens: dict[tuple[str, str | None, str, str, int], tuple[str, float]] = {}
+_SERVICE_TOKENS_KEPT = 10_000
+
+
+def service_token(
+    settings: CommonSettings,
+    *,
+    org: str,
+    sub: str,
+    ttl_seconds: int = SERVICE_TOKEN_TTL,
+    secret: str | None = None,
+) -> str:
+    """A service token of `org` (the platform's: `PLATFORM_ORG`) for one of our services to call
+    another, signed with the current key. Minted once and handed out again until half its life
+    is gone, then minted anew: a caller that asks for it at each request never sends an expired
+    one, and the verifying side checks each token's signature once (`TokenVerifier` keeps it)."""
+    key, kid = signing_key(settings, secret)
+    cached = (key, kid, org, sub, ttl_seconds)
+    now = time.time()
+    hit = _service_tokens.get(cached)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    token = mint_token(settings, org=org, role=Role.SERVICE, sub=sub, ttl_seconds=ttl_seconds,
+                       secret=secret)  # fmt: skip
+    if len(_service_tokens) >= _SERVICE_TOKENS_KEPT:
+        _service_tokens.clear()
+    _service_tokens[cached] = (token, now + ttl_seconds / 2)
+    return token
 
 
 def decode_token(secret: str, token: str) -> Principal:

@@ -50,7 +50,14 @@ class CommonSettings(BaseSettings):
     jwt_kid: str | None = Field(
         default=None,
         validation_alias="SALESPERF_JWT_KID",
-        description="The key of `jwt_keys` that `salesperf token` signs with; unset: the secret.",
+        description="The key of `jwt_keys` every token salesperf mints is signed with (its own "
+        "service tokens, `salesperf token`, the CLIs); unset: the secret, without a `kid`.",
+    )
+    cursor_keys: list[SecretStr] = Field(
+        default_factory=list,
+        validation_alias="SALESPERF_CURSOR_KEYS",
+        description='Keys of the sealed cursors (JSON: ["new…", "old…"]): the first seals, every '
+        "one opens; empty: the JWT secret (shared/pagination.py).",
     )
     oidc_issuers: list[OidcIssuer] = Field(
         default_factory=list,
@@ -65,6 +72,8 @@ class CommonSettings(BaseSettings):
         for kid, key in self.jwt_keys.items():
             if not kid or len(key.get_secret_value()) < 32:
                 raise ValueError("SALESPERF_JWT_KEYS: each key needs a `kid` and 32+ characters")
+        if any(len(key.get_secret_value()) < 32 for key in self.cursor_keys):
+            raise ValueError("SALESPERF_CURSOR_KEYS: each key needs 32+ characters")
         if self.jwt_kid is not None and self.jwt_kid not in self.jwt_keys:
             raise ValueError(f"SALESPERF_JWT_KID {self.jwt_kid!r} is not in SALESPERF_JWT_KEYS")
         issuers = [i.issuer for i in self.oidc_issuers]

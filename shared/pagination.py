@@ -1,17 +1,24 @@
 """Opaque cursors: clients pass back what they were given and never build one themselves.
 
-A cursor is sealed with AES-SIV (deterministic authenticated encryption, `cryptography`): its
-key is derived (HKDF-SHA256) from the services' shared secret (`SALESPERF_JWT_SECRET`, see
-`configure_cursors`) and the org is its associated data. So a cursor reveals nothing (not the
-global position of an event, not a sort key) and is refused in any other org, with a 400-class
-problem naming the parameter, as a forged or damaged one is. Every replica and every service of
-a deployment shares the secret, so a cursor made by one is read by another. The same position in
-the same org always seals to the same cursor.
+A cursor is sealed with AES-SIV (deterministic authenticated encryption, `cryptography`) and the
+org is its associated data. So a cursor reveals nothing (not the global position of an event, not
+a sort key) and is refused in any other org, with a 400-class problem naming the parameter, as a
+forged or damaged one is. Every replica and every service of a deployment shares the cursor keys,
+so a cursor made by one is read by another. The same position in the same org always seals to the
+same cursor (under the same key).
 
-Before opaque cursors, a feed cursor was readable base64 of `v1.<position>`; scoring keeps the
-feed cursor it folded up to in its schema. `decode_cursor(…, legacy=True)` still reads that old
-form (activity allows it for service tokens only: scoring's stored cursor, which the next page
-it reads replaces).
+The keys (`configure_cursors`) are their own setting, `SALESPERF_CURSOR_KEYS`, so that rotating
+the tokens' keys never touches a cursor: the first key seals, every one listed opens (each is
+stretched with HKDF-SHA256). Unset, the one key is the JWT secret (`SALESPERF_JWT_SECRET`), as
+before the setting existed; listing that secret's value as a cursor key keeps the cursors made
+with it readable after the secret itself is changed. A cursor whose key was dropped is refused
+like a forged one: a client starts its listing again, and scoring, which stores the feed cursor
+it folded up to, resumes from the position stored beside it (`readable_cursor`, below).
+
+Before opaque cursors, a feed cursor was readable base64 of `v1.<position>`.
+`decode_cursor(…, legacy=True)` still reads that form (activity allows it for service tokens
+only): scoring's stored cursor from that time, and the position scoring resumes from when no key
+opens its stored cursor any more. The next page's cursor replaces it.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import base64
 import binascii
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import orjson
 from cryptography.exceptions import InvalidTag
@@ -29,6 +37,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from starlette.datastructures import URL
 
 from shared.errors import InvalidInput, field_error
+
+if TYPE_CHECKING:
+    from shared.config import CommonSettings
 
 _LEGACY_PREFIX = "v1."
 _PREFIX = "c2."
@@ -41,14 +52,42 @@ def _derive(secret: bytes) -> AESSIV:
     return AESSIV(key.derive(secret))
 
 
-# Until a service configures its secret (its lifespan does), a key of this process alone.
-_sealer = _derive(os.urandom(32))
+class _Keys:
+    """The cursor keys: the first seals, every one opens."""
+
+    def __init__(self, secrets: Sequence[bytes]) -> None:
+        if not secrets:
+            raise ValueError("cursors need a key")
+        self.keys = tuple(_derive(secret) for secret in secrets)
+
+    def seal(self, plain: bytes, org: bytes) -> bytes:
+        return self.keys[0].encrypt(plain, [org])
+
+    def open(self, sealed: bytes, org: bytes, *, current: bool = False) -> bytes:
+        """The plain text; InvalidTag when no key (`current`: not the sealing key) opens it."""
+        for key in self.keys[:1] if current else self.keys:
+            try:
+                return key.decrypt(sealed, [org])
+            except InvalidTag:
+                continue
+        raise InvalidTag
 
 
-def configure_cursors(secret: str) -> None:
-    """Derive the cursor key from the services' shared secret (each service's lifespan)."""
+# Until a service configures its keys (its lifespan does), a key of this process alone.
+_sealer = _Keys([os.urandom(32)])
+
+
+def configure_cursors(secret: str, settings: CommonSettings | None = None) -> None:
+    """Key the cursors (each service's lifespan): `SALESPERF_CURSOR_KEYS` of `settings` (without
+    them, of the environment, where a service's settings come from) when set, else the services'
+    shared secret `secret`."""
     global _sealer
-    _sealer = _derive(secret.encode())
+    if settings is None:
+        from shared.config import CommonSettings
+
+        settings = CommonSettings()
+    keys = [key.get_secret_value() for key in settings.cursor_keys] or [secret]
+    _sealer = _Keys([key.encode() for key in keys])
 
 
 def _b64(raw: bytes) -> str:
@@ -60,15 +99,16 @@ def _unb64(text: str) -> bytes:
 
 
 def _seal(org: str, tag: bytes, body: bytes) -> str:
-    return _PREFIX + _b64(_sealer.encrypt(tag + b"." + body, [org.encode()]))
+    return _PREFIX + _b64(_sealer.seal(tag + b"." + body, org.encode()))
 
 
-def _open(org: str, tag: bytes, cursor: str) -> bytes:
-    """The body sealed for `org` under `tag`; ValueError for anything else."""
+def _open(org: str, tag: bytes, cursor: str, *, current: bool = False) -> bytes:
+    """The body sealed for `org` under `tag` (`current`: with the key that seals now); ValueError
+    for anything else."""
     if not cursor.startswith(_PREFIX):
         raise ValueError("not a cursor")
     try:
-        plain = _sealer.decrypt(_unb64(cursor[len(_PREFIX) :]), [org.encode()])
+        plain = _sealer.open(_unb64(cursor[len(_PREFIX) :]), org.encode(), current=current)
     except InvalidTag as exc:
         raise ValueError("not sealed for this org") from exc
     found, _, body = plain.partition(b".")
@@ -80,6 +120,28 @@ def _open(org: str, tag: bytes, cursor: str) -> bytes:
 def encode_cursor(position: int, org: str) -> str:
     """The opaque cursor of a place in `org`'s feed."""
     return _seal(org, _POSITION_TAG, position.to_bytes(8, "big"))
+
+
+def is_current(cursor: str, org: str) -> bool:
+    """Whether `cursor` is a feed cursor of `org` sealed with the key that seals now (not one
+    only an older key opens, nor the readable form, nor anything else)."""
+    try:
+        return len(_open(org, _POSITION_TAG, cursor, current=True)) == 8
+    except (ValueError, binascii.Error, UnicodeError):
+        return False
+
+
+def is_stale(cursor: str, org: str) -> bool:
+    """Whether `cursor` is a sealed cursor that the key sealing now did not seal for `org`: one
+    an older key sealed, or one no key opens any more (not the readable form)."""
+    return cursor.startswith(_PREFIX) and not is_current(cursor, org)
+
+
+def readable_cursor(position: int) -> str:
+    """The readable form of a place in the feed (`v1.<position>`), which activity takes from
+    service tokens only (`decode_cursor(…, legacy=True)`): what scoring resumes from when its
+    stored cursor is sealed with a key that no longer opens it."""
+    return _b64(f"{_LEGACY_PREFIX}{position}".encode("ascii"))
 
 
 def _legacy_position(cursor: str) -> int:

@@ -86,7 +86,8 @@ def create_app(
             stack.push_async_callback(importer.stop)  # before the pool: jobs stop where they are
             app.state.settings = settings
             app.state.jwt_secret = settings.resolved_jwt_secret()
-            configure_cursors(app.state.jwt_secret)  # cursors sealed with the shared secret
+            # Cursors sealed with SALESPERF_CURSOR_KEYS (unset: the shared secret).
+            configure_cursors(app.state.jwt_secret, settings)
             app.state.runtime = Runtime(
                 pool=pool, committer=committer, notifier=notifier, importer=importer
             )

@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from shared.auth import Role, issue_token
+from shared.auth import service_token
 from shared.db import create_engine, create_sessionmaker, sync_url
 from shared.docs import install_offline_docs
 from shared.errors import document_problems_as_problem_json, install_problem_handlers
@@ -33,7 +33,7 @@ shape, projection and status. Every change is a revision; nothing is overwritten
 Authenticate with `Authorization: Bearer <JWT>` (`salesperf token --help`). Errors are
 RFC 9457 `application/problem+json` with the fields at fault; 503 when scoring is down.
 """
-TOKEN_TTL = 3600
+TOKEN_TTL = 3600  # goals' service tokens to scoring
 
 
 def create_app(
@@ -50,13 +50,12 @@ def create_app(
         engine = create_engine(database_url or sync_url(settings), pool_size=settings.pool_size,
                                application_name="goals")  # fmt: skip
         secret = settings.resolved_jwt_secret()
-        tokens: dict[str, str] = {}
 
-        def token(org: str) -> str:  # a service token per org, minted once
-            if org not in tokens:
-                tokens[org] = issue_token(secret, org=org, role=Role.SERVICE, sub="goals",
-                                          ttl_seconds=365 * 24 * 3600)  # fmt: skip
-            return tokens[org]
+        def token(org: str) -> str:
+            """Goals' service token for `org`: signed with the current key, short-lived, asked
+            for at each call to scoring and re-minted before it expires (shared/auth.py)."""
+            return service_token(settings, org=org, sub="goals", ttl_seconds=TOKEN_TTL,
+                                 secret=secret)  # fmt: skip
 
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(engine.dispose)
@@ -66,7 +65,7 @@ def create_app(
             stack.push_async_callback(scoring.aclose)
             app.state.settings = settings
             app.state.jwt_secret = secret
-            configure_cursors(secret)  # cursors sealed with the shared secret
+            configure_cursors(secret, settings)  # SALESPERF_CURSOR_KEYS, else the secret
             app.state.engine = engine
             app.state.sessionmaker = create_sessionmaker(engine)
             app.state.scoring = scoring

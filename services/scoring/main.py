@@ -73,7 +73,7 @@ def create_app(
             stack.push_async_callback(org_rows.stop)
             app.state.settings = settings
             app.state.jwt_secret = secret
-            configure_cursors(secret)  # cursors sealed with the shared secret
+            configure_cursors(secret, settings)  # SALESPERF_CURSOR_KEYS, else the shared secret
             app.state.runtime = Runtime(
                 pool=pool,
                 settings=settings,

@@ -17,6 +17,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from shared.pagination import is_stale, readable_cursor
+
 from .answer.sources import Row, Scope
 from .domain import OwnerKind
 from .projections.codec import KINDS, decode, encode
@@ -47,7 +49,32 @@ async def ensure_org(conn: asyncpg.Connection, org_id: str, timezone: str) -> as
     )
     row = await get_org(conn, org_id)
     assert row is not None
-    return row
+    return await _resumable(conn, row)
+
+
+async def _resumable(conn: asyncpg.Connection, row: asyncpg.Record) -> asyncpg.Record:
+    """The org's row (for its follower to start from), with a cursor activity opens.
+
+    The stored cursor is activity's `next` after the last page that held events, sealed with
+    the cursor key of that moment (shared/pagination.py); an idle org keeps it for ever. A stored
+    cursor the current key did not seal (an older key's, which dropping that key would make
+    unreadable, or one no key opens any more) is replaced by the readable form of the position
+    stored beside it, the same place in the feed, which activity takes from service tokens; the
+    next page's cursor, sealed with the current key, replaces that in turn. Compare-and-set, like
+    every move of the cursor."""
+    cursor: str | None = row["cursor"]
+    if cursor is None or not is_stale(cursor, row["org_id"]):
+        return row
+    resume = readable_cursor(row["position"])
+    moved = await conn.fetchrow(
+        "UPDATE scoring.orgs SET cursor = $3 WHERE org_id = $1 AND cursor = $2 RETURNING *",
+        row["org_id"], cursor, resume,
+    )  # fmt: skip
+    if moved is not None:
+        return moved
+    again = await get_org(conn, row["org_id"])  # moved meanwhile: as it stands now
+    assert again is not None
+    return again
 
 
 async def get_org(conn: asyncpg.Connection, org_id: str) -> asyncpg.Record | None:

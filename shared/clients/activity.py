@@ -8,12 +8,16 @@ Pages parse straight from bytes into the same `EventPage` model activity declare
 `response_model`. Answers other than 2xx become our own errors: 401 `Unauthorized`, 403
 `Forbidden`, 404 `NotFound`, another 4xx `InvalidInput`; a 5xx, a timeout or no connection at
 all `UpstreamUnavailable`, which `tail` rides out with capped exponential back-off.
+
+`token` is a bearer token, or a function giving one, asked at every request: a long-lived client
+(scoring's followers) then sends a token minted moments ago, never one that has expired
+(`shared.auth.service_token`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from typing import Any
 
 import httpx
@@ -27,11 +31,22 @@ from shared.errors import UpstreamUnavailable
 _page = TypeAdapter(EventPage)
 
 
+class _Bearer(httpx.Auth):
+    """`Authorization: Bearer …` with the token `tokens()` gives at each request."""
+
+    def __init__(self, tokens: Callable[[], str]) -> None:
+        self._tokens = tokens
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._tokens()}"
+        yield request
+
+
 class ActivityClient(ServiceClient):
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | Callable[[], str],
         *,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -39,7 +54,8 @@ class ActivityClient(ServiceClient):
         self._timeout = timeout
         self._http = httpx.AsyncClient(
             base_url=base_url,
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {token}"} if isinstance(token, str) else None,
+            auth=None if isinstance(token, str) else _Bearer(token),
             timeout=httpx.Timeout(timeout),
             transport=transport,
         )

@@ -5,8 +5,8 @@
                                     first=date(2026, 7, 1), last=date(2026, 7, 31),
                                     metrics=["revenue_won"])
 
-`tokens(org)` gives the bearer token to send for an org (goals mints a service token with the
-shared secret). Answers parse into the `KpiReport` scoring declares; answers other than 2xx
+`tokens(org)` gives the bearer token to send for an org, asked at every request (goals gives a
+short-lived service token signed with the current key, `shared.auth.service_token`). Answers parse into the `KpiReport` scoring declares; answers other than 2xx
 become our errors: 401 `Unauthorized`, 403 `Forbidden`, 404 `NotFound`, another 4xx
 `InvalidInput`, and a 5xx, a timeout or no connection `UpstreamUnavailable` (goals answers 503:
 it never makes actuals up).

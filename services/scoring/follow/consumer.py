@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 
-from shared.auth import PLATFORM_ORG, Role, issue_token
+from shared.auth import PLATFORM_ORG, service_token
 from shared.clients.activity import ActivityClient
 from shared.errors import DomainError, UpstreamUnavailable
 
@@ -58,7 +58,9 @@ from .replayer import VOID
 from .scorer import Scorer, Unscored, closed_outcomes, today
 
 log = logging.getLogger("salesperf.scoring.consumer")
-TOKEN_TTL = 24 * 3600
+# Scoring's service tokens: short-lived, but a rebuild's replay in a worker process keeps the one
+# it was handed for its whole run, at least half of this (2 h: ~70M events at the measured rate).
+TOKEN_TTL = 4 * 3600
 TRAIN_RETRY_SECONDS = 60.0  # after a failed training
 # How often a follower that is behind asks activity how far (a count over the backlog: far
 # behind, that is a scan of most of the org's log).
@@ -196,12 +198,16 @@ class Consumer:
                 await self._task
 
     def token(self, org: str) -> str:
-        return issue_token(self._secret, org=org, role=Role.SERVICE, sub="scoring",
-                           ttl_seconds=TOKEN_TTL)  # fmt: skip
+        """Scoring's service token for `org`: signed with the current key, re-minted once half
+        its life is gone (shared/auth.py)."""
+        return service_token(self.settings, org=org, sub="scoring", ttl_seconds=TOKEN_TTL,
+                             secret=self._secret)  # fmt: skip
 
     def client(self, org: str) -> ActivityClient:
+        """A client of activity for `org` that asks for the token at each request (a follower's
+        client lives as long as the follower)."""
         return ActivityClient(
-            self.settings.activity_url, self.token(org), transport=self._transport
+            self.settings.activity_url, lambda: self.token(org), transport=self._transport
         )
 
     async def _elect(self) -> None:
