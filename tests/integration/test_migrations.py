@@ -75,7 +75,7 @@ async def test_priority_flags_every_existing_org_to_fold_its_profiles_and_scores
         conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
             await conn.execute("INSERT INTO scoring.orgs (org_id) VALUES ('acme')")
-            await asyncio.to_thread(run_migrations, url, "head")
+            await asyncio.to_thread(run_migrations, url, "20261204_scoring_priority")
             row = await conn.fetchrow(
                 "SELECT rebuild_requested, rebuild_seq, outcomes, lead_model, deal_model,"
                 " trained_outcomes, scored_on FROM scoring.orgs"
@@ -88,6 +88,42 @@ async def test_priority_flags_every_existing_org_to_fold_its_profiles_and_scores
             await conn.close()
         assert tuple(row) == (True, 1, 0, 0, 0, -1, None)
         assert [t["table_name"] for t in tables] == ["health", "models", "scores"]
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_the_deal_refold_flags_every_existing_org_for_a_rebuild(base_url):
+    """The fold that reads a deal's events by occurred time (issue 11) needs every projection
+    folded again; the connectors' deals gain the times of the values they remember."""
+    name = f"salesperf_migrate_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(asyncpg_dsn(base_url))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        await asyncio.to_thread(run_migrations, url, "20261213_scoring_scored_position")
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            await conn.execute(
+                "INSERT INTO scoring.orgs (org_id, rebuild_seq) VALUES ('acme', 0), ('globex', 4)"
+            )
+            await asyncio.to_thread(run_migrations, url, "head")
+            rows = await conn.fetch(
+                "SELECT org_id, rebuild_requested, rebuild_seq FROM scoring.orgs ORDER BY org_id"
+            )
+            columns = await conn.fetch(
+                "SELECT column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = 'activity' AND table_name = 'connector_deals'"
+                " AND column_name LIKE '%\\_at' ORDER BY 1"
+            )
+        finally:
+            await conn.close()
+        assert [tuple(r) for r in rows] == [("acme", True, 1), ("globex", True, 5)]
+        assert [tuple(c) for c in columns] == [
+            ("amount_at", "timestamp with time zone"),
+            ("modified_at", "text"),
+            ("stage_at", "timestamp with time zone"),
+        ]
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

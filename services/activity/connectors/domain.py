@@ -62,12 +62,26 @@ class ConnectorConfig:
 
 @dataclass(frozen=True, slots=True)
 class DealFacts:
-    """What a connector knows of one CRM deal (from this and earlier deliveries)."""
+    """What a connector knows of one CRM deal (from this and earlier deliveries).
+
+    Deliveries come in no promised order, so the amount and the stage keep the provider's time
+    of the change they came from (`amount_at`, `stage_at`; None: not known, as for values kept
+    before times were): a change older than the value kept is still appended as an event (it
+    happened, and scoring reads a deal by `occurred_at`), but does not replace the value that
+    later events carry, such as the amount of HubSpot's `deal.won` (see `newer`)."""
 
     owner_id: str | None = None
     amount: str | None = None
-    stage: str | None = None  # Salesforce: the StageName last seen
+    stage: str | None = None  # the CRM's stage (Salesforce: the StageName last seen)
     modified_at: str | None = None  # Salesforce: the record's SystemModstamp last seen
+    amount_at: datetime | None = None
+    stage_at: datetime | None = None
+
+
+def newer(at: datetime, kept_at: datetime | None) -> bool:
+    """Whether a value that was true at `at` replaces one kept from `kept_at`: unless it is
+    older (a tie goes to the one that came last, as the provider sent them)."""
+    return kept_at is None or at >= kept_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +99,9 @@ class Translation:
     ignored: int = 0  # events of no interest to us (another property changed…)
     deals: dict[str, DealFacts] = field(default_factory=dict)  # learnt, by CRM object id
     keys: dict[str, str] = field(default_factory=dict)  # our event id -> the provider's key
+    # our event id -> the provider's event, as received (kept as its dead letter's payload if
+    # our models refuse the translation; else the translation is kept)
+    originals: dict[str, Any] = field(default_factory=dict)
 
 
 def amount(value: object) -> str | None:

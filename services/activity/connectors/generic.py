@@ -13,8 +13,12 @@ The body is one event, or a list of up to 1,000, close to our own envelope:
 Instead of `rep_id`/`team_id` a sender may give `owner`, its own user id, mapped through the
 connector's `owners` (unmapped: a dead letter). A `deal.stage_changed` whose `to_stage` (or
 `from_stage`) is a key of `stages` is mapped; a stage mapped to `won`/`lost` is refused as a
-dead letter (send `deal.won`/`deal.lost`, which carry the amount or the reason). The event id is
-derived from `webhook-id` and the event's index, so a redelivery is stored once.
+dead letter (send `deal.won`/`deal.lost`, which carry the amount or the reason), and so is a
+stage neither mapped nor one of ours (`stage_unmapped`, replayed once `stages` maps it). An
+event our models refuse is a dead letter too (`invalid`, checked by the service): as for every
+connector, one event that cannot be stored does not hold back the rest of its delivery, and
+nothing is dropped. The event id is derived from `webhook-id` and the event's index, so a
+redelivery is stored once; the dead letter keeps the sender's event as it came.
 """
 
 from __future__ import annotations
@@ -22,12 +26,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from shared.events import Stage
 
 from .domain import LOST, WON, ConnectorConfig, DeadLetter, Translation, derived_event_id
 
 MAX_EVENTS = 1000
 _FIELDS = ("type", "stream", "occurred_at", "rep_id", "team_id", "data")
+_OUR_STAGE: TypeAdapter[str] = TypeAdapter(Stage)
+
+
+def _ours(stage: str) -> bool:
+    try:
+        _OUR_STAGE.validate_python(stage)
+    except ValidationError:
+        return False
+    return True
 
 
 class SignatureError(Exception):
@@ -57,7 +73,8 @@ def event_key(webhook_id: str, index: int) -> str:
 def translate(
     config: ConnectorConfig, webhook_id: str, items: Sequence[Any], *, first_index: int = 0
 ) -> Translation:
-    """Our event bodies (validated later, by the append); unmapped owners are dead letters."""
+    """Our event bodies (validated by the service: one our models refuse is a dead letter);
+    unmapped owners and stages are dead letters."""
     out = Translation()
     for i, item in enumerate(items, start=first_index):
         key = event_key(webhook_id, i)
@@ -89,8 +106,18 @@ def translate(
                     "deal.lost", item,
                 ))  # fmt: skip
                 continue
+            unmapped = [data[n] for n in ("to_stage", "from_stage")
+                        if isinstance(data.get(n), str) and not _ours(data[n])]  # fmt: skip
+            if unmapped:
+                out.dead_letters.append(DeadLetter(
+                    key, "stage_unmapped", f"stage {unmapped[0]!r} is not mapped", item
+                ))  # fmt: skip
+                continue
             event["data"] = data
-        event["event_id"] = str(derived_event_id(f"generic:{config.org_id}:{webhook_id}:{i}"))
+        event_id = str(derived_event_id(f"generic:{config.org_id}:{webhook_id}:{i}"))
+        event["event_id"] = event_id
         event["metadata"] = {"source": config.source}
         out.events.append(event)
+        out.keys[event_id] = key
+        out.originals[event_id] = item
     return out

@@ -9,7 +9,10 @@ HubSpot posts a JSON array of up to 100 events, e.g.
 
 Each event carries one thing: a creation (`deal.creation`, no properties at all), a deletion, or
 ONE property's new value. So the connector remembers, per deal, the owner (`hubspot_owner_id`
-changes) and the amount (`amount` changes) it has seen (`DealFacts`):
+changes), the amount (`amount` changes) and the stage it has seen (`DealFacts`), the amount and
+the stage with the `occurredAt` of their change: HubSpot delivers in no promised order, so an
+older change that comes after a newer one is appended as its event but does not replace the
+amount remembered (a later `deal.won` carries the amount of the latest change, by `occurredAt`):
 
 - `deal.creation` -> `deal.opened` with the amount known so far, else "0.00" (an `amount` change
   follows as `deal.amount_changed`), the connector's default currency and product line, stage
@@ -35,6 +38,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import unquote
@@ -49,6 +53,7 @@ from .domain import (
     Translation,
     derived_event_id,
     from_millis,
+    newer,
 )
 
 MAX_EVENTS = 100
@@ -144,7 +149,7 @@ def translate(
         ):
             owners[str(e.get("objectId"))] = str(e["propertyValue"])
     for object_id, owner_id in owners.items():
-        out.deals[object_id] = DealFacts(owner_id, known.get(object_id, DealFacts()).amount)
+        out.deals[object_id] = replace(known.get(object_id, DealFacts()), owner_id=owner_id)
 
     for e in events:
         if not isinstance(e, dict):
@@ -202,11 +207,16 @@ def translate(
                     key, "invalid", f"amount {e.get('propertyValue')!r} is not an amount", e
                 ))  # fmt: skip
                 continue
-            out.deals[object_id] = DealFacts(facts.owner_id, amount)
+            at = from_millis(e["occurredAt"])
+            if newer(at, facts.amount_at):  # an older change is an event, not the amount now
+                out.deals[object_id] = replace(facts, amount=amount, amount_at=at)
             data = {"amount": amount, "currency": currency}
             out.events.append({**base, "type": "deal.amount_changed", "data": data})
         elif kind == "deal.propertyChange":  # dealstage
             crm_stage = str(e.get("propertyValue"))
+            at = from_millis(e["occurredAt"])
+            if newer(at, facts.stage_at):
+                out.deals[object_id] = replace(facts, stage=crm_stage, stage_at=at)
             ours = config.stages.get(crm_stage)
             if ours is None:
                 out.dead_letters.append(DeadLetter(

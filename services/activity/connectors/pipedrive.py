@@ -27,6 +27,12 @@ the ones used are checked. Non-deal entities are ignored.
   mapped to our reasons, else `other` with the text as note). A reopened deal is ignored.
 - `delete` -> `deal.lost` (reason `other`, note "deleted in Pipedrive").
 
+Deliveries come in no promised order (a retry may come after later changes). Each event keeps
+the time Pipedrive gives for it (`update_time`, `add_time`, `won_time`/`lost_time`, else
+`meta.timestamp`), and scoring reads a deal by those times; the connector remembers each deal's
+owner, value and stage with its `update_time` (`DealFacts`), and a delivery older than the one
+remembered leaves them as they are.
+
 Every event needs the deal's `owner_id` mapped (`owners`, keyed by the id as a string, `"*"`
 catches the rest). The n-th event derived from a delivery has the id
 uuid5("pipedrive:<company_id>:<meta.id>:<n>"), n fixed by what changed (not by the mapping), so
@@ -47,6 +53,7 @@ from .domain import (
     WON,
     ConnectorConfig,
     DeadLetter,
+    DealFacts,
     Owner,
     Translation,
     amount,
@@ -139,6 +146,18 @@ def _intents(action: str, deal: dict[str, Any], previous: dict[str, Any]) -> lis
     return out
 
 
+def _learnt(deal: dict[str, Any], changed_at: datetime) -> DealFacts:
+    """What the connector remembers of the deal: its owner, value and stage as of `changed_at`
+    (`update_time`, else `meta.timestamp`), so a delivery older than one seen before does not
+    replace them (`repository.save_deals`); each delivery carries the whole deal, so its own
+    events never need them."""
+    value = amount(deal.get("value")) if deal.get("value") is not None else None
+    return DealFacts(
+        owner_id=_id(deal.get("owner_id")), amount=value, stage=_id(deal.get("stage_id")),
+        amount_at=changed_at if value is not None else None, stage_at=changed_at,
+    )  # fmt: skip
+
+
 def translate(config: ConnectorConfig, delivery: dict[str, Any]) -> Translation:
     """Our events for one Pipedrive v2 delivery (raises MalformedDelivery without ids)."""
     out = Translation()
@@ -167,6 +186,8 @@ def translate(config: ConnectorConfig, delivery: dict[str, Any]) -> Translation:
         for i, _ in enumerate(intents):
             dead(i, "invalid", "the deal id or meta.timestamp is missing or malformed")
         return out
+    if action != "delete":
+        out.deals[deal_id] = _learnt(deal, parse_time(deal.get("update_time")) or at)
     owner = _owner(config, _id(deal.get("owner_id")))
     if isinstance(owner, tuple):
         for i, _ in enumerate(intents):

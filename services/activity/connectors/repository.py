@@ -117,38 +117,53 @@ async def load_deals(
     conn: asyncpg.Connection, connector_id: UUID, object_ids: Iterable[str]
 ) -> dict[str, DealFacts]:
     rows = await conn.fetch(
-        "SELECT object_id, owner_id, amount, stage, modified_at FROM activity.connector_deals"
-        " WHERE connector_id = $1 AND object_id = ANY($2::text[])",
+        "SELECT object_id, owner_id, amount, stage, modified_at, amount_at, stage_at"
+        " FROM activity.connector_deals WHERE connector_id = $1 AND object_id = ANY($2::text[])",
         connector_id,
         list(object_ids),
     )
     return {
-        r["object_id"]: DealFacts(r["owner_id"], r["amount"], r["stage"], r["modified_at"])
+        r["object_id"]: DealFacts(
+            r["owner_id"], r["amount"], r["stage"], r["modified_at"], r["amount_at"], r["stage_at"]
+        )
         for r in rows
     }
+
+
+# A value replaces the one kept unless both have a time and it is the older (domain.newer); in
+# SQL, so that two deliveries of one deal stored at once keep the newer value whichever commits
+# last.
+_NEWER = "EXCLUDED.{v} IS NOT NULL AND (EXCLUDED.{v}_at IS NULL OR d.{v}_at IS NULL" \
+         " OR EXCLUDED.{v}_at >= d.{v}_at)"  # fmt: skip
 
 
 async def save_deals(
     conn: asyncpg.Connection, connector_id: UUID, deals: dict[str, DealFacts]
 ) -> None:
-    """Remember what was learnt; a value not learnt now keeps the one stored. One statement,
-    rows in object id order: concurrent deliveries touching the same deals lock them in the
-    same order, so they wait for each other instead of deadlocking."""
+    """Remember what was learnt; a value not learnt now keeps the one stored, and so does one
+    older than the stored one (the amount and the stage, by the provider's time of their change:
+    deliveries come in no promised order). One statement, rows in object id order: concurrent
+    deliveries touching the same deals lock them in the same order, so they wait for each other
+    instead of deadlocking."""
     if not deals:
         return
     ordered = sorted(deals.items())
+    amount, stage = _NEWER.format(v="amount"), _NEWER.format(v="stage")
     await conn.execute(
-        """
-        INSERT INTO activity.connector_deals (connector_id, object_id, owner_id, amount,
-            stage, modified_at)
-        SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-            AS d(object_id, owner_id, amount, stage, modified_at)
+        f"""
+        INSERT INTO activity.connector_deals AS d (connector_id, object_id, owner_id, amount,
+            stage, modified_at, amount_at, stage_at)
+        SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                 $7::timestamptz[], $8::timestamptz[])
+            AS n(object_id, owner_id, amount, stage, modified_at, amount_at, stage_at)
         ORDER BY object_id
         ON CONFLICT (connector_id, object_id) DO UPDATE SET
-            owner_id = COALESCE(EXCLUDED.owner_id, connector_deals.owner_id),
-            amount = COALESCE(EXCLUDED.amount, connector_deals.amount),
-            stage = COALESCE(EXCLUDED.stage, connector_deals.stage),
-            modified_at = COALESCE(EXCLUDED.modified_at, connector_deals.modified_at)
+            owner_id = COALESCE(EXCLUDED.owner_id, d.owner_id),
+            amount = CASE WHEN {amount} THEN EXCLUDED.amount ELSE d.amount END,
+            amount_at = CASE WHEN {amount} THEN EXCLUDED.amount_at ELSE d.amount_at END,
+            stage = CASE WHEN {stage} THEN EXCLUDED.stage ELSE d.stage END,
+            stage_at = CASE WHEN {stage} THEN EXCLUDED.stage_at ELSE d.stage_at END,
+            modified_at = COALESCE(EXCLUDED.modified_at, d.modified_at)
         """,
         connector_id,
         [k for k, _ in ordered],
@@ -156,6 +171,8 @@ async def save_deals(
         [v.amount for _, v in ordered],
         [v.stage for _, v in ordered],
         [v.modified_at for _, v in ordered],
+        [v.amount_at for _, v in ordered],
+        [v.stage_at for _, v in ordered],
     )
 
 

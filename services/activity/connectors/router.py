@@ -8,14 +8,17 @@ A verified delivery is translated into our events and appended through activity'
 answered 200; a delivery stored already answers 200 again with `duplicates`.
 
 Order of deliveries. Providers promise none: a `won` may come before the stage change that
-preceded it, an amount change after the close. Events are appended as they come, each with the
-CRM's own `occurred_at`; the projections are built for that: scoring's fold ignores a stage or
-amount change of a closed deal and counts pipeline moves at their `occurred_at`, never before
-the deal's previous move (`services/scoring/projections/kpis.py::_pipeline_moment`), so a late
-or early event cannot corrupt the KPIs (see tests/api/activity/test_webhooks_hubspot.py). What
-cannot be translated yet (an unmapped stage or owner, a won deal whose amount never came) is a
-dead letter, listed and replayed by admins once the mapping is fixed; the rest of the same
-delivery is appended.
+preceded it (or before the deal's creation), an amount change after the close. Events are
+appended as they come (the log stays in arrival order), each with the CRM's own `occurred_at`,
+and everything that reads them reads a deal by those times: scoring's fold takes a deal's stage
+and amount from its latest change by `occurred_at`, counts a stage reached before the close
+whenever it arrives, and keeps a close that comes before the deal's opening until the opening
+(`services/scoring/projections/kpis.py`, "deals"); the connectors remember a deal's amount and
+stage with the time of their change, so an older change does not replace a newer one
+(`domain.DealFacts`). Tests: tests/unit/scoring/test_fold_out_of_order.py and the HubSpot and
+Pipedrive webhook tests. What cannot be translated yet (an unmapped stage or owner, a won deal
+whose amount never came, an event our models refuse) is a dead letter, listed and replayed by
+admins once the mapping is fixed; the rest of the same delivery is appended.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from shared.errors import problem_responses as problems
 from shared.responses import JSONResponse
 
 from ..dependencies import RuntimeDep
-from . import salesforce, service
+from . import generic, salesforce, service
 from .schemas import (
     ConnectorCreate,
     ConnectorList,
@@ -152,13 +155,30 @@ async def hubspot_webhook(org: OrgPath, request: Request, runtime: RuntimeDep) -
     ))  # fmt: skip
 
 
+_GENERIC_EVENT = {
+    "type": "object",
+    "description": "One event, shaped like ours: `type`, `stream`, `occurred_at`, `rep_id` or "
+    "a mapped `owner`, `team_id`, `data`.",
+    "example": {"type": "visit.logged", "stream": "lead-L-17",
+                "occurred_at": "2026-11-20T10:30:00+01:00", "owner": "u-7",
+                "data": {"mode": "onsite", "effective": True, "duration_minutes": 45}},
+}  # fmt: skip
+_GENERIC_BODY = {"oneOf": [
+    _GENERIC_EVENT,
+    {"type": "array", "minItems": 1, "maxItems": generic.MAX_EVENTS, "items": _GENERIC_EVENT,
+     "description": f"A list of 1 to {generic.MAX_EVENTS} events."},
+]}  # fmt: skip
+
+
 @router.post("/webhooks/generic/{org}", response_model=DeliveryResult,
              summary="Standard Webhooks deliveries", responses=_DELIVERY,
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": {"type": "object"}}}}})  # fmt: skip
+                 "application/json": {"schema": _GENERIC_BODY}}}})  # fmt: skip
 async def generic_webhook(org: OrgPath, request: Request, runtime: RuntimeDep) -> JSONResponse:
     """`webhook-id`, `webhook-timestamp`, `webhook-signature` (whsec_ secret); the body is one
-    event or a list (see services/activity/connectors/generic.py)."""
+    event or a list of up to 1,000 (see services/activity/connectors/generic.py). An event
+    that cannot be stored (an unmapped owner or stage, a field our models refuse) is a dead
+    letter: the rest of the delivery is appended."""
     body = await request.body()
     return _json(await service.receive_generic(runtime, org, headers=_headers(request), body=body))
 

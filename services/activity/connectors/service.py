@@ -16,7 +16,6 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import orjson
-from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from shared.auth import Principal, Role
@@ -263,20 +262,6 @@ def _parse_json(body: bytes, headers: dict[str, str]) -> Any:
         raise MalformedRequest(f"The body is not valid JSON: {exc}.") from exc
 
 
-def _validated(events: Sequence[dict[str, Any]]) -> list[EnvelopeBase]:
-    """Our events, checked by the same models as the batch append; errors name the item."""
-    parsed: list[EnvelopeBase] = []
-    errors: list[dict[str, Any]] = []
-    for i, event in enumerate(events):
-        try:
-            parsed.append(new_event_adapter.validate_python(event))
-        except ValidationError as exc:
-            errors += [{**e, "loc": ("body", i, *e["loc"])} for e in exc.errors(include_url=False)]
-    if errors:
-        raise RequestValidationError(errors)
-    return parsed
-
-
 def _checked_or_dead(
     translation: Translation, keys: dict[str, str]
 ) -> tuple[list[EnvelopeBase], list[DeadLetter]]:
@@ -289,8 +274,20 @@ def _checked_or_dead(
             parsed.append(new_event_adapter.validate_python(event))
         except ValidationError as exc:
             key = keys.get(event["event_id"], event["event_id"])
-            dead.append(DeadLetter(key, "invalid", str(exc).splitlines()[0][:500], event))
+            payload = translation.originals.get(event["event_id"], event)
+            dead.append(DeadLetter(key, "invalid", _why(exc), payload))
     return parsed, dead
+
+
+def _why(exc: ValidationError) -> str:
+    """The first of a model's complaints, naming the field (as a 422 would), briefly."""
+    errors = exc.errors(include_url=False)
+    if not errors:
+        return str(exc).splitlines()[0][:500]
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"])
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"[:500]
 
 
 async def _append(
@@ -371,10 +368,11 @@ async def receive_generic(
             errors=[field_error("body", f"1 to {generic.MAX_EVENTS} events", "length")],
         )
     translation = generic.translate(_config(row), webhook_id, items)
-    events = _validated(translation.events)  # the sender's mistake: 422, nothing stored
+    events, invalid = _checked_or_dead(translation, translation.keys)
+    dead = [*translation.dead_letters, *invalid]
     appended, duplicates = await _append(runtime, org, "generic", events)
-    await _finish(runtime, row["id"], translation, translation.dead_letters)
-    return _result(appended, duplicates, len(translation.dead_letters), translation.ignored)
+    await _finish(runtime, row["id"], translation, dead)
+    return _result(appended, duplicates, len(dead), translation.ignored)
 
 
 async def receive_pipedrive(

@@ -19,7 +19,7 @@ import msgspec
 import orjson
 
 from . import health, leads
-from .kpis import Account, Deal, Invoice, Lead
+from .kpis import Account, Deal, Invoice, Lead, Pending
 
 KINDS: dict[str, type[Any]] = {
     "leads": Lead,
@@ -83,7 +83,15 @@ def _by_name(kind: str, text: str | bytes) -> Any:
     if kind == "deals":
         return Deal(**{**raw, "opened_at": datetime.fromisoformat(raw["opened_at"]),
                        "amount": Decimal(raw["amount"]), "stages": tuple(raw["stages"]),
-                       "pipeline_at": _time(raw.get("pipeline_at"))})  # fmt: skip
+                       "pipeline_at": _time(raw.get("pipeline_at")),
+                       "stage_at": _time(raw.get("stage_at")),
+                       "amount_at": _time(raw.get("amount_at")),
+                       "closed_at": _time(raw.get("closed_at")),
+                       "entered": tuple(_time(t) for t in raw.get("entered", ())),
+                       "pending": tuple(
+                           Pending(p[0], datetime.fromisoformat(p[1]), *p[2:])
+                           for p in raw.get("pending", ())
+                       )})  # fmt: skip
     if kind == "accounts":
         return Account(
             tier=raw["tier"],

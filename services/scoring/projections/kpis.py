@@ -20,6 +20,10 @@ Definitions (README, "KPI definitions", says the same for API users):
 - tier is the account's tier when the event is folded (log order); deals keep their tier, channel
   (of the lead they came from) and product line from when they were opened;
 - counts ignore currency; money metrics are per currency;
+- a deal is read by its events' `occurred_at`, not by the order they were logged in (CRMs
+  deliver in none): its stage and amount are its latest by `occurred_at`, a stage reached before
+  the close counts whenever it is logged, and events logged before the deal's opening wait for
+  it (see "deals" below), so a deal's KPIs do not depend on the order its events arrived in;
 - a deal's pipeline moves (stage, amount, close) count at their `occurred_at`, but never before
   the deal's previous one: a back-dated close cannot take a deal out of the pipeline before it
   entered it.
@@ -96,9 +100,28 @@ class Deal(NamedTuple):
     currency: str
     stage: str
     stages: tuple[str, ...]
-    status: str = "open"  # open | won | lost
+    status: str = "open"  # open | won | lost | unopened (a placeholder, see `_remember`)
     # When its pipeline last moved (None: when it opened); see `_pipeline_moment`.
     pipeline_at: datetime | None = None
+    # The `occurred_at` of its current stage and amount (None: the opening's), so an older
+    # change folded later does not replace them; and of its close (the event's own time).
+    stage_at: datetime | None = None
+    amount_at: datetime | None = None
+    closed_at: datetime | None = None
+    # When each of `stages` was first reached (None: folded before this was kept).
+    entered: tuple[datetime | None, ...] = ()
+    # Its events folded before its opening, folded when the opening comes.
+    pending: tuple[Pending, ...] = ()
+
+
+class Pending(NamedTuple):
+    """A deal's event that came before the deal's opening (all a handler needs of it)."""
+
+    type: str
+    at: datetime
+    rep_id: str
+    team_id: str
+    data: dict[str, Any]
 
 
 class Account(NamedTuple):
@@ -353,6 +376,29 @@ def lead_disqualified(book: Book, event: Event, at: datetime) -> list[Fact]:
 
 
 # --------------------------------------------------------------------------- deals
+#
+# A deal's events may be folded in any order (a CRM delivers them so), and the fold makes the
+# same KPIs of them as in the order they occurred, by one rule: a deal is what its events say,
+# read by their `occurred_at`, not by when they were folded.
+# - Its current stage and amount are those of the latest `occurred_at` (the opening's, until a
+#   later change): an older change folded after a newer one changes neither, nor the pipeline.
+# - A stage counts as reached (`stage:<s>`) once, on the day it was first reached: an earlier
+#   entry folded later moves the count to its day; one that occurred before the close but is
+#   folded after it still counts, and in the close's `stage_closed`/`stage_won` too, without
+#   reopening the deal. A stage reached after the close (folded before it) is not counted.
+# - Its close (the first folded) ends it: a change that occurred after it counts for nothing.
+# - Events of a deal folded before its opening are kept on the deal (`pending`) and folded when
+#   the opening comes, in occurred order, so a won delivered before its deal.opened counts its
+#   revenue, win and cycle time as if it came after.
+# What still depends on the order folded: pipeline moves are dated never before the deal's
+# previous one (`_pipeline_moment`), so between a late change's `occurred_at` and the moment of
+# the change it was folded after, the pipeline by day may differ (never its value once both are
+# past); of two closes of one deal, the first folded counts; `new_customers` is an account's
+# first win in log order.
+
+UNOPENED = "unopened"  # a placeholder: events of the deal came before its opening
+_CLOSED = ("won", "lost")
+PENDING_KEPT = 100  # events kept per deal until its opening (closes first, then the latest)
 
 
 def _pipeline(
@@ -368,14 +414,100 @@ def _pipeline_moment(deal: Deal, at: datetime) -> datetime:
     """When a change of an open deal's pipeline counts: at its event's time, but never before
     the deal's previous pipeline change. A close, stage move or amount change logged with an
     earlier `occurred_at` would otherwise take the deal out of the pipeline (or out of a stage)
-    before it entered it, and the pipeline would read negative in between."""
+    before it entered it, and the pipeline would read negative in between. Only a change newer
+    than the value it replaces moves the pipeline (see `deal_stage_changed`), so this clamps
+    only when the stage and the amount changed out of order with each other, or a close did."""
     last = deal.pipeline_at or deal.opened_at
     return at if at >= last else last
 
 
+def _closed_at(deal: Deal) -> datetime | None:
+    """When a closed deal's life ended (never before it opened); None while open, or for a deal
+    closed by a fold older than `closed_at` (then nothing after its close counts, as before)."""
+    if deal.closed_at is None:
+        return None
+    return max(deal.closed_at, deal.opened_at)
+
+
+def _entered(deal: Deal) -> tuple[datetime | None, ...]:
+    """When each of `deal.stages` was first reached (None: unknown, folded before it was kept)."""
+    missing = len(deal.stages) - len(deal.entered)
+    return (*deal.entered, *(None,) * missing) if missing > 0 else deal.entered
+
+
+def _stage_facts(book: Book, deal: Deal, at: datetime, *metrics: tuple[str, int]) -> list[Fact]:
+    """Funnel counts stay with the deal's opener and cut, like its pipeline."""
+    dims = (deal.product_line, deal.tier, deal.channel)
+    return _facts(book, at, deal.rep_id, deal.team_id, dims,
+                  *((metric, "", value) for metric, value in metrics))  # fmt: skip
+
+
+def _closed_stage(deal: Deal, stage: str) -> list[tuple[str, int]]:
+    return [(f"stage_closed:{stage}", 1), *([(f"stage_won:{stage}", 1)] * (deal.status == "won"))]
+
+
+def _reach(book: Book, deal: Deal, stage: str, at: datetime) -> tuple[Deal, list[Fact]]:
+    """`stage` reached at `at`: counted once per deal, on the day it was first reached, so the
+    order its entries are folded in does not matter. A closed deal counts it closed (and won)
+    too, on the close's day, as if the move had been folded before the close."""
+    entered = _entered(deal)
+    if stage in deal.stages:
+        i = deal.stages.index(stage)
+        first = entered[i]
+        if first is None or at >= first:
+            return deal, []
+        moved = (*entered[:i], at, *entered[i + 1 :])
+        facts = _stage_facts(book, deal, first, (f"stage:{stage}", -1))
+        return deal._replace(entered=moved), facts + _stage_facts(
+            book, deal, at, (f"stage:{stage}", 1)
+        )
+    facts = _stage_facts(book, deal, at, (f"stage:{stage}", 1))
+    if deal.status in _CLOSED and deal.closed_at is not None:
+        facts += _stage_facts(book, deal, deal.closed_at, *_closed_stage(deal, stage))
+    return deal._replace(stages=(*deal.stages, stage), entered=(*entered, at)), facts
+
+
+def _remember(book: Book, stream: str, deal: Deal | None, event: Event, at: datetime) -> list[Fact]:
+    """An event of a deal not opened yet: kept on a placeholder, folded when the opening comes
+    (`_unpend`). Nothing counts until then: the deal's rep, cut and account are not known."""
+    rep, team = _who(event)
+    item = Pending(event["type"], at, rep, team, dict(event["data"]))
+    placeholder = deal or Deal(
+        rep_id="", team_id="", opened_at=at, account_id="", product_line="", tier="",
+        channel="", amount=Decimal(0), currency="", stage="", stages=(), status=UNOPENED,
+    )  # fmt: skip
+    book.put("deals", stream, placeholder._replace(pending=_bounded((*placeholder.pending, item))))
+    return []
+
+
+def _bounded(pending: tuple[Pending, ...]) -> tuple[Pending, ...]:
+    """At most PENDING_KEPT: the oldest move (stage or amount change) goes first, closes stay."""
+    if len(pending) <= PENDING_KEPT:
+        return pending
+    moves = sorted((p.at, i) for i, p in enumerate(pending) if p.type not in _CLOSES)
+    drop = moves[0][1] if moves else 0
+    return (*pending[:drop], *pending[drop + 1 :])
+
+
+def _unpend(book: Book, stream: str, pending: tuple[Pending, ...]) -> list[Fact]:
+    """Fold a deal's events that came before its opening, in occurred order (ties as they came),
+    each through its own handler, now that the deal is open; and into its customer's record,
+    which could not tell the account before (their lead profiles were kept as they came)."""
+    facts: list[Fact] = []
+    for p in sorted(pending, key=lambda p: p.at):
+        event = {"type": p.type, "stream": stream, "rep_id": p.rep_id, "team_id": p.team_id,
+                 "data": p.data}  # fmt: skip
+        facts += _HANDLERS[p.type](book, event, p.at)
+        account_id = book.deals[stream].account_id
+        if health.track(book.customers, event, p.at, account_id, timezone=book.timezone):
+            book.changed.add(("customers", account_id))
+    return facts
+
+
 def deal_opened(book: Book, event: Event, at: datetime) -> list[Fact]:
     stream = event["stream"]
-    if stream in book.deals:
+    known = book.deals.get(stream)
+    if known is not None and known.status != UNOPENED:
         return []
     rep, team = _who(event)
     data = event["data"]
@@ -386,48 +518,57 @@ def deal_opened(book: Book, event: Event, at: datetime) -> list[Fact]:
         rep_id=rep, team_id=team, opened_at=at, account_id=account_id,
         product_line=data["product_line"], tier=_tier(book, account_id),
         channel=lead.channel if lead else "", amount=Decimal(data["amount"]),
-        currency=data["currency"], stage=stage, stages=(stage,),
+        currency=data["currency"], stage=stage, stages=(stage,), entered=(at,),
     )  # fmt: skip
     book.put("deals", stream, deal)
     dims = (deal.product_line, deal.tier, deal.channel)
-    return [
+    facts = [
         *_facts(book, at, rep, team, dims, ("deals_opened", "", 1), (f"stage:{stage}", "", 1)),
         *_pipeline(book, deal, at, stage, deal.currency, deal.amount),
     ]
+    if known is not None:
+        facts += _unpend(book, stream, known.pending)
+    return facts
 
 
 def deal_stage_changed(book: Book, event: Event, at: datetime) -> list[Fact]:
+    """The stage reached counts (`_reach`) unless it came after the close; the pipeline moves
+    only for the latest stage change by `occurred_at` of an open deal."""
     stream = event["stream"]
     deal = book.deals.get(stream)
-    to_stage = event["data"]["to_stage"]
-    if deal is None or deal.status != "open" or to_stage == deal.stage:
+    if deal is None or deal.status == UNOPENED:
+        return _remember(book, stream, deal, event, at)
+    closed_at = _closed_at(deal)
+    if deal.status != "open" and (closed_at is None or at > closed_at):
         return []
-    when = _pipeline_moment(deal, at)
-    facts = [
-        *_pipeline(book, deal, when, deal.stage, deal.currency, -deal.amount),
-        *_pipeline(book, deal, when, to_stage, deal.currency, deal.amount),
-    ]
-    if to_stage not in deal.stages:
-        dims = (deal.product_line, deal.tier, deal.channel)
-        facts += _facts(book, at, deal.rep_id, deal.team_id, dims, (f"stage:{to_stage}", "", 1))
-    book.put(
-        "deals",
-        stream,
-        deal._replace(
-            stage=to_stage, stages=tuple(dict.fromkeys((*deal.stages, to_stage))), pipeline_at=when
-        ),
-    )
+    to_stage = event["data"]["to_stage"]
+    deal, facts = _reach(book, deal, to_stage, at)
+    if deal.status == "open" and at >= (deal.stage_at or deal.opened_at):
+        if to_stage != deal.stage:
+            when = _pipeline_moment(deal, at)
+            facts += [
+                *_pipeline(book, deal, when, deal.stage, deal.currency, -deal.amount),
+                *_pipeline(book, deal, when, to_stage, deal.currency, deal.amount),
+            ]
+            deal = deal._replace(stage=to_stage, pipeline_at=when)
+        deal = deal._replace(stage_at=at)
+    book.put("deals", stream, deal)
     return facts
 
 
 def deal_amount_changed(book: Book, event: Event, at: datetime) -> list[Fact]:
+    """Moves an open deal's pipeline if it is the latest amount by `occurred_at`; an older one
+    folded later, or any change of a closed deal, counts for nothing."""
     stream = event["stream"]
     deal = book.deals.get(stream)
-    if deal is None or deal.status != "open":
+    if deal is None or deal.status == UNOPENED:
+        return _remember(book, stream, deal, event, at)
+    if deal.status != "open" or at < (deal.amount_at or deal.opened_at):
         return []
     amount, currency = Decimal(event["data"]["amount"]), event["data"]["currency"]
     when = _pipeline_moment(deal, at)
-    book.put("deals", stream, deal._replace(amount=amount, currency=currency, pipeline_at=when))
+    book.put("deals", stream, deal._replace(amount=amount, currency=currency, pipeline_at=when,
+                                            amount_at=at))  # fmt: skip
     return [
         *_pipeline(book, deal, when, deal.stage, deal.currency, -deal.amount),
         *_pipeline(book, deal, when, deal.stage, currency, amount),
@@ -435,24 +576,34 @@ def deal_amount_changed(book: Book, event: Event, at: datetime) -> list[Fact]:
 
 
 def _close(book: Book, stream: str, deal: Deal, at: datetime, won: bool) -> list[Fact]:
+    """The deal leaves the pipeline; the stages it reached by the close count closed (and won).
+    A stage reached after the close, folded before it, was never part of the deal's life: its
+    count is taken back."""
     when = _pipeline_moment(deal, at)
-    book.put("deals", stream, deal._replace(status="won" if won else "lost", pipeline_at=when))
-    dims = (deal.product_line, deal.tier, deal.channel)
-    per_stage: list[tuple[str, str, Value]] = []
-    for stage in deal.stages:
-        per_stage.append((f"stage_closed:{stage}", "", 1))
-        if won:
-            per_stage.append((f"stage_won:{stage}", "", 1))
-    return [
+    end = max(at, deal.opened_at)
+    reached = list(zip(deal.stages, _entered(deal), strict=True))
+    kept = [(s, t) for s, t in reached if t is None or t <= end]
+    facts = [
         *_pipeline(book, deal, when, deal.stage, deal.currency, -deal.amount),
-        *_facts(book, at, deal.rep_id, deal.team_id, dims, *per_stage),
-    ]
+        *(f for s, t in reached if t is not None and t > end
+          for f in _stage_facts(book, deal, t, (f"stage:{s}", -1))),
+    ]  # fmt: skip
+    closed = deal._replace(
+        status="won" if won else "lost", pipeline_at=when, closed_at=at,
+        stages=tuple(s for s, _ in kept), entered=tuple(t for _, t in kept),
+    )  # fmt: skip
+    book.put("deals", stream, closed)
+    for stage, _ in kept:
+        facts += _stage_facts(book, closed, at, *_closed_stage(closed, stage))
+    return facts
 
 
 def deal_won(book: Book, event: Event, at: datetime) -> list[Fact]:
     stream = event["stream"]
     deal = book.deals.get(stream)
-    if deal is None or deal.status != "open":
+    if deal is None or deal.status == UNOPENED:
+        return _remember(book, stream, deal, event, at)
+    if deal.status != "open":
         return []
     rep, team = _who(event)
     amount, currency = Decimal(event["data"]["amount"]), event["data"]["currency"]
@@ -485,12 +636,17 @@ def deal_won(book: Book, event: Event, at: datetime) -> list[Fact]:
 def deal_lost(book: Book, event: Event, at: datetime) -> list[Fact]:
     stream = event["stream"]
     deal = book.deals.get(stream)
-    if deal is None or deal.status != "open":
+    if deal is None or deal.status == UNOPENED:
+        return _remember(book, stream, deal, event, at)
+    if deal.status != "open":
         return []
     rep, team = _who(event)
     facts = _close(book, stream, deal, at, won=False)
     dims = (deal.product_line, _tier(book, deal.account_id), deal.channel)
     return facts + _facts(book, at, rep, team, dims, ("deals_lost", "", 1))
+
+
+_CLOSES = frozenset({"deal.won", "deal.lost"})
 
 
 # --------------------------------------------------------------------------- money, accounts

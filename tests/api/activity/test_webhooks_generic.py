@@ -62,16 +62,52 @@ class TestGenericDelivery:
         assert r.status_code == 401
         assert await feed(activity, auth) == []
 
-    async def test_an_invalid_event_is_422_naming_it_and_nothing_is_stored(
+    async def test_an_invalid_event_or_unknown_stage_is_a_dead_letter_and_the_rest_is_stored(
         self, activity: httpx.AsyncClient, auth: TokenFactory, org: str
     ) -> None:
-        await connect(activity, auth)
-        bad = {**VISIT, "data": {**VISIT["data"], "duration_minutes": -1}}  # type: ignore[dict-item]
-        r = await deliver(activity, org, [VISIT, bad])
-        assert r.status_code == 422
-        assert any(e["field"].startswith("body[1].data.duration_minutes") or
-                   "[1]" in e["field"] for e in r.json()["errors"]), r.json()  # fmt: skip
-        assert await feed(activity, auth) == []
+        cid = await connect(activity, auth)
+        data = {**VISIT["data"], "duration_minutes": -1}  # type: ignore[dict-item]
+        bad = {**VISIT, "stream": "lead-L-3", "data": data}
+        moved = {"type": "deal.stage_changed", "stream": "deal-D-1", "owner": "u-7",
+                 "occurred_at": "2026-11-20T11:00:00+01:00", "data": {"to_stage": "Demo Scheduled"}}  # fmt: skip
+        r = await deliver(activity, org, [VISIT, bad, moved])
+        assert r.status_code == 200, r.text
+        assert r.json() == {"appended": 1, "duplicates": 0, "dead_letters": 2, "ignored": 0}
+        assert [e["stream"] for e in await feed(activity, auth)] == ["lead-L-1"]
+        letters = (await activity.get(f"/v1/connectors/{cid}/dead-letters",
+                                      headers=auth())).json()["items"]  # fmt: skip
+        by_key = {d["event_key"]: d for d in letters}
+        assert set(by_key) == {"generic:msg_1:1", "generic:msg_1:2"}
+        invalid, unmapped = by_key["generic:msg_1:1"], by_key["generic:msg_1:2"]
+        assert invalid["reason"] == "invalid" and "duration_minutes" in invalid["detail"]
+        assert invalid["payload"] == bad  # the sender's event, as it came
+        assert unmapped["reason"] == "stage_unmapped" and "Demo Scheduled" in unmapped["detail"]
+        assert unmapped["payload"] == moved
+        # Redelivered: nothing twice, no second letter.
+        again = await deliver(activity, org, [VISIT, bad, moved])
+        assert again.json() == {"appended": 0, "duplicates": 1, "dead_letters": 2, "ignored": 0}
+        assert len((await activity.get(f"/v1/connectors/{cid}/dead-letters",
+                                       headers=auth())).json()["items"]) == 2  # fmt: skip
+
+        await activity.patch(f"/v1/connectors/{cid}", json={"stages": {"Demo Scheduled": "demo"}},
+                             headers=auth())  # fmt: skip
+        done = await activity.post(f"/v1/connectors/{cid}/dead-letters/replay", headers=auth())
+        assert done.json() == {"replayed": 1, "remaining": 1}  # the invalid one stays
+        events = await feed(activity, auth)
+        assert [(e["type"], e["rep_id"]) for e in events] == [
+            ("visit.logged", "rep-bo"), ("deal.stage_changed", "rep-anna"),
+        ]  # fmt: skip
+        assert events[1]["data"] == {"to_stage": "demo"}
+
+    async def test_the_openapi_documents_one_event_or_a_list(
+        self, activity: httpx.AsyncClient
+    ) -> None:
+        spec = (await activity.get("/openapi.json")).json()
+        body = spec["paths"]["/v1/webhooks/generic/{org}"]["post"]["requestBody"]
+        shapes = body["content"]["application/json"]["schema"]["oneOf"]
+        assert [s["type"] for s in shapes] == ["object", "array"]
+        assert (shapes[1]["minItems"], shapes[1]["maxItems"]) == (1, 1000)
+        assert shapes[1]["items"]["type"] == "object"
 
     async def test_an_unmapped_owner_is_a_dead_letter_replayed_once_mapped(
         self, activity: httpx.AsyncClient, auth: TokenFactory, org: str

@@ -7,15 +7,16 @@ import hashlib
 import hmac
 import json
 import time
-from collections import defaultdict
 from decimal import Decimal
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Any, ClassVar
+from uuid import UUID
 
+import asyncpg
 import httpx
 import pytest
 
-from services.scoring.projections.rollup import replay
+from services.activity.connectors.domain import from_millis
+from tests.api.activity.out_of_order import assert_as_in_occurred_order
 from tests.conftest import TokenFactory
 
 SECRET = "hubspot-client-secret-abcd"
@@ -194,29 +195,98 @@ class TestDeadLetters:
         assert len(await feed(activity, auth)) == len(events)
 
 
-def _totals(events: list[dict[str, Any]]) -> dict[str, Decimal]:
-    sums: dict[str, Decimal] = defaultdict(Decimal)
-    for key, value in replay(events, ZoneInfo("UTC")).sums.items():
-        sums[str(key[0])] += Decimal(value)  # by metric
-    return dict(sums)
-
-
 class TestOutOfOrder:
-    async def test_a_won_before_its_stage_change_and_an_amount_after_the_close_leave_kpis_whole(
+    """HubSpot delivers in no promised order; each event comes alone here, as retries reorder
+    them. The feed keeps the order they came in; scoring's fold of it must give the KPIs of
+    the order they occurred in, and the connector must not remember an older amount."""
+
+    STAGES: ClassVar[dict[str, str]] = {
+        **CONNECTOR["stages"],  # type: ignore[dict-item]
+        "presentationscheduled": "proposal",
+        "decisionmakerboughtin": "negotiation",
+    }
+
+    async def deliver_alone(self, client: httpx.AsyncClient, org: str,
+                            events: list[dict[str, Any]]) -> None:  # fmt: skip
+        for event in events:
+            r = await deliver(client, org, [event])
+            assert r.status_code == 200, r.text
+            assert r.json()["dead_letters"] == 0, r.json()
+
+    async def map_stages(self, client: httpx.AsyncClient, auth: TokenFactory, cid: str) -> None:
+        r = await client.patch(f"/v1/connectors/{cid}", json={"stages": self.STAGES},
+                               headers=auth())  # fmt: skip
+        assert r.status_code == 200, r.text
+
+    async def test_a_won_before_the_stage_change_that_preceded_it_still_counts_the_stage(
         self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
     ) -> None:
-        """Appended in the order received; the fold of the feed gives the KPIs of the true order."""
-        received = [DEAL[0], DEAL[1], DEAL[2], DEAL[4], DEAL[3], change(6, "amount", "99999")]
-        for event in received:  # one delivery each, as HubSpot retries and reorders them
-            assert (await deliver(activity, org, [event])).status_code == 200
+        await self.map_stages(activity, auth, connector)
+        moved, won = change(4, "dealstage", "presentationscheduled"), DEAL[4]
+        await self.deliver_alone(activity, org, [*DEAL[:3], won, moved])
         stored = await feed(activity, auth)
         assert [e["type"] for e in stored] == [
             "deal.opened", "deal.amount_changed", "deal.won", "deal.stage_changed",
-            "deal.amount_changed",
         ]  # fmt: skip
-        in_true_order = sorted(stored, key=lambda e: e["occurred_at"])
-        assert [e["type"] for e in in_true_order][2:4] == ["deal.stage_changed", "deal.won"]
-        got, want = _totals(stored), _totals(in_true_order)
-        assert got["deals_won"] == want["deals_won"] == 1
-        assert got["revenue_won"] == want["revenue_won"] == Decimal("24000")
-        assert got == want
+        assert stored[3]["data"] == {"to_stage": "proposal"}
+        got = assert_as_in_occurred_order(stored)
+        assert got["stage:proposal"] == got["stage_closed:proposal"] == 1
+        assert got["stage_won:proposal"] == got["deals_won"] == 1
+        assert got["revenue_won"] == Decimal("24000.00")
+        assert not any(k.startswith("pipeline:") for k in got)  # out of the pipeline
+
+    async def test_two_stage_changes_in_reverse_leave_the_deal_in_the_later_stage(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        await self.map_stages(activity, auth, connector)
+        earlier = change(4, "dealstage", "presentationscheduled")
+        later = change(5, "dealstage", "decisionmakerboughtin")
+        await self.deliver_alone(activity, org, [*DEAL[:3], later, earlier])
+        stored = await feed(activity, auth)
+        assert [e["data"].get("to_stage") for e in stored[-2:]] == ["negotiation", "proposal"]
+        got = assert_as_in_occurred_order(stored)
+        assert {k: v for k, v in got.items() if k.startswith("pipeline:")} == {
+            "pipeline:negotiation": Decimal("24000.00")
+        }
+
+    async def test_a_won_before_the_deal_s_creation_counts_when_the_creation_comes(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        owner, created, amount, won = DEAL[0], DEAL[1], DEAL[2], DEAL[4]
+        await self.deliver_alone(activity, org, [owner, amount, won, created])
+        stored = await feed(activity, auth)
+        assert [e["type"] for e in stored] == ["deal.amount_changed", "deal.won", "deal.opened"]
+        got = assert_as_in_occurred_order(stored)
+        assert (got["deals_won"], got["revenue_won"]) == (1, Decimal("24000.00"))
+        assert got["sales_cycle_seconds"] == 3 * 60  # opened at minute 2, won at minute 5
+        assert not any(k.startswith("pipeline:") for k in got)
+
+    async def test_amount_changes_in_reverse_leave_the_newer_amount_for_the_won(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str,
+        db: asyncpg.Pool,
+    ) -> None:  # fmt: skip
+        newer, older = change(4, "amount", "20000"), change(3, "amount", "10000")
+        await self.deliver_alone(activity, org, [*DEAL[:2], newer, older])
+        kept = await db.fetchrow(
+            "SELECT amount, amount_at FROM activity.connector_deals WHERE connector_id = $1"
+            " AND object_id = '9001'", UUID(connector),
+        )  # fmt: skip
+        assert (kept["amount"], kept["amount_at"]) == ("20000.00", from_millis(T0 + 4 * 60_000))
+        await self.deliver_alone(activity, org, [change(5, "dealstage", "closedwon")])
+        stored = await feed(activity, auth)
+        assert [e["type"] for e in stored] == [
+            "deal.opened", "deal.amount_changed", "deal.amount_changed", "deal.won",
+        ]  # fmt: skip
+        assert [e["data"]["amount"] for e in stored[1:]] == ["20000.00", "10000.00", "20000.00"]
+        got = assert_as_in_occurred_order(stored)
+        assert got["revenue_won"] == Decimal("20000.00")
+
+    async def test_an_amount_change_after_the_close_changes_neither_revenue_nor_pipeline(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        await self.deliver_alone(activity, org, [*DEAL[:3], DEAL[4], change(6, "amount", "99999")])
+        stored = await feed(activity, auth)
+        assert [e["type"] for e in stored][-2:] == ["deal.won", "deal.amount_changed"]
+        got = assert_as_in_occurred_order(stored)
+        assert (got["deals_won"], got["revenue_won"]) == (1, Decimal("24000.00"))
+        assert not any(k.startswith("pipeline:") for k in got)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
+import asyncpg
 import httpx
 import pytest
 
+from tests.api.activity.out_of_order import assert_as_in_occurred_order
 from tests.conftest import TokenFactory
 
 SECRET = "pipedrive-hook:s3cret-passw0rd"
@@ -172,3 +177,69 @@ class TestDeadLetters:
         late = await deliver(activity, org, stage_and_value)
         assert late.json() == {"appended": 0, "duplicates": 2, "dead_letters": 0, "ignored": 0}
         assert len(await feed(activity, auth)) == 4
+
+
+class TestOutOfOrder:
+    """Pipedrive delivers in no promised order (a retry may come after later changes). The feed
+    keeps the order they came in; scoring's fold of it gives the KPIs of the order they occurred
+    in, and the connector remembers each deal's value and stage by `update_time`."""
+
+    async def test_a_won_before_the_stage_change_that_preceded_it_still_counts_the_stage(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        for body in (CREATED, WON, MOVED):
+            assert (await deliver(activity, org, body)).json()["appended"] == 1
+        stored = await feed(activity, auth)
+        assert [e["type"] for e in stored] == ["deal.opened", "deal.won", "deal.stage_changed"]
+        got = assert_as_in_occurred_order(stored)
+        assert got["stage:proposal"] == got["stage_won:proposal"] == got["deals_won"] == 1
+        assert got["revenue_won"] == Decimal("24000.00")
+        assert not any(k.startswith("pipeline:") for k in got)
+
+    async def test_value_changes_in_reverse_leave_the_later_value_and_its_time(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str,
+        db: asyncpg.Pool,
+    ) -> None:  # fmt: skip
+        later = delivery("d-4", "change", deal(value=30000, update_time="2026-12-04T12:00:00Z"),
+                         {"value": 24000})  # fmt: skip
+        earlier = delivery("d-5", "change", deal(value=26000, update_time="2026-12-04T11:00:00Z"),
+                           {"value": 24000})  # fmt: skip
+        for body in (CREATED, later, earlier):
+            assert (await deliver(activity, org, body)).json()["appended"] == 1
+        stored = await feed(activity, auth)
+        assert [e["data"]["amount"] for e in stored] == ["24000.00", "30000.00", "26000.00"]
+        got = assert_as_in_occurred_order(stored)
+        assert {k: v for k, v in got.items() if k.startswith("pipeline:")} == {
+            "pipeline:qualification": Decimal("30000.00")
+        }
+        kept = await db.fetchrow(
+            "SELECT owner_id, amount, amount_at, stage, stage_at FROM activity.connector_deals"
+            " WHERE connector_id = $1 AND object_id = '123'", UUID(connector),
+        )  # fmt: skip
+        at = datetime(2026, 12, 4, 12, tzinfo=UTC)
+        assert tuple(kept) == ("15", "30000.00", at, "1", at)
+
+    async def test_a_creation_dead_lettered_and_replayed_after_the_won_counts_the_win(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        """A first sighting in an unmapped stage is a dead letter while the deal's later events
+        are appended; once the stage is mapped, the replayed creation comes after its won."""
+        created = delivery("d-7", "create", deal(stage_id=7))
+        won = delivery("d-8", "change", deal(stage_id=7, status="won",
+                                             won_time="2026-12-05T08:00:00Z"),
+                       {"status": "open", "won_time": None})  # fmt: skip
+        assert (await deliver(activity, org, created)).json()["dead_letters"] == 1
+        assert (await deliver(activity, org, won)).json()["appended"] == 1
+        stages = {**CONNECTOR["stages"], "7": "discovery"}  # type: ignore[dict-item]
+        await activity.patch(f"/v1/connectors/{connector}", json={"stages": stages},
+                             headers=auth())  # fmt: skip
+        replayed = await activity.post(f"/v1/connectors/{connector}/dead-letters/replay",
+                                       headers=auth())  # fmt: skip
+        assert replayed.json() == {"replayed": 1, "remaining": 0}
+        stored = await feed(activity, auth)
+        assert [e["type"] for e in stored] == ["deal.won", "deal.opened"]
+        got = assert_as_in_occurred_order(stored)
+        assert (got["deals_won"], got["revenue_won"]) == (1, Decimal("24000.00"))
+        assert got["stage_won:discovery"] == 1
+        assert got["sales_cycle_seconds"] == (4 * 24 - 1) * 3600  # Dec 1 09:00 to Dec 5 08:00
+        assert not any(k.startswith("pipeline:") for k in got)

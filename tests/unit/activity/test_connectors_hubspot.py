@@ -10,7 +10,13 @@ import time
 import pytest
 
 from services.activity.connectors import hubspot
-from services.activity.connectors.domain import ConnectorConfig, DealFacts, Owner, derived_event_id
+from services.activity.connectors.domain import (
+    ConnectorConfig,
+    DealFacts,
+    Owner,
+    derived_event_id,
+    from_millis,
+)
 
 SECRET = "hubspot-client-secret-1234"
 OLD = "hubspot-client-secret-0000"
@@ -129,7 +135,34 @@ class TestTranslation:
         assert [e["type"] for e in out.events] == ["deal.amount_changed", "deal.won"]
         assert out.events[0]["data"] == {"amount": "1500.50", "currency": "EUR"}
         assert out.events[1]["data"] == {"amount": "1500.50", "currency": "EUR"}
-        assert out.deals["9001"] == DealFacts("12345", "1500.50")
+        assert out.deals["9001"] == DealFacts(
+            "12345", "1500.50", stage="closedwon", amount_at=from_millis(T0 + 4 * 1000),
+            stage_at=from_millis(T0 + 5 * 1000),
+        )  # fmt: skip
+
+    def test_an_older_amount_change_is_an_event_but_not_the_amount_a_won_carries(self) -> None:
+        """Delivered in reverse: the change at second 3 comes after the one at second 4."""
+        known = {"9001": DealFacts("12345", "2000.00", amount_at=from_millis(T0 + 4 * 1000))}
+        out = hubspot.translate(
+            CONFIG, [change(3, "amount", "1000"), change(5, "dealstage", "closedwon")], known
+        )
+        assert [(e["type"], e["data"]["amount"]) for e in out.events] == [
+            ("deal.amount_changed", "1000.00"), ("deal.won", "2000.00"),
+        ]  # fmt: skip
+        assert out.deals["9001"].amount == "2000.00"
+        assert out.deals["9001"].amount_at == from_millis(T0 + 4 * 1000)
+
+    def test_in_one_delivery_too_the_newer_amount_stays(self) -> None:
+        out = hubspot.translate(CONFIG, [change(4, "amount", "2000"), change(3, "amount", "1000"),
+                                         change(5, "dealstage", "closedwon")], OWNED)  # fmt: skip
+        assert out.events[-1]["data"]["amount"] == "2000.00"
+
+    def test_a_value_kept_without_a_time_is_replaced_by_the_next_change(self) -> None:
+        known = {"9001": DealFacts("12345", "2000.00")}  # kept before times were
+        out = hubspot.translate(CONFIG, [change(3, "amount", "1000")], known)
+        assert (out.deals["9001"].amount, out.deals["9001"].amount_at) == (
+            "1000.00", from_millis(T0 + 3 * 1000),
+        )  # fmt: skip
 
     def test_closed_lost_becomes_lost(self) -> None:
         out = hubspot.translate(CONFIG, [change(6, "dealstage", "closedlost")], OWNED)

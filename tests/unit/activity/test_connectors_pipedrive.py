@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import copy
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from services.activity.connectors import pipedrive
-from services.activity.connectors.domain import ConnectorConfig, Owner, derived_event_id
+from services.activity.connectors.domain import ConnectorConfig, DealFacts, Owner, derived_event_id
 
 SECRET = "pipedrive-hook:s3cret-passw0rd"
 OLD = "pipedrive-hook:old-passw0rd-xyz"
@@ -208,6 +209,23 @@ class TestTranslation:
         moved["meta"]["new_meta_field"] = True
         moved["something_else"] = []
         assert types(moved) == ["deal.stage_changed"]
+
+
+class TestWhatIsRemembered:
+    def test_the_deal_s_owner_value_and_stage_are_remembered_as_of_its_update_time(self) -> None:
+        out = pipedrive.translate(CONFIG, delivery("change", deal(value=30000), {"value": 24000}))
+        at = datetime(2026, 12, 4, 10, tzinfo=UTC)
+        assert out.deals == {"123": DealFacts("15", "30000.00", "1", amount_at=at, stage_at=at)}
+
+    def test_without_update_time_the_delivery_s_timestamp_dates_them(self) -> None:
+        out = pipedrive.translate(CONFIG, delivery("create", deal(update_time=None), None))
+        assert out.deals["123"].stage_at == datetime(2026, 12, 4, 10, tzinfo=UTC)
+
+    def test_a_deletion_and_an_unmapped_owner_remember_what_they_can(self) -> None:
+        gone = pipedrive.translate(CONFIG, delivery("delete", None, deal()))
+        assert gone.deals == {}
+        unmapped = pipedrive.translate(CONFIG, delivery("create", deal(owner_id=77), None))
+        assert unmapped.dead_letters and unmapped.deals["123"].owner_id == "77"
 
 
 class TestDeadLetters:

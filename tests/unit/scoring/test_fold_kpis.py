@@ -14,7 +14,7 @@ import pytest
 
 from services.scoring.answer.sources import Cuts
 from services.scoring.domain import CATALOGUE, Period
-from services.scoring.projections.kpis import Book, fold
+from services.scoring.projections.kpis import UNOPENED, Book, fold
 from shared.events import StoredEvent, new_event_adapter
 from tests.unit.scoring.helpers import (
     ANNA,
@@ -378,26 +378,36 @@ class TestAnEventOfAnUnknownDeal:
         ],
         ids=["stage_changed", "amount_changed", "won", "lost"],
     )
-    def test_contributes_nothing_and_changes_nothing(self, add):
+    def test_contributes_nothing_yet_and_is_kept_for_the_opening(self, add):
         log = Log()
         log.deal_opened("D1", jul(1))
         book = Book(BERLIN)
         fold(book, log.events[0])
-        before = (dict(book.deals), dict(book.accounts), list(book.wins))
+        before = (book.deals["deal-D1"], dict(book.accounts), list(book.wins))
         book.changed.clear()
-        assert fold(book, add(log)) == []
-        assert (dict(book.deals), dict(book.accounts), list(book.wins)) == before
-        # Only the deal's profile remembers it (a placeholder its opening would fill in).
-        assert book.changed <= {("prospects", "deal-D9")}
+        event = add(log)
+        assert fold(book, event) == []
+        assert (book.deals["deal-D1"], dict(book.accounts), list(book.wins)) == before
+        # A placeholder remembers it until the deal's opening; it counts nowhere until then.
+        placeholder = book.deals["deal-D9"]
+        assert placeholder.status == UNOPENED
+        assert [(p.type, p.data) for p in placeholder.pending] == [(event["type"], event["data"])]
+        assert book.changed <= {("prospects", "deal-D9"), ("deals", "deal-D9")}
 
-    def test_a_deal_won_before_it_was_opened_in_the_log_is_not_won_later(self):
+    def test_a_deal_won_before_it_was_opened_in_the_log_is_won_when_the_opening_comes(self):
+        """A CRM may deliver the won before the deal's creation (or the creation went to the
+        dead letters and was replayed): the win counts as if it had come after the opening."""
         log = Log()
-        log.deal_won("D1", jul(2))
+        log.deal_won("D1", jul(2), "1200.00")
         log.deal_opened("D1", jul(1))
         facts = facts_of(log)
-        assert total(facts, "deals_won") == 0
+        assert total(facts, "deals_won") == 1
+        assert total(facts, "revenue_won", currency="EUR") == Decimal("1200.00")
+        assert total(facts, "sales_cycle_seconds") == 86_400
+        assert total(facts, "new_customers") == 1
         assert total(facts, "deals_opened") == 1
-        assert total(facts, "pipeline:qualification", currency="EUR") == Decimal("1000.00")
+        assert total(facts, "pipeline:qualification", currency="EUR") == 0
+        assert total(facts, "stage_won:qualification") == 1
 
 
 class TestRevenueWon:
