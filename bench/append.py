@@ -6,7 +6,8 @@ with the service as a real uvicorn server in its own process on a loopback port:
 1. Single appends: `POST /v1/events`, one event a request, from `--concurrency` (32) keep-alive
    connections; appends/s and p50/p99 latency. Baseline: the raw ceiling of the same table, 32
    asyncio tasks on a 32-connection asyncpg pool, each a single-row autocommit INSERT into
-   `activity.events` with the same columns (position from the sequence default). Target: at
+   `activity.events` with the same columns (positions numbered by the load generator, its org's
+   own 1, 2, 3…, as the service numbers each org's events under its lock). Target: at
    least 0.5× the baseline.
 2. Batch appends: `POST /v1/events/batch`, 1,000 events a request, `--batch-concurrency`
    requests in flight; events/s. Baseline: asyncpg `copy_records_to_table` (binary COPY) of
@@ -111,10 +112,11 @@ COLUMNS = (
     "metadata",
     "content_hash",
     "event_json",
+    "position",
 )
 RAW_INSERT = f"""
     INSERT INTO activity.events ({", ".join(COLUMNS)})
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13, $14)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13, $14, $15)
 """
 RAW_FEED = """
     SELECT position, event_id, type, org_id, stream, stream_version, rep_id, team_id,
@@ -227,7 +229,8 @@ class Events:
         return [orjson.dumps({"events": [self.event() for _ in range(size)]}) for _ in range(n)]
 
     def raw_row(self, org: str) -> tuple[Any, ...]:
-        """A row in COLUMNS order; stream_version grows per stream, so each row is unique."""
+        """A row in COLUMNS order; stream_version grows per stream, so each row is unique. The
+        rows of one `Events` go to one org (the raw baseline's): positions 1, 2, 3… in it."""
         i, self._raw = self._raw, self._raw + 1
         kind = EVENT_TYPES[i % len(EVENT_TYPES)]
         row = (
@@ -248,9 +251,9 @@ class Events:
         # The service stores each event's rendered JSON too; so does the baseline, same size.
         rendered = dict(zip(COLUMNS[:11], row[:11], strict=True))
         rendered.update(
-            position=i, data=orjson.Fragment(row[10]), metadata=orjson.Fragment(row[11])
+            position=i + 1, data=orjson.Fragment(row[10]), metadata=orjson.Fragment(row[11])
         )
-        return (*row, orjson.dumps(rendered, default=str).decode())
+        return (*row, orjson.dumps(rendered, default=str).decode(), i + 1)
 
     def raw_rows(self, org: str, n: int) -> list[tuple[Any, ...]]:
         return [self.raw_row(org) for _ in range(n)]

@@ -1,7 +1,7 @@
 """Opaque cursors: clients pass back what they were given and never build one themselves.
 
 A cursor is sealed with AES-SIV (deterministic authenticated encryption, `cryptography`) and the
-org is its associated data. So a cursor reveals nothing (not the global position of an event, not
+org is its associated data. So a cursor reveals nothing (not the position of an event, not
 a sort key) and is refused in any other org, with a 400-class problem naming the parameter, as a
 forged or damaged one is. Every replica and every service of a deployment shares the cursor keys,
 so a cursor made by one is read by another. The same position in the same org always seals to the
@@ -14,6 +14,10 @@ before the setting existed; listing that secret's value as a cursor key keeps th
 with it readable after the secret itself is changed. A cursor whose key was dropped is refused
 like a forged one: a client starts its listing again, and scoring, which stores the feed cursor
 it folded up to, resumes from the position stored beside it (`readable_cursor`, below).
+
+Positions are per org (an org's events are numbered 1, 2, 3…), so even the position a cursor
+stands for would tell nothing of another org; feed cursors sealed while positions were global
+are refused (`_POSITION_TAG`).
 
 Before opaque cursors, a feed cursor was readable base64 of `v1.<position>`.
 `decode_cursor(…, legacy=True)` still reads that form (activity allows it for service tokens
@@ -44,7 +48,11 @@ if TYPE_CHECKING:
 _LEGACY_PREFIX = "v1."
 _PREFIX = "c2."
 MAX_POSITION = 2**63 - 1  # positions are PostgreSQL bigints
-_POSITION_TAG = b"p"
+# A place in an org's feed. Positions were global (tag "p") until 20261215_activity_org_positions
+# numbered each org's log 1, 2, 3…: a feed cursor sealed before then holds a number of the old
+# numbering, and is refused like a forged one (the client starts its listing again, or scoring
+# resumes from its stored position) rather than read as a place in the new one.
+_POSITION_TAG = b"p2"
 
 
 def _derive(secret: bytes) -> AESSIV:

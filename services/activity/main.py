@@ -34,8 +34,8 @@ from .writer import GroupCommitter
 DESCRIPTION = """
 The append-only event log of salesperf. Front ends and CRM webhooks **append** events
 (`POST /v1/events`, `POST /v1/events/batch`); consumers such as scoring **read the feed**
-(`GET /v1/events?after=…`) in global order, with long-polling. Nothing is ever updated or
-deleted: a correction is an `event.voided` event.
+(`GET /v1/events?after=…`) in order of position (the org's own: 1, 2, 3…), with
+long-polling. Nothing is ever updated or deleted: a correction is an `event.voided` event.
 
 Authenticate with `Authorization: Bearer <JWT>` (`salesperf token --help`). Errors are
 RFC 9457 `application/problem+json` with the fields at fault.

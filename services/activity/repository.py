@@ -5,14 +5,19 @@ Appends run inside one transaction per group commit, in four round trips:
 1. `BEGIN` and a transaction-scoped advisory lock on the org (one simple-protocol message);
 2. one query for everything the planner must know — stored events with the ids being appended,
    the streams' current versions and owners, voids already recorded, and (only when a manager
-   appends) the known team of the reps concerned — and the positions, drawn from the sequence
-   *while the lock is held*;
+   appends) the known team of the reps concerned — and the positions, counted on from the
+   org's newest position (one backward probe of the `(org_id, position)` primary key) *while
+   the lock is held*;
 3. the rows (a multi-row INSERT, or COPY for large groups), the owners of the streams the group
    opened or reassigned (`activity.stream_owners`) and a NOTIFY for long-pollers;
 4. `COMMIT`, which releases the lock.
 
-Because positions are drawn under a lock that is released only after commit, position N+1 can
-never be visible while N is still in flight: a reader polling "after my cursor" skips nothing.
+Positions are per org: an org's events are numbered 1, 2, 3… in its own log, so a position
+tells nothing of any other org. Because they are allocated under a lock that is released only
+after commit (and the previous holder's commit is visible to the next holder's statements, which
+run READ COMMITTED), position N+1 can never be visible while N is still in flight, and a group
+that rolls back leaves no hole: the next holder numbers on from the newest committed position.
+A reader polling "after my cursor" skips nothing, and sees no gap.
 
 An event never changes, so its JSON is rendered once, when it is stored (`event_json`); reads
 splice those texts into a page without decoding anything.
@@ -93,9 +98,12 @@ FROM activity.events e
 WHERE cardinality($4::text[]) > 0 AND e.org_id = $1 AND e.type = 'event.voided'
   AND e.data->>'voided_event_id' = ANY($4::text[])
 UNION ALL
-SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       nextval('activity.event_position_seq'), clock_timestamp()
-FROM generate_series(1, $5)
+SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, h.head + n, clock_timestamp()
+FROM generate_series(1, $5) AS g(n)
+CROSS JOIN (
+    SELECT coalesce((SELECT position FROM activity.events e
+                     WHERE e.org_id = $1 ORDER BY position DESC LIMIT 1), 0) AS head
+) h
 """
 
 # With a manager in the group: the known team of every rep the group's events name ($6) and of
@@ -122,7 +130,7 @@ LEFT JOIN LATERAL (
 
 @dataclass(frozen=True, slots=True)
 class Allocation:
-    """Positions drawn under the lock (at least one per new row) and the recording time."""
+    """Positions allocated under the lock (at least one per new row) and the recording time."""
 
     positions: list[int]
     recorded_at: datetime
@@ -136,9 +144,11 @@ async def load_group_state(
     streams: Sequence[str],
     reps: Sequence[str] | None = None,
 ) -> tuple[GroupState, Allocation]:
-    """What the planner needs, and one position per candidate (unused ones are simply skipped:
-    positions grow strictly but need not be contiguous). `reps`: look up the known team of
-    these reps and of the streams' owners (None: no lookup, no manager appends)."""
+    """What the planner needs, and one position per candidate: the org's next ones, counted
+    on from its newest (the caller holds the org's lock). The group's new rows take the first
+    of them in order, so the org's positions stay contiguous; the rest are never used.
+    `reps`: look up the known team of these reps and of the streams' owners (None: no lookup,
+    no manager appends)."""
     lookup = list({*event_ids, *voided_ids})
     args: list[object] = [
         org_id,

@@ -153,8 +153,9 @@ async def read_feed(
         float, Query(ge=0, le=30, description="Long-poll up to this many seconds.")
     ] = 0,
 ) -> Response:
-    """Events in global order after the cursor. Positions only ever grow, and an event never
-    appears behind a cursor already handed out, so a consumer that stores `next` misses nothing."""
+    """The org's events in order after the cursor. Positions are the org's own (1, 2, 3…, no
+    gaps), and an event never appears behind a cursor already handed out, so a consumer that
+    stores `next` misses nothing."""
     page = await service.read_feed(
         runtime.pool, runtime.notifier, user, after=after, limit=limit, types=types, wait=wait
     )

@@ -19,7 +19,7 @@ MAX_BATCH = 1000
 class AppendResult(BaseModel):
     event_id: UUID
     position: int = Field(
-        description="Place in the org's global order (increasing, not contiguous)."
+        description="Place in the org's own log: its events are numbered 1, 2, 3… with no gaps."
     )
     stream_version: int
     recorded_at: datetime

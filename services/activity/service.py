@@ -161,7 +161,8 @@ async def read_feed(
     types: str | None,
     wait: float,
 ) -> Page:
-    """The org's events after a cursor, in global order; long-polls up to `wait` seconds.
+    """The org's events after a cursor, in the order of their positions (the org's own 1, 2,
+    3…); long-polls up to `wait` seconds.
 
     Each query borrows a connection only for itself, so a waiting reader holds none.
     """

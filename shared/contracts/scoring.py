@@ -31,7 +31,10 @@ class KpiBucket(BaseModel):
 
 
 class Freshness(BaseModel):
-    position: int = Field(description="Position of the last event folded into the answer.")
+    position: int = Field(
+        description="Position of the last event folded into the answer, in the org's own log "
+        "(its events are numbered 1, 2, 3…)."
+    )
     recorded_at: datetime | None = Field(description="When that event was recorded.")
 
 

@@ -7,7 +7,7 @@ each chunk of rows:
    Python's work and PostgreSQL's overlap);
 2. appends its valid rows through the same planner and group-commit `store` as the API, each
    row decided on its own (a row that conflicts is rejected, its neighbours go on), under the
-   org's append lock: positions are drawn as for any append, so a feed reader skips nothing;
+   org's append lock: positions are allocated as for any append, so a feed reader skips nothing;
 3. writes the chunk's counts, its rejections and `rows_done` in the same transaction.
 A chunk is stored whole or not at all, and a job resumed after a crash or a restart (at start-up,
 by the replica holding its file) begins after the last committed chunk: no row is stored or

@@ -27,7 +27,7 @@ async def read_all(activity, headers, *, limit: int = 100, **params) -> list[dic
 
 
 class TestFeed:
-    async def test_pages_follow_the_cursor_in_global_order(self, activity, auth):
+    async def test_pages_follow_the_cursor_in_the_org_s_order(self, activity, auth):
         events = await append(activity, auth(), 25)
         items = await read_all(activity, auth(), limit=7)
         assert [i["event_id"] for i in items] == [e["event_id"] for e in events]

@@ -477,6 +477,8 @@ class TestTheMigration:
         url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
         try:
             await asyncio.to_thread(run_migrations, url, "20261204_activity_connectors")
+            # Rows as the older code stored them (global positions from the sequence default);
+            # `event_json` as the service renders it, beginning with the position.
             conn = await asyncpg.connect(asyncpg_dsn(url))
             try:
                 existing = [  # (org, stream, version, rep)
@@ -487,18 +489,20 @@ class TestTheMigration:
                     ("o2", "lead-1", 1, "rep-cleo"),
                 ]
                 for i, (org, stream, version, rep) in enumerate(reversed(existing)):
+                    position = await conn.fetchval("SELECT nextval('activity.event_position_seq')")
                     await conn.execute(
-                        "INSERT INTO activity.events (org_id, event_id, type, stream,"
+                        "INSERT INTO activity.events (position, org_id, event_id, type, stream,"
                         " stream_version, rep_id, occurred_at, schema_version, data, metadata,"
-                        " content_hash, event_json) VALUES ($1, $2, 'visit.logged', $3, $4, $5,"
-                        " now(), 1, '{}', '{}', $6, '{}')",
-                        org, uuid.uuid4(), stream, version, rep, bytes([i]),
+                        " content_hash, event_json) VALUES ($7, $1, $2, 'visit.logged', $3, $4,"
+                        " $5, now(), 1, '{}', '{}', $6, $8)",
+                        org, uuid.uuid4(), stream, version, rep, bytes([i]), position,
+                        f'{{"position":{position},"data":{{}}}}',
                     )  # fmt: skip
                 await asyncio.to_thread(run_migrations, url, "head")
                 got = await conn.fetch(
                     "SELECT o.org_id, o.stream, o.rep_id, e.stream_version"
                     " FROM activity.stream_owners o JOIN activity.events e"
-                    " ON e.position = o.position ORDER BY 1, 2"
+                    " ON e.org_id = o.org_id AND e.position = o.position ORDER BY 1, 2"
                 )
             finally:
                 await conn.close()

@@ -1,10 +1,11 @@
 """Guarantee 1: a consumer polling "after my cursor" never misses an event.
 
-Postgres sequences hand out positions at INSERT time, but transactions commit in any order:
-position 11 can become visible before position 10, and a poller that has moved its cursor to 11
-never sees 10. The store prevents it by drawing positions under a per-org advisory lock held
-until commit (services/activity/repository.py). These tests show the hazard is real without
-that mechanism and absent with it.
+Positions handed out before commit (by a sequence, or counted by each writer on its own) meet
+transactions that commit in any order: position 11 can become visible before position 10, and a
+poller that has moved its cursor to 11 never sees 10. The store prevents it by allocating
+positions (the org's own 1, 2, 3…) under a per-org advisory lock held until commit
+(services/activity/repository.py). These tests show the hazard is real without that mechanism
+and absent with it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import uuid
 import asyncpg
 import httpx
 
+from services.activity import repository
 from services.activity.domain import prepare
 from services.activity.writer import AppendRequest, store
 from shared.auth import Principal, Role
@@ -41,18 +43,19 @@ async def _poll(db: asyncpg.Pool, org: str, after: int) -> list[int]:
     return [r["position"] for r in rows]
 
 
-async def _plain_insert(conn: asyncpg.Connection, org: str) -> int:
-    """An INSERT that takes its position from the sequence with no lock: the naive store."""
+async def _plain_insert(conn: asyncpg.Connection, org: str, position: int) -> int:
+    """An INSERT at a position handed out before it, with no lock: the naive store."""
     return await conn.fetchval(
         """
-        INSERT INTO activity.events (org_id, event_id, type, stream, stream_version, occurred_at,
-            schema_version, data, metadata, content_hash, event_json)
-        VALUES ($1, $2, 'visit.logged', $3, 1, now(), 1, '{}', '{}', '\\x00', '{}')
+        INSERT INTO activity.events (position, org_id, event_id, type, stream, stream_version,
+            occurred_at, schema_version, data, metadata, content_hash, event_json)
+        VALUES ($4, $1, $2, 'visit.logged', $3, 1, now(), 1, '{}', '{}', '\\x00', '{}')
         RETURNING position
         """,
         org,
         uuid.uuid4(),
         f"lead-{uuid.uuid4().hex[:8]}",
+        position,
     )
 
 
@@ -61,8 +64,8 @@ class TestNegativeControl:
         async with db.acquire() as slow, db.acquire() as fast:
             slow_tx = slow.transaction()
             await slow_tx.start()
-            early = await _plain_insert(slow, org)  # smaller position, still uncommitted
-            late = await _plain_insert(fast, org)  # larger position, committed at once
+            early = await _plain_insert(slow, org, 1)  # smaller position, still uncommitted
+            late = await _plain_insert(fast, org, 2)  # larger position, committed at once
             assert early < late
 
             seen = await _poll(db, org, 0)
@@ -100,6 +103,21 @@ class TestAppendLock:
             first_decision.row.position,
             second_decision.row.position,
         ]
+
+    async def test_each_org_numbers_its_own_log_and_a_rollback_leaves_no_gap(self, db, org):
+        other = f"{org}-other"
+        async with db.acquire() as conn:
+            [[mine]] = await store(conn, org, [_request(org)])
+            await repository.commit(conn)
+            await store(conn, org, [_request(org, 3)])  # allocated 2..4, then rolled back
+            await repository.rollback(conn)
+            [[theirs]] = await store(conn, other, [_request(other)])
+            await repository.commit(conn)
+            [[a, b]] = await store(conn, org, [_request(org, 2)])
+            await repository.commit(conn)
+        assert [mine.row.position, a.row.position, b.row.position] == [1, 2, 3]
+        assert theirs.row.position == 1
+        assert await _poll(db, org, 0) == [1, 2, 3] and await _poll(db, other, 0) == [1]
 
     async def test_orgs_do_not_wait_for_each_other(self, db, org):
         other = f"{org}-other"
@@ -158,7 +176,7 @@ class TestTailingConsumer:
         positions = [e["position"] for e in seen]
         assert len(seen) == expected
         assert len({e["event_id"] for e in seen}) == expected, "an event was delivered twice"
-        assert positions == sorted(positions) and len(set(positions)) == len(positions)
+        assert positions == list(range(1, expected + 1)), "the org's own 1, 2, 3…, no gaps"
         stored = await db.fetch(
             "SELECT event_id, position FROM activity.events WHERE org_id = $1 ORDER BY position",
             org,

@@ -57,6 +57,18 @@ class TestACursorRevealsNothing:
             assert decode_cursor(encode_cursor(position, "org-a"), "org-a") == position
 
 
+class TestCursorsOfTheGlobalNumbering:
+    """Feed cursors sealed while positions were global (before 20261215_activity_org_positions
+    numbered each org's log 1, 2, 3…) hold a number of the old numbering: refused, not misread."""
+
+    def test_one_is_refused_and_stale(self) -> None:
+        old = pagination._seal("org-a", b"p", (7).to_bytes(8, "big"))
+        with pytest.raises(InvalidInput) as exc:
+            decode_cursor(old, "org-a", field="after")
+        assert named(exc) == ["after"]
+        assert pagination.is_stale(old, "org-a") and not pagination.is_current(old, "org-a")
+
+
 class TestACursorWorksOnlyInItsOrg:
     def test_another_org_s_feed_cursor_is_refused_naming_the_parameter(self) -> None:
         with pytest.raises(InvalidInput) as exc:
