@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
@@ -25,3 +25,22 @@ class ActivitySettings(ServiceSettings):
     )
     import_max_bytes: int = 10 * 1024**3
     import_chunk_rows: int = Field(default=5000, ge=1, le=50_000)
+    public_url: str | None = Field(
+        default=None,
+        description="The external base URL CRMs call activity at (scheme, host and any path "
+        "prefix the proxy strips, e.g. `https://crm-hooks.example.com`): HubSpot signs the full "
+        "URI it called, so behind a TLS-terminating proxy the signature is checked against this "
+        "base + the path and query of the request instead of the URL the service sees. Unset: "
+        "the URL the service sees.",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        scheme, sep, rest = value.partition("://")
+        if scheme.lower() not in ("http", "https") or not sep or not rest or "?" in rest:
+            raise ValueError("an http(s) base URL without a query, e.g. https://hooks.example.com")
+        return value

@@ -16,6 +16,7 @@ from uuid import UUID, uuid5
 
 from shared.dates import END_MOMENT, FIRST_MOMENT
 from shared.events import LossReason
+from shared.money import minor_units
 
 CONNECTOR_NAMESPACE = UUID("3c0a7f5e-2b1d-4e8a-9c6f-5d4e3b2a1f00")
 """Fixed for ever: event ids derived from provider ids must come out the same on every retry."""
@@ -104,17 +105,25 @@ class Translation:
     originals: dict[str, Any] = field(default_factory=dict)
 
 
-def amount(value: object) -> str | None:
-    """A CRM's amount as our decimal string (two places), or None when it is not one."""
+def amount(value: object, currency: str) -> str | None:
+    """A CRM's amount as our decimal string, rounded to `currency`'s minor units (the system's
+    one money rule, `shared.money`: JPY 0 decimals, EUR 2, KWD 3), or None when it is not one.
+    CRMs keep amounts with whatever decimals they like; what we store carries what the currency
+    has."""
     if not isinstance(value, str | int | float) or isinstance(value, bool) or value == "":
         return None
     try:
-        parsed = Decimal(str(value).strip()).quantize(Decimal("0.01"))
+        parsed = Decimal(str(value).strip()).quantize(Decimal(1).scaleb(-minor_units(currency)))
     except InvalidOperation:
         return None
     if not parsed.is_finite() or parsed < 0 or parsed >= Decimal(10) ** 15:
         return None
     return format(parsed, "f")
+
+
+def zero(currency: str) -> str:
+    """No amount yet, in `currency`: "0" JPY, "0.00" EUR, "0.000" KWD."""
+    return format(Decimal(0).scaleb(-minor_units(currency)), "f")
 
 
 _LOSS_REASONS = {r.value for r in LossReason}

@@ -14,14 +14,15 @@ the stage with the `occurredAt` of their change: HubSpot delivers in no promised
 older change that comes after a newer one is appended as its event but does not replace the
 amount remembered (a later `deal.won` carries the amount of the latest change, by `occurredAt`):
 
-- `deal.creation` -> `deal.opened` with the amount known so far, else "0.00" (an `amount` change
+- `deal.creation` -> `deal.opened` with the amount known so far, else 0 (an `amount` change
   follows as `deal.amount_changed`), the connector's default currency and product line, stage
   `qualification`, and account `hubspot-deal-<objectId>` (HubSpot's company association is not
   in the webhook).
 - `dealstage` changes -> `deal.stage_changed` to the mapped stage; a stage mapped to `won` ->
   `deal.won` with the amount known so far (unknown: dead letter `amount_unknown`), `lost` ->
   `deal.lost` (reason `other`).
-- `amount` changes -> `deal.amount_changed` in the default currency (HubSpot sends none).
+- `amount` changes -> `deal.amount_changed` in the default currency (HubSpot sends none), the
+  amount rounded to that currency's minor units (`shared.money`: JPY none, KWD three).
 - `deal.deletion` -> `deal.lost` (reason `other`, note "deleted in HubSpot"), so it leaves the
   pipeline; the fold ignores it for a deal already closed.
 - `hubspot_owner_id` changes teach the owner (of every event of that deal in the delivery, even
@@ -39,7 +40,6 @@ import hmac
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import unquote
 
@@ -51,9 +51,11 @@ from .domain import (
     DealFacts,
     Owner,
     Translation,
+    amount,
     derived_event_id,
     from_millis,
     newer,
+    zero,
 )
 
 MAX_EVENTS = 100
@@ -101,18 +103,6 @@ def verify(
             if hmac.compare_digest(sign(secret, method.upper(), u, body, timestamp), signature):
                 return
     raise SignatureError("The signature does not match.")
-
-
-def _amount(value: object) -> str | None:
-    if not isinstance(value, str | int | float) or isinstance(value, bool) or value == "":
-        return None
-    try:
-        amount = Decimal(str(value)).quantize(Decimal("0.01"))
-    except InvalidOperation:
-        return None
-    if amount < 0 or not amount.is_finite() or amount >= Decimal(10) ** 15:
-        return None
-    return format(amount, "f")
 
 
 def event_key(event: dict[str, Any]) -> str:
@@ -191,7 +181,7 @@ def translate(
 
         if kind == "deal.creation":
             data = {
-                "amount": facts.amount or "0.00",
+                "amount": amount(facts.amount, currency) if facts.amount else zero(currency),
                 "currency": currency,
                 "product_line": config.default_product_line,
                 "account_id": f"hubspot-deal-{object_id}",
@@ -201,16 +191,16 @@ def translate(
             data = {"reason": "other", "note": "deleted in HubSpot"}
             out.events.append({**base, "type": "deal.lost", "data": data})
         elif kind == "deal.propertyChange" and prop == "amount":
-            amount = _amount(e.get("propertyValue"))
-            if amount is None:
+            value = amount(e.get("propertyValue"), currency)
+            if value is None:
                 out.dead_letters.append(DeadLetter(
                     key, "invalid", f"amount {e.get('propertyValue')!r} is not an amount", e
                 ))  # fmt: skip
                 continue
             at = from_millis(e["occurredAt"])
             if newer(at, facts.amount_at):  # an older change is an event, not the amount now
-                out.deals[object_id] = replace(facts, amount=amount, amount_at=at)
-            data = {"amount": amount, "currency": currency}
+                out.deals[object_id] = replace(facts, amount=value, amount_at=at)
+            data = {"amount": value, "currency": currency}
             out.events.append({**base, "type": "deal.amount_changed", "data": data})
         elif kind == "deal.propertyChange":  # dealstage
             crm_stage = str(e.get("propertyValue"))
@@ -229,7 +219,7 @@ def translate(
                         key, "amount_unknown", "won, but no amount of this deal was received", e
                     ))  # fmt: skip
                     continue
-                data = {"amount": facts.amount, "currency": currency}
+                data = {"amount": amount(facts.amount, currency), "currency": currency}
                 out.events.append({**base, "type": "deal.won", "data": data})
             elif ours == LOST:
                 out.events.append({**base, "type": "deal.lost", "data": {"reason": "other"}})

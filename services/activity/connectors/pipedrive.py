@@ -18,7 +18,7 @@ A delivery is one JSON object (v2, `meta.version` "2.0"), e.g.
 `delete` sends the deal as it was (in `previous`; `data` may be null). Extra fields are ignored;
 the ones used are checked. Non-deal entities are ignored.
 
-- `create` -> `deal.opened` (value or "0.00", currency or the connector's default, the default
+- `create` -> `deal.opened` (value or 0, currency or the connector's default, the default
   product line, the mapped stage, account `pipedrive-org-<org_id>` or `pipedrive-deal-<id>`),
   then `deal.won`/`deal.lost` if it was created closed.
 - `change` -> in this order: `stage_id` changed -> `deal.stage_changed` (mapped; a stage mapped to
@@ -26,6 +26,8 @@ the ones used are checked. Non-deal entities are ignored.
   changed to `won` -> `deal.won` (value, currency), to `lost` -> `deal.lost` (`lost_reason`
   mapped to our reasons, else `other` with the text as note). A reopened deal is ignored.
 - `delete` -> `deal.lost` (reason `other`, note "deleted in Pipedrive").
+
+Values are rounded to their currency's minor units (`shared.money`: JPY none, KWD three).
 
 Deliveries come in no promised order (a retry may come after later changes). Each event keeps
 the time Pipedrive gives for it (`update_time`, `add_time`, `won_time`/`lost_time`, else
@@ -60,6 +62,7 @@ from .domain import (
     derived_event_id,
     loss_reason,
     parse_time,
+    zero,
 )
 
 AUTH_HEADER = "authorization"
@@ -146,12 +149,12 @@ def _intents(action: str, deal: dict[str, Any], previous: dict[str, Any]) -> lis
     return out
 
 
-def _learnt(deal: dict[str, Any], changed_at: datetime) -> DealFacts:
+def _learnt(deal: dict[str, Any], changed_at: datetime, currency: str) -> DealFacts:
     """What the connector remembers of the deal: its owner, value and stage as of `changed_at`
     (`update_time`, else `meta.timestamp`), so a delivery older than one seen before does not
     replace them (`repository.save_deals`); each delivery carries the whole deal, so its own
     events never need them."""
-    value = amount(deal.get("value")) if deal.get("value") is not None else None
+    value = amount(deal.get("value"), currency) if deal.get("value") is not None else None
     return DealFacts(
         owner_id=_id(deal.get("owner_id")), amount=value, stage=_id(deal.get("stage_id")),
         amount_at=changed_at if value is not None else None, stage_at=changed_at,
@@ -186,16 +189,17 @@ def translate(config: ConnectorConfig, delivery: dict[str, Any]) -> Translation:
         for i, _ in enumerate(intents):
             dead(i, "invalid", "the deal id or meta.timestamp is missing or malformed")
         return out
+    currency = deal.get("currency") or config.default_currency  # checked by our models
     if action != "delete":
-        out.deals[deal_id] = _learnt(deal, parse_time(deal.get("update_time")) or at)
+        out.deals[deal_id] = _learnt(deal, parse_time(deal.get("update_time")) or at, str(currency))
     owner = _owner(config, _id(deal.get("owner_id")))
     if isinstance(owner, tuple):
         for i, _ in enumerate(intents):
             dead(i, *owner)
         return out
 
-    value = amount(deal.get("value")) if deal.get("value") is not None else "0.00"
-    currency = deal.get("currency") or config.default_currency
+    raw = deal.get("value")
+    value = zero(str(currency)) if raw is None else amount(raw, str(currency))
     stage_id = _id(deal.get("stage_id"))
     stage = config.stages.get(stage_id) if stage_id is not None else None
 

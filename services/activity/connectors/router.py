@@ -140,17 +140,30 @@ def _headers(request: Request) -> dict[str, str]:
     return {k.lower(): v for k, v in request.headers.items()}
 
 
+def _called_uri(request: Request) -> str:
+    """The full URI the CRM called: `ACTIVITY_PUBLIC_URL` + the path and query when it is set
+    (behind a TLS-terminating proxy the service sees http://internal-host…), else the URL the
+    service sees."""
+    settings = getattr(request.app.state, "settings", None)
+    base: str | None = getattr(settings, "public_url", None)
+    if not base:
+        return str(request.url)
+    query = request.url.query
+    return base + request.url.path + (f"?{query}" if query else "")
+
+
 @router.post("/webhooks/hubspot/{org}", response_model=DeliveryResult,
              summary="HubSpot webhook deliveries (v3 signature)", responses=_DELIVERY,
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": {"type": "array", "maxItems": 100,
                                                  "items": {"type": "object"}}}}}})  # fmt: skip
 async def hubspot_webhook(org: OrgPath, request: Request, runtime: RuntimeDep) -> JSONResponse:
-    """`X-HubSpot-Signature-v3` over method, the full URI this was called at, body and
-    `X-HubSpot-Request-Timestamp` (at most five minutes old); up to 100 events."""
+    """`X-HubSpot-Signature-v3` over method, the full URI this was called at (behind a proxy:
+    `ACTIVITY_PUBLIC_URL` + path and query), body and `X-HubSpot-Request-Timestamp` (at most
+    five minutes old); up to 100 events."""
     body = await request.body()
     return _json(await service.receive_hubspot(
-        runtime, org, method=request.method, uri=str(request.url), headers=_headers(request),
+        runtime, org, method=request.method, uri=_called_uri(request), headers=_headers(request),
         body=body,
     ))  # fmt: skip
 

@@ -34,10 +34,11 @@ events are stored.
 What changed is found by comparing with what the connector remembered of the opportunity
 (`DealFacts`: owner, amount, StageName, SystemModstamp):
 
-- first sight -> `deal.opened` (Amount or "0.00", CurrencyIsoCode or the default currency, the
+- first sight -> `deal.opened` (Amount or 0, CurrencyIsoCode or the default currency, the
   default product line, the mapped stage, account `salesforce-<AccountId>` or
   `salesforce-opp-<Id>`), then `deal.won`/`deal.lost` if it is closed already;
-- a different Amount -> `deal.amount_changed`;
+- a different Amount -> `deal.amount_changed` (amounts rounded to the currency's minor units,
+  `shared.money`: JPY none, KWD three);
 - a different StageName -> `deal.won` if IsWon, `deal.lost` if IsClosed (reason from a
   `Loss_Reason__c` field when it names one of ours, else `other`), else `deal.stage_changed` to
   the mapped stage (a stage mapped to `won`/`lost` closes it too).
@@ -54,6 +55,7 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
@@ -72,6 +74,7 @@ from .domain import (
     derived_event_id,
     loss_reason,
     parse_time,
+    zero,
 )
 
 MAX_NOTIFICATIONS = 100
@@ -192,14 +195,15 @@ def _true(value: str | None) -> bool:
     return value == "true"
 
 
-def _intents(fields: dict[str, str | None], facts: DealFacts | None) -> list[str]:
+def _intents(fields: dict[str, str | None], facts: DealFacts | None, currency: str) -> list[str]:
     """What changed, in a fixed order (their index is part of the event id)."""
     closed = WON if _true(fields.get("IsWon")) else LOST if _true(fields.get("IsClosed")) else None
     if facts is None:
         return ["opened", *([closed] if closed else [])]
     out = []
-    if "Amount" in fields and amount(fields["Amount"]) not in (None, facts.amount):
-        out.append("amount")
+    new = amount(fields["Amount"], currency) if "Amount" in fields else None
+    if new is not None and (facts.amount is None or Decimal(new) != Decimal(facts.amount)):
+        out.append("amount")  # by value: "24000" JPY is the "24000.00" seen before
     stage = fields.get("StageName")
     if stage and stage != facts.stage:
         out.append(closed or "stage")
@@ -243,14 +247,15 @@ def translate_one(
         out.ignored += 1  # a late retry of an older state
         return out, facts
 
-    value = amount(f["Amount"]) if f.get("Amount") else None
+    currency = f.get("CurrencyIsoCode") or config.default_currency
+    value = amount(f["Amount"], currency) if f.get("Amount") else None
     learnt = DealFacts(
         owner_id=f.get("OwnerId") or (facts.owner_id if facts else None),
         amount=value or (facts.amount if facts else None),
         stage=f.get("StageName") or (facts.stage if facts else None),
         modified_at=modified.isoformat() if modified else (facts.modified_at if facts else None),
     )
-    intents = _intents(f, facts)
+    intents = _intents(f, facts, currency)
     if not intents:
         out.ignored += 1
         return out, learnt
@@ -264,8 +269,7 @@ def translate_one(
             dead(i, "invalid", f"Amount {f['Amount']!r} is not an amount")
         return out, learnt
 
-    current = learnt.amount or "0.00"
-    currency = f.get("CurrencyIsoCode") or config.default_currency
+    current = amount(learnt.amount, currency) if learnt.amount else zero(currency)
     crm_stage = f.get("StageName")
     stage = config.stages.get(crm_stage) if crm_stage else None
     closes_by_stage = "stage" in intents and stage in (WON, LOST)

@@ -257,9 +257,30 @@ def _parse_json(body: bytes, headers: dict[str, str]) -> Any:
     if media and media != "application/json" and not media.endswith("+json"):
         raise UnsupportedMediaType(f"Send `application/json`, not {media!r}.")
     try:
-        return orjson.loads(body)
+        parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise MalformedRequest(f"The body is not valid JSON: {exc}.") from exc
+    if b"\\u0000" in body and _holds_nul(parsed):  # JSON escapes it; PostgreSQL stores no NUL
+        raise InvalidInput("A string of the body holds U+0000, which cannot be stored.",
+                           errors=[field_error("body", "holds U+0000", "string_nul")])  # fmt: skip
+    return parsed
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a parsed JSON value holds U+0000 in a string or a key (text and jsonb refuse it:
+    neither an event nor a dead letter could keep it). Iterative: bodies nest deep."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+    return False
 
 
 def _checked_or_dead(

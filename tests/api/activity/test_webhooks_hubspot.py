@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
@@ -16,8 +17,10 @@ import httpx
 import pytest
 
 from services.activity.connectors.domain import from_millis
+from services.activity.main import create_app
+from tests.api.activity.conftest import activity_settings
 from tests.api.activity.out_of_order import assert_as_in_occurred_order
-from tests.conftest import TokenFactory
+from tests.conftest import TokenFactory, running
 
 SECRET = "hubspot-client-secret-abcd"
 ROTATED = "hubspot-client-secret-wxyz"
@@ -43,9 +46,11 @@ def change(event_id: int, prop: str, value: str, object_id: int = 9001) -> dict[
 
 async def deliver(client: httpx.AsyncClient, org: str, events: list[dict[str, Any]], *,
                   secret: str = SECRET, ts_ms: int | None = None, body: bytes | None = None,
-                  media: str = "application/json") -> httpx.Response:  # fmt: skip
+                  media: str = "application/json", base: str | None = None) -> httpx.Response:  # fmt: skip
+    """Signed for `base` + the path when given (the URL HubSpot called), else the URL called."""
     body = json.dumps(events).encode() if body is None else body
-    uri = str(client.base_url.join(f"/v1/webhooks/hubspot/{org}"))
+    path = f"/v1/webhooks/hubspot/{org}"
+    uri = base + path if base is not None else str(client.base_url.join(path))
     ts = str(ts_ms if ts_ms is not None else int(time.time() * 1000))
     source = b"POST" + uri.encode() + body + ts.encode()
     signature = base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest())
@@ -150,12 +155,87 @@ class TestDelivery:
         assert (await deliver(activity, org, DEAL, media="text/plain")).status_code == 415
         assert await feed(activity, auth) == []
 
+    async def test_a_string_holding_u0000_is_422_and_stores_nothing(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        """Found by the fuzzer: PostgreSQL stores no U+0000, in an event or a dead letter (a
+        500 before)."""
+        for bad in ([{"eventId": "\x00"}], [*DEAL, {"x": [{"\x00": 1}]}]):
+            r = await deliver(activity, org, bad)
+            assert r.status_code == 422, r.text
+            assert r.json()["errors"][0]["field"] == "body"
+        assert await feed(activity, auth) == []
+        dead = await activity.get(f"/v1/connectors/{connector}/dead-letters", headers=auth())
+        assert dead.json()["items"] == []
+
     async def test_more_than_100_events_are_refused(
         self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
     ) -> None:
         many = [change(100 + i, "amount", "1") for i in range(101)]
         assert (await deliver(activity, org, many)).status_code == 413
         assert await feed(activity, auth) == []
+
+
+PUBLIC = "https://hooks.example.com/salesperf"
+"""Where HubSpot calls: a TLS-terminating proxy strips `/salesperf` and forwards over http."""
+
+
+@pytest.fixture
+async def proxied(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Activity behind that proxy: it sees http://activity-internal/v1/…"""
+    app = create_app(activity_settings(public_url=PUBLIC + "/"), database_url=database_url)
+    async with running(app, "activity-internal") as client:
+        yield client
+
+
+class TestBehindAProxy:
+    async def test_a_delivery_signed_for_the_public_url_is_accepted_with_the_setting(
+        self, proxied: httpx.AsyncClient, auth: TokenFactory, org: str
+    ) -> None:
+        assert (await proxied.post("/v1/connectors", json=CONNECTOR, headers=auth())).is_success
+        r = await deliver(proxied, org, DEAL, base=PUBLIC)
+        assert r.status_code == 200, r.text
+        assert r.json()["appended"] == 4
+        # the URL the service sees is not the one HubSpot signed
+        assert (await deliver(proxied, org, DEAL[:1])).status_code == 401
+
+    async def test_and_refused_without_it(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        r = await deliver(activity, org, DEAL, base=PUBLIC)
+        assert r.status_code == 401, r.text
+        assert await feed(activity, auth) == []
+
+    def test_the_setting_is_a_base_url(self) -> None:
+        assert activity_settings(public_url="https://h.example.com/").public_url == (
+            "https://h.example.com"
+        )
+        assert activity_settings(public_url="").public_url is None
+        for bad in ("hooks.example.com", "ftp://h.example.com", "https://h.example.com/?a=1"):
+            with pytest.raises(ValueError, match="base URL"):
+                activity_settings(public_url=bad)
+
+
+class TestCurrencies:
+    """Amounts carry what their currency has (shared.money): KWD three decimals, JPY none."""
+
+    @pytest.mark.parametrize(("currency", "sent", "stored"), [
+        ("KWD", "1234.5678", "1234.568"), ("JPY", "24000.7", "24001"), ("EUR", "10.456", "10.46"),
+    ])  # fmt: skip
+    async def test_an_amount_is_rounded_to_the_currency_s_minor_units(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str,
+        currency: str, sent: str, stored: str,
+    ) -> None:  # fmt: skip
+        body = {**CONNECTOR, "default_currency": currency}
+        assert (await activity.post("/v1/connectors", json=body, headers=auth())).is_success
+        deal = [change(1, "hubspot_owner_id", "12345"), ev(2, "deal.creation"),
+                change(3, "amount", sent), change(5, "dealstage", "closedwon")]  # fmt: skip
+        r = await deliver(activity, org, deal)
+        assert r.json() == {"appended": 3, "duplicates": 0, "dead_letters": 0, "ignored": 1}
+        opened, changed, won = await feed(activity, auth)
+        assert Decimal(opened["data"]["amount"]) == 0
+        assert changed["data"] == {"amount": stored, "currency": currency}
+        assert won["data"] == {"amount": stored, "currency": currency}
 
 
 class TestDeadLetters:

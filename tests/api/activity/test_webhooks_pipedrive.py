@@ -140,6 +140,38 @@ class TestDelivery:
         assert (await deliver(activity, org, CREATED)).status_code == 404
 
 
+class TestCurrencies:
+    """Values carry what their currency has (shared.money): KWD three decimals, JPY none."""
+
+    @pytest.mark.parametrize(("currency", "sent", "stored"), [
+        ("KWD", 1234.5678, "1234.568"), ("JPY", "24000.7", "24001"), ("BHD", 5, "5.000"),
+        ("EUR", 10.456, "10.46"),
+    ])  # fmt: skip
+    async def test_a_value_is_rounded_to_the_currency_s_minor_units(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str,
+        currency: str, sent: object, stored: str,
+    ) -> None:  # fmt: skip
+        created = delivery("d-1", "create", deal(value=sent, currency=currency))
+        changed = delivery("d-2", "change", deal(value=sent, currency=currency, status="won",
+                                                 won_time="2026-12-05T08:00:00Z"),
+                           {"status": "open"})  # fmt: skip
+        for body in (created, changed):
+            r = await deliver(activity, org, body)
+            assert r.json()["appended"] == 1, r.text
+        opened, won = await feed(activity, auth)
+        assert opened["data"]["amount"] == stored and opened["data"]["currency"] == currency
+        assert won["data"] == {"amount": stored, "currency": currency}
+
+    async def test_a_deal_without_a_value_opens_at_zero_in_its_currency(
+        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
+    ) -> None:
+        r = await deliver(activity, org, delivery("d-1", "create", deal(value=None,
+                                                                        currency="JPY")))  # fmt: skip
+        assert r.json()["appended"] == 1, r.text
+        (opened,) = await feed(activity, auth)
+        assert opened["data"]["amount"] == "0" and opened["data"]["currency"] == "JPY"
+
+
 class TestDeadLetters:
     async def test_unmapped_events_are_listed_then_replayed_after_the_mapping_is_fixed(
         self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str

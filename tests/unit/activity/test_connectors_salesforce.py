@@ -201,6 +201,25 @@ class TestTranslation:
         assert out.events[1]["data"]["amount"] == "30000.00"
         assert out.deals[OPP].amount == "30000.00"
 
+    @pytest.mark.parametrize(("currency", "sent", "stored"), [
+        ("KWD", "1234.5678", "1234.568"), ("JPY", "24000.7", "24001"), ("OMR", "12", "12.000"),
+    ])  # fmt: skip
+    def test_an_amount_is_rounded_to_its_currency_s_minor_units(
+        self, currency: str, sent: str, stored: str
+    ) -> None:
+        out = translate(notification(Amount=sent, CurrencyIsoCode=currency, StageName="Closed Won",
+                                     IsClosed="true", IsWon="true"))  # fmt: skip
+        assert [e["data"]["amount"] for e in out.events] == [stored, stored]
+        assert out.deals[OPP].amount == stored
+        bare = translate(notification(Amount=None, CurrencyIsoCode=currency))
+        assert bare.events[0]["data"]["amount"] == {"KWD": "0.000", "JPY": "0"}.get(
+            currency, "0.000"
+        )
+
+    def test_an_amount_equal_in_value_to_the_one_seen_is_no_change(self) -> None:
+        out = translate(notification(CurrencyIsoCode="JPY"), known=SEEN)  # seen: "24000.00"
+        assert out.events == [] and out.ignored == 1
+
     def test_one_opportunity_twice_in_a_message_is_compared_with_the_one_before(self) -> None:
         out = translate(notification("04l1"),
                         notification("04l2", StageName="Proposal/Price Quote",
