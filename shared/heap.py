@@ -7,7 +7,7 @@ younger ones reach a quarter of those it already holds. A follower catching up k
 events, the entities it folds and the keys it has yet to score alive across collections, so
 they keep reaching that quarter: in scoring's live fold of a 1M-event log (bench/scoring.py),
 full collections of ~0.2 s each took a fifth of the process's time, and the fold ran 15 % faster
-without them (3,051 → 3,523 events/s, measured back to back).
+without them (3,051 → 3,523 events/s, measured back to back; README, "Live folding at 1M").
 
 `settle()`, at the end of a service's start-up:
 - freezes what start-up allocated (modules, settings, pools: it lives as long as the process),

@@ -38,7 +38,6 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -108,7 +107,9 @@ class Customer(NamedTuple):
 
 
 def _limits() -> Mapping[str, int]:
-    return MappingProxyType({"A": 14, "B": 30, "C": 60})
+    # A fresh dict for each HealthRules (not a read-only proxy: rules go to worker processes,
+    # and a MappingProxyType does not pickle).
+    return {"A": 14, "B": 30, "C": 60}
 
 
 @dataclass(frozen=True, slots=True)
