@@ -117,6 +117,12 @@ class Conflict(DomainError):
     slug = "conflict"
 
 
+class RequestTimeout(DomainError):
+    status_code = 408
+    title = "Request timeout"
+    slug = "request-timeout"
+
+
 class PayloadTooLarge(DomainError):
     status_code = 413
     title = "Payload too large"
