@@ -34,15 +34,19 @@ def base_url() -> str:
 
 
 @asynccontextmanager
-async def scratch_database(base_url: str, prefix: str) -> AsyncIterator[str]:
-    """A migrated database of its own, dropped afterwards: for tests that run the services as
-    processes, so no other test's scoring replica takes part in their consumer election."""
+async def scratch_database(
+    base_url: str, prefix: str, revision: str | None = "head"
+) -> AsyncIterator[str]:
+    """A database of its own, migrated to `revision` (None: not at all), dropped afterwards:
+    for tests that run the services as processes (so no other test's scoring replica takes part
+    in their consumer election), and for tests of a migration."""
     name = f"salesperf_{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = await asyncpg.connect(asyncpg_dsn(base_url))
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
     try:
-        await asyncio.to_thread(run_migrations, url)
+        if revision is not None:
+            await asyncio.to_thread(run_migrations, url, revision)
         yield url
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

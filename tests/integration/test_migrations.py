@@ -7,7 +7,6 @@ import asyncio
 import importlib.util
 import os
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -15,7 +14,6 @@ from types import ModuleType
 import asyncpg
 import httpx
 import orjson
-from sqlalchemy.engine import make_url
 
 from services.activity import repository as activity_repository
 from services.activity.domain import Row, prepare
@@ -33,44 +31,37 @@ from shared.pagination import (
 )
 from tests.api.activity.conftest import activity_settings
 from tests.api.scoring.conftest import scoring_settings, settled
-from tests.conftest import JWT_SECRET, make_event
+from tests.conftest import JWT_SECRET, make_event, scratch_database
 
 
 async def test_a_migration_waits_while_another_one_holds_the_migration_lock(base_url):
-    name = f"salesperf_migrate_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(asyncpg_dsn(base_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    other = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await other.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)  # a replica migrating
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "salesperf.cli", "migrate",
-            env={**os.environ, "DATABASE_URL": url},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        await asyncio.sleep(4)
-        assert proc.returncode is None, "it must wait for the lock"
-        assert await other.fetchval("SELECT to_regclass('activity.events')") is None
+    async with scratch_database(base_url, "migrate", revision=None) as url:
+        other = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            # A replica migrating:
+            await other.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "salesperf.cli", "migrate",
+                env={**os.environ, "DATABASE_URL": url},
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+            await asyncio.sleep(4)
+            assert proc.returncode is None, "it must wait for the lock"
+            assert await other.fetchval("SELECT to_regclass('activity.events')") is None
 
-        await other.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
-        output, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
-        assert proc.returncode == 0, output
-        assert (
-            await other.fetchval("SELECT to_regclass('activity.events')::text") == "activity.events"
-        )
-    finally:
-        await other.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+            await other.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+            output, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+            assert proc.returncode == 0, output
+            assert (
+                await other.fetchval("SELECT to_regclass('activity.events')::text")
+                == "activity.events"
+            )
+        finally:
+            await other.close()
 
 
 async def test_the_pipeline_refold_flags_every_existing_org_for_a_rebuild(base_url):
-    name = f"salesperf_migrate_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(asyncpg_dsn(base_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    async with scratch_database(base_url, "migrate", revision=None) as url:
         await asyncio.to_thread(run_migrations, url, "20261123_scoring_org_notify")
         conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
@@ -82,17 +73,10 @@ async def test_the_pipeline_refold_flags_every_existing_org_for_a_rebuild(base_u
         finally:
             await conn.close()
         assert [tuple(r) for r in rows] == [("acme", True, 1), ("globex", True, 1)]
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_priority_flags_every_existing_org_to_fold_its_profiles_and_scores(base_url):
-    name = f"salesperf_migrate_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(asyncpg_dsn(base_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    async with scratch_database(base_url, "migrate", revision=None) as url:
         await asyncio.to_thread(run_migrations, url, "20261124_scoring_refold_pipeline")
         conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
@@ -110,19 +94,12 @@ async def test_priority_flags_every_existing_org_to_fold_its_profiles_and_scores
             await conn.close()
         assert tuple(row) == (True, 1, 0, 0, 0, -1, None)
         assert [t["table_name"] for t in tables] == ["health", "models", "scores"]
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_the_deal_refold_flags_every_existing_org_for_a_rebuild(base_url):
     """The fold that reads a deal's events by occurred time (issue 11) needs every projection
     folded again; the connectors' deals gain the times of the values they remember."""
-    name = f"salesperf_migrate_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(asyncpg_dsn(base_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    async with scratch_database(base_url, "migrate", revision=None) as url:
         await asyncio.to_thread(run_migrations, url, "20261213_scoring_scored_position")
         conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
@@ -146,9 +123,6 @@ async def test_the_deal_refold_flags_every_existing_org_for_a_rebuild(base_url):
             ("modified_at", "text"),
             ("stage_at", "timestamp with time zone"),
         ]
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 # --------------------------------------------------------------------------- positions per org
@@ -224,10 +198,6 @@ async def test_positions_become_per_org_and_scoring_resumes_where_it_stood(base_
     2nd, a sealed cursor) and of globex (a rebuild caught mid-way): after the upgrade each org
     is numbered 1..n, event_json says so, every stored position names the same event as before,
     and scoring follows on from where it stood, folding neither less nor more."""
-    name = f"salesperf_migrate_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(asyncpg_dsn(base_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
     kept = pagination._sealer
     monkeypatch.delenv("SALESPERF_CURSOR_KEYS", raising=False)
     pagination.configure_cursors(JWT_SECRET)  # as the services below will
@@ -236,142 +206,145 @@ async def test_positions_become_per_org_and_scoring_resumes_where_it_stood(base_
               (9, "globex", 2), (11, "acme", 3), (12, "acme", 4), (15, "globex", 3),
               (17, "globex", 4), (20, "acme", 5)]  # fmt: skip
     old_of = {org: [p for p, o, _ in layout if o == org] for org in ("acme", "globex")}
+    async with scratch_database(base_url, "migrate", revision=None) as url:
+        try:
+            await positions_become_per_org(url, old_of, layout)
+        finally:
+            pagination._sealer = kept
+
+
+async def positions_become_per_org(
+    url: str, old_of: dict[str, list[int]], layout: list[tuple[int, str, int]]
+) -> None:
+    await asyncio.to_thread(run_migrations, url, _org_positions_migration().down_revision)
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        await asyncio.to_thread(run_migrations, url, _org_positions_migration().down_revision)
-        conn = await asyncpg.connect(asyncpg_dsn(url))
-        try:
-            records, ids = _old_rows(layout)
-            before = {(r[1], r[0]): r[-1] for r in records}  # (org, old position) -> event_json
-            await conn.copy_records_to_table(
-                "events", schema_name="activity", columns=activity_repository.COLUMNS,
-                records=records,
-            )  # fmt: skip
-            await conn.execute("SELECT setval('activity.event_position_seq', 20)")
-            await conn.execute(
-                "INSERT INTO activity.stream_owners (org_id, stream, rep_id, position)"
-                " SELECT DISTINCT ON (org_id, stream) org_id, stream, rep_id, position"
-                " FROM activity.events ORDER BY org_id, stream, stream_version"
-            )
-            owners_before = await conn.fetch(
-                "SELECT o.org_id, o.stream, e.event_id FROM activity.stream_owners o"
-                " JOIN activity.events e ON e.position = o.position ORDER BY 1, 2"
-            )
-            await conn.execute(
-                "INSERT INTO scoring.orgs (org_id, cursor, position, folded, last_recorded_at,"
-                " scored_position, scored_recorded_at) VALUES ($1, $2, $3, 4, now(), $4, now())",
-                "acme", sealed_before(11, "acme"), 11, 4,
-            )  # fmt: skip
-            await conn.execute(
-                "INSERT INTO scoring.orgs (org_id, cursor, position, folded, scored_position,"
-                " rebuild_requested, rebuild_seq, next_generation, next_cursor)"
-                " VALUES ($1, $2, $3, 3, $3, true, 1, 2, $4)",
-                "globex", sealed_before(9, "globex"), 9, sealed_before(17, "globex"),
-            )  # fmt: skip
+        records, ids = _old_rows(layout)
+        before = {(r[1], r[0]): r[-1] for r in records}  # (org, old position) -> event_json
+        await conn.copy_records_to_table(
+            "events", schema_name="activity", columns=activity_repository.COLUMNS,
+            records=records,
+        )  # fmt: skip
+        await conn.execute("SELECT setval('activity.event_position_seq', 20)")
+        await conn.execute(
+            "INSERT INTO activity.stream_owners (org_id, stream, rep_id, position)"
+            " SELECT DISTINCT ON (org_id, stream) org_id, stream, rep_id, position"
+            " FROM activity.events ORDER BY org_id, stream, stream_version"
+        )
+        owners_before = await conn.fetch(
+            "SELECT o.org_id, o.stream, e.event_id FROM activity.stream_owners o"
+            " JOIN activity.events e ON e.position = o.position ORDER BY 1, 2"
+        )
+        await conn.execute(
+            "INSERT INTO scoring.orgs (org_id, cursor, position, folded, last_recorded_at,"
+            " scored_position, scored_recorded_at) VALUES ($1, $2, $3, 4, now(), $4, now())",
+            "acme", sealed_before(11, "acme"), 11, 4,
+        )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO scoring.orgs (org_id, cursor, position, folded, scored_position,"
+            " rebuild_requested, rebuild_seq, next_generation, next_cursor)"
+            " VALUES ($1, $2, $3, 3, $3, true, 1, 2, $4)",
+            "globex", sealed_before(9, "globex"), 9, sealed_before(17, "globex"),
+        )  # fmt: skip
 
-            await asyncio.to_thread(run_migrations, url, ORG_POSITIONS)
+        await asyncio.to_thread(run_migrations, url, ORG_POSITIONS)
 
-            events = await conn.fetch(
-                "SELECT org_id, position, event_id::text, event_json FROM activity.events"
-                " ORDER BY org_id, position"
+        events = await conn.fetch(
+            "SELECT org_id, position, event_id::text, event_json FROM activity.events"
+            " ORDER BY org_id, position"
+        )
+        owners = await conn.fetch(
+            "SELECT o.org_id, o.stream, e.event_id FROM activity.stream_owners o"
+            " JOIN activity.events e ON e.org_id = o.org_id AND e.position = o.position"
+            " ORDER BY 1, 2"
+        )
+        standing = {
+            r["org_id"]: r
+            for r in await conn.fetch(
+                "SELECT org_id, position, scored_position, cursor, next_generation,"
+                " next_cursor, rebuild_requested, folded FROM scoring.orgs"
             )
-            owners = await conn.fetch(
-                "SELECT o.org_id, o.stream, e.event_id FROM activity.stream_owners o"
-                " JOIN activity.events e ON e.org_id = o.org_id AND e.position = o.position"
-                " ORDER BY 1, 2"
-            )
-            standing = {
-                r["org_id"]: r
-                for r in await conn.fetch(
-                    "SELECT org_id, position, scored_position, cursor, next_generation,"
-                    " next_cursor, rebuild_requested, folded FROM scoring.orgs"
-                )
-            }
-            key = await conn.fetchval(
-                "SELECT array_agg(a.attname ORDER BY k.n) FROM pg_index i"
-                " CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)"
-                " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
-                " WHERE i.indrelid = 'activity.events'::regclass AND i.indisprimary"
-            )
-            sequence = await conn.fetchval("SELECT to_regclass('activity.event_position_seq')")
-        finally:
-            await conn.close()
-
-        assert key == ["org_id", "position"] and sequence is None
-        for org in ("acme", "globex"):
-            mine = [e for e in events if e["org_id"] == org]
-            assert [e["position"] for e in mine] == list(range(1, len(old_of[org]) + 1))
-            assert [e["event_id"] for e in mine] == ids[org]
-            for e, old in zip(mine, old_of[org], strict=True):
-                assert orjson.loads(e["event_json"])["position"] == e["position"]
-                prefix = f'{{"position":{e["position"]},'
-                assert e["event_json"] == prefix + before[(org, old)][len(f'{{"position":{old},') :]
-        assert [tuple(r) for r in owners] == [tuple(r) for r in owners_before]
-
-        acme, globex = standing["acme"], standing["globex"]
-        # acme stood at old 11 (its 4th event), scored up to old 4 (its 2nd).
-        assert (acme["position"], acme["scored_position"]) == (4, 2)
-        assert acme["cursor"] == readable_cursor(4)
-        assert decode_cursor(acme["cursor"], "acme", legacy=True) == 4
-        # globex stood at old 9 (its 3rd); its rebuild, sealed around old 17, starts afresh.
-        assert (globex["position"], globex["scored_position"]) == (3, 3)
-        assert globex["cursor"] == readable_cursor(3)
-        assert (globex["next_generation"], globex["next_cursor"]) == (None, None)
-        assert globex["rebuild_requested"] is True
-
-        # The services on the migrated database: appends go on from each org's own head, and
-        # scoring follows on. acme's projection holds nothing of its first 4 events (this test
-        # wrote no rows for them), so the visits it counts are exactly those folded after the
-        # upgrade: its 5th and 6th and the new ones — not fewer (skipped), not more (refolded).
-        activity_app = create_activity(activity_settings(), database_url=url)
-        async with activity_app.router.lifespan_context(activity_app):
-            scoring_app = create_scoring(  # scores in this process: the test is about positions
-                scoring_settings(worker_processes=0), database_url=url,
-                activity_transport=httpx.ASGITransport(app=activity_app),
-            )  # fmt: skip
-            async with (
-                scoring_app.router.lifespan_context(scoring_app),
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=activity_app),
-                                  base_url="http://activity") as activity,
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=scoring_app),
-                                  base_url="http://scoring") as scoring,
-            ):  # fmt: skip
-                expected = {"acme": (6 + 3, 2 + 3), "globex": (5 + 2, 5 + 2)}  # (head, visits)
-                for org, n in (("acme", 3), ("globex", 2)):
-                    headers = {"Authorization": "Bearer " + issue_token(
-                        JWT_SECRET, org=org, role="admin", sub="ops")}  # fmt: skip
-                    events_ = [make_event("visit.logged", stream="lead-0", rep_id="rep-anna",
-                                          team_id="team-north",
-                                          occurred_at="2026-06-16T09:00:00+00:00")
-                               for _ in range(n)]  # fmt: skip
-                    answer = await activity.post(
-                        "/v1/events/batch", json={"events": events_}, headers=headers
-                    )
-                    assert answer.status_code == 201, answer.text
-                    head, visits = expected[org]
-                    assert [r["position"] for r in answer.json()["results"]] == list(
-                        range(head - n + 1, head + 1)
-                    )
-                    if org == "globex":  # its rebuild (from the whole log) swapped in
-                        await rebuilt(scoring, headers)
-                    await settled(scoring, headers, head, timeout=30)
-                    answer = await scoring.get(
-                        "/v1/kpis", headers=headers,
-                        params={"owner": "org", "period": "year", "from": "2026-01-01",
-                                "metrics": "visits"},
-                    )  # fmt: skip
-                    assert answer.status_code == 200, answer.text
-                    assert answer.json()["up_to"]["position"] == head
-                    assert answer.json()["buckets"][0]["metrics"]["visits"]["value"] == visits
-        conn = await asyncpg.connect(asyncpg_dsn(url))
-        try:
-            row = await conn.fetchrow(
-                "SELECT folded, cursor FROM scoring.orgs WHERE org_id = 'acme'"
-            )
-        finally:
-            await conn.close()
-        assert row["folded"] == 4 + 2 + 3  # as stored, then the 5th, 6th and the new ones
-        assert is_current(row["cursor"], "acme")  # the next page's sealed cursor replaced it
+        }
+        key = await conn.fetchval(
+            "SELECT array_agg(a.attname ORDER BY k.n) FROM pg_index i"
+            " CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)"
+            " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+            " WHERE i.indrelid = 'activity.events'::regclass AND i.indisprimary"
+        )
+        sequence = await conn.fetchval("SELECT to_regclass('activity.event_position_seq')")
     finally:
-        pagination._sealer = kept
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await conn.close()
+
+    assert key == ["org_id", "position"] and sequence is None
+    for org in ("acme", "globex"):
+        mine = [e for e in events if e["org_id"] == org]
+        assert [e["position"] for e in mine] == list(range(1, len(old_of[org]) + 1))
+        assert [e["event_id"] for e in mine] == ids[org]
+        for e, old in zip(mine, old_of[org], strict=True):
+            assert orjson.loads(e["event_json"])["position"] == e["position"]
+            prefix = f'{{"position":{e["position"]},'
+            assert e["event_json"] == prefix + before[(org, old)][len(f'{{"position":{old},') :]
+    assert [tuple(r) for r in owners] == [tuple(r) for r in owners_before]
+
+    acme, globex = standing["acme"], standing["globex"]
+    # acme stood at old 11 (its 4th event), scored up to old 4 (its 2nd).
+    assert (acme["position"], acme["scored_position"]) == (4, 2)
+    assert acme["cursor"] == readable_cursor(4)
+    assert decode_cursor(acme["cursor"], "acme", legacy=True) == 4
+    # globex stood at old 9 (its 3rd); its rebuild, sealed around old 17, starts afresh.
+    assert (globex["position"], globex["scored_position"]) == (3, 3)
+    assert globex["cursor"] == readable_cursor(3)
+    assert (globex["next_generation"], globex["next_cursor"]) == (None, None)
+    assert globex["rebuild_requested"] is True
+
+    # The services on the migrated database: appends go on from each org's own head, and
+    # scoring follows on. acme's projection holds nothing of its first 4 events (this test
+    # wrote no rows for them), so the visits it counts are exactly those folded after the
+    # upgrade: its 5th and 6th and the new ones — not fewer (skipped), not more (refolded).
+    activity_app = create_activity(activity_settings(), database_url=url)
+    async with activity_app.router.lifespan_context(activity_app):
+        scoring_app = create_scoring(  # scores in this process: the test is about positions
+            scoring_settings(worker_processes=0), database_url=url,
+            activity_transport=httpx.ASGITransport(app=activity_app),
+        )  # fmt: skip
+        async with (
+            scoring_app.router.lifespan_context(scoring_app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=activity_app),
+                              base_url="http://activity") as activity,
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=scoring_app),
+                              base_url="http://scoring") as scoring,
+        ):  # fmt: skip
+            expected = {"acme": (6 + 3, 2 + 3), "globex": (5 + 2, 5 + 2)}  # (head, visits)
+            for org, n in (("acme", 3), ("globex", 2)):
+                headers = {"Authorization": "Bearer " + issue_token(
+                    JWT_SECRET, org=org, role="admin", sub="ops")}  # fmt: skip
+                events_ = [make_event("visit.logged", stream="lead-0", rep_id="rep-anna",
+                                      team_id="team-north",
+                                      occurred_at="2026-06-16T09:00:00+00:00")
+                           for _ in range(n)]  # fmt: skip
+                answer = await activity.post(
+                    "/v1/events/batch", json={"events": events_}, headers=headers
+                )
+                assert answer.status_code == 201, answer.text
+                head, visits = expected[org]
+                assert [r["position"] for r in answer.json()["results"]] == list(
+                    range(head - n + 1, head + 1)
+                )
+                if org == "globex":  # its rebuild (from the whole log) swapped in
+                    await rebuilt(scoring, headers)
+                await settled(scoring, headers, head, timeout=30)
+                answer = await scoring.get(
+                    "/v1/kpis", headers=headers,
+                    params={"owner": "org", "period": "year", "from": "2026-01-01",
+                            "metrics": "visits"},
+                )  # fmt: skip
+                assert answer.status_code == 200, answer.text
+                assert answer.json()["up_to"]["position"] == head
+                assert answer.json()["buckets"][0]["metrics"]["visits"]["value"] == visits
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        row = await conn.fetchrow("SELECT folded, cursor FROM scoring.orgs WHERE org_id = 'acme'")
+    finally:
+        await conn.close()
+    assert row["folded"] == 4 + 2 + 3  # as stored, then the 5th, 6th and the new ones
+    assert is_current(row["cursor"], "acme")  # the next page's sealed cursor replaced it

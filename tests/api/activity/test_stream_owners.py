@@ -9,10 +9,9 @@ import uuid
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from shared.db import asyncpg_dsn, run_migrations
-from tests.conftest import make_event
+from tests.conftest import make_event, scratch_database
 
 
 def event(event_type: str = "visit.logged", **overrides: Any) -> dict[str, Any]:
@@ -471,11 +470,7 @@ class TestAManagerWritesForTheirOwnTeam:
 
 class TestTheMigration:
     async def test_existing_streams_are_owned_by_the_rep_of_their_first_event(self, base_url):
-        name = f"salesperf_owners_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(asyncpg_dsn(base_url))
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
-        try:
+        async with scratch_database(base_url, "owners", revision=None) as url:
             await asyncio.to_thread(run_migrations, url, "20261204_activity_connectors")
             # Rows as the older code stored them (global positions from the sequence default);
             # `event_json` as the service renders it, beginning with the position.
@@ -511,6 +506,3 @@ class TestTheMigration:
                 ("o1", "lead-1", "rep-anna", 1),
                 ("o2", "lead-1", "rep-cleo", 1),
             ]
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
