@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
 from fastapi import FastAPI
 
-from shared import heap
 from shared.body import register_body_schemas
 from shared.db import asyncpg_dsn, release_as_is, sync_url
 from shared.direct import DirectRoutes
@@ -92,9 +92,9 @@ def create_app(
                 pool=pool, committer=committer, notifier=notifier, importer=importer
             )
             app.state.drain = notifier.drain  # what `salesperf run` calls as it begins to stop
-            # Everything allocated so far lives as long as the process, and full collections
-            # are rare (shared/heap.py; freezing alone: ~15% less CPU per append).
-            heap.settle()
+            # Everything allocated so far lives as long as the process: keep the cyclic GC from
+            # scanning it again and again (measured: ~15% less CPU per append).
+            gc.freeze()
             yield
 
     app = FastAPI(
