@@ -111,7 +111,8 @@ class BodySizeLimit:
                     message = await receive()
             except TimeoutError:
                 slow = True
-                raise _TooSlow from None
+            if slow:  # raised outside the handler: no TimeoutError for error handlers to see
+                raise _TooSlow
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > max_bytes:
