@@ -148,8 +148,8 @@ def service_token(
     hit = _service_tokens.get(cached)
     if hit is not None and hit[1] > now:
         return hit[0]
-    token = mint_token(settings, org=org, role=Role.SERVICE, sub=sub, ttl_seconds=ttl_seconds,
-                       secret=secret)  # fmt: skip
+    token = issue_token(key, org=org, role=Role.SERVICE, sub=sub, ttl_seconds=ttl_seconds,
+                        kid=kid)  # fmt: skip
     if len(_service_tokens) >= _SERVICE_TOKENS_KEPT:
         _service_tokens.clear()
     _service_tokens[cached] = (token, now + ttl_seconds / 2)
