@@ -11,9 +11,12 @@ batch API into one org while scoring folds it live; then:
    over HTTP, fold, COPY of the new generation, catch-up, swap) and the scoring process's peak RSS
    during it (VmHWM, reset first), beside the peak of the process the replay runs in (sampled).
    Targets: ≥ 100k events/s, ≤ 300 MB.
-2. **append-to-visible**: single appends at a steady 500 events/s into a second org; an event is
+2. **void-to-visible**: voids of visits of the large org, one at a time: a void is visible when
+   scoring's `up_to.position` reaches it (its correction is written with it) and the org was
+   not rebuilt. Target: p99 ≤ 1 s; baseline: the rebuild a void cost before (phase 1's).
+3. **append-to-visible**: single appends at a steady 500 events/s into a second org; an event is
    visible when scoring's `up_to.position` reaches it. Target: p99 ≤ 0.5 s.
-3. **/v1/kpis** with 32 concurrent clients (a team's visits, calls, deals won and revenue per
+4. **/v1/kpis** with 32 concurrent clients (a team's visits, calls, deals won and revenue per
    month of the quarter) against the same question as one SQL aggregate over activity.events
    (32 asyncpg connections, voided events excluded). Targets: ≥ 10× faster at p50, p99 ≤ 20 ms.
    The questions are asked twice: of the scoring process (which keeps answers in memory while
@@ -71,6 +74,7 @@ ORG, LATENCY_ORG = "bench-scoring", "bench-latency"
 @dataclass(frozen=True)
 class Config:
     events: int = 1_000_000
+    voids: int = 50
     rate: int = 500
     latency_seconds: float = 20.0
     kpi_seconds: float = 15.0
@@ -195,6 +199,53 @@ async def rebuild(client: httpx.AsyncClient, pid: int) -> dict[str, Any]:
             "rss_before_mb": rss_before}  # fmt: skip
 
 
+def void_targets(events: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """`n` visits spread over the log that no event voids yet."""
+    voided = {e["data"]["voided_event_id"] for e in events if e["type"] == "event.voided"}
+    visits = [e for e in events if e["type"] == "visit.logged" and e["event_id"] not in voided]
+    step = max(1, len(visits) // max(n, 1))
+    return visits[::step][:n]
+
+
+async def void_to_visible(
+    activity: httpx.AsyncClient, client: httpx.AsyncClient, targets: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Void each target in turn; seconds from the append until scoring's position reaches it."""
+    generation = (await client.get("/v1/admin/rebuild")).json()["generation"]
+    before = await org_visits(client)
+    latencies = []
+    for target in targets:
+        void = {
+            "event_id": str(uuid.uuid4()), "type": "event.voided", "stream": target["stream"],
+            "occurred_at": target["occurred_at"], "rep_id": target.get("rep_id"),
+            "team_id": target.get("team_id"), "schema_version": 1,
+            "data": {"voided_event_id": target["event_id"], "reason": "bench"},
+        }  # fmt: skip
+        started = time.monotonic()
+        answer = await activity.post("/v1/events", json=void)
+        if answer.status_code != 201:
+            raise BenchError(f"void refused: {answer.text[:300]}")
+        position = answer.json()["position"]
+        while True:
+            seen = (await client.get("/v1/kpis", params={"metrics": "visits"})).json()
+            if seen["up_to"]["position"] >= position:
+                break
+            if time.monotonic() - started > 600:
+                raise BenchError("a void was not folded within 600 s")
+            await asyncio.sleep(0.005)
+        latencies.append(time.monotonic() - started)
+    after = await org_visits(client)
+    status = (await client.get("/v1/admin/rebuild")).json()
+    return {"latencies": latencies, "visits_before": before, "visits_after": after,
+            "rebuilt": status["generation"] != generation}  # fmt: skip
+
+
+async def org_visits(client: httpx.AsyncClient) -> int:
+    answer = await client.get("/v1/kpis", params={
+        "metrics": "visits", "period": "year", "from": "2026-01-01", "to": "2026-12-31"})  # fmt: skip
+    return sum(b["metrics"]["visits"]["value"] for b in answer.json()["buckets"])
+
+
 async def append_to_visible(
     activity: HttpClient, scoring: HttpClient, config: Config
 ) -> list[float]:
@@ -295,6 +346,7 @@ async def measure(config: Config, database: Database) -> dict[str, Any]:
         out["load"] = {"events": len(events), "seconds": load_seconds}
         out["live_catch_up_seconds"] = await caught_up(sco, last)
         out["live_fold_rate"] = len(events) / (load_seconds + out["live_catch_up_seconds"])
+        targets = void_targets(events, config.voids)
         del events
 
         # The log's voids ask for a rebuild once scoring has caught up: let it finish first.
@@ -304,6 +356,7 @@ async def measure(config: Config, database: Database) -> dict[str, Any]:
                 raise BenchError("the void-triggered rebuild did not finish")
             await asyncio.sleep(0.5)
         out["rebuild"] = await rebuild(sco, scoring.pid)
+        out["voids"] = await void_to_visible(act, sco, targets)
 
         def lean(base: str, org: str, connections: int) -> HttpClient:
             token = issue_token(secret, org=org, role="admin", sub="bench")
@@ -364,7 +417,7 @@ async def measure(config: Config, database: Database) -> dict[str, Any]:
 def verdicts(config: Config, r: dict[str, Any]) -> list[Verdict]:
     rb = r["rebuild"]
     rate = rb["events"] / rb["seconds"]
-    vis = r["visible"]
+    vis, voids = r["visible"], r["voids"]
     ours, naive, cold = r["kpis"], r["naive"], r["kpis_uncached"]
     c50, c99 = percentile(cold, 50), percentile(cold, 99)
     o50, o99, n50, n99 = (percentile(ours, 50), percentile(ours, 99),
@@ -376,6 +429,14 @@ def verdicts(config: Config, r: dict[str, Any]) -> list[Verdict]:
                 rb["peak_rss_mb"] <= 300,
                 f"RSS {rb.get('rss_before_mb', 0):.0f} MB before it; worker process "
                 f"{rb.get('workers_peak_rss_mb', 0):.0f} MB"),
+        Verdict(f"void-to-visible, {len(voids['latencies'])} voids", "ms p99",
+                percentile(voids["latencies"], 99) * 1000, rb["seconds"] * 1000,
+                "the org's rebuild (phase 1)", "p99 ≤ 1 s, no rebuild",
+                percentile(voids["latencies"], 99) <= 1.0 and not voids["rebuilt"]
+                and voids["visits_before"] - voids["visits_after"] == len(voids["latencies"]),
+                f"p50 {fmt_ms(percentile(voids['latencies'], 50))}; visits "
+                f"{voids['visits_before']:,} → {voids['visits_after']:,}; "
+                f"{'rebuilt' if voids['rebuilt'] else 'no rebuild'}"),
         Verdict(f"append-to-visible at {config.rate}/s", "ms p99", percentile(vis, 99) * 1000,
                 None, "—", "p99 ≤ 500 ms", percentile(vis, 99) <= 0.5,
                 f"p50 {fmt_ms(percentile(vis, 50))}, {len(vis):,} events"),

@@ -16,6 +16,9 @@ Who may append where (issue 11):
   not placed in any team yet (whom the event then places in the manager's team), and only to
   streams that are new, have no owner, or whose owner is such a rep; anything else is 404.
 - Admins and service tokens (CRM connectors write as the org) are bound by neither rule.
+
+Reading: `read_filter`/`can_see` say whose events a reader sees; `parse_about` reads the feed's
+`about` filter (the entities whose events to keep) into an `About`.
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shared.auth import Principal, Role
-from shared.errors import FieldError, Forbidden, field_error
-from shared.events import EnvelopeBase, EventVoided, StreamReassigned
+from shared.errors import FieldError, Forbidden, InvalidInput, field_error
+from shared.events import EnvelopeBase, EventVoided, Identifier, StreamReassigned
 
 from .exceptions import (
     AlreadyVoided,
@@ -391,3 +394,86 @@ def plan_request(
     state.teams.update(staged_teams)
     state.owner_changes.update(staged_owners)
     return decisions
+
+
+# --------------------------------------------------------------------------- reading about
+
+ABOUT_KINDS = ("account", "deal", "lead", "invoice")
+MAX_ABOUT = 500  # entities one feed request may name
+_identifier: TypeAdapter[str] = TypeAdapter(Identifier)
+
+
+@dataclass(frozen=True, slots=True)
+class About:
+    """The entities a feed request asks about (`about=account:acc-1042,deal:D-88`), each kind's
+    ids once, in the order first named. An event is about one of them when its stream is the
+    entity's (`account-X`, `deal-D`, `lead-L`; invoices have no stream) or its data names it
+    (`account_id`, `deal_id`, `lead_id`, `invoice_id`)."""
+
+    accounts: tuple[str, ...] = ()
+    deals: tuple[str, ...] = ()
+    leads: tuple[str, ...] = ()
+    invoices: tuple[str, ...] = ()
+
+    def streams(self) -> list[str]:
+        return [
+            *(f"account-{a}" for a in self.accounts),
+            *(f"deal-{d}" for d in self.deals),
+            *(f"lead-{lead}" for lead in self.leads),
+        ]
+
+
+def _not_identifier(value: str) -> str | None:
+    """Why `value` is no `Identifier` (pydantic's message, as for an id in a payload), or None."""
+    try:
+        _identifier.validate_python(value)
+    except ValidationError as exc:
+        return str(exc.errors()[0]["msg"])
+    return None
+
+
+def _about_error(message: str, code: str) -> FieldError:
+    return field_error("about", message, code, "query")
+
+
+def parse_about(about: str | None) -> About | None:
+    """`kind:id` entries, comma-separated (blank entries skipped, duplicates kept once); None
+    when not given. Raises InvalidInput naming `about` for an empty list, more than
+    `MAX_ABOUT` entries, an unknown kind, an empty id or an id that is no `Identifier`."""
+    if about is None:
+        return None
+    entries = [e.strip() for e in about.split(",") if e.strip()]
+    if not entries:
+        raise InvalidInput(
+            "`about` names no entity.",
+            errors=[_about_error("must name at least one kind:id", "missing")],
+        )
+    if len(entries) > MAX_ABOUT:
+        raise InvalidInput(
+            f"`about` names {len(entries)} entities; at most {MAX_ABOUT} per request.",
+            errors=[_about_error(f"at most {MAX_ABOUT} entries", "too_long")],
+        )
+    ids: dict[str, dict[str, None]] = {kind: {} for kind in ABOUT_KINDS}
+    errors: list[FieldError] = []
+    for entry in entries:
+        kind, _, key = entry.partition(":")
+        if kind not in ids:
+            errors.append(_about_error(
+                f"{entry!r}: the kind must be account, deal, lead or invoice (kind:id)",
+                "unknown_kind",
+            ))  # fmt: skip
+        elif not key:
+            errors.append(_about_error(f"{entry!r}: the id is empty", "missing"))
+        elif (why := _not_identifier(key)) is not None:
+            errors.append(_about_error(f"{entry!r}: {why}", "string_pattern_mismatch"))
+        else:
+            ids[kind][key] = None
+    if errors:
+        many = f"{len(errors)} invalid entries" if len(errors) > 1 else "an invalid entry"
+        raise InvalidInput(f"`about` has {many}.", errors=errors)
+    return About(
+        accounts=tuple(ids["account"]),
+        deals=tuple(ids["deal"]),
+        leads=tuple(ids["lead"]),
+        invoices=tuple(ids["invoice"]),
+    )

@@ -37,7 +37,7 @@ import orjson
 
 from shared.events import UPCASTERS, upcast
 
-from .domain import Candidate, GroupState, Row
+from .domain import About, Candidate, GroupState, Row
 
 APPEND_LOCK_CLASS = 0x5A1E  # first key of the two-int advisory lock; the second is the org's
 NOTIFY_CHANNEL = "activity_events"
@@ -402,15 +402,85 @@ async def read_feed(
         rows = _stored(await conn.fetch(
             f"{_SELECT} WHERE {where} ORDER BY position LIMIT $3 + 1", *params
         ))  # fmt: skip
-        page = rows[:limit]
-        last = page[-1].position if page else None
-        return FeedPage(",".join(r.json for r in page), len(page), last, len(rows) > limit)
+        return _assembled(rows, limit)
     row = await conn.fetchrow(
         f"""
         WITH page AS (
             SELECT position, event_json, row_number() OVER (ORDER BY position) AS n
             FROM (SELECT position, event_json FROM activity.events
                   WHERE {where} ORDER BY position LIMIT $3 + 1) p
+        )
+        SELECT string_agg(event_json, ',' ORDER BY position) FILTER (WHERE n <= $3) AS items,
+               max(position) FILTER (WHERE n <= $3) AS last,
+               count(*) FILTER (WHERE n <= $3) AS count,
+               count(*) > $3 AS has_more
+        FROM page
+        """,
+        *params,
+    )
+    assert row is not None
+    return FeedPage(row["items"] or "", row["count"], row["last"], row["has_more"])
+
+
+def _assembled(rows: list[StoredRow], limit: int) -> FeedPage:
+    """A page of up to `limit` of `rows` (one more than that: there is more)."""
+    page = rows[:limit]
+    last = page[-1].position if page else None
+    return FeedPage(",".join(r.json for r in page), len(page), last, len(rows) > limit)
+
+
+# The positions of the events about the entities ($4 streams, $5 account_id, $6 deal_id,
+# $7 lead_id, $8 invoice_id), gathered whole before they are ordered: a BitmapOr over the stream
+# index `(org_id, stream, stream_version)` and the partial indexes `ix_events_<field>`. Ordered
+# and limited in one query, the planner may walk the org's log by position instead, filtering
+# it, when it guesses that many events match (the partial indexes give it no statistics).
+_ABOUT_HITS = """
+    WITH hits AS MATERIALIZED (
+        SELECT position FROM activity.events
+        WHERE {where}
+          AND (stream = ANY($4::text[])
+               OR data->>'account_id' = ANY($5::text[]) OR data->>'deal_id' = ANY($6::text[])
+               OR data->>'lead_id' = ANY($7::text[]) OR data->>'invoice_id' = ANY($8::text[]))
+    ), picked AS (
+        SELECT position FROM hits ORDER BY position LIMIT $3 + 1
+    )"""
+
+
+async def read_about(
+    conn: asyncpg.Connection,
+    org_id: str,
+    about: About,
+    *,
+    after: int,
+    limit: int,
+    types: Sequence[str] | None = None,
+    rep_id: str | None = None,
+    team_id: str | None = None,
+) -> FeedPage:
+    """`read_feed` kept to the events about any of `about`'s entities (see `About`)."""
+    params: list[object] = [
+        org_id, after, limit, about.streams(), list(about.accounts), list(about.deals),
+        list(about.leads), list(about.invoices),
+    ]  # fmt: skip
+    where = "org_id = $1 AND position > $2" + _scope_sql(params, rep_id, team_id)
+    if types:
+        params.append(list(types))
+        where += f" AND type = ANY(${len(params)}::text[])"
+    hits = _ABOUT_HITS.format(where=where)
+    if UPCASTERS:
+        rows = _stored(await conn.fetch(
+            f"""{hits}
+            SELECT e.position, e.type, e.schema_version, e.rep_id, e.team_id, e.event_json
+            FROM picked JOIN activity.events e ON e.org_id = $1 AND e.position = picked.position
+            ORDER BY e.position
+            """,
+            *params,
+        ))  # fmt: skip
+        return _assembled(rows, limit)
+    row = await conn.fetchrow(
+        f"""{hits}, page AS (
+            SELECT e.position, e.event_json, row_number() OVER (ORDER BY e.position) AS n
+            FROM picked JOIN activity.events e ON e.org_id = $1 AND e.position = picked.position
         )
         SELECT string_agg(event_json, ',' ORDER BY position) FILTER (WHERE n <= $3) AS items,
                max(position) FILTER (WHERE n <= $3) AS last,

@@ -152,12 +152,30 @@ async def read_feed(
     wait: Annotated[
         float, Query(ge=0, le=30, description="Long-poll up to this many seconds.")
     ] = 0,
+    about: Annotated[
+        str | None,
+        Query(
+            description="Only the events about any of these entities: comma-separated "
+            "`kind:id` (kinds `account`, `deal`, `lead`, `invoice`; at most 500). An event is "
+            "about an account, deal or lead whose stream it is on (`account-<id>`, "
+            "`deal-<id>`, `lead-<id>`), and about the entity its `data.account_id`, "
+            "`data.deal_id`, `data.lead_id` or `data.invoice_id` names. With `types`: both.",
+            examples=["account:acc-1042,deal:D-88"],
+        ),
+    ] = None,
 ) -> Response:
     """The org's events in order after the cursor. Positions are the org's own (1, 2, 3…, no
     gaps), and an event never appears behind a cursor already handed out, so a consumer that
     stores `next` misses nothing."""
     page = await service.read_feed(
-        runtime.pool, runtime.notifier, user, after=after, limit=limit, types=types, wait=wait
+        runtime.pool,
+        runtime.notifier,
+        user,
+        after=after,
+        limit=limit,
+        types=types,
+        wait=wait,
+        about=about,
     )
     return _paged(request, page)
 

@@ -25,7 +25,15 @@ from shared.events import EVENT_TYPES, EnvelopeBase
 from shared.pagination import decode_cursor, encode_cursor
 
 from . import metrics, repository
-from .domain import Candidate, Decision, can_see, no_stream, prepare, read_filter
+from .domain import (
+    Candidate,
+    Decision,
+    can_see,
+    no_stream,
+    parse_about,
+    prepare,
+    read_filter,
+)
 from .exceptions import StreamNotFound
 from .notifier import FeedNotifier
 from .repository import StoredRow
@@ -160,21 +168,40 @@ async def read_feed(
     limit: int,
     types: str | None,
     wait: float,
+    about: str | None = None,
 ) -> Page:
     """The org's events after a cursor, in the order of their positions (the org's own 1, 2,
-    3…); long-polls up to `wait` seconds.
+    3…); long-polls up to `wait` seconds. With `about`, only the events about any of the
+    entities it names (`parse_about`), read by a query of their own.
 
     Each query borrows a connection only for itself, so a waiting reader holds none.
     """
     position = decode_cursor(after, principal.org, legacy=_reads_stored_cursors(principal))
     wanted = parse_types(types)
+    entities = parse_about(about)
     deadline = time.monotonic() + wait
     while True:
         waiter = notifier.subscribe(principal.org)
         async with pool.acquire() as conn:
-            page = await repository.read_feed(
-                conn, principal.org, after=position, limit=limit, types=wanted, **_scope(principal)
-            )
+            if entities is None:
+                page = await repository.read_feed(
+                    conn,
+                    principal.org,
+                    after=position,
+                    limit=limit,
+                    types=wanted,
+                    **_scope(principal),
+                )
+            else:
+                page = await repository.read_about(
+                    conn,
+                    principal.org,
+                    entities,
+                    after=position,
+                    limit=limit,
+                    types=wanted,
+                    **_scope(principal),
+                )
         remaining = deadline - time.monotonic()
         if page.count or remaining <= 0 or notifier.closed:
             metrics.FEED_EVENTS_SERVED.inc(page.count)

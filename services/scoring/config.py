@@ -30,6 +30,12 @@ class ScoringSettings(ServiceSettings):
         default="EUR", description="Reporting currency of an org that has logged no money yet."
     )
     page_size: int = Field(default=1000, ge=1, le=1000)
+    correction_events: int = Field(
+        default=100_000,
+        ge=1,
+        description="Largest slice of the log a void is corrected from (the events about the "
+        "voided event's customer or lead, and what they name); past it, the org is rebuilt.",
+    )
     fold_events: int = Field(
         default=5000,
         ge=1,

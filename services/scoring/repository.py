@@ -23,7 +23,7 @@ from .answer.sources import Row, Scope
 from .domain import OwnerKind
 from .projections.codec import KINDS, decode, encode
 from .projections.kpis import Win
-from .projections.rollup import Rollups
+from .projections.rollup import RollupKey, Rollups
 
 # Session advisory locks of the consuming replicas (follow/leases.py): a shared one each holds
 # while alive, and one exclusive lock per org it folds (class LEASE_CLASS, key leases.key(org)).
@@ -159,15 +159,18 @@ async def advance(
     currency: str | None,
     voids: bool = False,
     scored: bool = True,
+    voided: int = 0,
 ) -> bool:
-    """Move the org's cursor if nobody else has (compare-and-set); False: someone did. A page
-    with voids also asks for a rebuild (in the same transaction, so a crash cannot lose it).
+    """Move the org's cursor if nobody else has (compare-and-set); False: someone did. With
+    `voids`, a page whose voids were not corrected asks for a rebuild (in the same transaction,
+    so a crash cannot lose it); `voided` counts the events a correction took out.
     `scored`: the page's scores and health were written with it, so they reach its position
     too, unless an earlier page's are still to come (the scored position stays behind)."""
     row = await conn.fetchrow(
         """
         UPDATE scoring.orgs SET cursor = $4, position = $5,
             last_recorded_at = coalesce($6, last_recorded_at), folded = folded + $7,
+            voided = voided + $12,
             skipped = (SELECT coalesce(jsonb_object_agg(k, v), '{}'::jsonb) FROM (
                 SELECT k, sum(v::bigint) AS v FROM (
                     SELECT key AS k, value AS v FROM jsonb_each_text(skipped)
@@ -192,6 +195,7 @@ async def advance(
         currency,
         voids,
         scored,
+        voided,
     )
     return row is not None
 
@@ -350,6 +354,19 @@ async def save_entities(
     )
 
 
+async def delete_entities(
+    conn: asyncpg.Connection, org_id: str, generation: int, keys: Collection[tuple[str, str]]
+) -> None:
+    """Forget entities a correction left with nothing (all their events voided)."""
+    if keys:
+        kinds, names = zip(*keys, strict=True)
+        await conn.execute(
+            "DELETE FROM scoring.entities e USING unnest($3::text[], $4::text[]) AS d(kind, key)"
+            " WHERE e.org_id = $1 AND e.generation = $2 AND e.kind = d.kind AND e.key = d.key",
+            org_id, generation, list(kinds), list(names),
+        )  # fmt: skip
+
+
 async def add_rollups(
     conn: asyncpg.Connection, org_id: str, generation: int, rollups: Rollups
 ) -> None:
@@ -379,6 +396,35 @@ async def add_rollups(
     )
 
 
+async def drop_zero_rollups(
+    conn: asyncpg.Connection, org_id: str, generation: int, keys: Iterable[RollupKey]
+) -> None:
+    """Delete the rows of `keys` that now hold zero (a correction took out all that made them),
+    so a rep whose only visit was voided is not listed with 0, as after a rebuild."""
+    columns: list[list[Any]] = [[] for _ in range(10)]
+    for key in keys:
+        for i, part in enumerate(key):
+            columns[i].append(part)
+    if not columns[0]:
+        return
+    columns[1] = [day.isoformat() for day in columns[1]]
+    await conn.execute(
+        """
+        DELETE FROM scoring.kpi_rollups r
+        USING unnest($3::text[], $4::text[]::date[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+            AS k(grain, bucket, owner_kind, owner_id, team_id, product_line, tier, channel,
+                 currency, metric)
+        WHERE r.org_id = $1 AND r.generation = $2 AND r.grain = k.grain
+            AND r.bucket = k.bucket AND r.owner_kind = k.owner_kind AND r.owner_id = k.owner_id
+            AND r.team_id = k.team_id AND r.product_line = k.product_line AND r.tier = k.tier
+            AND r.channel = k.channel AND r.currency = k.currency AND r.metric = k.metric
+            AND r.value = 0
+        """,
+        org_id, generation, *columns,
+    )  # fmt: skip
+
+
 def _win_record(org_id: str, generation: int, w: Win) -> tuple[Any, ...]:
     return (org_id, generation, w.deal, w.account_id, w.day, w.rep_id, w.team_id,
             w.product_line, w.tier, w.channel)  # fmt: skip
@@ -393,6 +439,20 @@ async def add_wins(
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
             [_win_record(org_id, generation, w) for w in wins],
         )
+
+
+async def replace_wins(
+    conn: asyncpg.Connection, org_id: str, generation: int, deals: Collection[str],
+    wins: Sequence[Win],
+) -> None:  # fmt: skip
+    """The wins of `deals` are now `wins` (a correction refolded them)."""
+    if deals:
+        await conn.execute(
+            "DELETE FROM scoring.wins WHERE org_id = $1 AND generation = $2"
+            " AND deal = ANY($3::text[])",
+            org_id, generation, list(deals),
+        )  # fmt: skip
+    await add_wins(conn, org_id, generation, wins)
 
 
 class FactStage:
@@ -669,6 +729,18 @@ async def save_health(
                 won_12m = excluded.won_12m, doc = excluded.doc
             """,
             org_id, generation, *(list(column) for column in zip(*rows, strict=True)),
+        )  # fmt: skip
+
+
+async def delete_health(
+    conn: asyncpg.Connection, org_id: str, generation: int, accounts: Collection[str]
+) -> None:
+    """Drop the health of accounts nothing is left of."""
+    if accounts:
+        await conn.execute(
+            "DELETE FROM scoring.health WHERE org_id = $1 AND generation = $2"
+            " AND account_id = ANY($3::text[])",
+            org_id, generation, list(accounts),
         )  # fmt: skip
 
 

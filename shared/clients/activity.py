@@ -67,10 +67,12 @@ class ActivityClient(ServiceClient):
         limit: int = 1000,
         wait: float = 0,
         types: Sequence[str] | None = None,
+        about: Sequence[str] | None = None,
     ) -> EventPage:
         """One page of the feed after the cursor `after` (None: from the start); with `wait`,
-        the server holds the request until something arrives or the time is up."""
-        return _page.validate_json((await self._feed(after, limit, wait, types)).content)
+        the server holds the request until something arrives or the time is up. `types` and
+        `about` (`kind:id` entities, at most 500) filter it as the feed's parameters do."""
+        return _page.validate_json((await self._feed(after, limit, wait, types, about)).content)
 
     async def raw_page(
         self,
@@ -79,14 +81,22 @@ class ActivityClient(ServiceClient):
         limit: int = 1000,
         wait: float = 0,
         types: Sequence[str] | None = None,
+        about: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """A page as plain JSON (dicts), for folds that read thousands of events a second and
-        trust activity to have validated them; the shape is `EventPage`'s."""
-        page: dict[str, Any] = orjson.loads((await self._feed(after, limit, wait, types)).content)
+        trust activity to have validated them; the shape is `EventPage`'s. `about`: only the
+        events about any of these entities (`account:acc-1042`, `deal:D-88`…)."""
+        answer = await self._feed(after, limit, wait, types, about)
+        page: dict[str, Any] = orjson.loads(answer.content)
         return page
 
     async def _feed(
-        self, after: str | None, limit: int, wait: float, types: Sequence[str] | None
+        self,
+        after: str | None,
+        limit: int,
+        wait: float,
+        types: Sequence[str] | None,
+        about: Sequence[str] | None = None,
     ) -> httpx.Response:
         params: dict[str, Any] = {"limit": limit}
         if after:
@@ -95,6 +105,8 @@ class ActivityClient(ServiceClient):
             params["wait"] = wait
         if types:
             params["types"] = ",".join(types)
+        if about is not None:  # an empty list asks about nothing (422), not for the whole feed
+            params["about"] = ",".join(about)
         return await get(self._http, "activity", "/v1/events", params=params,
                          timeout=self._timeout + wait)  # fmt: skip
 

@@ -53,6 +53,21 @@ class TestPaging:
         assert calls.items == [] and len(everything.items) == 3
         assert after_all.items == [] and after_all.next == everything.next
 
+    async def test_about_keeps_the_events_about_the_entities(self, app, auth, org):
+        await append(app, auth, 14)  # streams lead-0 … lead-8, lead-0 … lead-4 again
+        async with client_for(app, org) as activity:
+            raw = await activity.raw_page(about=["lead:3", "lead:5", "lead:3"], limit=2)
+            rest = await activity.raw_page(raw["next"], about=["lead:3", "lead:5"])
+            typed = await activity.page(about=["lead:0"], types=["visit.logged"])
+            with pytest.raises(InvalidInput):
+                await activity.raw_page(about=[])
+            with pytest.raises(InvalidInput):
+                await activity.raw_page(about=["lead:3", "opportunity:1"])
+        streams = [e["stream"] for e in raw["items"] + rest["items"]]
+        assert streams == ["lead-3", "lead-5", "lead-3"]
+        assert raw["has_more"] and not rest["has_more"]
+        assert [e.stream for e in typed.items] == ["lead-0", "lead-0"]
+
 
 class TestTail:
     async def test_a_consumer_at_the_head_is_woken_by_the_next_append(self, app, auth, org):

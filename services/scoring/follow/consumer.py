@@ -19,10 +19,12 @@ PostgreSQL drops its locks with its connection and the others take its orgs at t
   not page after page. Those scores are written while the next pages are folded (which leave
   theirs for the next round); `scored_position` says how far scores go; a restart that forgot
   the keys rescores the whole org;
-- rebuilds an org (`replayer.py`) into a new generation when asked to, when its timezone
-  changes, or when a page holds a void (the voided event's contribution must come out
-  everywhere, and a replay without it is exactly that); reads use the old generation until the
-  swap.
+- takes a voided event back out with its page (`corrections.py`): the slice of the log about
+  the voided event's customer (or lead) is folded with and without it, and the difference is
+  written in the page's transaction, so a correction costs that customer's history, not the
+  org's; a slice past `correction_events` asks for a rebuild instead;
+- rebuilds an org (`replayer.py`) into a new generation when asked to, or when its timezone
+  changes; reads use the old generation until the swap.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -50,9 +52,10 @@ from .. import jobs, repository, workers
 from ..config import ScoringSettings
 from ..priority.scores import HealthRow, ScoreRow
 from ..projections import leads
-from ..projections.kpis import Book, fold
+from ..projections.kpis import Book, Event, fold
 from ..projections.rollup import FactSums, collect, expand
-from . import generations, leases
+from . import corrections, generations, leases
+from .corrections import Correction
 from .entity_cache import EntityCache
 from .replayer import VOID
 from .scorer import Scorer, Unscored, closed_outcomes, today
@@ -94,6 +97,7 @@ class Applied(NamedTuple):
     folded: int
     skipped: dict[str, int]
     outcomes: int  # leads and deals the page closed
+    voided: int = 0  # events its voids took out
 
 
 @dataclass(slots=True)
@@ -119,6 +123,27 @@ class Folded:
     @property
     def customers(self) -> dict[str, Any]:
         return {key: v for (kind, key), v in self.changed.items() if kind == "customers"}
+
+
+def _has_voids(page: dict[str, Any]) -> bool:
+    return any(e["type"] == VOID for e in page["items"])
+
+
+def _merge(folded: Folded, fix: Correction) -> None:
+    """Fold a correction into its page: the slice's entity states replace the page's (they
+    are what the log says once its voids are taken out), its sums and counts add up."""
+    for entity in fix.removed:
+        folded.changed.pop(entity, None)
+    folded.changed.update(fix.entities)
+    for fact, value in fix.sums.items():
+        folded.sums[fact] = folded.sums.get(fact, 0) + value
+    for stream, prospect in fix.prior.items():  # as the log had them before the page
+        folded.before.setdefault(stream, prospect)
+    folded.folded += fix.folded
+    skipped = dict(folded.skipped)
+    for kind, change in fix.skipped.items():
+        skipped[kind] = skipped.get(kind, 0) + change
+    folded.skipped = skipped
 
 
 class Fenced(Exception):
@@ -411,15 +436,18 @@ class Consumer:
                     defer = self.settings.scores_lag_seconds > 0 and (
                         behind or org in self._unscored or scoring is not None
                     )
-                    if behind:  # fold it while the page before is written; write it in turn
+                    if behind and not _has_voids(page):
+                        # Fold it while the page before is written; write it in turn.
                         writing = await self._apply_ahead(
                             org, page, expected=cursor, defer_scores=defer, cache=cache,
                             writing=writing,
                         )  # fmt: skip
-                    else:
+                    else:  # a correction reads what the pages before it wrote
                         await settle()
                         cache.clear()
-                        await self.apply(org, page, expected=cursor, defer_scores=defer)
+                        await self.apply(
+                            org, page, expected=cursor, defer_scores=defer, client=client
+                        )
                 cursor = page["next"]
                 await self._track_lag(org, client, cursor, page)
                 if scoring is not None and (scoring.done() or not behind):
@@ -520,28 +548,64 @@ class Consumer:
         expected: str | None,
         generation: int | None = None,
         defer_scores: bool = False,
+        client: ActivityClient | None = None,
     ) -> Applied:
         """Fold one page and write its effects and the new cursor in one transaction.
 
         Without `generation`, into the live generation (moving `cursor`); with it, into a
-        rebuild's generation catching up (moving `next_cursor`). A page holding a void is
-        folded as usual (a void has no facts of its own) and flags the org for a rebuild, in
-        the same transaction: the rebuild is what takes the voided event back out.
+        rebuild's generation catching up (moving `next_cursor`). A page holding voids is
+        folded as usual (a void has no facts of its own), then corrected in the same
+        transaction (`corrections.py`: the slice of the log about the voided events, read
+        from activity with `client` before the transaction); without a client, or when the
+        slice is too large, it flags the org for a rebuild instead, which takes them out.
         `defer_scores` (live only): leave the changed leads, deals and accounts unscored, kept
         in `_unscored` for `_score_unscored`; the scored position stays where it is."""
         live = generation is None
+        slice_ = None
+        if client is not None and _has_voids(page):
+            slice_ = await self._slice(client, page)
         async with self._pool.acquire() as conn, conn.transaction():
             row = await repository.lock_org(conn, org)
             assert row is not None
             await repository.plan_for_this_page(conn)
             target: int = row["generation"] if generation is None else generation
             folded = await self._fold(conn, org, target, row["timezone"], page)
+            fix = None
+            if slice_ is not None:
+                since = page["items"][0]["position"]
+                fix = corrections.correct(slice_, ZoneInfo(row["timezone"]), since=since)
             applied = await self._write(
-                conn, row, folded, expected=expected, live=live, defer=defer_scores and live
-            )
+                conn, row, folded, expected=expected, live=live, defer=defer_scores and live,
+                fix=fix,
+            )  # fmt: skip
         if defer_scores and live:
             self._left_unscored(folded)
         return applied
+
+    async def _slice(self, client: ActivityClient, page: dict[str, Any]) -> list[Event] | None:
+        """The slice of the log the page's voids are about, up to the page's end (None: more
+        than `correction_events` events; the org is rebuilt instead)."""
+
+        def fetch(about: list[str]) -> AsyncIterator[dict[str, Any]]:
+            async def events() -> AsyncIterator[dict[str, Any]]:
+                cursor = None
+                while True:
+                    found = await client.raw_page(
+                        cursor, limit=self.settings.page_size, about=about
+                    )
+                    for event in found["items"]:
+                        yield event
+                    if not found["has_more"]:
+                        return
+                    cursor = found["next"]
+
+            return events()
+
+        items = page["items"]
+        return await corrections.gather(
+            fetch, corrections.seeds(e for e in items if e["type"] == VOID),
+            until=items[-1]["position"], cap=self.settings.correction_events,
+        )  # fmt: skip
 
     async def _apply_ahead(
         self, org: str, page: dict[str, Any], *, expected: str | None, defer_scores: bool,
@@ -622,12 +686,15 @@ class Consumer:
 
     async def _write(
         self, conn: asyncpg.Connection, row: asyncpg.Record, folded: Folded, *,
-        expected: str | None, live: bool, defer: bool,
+        expected: str | None, live: bool, defer: bool, fix: Correction | None = None,
     ) -> Applied:  # fmt: skip
-        """Write a folded page's effects and move the cursor (the caller's transaction)."""
+        """Write a folded page's effects, and its voids' correction, and move the cursor (the
+        caller's transaction). A page with voids but no correction asks for a rebuild."""
         org, target, items = folded.org, folded.generation, folded.page["items"]
+        voids = fix is None and _has_voids(folded.page)
+        if fix is not None:
+            _merge(folded, fix)
         prospects = folded.prospects
-        voids = any(e["type"] == VOID for e in items)
         judged = None
         if not defer:  # scored in a thread while the page's other effects are written
             judged = await self.scorer.judge_page(
@@ -637,6 +704,8 @@ class Consumer:
             await repository.save_entities(conn, org, target, folded.changed)
             await repository.add_rollups(conn, org, target, expand(folded.sums))
             await repository.add_wins(conn, org, target, folded.wins)
+            if fix is not None:
+                await self._write_correction(conn, org, target, fix)
         except BaseException:
             if judged is not None:
                 judged.cancel()  # nobody will read it
@@ -651,7 +720,7 @@ class Consumer:
                 cursor=folded.page["next"], position=items[-1]["position"],
                 last_recorded_at=datetime.fromisoformat(items[-1]["recorded_at"]),
                 folded=folded.folded, skipped=folded.skipped, currency=folded.currency,
-                voids=voids, scored=not defer,
+                voids=voids, scored=not defer, voided=fix.voided if fix else 0,
             )  # fmt: skip
         else:
             moved = await repository.advance_next(
@@ -660,7 +729,20 @@ class Consumer:
             )  # fmt: skip
         if not moved:  # another writer moved the cursor: nothing of this page is kept
             raise Fenced(org)
-        return Applied(folded.folded, folded.skipped, outcomes)
+        return Applied(folded.folded, folded.skipped, outcomes, fix.voided if fix else 0)
+
+    @staticmethod
+    async def _write_correction(
+        conn: asyncpg.Connection, org: str, generation: int, fix: Correction
+    ) -> None:
+        """What a correction changes beyond the page's own writes (its sums and entity states
+        went with the page's): entities left with nothing, rollup rows it brought to zero,
+        the wins of its deals, and the scores and health of what is gone."""
+        await repository.delete_entities(conn, org, generation, fix.removed)
+        await repository.drop_zero_rollups(conn, org, generation, expand(fix.sums).keys())
+        await repository.replace_wins(conn, org, generation, fix.deals, fix.wins)
+        await repository.save_scores(conn, org, generation, [], fix.prospects_removed())
+        await repository.delete_health(conn, org, generation, fix.customers_removed())
 
     def _left_unscored(self, folded: Folded) -> None:
         unscored = self._unscored.get(folded.org)
@@ -745,10 +827,11 @@ class Consumer:
             while True:
                 page = await client.raw_page(cursor, limit=self.settings.page_size, wait=wait)
                 if page["items"]:
-                    n, more_skipped, closed = await self.apply(
-                        org, page, expected=cursor, generation=new
+                    n, more_skipped, closed, taken_out = await self.apply(
+                        org, page, expected=cursor, generation=new, client=client
                     )
                     folded += n
+                    voided += taken_out
                     outcomes += closed
                     for k, v in more_skipped.items():
                         skipped[k] = skipped.get(k, 0) + v

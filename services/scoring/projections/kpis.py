@@ -11,8 +11,9 @@ so facts add up in any grouping: rep → team → org, day → month → year.
 
 `Book` holds what the fold must remember between events: the leads, deals and accounts it has
 seen, as frozen records replaced on every change. The same fold serves the live consumer, a full
-rebuild and an `as_of` replay. Voids are not folded: a voided event is left out of a replay of
-the whole log (see `rebuild.py`), which is exactly "as if it was never logged".
+rebuild and an `as_of` replay. Voids are not folded: a voided event is left out of a replay,
+of the whole log or of the slice of it the event belongs to (follow/corrections.py), which is
+exactly "as if it was never logged".
 
 Definitions (README, "KPI definitions", says the same for API users):
 - a fact's day is the event's `occurred_at` in the org's timezone; its rep and team are the

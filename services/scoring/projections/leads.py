@@ -45,6 +45,7 @@ Beyond 512 items, in this order until it fits:
 
 from __future__ import annotations
 
+import copyreg
 import math
 from bisect import insort
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
@@ -63,6 +64,15 @@ STAGE, CONSENT, AMOUNT = "stage", "consent", "amount"
 TOUCH_KINDS = frozenset({VISIT, CALL, ENGAGEMENT})
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+# Profiles cross to worker processes (scores, rebuilds): a read-only mapping, which does not
+# pickle on its own, pickles as its contents and comes back read-only.
+def _read_only(items: dict[str, Any]) -> MappingProxyType[str, Any]:
+    return MappingProxyType(items)
+
+
+copyreg.pickle(MappingProxyType, lambda m: (_read_only, (dict(m),)))
 
 
 class Item(NamedTuple):

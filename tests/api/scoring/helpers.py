@@ -230,3 +230,10 @@ async def rebuild_done(
 
     result: dict[str, Any] = await eventually(probe)
     return result
+
+
+async def no_rebuild(scoring: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    """The org was never rebuilt, nor is a rebuild asked for (a void was corrected in place)."""
+    answer = await scoring.get("/v1/admin/rebuild", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"state": "idle", "generation": 1, "done": 0, "total": 0}

@@ -1,5 +1,6 @@
-"""Corrections and time travel: voids take an event's contribution out, `as_of` answers as the
-log stood at a moment, a new timezone re-buckets every event, and a rebuild changes nothing.
+"""Corrections and time travel: voids take an event's contribution out (with the page that
+holds them: no rebuild), `as_of` answers as the log stood at a moment, a new timezone
+re-buckets every event, and a rebuild changes nothing.
 
 Each test posts into its own org (they change it), as admin unless said otherwise.
 """
@@ -19,12 +20,14 @@ from tests.api.scoring.helpers import (
     eventually,
     invoice,
     lead,
+    no_rebuild,
     opened,
     payment,
     qualified,
     rebuild_done,
     span,
     stage,
+    tier,
     visit,
     void,
     won,
@@ -70,7 +73,7 @@ class TestAVoidTakesTheEventOut:
 
         last = await post_events([void(win, at("2026-07-20"), "won by another rep")])
         await settled(scoring, auth(), last)
-        await rebuild_done(scoring, auth(), after_generation=1)
+        await no_rebuild(scoring, auth())
 
         after = await july(scoring, auth(), metrics)
         assert values(after) == {
@@ -98,7 +101,7 @@ class TestAVoidTakesTheEventOut:
 
         last = await post_events([void(wrong, at("2026-07-12"))])
         await settled(scoring, auth(), last)
-        await rebuild_done(scoring, auth(), after_generation=1)
+        await no_rebuild(scoring, auth())
 
         for owner, expected in (
             ("org", {"visits": 2, "effective_visits": 1}),
@@ -119,7 +122,7 @@ class TestAVoidTakesTheEventOut:
             void(move, at("2026-07-11")),
         ])  # fmt: skip
         await settled(scoring, auth(), last)
-        await rebuild_done(scoring, auth(), after_generation=1)
+        await no_rebuild(scoring, auth())
         body = await july(scoring, auth(), "open_pipeline")
         assert body["buckets"][0]["metrics"]["open_pipeline"] == {
             "value": "1000.00", "currency": "EUR", "by_stage": {"qualification": "1000.00"},
@@ -129,6 +132,93 @@ class TestAVoidTakesTheEventOut:
             ("leads", 0), ("opportunities", 0), ("deals_opened", 1),
             ("stage:qualification", 1), ("won", 0),
         ]  # fmt: skip
+
+
+async def stored(db: Any, org: str, generation: int) -> dict[str, Any]:
+    """Every row of the org's projection in one generation (rollups that hold something)."""
+
+    async def rows(sql: str) -> list[tuple[Any, ...]]:
+        return sorted(tuple(r) for r in await db.fetch(sql, org, generation))
+
+    where = "WHERE org_id = $1 AND generation = $2"
+    return {
+        "rollups": await rows(
+            "SELECT grain, bucket, owner_kind, owner_id, team_id, product_line, tier, channel,"
+            f" currency, metric, value FROM scoring.kpi_rollups {where} AND value <> 0"
+        ),
+        "entities": await rows(f"SELECT kind, key, state FROM scoring.entities {where}"),
+        "wins": await rows(
+            "SELECT deal, account_id, day, rep_id, team_id, product_line, tier, channel"
+            f" FROM scoring.wins {where}"
+        ),
+        "scores": await rows(
+            f"SELECT kind, key, rep_id, team_id, score, tier FROM scoring.scores {where}"
+        ),
+        "health": await rows(
+            f"SELECT account_id, rep_id, team_id, lifecycle, at_risk, won_12m, doc"
+            f" FROM scoring.health {where}"
+        ),
+    }
+
+
+class TestACorrectionIsWhatARebuildMakes:
+    async def test_voids_of_every_kind_leave_the_rows_a_rebuild_of_the_log_writes(
+        self, scoring, post_events, auth, db, org
+    ) -> None:
+        """Voids of a visit, a call, a win, a qualification, an invoice, a payment, a tier
+        change and a deal's opening, one page at a time and several in one page: no rebuild,
+        and every stored row (rollups, entities, wins, scores, health) is what a rebuild of the
+        log then writes."""
+        a_visit = visit("r1", "t1", "acc-A", at("2026-07-05"))
+        a_call = call("r2", "t2", "acc-B", at("2026-07-06"))
+        a_win = won("r1", "t1", "D1", "1100.00", "EUR", at("2026-07-16"))
+        a_qualification = qualified("r1", "t1", "L1", at("2026-07-03"))
+        an_invoice = invoice("r1", "t1", "INV-1", "acc-A", "D1", "1100.00", at("2026-07-17"))
+        a_payment = payment("r1", "t1", "INV-1", "acc-A", "500.00", at("2026-08-02"))
+        a_tier = tier("acc-B", "A", at("2026-07-01"))
+        an_opening = opened("r2", "t2", "D2", "700.00", "USD", "mixers", "acc-B", at("2026-07-20"))
+        events = [
+            a_tier,
+            lead("r1", "t1", "L1", "referral", "acc-A", at("2026-07-01")),
+            a_qualification,
+            a_visit,
+            visit("r1", "t1", "acc-A", at("2026-07-07"), effective=False),
+            visit("r2", "t2", "acc-B", at("2026-08-05"), effective=False),
+            a_call,
+            opened("r1", "t1", "D1", "1000.00", "EUR", "ovens", "acc-A", at("2026-07-06"),
+                   lead_id="L1"),
+            stage("r1", "t1", "D1", "proposal", at("2026-07-08")),
+            a_win,
+            call("r1", "t1", "acc-A", at("2026-07-17")),
+            an_invoice,
+            a_payment,
+            an_opening,
+            stage("r2", "t2", "D2", "proposal", at("2026-07-22")),
+            lead("r3", "t2", "L2", "online", "acc-C", at("2026-07-09")),
+            visit("r3", "t2", "acc-C", at("2026-07-10")),
+        ]  # fmt: skip
+        await post_events(events)
+        await post_events([void(a_visit, at("2026-07-20"))])
+        await post_events([void(a_win, at("2026-07-21")), void(a_qualification, at("2026-07-21")),
+                           visit("r1", "t1", "acc-A", at("2026-07-22"))])  # fmt: skip
+        await post_events([void(an_invoice, at("2026-07-23")), void(a_payment, at("2026-08-03"))])
+        last = await post_events([void(a_tier, at("2026-07-24")), void(a_call, at("2026-07-24")),
+                                  void(an_opening, at("2026-07-25"))])  # fmt: skip
+        await settled(scoring, auth(), last)
+        await no_rebuild(scoring, auth())
+        voided = await db.fetchval("SELECT voided FROM scoring.orgs WHERE org_id = $1", org)
+        assert voided == 8
+        corrected = await stored(db, org, generation=1)
+        summer = values(await july(scoring, auth(), "visits,calls,deals_won,opportunities"))
+        assert summer == {"visits": 3, "calls": 1, "deals_won": 0, "opportunities": 0}
+
+        answer = await scoring.post("/v1/admin/rebuild", headers=auth())
+        assert answer.status_code == 202, answer.text
+        await rebuild_done(scoring, auth(), after_generation=1)
+        rebuilt = await stored(db, org, generation=2)
+        for table, rows in rebuilt.items():
+            assert corrected[table] == rows, table
+        assert corrected["rollups"] and corrected["entities"] and corrected["health"]
 
 
 class TestAsOfAnswersAsTheLogStoodThen:
@@ -181,7 +271,7 @@ class TestAsOfAnswersAsTheLogStoodThen:
         kept = await append(activity_app, target, auth())
         voided = await append(activity_app, void(target, at("2026-07-10")), auth())
         await settled(scoring, auth(), voided["position"])
-        await rebuild_done(scoring, auth(), after_generation=1)
+        await no_rebuild(scoring, auth())
 
         assert values(await july(scoring, auth(), "visits")) == {"visits": 0}
         assert values(await july(scoring, auth(), "visits", as_of=kept["recorded_at"])) == {

@@ -37,8 +37,8 @@ PAGE = 150
 
 
 def feed(org: str) -> list[dict[str, Any]]:
-    """A month of a small team's events as activity's feed serves them (voids left out: a
-    void asks for a rebuild, which is not what this is about)."""
+    """A month of a small team's events as activity's feed serves them (voids left out: their
+    corrections read activity's feed, which is not what this is about)."""
     events = [e for e in islice(iter_events(teams=1, days=30, scale=0.6), 1200)
               if e["type"] != "event.voided"]  # fmt: skip
     return [

@@ -468,3 +468,16 @@ class TestLaws:
         touched = {e["stream"] for e in events if e["type"] in ("visit.logged", "call.logged",
                    "engagement.tracked") and not e["stream"].startswith("account-")}  # fmt: skip
         assert touched <= prospects.keys()
+
+
+def test_a_prospect_with_no_static_fields_pickles_for_a_worker_process() -> None:
+    """A deal known only from events logged before its opening has the read-only empty
+    `static`; rebuilds and rescores send profiles to worker processes, so it must pickle."""
+    import pickle
+
+    from services.scoring.projections.leads import Prospect
+
+    prospect = Prospect("deal", "deal-D1")
+    back = pickle.loads(pickle.dumps(prospect))
+    assert back == prospect
+    assert dict(back.static) == {}
