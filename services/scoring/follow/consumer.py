@@ -115,6 +115,8 @@ class Folded:
     skipped: dict[str, int]
     currency: str | None
     before: dict[str, Any]  # its prospects as they were before it
+    # Prospects and customers its correction deleted.
+    removed: tuple[set[str], set[str]] = field(default_factory=lambda: (set(), set()))
 
     @property
     def prospects(self) -> dict[str, Any]:
@@ -135,6 +137,7 @@ def _merge(folded: Folded, fix: Correction) -> None:
     for entity in fix.removed:
         folded.changed.pop(entity, None)
     folded.changed.update(fix.entities)
+    folded.removed = (fix.prospects_removed(), fix.customers_removed())
     for fact, value in fix.sums.items():
         folded.sums[fact] = folded.sums.get(fact, 0) + value
     for stream, prospect in fix.prior.items():  # as the log had them before the page
@@ -144,6 +147,13 @@ def _merge(folded: Folded, fix: Correction) -> None:
     for kind, change in fix.skipped.items():
         skipped[kind] = skipped.get(kind, 0) + change
     folded.skipped = skipped
+
+
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """A page's correction slice, read ahead (`events` None: too large, rebuild instead)."""
+
+    events: list[Event] | None
 
 
 class Fenced(Exception):
@@ -207,6 +217,7 @@ class Consumer:
         self._trained: dict[str, datetime] = {}  # when each org's models were last trained
         self._train_failed: dict[str, float] = {}
         self._training: dict[str, asyncio.Task[Any]] = {}  # by org; outlive follower restarts
+        self._rescoring: dict[str, asyncio.Task[None]] = {}  # whole-org rescores, by org
         self._unscored: dict[str, Unscored] = {}  # by org: what folding while behind left
         self._task: asyncio.Task[None] | None = None
         self._replica = uuid.uuid4().hex  # this replica's name in the lease ranking
@@ -299,11 +310,12 @@ class Consumer:
                 self.state.leased = set(followers)
                 await asyncio.sleep(self.settings.discovery_seconds)
         finally:
-            tasks = [*followers.values(), *self._training.values()]
+            tasks = [*followers.values(), *self._training.values(), *self._rescoring.values()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._training.clear()
+            self._rescoring.clear()
             self._unscored.clear()
             self.state.lag.clear()
             await platform.aclose()
@@ -317,7 +329,8 @@ class Consumer:
     ) -> None:
         """Stop following `org` (a page being written is rolled back: the replica that takes
         the org folds it again from the cursor) and free its lease for another replica."""
-        tasks = [follower, *([self._training.pop(org)] if org in self._training else [])]
+        tasks = [follower, *(known.pop(org) for known in (self._training, self._rescoring)
+                             if org in known)]  # fmt: skip
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -408,6 +421,13 @@ class Consumer:
                 if rebuilding is not None and rebuilding.done():
                     rebuilding.result()  # a failed rebuild raises here; the follower restarts
                     rebuilding = None
+                rescoring = self._rescoring.get(org)
+                if rescoring is not None and rescoring.done():
+                    del self._rescoring[org]
+                    rescoring.result()  # a failed rescore raises here; the follower restarts
+                    if not behind and org in self._unscored:  # what pages left meanwhile
+                        await settle()
+                        await self._score_unscored(org, self._unscored.pop(org))
                 if rebuilding is None:
                     async with self._pool.acquire() as conn:
                         row = await repository.get_org(conn, org)
@@ -433,27 +453,43 @@ class Consumer:
                 page = await self._coalesce(client, page)
                 behind = page["has_more"]
                 if page["items"]:
-                    defer = self.settings.scores_lag_seconds > 0 and (
+                    lagging = self.settings.scores_lag_seconds > 0 and (
                         behind or org in self._unscored or scoring is not None
                     )
+                    # While the whole org is rescored, pages leave their keys for after it.
+                    defer = lagging or org in self._rescoring
                     if behind and not _has_voids(page):
                         # Fold it while the page before is written; write it in turn.
                         writing = await self._apply_ahead(
                             org, page, expected=cursor, defer_scores=defer, cache=cache,
                             writing=writing,
                         )  # fmt: skip
-                    else:  # a correction reads what the pages before it wrote
-                        await settle()
-                        cache.clear()
+                    else:  # caught up, or voids: written before the next page is folded
+                        # A correction's slice is read from activity while the page before
+                        # is still being written (it does not depend on what scoring holds).
+                        gathering = (
+                            asyncio.ensure_future(self._slice(client, page))
+                            if _has_voids(page) else None
+                        )  # fmt: skip
+                        try:
+                            await settle()
+                        except BaseException:
+                            if gathering is not None:
+                                gathering.cancel()
+                            raise
+                        gathered = None if gathering is None else Gathered(await gathering)
+                        if not behind:
+                            cache.clear()
                         await self.apply(
-                            org, page, expected=cursor, defer_scores=defer, client=client
-                        )
+                            org, page, expected=cursor, defer_scores=defer, client=client,
+                            gathered=gathered, cache=cache if behind else None,
+                        )  # fmt: skip
                 cursor = page["next"]
                 await self._track_lag(org, client, cursor, page)
                 if scoring is not None and (scoring.done() or not behind):
                     await scored()
                 unscored = self._unscored.get(org)
-                if unscored is None:
+                if unscored is None or org in self._rescoring:  # scored once it is written
                     continue
                 if not behind:  # caught up: score the rest now
                     await settle()
@@ -479,15 +515,33 @@ class Consumer:
 
     async def _score_unscored(self, org: str, unscored: Unscored) -> None:
         """Score what the pages folded while behind left (taken out of `_unscored` by the
-        caller, before pages after them leave keys); the whole org when the rest of its
-        scores are not current either."""
+        caller, before pages after them leave keys); when the rest of the org's scores are not
+        current either, put them back and rescore the whole org (they are scored after it)."""
         if not await self.scorer.score_keys(self._pool, org, unscored):
-            await self.scorer.rescore(self._pool, org)
+            kept = self._unscored.get(org)
+            if kept is None or kept.generation != unscored.generation:
+                self._unscored[org] = kept = Unscored(unscored.generation, unscored.since)
+            kept.add(unscored.prospects, unscored.customers)
+            self._rescore(org)
+
+    def _rescore(self, org: str) -> None:
+        """Rescore the whole org in the background while its pages go on being folded (they
+        leave their keys unscored meanwhile; `_follow_once` scores them once it is written):
+        at a million events a rescore takes seconds, which the feed does not wait for."""
+        if org in self._rescoring:
+            return
+        task = asyncio.create_task(
+            self.scorer.rescore(self._pool, org, folding=True), name=f"rescore-{org}"
+        )
+        poke = self._pokes.setdefault(org, asyncio.Event())
+        task.add_done_callback(lambda _t: poke.set())  # score what pages left meanwhile
+        self._rescoring[org] = task
 
     async def _keep_scored(self, org: str, row: asyncpg.Record) -> None:
         """Between pages of a follower that is caught up: start training when enough new
         outcomes came in (in the background: folding goes on; the task outlives a restart of
-        the follower), and rescore the org when its day turned or a new model is active."""
+        the follower), and rescore the org when its day turned or a new model is active (in
+        the background too)."""
         training = self._training.get(org)
         if training is not None and training.done():
             del self._training[org]
@@ -512,7 +566,7 @@ class Consumer:
                 task.add_done_callback(lambda _t: poke.set())  # rescore once it is stored
                 self._training[org] = task
         if self.scorer.due(row):
-            await self.scorer.rescore(self._pool, org)
+            self._rescore(org)
 
     async def _coalesce(self, client: ActivityClient, page: dict[str, Any]) -> dict[str, Any]:
         """While behind, fold several pages in one transaction: keys repeat from page to page,
@@ -549,6 +603,8 @@ class Consumer:
         generation: int | None = None,
         defer_scores: bool = False,
         client: ActivityClient | None = None,
+        gathered: Gathered | None = None,
+        cache: EntityCache | None = None,
     ) -> Applied:
         """Fold one page and write its effects and the new cursor in one transaction.
 
@@ -556,28 +612,34 @@ class Consumer:
         rebuild's generation catching up (moving `next_cursor`). A page holding voids is
         folded as usual (a void has no facts of its own), then corrected in the same
         transaction (`corrections.py`: the slice of the log about the voided events, read
-        from activity with `client` before the transaction); without a client, or when the
-        slice is too large, it flags the org for a rebuild instead, which takes them out.
+        from activity with `client` before the transaction, unless `gathered` already); without
+        either, or when the slice is too large, it flags the org for a rebuild instead, which
+        takes them out. With `cache` (a follower that is behind), the fold reads and leaves
+        its entities there.
         `defer_scores` (live only): leave the changed leads, deals and accounts unscored, kept
         in `_unscored` for `_score_unscored`; the scored position stays where it is."""
         live = generation is None
-        slice_ = None
-        if client is not None and _has_voids(page):
-            slice_ = await self._slice(client, page)
+        if gathered is None and client is not None and _has_voids(page):
+            gathered = Gathered(await self._slice(client, page))
         async with self._pool.acquire() as conn, conn.transaction():
             row = await repository.lock_org(conn, org)
             assert row is not None
             await repository.plan_for_this_page(conn)
             target: int = row["generation"] if generation is None else generation
-            folded = await self._fold(conn, org, target, row["timezone"], page)
+            folded = await self._fold(conn, org, target, row["timezone"], page, cache=cache)
             fix = None
-            if slice_ is not None:
+            if gathered is not None and gathered.events is not None:
                 since = page["items"][0]["position"]
-                fix = corrections.correct(slice_, ZoneInfo(row["timezone"]), since=since)
+                fix = corrections.correct(gathered.events, ZoneInfo(row["timezone"]), since=since)
+                if cache is not None:  # committed before the next page is folded
+                    cache.put(fix.entities)
+                    cache.drop(fix.removed)
             applied = await self._write(
                 conn, row, folded, expected=expected, live=live, defer=defer_scores and live,
                 fix=fix,
             )  # fmt: skip
+        if cache is not None:
+            cache.trim(in_flight=())
         if defer_scores and live:
             self._left_unscored(folded)
         return applied
@@ -749,6 +811,8 @@ class Consumer:
         if unscored is None or unscored.generation != folded.generation:  # a swap scored it
             unscored = self._unscored[folded.org] = Unscored(folded.generation)
         unscored.add(folded.prospects, folded.customers)
+        # What a correction deleted: a rescore that read them before must not keep them.
+        unscored.add(*folded.removed)
 
     async def _load(
         self, conn: asyncpg.Connection, org: str, generation: int,

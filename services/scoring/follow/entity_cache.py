@@ -37,6 +37,13 @@ class EntityCache:
             self._entities.pop(key, None)
             self._entities[key] = value
 
+    def drop(self, keys: Iterable[Key]) -> None:
+        """Forget entities a page deleted (a correction left nothing of them): the page was
+        committed before the next is folded, so the next reads their absence from the
+        database."""
+        for key in keys:
+            self._entities.pop(key, None)
+
     def trim(self, in_flight: Collection[Key]) -> None:
         """Let the least recently folded go, down to `size`, keeping the entities of the page
         being written (`in_flight`): every other page is committed when this is called."""

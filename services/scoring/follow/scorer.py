@@ -205,12 +205,18 @@ class Scorer:
     async def _save(
         conn: asyncpg.Connection, org: str, generation: int, rows: list[scores.ScoreRow],
         health_rows: list[scores.HealthRow], prospects: Collection[str],
+        customers: Collection[str] = (),
     ) -> None:  # fmt: skip
-        """Scores of the open ones of `prospects` (the others' are dropped) and health."""
+        """Scores of the open ones of `prospects` (the others' are dropped) and health (of
+        `customers`, those no longer there are dropped: a correction deleted them)."""
         scored = {r.key for r in rows}
         others = [key for key in prospects if key not in scored]
         await repository.save_scores(conn, org, generation, rows, others)
         await repository.save_health(conn, org, generation, health_rows)
+        judged = {r[0] for r in health_rows}
+        await repository.delete_health(
+            conn, org, generation, [key for key in customers if key not in judged]
+        )
 
     async def score_keys(self, pool: asyncpg.Pool, org: str, unscored: Unscored) -> bool:
         """Score what pages folded without scoring left (`Unscored`, every page up to the org's
@@ -244,7 +250,7 @@ class Scorer:
                 self.currency(row), self.job_rules,
             )  # fmt: skip
             async with pool.acquire() as conn:
-                await self._save(conn, org, generation, rows, health_rows, prospects)
+                await self._save(conn, org, generation, rows, health_rows, prospects, customers)
         async with pool.acquire() as conn, conn.transaction():
             now = await repository.lock_org(conn, org)
             if now is None or [now[k] for k in SETTLED] != [row[k] for k in SETTLED]:
@@ -294,10 +300,15 @@ class Scorer:
             ))[1]  # fmt: skip
         return score_rows, health_rows
 
-    async def rescore(self, pool: asyncpg.Pool, org: str) -> None:
+    async def rescore(self, pool: asyncpg.Pool, org: str, *, folding: bool = False) -> None:
         """Every score and health of the org's live generation, for today, its models and its
-        currency. Profiles are read (by the worker) and scored without holding the org's row; the write holds
-        it and goes ahead only if nothing moved meanwhile (else it starts over)."""
+        currency. Profiles are read (by the worker) and scored without holding the org's row;
+        the write holds it and goes ahead only if nothing moved meanwhile (else it starts
+        over). With `folding`, pages go on being folded meanwhile, and the caller leaves their
+        keys unscored and scores them once this is written (consumer.py): the write then needs
+        only the generation, timezone, currency and models unchanged, and the scored position
+        moves to where the org stood when the profiles were read."""
+        standing = SETTLED if folding else STANDING
         for _ in range(RESCORE_TRIES):
             async with pool.acquire() as conn:
                 row = await repository.get_org(conn, org)
@@ -315,12 +326,15 @@ class Scorer:
             )  # fmt: skip
             async with pool.acquire() as conn, conn.transaction():
                 now = await repository.lock_org(conn, org)
-                if now is None or [now[k] for k in STANDING] != [row[k] for k in STANDING]:
+                if now is None or [now[k] for k in standing] != [row[k] for k in standing]:
                     continue  # a page, a swap, a model or settings came in: read again
                 await repository.replace_scores_and_health(
                     conn, org, generation, score_rows, health_rows
                 )
-                await repository.mark_scored(conn, org, generation, day, self.marker(row))
+                up_to = (row["position"], row["last_recorded_at"]) if folding else None
+                await repository.mark_scored(
+                    conn, org, generation, day, self.marker(row), up_to=up_to
+                )
                 return
         log.warning("rescoring %s: the org kept moving; next time", org)
 
