@@ -425,9 +425,9 @@ class Consumer:
                 if rescoring is not None and rescoring.done():
                     del self._rescoring[org]
                     rescoring.result()  # a failed rescore raises here; the follower restarts
-                    if not behind and org in self._unscored:  # what pages left meanwhile
-                        await settle()
-                        await self._score_unscored(org, self._unscored.pop(org))
+                    if not behind and org in self._unscored and scoring is None:
+                        await settle()  # what pages left meanwhile
+                        scoring = self._score_beside(org)
                 if rebuilding is None:
                     async with self._pool.acquire() as conn:
                         row = await repository.get_org(conn, org)
@@ -486,22 +486,18 @@ class Consumer:
                         )  # fmt: skip
                 cursor = page["next"]
                 await self._track_lag(org, client, cursor, page)
-                if scoring is not None and (scoring.done() or not behind):
+                if scoring is not None and scoring.done():
                     await scored()
                 unscored = self._unscored.get(org)
                 if unscored is None or org in self._rescoring:  # scored once it is written
                     continue
-                if not behind:  # caught up: score the rest now
-                    await settle()
-                    await self._score_unscored(org, self._unscored.pop(org))
-                elif scoring is None and (
-                    unscored.age() >= self.settings.scores_lag_seconds
+                if scoring is None and (
+                    not behind  # caught up: score the rest now
+                    or unscored.age() >= self.settings.scores_lag_seconds
                     or len(unscored) >= self.settings.unscored_keys
-                ):  # score what is left so far while the next pages are folded
+                ):  # beside the next pages (which leave theirs for the next round)
                     await settle()
-                    scoring = asyncio.create_task(
-                        self._score_unscored(org, self._unscored.pop(org)), name=f"score-{org}"
-                    )
+                    scoring = self._score_beside(org)
         finally:
             for task in (writing, scoring):
                 if task is not None:
@@ -512,6 +508,16 @@ class Consumer:
                 rebuilding.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await rebuilding
+
+    def _score_beside(self, org: str) -> asyncio.Task[None]:
+        """Score what pages left, in a task (the follower folds on meanwhile), which wakes the
+        follower when done: keys left since are scored at once, not at the next page."""
+        task = asyncio.create_task(
+            self._score_unscored(org, self._unscored.pop(org)), name=f"score-{org}"
+        )
+        poke = self._pokes.setdefault(org, asyncio.Event())
+        task.add_done_callback(lambda _t: poke.set())
+        return task
 
     async def _score_unscored(self, org: str, unscored: Unscored) -> None:
         """Score what the pages folded while behind left (taken out of `_unscored` by the
