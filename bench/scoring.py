@@ -196,7 +196,7 @@ async def rebuild(client: httpx.AsyncClient, pid: int) -> dict[str, Any]:
     return {"events": status["done"], "seconds": status["seconds"],
             "wall_seconds": time.monotonic() - started, "peak_rss_mb": peak_rss_mb(pid),
             "workers_peak_rss_mb": workers_peak, "peak_reset": peak_reset,
-            "rss_before_mb": rss_before}  # fmt: skip
+            "rss_before_mb": rss_before, "phases": status.get("phases") or {}}  # fmt: skip
 
 
 def void_targets(events: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
@@ -381,11 +381,11 @@ async def measure(config: Config, database: Database) -> dict[str, Any]:
             config,
         )  # fmt: skip
 
-        targets = [f"/v1/kpis?{urlencode({**KPI_QUESTION, 'owner': f'team:{t}'})}" for t in teams]
+        questions = [f"/v1/kpis?{urlencode({**KPI_QUESTION, 'owner': f'team:{t}'})}" for t in teams]
 
         async def kpis_from(kpi_client: HttpClient) -> list[float]:
             async def ask(i: int, n: int) -> None:
-                status, body = await kpi_client.request("GET", targets[(i + n) % len(targets)])
+                status, body = await kpi_client.request("GET", questions[(i + n) % len(questions)])
                 if status != 200:
                     raise BenchError(body.decode())
 
@@ -424,7 +424,9 @@ def verdicts(config: Config, r: dict[str, Any]) -> list[Verdict]:
                           percentile(naive, 50), percentile(naive, 99))  # fmt: skip
     return [
         Verdict(f"rebuild, {rb['events']:,} events", "events/s", rate, None, "—", "≥ 100k/s",
-                rate >= 100_000, f"{rb['seconds']:.1f} s, peak RSS {rb['peak_rss_mb']:.0f} MB"),
+                rate >= 100_000, f"{rb['seconds']:.1f} s: " + ", ".join(
+                    f"{name.replace('_', '-')} {seconds:.1f} s"
+                    for name, seconds in rb.get("phases", {}).items())),
         Verdict("rebuild peak memory", "MB", rb["peak_rss_mb"], None, "—", "≤ 300 MB",
                 rb["peak_rss_mb"] <= 300,
                 f"RSS {rb.get('rss_before_mb', 0):.0f} MB before it; worker process "

@@ -122,6 +122,12 @@ class RebuildStatus(BaseModel):
     done: int
     total: int
     seconds: float | None = None
+    phases: dict[str, float] | None = Field(
+        None,
+        description="When done: seconds spent replaying the log (reading and folding it), "
+        "scoring its leads, deals and accounts, writing the new tables, and catching up with "
+        "the feed before the swap.",
+    )
 
 
 class ConsumerLag(BaseModel):

@@ -911,7 +911,8 @@ class Consumer:
                     wait = 0.0
                     continue
                 done = {"state": "done", "done": folded + voided, "total": folded + voided,
-                        "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
+                        "seconds": round(time.monotonic() - started, 3),
+                        "phases": _phases(written, time.monotonic() - written_at)}  # fmt: skip
                 async with conn.transaction():
                     swapped = await repository.swap_generation(
                         conn, org, old=old, new=new, next_cursor=cursor, position=position,
@@ -931,3 +932,12 @@ class Consumer:
             org, folded, time.monotonic() - started, replayed_at - started,
             written_at - replayed_at, time.monotonic() - written_at,
         )  # fmt: skip
+
+
+def _phases(written: generations.Written, catch_up: float) -> dict[str, float]:
+    """Where a rebuild's time went (seconds), as `GET /v1/admin/rebuild` shows it when done."""
+    write = written.write_seconds - written.score_seconds
+    return {name: round(seconds, 3) for name, seconds in (
+        ("replay", written.replay_seconds), ("score", written.score_seconds),
+        ("write", write), ("catch_up", catch_up),
+    )}  # fmt: skip

@@ -68,7 +68,9 @@ class Written:
     skipped: dict[str, int]
     outcomes: int
     currency: str | None
-    write_seconds: float  # the new generation's write, after the replay
+    replay_seconds: float  # reading and folding the log (fact sums staged as they pile up)
+    score_seconds: float  # scoring the open leads and deals, judging the accounts
+    write_seconds: float  # the new generation's write, after the replay (scoring included)
 
 
 async def write(
@@ -86,6 +88,7 @@ async def write(
                 conn, job.org, {"state": "running", "done": done, "total": max(job.total, done)}
             )
 
+    started = time.monotonic()
     stage = repository.FactStage(conn)
     await stage.open()
     replayed = await replay_org(
@@ -98,6 +101,7 @@ async def write(
     entities = [(kind, key, value) for kind in KINDS for key, value in getattr(book, kind).items()]
     score_rows, health_rows = await score(list(book.prospects.values()),
                                           list(book.customers.values()))  # fmt: skip
+    scored_at = time.monotonic()
     async with conn.transaction():
         await stage.write(job.org, job.new)
         await repository.copy_generation(conn, job.org, job.new, result.wins, entities)
@@ -112,6 +116,7 @@ async def write(
         skipped=dict(result.skipped),
         outcomes=sum(1 for p in book.prospects.values() if p.outcome is not None),
         currency=await repository.first_currency(conn, job.org, job.new),
+        replay_seconds=replayed_at - started, score_seconds=scored_at - replayed_at,
         write_seconds=time.monotonic() - replayed_at,
     )  # fmt: skip
 

@@ -348,6 +348,9 @@ class TestANewTimezoneRebucketsEveryEvent:
 
         status = await rebuild_done(scoring, auth(), after_generation=1)
         assert status["generation"] == 2
+        assert set(status["phases"]) == {"replay", "score", "write", "catch_up"}
+        assert all(seconds >= 0 for seconds in status["phases"].values())
+        assert sum(status["phases"].values()) <= status["seconds"] + 0.01
         assert await months() == [1, 1]
         days = await scoring.get(
             "/v1/kpis", params={"period": "day", "metrics": "visits",
