@@ -485,6 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # When the slow ones came: (seconds into the phase at 500 events/s, latency in ms).
         "visible_over_100ms": [(round(i / config.rate, 2), round(v * 1000))
                                for i, v in enumerate(result["visible"]) if v > 0.1],
+        "void_to_visible_ms": [round(v * 1000) for v in result["voids"]["latencies"]],
         "verdicts": [{**asdict(v), "ratio": v.ratio} for v in found],
     })  # fmt: skip
     out.print(f"results written to {path}")

@@ -68,6 +68,7 @@ TRAIN_RETRY_SECONDS = 60.0  # after a failed training
 # How often a follower that is behind asks activity how far (a count over the backlog: far
 # behind, that is a scan of most of the org's log).
 LAG_CHECK_SECONDS = 5.0
+DROP_BATCH = 5_000  # rows of an old generation deleted a transaction after a swap
 
 
 @dataclass(slots=True)
@@ -864,6 +865,21 @@ class Consumer:
 
         return await generations.write(conn, client, job, score)
 
+    async def _drop_gently(self, conn: asyncpg.Connection, org: str, keep: int) -> None:
+        """Delete the generations a swap left behind a batch at a time, each followed by a
+        pause as long as it took: at a million events that is millions of rows, which one
+        DELETE would churn through on a core of its own for tens of seconds while the follower
+        writes the org's pages; paced, it takes at most half of one."""
+        for table in repository.GENERATION_TABLES:
+            while True:
+                began = time.monotonic()
+                deleted = await repository.drop_generations_batch(
+                    conn, org, keep, table, DROP_BATCH
+                )
+                if deleted < DROP_BATCH:
+                    break
+                await asyncio.sleep(time.monotonic() - began)
+
     async def rebuild(self, org: str) -> None:
         """Replay the org's whole log into a new generation beside the live one, catch it up
         with the live cursor, and swap it in; reads and live folding go on meanwhile."""
@@ -926,7 +942,7 @@ class Consumer:
                     break
                 # The live follower is past us: fold what it folded, waiting for it if need be.
                 wait = 1.0
-            await repository.drop_generations(conn, org, keep=new)
+            await self._drop_gently(conn, org, keep=new)
         log.info(
             "rebuilt %s: %d events in %.2fs (replay %.2fs, write %.2fs, catch-up and swap %.2fs)",
             org, folded, time.monotonic() - started, replayed_at - started,

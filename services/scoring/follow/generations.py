@@ -106,6 +106,7 @@ async def write(
         await stage.write(job.org, job.new)
         await repository.copy_generation(conn, job.org, job.new, result.wins, entities)
         await repository.replace_scores_and_health(conn, job.org, job.new, score_rows, health_rows)
+        await repository.analyze_generations(conn)
         if not await repository.open_next(
             conn, job.org, old=job.old, new=job.new, cursor=replayed.cursor
         ):

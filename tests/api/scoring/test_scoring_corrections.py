@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from services.scoring.follow import consumer
 from tests.api.scoring.conftest import settled
 from tests.api.scoring.helpers import (
     append,
@@ -163,7 +164,7 @@ async def stored(db: Any, org: str, generation: int) -> dict[str, Any]:
 
 class TestACorrectionIsWhatARebuildMakes:
     async def test_voids_of_every_kind_leave_the_rows_a_rebuild_of_the_log_writes(
-        self, scoring, post_events, auth, db, org
+        self, scoring, post_events, auth, db, org, monkeypatch
     ) -> None:
         """Voids of a visit, a call, a win, a qualification, an invoice, a payment, a tier
         change and a deal's opening, one page at a time and several in one page: no rebuild,
@@ -212,6 +213,8 @@ class TestACorrectionIsWhatARebuildMakes:
         summer = values(await july(scoring, auth(), "visits,calls,deals_won,opportunities"))
         assert summer == {"visits": 3, "calls": 1, "deals_won": 0, "opportunities": 0}
 
+        analyzed = await analyze_counts(db)
+        monkeypatch.setattr(consumer, "DROP_BATCH", 3)  # the old generation goes 3 rows a time
         answer = await scoring.post("/v1/admin/rebuild", headers=auth())
         assert answer.status_code == 202, answer.text
         await rebuild_done(scoring, auth(), after_generation=1)
@@ -219,6 +222,37 @@ class TestACorrectionIsWhatARebuildMakes:
         for table, rows in rebuilt.items():
             assert corrected[table] == rows, table
         assert corrected["rollups"] and corrected["entities"] and corrected["health"]
+
+        # The rebuild left the planner statistics of its rows (not autovacuum, later): a void's
+        # look-up of a few keys in the new generation is planned as one, not as a walk over it.
+        async def reanalyzed() -> bool:
+            now = await analyze_counts(db)
+            return all(now[table] > analyzed[table] for table in analyzed)
+
+        await eventually(reanalyzed)
+
+        async def old_generation_gone() -> bool:
+            for table in ("kpi_rollups", "wins", "entities", "scores", "health"):
+                left = await db.fetchval(
+                    f"SELECT count(*) FROM scoring.{table} WHERE org_id = $1 AND generation <> 2",
+                    org,
+                )
+                if left:
+                    return False
+            return True
+
+        assert len(corrected["rollups"]) > 3  # more than one batch to drop
+        await eventually(old_generation_gone)
+
+
+async def analyze_counts(db: Any) -> dict[str, int]:
+    """Manual ANALYZEs of each generation table so far (autovacuum's are counted apart)."""
+    rows = await db.fetch(
+        "SELECT relname, analyze_count FROM pg_stat_user_tables WHERE schemaname = 'scoring'"
+        " AND relname = ANY($1::text[])",
+        ["kpi_rollups", "wins", "entities", "scores", "health"],
+    )
+    return {row["relname"]: row["analyze_count"] for row in rows}
 
 
 class TestAsOfAnswersAsTheLogStoodThen:
