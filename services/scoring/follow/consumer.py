@@ -58,7 +58,7 @@ from . import corrections, generations, leases
 from .corrections import Correction
 from .entity_cache import EntityCache
 from .replayer import VOID
-from .scorer import Scorer, Unscored, closed_outcomes, today
+from .scorer import Scorer, Unscored, outcome_change, today
 
 log = logging.getLogger("salesperf.scoring.consumer")
 # Scoring's service tokens: short-lived, but a rebuild's replay in a worker process keeps the one
@@ -135,14 +135,17 @@ def _has_voids(page: dict[str, Any]) -> bool:
 def _merge(folded: Folded, fix: Correction) -> None:
     """Fold a correction into its page: the slice's entity states replace the page's (they
     are what the log says once its voids are taken out), its sums and counts add up."""
+    # What the page did not touch was, before it, as the log had it with the old voids (the
+    # page's own entities were loaded before it, or are new).
+    for stream, prospect in fix.prior.items():
+        if ("prospects", stream) not in folded.changed:
+            folded.before.setdefault(stream, prospect)
     for entity in fix.removed:
         folded.changed.pop(entity, None)
     folded.changed.update(fix.entities)
     folded.removed = (fix.prospects_removed(), fix.customers_removed())
     for fact, value in fix.sums.items():
         folded.sums[fact] = folded.sums.get(fact, 0) + value
-    for stream, prospect in fix.prior.items():  # as the log had them before the page
-        folded.before.setdefault(stream, prospect)
     folded.folded += fix.folded
     skipped = dict(folded.skipped)
     for kind, change in fix.skipped.items():
@@ -781,7 +784,7 @@ class Consumer:
             raise
         if judged is not None:
             await self.scorer.save_page(conn, org, target, judged, prospects)
-        outcomes = closed_outcomes(prospects, folded.before)
+        outcomes = outcome_change(prospects, folded.before, removed=folded.removed[0])
         if live:  # a rebuild counts its own, and sets them when it swaps
             await repository.add_outcomes(conn, org, outcomes)
             moved = await repository.advance(

@@ -114,7 +114,9 @@ class Correction:
     voided: int = 0  # events newly left out
     skipped: dict[str, int] = field(default_factory=dict)  # change in events skipped, by type
     events: int = 0  # the slice's size
-    prior: dict[str, Any] = field(default_factory=dict)  # changed prospects as they were
+    prior: dict[str, Any] = field(
+        default_factory=dict
+    )  # changed or removed prospects, as they were
 
     def prospects_removed(self) -> set[str]:
         return {key for kind, key in self.removed if kind == "prospects"}
@@ -140,7 +142,7 @@ def correct(events: Sequence[Event], timezone: ZoneInfo, *, since: int) -> Corre
         out.entities.update(((kind, k), v) for k, v in new.items() if old.get(k) != v)
         out.removed.update((kind, k) for k in old.keys() - new.keys())
         if kind == "prospects":
-            out.prior = {k: old[k] for k in new.keys() & old.keys() if old[k] != new[k]}
+            out.prior = {k: v for k, v in old.items() if new.get(k) != v}
     out.deals = {w.deal for w in (*before.wins, *after.wins)}
     out.wins = list(after.wins)
     out.folded = after.folded - before.folded

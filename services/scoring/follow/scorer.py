@@ -88,15 +88,19 @@ def model_record(record: Mapping[str, Any]) -> ActiveModel:
     )  # fmt: skip
 
 
-def closed_outcomes(
-    prospects: Mapping[str, leads.Prospect], before: Mapping[str, leads.Prospect]
+def outcome_change(
+    prospects: Mapping[str, leads.Prospect],
+    before: Mapping[str, leads.Prospect],
+    removed: Iterable[str] = (),
 ) -> int:
-    """How many of a page's changed prospects it gave an outcome (for training to count)."""
-    return sum(
-        1
-        for key, p in prospects.items()
-        if p.outcome is not None and (key not in before or before[key].outcome is None)
-    )
+    """How a page moves the count of leads and deals with an outcome (for training to count):
+    +1 for each it gave one, -1 for each its voids took one from or took out (`removed`)."""
+
+    def had(key: str) -> int:
+        return int(key in before and before[key].outcome is not None)
+
+    changed = sum(int(p.outcome is not None) - had(key) for key, p in prospects.items())
+    return changed - sum(had(key) for key in removed)
 
 
 @dataclass(slots=True)

@@ -207,8 +207,10 @@ class TestACorrectionIsWhatARebuildMakes:
                                   void(an_opening, at("2026-07-25"))])  # fmt: skip
         await settled(scoring, auth(), last)
         await no_rebuild(scoring, auth())
-        voided = await db.fetchval("SELECT voided FROM scoring.orgs WHERE org_id = $1", org)
+        counts = "SELECT voided, outcomes FROM scoring.orgs WHERE org_id = $1"
+        voided, outcomes = await db.fetchrow(counts, org)
         assert voided == 8
+        assert outcomes == 0  # the win and the qualification were voided: no lead or deal has one
         corrected = await stored(db, org, generation=1)
         summer = values(await july(scoring, auth(), "visits,calls,deals_won,opportunities"))
         assert summer == {"visits": 3, "calls": 1, "deals_won": 0, "opportunities": 0}
@@ -222,6 +224,7 @@ class TestACorrectionIsWhatARebuildMakes:
         for table, rows in rebuilt.items():
             assert corrected[table] == rows, table
         assert corrected["rollups"] and corrected["entities"] and corrected["health"]
+        assert tuple(await db.fetchrow(counts, org)) == (voided, outcomes)
 
         # The rebuild left the planner statistics of its rows (not autovacuum, later): a void's
         # look-up of a few keys in the new generation is planned as one, not as a walk over it.
@@ -243,6 +246,38 @@ class TestACorrectionIsWhatARebuildMakes:
 
         assert len(corrected["rollups"]) > 3  # more than one batch to drop
         await eventually(old_generation_gone)
+
+
+class TestOutcomesAreCountedAsARebuildCountsThem:
+    async def test_a_page_that_closes_a_deal_and_voids_the_close(
+        self, scoring, post_events, auth, db, org
+    ) -> None:
+        """The count of leads and deals with an outcome (what training waits for) moves with
+        voids: a win voided in the page that brought it never counted, a qualification voided
+        later is taken off, and a rebuild then finds the same count."""
+        a_win = won("r1", "t1", "D1", "900.00", "EUR", at("2026-07-10"))
+        a_qualification = qualified("r1", "t1", "L1", at("2026-07-03"))
+        await post_events([
+            lead("r1", "t1", "L1", "referral", "acc-A", at("2026-07-01")),
+            opened("r1", "t1", "D1", "900.00", "EUR", "ovens", "acc-A", at("2026-07-05"),
+                   lead_id="L1"),
+            a_win,
+            void(a_win, at("2026-07-11")),
+        ])  # fmt: skip
+        await post_events([a_qualification, lead("r2", "t1", "L2", "online", "acc-B",
+                                                 at("2026-07-02"))])  # fmt: skip
+        last = await post_events([
+            void(a_qualification, at("2026-07-12")), qualified("r2", "t1", "L2", at("2026-07-04")),
+        ])  # fmt: skip
+        await settled(scoring, auth(), last)
+        await no_rebuild(scoring, auth())
+        counted = "SELECT outcomes FROM scoring.orgs WHERE org_id = $1"
+        assert await db.fetchval(counted, org) == 1  # L2, qualified; L1 and D1 are open
+
+        answer = await scoring.post("/v1/admin/rebuild", headers=auth())
+        assert answer.status_code == 202, answer.text
+        await rebuild_done(scoring, auth(), after_generation=1)
+        assert await db.fetchval(counted, org) == 1
 
 
 async def analyze_counts(db: Any) -> dict[str, int]:
