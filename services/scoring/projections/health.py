@@ -154,7 +154,11 @@ def track(
     new = _seen(old or Customer(account_id), event, moment)
     data: Mapping[str, Any] = event.get("data") or {}
     if kind in TOUCH_TYPES:
-        new = new._replace(touches=_keep_touches([*new.touches, moment], new.first_won_at))
+        touches = new.touches
+        if len(touches) < TOUCHES_KEPT and (not touches or moment >= touches[-1]):
+            new = new._replace(touches=(*touches, moment))  # in order, nothing to let go
+        else:
+            new = new._replace(touches=_keep_touches([*touches, moment], new.first_won_at))
     elif kind == "deal.won":
         new = _won(new, event, data, at, moment, timezone)
     elif kind == "contact.left":

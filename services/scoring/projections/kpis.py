@@ -243,12 +243,11 @@ def _context(book: Book, event: Event) -> tuple[str, tuple[str, str, str]]:
 # --------------------------------------------------------------------------- touches
 
 
-def _touch(book: Book, event: Event, at: datetime, kind: str, hit: bool) -> list[Fact]:
+def _touch(book: Book, event: Event, at: datetime, kind: str, hit: str | None) -> list[Fact]:
+    """A visit or call (`kind`), and `hit` (effective, connected) when it was one."""
     rep, team = _who(event)
     account_id, dims = _context(book, event)
-    facts = _facts(
-        book, at, rep, team, dims, (kind, "", 1), *([(f"{kind}_hit", "", 1)] if hit else [])
-    )
+    facts = _facts(book, at, rep, team, dims, (kind, "", 1), *([(hit, "", 1)] if hit else []))
     if account_id:
         account = book.accounts.get(account_id) or Account()
         if account.first_won_at is None:
@@ -277,13 +276,13 @@ def _followed_up(book: Book, account: Account, *, at: datetime) -> list[Fact]:
 
 
 def visit_logged(book: Book, event: Event, at: datetime) -> list[Fact]:
-    return _rename(_touch(book, event, at, "visits", bool(event["data"]["effective"])),
-                   {"visits_hit": "effective_visits"})  # fmt: skip
+    return _touch(book, event, at, "visits",
+                  "effective_visits" if event["data"]["effective"] else None)  # fmt: skip
 
 
 def call_logged(book: Book, event: Event, at: datetime) -> list[Fact]:
-    return _rename(_touch(book, event, at, "calls", bool(event["data"]["connected"])),
-                   {"calls_hit": "connected_calls"})  # fmt: skip
+    return _touch(book, event, at, "calls",
+                  "connected_calls" if event["data"]["connected"] else None)  # fmt: skip
 
 
 def engagement_tracked(book: Book, event: Event, at: datetime) -> list[Fact]:
@@ -294,10 +293,6 @@ def engagement_tracked(book: Book, event: Event, at: datetime) -> list[Fact]:
     data = event["data"]
     return _facts(book, at, rep, team, dims, ("engagements", "", data.get("count", 1)),
                   ("engaged_seconds", "", data.get("seconds", 0)))  # fmt: skip
-
-
-def _rename(facts: list[Fact], names: dict[str, str]) -> list[Fact]:
-    return [f._replace(metric=names[f.metric]) if f.metric in names else f for f in facts]
 
 
 # --------------------------------------------------------------------------- leads

@@ -48,7 +48,7 @@ from __future__ import annotations
 import copyreg
 import math
 from bisect import insort
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -189,9 +189,24 @@ def track(
     if not _known_event(event):
         return []
     recorded = event.get("recorded_at")
-    when = _Moment(_epoch(at), _epoch(datetime.fromisoformat(recorded)) if recorded else _epoch(at))
+    when = _Moment(_epoch(at), _recorded_epoch(recorded) if recorded else _epoch(at))
     changed = _HANDLERS[event["type"]](prospects, event, when, tier_of)
-    return list(dict.fromkeys(changed))
+    return changed if len(changed) < 2 else list(dict.fromkeys(changed))
+
+
+_last_recorded: tuple[str, int] = ("", 0)
+
+
+def _recorded_epoch(text: str) -> int:
+    """`_epoch` of a `recorded_at`: the events of one append share it, so the last one parsed
+    is kept (a pure function of its text)."""
+    global _last_recorded
+    last = _last_recorded  # read once: folds may run in threads
+    if last[0] == text:
+        return last[1]
+    epoch = _epoch(datetime.fromisoformat(text))
+    _last_recorded = (text, epoch)
+    return epoch
 
 
 def _get(prospects: Mapping[str, Prospect], key: str) -> Prospect:
@@ -204,8 +219,9 @@ def _who(event: Event) -> tuple[str, str]:
     return event.get("rep_id") or "", event.get("team_id") or ""
 
 
-def _with_items(p: Prospect, new: Iterable[Item]) -> Prospect:
-    added = sorted(new, key=_order)  # stable: as inserting each in turn after its equals
+def _with_items(p: Prospect, new: list[Item]) -> Prospect:
+    # stable: as inserting each in turn after its equals
+    added = new if len(new) < 2 else sorted(new, key=_order)
     if not added:
         return p
     if not p.items or _order(added[0]) >= _order(p.items[-1]):
