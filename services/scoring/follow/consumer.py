@@ -68,6 +68,7 @@ TRAIN_RETRY_SECONDS = 60.0  # after a failed training
 # How often a follower that is behind asks activity how far (a count over the backlog: far
 # behind, that is a scan of most of the org's log).
 LAG_CHECK_SECONDS = 5.0
+SCORE_INLINE = 2_000  # keys left to score that a caught-up follower scores before its next page
 DROP_BATCH = 5_000  # rows of an old generation deleted a transaction after a swap
 
 
@@ -431,7 +432,7 @@ class Consumer:
                     rescoring.result()  # a failed rescore raises here; the follower restarts
                     if not behind and org in self._unscored and scoring is None:
                         await settle()  # what pages left meanwhile
-                        scoring = self._score_beside(org)
+                        scoring = await self._score_left(org, caught_up=True)
                 if rebuilding is None:
                     async with self._pool.acquire() as conn:
                         row = await repository.get_org(conn, org)
@@ -501,7 +502,7 @@ class Consumer:
                     or len(unscored) >= self.settings.unscored_keys
                 ):  # beside the next pages (which leave theirs for the next round)
                     await settle()
-                    scoring = self._score_beside(org)
+                    scoring = await self._score_left(org, caught_up=not behind)
         finally:
             for task in (writing, scoring):
                 if task is not None:
@@ -513,9 +514,15 @@ class Consumer:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await rebuilding
 
-    def _score_beside(self, org: str) -> asyncio.Task[None]:
-        """Score what pages left, in a task (the follower folds on meanwhile), which wakes the
-        follower when done: keys left since are scored at once, not at the next page."""
+    async def _score_left(self, org: str, *, caught_up: bool) -> asyncio.Task[None] | None:
+        """Score what pages left: a caught-up follower scores a few keys before its next page
+        (which then scores its own in its transaction, so scores keep up with the KPIs);
+        more, or while behind, in a task beside the next pages (which leave theirs for the
+        next round), which wakes the follower when done: keys left since are scored at once,
+        not at the next page. At a million events that is seconds no page waits for."""
+        if caught_up and len(self._unscored[org]) <= SCORE_INLINE:
+            await self._score_unscored(org, self._unscored.pop(org))
+            return None
         task = asyncio.create_task(
             self._score_unscored(org, self._unscored.pop(org)), name=f"score-{org}"
         )

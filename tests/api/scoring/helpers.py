@@ -215,6 +215,19 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+async def scores_settled(db: Any, org: str, position: int) -> None:
+    """Wait until the org's scores and health are written up to `position` too (they may trail
+    the KPIs: keys a page leaves while earlier ones are scored are scored in the next round)."""
+
+    async def scored() -> bool:
+        row = await db.fetchrow(
+            "SELECT position, scored_position FROM scoring.orgs WHERE org_id = $1", org
+        )
+        return row is not None and row["scored_position"] == row["position"] >= position
+
+    await eventually(scored)
+
+
 async def rebuild_done(
     scoring: httpx.AsyncClient, headers: dict[str, str], *, after_generation: int
 ) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from tests.api.scoring.helpers import (
     payment,
     qualified,
     rebuild_done,
+    scores_settled,
     span,
     stage,
     tier,
@@ -206,6 +207,7 @@ class TestACorrectionIsWhatARebuildMakes:
         last = await post_events([void(a_tier, at("2026-07-24")), void(a_call, at("2026-07-24")),
                                   void(an_opening, at("2026-07-25"))])  # fmt: skip
         await settled(scoring, auth(), last)
+        await scores_settled(db, org, last)
         await no_rebuild(scoring, auth())
         counts = "SELECT voided, outcomes FROM scoring.orgs WHERE org_id = $1"
         voided, outcomes = await db.fetchrow(counts, org)
