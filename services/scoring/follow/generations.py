@@ -14,6 +14,7 @@ code.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -123,7 +124,13 @@ async def write(
 
 
 def write_in_process(dsn: str, activity_url: str, token: str, job: Job) -> Written:
-    """`write`, in a process of its own: its own connection and client; scores computed here."""
+    """`write`, in a process of its own: its own connection and client; scores computed here.
+
+    Without the cyclic garbage collector: the book's records are freed by reference counting
+    as they are replaced, while the collector would walk the whole growing book again and again
+    (measured with `bench.fold`: 32 µs an event with it, 23 without, at 200k events). The few
+    cycles the process makes (its HTTP requests') go when it ends, with the rebuild."""
+    gc.disable()
     return asyncio.run(_write_alone(dsn, activity_url, token, job))
 
 
