@@ -14,9 +14,10 @@ code.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -75,10 +76,17 @@ class Written:
 
 
 async def write(
-    conn: asyncpg.Connection, client: ActivityClient, job: Job, score: Score
-) -> Written:
+    conn: asyncpg.Connection, client: ActivityClient, job: Job, score: Score, *,
+    alone: bool = False,
+) -> Written:  # fmt: skip
     """Replay the org's log, score its open leads and deals and judge its accounts (`score`),
-    and write all of it as generation `job.new`, opened for catch-up, in one transaction."""
+    and write all of it as generation `job.new`, opened for catch-up, in one transaction.
+
+    `alone` (a process of its own): the replay runs with the cyclic garbage collector off but
+    for the young objects after each page. The collector would otherwise walk the whole
+    growing book again and again (measured with `bench.fold`: 32 µs an event with it, 23
+    without, at 200k events); the young collection takes a page's own garbage (its response's
+    cycles) before the next page is read, while everything that survives it is the book."""
     last_report = 0.0
 
     async def progress(done: int) -> None:
@@ -92,9 +100,11 @@ async def write(
     started = time.monotonic()
     stage = repository.FactStage(conn)
     await stage.open()
-    replayed = await replay_org(
-        client, ZoneInfo(job.timezone), page_size=job.page_size, progress=progress, stage=stage
-    )
+    with _collector_off() if alone else contextlib.nullcontext():
+        replayed = await replay_org(
+            client, ZoneInfo(job.timezone), page_size=job.page_size, progress=progress,
+            stage=stage, after_page=_collect_young if alone else None,
+        )  # fmt: skip
     result = replayed.replay
     await stage.add(result.sums)
     replayed_at = time.monotonic()
@@ -124,13 +134,7 @@ async def write(
 
 
 def write_in_process(dsn: str, activity_url: str, token: str, job: Job) -> Written:
-    """`write`, in a process of its own: its own connection and client; scores computed here.
-
-    Without the cyclic garbage collector: the book's records are freed by reference counting
-    as they are replaced, while the collector would walk the whole growing book again and again
-    (measured with `bench.fold`: 32 µs an event with it, 23 without, at 200k events). The few
-    cycles the process makes (its HTTP requests') go when it ends, with the rebuild."""
-    gc.disable()
+    """`write`, in a process of its own: its own connection and client; scores computed here."""
     return asyncio.run(_write_alone(dsn, activity_url, token, job))
 
 
@@ -146,6 +150,19 @@ async def _write_alone(dsn: str, activity_url: str, token: str, job: Job) -> Wri
     conn = await asyncpg.connect(dsn, server_settings={"application_name": "scoring-rebuild"})
     try:
         async with ActivityClient(activity_url, token) as client:
-            return await write(conn, client, job, score)
+            return await write(conn, client, job, score, alone=True)
     finally:
         await conn.close()
+
+
+@contextlib.contextmanager
+def _collector_off() -> Iterator[None]:
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _collect_young() -> None:
+    gc.collect(0)

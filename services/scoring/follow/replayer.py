@@ -69,14 +69,16 @@ async def replay_org(
     until: datetime | None = None,
     progress: Progress | None = None,
     stage: Stage | None = None,
+    after_page: Callable[[], object] | None = None,
 ) -> Replayed:
     """Fold the org's log (events recorded up to `until`, if given) from an empty book. With a
     `stage`, fact sums are handed over as they pile up (the replay's own `sums` then holds only
-    the last ones not yet handed over)."""
+    the last ones not yet handed over). `after_page` is called after each page is folded,
+    before the next is read (generations.py collects the page's garbage there)."""
     voided = await voided_ids(client, page_size=page_size, until=until)
     while True:
         restart = await _fold_all(
-            client, timezone, frozenset(voided), page_size, until, progress, stage
+            client, timezone, frozenset(voided), page_size, until, progress, stage, after_page
         )
         if isinstance(restart, Replayed):
             return restart
@@ -93,6 +95,7 @@ async def _fold_all(
     until: datetime | None,
     progress: Progress | None,
     stage: Stage | None,
+    after_page: Callable[[], object] | None = None,
 ) -> Replayed | set[str]:
     """The replay, or the voids it met that it did not know (then it must start over)."""
     from ..projections.kpis import Book
@@ -124,6 +127,8 @@ async def _fold_all(
             if new_voids:
                 return new_voids
             feed(result, items, voided)
+            if after_page is not None:
+                after_page()
             if stage is not None and len(result.sums) >= STAGE_EVERY:
                 await stage.add(result.sums)
                 result.sums = {}
