@@ -114,9 +114,8 @@ class Correction:
     voided: int = 0  # events newly left out
     skipped: dict[str, int] = field(default_factory=dict)  # change in events skipped, by type
     events: int = 0  # the slice's size
-    prior: dict[str, Any] = field(
-        default_factory=dict
-    )  # changed or removed prospects, as they were
+    # The prospects it changes or takes out, as they were before it.
+    prior: dict[str, Any] = field(default_factory=dict)
 
     def prospects_removed(self) -> set[str]:
         return {key for kind, key in self.removed if kind == "prospects"}

@@ -72,7 +72,7 @@ class Written:
     currency: str | None
     replay_seconds: float  # reading and folding the log (fact sums staged as they pile up)
     score_seconds: float  # scoring the open leads and deals, judging the accounts
-    write_seconds: float  # the new generation's write, after the replay (scoring included)
+    write_seconds: float  # writing the new generation, after the scores
 
 
 async def write(
@@ -129,7 +129,7 @@ async def write(
         outcomes=sum(1 for p in book.prospects.values() if p.outcome is not None),
         currency=await repository.first_currency(conn, job.org, job.new),
         replay_seconds=replayed_at - started, score_seconds=scored_at - replayed_at,
-        write_seconds=time.monotonic() - replayed_at,
+        write_seconds=time.monotonic() - scored_at,
     )  # fmt: skip
 
 

@@ -46,6 +46,7 @@ Beyond 512 items, in this order until it fits:
 from __future__ import annotations
 
 import copyreg
+import functools
 import math
 from bisect import insort
 from collections.abc import Callable, Mapping, MutableMapping
@@ -194,19 +195,10 @@ def track(
     return changed if len(changed) < 2 else list(dict.fromkeys(changed))
 
 
-_last_recorded: tuple[str, int] = ("", 0)
-
-
+@functools.lru_cache(maxsize=1)
 def _recorded_epoch(text: str) -> int:
-    """`_epoch` of a `recorded_at`: the events of one append share it, so the last one parsed
-    is kept (a pure function of its text)."""
-    global _last_recorded
-    last = _last_recorded  # read once: folds may run in threads
-    if last[0] == text:
-        return last[1]
-    epoch = _epoch(datetime.fromisoformat(text))
-    _last_recorded = (text, epoch)
-    return epoch
+    """`_epoch` of a `recorded_at`: the events of one append share it, so the last one is kept."""
+    return _epoch(datetime.fromisoformat(text))
 
 
 def _get(prospects: Mapping[str, Prospect], key: str) -> Prospect:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from services.scoring.follow import consumer
+from services.scoring.repository import GENERATION_TABLES
 from tests.api.scoring.conftest import settled
 from tests.api.scoring.helpers import (
     append,
@@ -237,7 +238,7 @@ class TestACorrectionIsWhatARebuildMakes:
         await eventually(reanalyzed)
 
         async def old_generation_gone() -> bool:
-            for table in ("kpi_rollups", "wins", "entities", "scores", "health"):
+            for table in GENERATION_TABLES:
                 left = await db.fetchval(
                     f"SELECT count(*) FROM scoring.{table} WHERE org_id = $1 AND generation <> 2",
                     org,
@@ -287,7 +288,7 @@ async def analyze_counts(db: Any) -> dict[str, int]:
     rows = await db.fetch(
         "SELECT relname, analyze_count FROM pg_stat_user_tables WHERE schemaname = 'scoring'"
         " AND relname = ANY($1::text[])",
-        ["kpi_rollups", "wins", "entities", "scores", "health"],
+        list(GENERATION_TABLES),
     )
     return {row["relname"]: row["analyze_count"] for row in rows}
 
