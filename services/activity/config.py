@@ -25,6 +25,12 @@ class ActivitySettings(ServiceSettings):
     )
     import_max_bytes: int = 10 * 1024**3
     import_chunk_rows: int = Field(default=5000, ge=1, le=50_000)
+    import_process_bytes: int = Field(
+        default=8 * 1024**2,
+        ge=0,
+        description="A file of at least this size is read, validated and rendered by a process "
+        "of its own beside the one storing it (a smaller one in a thread: no process to start).",
+    )
     public_url: str | None = Field(
         default=None,
         description="The external base URL CRMs call activity at (scheme, host and any path "

@@ -80,6 +80,7 @@ def create_app(
                 settings.import_dir,
                 chunk_rows=settings.import_chunk_rows,
                 max_bytes=settings.import_max_bytes,
+                process_bytes=settings.import_process_bytes,
                 on_commit=notifier.wake,
             )
             await importer.start()

@@ -98,12 +98,11 @@ FROM activity.events e
 WHERE cardinality($4::text[]) > 0 AND e.org_id = $1 AND e.type = 'event.voided'
   AND e.data->>'voided_event_id' = ANY($4::text[])
 UNION ALL
-SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, h.head + n, clock_timestamp()
-FROM generate_series(1, $5) AS g(n)
-CROSS JOIN (
-    SELECT coalesce((SELECT position FROM activity.events e
-                     WHERE e.org_id = $1 ORDER BY position DESC LIMIT 1), 0) AS head
-) h
+SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       coalesce((SELECT position FROM activity.events e
+                 WHERE e.org_id = $1 ORDER BY position DESC LIMIT 1), 0),
+       clock_timestamp()
+WHERE $5 > 0
 """
 
 # With a manager in the group: the known team of every rep the group's events name ($6) and of
@@ -132,7 +131,7 @@ LEFT JOIN LATERAL (
 class Allocation:
     """Positions allocated under the lock (at least one per new row) and the recording time."""
 
-    positions: list[int]
+    positions: Sequence[int]
     recorded_at: datetime
 
 
@@ -162,7 +161,7 @@ async def load_group_state(
     else:
         rows = await conn.fetch(GROUP_STATE_WITH_TEAMS, *args, list(set(reps)))
     state = GroupState()
-    positions: list[int] = []
+    head: int | None = None
     recorded_at: datetime | None = None
     for r in rows:
         kind = r["kind"]
@@ -186,10 +185,10 @@ async def load_group_state(
         elif kind == 4:
             state.teams[r["rep_id"]] = r["team_id"]
         else:
-            positions.append(r["position"])
-            recorded_at = max(recorded_at or r["recorded_at"], r["recorded_at"])
-    assert recorded_at is not None or not event_ids
-    return state, Allocation(sorted(positions), recorded_at or datetime.min)
+            head, recorded_at = r["position"], r["recorded_at"]
+    assert head is not None or not event_ids
+    positions = range(head + 1, head + 1 + len(event_ids)) if head is not None else range(0)
+    return state, Allocation(positions, recorded_at or datetime.min)
 
 
 @dataclass(frozen=True, slots=True)

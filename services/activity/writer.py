@@ -35,11 +35,13 @@ class Appendable:
     principal: Principal
     candidates: Sequence[Candidate]
     batch: bool
-    # One per candidate, rendered here, before the request queues for the org's lock.
-    drafts: list[repository.Draft] = field(init=False)
+    # One per candidate, rendered before the request queues for the org's lock (here, unless
+    # the caller rendered them already, as an import's preparer does).
+    drafts: list[repository.Draft] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.drafts = [repository.draft(self.principal.org, c) for c in self.candidates]
+        if not self.drafts:
+            self.drafts = [repository.draft(self.principal.org, c) for c in self.candidates]
 
 
 @dataclass(slots=True)

@@ -3,8 +3,9 @@
 A job is a file spooled to the replica that received it (`ACTIVITY_IMPORT_DIR`) and a row of
 `activity.imports`. Its runner holds the job's advisory lock for as long as it runs and, for
 each chunk of rows:
-1. reads and validates it (in a worker thread, while the chunk before is being stored, so
-   Python's work and PostgreSQL's overlap);
+1. reads, validates and renders it (imports/preparer.py: in a worker thread, or for a large
+   file in a process of its own, chunks ahead of the one being stored, so Python's work, the
+   runner's and PostgreSQL's overlap);
 2. appends its valid rows through the same planner and group-commit `store` as the API, each
    row decided on its own (a row that conflicts is rejected, its neighbours go on), under the
    org's append lock: positions are allocated as for any append, so a feed reader skips nothing;
@@ -20,8 +21,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from uuid import UUID
@@ -42,20 +42,15 @@ from shared.errors import (
 from .. import metrics
 from .. import repository as events_repository
 from ..writer import UNAVAILABLE, Appendable, store
-from . import repository
-from .formats import Chunk, Format, UnreadableFile, check, read
-from .validation import Rejection, Validated, validate
+from . import preparer, repository
+from .formats import Format, UnreadableFile, check
+from .preparer import Prepared
+from .validation import Rejection
 
 log = structlog.get_logger(__name__)
 
 IMPORTERS = (Role.ADMIN, Role.SERVICE)
 RETRIES = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    chunk: Chunk
-    validated: Validated
 
 
 class Importer:
@@ -69,6 +64,7 @@ class Importer:
         host: str | None = None,
         chunk_rows: int = 5000,
         max_bytes: int = 10 * 1024**3,
+        process_bytes: int = 8 * 1024**2,
         on_commit: Callable[[str], None] = lambda org: None,
     ) -> None:
         self._pool = pool
@@ -76,8 +72,10 @@ class Importer:
         self.host = host or socket.gethostname()
         self._chunk_rows = chunk_rows
         self.max_bytes = max_bytes
+        self._process_bytes = process_bytes
         self._on_commit = on_commit
         self._tasks: dict[UUID, asyncio.Task[None]] = {}
+        self.preparers: dict[UUID, preparer.Preparer] = {}  # of the jobs running here
 
     def path(self, id: UUID) -> Path:
         return self._dir / f"{id}.upload"
@@ -170,13 +168,13 @@ class Importer:
             await repository.finish_job(conn, id, state="failed", error=_LOST)
             return
         log.info("import started", job=str(id), org=principal.org, after=job["rows_done"])
+        chunks = preparer.start(
+            path, Format(job["format"]), chunk_rows=self._chunk_rows, after=job["rows_done"],
+            principal=principal, process=path.stat().st_size >= self._process_bytes,
+        )  # fmt: skip
+        self.preparers[id] = chunks
         try:
-            chunks = read(path, Format(job["format"]), chunk_rows=self._chunk_rows,
-                          after=job["rows_done"])  # fmt: skip
-            loop = asyncio.get_running_loop()
-            upcoming = loop.run_in_executor(None, _prepare_next, chunks, principal)
-            while (prepared := await upcoming) is not None:
-                upcoming = loop.run_in_executor(None, _prepare_next, chunks, principal)
+            while (prepared := await chunks.next()) is not None:
                 await self._commit(conn, id, principal, prepared)
         except (asyncio.CancelledError, *UNAVAILABLE):
             raise  # stopped or interrupted: resumed after the last committed chunk
@@ -189,14 +187,19 @@ class Importer:
         else:
             await repository.finish_job(conn, id, state="done")
             log.info("import done", job=str(id), org=principal.org)
+        finally:
+            self.preparers.pop(id, None)
+            chunks.close()
         path.unlink(missing_ok=True)
 
     async def _commit(
         self, conn: asyncpg.Connection, id: UUID, principal: Principal, prepared: Prepared
     ) -> None:
-        chunk, validated = prepared.chunk, prepared.validated
-        rows = [Appendable(principal, [c], batch=False) for _, c in validated.candidates]
-        rejected = list(validated.rejected)
+        rows = [
+            Appendable(principal, [c], batch=False, drafts=[d])
+            for (_, c), d in zip(prepared.candidates, prepared.drafts, strict=True)
+        ]
+        rejected = list(prepared.rejected)
         stored = duplicates = 0
         try:
             if rows:
@@ -204,7 +207,7 @@ class Importer:
             else:
                 outcomes = []
                 await events_repository.begin_locked(conn, principal.org)
-            for (number, candidate), outcome in zip(validated.candidates, outcomes, strict=True):
+            for (number, candidate), outcome in zip(prepared.candidates, outcomes, strict=True):
                 if isinstance(outcome, DomainError):
                     rejected.append(Rejection(number, str(candidate.event_id), outcome.errors
                                               or [field_error("row", outcome.detail or "", outcome.slug)]))  # fmt: skip
@@ -214,8 +217,8 @@ class Importer:
                     duplicates += 1
             rejected.sort(key=lambda r: r.number)
             await repository.record_chunk(
-                conn, id, rows_done=chunk.last, read=len(chunk.records), stored=stored,
-                duplicates=duplicates, rejected=rejected, progress=chunk.fraction,
+                conn, id, rows_done=prepared.last, read=prepared.read, stored=stored,
+                duplicates=duplicates, rejected=rejected, progress=prepared.fraction,
             )  # fmt: skip
             await events_repository.commit(conn)
         except BaseException:
@@ -270,13 +273,6 @@ def _check(path: Path, fmt: Format) -> int | None:
             f"The file cannot be read as {fmt.value}: {exc}",
             errors=[field_error("body", str(exc), "unreadable_file")],
         ) from None
-
-
-def _prepare_next(chunks: Iterator[Chunk], principal: Principal) -> Prepared | None:
-    chunk = next(chunks, None)
-    if chunk is None:
-        return None
-    return Prepared(chunk, validate(chunk.records, principal))
 
 
 async def _spool(body: AsyncIterator[bytes], path: Path, max_bytes: int) -> int:
