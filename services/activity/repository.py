@@ -30,6 +30,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -191,8 +192,7 @@ async def load_group_state(
     return state, Allocation(positions, recorded_at or datetime.min)
 
 
-@dataclass(frozen=True, slots=True)
-class Draft:
+class Draft(NamedTuple):
     """An event's stored JSON, rendered before the lock but for the three things only the lock
     decides (position, stream version, recording time), which `_records` splices in. Rendering
     is most of an append's CPU; this keeps it out of the org's serialized section."""

@@ -220,8 +220,8 @@ def _decode(message: tuple[Any, ...]) -> Prepared:
     candidates = [
         (r[0], Candidate(PgUUID(r[1]), r[2], r[3], r[4], r[5],
                          _EPOCH + timedelta(microseconds=r[6]), r[7], r[8], r[9], r[10], r[11],
-                         PgUUID(r[12]) if r[12] is not None else None, r[13]))
+                         None if r[12] is None else PgUUID(r[12]), r[13]))
         for r in rows
     ]  # fmt: skip
-    drafts = [Draft(r[14], r[15], r[16]) for r in rows]
+    drafts = [Draft(*r[14:]) for r in rows]
     return Prepared(read_, last, fraction, candidates, drafts, rejected)
