@@ -79,6 +79,13 @@ class ScoringSettings(ServiceSettings):
         description="How often a replica that lost its database connection (and its orgs "
         "with it) tries again.",
     )
+    bulk_catchup_events: int = Field(
+        default=200_000,
+        ge=0,
+        description="A follower at least this many events behind, with a backlog that is a third "
+        "or more of its org's log, stops folding page by page and rebuilds the org instead (a "
+        "rebuild replays in bulk, ~3x the events/s), then follows on from there (0: never).",
+    )
     rebuild_seconds: float = Field(
         default=5.0,
         ge=0,

@@ -121,6 +121,12 @@ class RebuildStatus(BaseModel):
     generation: int
     done: int
     total: int
+    reason: str | None = Field(
+        None,
+        description="Why it runs (or ran): `asked` (an admin, a void too large to correct in "
+        "place, a new timezone) or `catch_up` (scoring was far behind the log: replaying it in "
+        "bulk was faster than folding it page by page).",
+    )
     seconds: float | None = None
     phases: dict[str, float] | None = Field(
         None,

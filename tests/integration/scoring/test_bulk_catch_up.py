@@ -1,0 +1,146 @@
+"""A follower far behind its org's log (a history just imported, scoring started cold) stops
+folding page by page and rebuilds the org, which replays the log in bulk (~3x the events/s),
+then follows on from the rebuilt generation's cursor. What it ends with is exactly what a clean
+rebuild of the same log writes; a follower with the bulk path off folds page by page."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+
+from salesperf.synthetic import iter_events
+from services.activity.main import create_app as create_activity
+from services.scoring.follow.consumer import Consumer
+from services.scoring.repository import GENERATION_TABLES
+from shared.auth import issue_token
+from shared.db import asyncpg_dsn
+from tests.api.activity.conftest import activity_settings
+from tests.api.scoring.conftest import scoring_settings
+from tests.conftest import JWT_SECRET
+
+BULK, PAGED = "bulk-org", "paged-org"
+
+
+@pytest.fixture
+async def activity(own_database: str) -> AsyncIterator[FastAPI]:
+    app = create_activity(activity_settings(), database_url=own_database)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def pool(own_database: str) -> AsyncIterator[asyncpg.Pool]:
+    made = await asyncpg.create_pool(asyncpg_dsn(own_database), min_size=1, max_size=6)
+    yield made
+    await made.close()
+
+
+async def post(activity: FastAPI, org: str, events: list[dict[str, Any]]) -> int:
+    token = issue_token(JWT_SECRET, org=org, role="admin", sub="t")
+    transport = httpx.ASGITransport(app=activity)
+    async with httpx.AsyncClient(transport=transport, base_url="http://activity") as client:
+        for i in range(0, len(events), 1000):
+            answer = await client.post("/v1/events/batch", json={"events": events[i : i + 1000]},
+                                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            assert answer.status_code == 201, answer.text
+    return int(answer.json()["results"][-1]["position"])
+
+
+def consumer(activity: FastAPI, database: str, pool: asyncpg.Pool, *, bulk: int) -> Consumer:
+    settings = scoring_settings(consume=False, page_size=100, fold_events=100,
+                                bulk_catchup_events=bulk, worker_processes=0)  # fmt: skip
+    return Consumer(settings, asyncpg_dsn(database), pool, JWT_SECRET,
+                    transport=httpx.ASGITransport(app=activity))  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def following(c: Consumer, org: str) -> AsyncIterator[None]:
+    task = asyncio.create_task(c._follow(org))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        c.scorer.close()
+
+
+async def reached(pool: asyncpg.Pool, org: str, position: int) -> asyncpg.Record:
+    for _ in range(1200):
+        row = await pool.fetchrow("SELECT * FROM scoring.orgs WHERE org_id = $1", org)
+        if row is not None and row["position"] == position and row["next_generation"] is None:
+            return row
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{org} did not reach position {position}: {row and dict(row)}")
+
+
+async def generation(pool: asyncpg.Pool, org: str, number: int) -> dict[str, list[Any]]:
+    rows = {}
+    for table in GENERATION_TABLES:
+        records = await pool.fetch(
+            f"SELECT * FROM scoring.{table} WHERE org_id = $1 AND generation = $2", org, number
+        )
+        rows[table] = sorted(
+            tuple(repr(v) for k, v in r.items() if k != "generation") for r in records
+        )
+    return rows
+
+
+async def test_a_follower_far_behind_rebuilds_and_follows_on_from_there(
+    activity: FastAPI, own_database: str, pool: asyncpg.Pool
+) -> None:
+    events = list(iter_events(teams=2, reps_per_team=2, scale=0.5, seed=5))
+    assert len(events) > 1000 and any(e["type"] == "event.voided" for e in events)
+    head = await post(activity, BULK, events)
+
+    bulk = consumer(activity, own_database, pool, bulk=300)
+    async with following(bulk, BULK):
+        row = await reached(pool, BULK, head)
+        assert row["generation"] == 2  # replayed into a new generation, not folded page by page
+        progress = orjson.loads(row["rebuild"])
+        assert (progress["state"], progress["reason"]) == ("done", "catch_up")
+        assert row["folded"] + row["voided"] == progress["done"] > 1000
+
+        # It follows on from there, page by page (a small backlog is not worth a rebuild).
+        more = [e for e in iter_events(teams=2, reps_per_team=2, scale=0.2, seed=6)
+                if e["type"] != "event.voided"][:40]  # fmt: skip
+        head = await post(activity, BULK, more)
+        row = await reached(pool, BULK, head)
+        assert row["generation"] == 2
+
+    # Exactly what a clean rebuild of the same log writes (which drops generation 2 once done).
+    followed = await generation(pool, BULK, 2)
+    again = consumer(activity, own_database, pool, bulk=0)
+    try:
+        await again.rebuild(BULK)
+    finally:
+        again.scorer.close()
+    clean = await pool.fetchrow("SELECT * FROM scoring.orgs WHERE org_id = $1", BULK)
+    assert clean["generation"] == 3
+    for column in ("position", "folded", "voided", "skipped", "currency", "outcomes"):
+        assert clean[column] == row[column], column
+    rebuilt = await generation(pool, BULK, 3)
+    for table in GENERATION_TABLES:
+        assert followed[table] == rebuilt[table], table
+        assert followed[table], f"{table} is empty"
+
+
+async def test_with_the_bulk_path_off_a_follower_folds_page_by_page(
+    activity: FastAPI, own_database: str, pool: asyncpg.Pool
+) -> None:
+    events = [e for e in iter_events(teams=1, reps_per_team=2, scale=0.2, seed=5)
+              if e["type"] != "event.voided"][:600]  # fmt: skip
+    head = await post(activity, PAGED, events)
+    paged = consumer(activity, own_database, pool, bulk=0)
+    async with following(paged, PAGED):
+        row = await reached(pool, PAGED, head)
+    assert row["generation"] == 1 and row["rebuild"] is None
+    assert row["folded"] == len(events)
