@@ -283,7 +283,7 @@ class Consumer:
         """Every `discovery_seconds`: find the orgs, count the live replicas, let go of the
         orgs past this replica's share, lease free ones up to it, and follow each one held."""
         followers: dict[str, asyncio.Task[None]] = {}
-        self._pokes: dict[str, asyncio.Event] = {}
+        self._pokes = {}
         platform = self.client(PLATFORM_ORG)
         poked: set[str] = set()  # orgs flagged for a rebuild at the last look, already woken
         try:
@@ -923,7 +923,8 @@ class Consumer:
         async with self.client(org) as client, self._pool.acquire() as conn:
             row = await repository.begin_rebuild(conn, org)
             old, new = row["generation"], row["generation"] + 1
-            total = (await client.backlog(None)).events
+            head = await client.backlog(None)
+            total = head.events
             await repository.set_rebuild_progress(
                 conn, org, {"state": "running", "done": 0, "total": total, "reason": reason}
             )
@@ -934,6 +935,7 @@ class Consumer:
                 page_size=self.settings.page_size,
                 models=await self.scorer.models(conn, org, row), day=day,
                 currency=self.scorer.currency(row), rules=self.scorer.job_rules,
+                until=head.head_recorded_at, reason=reason,
             )  # fmt: skip
             written = await self._write_generation(conn, client, job)
             written_at = time.monotonic()

@@ -56,6 +56,11 @@ class Job:
     day: date
     currency: str  # money of health rows is counted in it
     rules: jobs.Rules
+    # The replay folds the events recorded up to it (the head of the log when the rebuild
+    # began; None: to the end): voids logged while it runs, which would send it back to the
+    # start, are left to the catch-up after it, with what else came in meanwhile.
+    until: datetime | None = None
+    reason: str = "asked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +99,14 @@ async def write(
         if time.monotonic() - last_report >= PROGRESS_SECONDS:
             last_report = time.monotonic()
             await repository.set_rebuild_progress(
-                conn, job.org, {"state": "running", "done": done, "total": max(job.total, done)}
+                conn,
+                job.org,
+                {
+                    "state": "running",
+                    "done": done,
+                    "total": max(job.total, done),
+                    "reason": job.reason,
+                },
             )
 
     started = time.monotonic()
@@ -102,8 +114,8 @@ async def write(
     await stage.open()
     with _collector_off() if alone else contextlib.nullcontext():
         replayed = await replay_org(
-            client, ZoneInfo(job.timezone), page_size=job.page_size, progress=progress,
-            stage=stage, after_page=_collect_young if alone else None,
+            client, ZoneInfo(job.timezone), page_size=job.page_size, until=job.until,
+            progress=progress, stage=stage, after_page=_collect_young if alone else None,
         )  # fmt: skip
     result = replayed.replay
     await stage.add(result.sums)

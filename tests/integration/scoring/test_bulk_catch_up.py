@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -144,3 +145,66 @@ async def test_with_the_bulk_path_off_a_follower_folds_page_by_page(
         row = await reached(pool, PAGED, head)
     assert row["generation"] == 1 and row["rebuild"] is None
     assert row["folded"] == len(events)
+
+
+async def test_a_rebuild_while_voids_keep_coming_replays_up_to_where_it_began(
+    activity: FastAPI, own_database: str, pool: asyncpg.Pool
+) -> None:
+    """A replay that meets a void it did not list first must start over; one reading to the end
+    of a log that keeps growing with voids (a history being imported) would start over for
+    ever. A rebuild replays up to the head of the log when it began, and leaves the rest (its
+    voids too) to the follower."""
+    org = "voids-org"
+    events = [e for e in iter_events(teams=1, reps_per_team=2, scale=0.3, seed=8)
+              if e["type"] in ("visit.logged", "call.logged")][:500]  # fmt: skip
+    await post(activity, org, events)
+    stop = asyncio.Event()
+
+    async def keep_voiding() -> int:
+        """A visit and its void every few milliseconds until told to stop; the last position."""
+        last = 0
+        for i in range(10_000):
+            if stop.is_set():
+                break
+            visit = {**events[i % len(events)], "event_id": str(uuid.uuid4())}
+            void = {"event_id": str(uuid.uuid4()), "type": "event.voided",
+                    "stream": visit["stream"], "occurred_at": visit["occurred_at"],
+                    "data": {"voided_event_id": visit["event_id"], "reason": "typo"}}  # fmt: skip
+            last = await post(activity, org, [visit, void])
+            await asyncio.sleep(0.005)
+        return last
+
+    settings = scoring_settings(consume=False, page_size=20, worker_processes=0)
+    replaying = Consumer(settings, asyncpg_dsn(own_database), pool, JWT_SECRET,
+                         transport=httpx.ASGITransport(app=activity))  # fmt: skip
+    await pool.execute("INSERT INTO scoring.orgs (org_id) VALUES ($1)", org)
+    voiding = asyncio.create_task(keep_voiding())
+    try:
+        await asyncio.sleep(0.2)  # voids are coming in
+        await asyncio.wait_for(replaying.rebuild(org, reason="catch_up", chase=False), 60)
+        assert not voiding.done()  # it finished while they still came
+    finally:
+        stop.set()
+        head = await voiding
+        replaying.scorer.close()
+    row = await pool.fetchrow("SELECT * FROM scoring.orgs WHERE org_id = $1", org)
+    assert row["generation"] == 2 and row["position"] < head  # the rest is the follower's
+
+    follower = consumer(activity, own_database, pool, bulk=0)
+    async with following(follower, org):
+        row = await reached(pool, org, head)
+    followed = await generation(pool, org, 2)
+    again = consumer(activity, own_database, pool, bulk=0)
+    try:
+        await again.rebuild(org)
+    finally:
+        again.scorer.close()
+    rebuilt = await generation(pool, org, 3)
+    for table in GENERATION_TABLES:
+        assert followed[table] == rebuilt[table], table
+    visits = await pool.fetchval(
+        "SELECT sum(value) FROM scoring.kpi_rollups WHERE org_id = $1 AND generation = 3"
+        " AND grain = 'm' AND owner_kind = 'org' AND metric IN ('visits', 'calls')",
+        org,
+    )
+    assert visits == len(events)  # every visit added while voiding was voided
