@@ -151,8 +151,16 @@ class ProcessPreparer:
         if self._process.is_alive():
             self._process.terminate()  # a receive still waiting then ends with the pipe
         self._process.join(5)
-        if self._upcoming is None:
+        upcoming, self._upcoming = self._upcoming, None
+        if upcoming is None or upcoming.done():
             self._reader.close()
+        else:  # its receive ends with the pipe: then take what it raised, and close
+            upcoming.add_done_callback(self._closed)
+
+    def _closed(self, upcoming: asyncio.Future[Prepared | None]) -> None:
+        if not upcoming.cancelled():
+            upcoming.exception()  # retrieved: PreparerLost, as the pipe ended
+        self._reader.close()
 
 
 def _context() -> multiprocessing.context.ForkServerContext:
