@@ -118,6 +118,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
+def microseconds(moment: datetime) -> int:
+    """An aware time as microseconds since the epoch (the instant, whatever its offset)."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def from_microseconds(instant: int) -> datetime:
+    """The UTC time `microseconds` gave."""
+    return _EPOCH + timedelta(microseconds=instant)
+
+
 def _json_of(model: BaseModel) -> str:
     """A model's JSON, fields in declaration order, None fields left out: equal content gives
     equal text (the one free-form map, lead attributes, is sorted on validation)."""
@@ -139,7 +149,7 @@ def content_hash(
 
     The time counts as an instant (microseconds since the epoch), whatever offset it was sent in.
     """
-    instant = (occurred_at - _EPOCH) // _MICROSECOND
+    instant = microseconds(occurred_at)
     parts = (type, stream, rep_id or "", team_id or "", str(instant), str(schema_version),
              data_json, metadata_json)  # fmt: skip
     return hashlib.sha256("\x1f".join(parts).encode()).digest()

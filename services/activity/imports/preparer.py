@@ -23,7 +23,6 @@ import marshal
 import multiprocessing
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,13 +31,10 @@ from asyncpg.pgproto.pgproto import UUID as PgUUID
 
 from shared.auth import Principal
 
-from ..domain import Candidate
+from ..domain import Candidate, from_microseconds, microseconds
 from ..repository import Draft, draft
 from .formats import Chunk, Format, read
 from .validation import Rejection, validate
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +66,24 @@ def prepare(chunk: Chunk, principal: Principal) -> Prepared:
                     drafts, validated.rejected)  # fmt: skip
 
 
-class ThreadPreparer:
+class _OneAhead:
+    """Takes the next chunk (`_take`, blocking) in a worker thread while the runner stores
+    the one before."""
+
+    _upcoming: asyncio.Future[Prepared | None] | None = None
+
+    def _take(self) -> Prepared | None:
+        raise NotImplementedError
+
+    async def next(self) -> Prepared | None:
+        loop = asyncio.get_running_loop()
+        upcoming = self._upcoming or loop.run_in_executor(None, self._take)
+        prepared = await upcoming
+        self._upcoming = None if prepared is None else loop.run_in_executor(None, self._take)
+        return prepared
+
+
+class ThreadPreparer(_OneAhead):
     """Chunks prepared in a worker thread, one ahead of the runner."""
 
     def __init__(
@@ -78,25 +91,17 @@ class ThreadPreparer:
     ) -> None:
         self._chunks = read(path, fmt, chunk_rows=chunk_rows, after=after)
         self._principal = principal
-        self._upcoming: asyncio.Future[Prepared | None] | None = None
 
-    def _next(self) -> Prepared | None:
+    def _take(self) -> Prepared | None:
         chunk = next(self._chunks, None)
         return None if chunk is None else prepare(chunk, self._principal)
-
-    async def next(self) -> Prepared | None:
-        loop = asyncio.get_running_loop()
-        upcoming = self._upcoming or loop.run_in_executor(None, self._next)
-        prepared = await upcoming
-        self._upcoming = None if prepared is None else loop.run_in_executor(None, self._next)
-        return prepared
 
     def close(self) -> None:
         if self._upcoming is not None:
             self._upcoming.cancel()
 
 
-class ProcessPreparer:
+class ProcessPreparer(_OneAhead):
     """Chunks prepared by a process of the job's own. It sends each over a pipe of which it
     holds the only writing end, so a preparer that dies, even halfway through sending a chunk,
     ends the pipe (`PreparerLost`) instead of leaving the runner waiting; the runner receives
@@ -115,7 +120,6 @@ class ProcessPreparer:
             self._process.start()
         finally:
             writer.close()  # the preparer's is now the only writing end
-        self._upcoming: asyncio.Future[Prepared | None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -139,13 +143,6 @@ class ProcessPreparer:
         if kind == "failed":
             raise ValueError(message[1])
         raise RuntimeError(message[1])
-
-    async def next(self) -> Prepared | None:
-        loop = asyncio.get_running_loop()
-        upcoming = self._upcoming or loop.run_in_executor(None, self._take)
-        prepared = await upcoming
-        self._upcoming = None if prepared is None else loop.run_in_executor(None, self._take)
-        return prepared
 
     def close(self) -> None:
         if self._process.is_alive():
@@ -212,7 +209,7 @@ def _encode(p: Prepared) -> tuple[bytes, list[Rejection]]:
     since the epoch): a tenth of what pickling its objects costs on either side."""
     rows = [
         (n, c.event_id.bytes, c.type, c.stream, c.rep_id, c.team_id,
-         (c.occurred_at - _EPOCH) // _MICROSECOND, c.schema_version, c.data_json,
+         microseconds(c.occurred_at), c.schema_version, c.data_json,
          c.metadata_json, c.content_hash, c.expected_version,
          c.voids.bytes if c.voids is not None else None, c.reassigns_to, d.head, d.middle, d.tail)
         for (n, c), d in zip(p.candidates, p.drafts, strict=True)
@@ -227,7 +224,7 @@ def _decode(message: tuple[Any, ...]) -> Prepared:
     read_, last, fraction, rows = marshal.loads(data)
     candidates = [
         (r[0], Candidate(PgUUID(r[1]), r[2], r[3], r[4], r[5],
-                         _EPOCH + timedelta(microseconds=r[6]), r[7], r[8], r[9], r[10], r[11],
+                         from_microseconds(r[6]), r[7], r[8], r[9], r[10], r[11],
                          None if r[12] is None else PgUUID(r[12]), r[13]))
         for r in rows
     ]  # fmt: skip

@@ -948,11 +948,10 @@ class Consumer:
             # up to its cursor, so it may go live whenever it is not behind the live one.
             wait = 0.0
             while True:
-                page = (
-                    await client.raw_page(cursor, limit=self.settings.page_size, wait=wait)
-                    if chase else {"items": []}
-                )  # fmt: skip
-                if page["items"]:
+                # Not chasing (a bulk catch-up): swap at once, the follower folds the rest.
+                page = (await client.raw_page(cursor, limit=self.settings.page_size, wait=wait)
+                        if chase else None)  # fmt: skip
+                if page is not None and page["items"]:
                     n, more_skipped, closed, taken_out = await self.apply(
                         org, page, expected=cursor, generation=new, client=client
                     )

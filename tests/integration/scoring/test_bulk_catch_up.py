@@ -26,6 +26,7 @@ from shared.db import asyncpg_dsn
 from tests.api.activity.conftest import activity_settings
 from tests.api.scoring.conftest import scoring_settings
 from tests.conftest import JWT_SECRET
+from tests.integration.scoring.test_rebuild_process import generation
 
 BULK, PAGED = "bulk-org", "paged-org"
 
@@ -97,16 +98,25 @@ async def reached(
     raise AssertionError(f"{org} did not reach position {position}: {row and dict(row)}")
 
 
-async def generation(pool: asyncpg.Pool, org: str, number: int) -> dict[str, list[Any]]:
-    rows = {}
+async def matches_a_clean_rebuild(
+    activity: FastAPI, database: str, pool: asyncpg.Pool, org: str, row: asyncpg.Record
+) -> dict[str, list[Any]]:
+    """The org's live generation (`row`, as followed) holds exactly what a clean rebuild of
+    the same log writes; its rows (read first: the rebuild drops it once done)."""
+    followed = await generation(pool, row["generation"], org)
+    again = consumer(activity, database, pool, bulk=0)
+    try:
+        await again.rebuild(org)
+    finally:
+        again.scorer.close()
+    clean = await pool.fetchrow("SELECT * FROM scoring.orgs WHERE org_id = $1", org)
+    assert clean["generation"] == row["generation"] + 1
+    for column in ("position", "folded", "voided", "skipped", "currency", "outcomes"):
+        assert clean[column] == row[column], column
+    rebuilt = await generation(pool, clean["generation"], org)
     for table in GENERATION_TABLES:
-        records = await pool.fetch(
-            f"SELECT * FROM scoring.{table} WHERE org_id = $1 AND generation = $2", org, number
-        )
-        rows[table] = sorted(
-            tuple(repr(v) for k, v in r.items() if k != "generation") for r in records
-        )
-    return rows
+        assert followed[table] == rebuilt[table], table
+    return followed
 
 
 async def test_a_follower_far_behind_rebuilds_and_follows_on_from_there(
@@ -131,21 +141,8 @@ async def test_a_follower_far_behind_rebuilds_and_follows_on_from_there(
         row = await reached(pool, BULK, head, bulk)
         assert row["generation"] == 2
 
-    # Exactly what a clean rebuild of the same log writes (which drops generation 2 once done).
-    followed = await generation(pool, BULK, 2)
-    again = consumer(activity, own_database, pool, bulk=0)
-    try:
-        await again.rebuild(BULK)
-    finally:
-        again.scorer.close()
-    clean = await pool.fetchrow("SELECT * FROM scoring.orgs WHERE org_id = $1", BULK)
-    assert clean["generation"] == 3
-    for column in ("position", "folded", "voided", "skipped", "currency", "outcomes"):
-        assert clean[column] == row[column], column
-    rebuilt = await generation(pool, BULK, 3)
-    for table in GENERATION_TABLES:
-        assert followed[table] == rebuilt[table], table
-        assert followed[table], f"{table} is empty"
+    followed = await matches_a_clean_rebuild(activity, own_database, pool, BULK, row)
+    assert all(followed.values()), {table: len(rows) for table, rows in followed.items()}
 
 
 async def test_with_the_bulk_path_off_a_follower_folds_page_by_page(
@@ -207,15 +204,7 @@ async def test_a_rebuild_while_voids_keep_coming_replays_up_to_where_it_began(
     follower = consumer(activity, own_database, pool, bulk=0)
     async with following(follower, org):
         row = await reached(pool, org, head, follower)
-    followed = await generation(pool, org, 2)
-    again = consumer(activity, own_database, pool, bulk=0)
-    try:
-        await again.rebuild(org)
-    finally:
-        again.scorer.close()
-    rebuilt = await generation(pool, org, 3)
-    for table in GENERATION_TABLES:
-        assert followed[table] == rebuilt[table], table
+    await matches_a_clean_rebuild(activity, own_database, pool, org, row)
     visits = await pool.fetchval(
         "SELECT sum(value) FROM scoring.kpi_rollups WHERE org_id = $1 AND generation = 3"
         " AND grain = 'm' AND owner_kind = 'org' AND metric IN ('visits', 'calls')",

@@ -60,12 +60,14 @@ async def on_loopback(app: FastAPI) -> AsyncIterator[str]:
         await serving
 
 
-async def generation(pool: asyncpg.Pool, number: int) -> dict[str, list[tuple[Any, ...]]]:
+async def generation(
+    pool: asyncpg.Pool, number: int, org: str = ORG
+) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of a generation, without the generation's number, in a stable order."""
     rows = {}
     for table in GENERATION_TABLES:
         records = await pool.fetch(
-            f"SELECT * FROM scoring.{table} WHERE org_id = $1 AND generation = $2", ORG, number
+            f"SELECT * FROM scoring.{table} WHERE org_id = $1 AND generation = $2", org, number
         )
         rows[table] = sorted(
             tuple(repr(v) for k, v in r.items() if k != "generation") for r in records
