@@ -13,6 +13,8 @@ import contextlib
 import asyncpg
 import structlog
 
+from shared import tasks
+
 from .repository import NOTIFY_CHANNEL
 
 log = structlog.get_logger(__name__)
@@ -62,10 +64,7 @@ class FeedNotifier:
 
     async def stop(self) -> None:
         """Stop listening, and drain."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await tasks.stop(self._task)
         self.drain()
 
     async def _listen(self) -> None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
 import structlog
 
+from shared import tasks
 from shared.auth import Principal, Role
 from shared.errors import DomainError, UpstreamUnavailable
 
@@ -100,11 +100,7 @@ class GroupCommitter:
     async def stop(self) -> None:
         """Refuse new appends, finish nothing more, and answer every pending one with 503."""
         self._stopping = True
-        for task in list(self._writers.values()):
-            task.cancel()
-        for task in list(self._writers.values()):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await tasks.stop(*self._writers.values())
         for queue in self._queues.values():
             while queue:
                 _fail(queue.popleft(), UpstreamUnavailable("The service is shutting down."))

@@ -29,6 +29,7 @@ from uuid import UUID
 import asyncpg
 import structlog
 
+from shared import tasks
 from shared.auth import Principal, Role
 from shared.errors import (
     DomainError,
@@ -93,12 +94,7 @@ class Importer:
 
     async def stop(self) -> None:
         """Stop every running job where it stands; each resumes at the next start."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await tasks.stop(*self._tasks.values())
 
     # ------------------------------------------------------------------ creating a job
 

@@ -19,6 +19,8 @@ from collections import defaultdict
 
 import asyncpg
 
+from shared import tasks
+
 from .. import repository
 
 log = logging.getLogger("salesperf.scoring.org_views")
@@ -63,10 +65,7 @@ class OrgRows:
         self._task = asyncio.create_task(self._listen(), name="scoring-org-listener")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await tasks.stop(self._task)
 
     async def _listen(self) -> None:
         while True:

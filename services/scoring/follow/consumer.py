@@ -44,6 +44,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 
+from shared import tasks
 from shared.auth import PLATFORM_ORG, service_token
 from shared.clients.activity import ActivityClient
 from shared.errors import DomainError, UpstreamUnavailable
@@ -238,10 +239,7 @@ class Consumer:
         self._task = asyncio.create_task(self._elect(), name="scoring-consumer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await tasks.stop(self._task)
 
     def token(self, org: str) -> str:
         """Scoring's service token for `org`: signed with the current key, re-minted once half
@@ -320,10 +318,9 @@ class Consumer:
                 self.state.leased = set(followers)
                 await asyncio.sleep(self.settings.discovery_seconds)
         finally:
-            tasks = [*followers.values(), *self._training.values(), *self._rescoring.values()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await tasks.stop(
+                *followers.values(), *self._training.values(), *self._rescoring.values()
+            )
             self._training.clear()
             self._rescoring.clear()
             self._unscored.clear()
@@ -339,11 +336,8 @@ class Consumer:
     ) -> None:
         """Stop following `org` (a page being written is rolled back: the replica that takes
         the org folds it again from the cursor) and free its lease for another replica."""
-        tasks = [follower, *(known.pop(org) for known in (self._training, self._rescoring)
-                             if org in known)]  # fmt: skip
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await tasks.stop(follower, *(known.pop(org) for known in (self._training, self._rescoring)
+                                     if org in known))  # fmt: skip
         await repository.release_lease(leases_conn, leases.key(org))
         # What only this replica knew: the next one rescores the org (it cannot know which
         # keys were left) and finds when its models were trained in the database.
@@ -386,17 +380,13 @@ class Consumer:
         try:
             await asyncio.wait({fetch, woken}, return_when=asyncio.FIRST_COMPLETED)
         except BaseException:  # cancelled (shutdown): the fetch must not outlive its follower
-            fetch.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await fetch
+            await tasks.stop(fetch)
             raise
         finally:
             woken.cancel()
         if fetch.done():
             return fetch.result()
-        fetch.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await fetch
+        await tasks.stop(fetch)  # raises if this follower is cancelled meanwhile
         poke.clear()
         return None
 
@@ -516,15 +506,7 @@ class Consumer:
                     await settle()
                     scoring = await self._score_left(org, caught_up=not behind)
         finally:
-            for task in (writing, scoring):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
-            if rebuilding is not None:
-                rebuilding.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await rebuilding
+            await tasks.stop(writing, scoring, rebuilding)
 
     def _bulk_due(self, org: str, row: asyncpg.Record) -> bool:
         """Far enough behind (`bulk_catchup_events`, and a backlog of at least a

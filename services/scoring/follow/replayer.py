@@ -10,13 +10,13 @@ exactly "the log as if the voided events had never been logged".
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from shared import tasks
 from shared.clients.activity import ActivityClient
 
 from ..projections.rollup import FactSums, Replay, feed
@@ -146,9 +146,7 @@ async def _fold_all(
                 return Replayed(result, cursor, position, last_recorded)
             asked = page["next"]
     finally:  # a page fetched ahead and never used: stop it, and take its error if it failed
-        ahead.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await ahead
+        await tasks.stop(ahead)
 
 
 async def _cursor_after(client: ActivityClient, asked: str | None, count: int) -> str:
