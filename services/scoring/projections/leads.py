@@ -48,6 +48,7 @@ from __future__ import annotations
 import copyreg
 import functools
 import math
+import sys
 from bisect import insort
 from collections.abc import Callable, Mapping, MutableMapping
 from datetime import datetime
@@ -313,7 +314,7 @@ def amount_changed(
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+    return "" if value is None else sys.intern(str(value))
 
 
 def lead_created(
@@ -334,7 +335,10 @@ def lead_created(
         "tier": tier_of(account_id) if account_id else "",
         "value": _text(data.get("estimated_value")),
         "currency": _text(data.get("currency")),
-        **{f"attr:{k}": _text(v) for k, v in sorted((data.get("attributes") or {}).items())},
+        **{
+            sys.intern(f"attr:{k}"): _text(v)
+            for k, v in sorted((data.get("attributes") or {}).items())
+        },
     }
     rep, team = _who(event)
     ps[stream] = p._replace(

@@ -8,6 +8,7 @@ question costs the same at a thousand events or a million.
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -88,6 +89,22 @@ class Replay:
         return expand(self.sums)
 
 
+_SHARED = ("stream", "rep_id", "team_id")
+
+
+def _intern(event: Event) -> None:
+    """Make the event's stream, rep and team the one copy of each the process holds: the book
+    keeps them in every lead, deal, account and profile, and each parsed event brings a new
+    copy (orjson shares keys, not values). With the profiles' own values interned
+    (projections/leads.py) the book of 200k events holds 77 MB instead of 90 (bench.fold),
+    at no measurable cost; dict lookups by them compare by identity first."""
+    intern = sys.intern
+    for name in _SHARED:
+        value = event.get(name)
+        if value:
+            event[name] = intern(value)  # type: ignore[index]
+
+
 def replay(
     events: Iterable[Event], timezone: ZoneInfo, voided: frozenset[str] = frozenset()
 ) -> Replay:
@@ -104,6 +121,7 @@ def feed(result: Replay, events: Iterable[Event], voided: frozenset[str] = froze
         if event["event_id"] in voided:
             result.voided += 1
             continue
+        _intern(event)
         facts = fold(book, event)
         if facts is None:
             result.skipped[event["type"]] += 1
