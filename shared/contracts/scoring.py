@@ -134,6 +134,12 @@ class RebuildStatus(BaseModel):
         "scoring its leads, deals and accounts, writing the new tables, and catching up with "
         "the feed before the swap.",
     )
+    write_steps: dict[str, float] | None = Field(
+        None,
+        description="When done: the seconds of `phases.write` by step: `rollups` (summed from "
+        "the staged facts), `entities` (with the wins), `scores` (with health) and "
+        "`statistics` (the planner's, for the new tables).",
+    )
 
 
 class ConsumerLag(BaseModel):

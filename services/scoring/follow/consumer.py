@@ -950,6 +950,8 @@ class Consumer:
                 phases = _phases(written, catch_up=time.monotonic() - written_at)
                 done = {"state": "done", "done": folded + voided, "total": folded + voided,
                         "seconds": round(time.monotonic() - started, 3), "phases": phases,
+                        "write_steps": {step: round(seconds, 3) for step, seconds
+                                        in written.write_steps.items()},
                         "reason": reason}  # fmt: skip
                 async with conn.transaction():
                     swapped = await repository.swap_generation(
@@ -965,9 +967,11 @@ class Consumer:
                 # The live follower is past us: fold what it folded, waiting for it if need be.
                 wait, chase = 1.0, True
             await self._drop_gently(conn, org, keep=new)
-        log.info("rebuilt %s (%s): %d events in %.2fs (%s)", org, reason, folded,
+        log.info("rebuilt %s (%s): %d events in %.2fs (%s; writing: %s)", org, reason, folded,
                  time.monotonic() - started,
-                 ", ".join(f"{name} {seconds:.2f}s" for name, seconds in phases.items()))  # fmt: skip
+                 ", ".join(f"{name} {seconds:.2f}s" for name, seconds in phases.items()),
+                 ", ".join(f"{name} {seconds:.2f}s" for name, seconds
+                           in written.write_steps.items()))  # fmt: skip
 
 
 def _phases(written: generations.Written, *, catch_up: float) -> dict[str, float]:

@@ -18,7 +18,7 @@ import contextlib
 import gc
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -78,6 +78,9 @@ class Written:
     replay_seconds: float  # reading and folding the log (fact sums staged as they pile up)
     score_seconds: float  # scoring the open leads and deals, judging the accounts
     write_seconds: float  # writing the new generation, after the scores
+    # …of which: the rollups (summed from the staged facts), the wins and entities, the scores
+    # and health, and the planner statistics
+    write_steps: Mapping[str, float] = field(default_factory=dict)
 
 
 async def write(
@@ -125,11 +128,18 @@ async def write(
     score_rows, health_rows = await score(list(book.prospects.values()),
                                           list(book.customers.values()))  # fmt: skip
     scored_at = time.monotonic()
+    steps: dict[str, float] = {}
     async with conn.transaction():
-        await stage.write(job.org, job.new)
-        await repository.copy_generation(conn, job.org, job.new, result.wins, entities)
-        await repository.replace_scores_and_health(conn, job.org, job.new, score_rows, health_rows)
-        await repository.analyze_generations(conn)
+        with _timed(steps, "rollups"):
+            await stage.write(job.org, job.new)
+        with _timed(steps, "entities"):
+            await repository.copy_generation(conn, job.org, job.new, result.wins, entities)
+        with _timed(steps, "scores"):
+            await repository.replace_scores_and_health(
+                conn, job.org, job.new, score_rows, health_rows
+            )
+        with _timed(steps, "statistics"):
+            await repository.analyze_generations(conn)
         if not await repository.open_next(
             conn, job.org, old=job.old, new=job.new, cursor=replayed.cursor
         ):
@@ -141,7 +151,7 @@ async def write(
         outcomes=sum(1 for p in book.prospects.values() if p.outcome is not None),
         currency=await repository.first_currency(conn, job.org, job.new),
         replay_seconds=replayed_at - started, score_seconds=scored_at - replayed_at,
-        write_seconds=time.monotonic() - scored_at,
+        write_seconds=time.monotonic() - scored_at, write_steps=steps,
     )  # fmt: skip
 
 
@@ -165,6 +175,15 @@ async def _write_alone(dsn: str, activity_url: str, token: str, job: Job) -> Wri
             return await write(conn, client, job, score, alone=True)
     finally:
         await conn.close()
+
+
+@contextlib.contextmanager
+def _timed(steps: dict[str, float], name: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        steps[name] = time.monotonic() - started
 
 
 @contextlib.contextmanager

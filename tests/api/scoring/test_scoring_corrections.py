@@ -423,6 +423,8 @@ class TestANewTimezoneRebucketsEveryEvent:
         assert set(status["phases"]) == {"replay", "score", "write", "catch_up"}
         assert all(seconds >= 0 for seconds in status["phases"].values())
         assert sum(status["phases"].values()) <= status["seconds"] + 0.01
+        assert set(status["write_steps"]) == {"rollups", "entities", "scores", "statistics"}
+        assert sum(status["write_steps"].values()) <= status["phases"]["write"] + 0.01
         assert await months() == [1, 1]
         days = await scoring.get(
             "/v1/kpis", params={"period": "day", "metrics": "visits",
