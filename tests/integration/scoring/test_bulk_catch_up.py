@@ -21,6 +21,7 @@ from salesperf.synthetic import iter_events
 from services.activity.main import create_app as create_activity
 from services.scoring.follow.consumer import Consumer
 from services.scoring.repository import GENERATION_TABLES
+from shared import tasks
 from shared.auth import issue_token
 from shared.db import asyncpg_dsn
 from tests.api.activity.conftest import activity_settings
@@ -69,13 +70,7 @@ async def following(c: Consumer, org: str) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        # Cancelled again until it ends: once in the suite (on PostgreSQL 15) a follower did
-        # not end on its first cancel and the teardown hung; the cause is not found yet.
-        while not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=1)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await tasks.stop(task)  # cancelled again until it ends (shared/tasks.py says why)
         c.scorer.close()
 
 
