@@ -84,7 +84,7 @@ async def test_an_upload_may_take_longer_than_the_time_while_its_parts_keep_comi
     async def things(request: Request) -> dict[str, Any]:
         return {"bytes": len(await request.body())}
 
-    asgi = BodySizeLimit(inner, 1024, larger={("POST", "/v1/things"): 10_000}, body_seconds=1.0)
+    asgi = BodySizeLimit(inner, 1024, larger={("POST", "/v1/things"): 10_000}, body_seconds=2.0)
     parts = [b"x" * 100] * 6
 
     async def slow_parts() -> tuple[int, dict[str, Any]]:
@@ -92,7 +92,9 @@ async def test_an_upload_may_take_longer_than_the_time_while_its_parts_keep_comi
         left = list(parts)
 
         async def receive() -> Message:
-            await asyncio.sleep(0.3)  # 1.8 s in all, past the time; each part well within it
+            # 2.4 s in all, past the time; each part well within it (1.6 s to spare: the
+            # suite's event loop is shared, and once another test's task stalled it 0.7 s)
+            await asyncio.sleep(0.4)
             chunk = left.pop(0)
             return {"type": "http.request", "body": chunk, "more_body": bool(left)}
 
