@@ -29,7 +29,8 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -426,3 +427,24 @@ def write_json(name: str, payload: Mapping[str, Any]) -> Path:
         orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_DATACLASS)
     )
     return path
+
+
+def report(
+    out: Console,
+    name: str,
+    found: Sequence[Verdict],
+    details: Mapping[str, Any],
+    *,
+    started: float,
+    check: bool = False,
+) -> int:
+    """A benchmark's ending: its verdicts as a table, and as bench/results/<name>.json beside
+    `details`; the exit status (1 when `check` and a target was missed)."""
+    out.print(summary_table(f"bench.{name}", found))
+    path = write_json(name, {
+        "benchmark": name, "finished_at": datetime.now(UTC).isoformat(),
+        "wall_seconds": round(time.monotonic() - started, 1), **details,
+        "verdicts": [{**asdict(v), "ratio": v.ratio} for v in found],
+    })  # fmt: skip
+    out.print(f"results written to {path}")
+    return 1 if check and any(v.passed is False for v in found) else 0

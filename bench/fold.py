@@ -29,7 +29,6 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,7 +36,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from rich.table import Table
 
-from bench._harness import Verdict, console, summary_table, write_json
+from bench._harness import Verdict, console, report
 from bench.scoring import synthetic
 from services.scoring.follow.replayer import STAGE_EVERY
 from services.scoring.projections.kpis import Book
@@ -143,14 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup = Table(title="setup", title_justify="left", show_header=False)
     setup.add_row("log", f"{result['events']:,} synthetic events in pages of {PAGE:,}")
     out.print(setup)
-    out.print(summary_table("bench.fold", found))
-    path = write_json("fold", {
-        "benchmark": "fold", "finished_at": datetime.now(UTC).isoformat(),
-        "wall_seconds": round(time.monotonic() - started, 1), **result,
-        "verdicts": [{**asdict(v), "ratio": v.ratio} for v in found],
-    })  # fmt: skip
-    out.print(f"results written to {path}")
-    return 0
+    return report(out, "fold", found, result, started=started)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +41,9 @@ from bench._harness import (
     Verdict,
     console,
     percentile,
+    report,
     scratch_database,
-    summary_table,
     uvloop_runner,
-    write_json,
 )
 from bench.scoring import synthetic
 from shared.auth import issue_token
@@ -232,21 +229,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BenchError as exc:
             out.print(f"[bold red]benchmark failed:[/bold red] {exc}")
             return 1
-    found = verdicts(result)
-    out.print(summary_table("bench.import_follow", found))
     lag = result["lag"]
-    path = write_json("import_follow", {
-        "benchmark": "import_follow", "finished_at": datetime.now(UTC).isoformat(),
-        "wall_seconds": round(time.monotonic() - started, 1), "events": n,
-        "file_bytes": result["file_bytes"], "cold": result["cold"],
+    return report(out, "import_follow", verdicts(result), {
+        "events": n, "file_bytes": result["file_bytes"], "cold": result["cold"],
         "lag": {k: v for k, v in lag.items() if k not in ("stored", "seen", "lags")},
         # (seconds into the import, events stored) and (seconds, scoring's position)
         "stored": [(round(t, 2), p) for t, p in lag["stored"]],
         "seen": [(round(t, 2), p) for t, p in lag["seen"]],
-        "verdicts": [{**asdict(v), "ratio": v.ratio} for v in found],
-    })  # fmt: skip
-    out.print(f"results written to {path}")
-    return 1 if check and any(v.passed is False for v in found) else 0
+    }, started=started, check=check)  # fmt: skip
 
 
 if __name__ == "__main__":

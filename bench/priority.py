@@ -71,10 +71,9 @@ from bench._harness import (
     fmt_rate,
     interference,
     percentile,
+    report,
     scratch_database,
-    summary_table,
     uvloop_runner,
-    write_json,
 )
 from bench._http import HttpClient, LeanClient
 from bench.scoring import caught_up, load, synthetic, timed_loop
@@ -662,19 +661,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.print(f"[bold yellow]note:[/bold yellow] {warning}")
     for problem in result["list"]["problems"]:
         out.print(f"[bold red]the priority list is wrong:[/bold red] {problem}")
-    out.print(summary_table("bench.priority", found))
-    path = write_json("priority", {
-        "benchmark": "priority", "finished_at": datetime.now(UTC).isoformat(),
-        "wall_seconds": round(time.monotonic() - started, 1), "config": asdict(config),
+    return report(out, "priority", found, {
+        "config": asdict(config),
         "code": version, "log": lg, "load": ld, "live_catch_up_seconds": result["live_catch_up_seconds"],
         "live_fold_rate": result["live_fold_rate"], "fold_baseline": FOLD_BASELINE,
         "settle": st, "vacuum_seconds": result["vacuum_seconds"], "train": result["train"],
         "list": result["list"],
         "reads": [p.summary() for p in result["reads"]],
-        "verdicts": [{**asdict(v), "ratio": v.ratio} for v in found],
-    })  # fmt: skip
-    out.print(f"results written to {path}")
-    return 1 if check and any(v.passed is False for v in found) else 0
+    }, started=started, check=check)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -58,10 +58,9 @@ from bench._harness import (
     console,
     fmt_ms,
     percentile,
+    report,
     scratch_database,
-    summary_table,
     uvloop_runner,
-    write_json,
 )
 from bench._http import HttpClient, LeanClient
 from salesperf.synthetic import iter_events
@@ -476,20 +475,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{result['live_catch_up_seconds']:.1f} s after the last append")  # fmt: skip
     setup.add_row("live folding", f"{result['live_fold_rate']:,.0f} events/s while appending")
     out.print(setup)
-    out.print(summary_table("bench.scoring", found))
-    path = write_json("scoring", {
-        "benchmark": "scoring", "finished_at": datetime.now(UTC).isoformat(),
-        "wall_seconds": round(time.monotonic() - started, 1), "config": asdict(config),
+    return report(out, "scoring", found, {
+        "config": asdict(config),
         "load": result["load"], "rebuild": result["rebuild"],
         "live_fold_rate": result["live_fold_rate"],
         # When the slow ones came: (seconds into the phase at 500 events/s, latency in ms).
         "visible_over_100ms": [(round(i / config.rate, 2), round(v * 1000))
                                for i, v in enumerate(result["visible"]) if v > 0.1],
         "void_to_visible_ms": [round(v * 1000) for v in result["voids"]["latencies"]],
-        "verdicts": [{**asdict(v), "ratio": v.ratio} for v in found],
-    })  # fmt: skip
-    out.print(f"results written to {path}")
-    return 1 if check and any(v.passed is False for v in found) else 0
+    }, started=started, check=check)  # fmt: skip
 
 
 if __name__ == "__main__":
