@@ -31,9 +31,7 @@ REPLICA_LOCK = (0x5C0E, 2)
 LEASE_CLASS = 0x5C0F
 REBUILD_WORK_MEM = "256MB"  # for adding up a rebuild's staged sums
 
-ROLLUP_COLUMNS = ("org_id", "generation", "grain", "bucket", "owner_kind", "owner_id", "team_id",
-                  "product_line", "tier", "channel", "currency", "metric", "value")  # fmt: skip
-GENERATION_TABLES = ("kpi_rollups", "wins", "entities", "scores", "health")
+GENERATION_TABLES = ("kpi_values", "wins", "entities", "scores", "health")
 WIN_COLUMNS = ("org_id", "generation", "deal", "account_id", "day", "rep_id", "team_id",
                "product_line", "tier", "channel")  # fmt: skip
 
@@ -230,7 +228,7 @@ async def analyze_generations(conn: asyncpg.Connection) -> None:
     until autovacuum gets to the table. Only the two columns every look-up leads with: the
     states are large, and sampling them would cost seconds."""
     tables = ", ".join(f"scoring.{t} (org_id, generation)" for t in GENERATION_TABLES)
-    await conn.execute(f"ANALYZE {tables}")
+    await conn.execute(f"ANALYZE {tables}, scoring.kpi_series (org_id)")
 
 
 async def drop_generations_batch(
@@ -397,33 +395,69 @@ async def delete_entities(
         )  # fmt: skip
 
 
+# The dimensions of a rollup row, as `RollupKey` holds them after its grain and bucket: a
+# series of the org (scoring.kpi_series), whose rows (scoring.kpi_values) are keyed by its id.
+SERIES_COLUMNS = ("owner_kind", "owner_id", "team_id", "product_line", "tier", "channel",
+                  "currency", "metric")  # fmt: skip
+_SAME_SERIES = " AND ".join(f"s.{c} = k.{c}" for c in SERIES_COLUMNS)
+_SERIES_LIST = ", ".join(SERIES_COLUMNS)
+
+
+def _arrays(first: int, count: int) -> str:
+    """`$first::text[], …`: `count` text arrays of a statement's parameters."""
+    return ", ".join(f"${i}::text[]" for i in range(first, first + count))
+
+
+def _rollup_columns(keys: Iterable[RollupKey]) -> list[list[Any]]:
+    """The keys as ten columns (grain, bucket as ISO text, then the series' dimensions).
+
+    Days as text: asyncpg asks of every element of a date array whether it is a nested sequence
+    (an ABC isinstance check, ~1 µs), of a string it does not."""
+    columns: list[list[Any]] = [[] for _ in range(10)]
+    for key in keys:
+        for i, part in enumerate(key):
+            columns[i].append(part)
+    columns[1] = [day.isoformat() for day in columns[1]]
+    return columns
+
+
+async def add_series(conn: asyncpg.Connection, org_id: str, columns: list[list[Any]]) -> None:
+    """Add the org's series named by the eight dimension columns that it does not have yet.
+
+    In key order, so two writers of one org (a page and a rebuild) never wait for each other in
+    opposite orders; a rebuild adds its series before its long transaction (`FactStage.series`),
+    so a page never waits for that."""
+    await conn.execute(
+        f"""
+        INSERT INTO scoring.kpi_series (org_id, {_SERIES_LIST})
+        SELECT DISTINCT $1::text, * FROM unnest({_arrays(2, 8)}) AS k({_SERIES_LIST})
+        ORDER BY 1, 2, 3, 9, 4, 5, 6, 7, 8
+        ON CONFLICT DO NOTHING
+        """,
+        org_id, *columns,
+    )  # fmt: skip
+
+
 async def add_rollups(
     conn: asyncpg.Connection, org_id: str, generation: int, rollups: Rollups
 ) -> None:
     if not rollups:
         return
-    columns: list[list[Any]] = [[] for _ in range(11)]
-    for key, value in rollups.items():
-        for i, part in enumerate(key):
-            columns[i].append(part)
-        columns[10].append(str(value))  # text encodes far cheaper than numeric
-    # Days as text too: asyncpg asks of every element of a date array whether it is a nested
-    # sequence (an ABC isinstance check, ~1 µs), of a string it does not.
-    columns[1] = [day.isoformat() for day in columns[1]]
+    columns = _rollup_columns(rollups)
+    await add_series(conn, org_id, columns[2:])
+    values = [str(v) for v in rollups.values()]  # text encodes far cheaper than numeric
     await conn.execute(
-        """
-        INSERT INTO scoring.kpi_rollups (org_id, generation, grain, bucket, owner_kind, owner_id,
-            team_id, product_line, tier, channel, currency, metric, value)
-        SELECT $1, $2, * FROM unnest($3::text[], $4::text[]::date[], $5::text[], $6::text[],
-            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-            $13::text[]::numeric[])
-        ON CONFLICT ON CONSTRAINT pk_kpi_rollups
-        DO UPDATE SET value = scoring.kpi_rollups.value + excluded.value
+        f"""
+        INSERT INTO scoring.kpi_values (org_id, generation, series_id, grain, bucket, value)
+        SELECT $1, $2, s.series_id, k.grain, k.bucket, k.value
+        FROM unnest($3::text[], $4::text[]::date[], {_arrays(5, 8)},
+                    $13::text[]::numeric[]) AS k(grain, bucket, {_SERIES_LIST}, value)
+        JOIN scoring.kpi_series s ON s.org_id = $1 AND {_SAME_SERIES}
+        ON CONFLICT ON CONSTRAINT pk_kpi_values
+        DO UPDATE SET value = scoring.kpi_values.value + excluded.value
         """,
-        org_id,
-        generation,
-        *columns,
-    )
+        org_id, generation, *columns, values,
+    )  # fmt: skip
 
 
 async def drop_zero_rollups(
@@ -431,25 +465,17 @@ async def drop_zero_rollups(
 ) -> None:
     """Delete the rows of `keys` that now hold zero (a correction took out all that made them),
     so a rep whose only visit was voided is not listed with 0, as after a rebuild."""
-    columns: list[list[Any]] = [[] for _ in range(10)]
-    for key in keys:
-        for i, part in enumerate(key):
-            columns[i].append(part)
+    columns = _rollup_columns(keys)
     if not columns[0]:
         return
-    columns[1] = [day.isoformat() for day in columns[1]]
     await conn.execute(
-        """
-        DELETE FROM scoring.kpi_rollups r
-        USING unnest($3::text[], $4::text[]::date[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-            AS k(grain, bucket, owner_kind, owner_id, team_id, product_line, tier, channel,
-                 currency, metric)
-        WHERE r.org_id = $1 AND r.generation = $2 AND r.grain = k.grain
-            AND r.bucket = k.bucket AND r.owner_kind = k.owner_kind AND r.owner_id = k.owner_id
-            AND r.team_id = k.team_id AND r.product_line = k.product_line AND r.tier = k.tier
-            AND r.channel = k.channel AND r.currency = k.currency AND r.metric = k.metric
-            AND r.value = 0
+        f"""
+        DELETE FROM scoring.kpi_values v
+        USING unnest($3::text[], $4::text[]::date[], {_arrays(5, 8)})
+                AS k(grain, bucket, {_SERIES_LIST})
+            JOIN scoring.kpi_series s ON s.org_id = $1 AND {_SAME_SERIES}
+        WHERE v.org_id = $1 AND v.generation = $2 AND v.series_id = s.series_id
+            AND v.grain = k.grain AND v.bucket = k.bucket AND v.value = 0
         """,
         org_id, generation, *columns,
     )  # fmt: skip
@@ -510,18 +536,40 @@ class FactStage:
     async def reset(self) -> None:
         await self._conn.execute("TRUNCATE scoring_stage")
 
+    async def series(self, org_id: str) -> None:
+        """Add the org's series the staged sums name that it does not have yet, in a transaction
+        of their own before the rebuild's (series are shared by every generation and never
+        change, so one added for a rebuild that then fails is harmless): the live follower may
+        add series meanwhile, and must not wait for the rebuild's long transaction to do so."""
+        await self._conn.execute(
+            f"""
+            INSERT INTO scoring.kpi_series (org_id, {_SERIES_LIST})
+            SELECT DISTINCT $1::text, o.kind, o.owner, o.team, c.product_line, c.tier,
+                   c.channel, c.currency, c.metric
+            FROM (SELECT DISTINCT rep_id, team_id, product_line, tier, channel, currency, metric
+                  FROM scoring_stage) c
+            CROSS JOIN LATERAL (VALUES ('rep', c.rep_id, c.team_id), ('org', '', ''),
+                                       ('team', c.team_id, c.team_id)) AS o(kind, owner, team)
+            WHERE o.kind <> 'team' OR c.team_id <> ''
+            ORDER BY 1, 2, 3, 9, 4, 5, 6, 7, 8
+            ON CONFLICT DO NOTHING
+            """,
+            org_id,
+            timeout=None,
+        )
+
     async def write(self, org_id: str, generation: int) -> None:
-        """Day rows per rep and team; month rows per rep, team and org (as `expand`). Run
-        inside the swap's transaction; a large org's sums take a while, so no time limit and
-        room to aggregate in memory. The months are summed from the days, first per rep and
-        team, and only then for each owner: at 1M events that is ~320k rows through the owner
-        expansion instead of every staged sum three times. What is left is PostgreSQL's: at 1M
-        events (1.43M rows) ~24 s, almost all of it inserting into the twelve-column primary
-        key, an index larger than the default shared buffers (README, "Scoring behind a bulk
-        import")."""
+        """Day rows per rep and team; month rows per rep, team and org (as `expand`), each
+        under its series (`series` has added them). Run inside the swap's transaction; a large
+        org's sums take a while, so no time limit and room to aggregate in memory. The months
+        are summed from the days, first per rep and team, and only then for each owner: at 1M
+        events that is ~320k rows through the owner expansion instead of every staged sum three
+        times. The rows go in in key order (series, grain, bucket), a cheap sort of integers
+        and dates: PostgreSQL then appends to the primary key's index instead of writing all
+        over it (README, "Scoring behind a bulk import")."""
         await self._conn.execute(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
         await self._conn.execute(
-            """
+            f"""
             WITH days AS MATERIALIZED (
                 SELECT s.day, s.rep_id, s.team_id, s.product_line, s.tier, s.channel,
                        s.currency, s.metric, sum(s.value) AS value
@@ -535,22 +583,26 @@ class FactStage:
                 FROM days d
                 GROUP BY 1, d.rep_id, d.team_id, d.product_line, d.tier, d.channel, d.currency,
                          d.metric
+            ), k AS (
+                SELECT 'd'::text AS grain, d.day AS bucket, 'rep' AS owner_kind,
+                       d.rep_id AS owner_id, d.team_id, d.product_line, d.tier, d.channel,
+                       d.currency, d.metric, d.value
+                FROM days d
+                UNION ALL
+                SELECT 'm', m.month, o.kind, o.owner, o.team, m.product_line, m.tier,
+                       m.channel, m.currency, m.metric, sum(m.value)
+                FROM months m
+                CROSS JOIN LATERAL (VALUES ('org', '', ''), ('rep', m.rep_id, m.team_id),
+                                           ('team', m.team_id, m.team_id)) AS o(kind, owner, team)
+                WHERE o.kind = 'org' OR (o.kind = 'rep' AND m.rep_id <> '')
+                   OR (o.kind = 'team' AND m.team_id <> '')
+                GROUP BY m.month, o.kind, o.owner, o.team, m.product_line, m.tier, m.channel,
+                         m.currency, m.metric
             )
-            INSERT INTO scoring.kpi_rollups (org_id, generation, grain, bucket, owner_kind,
-                owner_id, team_id, product_line, tier, channel, currency, metric, value)
-            SELECT $1::text, $2::int, 'd', d.day, 'rep', d.rep_id, d.team_id, d.product_line,
-                   d.tier, d.channel, d.currency, d.metric, d.value
-            FROM days d
-            UNION ALL
-            SELECT $1::text, $2::int, 'm', m.month, o.kind, o.owner, o.team, m.product_line,
-                   m.tier, m.channel, m.currency, m.metric, sum(m.value)
-            FROM months m
-            CROSS JOIN LATERAL (VALUES ('org', '', ''), ('rep', m.rep_id, m.team_id),
-                                       ('team', m.team_id, m.team_id)) AS o(kind, owner, team)
-            WHERE o.kind = 'org' OR (o.kind = 'rep' AND m.rep_id <> '')
-               OR (o.kind = 'team' AND m.team_id <> '')
-            GROUP BY m.month, o.kind, o.owner, o.team, m.product_line, m.tier, m.channel,
-                     m.currency, m.metric
+            INSERT INTO scoring.kpi_values (org_id, generation, series_id, grain, bucket, value)
+            SELECT $1::text, $2::int, s.series_id, k.grain, k.bucket, k.value
+            FROM k JOIN scoring.kpi_series s ON s.org_id = $1 AND {_SAME_SERIES}
+            ORDER BY s.series_id, k.grain, k.bucket
             """,
             org_id,
             generation,
@@ -692,30 +744,30 @@ class SqlSource:
 
 
 async def export_page(
-    conn: asyncpg.Connection, org_id: str, generation: int, after: tuple[Any, ...] | None,
+    conn: asyncpg.Connection, org_id: str, generation: int, after: tuple[int, date] | None,
     limit: int, rep: str | None, team: str | None,
 ) -> list[asyncpg.Record]:  # fmt: skip
-    """Day rows (one per rep, team, day, metric and cut) in key order after the keyset `after`."""
+    """Day rows (one per rep, team, day, metric and cut) in key order (series, day) after the
+    keyset `after`: series are the org's for good, so a cursor outlives a rebuild."""
     params: list[Any] = [org_id, generation, limit]
-    where = "org_id = $1 AND generation = $2 AND grain = 'd' AND owner_kind = 'rep'"
+    where = "v.org_id = $1 AND v.generation = $2 AND v.grain = 'd' AND s.owner_kind = 'rep'"
     if rep is not None:
         params.append(rep)
-        where += f" AND owner_id = ${len(params)}"
+        where += f" AND s.owner_id = ${len(params)}"
     if team is not None:
         params.append(team)
-        where += f" AND team_id = ${len(params)}"
+        where += f" AND s.team_id = ${len(params)}"
     if after is not None:
-        params.append(list(after))
-        k = f"(${len(params)}::text[])"
-        where += (f" AND (owner_id, bucket, metric, team_id, product_line, tier, channel, "
-                  f"currency) > ({k}[1], {k}[2]::date, {k}[3], {k}[4], {k}[5], {k}[6], {k}[7], "
-                  f"{k}[8])")  # fmt: skip
+        params += list(after)
+        where += f" AND (v.series_id, v.bucket) > (${len(params) - 1}, ${len(params)})"
     rows: list[asyncpg.Record] = await conn.fetch(
         f"""
-        SELECT owner_id AS rep_id, bucket, metric, team_id, product_line, tier, channel,
-               currency, value
-        FROM scoring.kpi_rollups WHERE {where}
-        ORDER BY owner_id, bucket, metric, team_id, product_line, tier, channel, currency
+        SELECT v.series_id, s.owner_id AS rep_id, v.bucket, s.metric, s.team_id,
+               s.product_line, s.tier, s.channel, s.currency, v.value
+        FROM scoring.kpi_values v
+        JOIN scoring.kpi_series s ON s.org_id = v.org_id AND s.series_id = v.series_id
+        WHERE {where}
+        ORDER BY v.series_id, v.bucket
         LIMIT $3
         """,
         *params,

@@ -297,6 +297,7 @@ async def positions_become_per_org(
     assert (globex["next_generation"], globex["next_cursor"]) == (None, None)
     assert globex["rebuild_requested"] is True
 
+    await asyncio.to_thread(run_migrations, url)  # the rest, which today's services need
     # The services on the migrated database: appends go on from each org's own head, and
     # scoring follows on. acme's projection holds nothing of its first 4 events (this test
     # wrote no rows for them), so the visits it counts are exactly those folded after the
@@ -348,3 +349,60 @@ async def positions_become_per_org(
         await conn.close()
     assert row["folded"] == 4 + 2 + 3  # as stored, then the 5th, 6th and the new ones
     assert is_current(row["cursor"], "acme")  # the next page's sealed cursor replaced it
+
+
+ROLLUP_ROWS = [  # org, generation, grain, bucket, owner_kind, owner_id, team_id, cut…, metric, value
+    ("acme", 1, "d", "2026-07-01", "rep", "r1", "t1", "pl", "gold", "web", "", "visits", "3"),
+    ("acme", 1, "d", "2026-07-02", "rep", "r1", "t1", "pl", "gold", "web", "", "visits", "2"),
+    ("acme", 1, "m", "2026-07-01", "rep", "r1", "t1", "pl", "gold", "web", "", "visits", "5"),
+    ("acme", 1, "m", "2026-07-01", "org", "", "", "pl", "gold", "web", "", "visits", "5"),
+    ("acme", 2, "m", "2026-07-01", "org", "", "", "pl", "gold", "web", "", "visits", "4"),
+    ("acme", 1, "m", "2026-07-01", "team", "t1", "t1", "", "", "", "EUR", "revenue_won", "9.50"),
+    ("globex", 1, "d", "2026-07-01", "rep", "r1", "t1", "pl", "gold", "web", "", "visits", "7"),
+]
+ROLLUP_COLUMNS = ("org_id, generation, grain, bucket, owner_kind, owner_id, team_id, "
+                  "product_line, tier, channel, currency, metric, value")  # fmt: skip
+
+
+async def _rollups(conn: asyncpg.Connection) -> list[tuple[str, ...]]:
+    rows = await conn.fetch(
+        f"SELECT {ROLLUP_COLUMNS} FROM scoring.kpi_rollups ORDER BY {ROLLUP_COLUMNS}"
+    )
+    return sorted(tuple(str(v) for v in r) for r in rows)
+
+
+async def test_rollups_move_to_series_and_back_unchanged(base_url):
+    """The series-id migration keeps every rollup row: read through the `kpi_rollups` view
+    after it, and from the restored table after its downgrade."""
+    async with scratch_database(base_url, "migrate", revision=None) as url:
+        await asyncio.to_thread(run_migrations, url, "20261216_activity_about_indexes")
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            await conn.executemany(
+                f"INSERT INTO scoring.kpi_rollups ({ROLLUP_COLUMNS}) VALUES ($1, $2, $3,"
+                " $4::text::date, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::numeric)",
+                ROLLUP_ROWS,
+            )
+            before = await _rollups(conn)
+            await asyncio.to_thread(run_migrations, url, "20261217_scoring_rollup_series")
+            assert await _rollups(conn) == before
+            # One series per org and dimensions, shared by the generations:
+            assert await conn.fetchval("SELECT count(*) FROM scoring.kpi_series") == 4
+            assert await conn.fetchval("SELECT count(*) FROM scoring.kpi_values") == 7
+            await asyncio.to_thread(_downgrade, url, "20261216_activity_about_indexes")
+            assert await conn.fetchval("SELECT to_regclass('scoring.kpi_series')") is None
+            assert await _rollups(conn) == before
+        finally:
+            await conn.close()
+
+
+def _downgrade(url: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from shared.config import REPO_ROOT
+
+    cfg = Config(str(REPO_ROOT / "alembic.ini"))
+    cfg.attributes["url"] = url
+    cfg.attributes["skip_logging"] = True
+    command.downgrade(cfg, revision)

@@ -272,25 +272,23 @@ async def leaderboard(
 
 EXPORT_COLUMNS = ("org_id", "day", "rep_id", "team_id", "product_line", "tier", "channel",
                   "currency", "metric", "value")  # fmt: skip
-_KEY = ("rep_id", "bucket", "metric", "team_id", "product_line", "tier", "channel", "currency")
 
 
 def encode_export_cursor(row: asyncpg.Record, org: str) -> str:
-    values = [row[k].isoformat() if k == "bucket" else row[k] for k in _KEY]
-    return encode_keyset("k1", values, org)
+    """The keyset of the last row handed out: its series and day (`repository.export_page`)."""
+    return encode_keyset("k2", [str(row["series_id"]), row["bucket"].isoformat()], org)
 
 
-def decode_export_cursor(cursor: str | None, org: str) -> tuple[Any, ...] | None:
+def decode_export_cursor(cursor: str | None, org: str) -> tuple[int, date] | None:
     if not cursor:
         return None
-    key = decode_keyset("k1", cursor, len(_KEY), org)
-    try:  # the day must be one PostgreSQL reads the same way (no ISO week dates)
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", key[1]):
-            raise ValueError(key[1])
-        date.fromisoformat(key[1])
+    series, day = decode_keyset("k2", cursor, 2, org)
+    try:
+        if not re.fullmatch(r"\d{1,18}", series) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+            raise ValueError(cursor)
+        return int(series), date.fromisoformat(day)
     except ValueError as exc:
         raise bad_cursor() from exc
-    return tuple(key)
 
 
 def export_rows_as_dicts(org_id: str, rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:

@@ -129,9 +129,12 @@ async def write(
                                           list(book.customers.values()))  # fmt: skip
     scored_at = time.monotonic()
     steps: dict[str, float] = {}
+    with _timed(steps, "series"):  # committed before the generation's transaction: see `series`
+        await stage.series(job.org)
     async with conn.transaction():
         with _timed(steps, "rollups"):
             await stage.write(job.org, job.new)
+        steps["rollups"] += steps.pop("series")
         with _timed(steps, "entities"):
             await repository.copy_generation(conn, job.org, job.new, result.wins, entities)
         with _timed(steps, "scores"):

@@ -16,10 +16,17 @@ async def latest_day(
     On a day spent in two teams, the first team by id (a roster will settle it)."""
     row = await conn.fetchrow(
         """
-        SELECT team_id, bucket FROM scoring.kpi_rollups
-        WHERE org_id = $1 AND generation = $2 AND grain = 'd' AND owner_kind = 'rep'
-          AND owner_id = $3 AND value <> 0
-        ORDER BY bucket DESC, team_id
+        SELECT s.team_id, v.bucket
+        FROM scoring.kpi_series s
+        CROSS JOIN LATERAL (  -- each of the rep's series: its latest day row, from the index
+            SELECT bucket FROM scoring.kpi_values v
+            WHERE v.org_id = s.org_id AND v.generation = $2 AND v.series_id = s.series_id
+              AND v.grain = 'd' AND v.value <> 0
+            ORDER BY v.bucket DESC
+            LIMIT 1
+        ) v
+        WHERE s.org_id = $1 AND s.owner_kind = 'rep' AND s.owner_id = $3
+        ORDER BY v.bucket DESC, s.team_id
         LIMIT 1
         """,
         org_id, generation, rep_id,

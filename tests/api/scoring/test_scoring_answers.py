@@ -26,9 +26,9 @@ async def visits(scoring: httpx.AsyncClient, headers: dict[str, str], **params: 
 async def tamper(db: asyncpg.Pool, org: str) -> None:
     """Add 100 to the org's stored July visits (one month row), as no service ever would."""
     status = await db.execute(
-        "UPDATE scoring.kpi_rollups SET value = value + 100 WHERE ctid = (SELECT ctid FROM"
-        " scoring.kpi_rollups WHERE org_id = $1 AND metric = 'visits' AND grain = 'm'"
-        " AND owner_kind = 'org' LIMIT 1)",
+        "UPDATE scoring.kpi_values SET value = value + 100 WHERE (org_id, series_id) = (SELECT"
+        " org_id, series_id FROM scoring.kpi_rollups WHERE org_id = $1 AND metric = 'visits'"
+        " AND grain = 'm' AND owner_kind = 'org' LIMIT 1) AND grain = 'm'",
         org,
     )
     assert status == "UPDATE 1"

@@ -135,14 +135,14 @@ class TestTheLeaderboardRefusesABadQueryNamingTheParameter:
 
 def cursor_of(key: Any) -> str:
     """A cursor in the export's old readable form (refused: cursors are sealed), around any JSON."""
-    return "k1." + base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
+    return "k2." + base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
 
 
 def sealed(key: list[str], org: str) -> str:
     """A cursor sealed as the export seals its own (what a holder of the key could forge)."""
     from shared.pagination import encode_keyset
 
-    return encode_keyset("k1", key, org)
+    return encode_keyset("k2", key, org)
 
 
 async def a_real_cursor_key(scoring: httpx.AsyncClient, post_events, auth, org) -> list[str]:
@@ -156,7 +156,7 @@ async def a_real_cursor_key(scoring: httpx.AsyncClient, post_events, auth, org) 
     answer = await scoring.get("/v1/export/kpis", params={"limit": 1}, headers=auth())
     from shared.pagination import decode_keyset
 
-    return decode_keyset("k1", answer.headers["x-next-cursor"], 8, org)
+    return decode_keyset("k2", answer.headers["x-next-cursor"], 2, org)
 
 
 def with_day(key: list[str], day: str) -> list[str]:
@@ -182,9 +182,9 @@ EXPORT_CASES = [
     case("owner boss", {"owner": "boss"}, "owner"),
     case("cursor garbage", {"cursor": "garbage"}, "cursor"),
     case("cursor of the feed", {"cursor": "djEuMw"}, "cursor"),
-    case("cursor prefix only", {"cursor": "k1."}, "cursor"),
-    case("cursor not base64", {"cursor": "k1.###"}, "cursor"),
-    case("cursor not JSON", {"cursor": "k1." + base64.urlsafe_b64encode(b"{oops").decode()},
+    case("cursor prefix only", {"cursor": "k2."}, "cursor"),
+    case("cursor not base64", {"cursor": "k2.###"}, "cursor"),
+    case("cursor not JSON", {"cursor": "k2." + base64.urlsafe_b64encode(b"{oops").decode()},
          "cursor"),
     case("cursor an object", {"cursor": cursor_of({"day": "2026-07-01"})}, "cursor"),
     case("cursor too short", {"cursor": cursor_of(["r1", "2026-07-01"])}, "cursor"),
