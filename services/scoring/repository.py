@@ -396,11 +396,17 @@ async def delete_entities(
 
 
 # The dimensions of a rollup row, as `RollupKey` holds them after its grain and bucket: a
-# series of the org (scoring.kpi_series), whose rows (scoring.kpi_values) are keyed by its id.
+# series of the org (scoring.kpi_series), whose rows (scoring.kpi_values) are keyed by its id,
+# a hash of them (`scoring.series_id`, see the migration 20261217_scoring_rollup_series).
 SERIES_COLUMNS = ("owner_kind", "owner_id", "team_id", "product_line", "tier", "channel",
                   "currency", "metric")  # fmt: skip
-_SAME_SERIES = " AND ".join(f"s.{c} = k.{c}" for c in SERIES_COLUMNS)
 _SERIES_LIST = ", ".join(SERIES_COLUMNS)
+_SERIES_ID = "scoring.series_id({})".format(", ".join(f"k.{c}" for c in SERIES_COLUMNS))
+_SAME_SERIES = " AND ".join(f"s.{c} = k.{c}" for c in SERIES_COLUMNS)
+
+
+class SeriesCollision(RuntimeError):
+    """Two dimensions of an org hash to one series id: refused rather than summed together."""
 
 
 def _arrays(first: int, count: int) -> str:
@@ -422,20 +428,39 @@ def _rollup_columns(keys: Iterable[RollupKey]) -> list[list[Any]]:
 
 
 async def add_series(conn: asyncpg.Connection, org_id: str, columns: list[list[Any]]) -> None:
-    """Add the org's series named by the eight dimension columns that it does not have yet.
+    """Add the org's series named by the eight dimension columns that it does not have yet, and
+    check that each of them is now stored under its id with its own dimensions.
 
-    In key order, so two writers of one org (a page and a rebuild) never wait for each other in
+    In id order, so two writers of one org (a page and a rebuild) never wait for each other in
     opposite orders; a rebuild adds its series before its long transaction (`FactStage.series`),
     so a page never waits for that."""
+    distinct = f"SELECT DISTINCT * FROM unnest({_arrays(2, 8)}) AS k({_SERIES_LIST})"
     await conn.execute(
         f"""
-        INSERT INTO scoring.kpi_series (org_id, {_SERIES_LIST})
-        SELECT DISTINCT $1::text, * FROM unnest({_arrays(2, 8)}) AS k({_SERIES_LIST})
-        ORDER BY 1, 2, 3, 9, 4, 5, 6, 7, 8
+        INSERT INTO scoring.kpi_series (org_id, series_id, {_SERIES_LIST})
+        SELECT $1::text, {_SERIES_ID}, k.* FROM ({distinct}) k
+        ORDER BY 2
         ON CONFLICT DO NOTHING
         """,
         org_id, *columns,
     )  # fmt: skip
+    await _check_series(conn, org_id, f"({distinct})", *columns)
+
+
+async def _check_series(conn: asyncpg.Connection, org_id: str, keys: str, *args: Any) -> None:
+    """Raise SeriesCollision unless every series of `keys` (a relation of the dimensions) is
+    stored under its id with these dimensions (a statement of its own: it sees what the insert
+    before it added, in this transaction or in others)."""
+    wrong = await conn.fetchval(
+        f"""
+        SELECT count(*) FROM {keys} k
+        LEFT JOIN scoring.kpi_series s ON s.org_id = $1 AND s.series_id = {_SERIES_ID}
+        WHERE s.series_id IS NULL OR NOT ({_SAME_SERIES})
+        """,
+        org_id, *args, timeout=None,
+    )  # fmt: skip
+    if wrong:
+        raise SeriesCollision(f"{wrong} series of org {org_id} share an id with other dimensions")
 
 
 async def add_rollups(
@@ -449,10 +474,9 @@ async def add_rollups(
     await conn.execute(
         f"""
         INSERT INTO scoring.kpi_values (org_id, generation, series_id, grain, bucket, value)
-        SELECT $1, $2, s.series_id, k.grain, k.bucket, k.value
+        SELECT $1, $2, {_SERIES_ID}, k.grain, k.bucket, k.value
         FROM unnest($3::text[], $4::text[]::date[], {_arrays(5, 8)},
                     $13::text[]::numeric[]) AS k(grain, bucket, {_SERIES_LIST}, value)
-        JOIN scoring.kpi_series s ON s.org_id = $1 AND {_SAME_SERIES}
         ON CONFLICT ON CONSTRAINT pk_kpi_values
         DO UPDATE SET value = scoring.kpi_values.value + excluded.value
         """,
@@ -473,8 +497,7 @@ async def drop_zero_rollups(
         DELETE FROM scoring.kpi_values v
         USING unnest($3::text[], $4::text[]::date[], {_arrays(5, 8)})
                 AS k(grain, bucket, {_SERIES_LIST})
-            JOIN scoring.kpi_series s ON s.org_id = $1 AND {_SAME_SERIES}
-        WHERE v.org_id = $1 AND v.generation = $2 AND v.series_id = s.series_id
+        WHERE v.org_id = $1 AND v.generation = $2 AND v.series_id = {_SERIES_ID}
             AND v.grain = k.grain AND v.bucket = k.bucket AND v.value = 0
         """,
         org_id, generation, *columns,
@@ -542,21 +565,31 @@ class FactStage:
         change, so one added for a rebuild that then fails is harmless): the live follower may
         add series meanwhile, and must not wait for the rebuild's long transaction to do so."""
         await self._conn.execute(
-            f"""
-            INSERT INTO scoring.kpi_series (org_id, {_SERIES_LIST})
-            SELECT DISTINCT $1::text, o.kind, o.owner, o.team, c.product_line, c.tier,
-                   c.channel, c.currency, c.metric
+            """
+            DROP TABLE IF EXISTS scoring_stage_series;
+            CREATE TEMP TABLE scoring_stage_series AS
+            SELECT DISTINCT o.kind AS owner_kind, o.owner AS owner_id, o.team AS team_id,
+                   c.product_line, c.tier, c.channel, c.currency, c.metric
             FROM (SELECT DISTINCT rep_id, team_id, product_line, tier, channel, currency, metric
                   FROM scoring_stage) c
             CROSS JOIN LATERAL (VALUES ('rep', c.rep_id, c.team_id), ('org', '', ''),
                                        ('team', c.team_id, c.team_id)) AS o(kind, owner, team)
             WHERE o.kind <> 'team' OR c.team_id <> ''
-            ORDER BY 1, 2, 3, 9, 4, 5, 6, 7, 8
+            """,
+            timeout=None,
+        )
+        await self._conn.execute(
+            f"""
+            INSERT INTO scoring.kpi_series (org_id, series_id, {_SERIES_LIST})
+            SELECT $1::text, {_SERIES_ID}, k.* FROM scoring_stage_series k
+            ORDER BY 2
             ON CONFLICT DO NOTHING
             """,
             org_id,
             timeout=None,
         )
+        await _check_series(self._conn, org_id, "scoring_stage_series")
+        await self._conn.execute("DROP TABLE scoring_stage_series")
 
     async def write(self, org_id: str, generation: int) -> None:
         """Day rows per rep and team; month rows per rep, team and org (as `expand`), each
@@ -600,9 +633,9 @@ class FactStage:
                          m.currency, m.metric
             )
             INSERT INTO scoring.kpi_values (org_id, generation, series_id, grain, bucket, value)
-            SELECT $1::text, $2::int, s.series_id, k.grain, k.bucket, k.value
-            FROM k JOIN scoring.kpi_series s ON s.org_id = $1 AND {_SAME_SERIES}
-            ORDER BY s.series_id, k.grain, k.bucket
+            SELECT $1::text, $2::int, {_SERIES_ID}, k.grain, k.bucket, k.value
+            FROM k
+            ORDER BY 3, k.grain, k.bucket
             """,
             org_id,
             generation,

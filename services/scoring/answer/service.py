@@ -284,8 +284,10 @@ def decode_export_cursor(cursor: str | None, org: str) -> tuple[int, date] | Non
         return None
     series, day = decode_keyset("k2", cursor, 2, org)
     try:
-        if not re.fullmatch(r"\d{1,18}", series) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+        if not re.fullmatch(r"-?\d{1,19}", series) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
             raise ValueError(cursor)
+        if not -(2**63) <= int(series) < 2**63:  # a series id is a bigint
+            raise ValueError(series)
         return int(series), date.fromisoformat(day)
     except ValueError as exc:
         raise bad_cursor() from exc
