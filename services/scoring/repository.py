@@ -435,7 +435,7 @@ async def add_series(conn: asyncpg.Connection, org_id: str, columns: list[list[A
     opposite orders; a rebuild adds its series before its long transaction (`FactStage.series`),
     so a page never waits for that."""
     distinct = f"SELECT DISTINCT * FROM unnest({_arrays(2, 8)}) AS k({_SERIES_LIST})"
-    await conn.execute(
+    status = await conn.execute(
         f"""
         INSERT INTO scoring.kpi_series (org_id, series_id, {_SERIES_LIST})
         SELECT $1::text, {_SERIES_ID}, k.* FROM ({distinct}) k
@@ -444,7 +444,14 @@ async def add_series(conn: asyncpg.Connection, org_id: str, columns: list[list[A
         """,
         org_id, *columns,
     )  # fmt: skip
-    await _check_series(conn, org_id, f"({distinct})", *columns)
+    if not _inserted_all(status, len(set(zip(*columns, strict=True)))):
+        await _check_series(conn, org_id, f"({distinct})", *columns)
+
+
+def _inserted_all(status: str, distinct: int) -> bool:
+    """Whether an insert of `distinct` series added every one (then none shares an id with a
+    stored series or with another of them, and there is nothing to check)."""
+    return int(status.rsplit(" ", 1)[-1]) == distinct
 
 
 async def _check_series(conn: asyncpg.Connection, org_id: str, keys: str, *args: Any) -> None:
@@ -564,32 +571,37 @@ class FactStage:
         of their own before the rebuild's (series are shared by every generation and never
         change, so one added for a rebuild that then fails is harmless): the live follower may
         add series meanwhile, and must not wait for the rebuild's long transaction to do so."""
-        await self._conn.execute(
-            """
-            DROP TABLE IF EXISTS scoring_stage_series;
-            CREATE TEMP TABLE scoring_stage_series AS
-            SELECT DISTINCT o.kind AS owner_kind, o.owner AS owner_id, o.team AS team_id,
-                   c.product_line, c.tier, c.channel, c.currency, c.metric
-            FROM (SELECT DISTINCT rep_id, team_id, product_line, tier, channel, currency, metric
-                  FROM scoring_stage) c
-            CROSS JOIN LATERAL (VALUES ('rep', c.rep_id, c.team_id), ('org', '', ''),
-                                       ('team', c.team_id, c.team_id)) AS o(kind, owner, team)
-            WHERE o.kind <> 'team' OR c.team_id <> ''
-            """,
-            timeout=None,
-        )
-        await self._conn.execute(
-            f"""
-            INSERT INTO scoring.kpi_series (org_id, series_id, {_SERIES_LIST})
-            SELECT $1::text, {_SERIES_ID}, k.* FROM scoring_stage_series k
-            ORDER BY 2
-            ON CONFLICT DO NOTHING
-            """,
-            org_id,
-            timeout=None,
-        )
-        await _check_series(self._conn, org_id, "scoring_stage_series")
-        await self._conn.execute("DROP TABLE scoring_stage_series")
+        async with self._conn.transaction():
+            await self._conn.execute(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
+            await self._conn.execute(
+                """
+                DROP TABLE IF EXISTS scoring_stage_series;
+                CREATE TEMP TABLE scoring_stage_series AS
+                SELECT DISTINCT o.kind AS owner_kind, o.owner AS owner_id, o.team AS team_id,
+                       c.product_line, c.tier, c.channel, c.currency, c.metric
+                FROM (SELECT DISTINCT rep_id, team_id, product_line, tier, channel, currency,
+                             metric FROM scoring_stage) c
+                CROSS JOIN LATERAL (VALUES ('rep', c.rep_id, c.team_id), ('org', '', ''),
+                                           ('team', c.team_id, c.team_id)) AS o(kind, owner, team)
+                WHERE o.kind <> 'team' OR c.team_id <> ''
+                """,
+                timeout=None,
+            )
+            status = await self._conn.execute(
+                f"""
+                INSERT INTO scoring.kpi_series (org_id, series_id, {_SERIES_LIST})
+                SELECT $1::text, {_SERIES_ID}, k.* FROM scoring_stage_series k
+                ORDER BY 2
+                ON CONFLICT DO NOTHING
+                """,
+                org_id,
+                timeout=None,
+            )
+            if not _inserted_all(status, await self._conn.fetchval(
+                "SELECT count(*) FROM scoring_stage_series"
+            )):  # fmt: skip
+                await _check_series(self._conn, org_id, "scoring_stage_series")
+            await self._conn.execute("DROP TABLE scoring_stage_series")
 
     async def write(self, org_id: str, generation: int) -> None:
         """Day rows per rep and team; month rows per rep, team and org (as `expand`), each
