@@ -131,8 +131,8 @@ class RebuildStatus(BaseModel):
     phases: dict[str, float] | None = Field(
         None,
         description="When done: seconds spent replaying the log (reading and folding it), "
-        "scoring its leads, deals and accounts, writing the new tables, and catching up with "
-        "the feed before the swap.",
+        "scoring its leads, deals and accounts (beside the writing, which it overlaps), writing "
+        "the new tables (from the replay's end), and catching up with the feed before the swap.",
     )
     write_steps: dict[str, float] | None = Field(
         None,

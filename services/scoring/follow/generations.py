@@ -20,10 +20,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from shared import tasks
 from shared.clients.activity import ActivityClient
 
 from .. import jobs, repository
@@ -35,6 +37,7 @@ Score = Callable[
     [list[jobs.Profile], list[jobs.Profile]], Awaitable[tuple[list[ScoreRow], list[HealthRow]]]
 ]
 PROGRESS_SECONDS = 0.5
+T = TypeVar("T")
 
 
 class Superseded(RuntimeError):
@@ -76,8 +79,9 @@ class Written:
     outcomes: int
     currency: str | None
     replay_seconds: float  # reading and folding the log (fact sums staged as they pile up)
-    score_seconds: float  # scoring the open leads and deals, judging the accounts
-    write_seconds: float  # writing the new generation, after the scores
+    score_seconds: float  # scoring the open leads and deals, judging the accounts (its own
+    # time: it runs while the rollups are written, so it overlaps `write_seconds`)
+    write_seconds: float  # writing the new generation, from the replay's end
     # …of which: the rollups (summed from the staged facts), the wins and entities, the scores
     # and health, and the planner statistics
     write_steps: Mapping[str, float] = field(default_factory=dict)
@@ -125,36 +129,42 @@ async def write(
     replayed_at = time.monotonic()
     book = result.book
     entities = [(kind, key, value) for kind in KINDS for key, value in getattr(book, kind).items()]
-    score_rows, health_rows = await score(list(book.prospects.values()),
-                                          list(book.customers.values()))  # fmt: skip
-    scored_at = time.monotonic()
+    # The scores are computed (Python, in a thread or worker processes) while PostgreSQL adds
+    # up and writes the rollups: each would otherwise wait for the other.
+    scoring = asyncio.ensure_future(
+        _timed_call(score(list(book.prospects.values()), list(book.customers.values())))
+    )
     steps: dict[str, float] = {}
-    with _timed(steps, "series"):  # committed before the generation's transaction: see `series`
-        await stage.series(job.org)
-    async with conn.transaction():
-        with _timed(steps, "rollups"):
-            await stage.write(job.org, job.new)
-        steps["rollups"] += steps.pop("series")
-        with _timed(steps, "entities"):
-            await repository.copy_generation(conn, job.org, job.new, result.wins, entities)
-        with _timed(steps, "scores"):
-            await repository.replace_scores_and_health(
-                conn, job.org, job.new, score_rows, health_rows
-            )
-        with _timed(steps, "statistics"):
-            await repository.analyze_generations(conn)
-        if not await repository.open_next(
-            conn, job.org, old=job.old, new=job.new, cursor=replayed.cursor
-        ):
-            raise Superseded(job.org)
+    try:
+        with _timed(steps, "series"):  # committed before the generation's transaction
+            await stage.series(job.org)
+        async with conn.transaction():
+            with _timed(steps, "rollups"):
+                await stage.write(job.org, job.new)
+            steps["rollups"] += steps.pop("series")
+            with _timed(steps, "entities"):
+                await repository.copy_generation(conn, job.org, job.new, result.wins, entities)
+            (score_rows, health_rows), score_seconds = await scoring
+            with _timed(steps, "scores"):
+                await repository.replace_scores_and_health(
+                    conn, job.org, job.new, score_rows, health_rows
+                )
+            with _timed(steps, "statistics"):
+                await repository.analyze_generations(conn)
+            if not await repository.open_next(
+                conn, job.org, old=job.old, new=job.new, cursor=replayed.cursor
+            ):
+                raise Superseded(job.org)
+    finally:  # a write that failed before it took the scores: stop them, take their error
+        await tasks.stop(scoring)
     return Written(
         cursor=replayed.cursor, position=replayed.position,
         last_recorded_at=replayed.last_recorded_at, folded=result.folded, voided=result.voided,
         skipped=dict(result.skipped),
         outcomes=sum(1 for p in book.prospects.values() if p.outcome is not None),
         currency=await repository.first_currency(conn, job.org, job.new),
-        replay_seconds=replayed_at - started, score_seconds=scored_at - replayed_at,
-        write_seconds=time.monotonic() - scored_at, write_steps=steps,
+        replay_seconds=replayed_at - started, score_seconds=score_seconds,
+        write_seconds=time.monotonic() - replayed_at, write_steps=steps,
     )  # fmt: skip
 
 
@@ -169,8 +179,8 @@ async def _write_alone(dsn: str, activity_url: str, token: str, job: Job) -> Wri
     async def score(
         prospects: list[jobs.Profile], customers: list[jobs.Profile]
     ) -> tuple[list[ScoreRow], list[HealthRow]]:
-        return jobs.score_org(prospects, customers, job.models, job.day, timezone,
-                              job.currency, job.rules)  # fmt: skip
+        return await asyncio.to_thread(jobs.score_org, prospects, customers, job.models, job.day,
+                                       timezone, job.currency, job.rules)  # fmt: skip
 
     conn = await asyncpg.connect(dsn, server_settings={"application_name": "scoring-rebuild"})
     try:
@@ -178,6 +188,12 @@ async def _write_alone(dsn: str, activity_url: str, token: str, job: Job) -> Wri
             return await write(conn, client, job, score, alone=True)
     finally:
         await conn.close()
+
+
+async def _timed_call(work: Awaitable[T]) -> tuple[T, float]:
+    """What `work` returns, and how long it took."""
+    started = time.monotonic()
+    return await work, time.monotonic() - started
 
 
 @contextlib.contextmanager
