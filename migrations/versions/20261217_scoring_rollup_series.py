@@ -65,10 +65,11 @@ def upgrade() -> None:
         )
         """
     )
-    # Reads pick an owner's series (of some metrics), then their rows by the values' key.
+    # Reads pick the series of some metrics of an owner kind (of one owner, or all reps' for a
+    # team's or the org's days), then each one's rows by the values' key.
     op.execute(
-        "CREATE INDEX ix_kpi_series_owner ON scoring.kpi_series (org_id, owner_kind, owner_id,"
-        " metric)"
+        "CREATE INDEX ix_kpi_series_metric ON scoring.kpi_series (org_id, owner_kind, metric,"
+        " owner_id)"
     )
     op.execute(
         """

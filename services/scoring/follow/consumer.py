@@ -917,7 +917,10 @@ class Consumer:
                 page_size=self.settings.page_size,
                 models=await self.scorer.models(conn, org, row), day=day,
                 currency=self.scorer.currency(row), rules=self.scorer.job_rules,
-                until=head.head_recorded_at, reason=reason,
+                # Chasing (asked): up to the head as it began, the catch-up below folds the
+                # rest. A bulk catch-up replays on to the head as the log grows instead.
+                until=head.head_recorded_at if chase else None, to_first_new_void=not chase,
+                reason=reason,
             )  # fmt: skip
             written = await self._write_generation(conn, client, job)
             written_at = time.monotonic()

@@ -64,6 +64,10 @@ class Job:
     # start, are left to the catch-up after it, with what else came in meanwhile.
     until: datetime | None = None
     reason: str = "asked"
+    # A bulk catch-up (`until` None): the replay reads on as the log grows, to its head, and
+    # ends before the first void logged since it began (replayer.replay_org), so an import
+    # still running is replayed in one pass, not in one per catch-up.
+    to_first_new_void: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,7 @@ async def write(
         replayed = await replay_org(
             client, ZoneInfo(job.timezone), page_size=job.page_size, until=job.until,
             progress=progress, stage=stage, after_page=_collect_young if alone else None,
+            to_first_new_void=job.to_first_new_void,
         )  # fmt: skip
     result = replayed.replay
     await stage.add(result.sums)

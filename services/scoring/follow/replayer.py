@@ -70,16 +70,23 @@ async def replay_org(
     progress: Progress | None = None,
     stage: Stage | None = None,
     after_page: Callable[[], object] | None = None,
+    to_first_new_void: bool = False,
 ) -> Replayed:
     """Fold the org's log (events recorded up to `until`, if given) from an empty book. With a
     `stage`, fact sums are handed over as they pile up (the replay's own `sums` then holds only
     the last ones not yet handed over). `after_page` is called after each page is folded,
-    before the next is read (generations.py collects the page's garbage there)."""
+    before the next is read (generations.py collects the page's garbage there).
+
+    `to_first_new_void` (a bulk catch-up, without `until`): read on as the log grows, up to its
+    head, but stop before the first void that was not in the log when the replay began, instead
+    of starting over: the replay then ends with the events before it, and the follower folds
+    the void (correcting in place) and what follows."""
     voided = await voided_ids(client, page_size=page_size, until=until)
     while True:
         restart = await _fold_all(
-            client, timezone, frozenset(voided), page_size, until, progress, stage, after_page
-        )
+            client, timezone, frozenset(voided), page_size, until, progress, stage, after_page,
+            to_first_new_void,
+        )  # fmt: skip
         if isinstance(restart, Replayed):
             return restart
         voided |= restart
@@ -96,8 +103,10 @@ async def _fold_all(
     progress: Progress | None,
     stage: Stage | None,
     after_page: Callable[[], object] | None = None,
+    to_first_new_void: bool = False,
 ) -> Replayed | set[str]:
-    """The replay, or the voids it met that it did not know (then it must start over)."""
+    """The replay, or the voids it met that it did not know (then it must start over, unless
+    `to_first_new_void`: then it ends before the first of them)."""
     from ..projections.kpis import Book
 
     result = Replay(Book(timezone))
@@ -120,12 +129,12 @@ async def _fold_all(
                 items = kept
             else:
                 done = not page["has_more"]
-            new_voids = {
-                e["data"]["voided_event_id"] for e in items
-                if e["type"] == VOID and e["data"]["voided_event_id"] not in voided
-            }  # fmt: skip
+            new_voids = {e["data"]["voided_event_id"] for e in items if _is_new_void(e, voided)}
             if new_voids:
-                return new_voids
+                if not to_first_new_void:
+                    return new_voids
+                first = next(i for i, e in enumerate(items) if _is_new_void(e, voided))
+                items, done = items[:first], True
             feed(result, items, voided)
             if after_page is not None:
                 after_page()
@@ -147,6 +156,10 @@ async def _fold_all(
             asked = page["next"]
     finally:  # a page fetched ahead and never used: stop it, and take its error if it failed
         await tasks.stop(ahead)
+
+
+def _is_new_void(event: dict[str, Any], voided: frozenset[str]) -> bool:
+    return event["type"] == VOID and event["data"]["voided_event_id"] not in voided
 
 
 async def _cursor_after(client: ActivityClient, asked: str | None, count: int) -> str:

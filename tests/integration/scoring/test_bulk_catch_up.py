@@ -10,6 +10,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -20,9 +21,11 @@ from fastapi import FastAPI
 from salesperf.synthetic import iter_events
 from services.activity.main import create_app as create_activity
 from services.scoring.follow.consumer import Consumer
+from services.scoring.follow.replayer import replay_org
 from services.scoring.repository import GENERATION_TABLES
 from shared import tasks
 from shared.auth import issue_token
+from shared.clients.activity import ActivityClient
 from shared.db import asyncpg_dsn
 from tests.api.activity.conftest import activity_settings
 from tests.api.scoring.conftest import scoring_settings
@@ -157,13 +160,13 @@ async def test_with_the_bulk_path_off_a_follower_folds_page_by_page(
     assert row["folded"] == len(events)
 
 
-async def test_a_rebuild_while_voids_keep_coming_replays_up_to_where_it_began(
+async def test_a_bulk_catch_up_while_voids_keep_coming_ends_before_the_first_new_one(
     activity: FastAPI, own_database: str, pool: asyncpg.Pool
 ) -> None:
-    """A replay that meets a void it did not list first must start over; one reading to the end
-    of a log that keeps growing with voids (a history being imported) would start over for
-    ever. A rebuild replays up to the head of the log when it began, and leaves the rest (its
-    voids too) to the follower."""
+    """A replay that meets a void it did not list first would have to start over; one reading
+    to the end of a log that keeps growing with voids (a history being imported) would start
+    over for ever. A bulk catch-up ends before the first such void, and leaves the rest (that
+    void too) to the follower."""
     org = "voids-org"
     events = [e for e in iter_events(teams=1, reps_per_team=2, scale=0.3, seed=8)
               if e["type"] in ("visit.logged", "call.logged")][:500]  # fmt: skip
@@ -210,3 +213,38 @@ async def test_a_rebuild_while_voids_keep_coming_replays_up_to_where_it_began(
         org,
     )
     assert visits == len(events)  # every visit added while voiding was voided
+
+
+async def test_a_bulk_catch_up_replays_what_came_in_while_it_ran(
+    activity: FastAPI, own_database: str
+) -> None:
+    """The log grows while the replay reads it (an import still running): the replay reads on
+    past the head it began at, to the head as it grows, and ends right before a void logged
+    meanwhile (which it did not list when it began)."""
+    org = "growing-org"
+    events = [e for e in iter_events(teams=1, reps_per_team=2, scale=0.6, seed=9)
+              if e["type"] in ("visit.logged", "call.logged")][:310]  # fmt: skip
+    assert len(events) == 310
+    await post(activity, org, events[:200])
+    heads: list[int] = []
+
+    async def log_grows(seen: int) -> None:  # after each page the replay folds
+        if not heads:  # more events, as an import stores them
+            heads.append(await post(activity, org, events[200:300]))
+        elif len(heads) == 1:  # a void of the first event, and more after it
+            void = {"event_id": str(uuid.uuid4()), "type": "event.voided",
+                    "stream": events[0]["stream"], "occurred_at": events[0]["occurred_at"],
+                    "data": {"voided_event_id": events[0]["event_id"], "reason": "typo"}}  # fmt: skip
+            heads.append(await post(activity, org, [void, *events[300:]]))
+
+    token = issue_token(JWT_SECRET, org=org, role="service", sub="scoring")
+    transport = httpx.ASGITransport(app=activity)
+    async with ActivityClient("http://activity", token, transport=transport) as client:
+        replayed = await replay_org(client, ZoneInfo("UTC"), page_size=50, progress=log_grows,
+                                    to_first_new_void=True)  # fmt: skip
+        # Its cursor is right before the void: the follower goes on from it.
+        rest = await client.raw_page(replayed.cursor, limit=100)
+    assert heads == [300, 311]
+    assert (replayed.position, replayed.replay.folded, replayed.replay.voided) == (300, 300, 0)
+    assert [e["position"] for e in rest["items"]] == list(range(301, 312))
+    assert rest["items"][0]["type"] == "event.voided"
