@@ -40,11 +40,13 @@ VIEW = """
 
 
 def upgrade() -> None:
+    # STABLE (array_out is) and not STRICT (ARRAY[] is not): so the planner inlines it, which
+    # measured 0.7 µs a row against 2.5 µs called (NOT NULL columns refuse a NULL dimension).
     op.execute(
         f"""
         CREATE FUNCTION scoring.series_id(owner_kind text, owner_id text, team_id text,
             product_line text, tier text, channel text, currency text, metric text)
-        RETURNS bigint LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+        RETURNS bigint LANGUAGE sql STABLE PARALLEL SAFE
         AS $$ SELECT hashtextextended(ARRAY[{DIMENSIONS}]::text, 0) $$
         """
     )

@@ -29,6 +29,9 @@ from .projections.rollup import RollupKey, Rollups
 # while alive, and one exclusive lock per org it folds (class LEASE_CLASS, key leases.key(org)).
 REPLICA_LOCK = (0x5C0E, 2)
 LEASE_CLASS = 0x5C0F
+# A transaction lock per org (class SERIES_CLASS, key hashtext(org)) taken by whoever adds
+# series: a page and a rebuild never insert an org's series at the same time, in any order.
+SERIES_CLASS = 0x5C10
 REBUILD_WORK_MEM = "256MB"  # for adding up a rebuild's staged sums
 
 GENERATION_TABLES = ("kpi_values", "wins", "entities", "scores", "health")
@@ -431,9 +434,11 @@ async def add_series(conn: asyncpg.Connection, org_id: str, columns: list[list[A
     """Add the org's series named by the eight dimension columns that it does not have yet, and
     check that each of them is now stored under its id with its own dimensions.
 
-    In id order, so two writers of one org (a page and a rebuild) never wait for each other in
-    opposite orders; a rebuild adds its series before its long transaction (`FactStage.series`),
+    Under the org's series lock (held to the end of the caller's transaction), so two writers
+    of one org (a page and a rebuild) never wait for each other's series in opposite orders; a
+    rebuild adds its series in a short transaction before its long one (`FactStage.series`),
     so a page never waits for that."""
+    await _lock_series(conn, org_id)
     distinct = f"SELECT DISTINCT * FROM unnest({_arrays(2, 8)}) AS k({_SERIES_LIST})"
     status = await conn.execute(
         f"""
@@ -446,6 +451,10 @@ async def add_series(conn: asyncpg.Connection, org_id: str, columns: list[list[A
     )  # fmt: skip
     if not _inserted_all(status, len(set(zip(*columns, strict=True)))):
         await _check_series(conn, org_id, f"({distinct})", *columns)
+
+
+async def _lock_series(conn: asyncpg.Connection, org_id: str) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", SERIES_CLASS, org_id)
 
 
 def _inserted_all(status: str, distinct: int) -> bool:
@@ -587,6 +596,7 @@ class FactStage:
                 """,
                 timeout=None,
             )
+            await _lock_series(self._conn, org_id)
             status = await self._conn.execute(
                 f"""
                 INSERT INTO scoring.kpi_series (org_id, series_id, {_SERIES_LIST})

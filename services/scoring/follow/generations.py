@@ -37,6 +37,9 @@ Score = Callable[
     [list[jobs.Profile], list[jobs.Profile]], Awaitable[tuple[list[ScoreRow], list[HealthRow]]]
 ]
 PROGRESS_SECONDS = 0.5
+# A bulk catch-up replays at most this many times the log it began with: an import storing
+# faster than the replay folds would otherwise keep it (and its growing book) going.
+BULK_MOST = 4
 T = TypeVar("T")
 
 
@@ -128,6 +131,7 @@ async def write(
             client, ZoneInfo(job.timezone), page_size=job.page_size, until=job.until,
             progress=progress, stage=stage, after_page=_collect_young if alone else None,
             to_first_new_void=job.to_first_new_void,
+            most=BULK_MOST * max(job.total, job.page_size) if job.to_first_new_void else None,
         )  # fmt: skip
     result = replayed.replay
     await stage.add(result.sums)
@@ -160,7 +164,7 @@ async def write(
                 conn, job.org, old=job.old, new=job.new, cursor=replayed.cursor
             ):
                 raise Superseded(job.org)
-    finally:  # a write that failed before it took the scores: stop them, take their error
+    finally:  # a write that failed before it took the scores: stop them (its error wins)
         await tasks.stop(scoring)
     return Written(
         cursor=replayed.cursor, position=replayed.position,

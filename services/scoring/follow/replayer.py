@@ -71,6 +71,7 @@ async def replay_org(
     stage: Stage | None = None,
     after_page: Callable[[], object] | None = None,
     to_first_new_void: bool = False,
+    most: int | None = None,
 ) -> Replayed:
     """Fold the org's log (events recorded up to `until`, if given) from an empty book. With a
     `stage`, fact sums are handed over as they pile up (the replay's own `sums` then holds only
@@ -80,12 +81,13 @@ async def replay_org(
     `to_first_new_void` (a bulk catch-up, without `until`): read on as the log grows, up to its
     head, but stop before the first void that was not in the log when the replay began, instead
     of starting over: the replay then ends with the events before it, and the follower folds
-    the void (correcting in place) and what follows."""
+    the void (correcting in place) and what follows. `most`: it ends at the first page boundary
+    past that many events, if the log grows faster than it is replayed."""
     voided = await voided_ids(client, page_size=page_size, until=until)
     while True:
         restart = await _fold_all(
             client, timezone, frozenset(voided), page_size, until, progress, stage, after_page,
-            to_first_new_void,
+            to_first_new_void, most,
         )  # fmt: skip
         if isinstance(restart, Replayed):
             return restart
@@ -104,6 +106,7 @@ async def _fold_all(
     stage: Stage | None,
     after_page: Callable[[], object] | None = None,
     to_first_new_void: bool = False,
+    most: int | None = None,
 ) -> Replayed | set[str]:
     """The replay, or the voids it met that it did not know (then it must start over, unless
     `to_first_new_void`: then it ends before the first of them)."""
@@ -135,6 +138,8 @@ async def _fold_all(
                     return new_voids
                 first = next(i for i, e in enumerate(items) if _is_new_void(e, voided))
                 items, done = items[:first], True
+            if most is not None and seen + len(items) >= most:
+                done = True
             feed(result, items, voided)
             if after_page is not None:
                 after_page()

@@ -248,3 +248,20 @@ async def test_a_bulk_catch_up_replays_what_came_in_while_it_ran(
     assert (replayed.position, replayed.replay.folded, replayed.replay.voided) == (300, 300, 0)
     assert [e["position"] for e in rest["items"]] == list(range(301, 312))
     assert rest["items"][0]["type"] == "event.voided"
+
+
+async def test_a_bulk_catch_up_replays_at_most_so_many_events(activity: FastAPI) -> None:
+    """A log growing faster than it is replayed would keep a bulk catch-up going for ever: it
+    ends at the first page boundary past `most` events, and the follower goes on from there."""
+    org = "bounded-org"
+    events = [e for e in iter_events(teams=1, reps_per_team=2, scale=0.6, seed=9)
+              if e["type"] in ("visit.logged", "call.logged")][:200]  # fmt: skip
+    await post(activity, org, events)
+    token = issue_token(JWT_SECRET, org=org, role="service", sub="scoring")
+    transport = httpx.ASGITransport(app=activity)
+    async with ActivityClient("http://activity", token, transport=transport) as client:
+        replayed = await replay_org(client, ZoneInfo("UTC"), page_size=50,
+                                    to_first_new_void=True, most=120)  # fmt: skip
+        rest = await client.raw_page(replayed.cursor, limit=100)
+    assert (replayed.position, replayed.replay.folded) == (150, 150)
+    assert [e["position"] for e in rest["items"]] == list(range(151, 201))
