@@ -247,7 +247,7 @@ async def drop_generations_batch(
             f"LIMIT $3))",
             org_id, keep, limit - deleted, timeout=None,
         )  # fmt: skip
-        deleted += int(status.rsplit(" ", 1)[-1])
+        deleted += _rows(status)
         if deleted >= limit:
             break
     return deleted
@@ -460,7 +460,12 @@ async def _lock_series(conn: asyncpg.Connection, org_id: str) -> None:
 def _inserted_all(status: str, distinct: int) -> bool:
     """Whether an insert of `distinct` series added every one (then none shares an id with a
     stored series or with another of them, and there is nothing to check)."""
-    return int(status.rsplit(" ", 1)[-1]) == distinct
+    return _rows(status) == distinct
+
+
+def _rows(status: str) -> int:
+    """The row count of a command's status (`INSERT 0 12`, `SELECT 12`)."""
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def _check_series(conn: asyncpg.Connection, org_id: str, keys: str, *args: Any) -> None:
@@ -582,9 +587,9 @@ class FactStage:
         add series meanwhile, and must not wait for the rebuild's long transaction to do so."""
         async with self._conn.transaction():
             await self._conn.execute(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
-            await self._conn.execute(
+            await self._conn.execute("DROP TABLE IF EXISTS scoring_stage_series")
+            created = await self._conn.execute(
                 """
-                DROP TABLE IF EXISTS scoring_stage_series;
                 CREATE TEMP TABLE scoring_stage_series AS
                 SELECT DISTINCT o.kind AS owner_kind, o.owner AS owner_id, o.team AS team_id,
                        c.product_line, c.tier, c.channel, c.currency, c.metric
@@ -607,9 +612,7 @@ class FactStage:
                 org_id,
                 timeout=None,
             )
-            if not _inserted_all(status, await self._conn.fetchval(
-                "SELECT count(*) FROM scoring_stage_series"
-            )):  # fmt: skip
+            if not _inserted_all(status, _rows(created)):
                 await _check_series(self._conn, org_id, "scoring_stage_series")
             await self._conn.execute("DROP TABLE scoring_stage_series")
 
