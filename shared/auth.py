@@ -214,7 +214,7 @@ class TokenVerifier:
 
     @classmethod
     def from_settings(cls, secret: str, settings: CommonSettings) -> TokenVerifier:
-        from shared.oidc import OidcVerifier
+        from shared.oidc import OidcVerifier  # shared.oidc imports this module
 
         return cls(
             secret,
@@ -268,7 +268,7 @@ def verifier_for(state: State) -> TokenVerifier:
     secret: str = state.jwt_secret
     verifier: TokenVerifier | None = getattr(state, "token_verifier", None)
     if verifier is None or verifier.secret != secret:
-        from shared.config import CommonSettings
+        from shared.config import CommonSettings  # imports shared.oidc, which imports this module
 
         settings = getattr(state, "settings", None)
         if not isinstance(settings, CommonSettings):

@@ -52,7 +52,7 @@ def embedded_server(data_dir: Path) -> Any:
         runtime.mkdir(parents=True, exist_ok=True)
         runtime.chmod(0o700)
         os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
-        import pgserver
+        import pgserver  # only the embedded server needs it (and its import is slow)
 
         logging.getLogger("pgserver").setLevel(logging.WARNING)
 
@@ -69,7 +69,7 @@ def embedded_server(data_dir: Path) -> Any:
 
 def _pgserver_lock() -> Any:
     """pgserver's own inter-process lock, under which it reads and writes its list of users."""
-    from pgserver.postgres_server import PostgresServer
+    from pgserver.postgres_server import PostgresServer  # as `import pgserver` above
 
     return PostgresServer._lock
 
@@ -181,7 +181,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 def run_migrations(url: str, revision: str = "head") -> None:
     """`alembic upgrade head` against `url` (synchronous: call it outside the event loop)."""
-    from alembic import command
+    from alembic import command  # only migrations need alembic (a slow import)
     from alembic.config import Config
 
     from shared.config import REPO_ROOT

@@ -80,15 +80,15 @@ Currency = Annotated[
     WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$", "examples": ["EUR"]}),
 ]
 
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")]
+ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}"
+"""Every id (event, rep, team, org, account…), unanchored: `^…$` around it to match it alone."""
+Identifier = Annotated[str, StringConstraints(pattern=rf"^{ID_PATTERN}$")]
 _NO_NUL = r"^[^\x00]*$"  # PostgreSQL text and jsonb cannot hold U+0000
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_NO_NUL)]
 Note = Annotated[str, StringConstraints(max_length=4000, pattern=_NO_NUL)]
 Signal = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Stage = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-Stream = Annotated[
-    str, StringConstraints(pattern=r"^(lead|deal|account)-[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
-]
+Stream = Annotated[str, StringConstraints(pattern=rf"^(lead|deal|account)-{ID_PATTERN}$")]
 Count = Annotated[int, Strict()]  # a JSON integer: not "45", not true
 Flag = Annotated[bool, Strict()]  # a JSON boolean: not 1, not "yes"
 AttributeKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]

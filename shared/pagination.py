@@ -31,7 +31,6 @@ import base64
 import binascii
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import orjson
 from cryptography.exceptions import InvalidTag
@@ -40,10 +39,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from starlette.datastructures import URL
 
+from shared.config import CommonSettings
 from shared.errors import InvalidInput, field_error
-
-if TYPE_CHECKING:
-    from shared.config import CommonSettings
 
 _LEGACY_PREFIX = "v1."
 _PREFIX = "c2."
@@ -91,8 +88,6 @@ def configure_cursors(secret: str, settings: CommonSettings | None = None) -> No
     shared secret `secret`."""
     global _sealer
     if settings is None:
-        from shared.config import CommonSettings
-
         settings = CommonSettings()
     keys = [key.get_secret_value() for key in settings.cursor_keys] or [secret]
     _sealer = _Keys([key.encode() for key in keys])

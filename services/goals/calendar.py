@@ -15,17 +15,12 @@ import calendar as _stdlib_calendar
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import StrEnum
+
+from shared.periods import Period, period_end, period_start
 
 ONE_DAY = timedelta(days=1)
 
-
-class PeriodKind(StrEnum):
-    YEAR = "year"
-    QUARTER = "quarter"
-    MONTH = "month"
-    WEEK = "week"  # ISO: Monday to Sunday
-    DAY = "day"
+PeriodKind = Period  # goals publishes it as `PeriodKind`, coarsest first (schemas.py)
 
 
 # Which kinds a period of each kind may be split into.
@@ -68,23 +63,10 @@ def days_in_month(year: int, month: int) -> int:
     return _stdlib_calendar.monthrange(year, month)[1]
 
 
-def month_end(day: date) -> date:
-    return day.replace(day=days_in_month(day.year, day.month))
-
-
 def period_of(kind: PeriodKind, day: date) -> Span:
     """The whole period of `kind` that holds `day`."""
-    if kind is PeriodKind.DAY:
-        return Span(day, day)
-    if kind is PeriodKind.WEEK:
-        monday = day - timedelta(days=day.weekday())
-        return Span(monday, monday + timedelta(days=6))
-    if kind is PeriodKind.MONTH:
-        return Span(day.replace(day=1), month_end(day))
-    if kind is PeriodKind.QUARTER:
-        first = 3 * ((day.month - 1) // 3) + 1
-        return Span(date(day.year, first, 1), month_end(date(day.year, first + 2, 1)))
-    return Span(date(day.year, 1, 1), date(day.year, 12, 31))
+    start = period_start(kind, day)
+    return Span(start, period_end(kind, start))
 
 
 def period_span(kind: PeriodKind, start: date) -> Span:

@@ -23,19 +23,12 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import TypeVar
 
-from services.goals.calendar import ONE_DAY, STANDARD_CALENDAR, Calendar, Span, days_in_month
 from shared.money import minor_units as shared_minor_units
 
+from .calendar import ONE_DAY, STANDARD_CALENDAR, Calendar, Span, days_in_month
+from .exceptions import InvalidField
+
 HUNDRED = Decimal(100)
-
-
-class InvalidField(ValueError):
-    """A ValueError that names the input at fault: str(error) is "<field>: <detail>"."""
-
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(f"{field}: {detail}")
-        self.field = field
-        self.detail = detail
 
 
 # --------------------------------------------------------------------------- money

@@ -4,38 +4,24 @@ each kind of metric, and what changed between two revisions. No HTTP, no SQL."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from shared import owners
 from shared.auth import Principal, Role
 from shared.contracts.scoring import METRICS, MetricInfo
-from shared.errors import FieldError, Forbidden, InvalidInput, field_error
+from shared.errors import Forbidden
+from shared.owners import Owner as Owner
 
 from .decompose import floor_and_stretch, from_minor, minor_units, to_minor
+from .exceptions import BoundsGivenTwice, InvalidValue, UnknownMetric
 
 MAX_TARGET = Decimal("1e15")
 
 
-@dataclass(frozen=True, slots=True)
-class Owner:
-    kind: str  # rep, team, org
-    id: str = ""
-
-    def __str__(self) -> str:
-        return "org" if self.kind == "org" else f"{self.kind}:{self.id}"
-
-
 def parse_owner(text: str, field: str = "owner", location: str = "body") -> Owner:
-    kind, _, ident = text.partition(":")
-    if kind == "org" and not ident:
-        return Owner("org")
-    if kind in ("rep", "team") and ident:
-        return Owner(kind, ident)
-    raise InvalidInput(
-        f"`{field}` must be `rep:ID`, `team:ID` or `org`.",
-        errors=[field_error(field, "must be rep:ID, team:ID or org", "owner", location)],
-    )
+    """An owner as a goal's body gives it (or, with `location="query"`, a query)."""
+    return owners.parse_owner(text, field, location)
 
 
 # --------------------------------------------------------------------------- access
@@ -85,12 +71,7 @@ def team_of(user: Principal, owner: Owner, given: str | None) -> str | None:
 def metric_info(metric: str, location: str = "body") -> MetricInfo:
     info = METRICS.get(metric)
     if info is None:
-        raise InvalidInput(
-            f"Unknown metric {metric!r}; scoring serves: {', '.join(METRICS)}.",
-            errors=[
-                field_error("metric", "not a metric scoring serves", "unknown_metric", location)
-            ],
-        )
+        raise UnknownMetric(metric, list(METRICS), location)
     return info
 
 
@@ -106,26 +87,26 @@ def parse_value(raw: object, field: str, info: MetricInfo, currency: str | None)
     for money (at most the currency's decimals), rates (0–1) and days."""
     if info.unit == "count":
         if isinstance(raw, bool) or not isinstance(raw, int):
-            raise _bad(field, "must be a whole number for a count metric", "int_type")
+            raise InvalidValue(field, "must be a whole number for a count metric", "int_type")
         value = Decimal(raw)
     else:
         if not isinstance(raw, str):
-            raise _bad(field, 'must be a decimal string such as "12500.00"', "decimal_type")
+            raise InvalidValue(field, 'must be a decimal string such as "12500.00"', "decimal_type")
         try:
             value = Decimal(raw)
         except InvalidOperation as exc:
-            raise _bad(field, "is not a decimal number", "decimal_parsing") from exc
+            raise InvalidValue(field, "is not a decimal number", "decimal_parsing") from exc
         if not value.is_finite():
-            raise _bad(field, "is not a decimal number", "decimal_parsing")
+            raise InvalidValue(field, "is not a decimal number", "decimal_parsing")
     if value < 0 or value >= MAX_TARGET:
-        raise _bad(field, "must be between 0 and 10^15", "range")
+        raise InvalidValue(field, "must be between 0 and 10^15", "range")
     if info.unit == "ratio" and value > 1:
-        raise _bad(field, "a rate is between 0 and 1 (0.25 for 25 %)", "range")
+        raise InvalidValue(field, "a rate is between 0 and 1 (0.25 for 25 %)", "range")
     places = exponent(info, currency)
     try:
         to_minor(value, places)
     except ValueError as exc:
-        raise _bad(field, f"has more than {places} decimals", "decimal_places") from exc
+        raise InvalidValue(field, f"has more than {places} decimals", "decimal_places") from exc
     return value
 
 
@@ -135,10 +116,6 @@ def render(value: Decimal, info: MetricInfo, currency: str | None) -> int | str:
     return format(
         from_minor(to_minor(value, exponent(info, currency)), exponent(info, currency)), "f"
     )
-
-
-def _bad(field: str, message: str, code: str) -> InvalidInput:
-    return InvalidInput(f"`{field}` {message}.", errors=[field_error(field, message, code)])
 
 
 def bounds(
@@ -151,13 +128,9 @@ def bounds(
         "percent": given.get("base_pct") is not None or given.get("challenge_pct") is not None,
     }
     if sum(styles.values()) > 1:
-        raise InvalidInput(
-            "Give the floor and stretch one way: explicitly, as `buffer_pct`, or as "
-            "`base_pct`/`challenge_pct`.",
-            errors=[field_error(f, "only one way of setting floor and stretch", "exclusive")
-                    for f, on in (("floor", styles["explicit"]), ("buffer_pct", styles["buffer"]),
-                                  ("base_pct", styles["percent"])) if on],
-        )  # fmt: skip
+        raise BoundsGivenTwice([f for f, on in (("floor", styles["explicit"]),
+                                                 ("buffer_pct", styles["buffer"]),
+                                                 ("base_pct", styles["percent"])) if on])  # fmt: skip
     floor = (
         parse_value(given["floor"], "floor", info, currency)
         if given.get("floor") is not None
@@ -180,7 +153,7 @@ def bounds(
     except ValueError as exc:
         name = next((f for f in ("floor", "stretch", "buffer_pct", "base_pct", "challenge_pct")
                      if f in str(exc)), "floor")  # fmt: skip
-        raise _bad(name, str(exc).rstrip("."), "bounds") from exc
+        raise InvalidValue(name, str(exc).rstrip("."), "bounds") from exc
     places = exponent(info, currency)
     return _round(low, places), _round(high, places)
 
@@ -193,19 +166,17 @@ def _pct(raw: object, field: str) -> Decimal | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-        raise _bad(field, 'must be a number of percent, such as 10 or "12.5"', "decimal_type")
+        raise InvalidValue(
+            field, 'must be a number of percent, such as 10 or "12.5"', "decimal_type"
+        )
     try:
         value = Decimal(raw)
     except InvalidOperation as exc:
-        raise _bad(field, "is not a number", "decimal_parsing") from exc
+        raise InvalidValue(field, "is not a number", "decimal_parsing") from exc
     if not value.is_finite() or not Decimal(0) <= value <= Decimal(1000):
-        raise _bad(field, "must be between 0 and 1000", "range")
+        raise InvalidValue(field, "must be between 0 and 1000", "range")
     return value
 
 
 def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-
-
-def field_errors(errors: list[FieldError]) -> InvalidInput:
-    return InvalidInput("The request is not valid.", errors=errors)

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from shared.auth import service_token
 from shared.db import create_engine, create_sessionmaker, sync_url
@@ -20,6 +19,7 @@ from shared.observability import MetricsMiddleware, ops_router, readiness_route
 from shared.pagination import configure_cursors
 from shared.responses import JSONResponse
 
+from . import repository
 from .config import GoalsSettings
 from .router import router
 from .scoring import GoalsScoring
@@ -87,7 +87,7 @@ def create_app(
     async def readyz() -> JSONResponse:
         try:
             async with app.state.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+                await repository.ping(conn)
             ok = True
         except Exception:
             ok = False

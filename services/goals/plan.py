@@ -40,7 +40,7 @@ Decisions:
 - `to_json` renders the plan's own fields for the response (counts as integers, decimals as
   strings); the caller adds the request's (goal, target, weeks, working days).
 - Bad input (an unknown goal, a negative target, a challenge ≤ 0, negative weeks or working
-  days, negative or infinite rates, invalid overrides) raises `InvalidPlanInput`, a
+  days, negative or infinite rates, invalid overrides) raises `InvalidField`, a
   `ValueError` that names the field.
 """
 
@@ -50,6 +50,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal
 from typing import Any, Literal
+
+from .exceptions import InvalidField
 
 RateSource = Literal["scoring", "override"]
 
@@ -113,15 +115,6 @@ _CENT = Decimal("0.01")
 _ONE = Decimal(1)
 
 
-class InvalidPlanInput(ValueError):
-    """An input `funnel_plan`, `rates_from_kpis` or `apply_overrides` refuses; names the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
 @dataclass(frozen=True)
 class Rates:
     """Conversion rates over a look-back window; None where unknown.
@@ -143,14 +136,14 @@ class Rates:
         for name in RATE_NAMES:
             value = self.value(name)
             if value is not None and (not value.is_finite() or value < 0):
-                raise InvalidPlanInput(name, "must be a finite, non-negative decimal")
+                raise InvalidField(name, "must be a finite, non-negative decimal")
         unknown = sorted(self.overridden - set(RATE_NAMES))
         if unknown:
-            raise InvalidPlanInput("overridden", f"unknown rates {', '.join(unknown)}")
+            raise InvalidField("overridden", f"unknown rates {', '.join(unknown)}")
 
     def value(self, name: str) -> Decimal | None:
         if name not in RATE_NAMES:
-            raise InvalidPlanInput(name, "unknown rate")
+            raise InvalidField(name, "unknown rate")
         value: Decimal | None = getattr(self, name)
         return value
 
@@ -212,7 +205,7 @@ def rates_from_kpis(sums: Mapping[str, Decimal | int]) -> Rates:
     def total(name: str) -> Decimal:
         value = Decimal(sums.get(name, 0))
         if not value.is_finite() or value < 0:
-            raise InvalidPlanInput(name, "must be a finite, non-negative number")
+            raise InvalidField(name, "must be a finite, non-negative number")
         return value
 
     won = total("deals_won")
@@ -240,15 +233,15 @@ def apply_overrides(rates: Rates, overrides: Mapping[str, Decimal]) -> Rates:
     changes: dict[str, Any] = {}
     for name, value in overrides.items():
         if name not in RATE_NAMES:
-            raise InvalidPlanInput(name, f"unknown rate; expected one of {', '.join(RATE_NAMES)}")
+            raise InvalidField(name, f"unknown rate; expected one of {', '.join(RATE_NAMES)}")
         if not isinstance(value, Decimal) or not value.is_finite():
-            raise InvalidPlanInput(name, "must be a finite decimal")
+            raise InvalidField(name, "must be a finite decimal")
         if value < 0:
-            raise InvalidPlanInput(name, "must not be negative")
+            raise InvalidField(name, "must not be negative")
         if name in SHARES and not 0 < value <= 1:
-            raise InvalidPlanInput(name, "is a share: must be greater than 0 and at most 1")
+            raise InvalidField(name, "is a share: must be greater than 0 and at most 1")
         if value == 0:
-            raise InvalidPlanInput(name, "must be greater than 0 (a zero rate cannot plan)")
+            raise InvalidField(name, "must be greater than 0 (a zero rate cannot plan)")
         changes[name] = value
     return replace(rates, **changes, overridden=rates.overridden | frozenset(changes))
 
@@ -293,15 +286,15 @@ def funnel_plan(
     `goal` is "revenue" (target in money) or "new_customers" (a count).
     """
     if goal not in GOALS:
-        raise InvalidPlanInput("goal", "must be 'revenue' or 'new_customers'")
+        raise InvalidField("goal", "must be 'revenue' or 'new_customers'")
     if not target.is_finite() or target < 0:
-        raise InvalidPlanInput("target", "must be a finite, non-negative decimal")
+        raise InvalidField("target", "must be a finite, non-negative decimal")
     if not challenge.is_finite() or challenge <= 0:
-        raise InvalidPlanInput("challenge", "must be a finite decimal greater than 0")
+        raise InvalidField("challenge", "must be a finite decimal greater than 0")
     if not weeks.is_finite() or weeks < 0:
-        raise InvalidPlanInput("weeks", "must be a finite, non-negative decimal")
+        raise InvalidField("weeks", "must be a finite, non-negative decimal")
     if working_days < 0:
-        raise InvalidPlanInput("working_days", "must not be negative")
+        raise InvalidField("working_days", "must not be negative")
 
     stretched = target * challenge
     first = "average_deal_size" if goal == "revenue" else "new_customer_share"

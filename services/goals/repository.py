@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .models import Calendar, Goal, Revision
+
+
+async def ping(conn: AsyncConnection) -> None:
+    """The readiness check's round trip to the database."""
+    await conn.execute(text("SELECT 1"))
 
 
 async def get_goal(session: AsyncSession, org_id: str, goal_id: uuid.UUID) -> Goal | None:
@@ -26,37 +30,51 @@ async def lock_goal(session: AsyncSession, org_id: str, goal_id: uuid.UUID) -> G
     return result.scalar_one_or_none()
 
 
-async def current_body(session: AsyncSession, goal: Goal) -> dict[str, Any]:
+async def current_revision(session: AsyncSession, goal: Goal) -> Revision:
     revision = await session.get(Revision, (goal.id, goal.revision))
-    assert revision is not None
-    return revision.body
+    assert revision is not None  # a goal's current revision always exists
+    return revision
 
 
-async def bodies(session: AsyncSession, goals: Sequence[Goal]) -> dict[uuid.UUID, Revision]:
-    if not goals:
-        return {}
-    keys = [(g.id, g.revision) for g in goals]
-    result = await session.execute(
-        select(Revision).where(
-            Revision.goal_id.in_([k[0] for k in keys]),
-            Revision.revision.in_({k[1] for k in keys}),
-        )
-    )
-    wanted = set(keys)
-    return {r.goal_id: r for r in result.scalars() if (r.goal_id, r.revision) in wanted}
-
-
-async def first_revision(session: AsyncSession, goal_id: uuid.UUID) -> Revision | None:
-    return await session.get(Revision, (goal_id, 1))
-
-
-def add_goal(session: AsyncSession, goal: Goal, revision: Revision) -> None:
+async def add_goal(session: AsyncSession, goal: Goal, revision: Revision) -> None:
+    """Store a new goal with its first revision (their server defaults read back)."""
     session.add(goal)
     session.add(revision)
+    await session.flush()
+    await session.refresh(goal)
+    await session.refresh(revision)
 
 
-def add_revision(session: AsyncSession, revision: Revision) -> None:
+async def add_revision(session: AsyncSession, revision: Revision) -> None:
     session.add(revision)
+    await session.flush()
+    await session.refresh(revision)
+
+
+async def _with_current(session: AsyncSession, query: Select[Any]) -> list[tuple[Goal, Revision]]:
+    """`query`'s goals, each with its current revision (one query)."""
+    result = await session.execute(
+        query.add_columns(Revision).join(
+            Revision, (Revision.goal_id == Goal.id) & (Revision.revision == Goal.revision)
+        )
+    )
+    return [(goal, revision) for goal, revision in result.all()]
+
+
+def _narrowed(
+    query: Select[Any], owner: tuple[str, str] | None, period_kind: str | None,
+    team: str | None, rep: str | None,
+) -> Select[Any]:  # fmt: skip
+    """`query` kept to an owner's goals, a period kind, a manager's team or a rep's own."""
+    if owner is not None:
+        query = query.where(Goal.owner_kind == owner[0], Goal.owner_id == owner[1])
+    if period_kind is not None:
+        query = query.where(Goal.period_kind == period_kind)
+    if team is not None:
+        query = query.where(Goal.team_id == team)
+    if rep is not None:
+        query = query.where(Goal.owner_kind == "rep", Goal.owner_id == rep)
+    return query
 
 
 async def list_goals(
@@ -74,22 +92,15 @@ async def list_goals(
     include_archived: bool,
     after: tuple[date, uuid.UUID] | None,
     limit: int,
-) -> list[Goal]:
-    query = select(Goal).where(Goal.org_id == org_id)
-    if owner is not None:
-        query = query.where(Goal.owner_kind == owner[0], Goal.owner_id == owner[1])
+) -> list[tuple[Goal, Revision]]:
+    """A page of goals in period order, each with its current revision (one query)."""
+    query = _narrowed(select(Goal).where(Goal.org_id == org_id), owner, period_kind, team, rep)
     if metric is not None:
         query = query.where(Goal.metric == metric)
-    if period_kind is not None:
-        query = query.where(Goal.period_kind == period_kind)
     if start_from is not None:
         query = query.where(Goal.period_start >= start_from)
     if start_to is not None:
         query = query.where(Goal.period_start <= start_to)
-    if team is not None:
-        query = query.where(Goal.team_id == team)
-    if rep is not None:
-        query = query.where(Goal.owner_kind == "rep", Goal.owner_id == rep)
     if parent_id is not None:
         query = query.where(Goal.parent_id == parent_id)
     if not include_archived:
@@ -97,16 +108,43 @@ async def list_goals(
     if after is not None:
         query = query.where(tuple_(Goal.period_start, Goal.id) > tuple_(*after))
     query = query.order_by(Goal.period_start, Goal.id).limit(limit)
-    return list((await session.execute(query)).scalars())
+    return await _with_current(session, query)
 
 
-async def children(session: AsyncSession, org_id: str, parent_id: uuid.UUID) -> list[Goal]:
-    result = await session.execute(
+async def current_goals(
+    session: AsyncSession,
+    org_id: str,
+    *,
+    owner: tuple[str, str] | None,
+    period_kind: str | None,
+    team: str | None,
+    rep: str | None,
+    day: date,
+    longest_days: int,
+) -> list[tuple[Goal, Revision]]:
+    """The goals not archived that may hold `day` (starting at most `longest_days` before it),
+    in period order, each with its current revision (one query; the caller checks each
+    period's end)."""
+    query = select(Goal).where(
+        Goal.org_id == org_id,
+        Goal.archived.is_(False),
+        Goal.period_start <= day,
+        Goal.period_start > day - timedelta(days=longest_days),
+    )
+    query = _narrowed(query, owner, period_kind, team, rep).order_by(Goal.period_start, Goal.id)
+    return await _with_current(session, query)
+
+
+async def children(
+    session: AsyncSession, org_id: str, parent_id: uuid.UUID
+) -> list[tuple[Goal, Revision]]:
+    """A goal's children not archived, in period order, each with its current revision."""
+    query = (
         select(Goal)
         .where(Goal.org_id == org_id, Goal.parent_id == parent_id, Goal.archived.is_(False))
         .order_by(Goal.period_start, Goal.id)
     )
-    return list(result.scalars())
+    return await _with_current(session, query)
 
 
 async def revisions(session: AsyncSession, goal_id: uuid.UUID) -> list[Revision]:

@@ -1,4 +1,4 @@
-"""HTTP routes of the goals service: parse, call one service function, answer."""
+"""HTTP routes of the goals service: parse, call one use case, answer."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ from shared.errors import (
     UpstreamUnavailable,
 )
 from shared.errors import problem_responses as problems
+from shared.owners import OWNER_PATTERN
 
-from . import service
-from .calendar import PeriodKind
+from . import calendars, decomposition, goals, plans
+from . import progress as judged
 from .dependencies import ScoringDep
 from .schemas import (
     CalendarIO,
@@ -35,6 +36,7 @@ from .schemas import (
     GoalPage,
     GoalPatch,
     PaceAlertPage,
+    PeriodKind,
     ProgressOut,
     ProgressPage,
     Reconciliation,
@@ -42,10 +44,9 @@ from .schemas import (
 )
 
 router = APIRouter(prefix="/v1")
-ID = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}"
 OwnerQuery = Annotated[
     str | None,
-    Query(description="`rep:ID`, `team:ID` or `org`.", pattern=rf"^(org|(rep|team):{ID})$"),
+    Query(description="`rep:ID`, `team:ID` or `org`.", pattern=OWNER_PATTERN),
 ]
 At = Annotated[
     Day | None,
@@ -66,14 +67,14 @@ WriterUser = Annotated[Principal, Depends(BearerAuth(write=True))]
              summary="Set a goal")  # fmt: skip
 async def create_goal(
     body: GoalIn, session: SessionDep, user: WriterUser, scoring: ScoringDep
-) -> dict[str, Any]:
+) -> GoalOut:
     """A manager sets their team's and its reps' goals, an admin any of the org's. A rep's team
     is where their own history places them (asked of scoring): a manager may not set the goal
     of a rep placed in another team (403 naming `owner`); a rep with no history yet may be
     given one (in the manager's team). An admin's rep goal goes to the rep's team unless
     `team_id` says otherwise. Floor and stretch: explicit, `buffer_pct` (10 → ±10 %), or
     `base_pct`/`challenge_pct` (80/120)."""
-    return await service.create_goal(session, user, scoring, body)
+    return await goals.create_goal(session, user, scoring, body)
 
 
 @router.get("/goals", response_model=GoalPage, tags=["goals"], responses=_READ,
@@ -95,10 +96,10 @@ async def list_goals(
     include_archived: bool = False,
     cursor: Annotated[str | None, Query(description="`next` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> dict[str, Any]:
+) -> GoalPage:
     """In period order. Reps see their own, managers their team's (but not the goals of a rep
     whose history places them in another team), the rest the org's."""
-    return await service.list_goals(
+    return await goals.list_goals(
         session, user, scoring, owner=owner, metric=metric, period=period, start_from=start_from,
         start_to=start_to, parent_id=parent_id, include_archived=include_archived,
         cursor=cursor, limit=limit,
@@ -109,8 +110,8 @@ async def list_goals(
             summary="One goal (its current revision)")  # fmt: skip
 async def get_goal(
     goal_id: UUID, session: SessionDep, user: CurrentUser, scoring: ScoringDep
-) -> dict[str, Any]:
-    return await service.get_goal(session, user, scoring, goal_id)
+) -> GoalOut:
+    return await goals.get_goal(session, user, scoring, goal_id)
 
 
 @router.patch("/goals/{goal_id}", response_model=GoalOut, tags=["goals"],
@@ -118,18 +119,18 @@ async def get_goal(
               summary="Change a goal (a new revision)")  # fmt: skip
 async def patch_goal(
     goal_id: UUID, body: GoalPatch, session: SessionDep, user: WriterUser, scoring: ScoringDep
-) -> dict[str, Any]:
+) -> GoalOut:
     """Nothing is overwritten: every change is a new revision. `expected_revision` answers 409
     if someone changed the goal meanwhile. `archived: true` retires it."""
-    return await service.patch_goal(session, user, scoring, goal_id, body)
+    return await goals.patch_goal(session, user, scoring, goal_id, body)
 
 
 @router.delete("/goals/{goal_id}", response_model=GoalOut, tags=["goals"], responses=_GOAL_WRITE,
                summary="Archive a goal (a new revision)")  # fmt: skip
 async def archive_goal(
     goal_id: UUID, session: SessionDep, user: WriterUser, scoring: ScoringDep
-) -> dict[str, Any]:
-    return await service.patch_goal(
+) -> GoalOut:
+    return await goals.patch_goal(
         session, user, scoring, goal_id, GoalPatch(archived=True, reason="archived")
     )
 
@@ -138,8 +139,8 @@ async def archive_goal(
             responses=_READ, summary="Who changed what, and when")  # fmt: skip
 async def revisions(
     goal_id: UUID, session: SessionDep, user: CurrentUser, scoring: ScoringDep
-) -> dict[str, Any]:
-    return await service.revisions(session, user, scoring, goal_id)
+) -> RevisionPage:
+    return await goals.revisions(session, user, scoring, goal_id)
 
 
 @router.post("/goals/{goal_id}/decompose", response_model=Decomposed, status_code=201,
@@ -147,29 +148,29 @@ async def revisions(
              summary="Split a goal into child goals")  # fmt: skip
 async def decompose(
     goal_id: UUID, body: DecomposeIn, session: SessionDep, user: WriterUser, scoring: ScoringDep
-) -> dict[str, Any]:
+) -> Decomposed:
     """In time (into quarters, months, weeks or days: even, by working days, by seasonal
     weights per month, or by last year's actuals) or across tiers, product lines or a team's
     reps (by weights, evenly, or by their past share). Children sum exactly to the parent
     (money in minor units, largest remainder) and carry floor and stretch too."""
-    return await service.decompose(session, user, scoring, goal_id, body)
+    return await decomposition.decompose(session, user, scoring, goal_id, body)
 
 
 @router.get("/goals/{goal_id}/reconcile", response_model=Reconciliation, tags=["goals"],
             responses=_READ, summary="The goal against the sum of its children")  # fmt: skip
 async def reconcile(
     goal_id: UUID, session: SessionDep, user: CurrentUser, scoring: ScoringDep
-) -> dict[str, Any]:
-    return await service.reconcile(session, user, scoring, goal_id)
+) -> Reconciliation:
+    return await decomposition.reconcile(session, user, scoring, goal_id)
 
 
 @router.get("/goals/{goal_id}/progress", response_model=ProgressOut, tags=["progress"],
             responses=_SCORED, summary="Actual, pace, projection and status")  # fmt: skip
 async def progress(
     goal_id: UUID, session: SessionDep, user: CurrentUser, scoring: ScoringDep, at: At = None
-) -> dict[str, Any]:
+) -> ProgressOut:
     """Actuals come from scoring; if it is down the answer is 503, never made-up numbers."""
-    return await service.progress(session, user, scoring, goal_id, at)
+    return await judged.progress(session, user, scoring, goal_id, at)
 
 
 @router.get("/progress", response_model=ProgressPage, tags=["progress"], responses=_SCORED,
@@ -177,8 +178,8 @@ async def progress(
 async def progress_list(
     session: SessionDep, user: CurrentUser, scoring: ScoringDep, owner: OwnerQuery = None,
     period: PeriodKind | None = None, at: At = None,
-) -> dict[str, Any]:  # fmt: skip
-    return await service.progress_list(session, user, scoring, owner=owner, period=period, at=at)
+) -> ProgressPage:  # fmt: skip
+    return await judged.progress_list(session, user, scoring, owner=owner, period=period, at=at)
 
 
 @router.get("/progress/alerts", response_model=PaceAlertPage, tags=["progress"],
@@ -187,7 +188,7 @@ async def progress_list(
 async def progress_alerts(
     session: SessionDep, user: CurrentUser, scoring: ScoringDep, owner: OwnerQuery = None,
     at: At = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> PaceAlertPage:  # fmt: skip
     """Among the owner's current goals (those of `GET /v1/progress`, judged the same way): a
     goal on a leading metric (visits, effective_visits, calls, connected_calls, new_leads,
     opportunities, deals_opened, engagements) that is `behind` or `at_risk`, paired with a goal
@@ -201,7 +202,7 @@ async def progress_alerts(
     `owner`: every owner the caller may read (pairs never cross owners). A rep may ask only
     about themselves and a manager only about their team and its reps (403 otherwise).
     Actuals come from scoring; if it is down the answer is 503."""
-    return await service.progress_alerts(session, user, scoring, owner=owner, at=at)
+    return await judged.progress_alerts(session, user, scoring, owner=owner, at=at)
 
 
 @router.post("/plans/funnel", tags=["plans"], responses=_SCORED | _BODY,
@@ -212,13 +213,13 @@ async def funnel_plan(
     """From a revenue or new-customer target, the owner's own conversion rates over the
     look-back window (scoring; each overridable) and a challenge factor (default 1.1). A rate
     that is zero or unknown is named, never divided by."""
-    return await service.funnel_plan(session, user, scoring, body)
+    return await plans.funnel_plan(session, user, scoring, body)
 
 
 @router.get("/calendar", response_model=CalendarIO, tags=["calendar"],
             responses=problems(Unauthorized), summary="The org's working calendar")  # fmt: skip
-async def get_calendar(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    return await service.get_calendar(session, user)
+async def get_calendar(session: SessionDep, user: CurrentUser) -> CalendarIO:
+    return await calendars.get_calendar(session, user)
 
 
 @router.put("/calendar", response_model=CalendarIO, tags=["calendar"],
@@ -226,7 +227,7 @@ async def get_calendar(session: SessionDep, user: CurrentUser) -> dict[str, Any]
             summary="Set the org's working calendar (admin)")  # fmt: skip
 async def put_calendar(
     body: Annotated[CalendarIO, Body()], session: SessionDep, user: WriterUser
-) -> dict[str, Any]:
+) -> CalendarIO:
     """Timezone, weekend days, public holidays and make-up working days: what working-day
     decomposition and pacing count."""
-    return await service.put_calendar(session, user, body)
+    return await calendars.put_calendar(session, user, body)

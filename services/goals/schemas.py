@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -16,15 +16,21 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
 )
+from typing_extensions import TypeAliasType
 
 from shared.dates import Day
 from shared.events import Channel, Currency, Identifier, Tier
+from shared.owners import OwnerText
+from shared.periods import Listed, Period
 
-from .calendar import PeriodKind
-
-OwnerText = Annotated[
-    str, StringConstraints(pattern=r"^(org|(rep|team):[A-Za-z0-9][A-Za-z0-9._:@-]{0,127})$")
-]
+PeriodKind = TypeAliasType(
+    "PeriodKind",
+    Annotated[
+        Period,
+        Listed("PeriodKind", Period.YEAR, Period.QUARTER, Period.MONTH, Period.WEEK, Period.DAY),
+    ],
+)
+"""A period as goals publishes it (OpenAPI, 422s): coarsest first. In code: the enum."""
 
 
 def _int_or_str(value: object) -> int | str:
@@ -157,7 +163,7 @@ class RevisionOut(BaseModel):
     reason: str | None
     changed_by: str
     changed_at: datetime
-    goal: dict[str, Any] = Field(description="The goal as of this revision.")
+    goal: GoalOut = Field(description="The goal as of this revision.")
 
 
 class RevisionPage(BaseModel):

@@ -21,9 +21,8 @@ from fractions import Fraction
 from itertools import pairwise
 from typing import Any
 
-from shared.errors import InvalidInput, field_error
-
 from .domain import CATALOGUE, Kind, Sums, derive, money, stored_parts
+from .exceptions import RangeReversed, TooEarlyToCompare
 
 STAGE, STEP = "stage:", "stage_step:"
 MIN_BASELINE_PERIODS = 2  # previous periods with a nonzero denominator a baseline needs
@@ -70,10 +69,7 @@ def windows(first: date, last: date, history: int = 4) -> list[tuple[date, date]
     it, oldest first, current last. Windows are contiguous and inclusive at both ends; they are
     counted in days, not calendar periods (October's 31 days compare with four 31-day windows)."""
     if last < first:
-        raise InvalidInput(
-            "`to` is before `from`.",
-            errors=[field_error("to", "must not be before `from`", "range", "query")],
-        )
+        raise RangeReversed()
     if history < 0:
         raise ValueError("history must not be negative")
     length = (last - first).days + 1
@@ -83,10 +79,7 @@ def windows(first: date, last: date, history: int = 4) -> list[tuple[date, date]
             for k in range(history, 0, -1)
         ]
     except OverflowError:
-        raise InvalidInput(
-            "The periods compared with would start before year 1.",
-            errors=[field_error("from", "too early to compare with", "range", "query")],
-        ) from None
+        raise TooEarlyToCompare() from None
     return [*before, (first, last)]
 
 

@@ -1,5 +1,7 @@
-"""Scoring's rules as plain functions: periods, owners, the metric catalogue, and how each
-metric is derived from the stored sums. No HTTP, no SQL.
+"""Scoring's rules as plain functions: buckets of periods, who sees which owner, the metric
+catalogue, and how each metric is derived from the stored sums. No HTTP, no SQL. (Periods,
+owners and the list of metrics are shared with goals: shared/periods.py, shared/owners.py,
+shared/contracts/scoring.py.)
 
 Every metric is a sum of facts (`projections/kpis.py`) or a ratio of two sums, and a ratio is
 always returned with its numerator and denominator, so a BI tool can re-aggregate it.
@@ -12,51 +14,27 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from shared.auth import Principal, Role
-from shared.errors import Forbidden, InvalidInput, field_error
+from shared.contracts.scoring import SERVED, MetricKind
+from shared.owners import Owner as Owner
+from shared.owners import OwnerKind as OwnerKind
+from shared.owners import parse_owner as parse_owner
+from shared.periods import Period as Period
+from shared.periods import period_end as period_end
+from shared.periods import period_start as period_start
+
+from .exceptions import (
+    ManagerSeesOwnTeam,
+    RangeReversed,
+    RepSeesOwnNumbers,
+    TooManyBuckets,
+    UnknownMetric,
+)
 
 MAX_BUCKETS = 1000
 SECONDS_PER_DAY = Decimal(86400)
-
-
-class Period(StrEnum):
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-    QUARTER = "quarter"
-    YEAR = "year"
-
-    @property
-    def grain(self) -> str:
-        """Which stored rows answer it: day rows ("d") or month rows ("m")."""
-        return "d" if self in (Period.DAY, Period.WEEK) else "m"
-
-
-def period_start(period: Period, day: date) -> date:
-    if period is Period.DAY:
-        return day
-    if period is Period.WEEK:
-        return day - timedelta(days=day.weekday())
-    if period is Period.MONTH:
-        return day.replace(day=1)
-    if period is Period.QUARTER:
-        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    return date(day.year, 1, 1)
-
-
-def period_end(period: Period, start: date) -> date:
-    """The last day of the period that begins on `start`."""
-    if period is Period.DAY:
-        return start
-    if period is Period.WEEK:
-        return start + timedelta(days=6)
-    months = {Period.MONTH: 1, Period.QUARTER: 3, Period.YEAR: 12}[period]
-    year, month = divmod(start.month - 1 + months, 12)
-    following = date(start.year + year, month + 1, 1)
-    return following - timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,21 +46,14 @@ class Bucket:
 def buckets(period: Period, first: date, last: date) -> list[Bucket]:
     """The whole periods that overlap [first, last]."""
     if last < first:
-        raise InvalidInput(
-            "`to` is before `from`.",
-            errors=[field_error("to", "must not be before `from`", "range", "query")],
-        )
+        raise RangeReversed()
     out: list[Bucket] = []
     start = period_start(period, first)
     while start <= last:
         end = period_end(period, start)
         out.append(Bucket(start, end))
         if len(out) > MAX_BUCKETS:
-            raise InvalidInput(
-                f"The range spans more than {MAX_BUCKETS} {period.value}s; narrow it or pick a "
-                "longer period.",
-                errors=[field_error("to", f"more than {MAX_BUCKETS} buckets", "range", "query")],
-            )
+            raise TooManyBuckets(MAX_BUCKETS, period.value)
         start = end + timedelta(days=1)
     return out
 
@@ -92,33 +63,6 @@ def days_in_month(day: date) -> int:
 
 
 # --------------------------------------------------------------------------- owners, access
-
-
-class OwnerKind(StrEnum):
-    REP = "rep"
-    TEAM = "team"
-    ORG = "org"
-
-
-@dataclass(frozen=True, slots=True)
-class Owner:
-    kind: OwnerKind
-    id: str = ""
-
-    def __str__(self) -> str:
-        return self.kind.value if self.kind is OwnerKind.ORG else f"{self.kind.value}:{self.id}"
-
-
-def parse_owner(text: str, name: str = "owner") -> Owner:
-    kind, _, ident = text.partition(":")
-    if kind == "org" and not ident:
-        return Owner(OwnerKind.ORG)
-    if kind in ("rep", "team") and ident:
-        return Owner(OwnerKind(kind), ident)
-    raise InvalidInput(
-        f"`{name}` must be `rep:ID`, `team:ID` or `org`.",
-        errors=[field_error(name, "must be rep:ID, team:ID or org", "owner", "query")],
-    )
 
 
 def default_owner(principal: Principal) -> Owner:
@@ -136,13 +80,13 @@ def team_filter(principal: Principal, owner: Owner) -> str | None:
     team), everyone else the whole org. A refusal names no data (403 without details)."""
     if principal.role is Role.REP:
         if owner != Owner(OwnerKind.REP, principal.sub):
-            raise Forbidden("A rep sees only their own numbers (`owner=rep:<you>`).")
+            raise RepSeesOwnNumbers()
         return None
     if principal.role is Role.MANAGER:
         if owner.kind is OwnerKind.ORG or (
             owner.kind is OwnerKind.TEAM and owner.id != principal.team
         ):
-            raise Forbidden("A manager sees their own team and its reps.")
+            raise ManagerSeesOwnTeam()
         return principal.team if owner.kind is OwnerKind.REP else None
     return None
 
@@ -150,15 +94,7 @@ def team_filter(principal: Principal, owner: Owner) -> str | None:
 # --------------------------------------------------------------------------- metrics
 
 
-class Kind(StrEnum):
-    COUNT = "count"
-    MONEY = "money"
-    RATE = "rate"  # count / count
-    MONEY_RATE = "money_rate"  # money / money, same currency
-    AVERAGE_MONEY = "average_money"  # money / count
-    AVERAGE_DAYS = "average_days"  # seconds / count, in days
-    DISTINCT_RATE = "distinct_rate"  # distinct customers, from the wins
-    PIPELINE = "pipeline"  # money open at the end of the bucket
+Kind = MetricKind  # the contract's: how a metric's value is made from its parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,116 +105,41 @@ class Metric:
     description: str
 
 
-def _m(name: str, kind: Kind, parts: tuple[str, ...], description: str) -> Metric:
-    return Metric(name, kind, parts, description)
-
+PARTS: dict[str, tuple[str, ...]] = {
+    "visits": ("visits",),
+    "effective_visits": ("effective_visits",),
+    "effective_visit_rate": ("effective_visits", "visits"),
+    "calls": ("calls",),
+    "connected_calls": ("connected_calls",),
+    "call_connect_rate": ("connected_calls", "calls"),
+    "engagements": ("engagements",),
+    "engaged_seconds": ("engaged_seconds",),
+    "new_leads": ("new_leads",),
+    "opportunities": ("opportunities",),
+    "disqualified_leads": ("disqualified_leads",),
+    "lead_to_opportunity_rate": ("opportunities", "new_leads"),
+    "avg_days_lead_to_opportunity": ("lead_to_opportunity_seconds", "lead_to_opportunity_count"),
+    "deals_opened": ("deals_opened",),
+    "deals_won": ("deals_won",),
+    "deals_lost": ("deals_lost",),
+    "win_rate": ("deals_won", "deals_closed"),
+    "revenue_won": ("revenue_won",),
+    "average_deal_size": ("revenue_won", "deals_won"),
+    "avg_sales_cycle_days": ("sales_cycle_seconds", "sales_cycle_count"),
+    "new_customers": ("new_customers",),
+    "repeat_purchase_rate": ("wins",),
+    "invoiced": ("invoiced",),
+    "collected": ("collected",),
+    "collection_rate": ("collected", "invoiced"),
+    "open_pipeline": ("pipeline:",),
+    "weighted_pipeline": ("pipeline:",),
+    "followed_up_72h": ("followed_up_72h",),
+    "followed_up_72h_rate": ("followed_up_72h", "new_customers"),
+}
+"""The stored metrics each metric the contract serves (`SERVED`) is derived from."""
 
 CATALOGUE: dict[str, Metric] = {
-    m.name: m
-    for m in (
-        _m("visits", Kind.COUNT, ("visits",), "Visits logged."),
-        _m("effective_visits", Kind.COUNT, ("effective_visits",), "Visits marked effective."),
-        _m(
-            "effective_visit_rate",
-            Kind.RATE,
-            ("effective_visits", "visits"),
-            "Effective visits ÷ visits.",
-        ),
-        _m("calls", Kind.COUNT, ("calls",), "Calls logged."),
-        _m("connected_calls", Kind.COUNT, ("connected_calls",), "Calls that connected."),
-        _m("call_connect_rate", Kind.RATE, ("connected_calls", "calls"), "Connected ÷ calls."),
-        _m(
-            "engagements",
-            Kind.COUNT,
-            ("engagements",),
-            "Digital touches tracked (engagement.tracked `count`: e-mails sent, opened and "
-            "clicked, pages viewed, forms, chats, SMS, webinars).",
-        ),
-        _m(
-            "engaged_seconds",
-            Kind.COUNT,
-            ("engaged_seconds",),
-            "Seconds spent in those touches (engagement.tracked `seconds`).",
-        ),
-        _m("new_leads", Kind.COUNT, ("new_leads",), "Leads created."),
-        _m("opportunities", Kind.COUNT, ("opportunities",), "Leads qualified (first time)."),
-        _m("disqualified_leads", Kind.COUNT, ("disqualified_leads",), "Leads disqualified."),
-        _m(
-            "lead_to_opportunity_rate",
-            Kind.RATE,
-            ("opportunities", "new_leads"),
-            "Opportunities ÷ new leads, both in the period.",
-        ),
-        _m(
-            "avg_days_lead_to_opportunity",
-            Kind.AVERAGE_DAYS,
-            ("lead_to_opportunity_seconds", "lead_to_opportunity_count"),
-            "Mean days from lead.created to lead.qualified, over the leads qualified in the period.",
-        ),
-        _m("deals_opened", Kind.COUNT, ("deals_opened",), "Deals opened."),
-        _m("deals_won", Kind.COUNT, ("deals_won",), "Deals won."),
-        _m("deals_lost", Kind.COUNT, ("deals_lost",), "Deals lost."),
-        _m("win_rate", Kind.RATE, ("deals_won", "deals_closed"), "Won ÷ (won + lost)."),
-        _m("revenue_won", Kind.MONEY, ("revenue_won",), "Amounts of deals won."),
-        _m(
-            "average_deal_size",
-            Kind.AVERAGE_MONEY,
-            ("revenue_won", "deals_won"),
-            "Revenue won ÷ deals won (in the reporting currency).",
-        ),
-        _m(
-            "avg_sales_cycle_days",
-            Kind.AVERAGE_DAYS,
-            ("sales_cycle_seconds", "sales_cycle_count"),
-            "Mean days from deal.opened to deal.won, over the deals won in the period.",
-        ),
-        _m(
-            "new_customers",
-            Kind.COUNT,
-            ("new_customers",),
-            "Accounts whose first won deal (in log order) falls in the period.",
-        ),
-        _m(
-            "repeat_purchase_rate",
-            Kind.DISTINCT_RATE,
-            ("wins",),
-            "Customers with a won deal in the period who had one before it ÷ customers with a "
-            "won deal in the period.",
-        ),
-        _m("invoiced", Kind.MONEY, ("invoiced",), "Invoices issued."),
-        _m("collected", Kind.MONEY, ("collected",), "Payments received."),
-        _m(
-            "collection_rate",
-            Kind.MONEY_RATE,
-            ("collected", "invoiced"),
-            "Collected ÷ invoiced, both in the period.",
-        ),
-        _m(
-            "open_pipeline",
-            Kind.PIPELINE,
-            ("pipeline:",),
-            "Amounts of deals open at the end of the period.",
-        ),
-        _m(
-            "weighted_pipeline",
-            Kind.PIPELINE,
-            ("pipeline:",),
-            "Open pipeline at the end of the period, each stage's amount × that stage's win rate "
-            "(the org's deals that reached the stage and closed by then: (won + 1) ÷ (closed + 2)).",
-        ),
-        _m(
-            "followed_up_72h",
-            Kind.COUNT,
-            ("followed_up_72h",),
-            "New customers touched (visit or call) within 72 h of their first won deal.",
-        ),
-        _m(
-            "followed_up_72h_rate",
-            Kind.RATE,
-            ("followed_up_72h", "new_customers"),
-            "New customers followed up within 72 h ÷ new customers.",
-        ),
-    )
+    m.name: Metric(m.name, m.kind, PARTS[m.name], m.description) for m in SERVED
 }
 DEFAULT_METRICS = tuple(CATALOGUE)
 
@@ -289,12 +150,7 @@ def parse_metrics(text: str | None, name: str = "metrics") -> tuple[str, ...]:
     wanted = tuple(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
     unknown = [m for m in wanted if m not in CATALOGUE]
     if unknown or not wanted:
-        raise InvalidInput(
-            f"Unknown metric(s): {', '.join(unknown) or '(none given)'}. Known: "
-            f"{', '.join(CATALOGUE)}.",
-            errors=[field_error(name, f"unknown metric {m!r}", "unknown_metric", "query")
-                    for m in unknown or [""]],
-        )  # fmt: skip
+        raise UnknownMetric(unknown, CATALOGUE, name)
     return wanted
 
 

@@ -22,10 +22,11 @@ from shared.observability import MetricsMiddleware, ops_router, readiness_route
 from shared.pagination import configure_cursors
 from shared.responses import JSONResponse
 
+from . import repository
 from .answer.answers import Answers
 from .answer.org_views import OrgRows
 from .config import ScoringSettings
-from .dependencies import Runtime
+from .dependencies import Runtime, feed_client
 from .follow.consumer import Consumer
 from .reps.router import router as reps_router
 from .router import kpis_direct, router, score_direct
@@ -71,6 +72,8 @@ def create_app(
             org_rows = OrgRows(dsn, pool)
             org_rows.start()
             stack.push_async_callback(org_rows.stop)
+            activity = feed_client(settings, consumer.token, activity_transport)  # as_of replays
+            stack.push_async_callback(activity.aclose)
             app.state.settings = settings
             app.state.jwt_secret = secret
             configure_cursors(secret, settings)  # SALESPERF_CURSOR_KEYS, else the shared secret
@@ -80,6 +83,7 @@ def create_app(
                 consumer=consumer,
                 answers=Answers(settings.answer_cache_size),
                 org_rows=org_rows,
+                activity=activity,
             )
             # Everything allocated so far lives as long as the process: keep the cyclic GC from
             # scanning it again and again (as activity does).
@@ -119,7 +123,7 @@ def create_app(
         runtime: Runtime = app.state.runtime
         try:
             async with runtime.pool.acquire(timeout=2) as conn:
-                await conn.fetchval("SELECT 1")
+                await repository.ping(conn)
             database = True
         except Exception:
             database = False

@@ -39,8 +39,10 @@ from shared.errors import (
     UpstreamUnavailable,
 )
 from shared.errors import problem_responses as problems
+from shared.events import ID_PATTERN
 from shared.events import Channel as Channel_
 from shared.events import Tier as Tier_
+from shared.owners import OWNER_PATTERN
 from shared.pagination import next_link
 from shared.responses import JSONResponse
 
@@ -59,11 +61,11 @@ _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     **_READ_ERRORS,
 }  # fmt: skip
 
-ID = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}"  # as event ids (shared/events.py Identifier)
+ID = ID_PATTERN  # reps/router.py takes it from here
 Owner = Annotated[
     str | None,
     Query(description="`rep:ID`, `team:ID` or `org`; default: you (rep), your team (manager) or "
-          "the org.", examples=["team:team-north"], pattern=rf"^(org|(rep|team):{ID})$"),
+          "the org.", examples=["team:team-north"], pattern=OWNER_PATTERN),
 ]  # fmt: skip
 From = Annotated[
     Day | None,
@@ -75,7 +77,7 @@ To = Annotated[
           "current period."),
 ]  # fmt: skip
 ProductLine = Annotated[
-    str | None, Query(description="Only facts of this product line.", pattern=f"^{ID}$")
+    str | None, Query(description="Only facts of this product line.", pattern=f"^{ID_PATTERN}$")
 ]
 Tier = Annotated[Tier_ | None, Query(description="Only facts of accounts in this tier.")]
 Channel = Annotated[Channel_ | None, Query(description="Only facts of leads from this channel.")]
@@ -197,7 +199,7 @@ async def get_leaderboard(
         Query(description="A day in the period (1970-01-01 to 2099-12-31); default today."),
     ] = None,
     scope: Annotated[
-        str | None, Query(description="`team:ID` or `org`.", pattern=rf"^(org|team:{ID})$")
+        str | None, Query(description="`team:ID` or `org`.", pattern=rf"^(org|team:{ID_PATTERN})$")
     ] = None,
     currency: Currency = None,
 ) -> JSONResponse:
@@ -296,7 +298,7 @@ async def rebuild_status(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse
 StreamId = Annotated[
     str,
     Path(description="The lead's or deal's stream, e.g. `lead-L-2026-0117` or `deal-D-88`.",
-         pattern=rf"^(lead|deal)-{ID}$"),
+         pattern=rf"^(lead|deal)-{ID_PATTERN}$"),
 ]  # fmt: skip
 PageCursor = Annotated[
     str | None, Query(description="`next` (or `X-Next-Cursor`) of the previous page.")
@@ -493,7 +495,9 @@ async def get_accounts_health(
 async def get_account_health(
     user: CurrentUser,
     runtime: RuntimeDep,
-    id: Annotated[str, Path(description="The account id (without `account-`).", pattern=f"^{ID}$")],
+    id: Annotated[
+        str, Path(description="The account id (without `account-`).", pattern=f"^{ID_PATTERN}$")
+    ],
 ) -> JSONResponse:
     return JSONResponse(await customers.account(runtime, user, id))
 

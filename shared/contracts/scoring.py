@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -189,23 +191,134 @@ class MetricInfo(BaseModel):
     )
 
 
-def _m(unit: str, additive: bool) -> MetricInfo:
-    return MetricInfo(unit=unit, additive=additive)
+class MetricKind(StrEnum):
+    """How a metric's value is made from its stored parts (`CatalogueEntry.kind`)."""
 
+    COUNT = "count"
+    MONEY = "money"
+    RATE = "rate"  # count / count
+    MONEY_RATE = "money_rate"  # money / money, same currency
+    AVERAGE_MONEY = "average_money"  # money / count
+    AVERAGE_DAYS = "average_days"  # seconds / count, in days
+    DISTINCT_RATE = "distinct_rate"  # distinct customers, from the wins
+    PIPELINE = "pipeline"  # money open at the end of the bucket
+
+    @property
+    def unit(self) -> str:
+        """count, money, ratio or days (`MetricInfo.unit`)."""
+        if self is MetricKind.COUNT:
+            return "count"
+        if self in (MetricKind.MONEY, MetricKind.AVERAGE_MONEY, MetricKind.PIPELINE):
+            return "money"
+        return "days" if self is MetricKind.AVERAGE_DAYS else "ratio"
+
+    @property
+    def additive(self) -> bool:
+        """Whether it sums over periods and owners: counts and plain amounts only."""
+        return self in (MetricKind.COUNT, MetricKind.MONEY)
+
+
+@dataclass(frozen=True, slots=True)
+class ServedMetric:
+    name: str
+    kind: MetricKind
+    description: str
+
+
+def _served(name: str, kind: MetricKind, description: str) -> ServedMetric:
+    return ServedMetric(name, kind, description)
+
+
+SERVED: tuple[ServedMetric, ...] = (
+    _served("visits", MetricKind.COUNT, "Visits logged."),
+    _served("effective_visits", MetricKind.COUNT, "Visits marked effective."),
+    _served("effective_visit_rate", MetricKind.RATE, "Effective visits ÷ visits."),
+    _served("calls", MetricKind.COUNT, "Calls logged."),
+    _served("connected_calls", MetricKind.COUNT, "Calls that connected."),
+    _served("call_connect_rate", MetricKind.RATE, "Connected ÷ calls."),
+    _served(
+        "engagements",
+        MetricKind.COUNT,
+        "Digital touches tracked (engagement.tracked `count`: e-mails sent, opened and clicked, "
+        "pages viewed, forms, chats, SMS, webinars).",
+    ),
+    _served(
+        "engaged_seconds",
+        MetricKind.COUNT,
+        "Seconds spent in those touches (engagement.tracked `seconds`).",
+    ),
+    _served("new_leads", MetricKind.COUNT, "Leads created."),
+    _served("opportunities", MetricKind.COUNT, "Leads qualified (first time)."),
+    _served("disqualified_leads", MetricKind.COUNT, "Leads disqualified."),
+    _served(
+        "lead_to_opportunity_rate",
+        MetricKind.RATE,
+        "Opportunities ÷ new leads, both in the period.",
+    ),
+    _served(
+        "avg_days_lead_to_opportunity",
+        MetricKind.AVERAGE_DAYS,
+        "Mean days from lead.created to lead.qualified, over the leads qualified in the period.",
+    ),
+    _served("deals_opened", MetricKind.COUNT, "Deals opened."),
+    _served("deals_won", MetricKind.COUNT, "Deals won."),
+    _served("deals_lost", MetricKind.COUNT, "Deals lost."),
+    _served("win_rate", MetricKind.RATE, "Won ÷ (won + lost)."),
+    _served("revenue_won", MetricKind.MONEY, "Amounts of deals won."),
+    _served(
+        "average_deal_size",
+        MetricKind.AVERAGE_MONEY,
+        "Revenue won ÷ deals won (in the reporting currency).",
+    ),
+    _served(
+        "avg_sales_cycle_days",
+        MetricKind.AVERAGE_DAYS,
+        "Mean days from deal.opened to deal.won, over the deals won in the period.",
+    ),
+    _served(
+        "new_customers",
+        MetricKind.COUNT,
+        "Accounts whose first won deal (in log order) falls in the period.",
+    ),
+    _served(
+        "repeat_purchase_rate",
+        MetricKind.DISTINCT_RATE,
+        "Customers with a won deal in the period who had one before it ÷ customers with a won "
+        "deal in the period.",
+    ),
+    _served("invoiced", MetricKind.MONEY, "Invoices issued."),
+    _served("collected", MetricKind.MONEY, "Payments received."),
+    _served("collection_rate", MetricKind.MONEY_RATE, "Collected ÷ invoiced, both in the period."),
+    _served(
+        "open_pipeline",
+        MetricKind.PIPELINE,
+        "Amounts of deals open at the end of the period.",
+    ),
+    _served(
+        "weighted_pipeline",
+        MetricKind.PIPELINE,
+        "Open pipeline at the end of the period, each stage's amount × that stage's win rate "
+        "(the org's deals that reached the stage and closed by then: (won + 1) ÷ (closed + 2)).",
+    ),
+    _served(
+        "followed_up_72h",
+        MetricKind.COUNT,
+        "New customers touched (visit or call) within 72 h of their first won deal.",
+    ),
+    _served(
+        "followed_up_72h_rate",
+        MetricKind.RATE,
+        "New customers followed up within 72 h ÷ new customers.",
+    ),
+)
+"""Every metric scoring serves, in the order of its `GET /v1/metrics` (scoring adds how each is
+derived from the stored sums: services/scoring/domain.py)."""
+
+# The order goals lists them in (its 422 for an unknown metric): by unit, catalogue order within.
+_BY_UNIT = [("count", True), ("money", True), ("money", False), ("ratio", False), ("days", False)]
 
 METRICS: dict[str, MetricInfo] = {
-    **{name: _m("count", True) for name in (
-        "visits", "effective_visits", "calls", "connected_calls", "engagements",
-        "engaged_seconds", "new_leads", "opportunities",
-        "disqualified_leads", "deals_opened", "deals_won", "deals_lost", "new_customers",
-        "followed_up_72h")},
-    **{name: _m("money", True) for name in ("revenue_won", "invoiced", "collected")},
-    **{name: _m("money", False) for name in (
-        "average_deal_size", "open_pipeline", "weighted_pipeline")},
-    **{name: _m("ratio", False) for name in (
-        "effective_visit_rate", "call_connect_rate", "lead_to_opportunity_rate", "win_rate",
-        "repeat_purchase_rate", "collection_rate", "followed_up_72h_rate")},
-    **{name: _m("days", False) for name in (
-        "avg_days_lead_to_opportunity", "avg_sales_cycle_days")},
-}  # fmt: skip
+    m.name: MetricInfo(unit=m.kind.unit, additive=m.kind.additive)
+    for m in sorted(SERVED, key=lambda m: _BY_UNIT.index((m.kind.unit, m.kind.additive)))
+}
 """Every metric scoring serves (its `GET /v1/metrics`), as goals sees it."""

@@ -40,6 +40,7 @@ from shared.errors import (
     UnsupportedMediaType,
 )
 from shared.errors import problem_responses as problems
+from shared.events import ID_PATTERN
 from shared.responses import JSONResponse
 
 from ..dependencies import RuntimeDep
@@ -56,7 +57,7 @@ from .schemas import (
 
 router = APIRouter(prefix="/v1", tags=["connectors"])
 
-OrgPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")]
+OrgPath = Annotated[str, Path(pattern=rf"^{ID_PATTERN}$")]
 _ADMIN = problems(Unauthorized, Forbidden, NotFound, InvalidInput)
 _ADMIN_BODY = problems(Unauthorized, Forbidden, NotFound, InvalidInput, MalformedRequest,
                        UnsupportedMediaType)  # fmt: skip

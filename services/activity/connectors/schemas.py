@@ -57,7 +57,7 @@ Owners = Annotated[
 ]
 
 
-def _check_secret(provider: str, secret: str) -> None:
+def check_secret(provider: str, secret: str) -> None:
     if provider == "pipedrive":
         user, colon, password = secret.partition(":")
         if not colon or not user or not password:
@@ -99,7 +99,7 @@ class ConnectorCreate(BaseModel):
     @field_validator("secret")
     @classmethod
     def _secret_fits(cls, secret: str, info: ValidationInfo) -> str:
-        _check_secret(str(info.data.get("provider", "")), secret)
+        check_secret(str(info.data.get("provider", "")), secret)
         return secret
 
     @model_validator(mode="after")

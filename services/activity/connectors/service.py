@@ -44,7 +44,7 @@ from .domain import (
     derived_event_id,
     fingerprint,
 )
-from .schemas import ConnectorCreate, ConnectorUpdate
+from .schemas import ConnectorCreate, ConnectorUpdate, check_secret
 
 
 class UnknownConnector(NotFound):
@@ -184,10 +184,8 @@ async def update_connector(
     async with pool.acquire() as conn, conn.transaction():
         row = await _load(conn, principal, connector_id, for_update=True)
         if body.secret is not None:
-            from .schemas import _check_secret
-
             try:
-                _check_secret(row["provider"], body.secret)
+                check_secret(row["provider"], body.secret)
             except ValueError as exc:
                 raise InvalidInput(str(exc), errors=[
                     field_error("secret", str(exc), "value_error")

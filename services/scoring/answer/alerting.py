@@ -10,11 +10,11 @@ from typing import Any
 
 from shared.auth import Principal
 from shared.dates import FIRST_DAY, LAST_DAY
-from shared.errors import InvalidInput, field_error
 
 from ..alerts import AlertRules, rate_alerts, stored_metrics, windows
 from ..dependencies import Runtime
 from ..domain import default_owner, parse_owner, team_filter
+from ..exceptions import HistoryBeforeFirstDay
 from ..follow.scorer import today
 from ..repository import SqlSource
 from .priorities import _freshness
@@ -45,11 +45,7 @@ async def alerts(
     rules = AlertRules(drop=settings.alert_drop, min_denominator=settings.alert_min_denominator)
     spans = windows(first, last, rules.history)
     if spans[0][0] < FIRST_DAY:
-        raise InvalidInput(
-            f"The {rules.history} periods before `from` would start before {FIRST_DAY}.",
-            errors=[field_error("from", f"the earlier periods start before {FIRST_DAY}",
-                                "range", "query")],
-        )  # fmt: skip
+        raise HistoryBeforeFirstDay(rules.history, FIRST_DAY)
     source = SqlSource(runtime.pool, principal.org, org.generation)
     scope = Scope(who, team)
     rows = await source.rows(

@@ -13,11 +13,11 @@ from typing import Any
 import orjson
 
 from shared.auth import Principal
-from shared.errors import InvalidInput, NotFound, field_error
 from shared.pagination import decode_keyset, encode_keyset
 
 from .. import repository
 from ..dependencies import Runtime
+from ..exceptions import AccountNotFound, UnknownLifecycle
 from ..priority.scores import suggested_tier
 from .priorities import _scored_freshness, _visible, _who
 from .service import org_view
@@ -45,10 +45,7 @@ async def accounts(
 ) -> dict[str, Any]:
     rep, team = _who(principal, owner)
     if lifecycle is not None and lifecycle not in LIFECYCLES:
-        raise InvalidInput(
-            f"`stage` must be one of {', '.join(LIFECYCLES)}.",
-            errors=[field_error("stage", "unknown lifecycle stage", "enum", "query")],
-        )
+        raise UnknownLifecycle(LIFECYCLES)
     after = decode_keyset(HEALTH_CURSOR, cursor, 1, principal.org)[0] if cursor else None
     org = await org_view(runtime, principal.org)
     async with runtime.pool.acquire() as conn:
@@ -74,5 +71,5 @@ async def account(runtime: Runtime, principal: Principal, account_id: str) -> di
     async with runtime.pool.acquire() as conn:
         row = await repository.get_health(conn, principal.org, org.generation, account_id)
     if row is None or not _visible(principal, row["rep_id"], row["team_id"]):
-        raise NotFound(f"No account {account_id!r} of yours.")
+        raise AccountNotFound(account_id)
     return _render(row, runtime.settings.pareto)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -76,8 +77,6 @@ def _parquet(rows: Sequence[dict[str, Any]], schema: pa.Schema) -> bytes:
 
 
 def _date(text: str) -> Any:
-    from datetime import date
-
     return date.fromisoformat(text)
 
 

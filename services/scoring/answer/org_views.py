@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import defaultdict
 
 import asyncpg
+import structlog
 
 from shared import tasks
 
 from .. import repository
 
-log = logging.getLogger("salesperf.scoring.org_views")
+log = structlog.get_logger(__name__)
 CHANNEL = "scoring_orgs"
 RETRY_SECONDS = 1.0
 
@@ -82,7 +82,7 @@ class OrgRows:
                 await lost.wait()
                 log.warning("lost the org listener connection; reconnecting")
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("cannot listen for org changes: %r", exc)
+                log.warning("cannot listen for org changes", error=repr(exc))
             finally:
                 # Changes may be missed from here on: keep nothing until listening again.
                 self._listening = False

@@ -15,12 +15,20 @@ from typing import Any
 import orjson
 
 from shared.auth import Principal, Role
-from shared.errors import Forbidden, InvalidInput, NotFound, field_error
 from shared.pagination import bad_cursor, decode_keyset, encode_keyset
 
 from .. import jobs, repository
 from ..dependencies import Runtime
 from ..domain import OwnerKind, default_owner, parse_owner, team_filter
+from ..exceptions import (
+    AdminOnly,
+    BacktestNotAllowed,
+    ExportNotAllowed,
+    ForeignCursor,
+    ModelsNotAllowed,
+    NothingFolded,
+    ProspectNotFound,
+)
 from ..follow.replayer import replay_org
 from ..follow.scorer import model_record, today
 from ..priority import scores, training
@@ -79,10 +87,7 @@ def _decode_after(cursor: str | None, kind: str, org: str) -> tuple[int, str] | 
         or int(score_text) > 100
         or not key.startswith(f"{kind}-")
     ):
-        raise InvalidInput(
-            "`cursor` is not one this endpoint gave.",
-            errors=[field_error("cursor", "not a cursor of this list", "cursor", "query")],
-        )
+        raise ForeignCursor()
     return int(score_text), key
 
 
@@ -102,7 +107,7 @@ async def _replayed(
     runtime: Runtime, principal: Principal, org: OrgView, as_of: datetime
 ) -> tuple[list[dict[str, Any]], dict[str, Any], date]:
     """Every open lead's and deal's score as the log stood at `as_of` (rendered, unsorted)."""
-    async with runtime.client(principal.org) as client:
+    with runtime.feed(principal.org) as client:
         replayed = await replay_org(client, org.timezone, until=as_of)
     models = await _models_as_of(runtime, principal.org, as_of)
     day = as_of.astimezone(org.timezone).date()
@@ -218,7 +223,7 @@ async def score_of(
             _at(principal.org, org, ("score", key), scores=True), stored
         )
         if found is None or not _visible(principal, found[0], found[1]):
-            raise NotFound(f"No open lead or deal {key!r} of yours.")
+            raise ProspectNotFound(key)
         answer: dict[str, Any] = found[2]
         return answer
     everything, _, _ = await _replayed(runtime, principal, org, as_of)
@@ -227,7 +232,7 @@ async def score_of(
             principal, answer["rep_id"] or "", answer["team_id"] or ""
         ):
             return answer
-    raise NotFound(f"No open lead or deal {key!r} of yours at {as_of.isoformat()}.")
+    raise ProspectNotFound(key, as_of)
 
 
 # --------------------------------------------------------------------------- models
@@ -235,7 +240,7 @@ async def score_of(
 
 def _admin(principal: Principal, what: str) -> None:
     if principal.role is not Role.ADMIN:
-        raise Forbidden(f"Only an admin {what}.")
+        raise AdminOnly(what)
 
 
 def _model_info(record: Any, active: dict[str, int]) -> dict[str, Any]:
@@ -252,7 +257,7 @@ def _model_info(record: Any, active: dict[str, int]) -> dict[str, Any]:
 
 async def list_models(runtime: Runtime, principal: Principal) -> dict[str, Any]:
     if principal.role not in (Role.ADMIN, Role.MANAGER, Role.BI, Role.SERVICE):
-        raise Forbidden("The models are for managers, admins and BI tools.")
+        raise ModelsNotAllowed()
     async with runtime.pool.acquire() as conn:
         row = await repository.get_org(conn, principal.org)
         records = await repository.list_models(conn, principal.org)
@@ -266,7 +271,7 @@ async def train(runtime: Runtime, principal: Principal) -> dict[str, Any]:
     _admin(principal, "trains the org's models")
     async with runtime.pool.acquire() as conn:
         if await repository.get_org(conn, principal.org) is None:
-            raise NotFound("Nothing of this org has been folded yet: no outcomes to learn from.")
+            raise NothingFolded()
     scorer = runtime.consumer.scorer
     stored = await scorer.train_org(runtime.pool, principal.org)
     await scorer.rescore(runtime.pool, principal.org)
@@ -282,7 +287,7 @@ async def backtest(
     """Learn from what was recorded before `cutoff`, score what was created after it from its
     first `horizon_days` days (the live projection's profiles hold both times)."""
     if principal.role not in (Role.ADMIN, Role.BI):
-        raise Forbidden("Only an admin or a BI token runs a backtest.")
+        raise BacktestNotAllowed()
     org = await org_view(runtime, principal.org)
     scorer = runtime.consumer.scorer
     profiles = scorer.stored(principal.org, org.generation, "prospects")
@@ -311,7 +316,7 @@ async def export_scores(
     runtime: Runtime, principal: Principal, *, cursor: str | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
     if principal.role not in (Role.ADMIN, Role.BI, Role.SERVICE):
-        raise Forbidden("Bulk export is for admin, bi and service tokens.")
+        raise ExportNotAllowed()
     after: tuple[str, str] | None = None
     if cursor:
         kind, key = decode_keyset(EXPORT_CURSOR, cursor, 2, principal.org)

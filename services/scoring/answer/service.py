@@ -9,15 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
 
 from shared.auth import Principal, Role
-from shared.errors import Forbidden, InvalidInput, field_error
 from shared.money import CURRENCIES
 from shared.pagination import bad_cursor, decode_keyset, encode_keyset
+from shared.timezones import parse_timezone
 
 from .. import repository
 from ..dependencies import Runtime
@@ -36,6 +36,14 @@ from ..domain import (
     stored_parts,
     team_filter,
 )
+from ..exceptions import (
+    AdminOnly,
+    ExportNotAllowed,
+    LeaderboardForManagers,
+    NotRankable,
+    ScopeNotTeamOrOrg,
+    UnknownCurrency,
+)
 from ..follow.replayer import replay_org
 from . import reports
 from .sources import Cuts, MemorySource, Scope, Source
@@ -52,7 +60,7 @@ class OrgView:
     last_recorded_at: datetime | None
     scored: tuple[Any, ...] = ()  # the day, models and position its scores and health are for
     # How far its lead scores and customer health go (behind `position` while a follower that
-    # is behind the feed leaves scoring until it has caught up: follow/consumer.py).
+    # is behind the feed leaves scoring until it has caught up: follow/follower.py).
     scored_position: int = 0
     scored_recorded_at: datetime | None = None
 
@@ -93,10 +101,7 @@ def _currency(value: str | None, org: OrgView) -> str:
     if value is None:
         return org.currency
     if value not in CURRENCIES:
-        raise InvalidInput(
-            f"`currency` {value!r} is not an ISO 4217 code.",
-            errors=[field_error("currency", "must be an ISO 4217 code such as EUR", "currency", "query")],
-        )  # fmt: skip
+        raise UnknownCurrency(value, "query")
     return value
 
 
@@ -128,7 +133,7 @@ async def _source(
             "recorded_at": org.last_recorded_at.isoformat() if org.last_recorded_at else None,
         }
         return repository.SqlSource(runtime.pool, principal.org, org.generation), freshness
-    async with runtime.client(principal.org) as client:
+    with runtime.feed(principal.org) as client:
         replayed = await replay_org(client, org.timezone, until=as_of)
     result = replayed.replay
     freshness = {
@@ -222,18 +227,12 @@ async def leaderboard(
     currency: str | None,
 ) -> dict[str, Any]:
     if principal.role is Role.REP:
-        raise Forbidden("A rep sees only their own numbers; the leaderboard is for managers.")
+        raise LeaderboardForManagers()
     if CATALOGUE[metric].kind not in LEADERBOARD_KINDS:
-        raise InvalidInput(
-            f"`{metric}` cannot rank reps; pick a count, amount, rate or average.",
-            errors=[field_error("metric", "not a metric reps can be ranked by", "metric", "query")],
-        )
+        raise NotRankable(metric)
     where = parse_owner(scope, "scope") if scope else default_owner(principal)
     if where.kind is OwnerKind.REP:
-        raise InvalidInput(
-            "`scope` must be `team:ID` or `org`.",
-            errors=[field_error("scope", "must be team:ID or org", "scope", "query")],
-        )
+        raise ScopeNotTeamOrOrg()
     team_filter(principal, where)
     org = await org_view(runtime, principal.org)
     cur = _currency(currency, org)
@@ -307,7 +306,7 @@ async def export_page(
     runtime: Runtime, principal: Principal, *, cursor: str | None, limit: int, owner: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     if principal.role not in (Role.ADMIN, Role.BI, Role.SERVICE):
-        raise Forbidden("Bulk export is for admin, bi and service tokens.")
+        raise ExportNotAllowed()
     after = decode_export_cursor(cursor, principal.org)
     who = parse_owner(owner) if owner else Owner(OwnerKind.ORG)
     rep = who.id if who.kind is OwnerKind.REP else None
@@ -337,31 +336,14 @@ async def get_settings(runtime: Runtime, principal: Principal) -> dict[str, Any]
         return _org_settings(await repository.get_org(conn, principal.org), runtime)
 
 
-def parse_timezone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(
-            f"`timezone` {name!r} is not an IANA timezone.",
-            errors=[
-                field_error(
-                    "timezone", "must be an IANA timezone such as Europe/Berlin", "timezone"
-                )
-            ],
-        ) from exc
-
-
 async def put_settings(
     runtime: Runtime, principal: Principal, timezone: str, currency: str | None
 ) -> dict[str, Any]:
     if principal.role is not Role.ADMIN:
-        raise Forbidden("Only an admin changes the org's settings.")
+        raise AdminOnly("changes the org's settings")
     parse_timezone(timezone)
     if currency is not None and currency not in CURRENCIES:
-        raise InvalidInput(
-            f"`currency` {currency!r} is not an ISO 4217 code.",
-            errors=[field_error("currency", "must be an ISO 4217 code such as EUR", "currency")],
-        )
+        raise UnknownCurrency(currency)
     async with runtime.pool.acquire() as conn, conn.transaction():
         before = await repository.get_org(conn, principal.org)
         old_tz = before["timezone"] if before else runtime.settings.default_timezone
@@ -379,7 +361,7 @@ async def put_settings(
 
 async def request_rebuild(runtime: Runtime, principal: Principal) -> dict[str, Any]:
     if principal.role is not Role.ADMIN:
-        raise Forbidden("Only an admin rebuilds the org's projections.")
+        raise AdminOnly("rebuilds the org's projections")
     async with runtime.pool.acquire() as conn:
         row = await repository.request_rebuild(
             conn, principal.org, runtime.settings.default_timezone
@@ -390,7 +372,7 @@ async def request_rebuild(runtime: Runtime, principal: Principal) -> dict[str, A
 
 async def rebuild_status(runtime: Runtime, principal: Principal) -> dict[str, Any]:
     if principal.role not in (Role.ADMIN, Role.SERVICE):
-        raise Forbidden("Only an admin follows a rebuild.")
+        raise AdminOnly("follows a rebuild")
     async with runtime.pool.acquire() as conn:
         row = await repository.get_org(conn, principal.org)
     return _rebuild_status(row)

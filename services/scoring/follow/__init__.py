@@ -1,1 +1,2 @@
-"""What follows the log: consumer, leases, entity cache, generations, replayer, scorer."""
+"""What follows the log: consumer (election, discovery, follower, pages, upkeep, lag, pokes),
+leases, entity cache, corrections, rebuild (generations, replayer), scorer."""

@@ -1,7 +1,7 @@
 """The fold's entities kept in memory between the pages of a follower that is behind.
 
 While the follower catches up, it folds the next page while the page before is still being
-written (consumer.py): that fold must see the entities as the page in flight left them, which
+written (pages.py): that fold must see the entities as the page in flight left them, which
 only memory holds until that page commits. The cache holds every entity a page folded since;
 the least recently folded go once their pages are committed (`trim`), down to `size`, so the
 pages after find most of what they touch here rather than decode it from the database again.

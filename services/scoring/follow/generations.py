@@ -1,10 +1,10 @@
 """A rebuild's heavy half: replay an org's whole log into a new generation and write it beside
-the live one (rollups, entities, wins, scores and health), ready for the consumer to catch up
+the live one (rollups, entities, wins, scores and health), ready for rebuild.py to catch up
 and swap in.
 
 The replay holds the org's whole book (every deal, lead, account and profile) in memory while
 it folds; after it, that memory stays with the process that held it (the allocator keeps what
-was freed). So when activity is reached over the network, the consumer runs `write_in_process`
+was freed). So when activity is reached over the network, rebuild.py runs `write_in_process`
 in a process of its own (`workers.alone`), which ends with the rebuild and hands its memory back
 to the operating system: the serving process never holds the book. With an in-process
 transport (the tests') or `SCORING_WORKER_PROCESSES=0` it runs in the serving process: the same

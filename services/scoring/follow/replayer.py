@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from shared import tasks
 from shared.clients.activity import ActivityClient
 
+from ..projections.kpis import Book
 from ..projections.rollup import FactSums, Replay, feed
 
 VOID = "event.voided"
@@ -110,8 +111,6 @@ async def _fold_all(
 ) -> Replayed | set[str]:
     """The replay, or the voids it met that it did not know (then it must start over, unless
     `to_first_new_void`: then it ends before the first of them)."""
-    from ..projections.kpis import Book
-
     result = Replay(Book(timezone))
     cursor: str | None = None
     position, last_recorded = 0, None

@@ -18,7 +18,6 @@ when an org's day turns or its model changes (a rescore), and to train an org's 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
+import structlog
 
 from .. import jobs, repository
 from ..config import ScoringSettings
@@ -39,7 +39,7 @@ from ..priority.scores import ActiveModel, PriorityRules
 from ..projections import health, leads
 from ..workers import Workers
 
-log = logging.getLogger("salesperf.scoring.scorer")
+log = structlog.get_logger(__name__)
 T = TypeVar("T")
 RESCORE_TRIES = 3
 JOB_PROFILES = 2000  # profiles scored per job sent to a worker process
@@ -309,7 +309,7 @@ class Scorer:
         currency. Profiles are read (by the worker) and scored without holding the org's row;
         the write holds it and goes ahead only if nothing moved meanwhile (else it starts
         over). With `folding`, pages go on being folded meanwhile, and the caller leaves their
-        keys unscored and scores them once this is written (consumer.py): the write then needs
+        keys unscored and scores them once this is written (upkeep.py): the write then needs
         only the generation, timezone, currency and models unchanged, and the scored position
         moves to where the org stood when the profiles were read."""
         standing = SETTLED if folding else STANDING
@@ -340,7 +340,7 @@ class Scorer:
                     conn, org, generation, day, self.marker(row), up_to=up_to
                 )
                 return
-        log.warning("rescoring %s: the org kept moving; next time", org)
+        log.warning("rescoring put off: the org kept moving; next time", org=org)
 
     def due(self, row: Mapping[str, Any]) -> bool:
         """Whether the org's scores are for another day or other models than now, or do not
@@ -383,7 +383,8 @@ class Scorer:
                     trained_outcomes=row["outcomes"],
                 )  # fmt: skip
                 stored.append(dict(record))
-        log.info("trained %s: %s", org, ", ".join(
-            f"{r['kind']} v{r['version']} ({r['model_kind']}, {r['outcomes']} outcomes)"
-            for r in stored))  # fmt: skip
+        log.info("trained", org=org, models=[
+            {"kind": r["kind"], "version": r["version"], "model_kind": r["model_kind"],
+             "outcomes": r["outcomes"]} for r in stored
+        ])  # fmt: skip
         return stored

@@ -31,6 +31,7 @@ def auc(
     labels = np.asarray(y)
     if not (w[labels == 1].sum() > 0 and w[labels == 0].sum() > 0):
         return None
+    # Imported here, not at the top: see model.FITTING_IMPORTS.
     from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
 
     return float(roc_auc_score(labels, np.asarray(p, dtype=float), sample_weight=w))

@@ -3,7 +3,8 @@
 Reads for a week sum at most 7 day rows; for a quarter or a year, 3 or 12 month rows; so a
 question costs the same at a thousand events or a million.
 
-`replay` folds a whole log in memory: what a rebuild writes, and what `as_of` answers from.
+`replay` folds a whole log in memory: what a rebuild writes, and what `as_of` answers from;
+a follower folds each page with the same `fold_in` and `finish` (follow/pages.py).
 """
 
 from __future__ import annotations
@@ -73,6 +74,11 @@ def expand(sums: FactSums, rollups: Rollups | None = None) -> Rollups:
     return out
 
 
+def first_currency(sums: FactSums) -> str | None:
+    """The currency of the first fact summed into `sums` that names one."""
+    return next((key[7] for key in sums if key[7]), None)
+
+
 @dataclass(slots=True)
 class Replay:
     """A log folded in memory."""
@@ -116,6 +122,13 @@ def replay(
 
 def feed(result: Replay, events: Iterable[Event], voided: frozenset[str] = frozenset()) -> None:
     """Fold more events into a replay (pages of any size give the same result)."""
+    fold_in(result, events, voided)
+    finish(result)
+
+
+def fold_in(result: Replay, events: Iterable[Event], voided: frozenset[str] = frozenset()) -> None:
+    """`feed`'s fold, leaving the book's wins and changed keys for the caller (a follower's page
+    reads which entities it changed), who then calls `finish`."""
     book = result.book
     for event in events:
         if event["event_id"] in voided:
@@ -128,6 +141,11 @@ def feed(result: Replay, events: Iterable[Event], voided: frozenset[str] = froze
             continue
         result.folded += 1
         collect(result.sums, facts)
+
+
+def finish(result: Replay) -> None:
+    """Take the wins folded since the last call into the replay, and forget what changed."""
+    book = result.book
     result.wins.extend(book.wins)
     book.wins.clear()
     book.changed.clear()

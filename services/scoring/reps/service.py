@@ -5,17 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from shared.auth import Principal
-from shared.errors import NotFound
 
+from .. import repository
 from ..answer.priorities import _visible
 from ..answer.service import org_view
 from ..dependencies import Runtime
-from . import repository
-
-
-class RepNotFound(NotFound):
-    title = "Rep not found"
-    slug = "rep-not-found"  # goals tells this 404 from a missing route by it
+from ..exceptions import RepNotFound
 
 
 async def placement(runtime: Runtime, principal: Principal, rep_id: str) -> dict[str, Any]:
@@ -26,7 +21,7 @@ async def placement(runtime: Runtime, principal: Principal, rep_id: str) -> dict
     async with runtime.pool.acquire() as conn:
         found = await repository.latest_day(conn, principal.org, org.generation, rep_id)
     if found is None or not _visible(principal, rep_id, found[0]):
-        raise RepNotFound(f"No rep {rep_id!r} of yours has any activity.")
+        raise RepNotFound(rep_id)
     team, day = found
     return {
         "rep": rep_id, "team": team, "last_seen": day.isoformat(),

@@ -455,6 +455,25 @@ class TestProgressOfAMonthlyCountGoal:
         )
         assert [p["goal"]["id"] for p in answer.json()["items"]] == [march["close"]["id"]]
 
+    async def test_every_current_goal_is_listed_however_many_come_before_it(
+        self, goals, auth
+    ) -> None:
+        """A year split into its 365 days: on 20 December the year's goal and that day's are
+        current, behind 354 earlier day goals (the list once stopped at the first 200)."""
+        year = await create(goals, auth(), count_goal(owner="team:t365", period="year",
+                                                      start="2026-01-01", target=365))  # fmt: skip
+        days = await decompose(goals, auth(), year["id"],
+                               {"by": "time", "into": "day", "strategy": "even"})  # fmt: skip
+        assert len(days["children"]) == 365
+        answer = await goals.get(
+            "/v1/progress", params={"owner": "team:t365", "at": "2026-12-20"}, headers=auth()
+        )
+        assert answer.status_code == 200, answer.text
+        listed = [(p["goal"]["period"], p["goal"]["start"]) for p in answer.json()["items"]]
+        assert listed == [("year", "2026-01-01"), ("day", "2026-12-20")]
+        day = next(c for c in days["children"] if c["start"] == "2026-12-20")
+        assert answer.json()["items"][1] == await progress_of(goals, auth(), day, "2026-12-20")
+
 
 class TestProgressOfADecomposedGoalFollowsItsChildren:
     async def test_expected_to_date_follows_the_seasonal_months(self, goals, auth) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from services.scoring.follow import consumer
+from services.scoring.follow import rebuild
 from services.scoring.repository import GENERATION_TABLES
 from tests.api.scoring.conftest import settled
 from tests.api.scoring.helpers import (
@@ -219,7 +219,7 @@ class TestACorrectionIsWhatARebuildMakes:
         assert summer == {"visits": 3, "calls": 1, "deals_won": 0, "opportunities": 0}
 
         analyzed = await analyze_counts(db)
-        monkeypatch.setattr(consumer, "DROP_BATCH", 3)  # the old generation goes 3 rows a time
+        monkeypatch.setattr(rebuild, "DROP_BATCH", 3)  # the old generation goes 3 rows a time
         answer = await scoring.post("/v1/admin/rebuild", headers=auth())
         assert answer.status_code == 202, answer.text
         await rebuild_done(scoring, auth(), after_generation=1)

@@ -7,7 +7,8 @@ import asyncio
 import asyncpg
 import pytest
 
-from services.scoring.follow.consumer import Consumer, Fenced
+from services.scoring.follow.consumer import Consumer
+from services.scoring.follow.pages import Fenced
 from shared.db import asyncpg_dsn
 from tests.api.scoring.conftest import scoring_settings
 from tests.conftest import JWT_SECRET

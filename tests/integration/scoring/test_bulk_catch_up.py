@@ -69,7 +69,7 @@ def consumer(activity: FastAPI, database: str, pool: asyncpg.Pool, *, bulk: int)
 
 @contextlib.asynccontextmanager
 async def following(c: Consumer, org: str) -> AsyncIterator[None]:
-    task = asyncio.create_task(c._follow(org))
+    task = asyncio.create_task(c.follower.follow(org))
     try:
         yield
     finally:
@@ -91,8 +91,8 @@ async def reached(
             and row["next_generation"] is None
             and (
                 c is None
-                or (row["trained_outcomes"] >= 0 and not c._training and not c._rescoring
-                    and not c.scorer.due(row))
+                or (row["trained_outcomes"] >= 0 and not c.upkeep.training
+                    and not c.upkeep.rescoring and not c.scorer.due(row))
             )
         ):  # fmt: skip
             return row

@@ -134,15 +134,15 @@ class TestScoresLeftWhileBehind:
         first, head = folded[0]["items"][-1]["position"], folded[-1]["items"][-1]["position"]
         assert await standing(pool, org) == (head, first)
         assert await scored(pool, org) != await scored(pool, page_by_page)
-        unscored = behind._unscored[org]
+        unscored = behind.upkeep.unscored[org]
         assert unscored.prospects and unscored.customers
 
         try:
-            await behind._score_unscored(org, behind._unscored.pop(org))
+            await behind.upkeep.score_unscored(org, behind.upkeep.unscored.pop(org))
         finally:
             behind.scorer.close()
 
-        assert org not in behind._unscored
+        assert org not in behind.upkeep.unscored
         assert await standing(pool, org) == (head, head)
         assert await scored(pool, org) == await scored(pool, page_by_page)
 
@@ -160,7 +160,7 @@ class TestScoresLeftWhileBehind:
             "FROM scoring.scores WHERE org_id = $1 AND kind = 'lead' LIMIT 1",
             org,
         )
-        assert await behind.scorer.score_keys(pool, org, behind._unscored.pop(org)) is True
+        assert await behind.scorer.score_keys(pool, org, behind.upkeep.unscored.pop(org)) is True
         assert await pool.fetchval(
             "SELECT score FROM scoring.scores WHERE org_id = $1 AND key = 'lead-planted'", org
         ) == 101  # fmt: skip
@@ -179,14 +179,14 @@ class TestScoresLeftWhileBehind:
         async with pool.acquire() as blocker, blocker.transaction():
             await blocker.execute("LOCK TABLE scoring.scores IN SHARE MODE")  # hold the writes
             scoring = asyncio.create_task(
-                behind.scorer.score_keys(pool, org, behind._unscored.pop(org))
+                behind.scorer.score_keys(pool, org, behind.upkeep.unscored.pop(org))
             )
             await behind.apply(org, last, expected=before["next"], defer_scores=True)
             await asyncio.sleep(0.2)
             assert not scoring.done()
         assert await scoring is True
         assert await standing(pool, org) == (head, middle)
-        left = behind._unscored.pop(org)  # the last page's
+        left = behind.upkeep.unscored.pop(org)  # the last page's
         assert left.prospects
 
         assert await behind.scorer.score_keys(pool, org, left) is True
@@ -199,9 +199,9 @@ class TestScoresLeftWhileBehind:
         await fold(consumer(database_url, pool), org, defer_after_first=True)
         restarted = consumer(database_url, pool)
         row = await pool.fetchrow("SELECT * FROM scoring.orgs WHERE org_id = $1", org)
-        assert org not in restarted._unscored and restarted.scorer.due(row)
+        assert org not in restarted.upkeep.unscored and restarted.scorer.due(row)
 
-        await restarted.scorer.rescore(pool, org)  # what `_keep_scored` does when it is due
+        await restarted.scorer.rescore(pool, org)  # what `Upkeep.keep_scored` does when it is due
 
         position, scored_position = await standing(pool, org)
         assert scored_position == position
@@ -231,7 +231,7 @@ class TestScoresLeftWhileBehind:
             assert await up_to("/v1/leads/priority") == first
             assert await up_to("/v1/accounts/health") == first
 
-            await behind._score_unscored(org, behind._unscored.pop(org))
+            await behind.upkeep.score_unscored(org, behind.upkeep.unscored.pop(org))
 
             async def caught_up() -> bool:
                 return await up_to("/v1/leads/priority") == head

@@ -1,5 +1,5 @@
 """While behind, the follower folds a page while the page before it is still being written
-(`Consumer._apply_ahead`). The fold must see what the page in flight did, pages must commit in
+(`Pages.apply_ahead`). The fold must see what the page in flight did, pages must commit in
 order, and a page whose predecessor failed must never be written."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.scoring.follow.consumer import Consumer, Fenced
+from services.scoring.follow.consumer import Consumer
 from services.scoring.follow.entity_cache import EntityCache
+from services.scoring.follow.pages import Fenced
 from shared.db import asyncpg_dsn
 from tests.api.scoring.conftest import scoring_settings
 from tests.conftest import JWT_SECRET
@@ -74,13 +75,13 @@ async def test_a_page_folded_while_the_one_before_is_written_sees_what_it_did(
     async with pool.acquire() as holder, holder.transaction():
         # Hold the org's row: the first page's write waits for it, uncommitted.
         await holder.execute("SELECT 1 FROM scoring.orgs WHERE org_id = $1 FOR UPDATE", org)
-        writing = await consumer._apply_ahead(
+        writing = await consumer.pages.apply_ahead(
             org, first, expected=None, defer_scores=True, cache=cache, writing=None
         )
         await asyncio.sleep(0.2)
         assert not writing.done()
         # The second page is folded now, its deal from memory (the database has none yet).
-        folding = asyncio.create_task(consumer._apply_ahead(
+        folding = asyncio.create_task(consumer.pages.apply_ahead(
             org, second, expected="cursor-2", defer_scores=True, cache=cache, writing=writing
         ))  # fmt: skip
         await asyncio.sleep(0.2)
@@ -104,11 +105,11 @@ async def test_a_page_after_one_that_failed_is_never_written(
     first, second = pages(org)
     cache = EntityCache(size=100)
     # The first page expects a cursor the org does not have: its write is fenced.
-    writing = await consumer._apply_ahead(
+    writing = await consumer.pages.apply_ahead(
         org, first, expected="elsewhere", defer_scores=True, cache=cache, writing=None
     )
     with pytest.raises(Fenced):
-        await consumer._apply_ahead(
+        await consumer.pages.apply_ahead(
             org, second, expected="cursor-2", defer_scores=True, cache=cache, writing=writing
         )
     assert await revenue(pool, org) == (None, None, None)

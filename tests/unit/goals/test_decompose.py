@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from services.goals.calendar import FINER, Calendar, PeriodKind, Span, children, period_of
 from services.goals.decompose import (
-    InvalidField,
     Targets,
     across_weights,
     expected_fraction,
@@ -27,6 +26,7 @@ from services.goals.decompose import (
     to_minor,
     to_targets,
 )
+from services.goals.exceptions import InvalidField
 
 LAW = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

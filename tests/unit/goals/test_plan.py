@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.goals.exceptions import InvalidField
 from services.goals.plan import (
     STEP_NAMES,
-    InvalidPlanInput,
     Plan,
     Rates,
     RateUsed,
@@ -395,16 +395,16 @@ class TestBadPlanInput:
             "working_days": 64,
             **kwargs,
         }
-        with pytest.raises(InvalidPlanInput) as caught:
+        with pytest.raises(InvalidField) as caught:
             funnel_plan(**args)
         assert caught.value.field == field
         assert isinstance(caught.value, ValueError)
         assert str(caught.value).startswith(f"{field}: ")
 
     def test_a_negative_or_infinite_rate_cannot_be_built(self):
-        with pytest.raises(InvalidPlanInput, match="win_rate"):
+        with pytest.raises(InvalidField, match="win_rate"):
             Rates(win_rate=D("-0.1"))
-        with pytest.raises(InvalidPlanInput, match="visits_per_won"):
+        with pytest.raises(InvalidField, match="visits_per_won"):
             Rates(visits_per_won=D("Infinity"))
 
 
@@ -464,7 +464,7 @@ class TestRatesFromKpis:
         assert rates_from_kpis({}) == Rates()
 
     def test_refuses_a_negative_total(self):
-        with pytest.raises(InvalidPlanInput) as caught:
+        with pytest.raises(InvalidField) as caught:
             rates_from_kpis({**self.SUMS, "visits": -1})
         assert caught.value.field == "visits"
 
@@ -523,7 +523,7 @@ class TestApplyOverrides:
     def test_refuses_a_bad_override_naming_it(self, name: str, value: Decimal, message: str):
         with pytest.raises(ValueError, match=message) as caught:
             apply_overrides(FULL, {name: value})
-        assert isinstance(caught.value, InvalidPlanInput)
+        assert isinstance(caught.value, InvalidField)
         assert caught.value.field == name
         assert str(caught.value).startswith(f"{name}: ")
 

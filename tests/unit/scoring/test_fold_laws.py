@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from services.scoring.answer.sources import MemorySource, Scope
 from services.scoring.domain import Owner, OwnerKind
-from services.scoring.follow.consumer import _derived_keys, _keys_of
+from services.scoring.follow.pages import _derived_keys, _keys_of
 from services.scoring.projections.codec import KINDS, decode, encode
 from services.scoring.projections.kpis import UNOPENED, Book, fold
 from services.scoring.projections.rollup import (
@@ -285,7 +285,7 @@ def book_from(store: dict[tuple[str, str], str], keys: set[tuple[str, str]] | No
 
 
 def needed(store: dict[tuple[str, str], str], page: list[Event]) -> set[tuple[str, str]]:
-    """The keys the consumer loads for a page (`Consumer._load`): those the events name, then
+    """The keys the consumer loads for a page (`Pages._load`): those the events name, then
     up to two rounds of those the loaded entities name."""
     wanted: set[tuple[str, str]] = set()
     for event in page:
