@@ -441,10 +441,15 @@ def report(
     """A benchmark's ending: its verdicts as a table, and as bench/results/<name>.json beside
     `details`; the exit status (1 when `check` and a target was missed)."""
     out.print(summary_table(f"bench.{name}", found))
-    path = write_json(name, {
-        "benchmark": name, "finished_at": datetime.now(UTC).isoformat(),
-        "wall_seconds": round(time.monotonic() - started, 1), **details,
-        "verdicts": [{**asdict(v), "ratio": v.ratio} for v in found],
-    })  # fmt: skip
+    path = write_json(
+        name,
+        {
+            "benchmark": name,
+            "finished_at": datetime.now(UTC).isoformat(),
+            "wall_seconds": round(time.monotonic() - started, 1),
+            **details,
+            "verdicts": [{**asdict(v), "ratio": v.ratio} for v in found],
+        },
+    )
     out.print(f"results written to {path}")
     return 1 if check and any(v.passed is False for v in found) else 0

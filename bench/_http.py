@@ -132,7 +132,8 @@ class LeanClient:
 
     def __init__(self, base_url: str, headers: Mapping[str, str], *, connections: int) -> None:
         url = urlsplit(base_url)
-        assert url.hostname is not None and url.port is not None
+        assert url.hostname is not None
+        assert url.port is not None
         block = f"Host: {url.hostname}:{url.port}\r\n" + "".join(
             f"{k}: {v}\r\n" for k, v in headers.items()
         )

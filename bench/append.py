@@ -538,9 +538,13 @@ class Bench:
         (idempotency) and the streams' versions, then COPY; here with no lock and no Python."""
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.fetch(
-                GROUP_STATE, self.raw_org, [r[1] for r in rows], list({r[3] for r in rows}),
-                [], len(rows),
-            )  # fmt: skip
+                GROUP_STATE,
+                self.raw_org,
+                [r[1] for r in rows],
+                list({r[3] for r in rows}),
+                [],
+                len(rows),
+            )
             await conn.copy_records_to_table(
                 "events", schema_name="activity", columns=COLUMNS, records=rows
             )
@@ -698,9 +702,15 @@ async def measure(config: Config, database: Database) -> Outcome:
         ),
     ]
     phases = [
-        raw_single, http_single, raw_copy, raw_lookup_copy, http_batch, http_feed,
-        http_feed_serial, raw_feed,
-    ]  # fmt: skip
+        raw_single,
+        http_single,
+        raw_copy,
+        raw_lookup_copy,
+        http_batch,
+        http_feed,
+        http_feed_serial,
+        raw_feed,
+    ]
     return Outcome(environment, phases, verdicts)
 
 

@@ -44,9 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     created = sorted(truth.created.values())
     cutoff = created[len(created) // 2]
     report = training.backtest(
-        prospects, kind="lead", cutoff=cutoff, horizon_days=HORIZON, min_outcomes=40,
+        prospects,
+        kind="lead",
+        cutoff=cutoff,
+        horizon_days=HORIZON,
+        min_outcomes=40,
         rules=feats.FeatureRules(),
-    )  # fmt: skip
+    )
     judged = feats.backtest_examples(prospects, kind="lead", cutoff=cutoff, horizon_days=HORIZON)
     best = truth_auc(truth, [e.key for e in judged])
     seconds = time.monotonic() - started
@@ -74,8 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"ECE {model['ece']:.3f} (target ≤ 0.05): "
         f"{'[green]met[/green]' if ece_ok else '[red]not met[/red]'}; {seconds:.1f} s"
     )
-    write_json("backtest", {"leads": leads, "truth_auc": best, "report": report,
-                            "seconds": seconds})  # fmt: skip
+    write_json(
+        "backtest", {"leads": leads, "truth_auc": best, "report": report, "seconds": seconds}
+    )
     return 0 if auc_ok and ece_ok else 1
 
 

@@ -98,31 +98,65 @@ def measure(n: int) -> dict[str, Any]:
     expansion = time.perf_counter() - started
     book = replay.book
     return {
-        "events": sum(len(p) for p in parsed), "parse_seconds": parse,
-        "fold_seconds": live, "fold_alone_seconds": alone, "expand_seconds": expansion,
-        "expanded_rows": rows, "book_mb": held, "prospects": len(book.prospects),
+        "events": sum(len(p) for p in parsed),
+        "parse_seconds": parse,
+        "fold_seconds": live,
+        "fold_alone_seconds": alone,
+        "expand_seconds": expansion,
+        "expanded_rows": rows,
+        "book_mb": held,
+        "prospects": len(book.prospects),
         "customers": len(book.customers),
-    }  # fmt: skip
+    }
 
 
 def verdicts(r: dict[str, Any]) -> list[Verdict]:
     n = r["events"]
     us = {k: r[f"{k}_seconds"] / n * 1e6 for k in ("parse", "fold", "fold_alone")}
     return [
-        Verdict(f"fold, {n:,} events (as the live follower)", "µs/event", us["fold"], BUDGET_US,
-                "CPU per event at 100k events/s (issue 12)", "— (reference)", None,
-                f"{n / r['fold_seconds']:,.0f} events/s on one core"),
-        Verdict("fold without the cyclic collector (as a rebuild's process)", "µs/event",
-                us["fold_alone"], BUDGET_US, "the same budget", "— (reference)", None,
-                f"{n / r['fold_alone_seconds']:,.0f} events/s; the book holds "
-                f"{r['book_mb']:.0f} MB ({r['prospects']:,} profiles, "
-                f"{r['customers']:,} customers)"),
-        Verdict("parse the feed's pages (orjson)", "µs/event", us["parse"], BUDGET_US,
-                "the same budget", "— (reference)", None,
-                f"{n / r['parse_seconds']:,.0f} events/s"),
-        Verdict("expand the last fact sums", "rows", r["expanded_rows"], None, "—",
-                "— (reference)", None, f"{r['expand_seconds']:.2f} s"),
-    ]  # fmt: skip
+        Verdict(
+            f"fold, {n:,} events (as the live follower)",
+            "µs/event",
+            us["fold"],
+            BUDGET_US,
+            "CPU per event at 100k events/s (issue 12)",
+            "— (reference)",
+            None,
+            f"{n / r['fold_seconds']:,.0f} events/s on one core",
+        ),
+        Verdict(
+            "fold without the cyclic collector (as a rebuild's process)",
+            "µs/event",
+            us["fold_alone"],
+            BUDGET_US,
+            "the same budget",
+            "— (reference)",
+            None,
+            f"{n / r['fold_alone_seconds']:,.0f} events/s; the book holds "
+            f"{r['book_mb']:.0f} MB ({r['prospects']:,} profiles, "
+            f"{r['customers']:,} customers)",
+        ),
+        Verdict(
+            "parse the feed's pages (orjson)",
+            "µs/event",
+            us["parse"],
+            BUDGET_US,
+            "the same budget",
+            "— (reference)",
+            None,
+            f"{n / r['parse_seconds']:,.0f} events/s",
+        ),
+        Verdict(
+            "expand the last fact sums",
+            "rows",
+            r["expanded_rows"],
+            None,
+            "—",
+            "— (reference)",
+            None,
+            f"{r['expand_seconds']:.2f} s",
+        ),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -55,13 +55,17 @@ COLD_TARGET_RATE = 50_000
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[int, bool, bool]:
-    parser = argparse.ArgumentParser(prog="python -m bench.import_follow",
-                                     description=__doc__.split("\n")[0])  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.import_follow", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--quick", action="store_true", help="50k events")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--events", type=int, default=None, help="events in the file [1,000,000]")
-    parser.add_argument("--cold-only", action="store_true",
-                        help="only the cold catch-up (a rebuild's speed, ~half the time)")  # fmt: skip
+    parser.add_argument(
+        "--cold-only",
+        action="store_true",
+        help="only the cold catch-up (a rebuild's speed, ~half the time)",
+    )
     args, _ = parser.parse_known_args(argv)
     quick = args.quick or os.environ.get("BENCH_QUICK", "") not in ("", "0")
     return args.events or (50_000 if quick else 1_000_000), bool(args.check), args.cold_only
@@ -95,8 +99,9 @@ class Org:
 
     async def start_import(self, path: Path) -> str:
         body = await asyncio.to_thread(path.read_bytes)
-        answer = await self.activity.post("/v1/imports", content=body,
-                                          headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+        answer = await self.activity.post(
+            "/v1/imports", content=body, headers={"Content-Type": "application/x-ndjson"}
+        )
         if answer.status_code != 202:
             raise BenchError(f"import refused: {answer.text[:300]}")
         return answer.headers["location"]
@@ -110,8 +115,9 @@ class Org:
     async def up_to(self, scoring: httpx.AsyncClient) -> int:
         """Scoring's position in the org's log (0: not following it yet)."""
         with contextlib.suppress(httpx.TransportError):
-            answer = await scoring.get("/v1/kpis", params={"metrics": "visits"},
-                                       headers=self.headers)  # fmt: skip
+            answer = await scoring.get(
+                "/v1/kpis", params={"metrics": "visits"}, headers=self.headers
+            )
             if answer.status_code == 200:
                 return int(answer.json()["up_to"]["position"])
         return 0
@@ -140,9 +146,15 @@ async def lag_during_import(org: Org, path: Path) -> dict[str, Any]:
     assert done_at is not None
     found = lags(stored, seen)
     total = stored[-1][1]  # the file's events less its duplicates (the log's own retries)
-    return {"total": total, "import_seconds": done_at, "import_rate": total / done_at,
-            "caught_up_seconds": seen[-1][0], "lags": found,
-            "stored": stored, "seen": seen}  # fmt: skip
+    return {
+        "total": total,
+        "import_seconds": done_at,
+        "import_rate": total / done_at,
+        "caught_up_seconds": seen[-1][0],
+        "lags": found,
+        "stored": stored,
+        "seen": seen,
+    }
 
 
 async def cold_catch_up(org: Org, scoring: ServiceProcess, path: Path) -> dict[str, Any]:
@@ -161,8 +173,13 @@ async def cold_catch_up(org: Org, scoring: ServiceProcess, path: Path) -> dict[s
         answer = await client.get("/v1/admin/rebuild", headers=org.headers)
     rebuild = answer.json() if answer.status_code == 200 else {}
     # A follower this far behind catches up in bulk (a rebuild): where its time went.
-    return {"total": total, "seconds": seconds, "rate": total / seconds,
-            "phases": rebuild.get("phases"), "write_steps": rebuild.get("write_steps")}  # fmt: skip
+    return {
+        "total": total,
+        "seconds": seconds,
+        "rate": total / seconds,
+        "phases": rebuild.get("phases"),
+        "write_steps": rebuild.get("write_steps"),
+    }
 
 
 async def measure(n: int, scratch: Path, *, cold_only: bool = False) -> dict[str, Any]:
@@ -172,14 +189,18 @@ async def measure(n: int, scratch: Path, *, cold_only: bool = False) -> dict[str
             out.write(orjson.dumps(event) + b"\n")
     secret = secrets.token_urlsafe(32)
     async with scratch_database() as database:
-        env = {"BENCH_DATABASE_URL": database.url, "BENCH_JWT_SECRET": secret,
-               "ACTIVITY_IMPORT_DIR": str(scratch / "spool")}  # fmt: skip
+        env = {
+            "BENCH_DATABASE_URL": database.url,
+            "BENCH_JWT_SECRET": secret,
+            "ACTIVITY_IMPORT_DIR": str(scratch / "spool"),
+        }
         async with contextlib.AsyncExitStack() as stack:
             activity = await stack.enter_async_context(
                 ServiceProcess("bench._activity_app:app", env).running()
             )
-            scoring = ServiceProcess("bench._scoring_app:app",
-                                     {**env, "BENCH_ACTIVITY_URL": activity.base_url})  # fmt: skip
+            scoring = ServiceProcess(
+                "bench._scoring_app:app", {**env, "BENCH_ACTIVITY_URL": activity.base_url}
+            )
             await stack.enter_async_context(scoring.running())
             followed = Org(secret, FOLLOWED, activity.base_url, scoring.base_url)
             stack.push_async_callback(followed.aclose)
@@ -209,23 +230,36 @@ def verdicts(r: dict[str, Any]) -> list[Verdict]:
     phases = ", ".join(f"{k} {v:.1f} s" for k, v in (cold["phases"] or {}).items())
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in (cold["write_steps"] or {}).items())
     found = [
-        Verdict(f"cold catch-up, {r['events']:,} events", "events/s", cold["rate"], None, "—",
-                f"≥ {COLD_TARGET_RATE:,}/s", cold["rate"] >= COLD_TARGET_RATE,
-                f"{cold['seconds']:.1f} s from scoring's start"
-                + (f"; bulk: {phases}; write: {steps}" if phases else "")),
-    ]  # fmt: skip
+        Verdict(
+            f"cold catch-up, {r['events']:,} events",
+            "events/s",
+            cold["rate"],
+            None,
+            "—",
+            f"≥ {COLD_TARGET_RATE:,}/s",
+            cold["rate"] >= COLD_TARGET_RATE,
+            f"{cold['seconds']:.1f} s from scoring's start"
+            + (f"; bulk: {phases}; write: {steps}" if phases else ""),
+        ),
+    ]
     if lag is None:
         return found
     worst = max(lag["lags"])
     return [
-        Verdict(f"scoring's lag during a {r['events']:,}-event import", "s max", worst,
-                lag["import_seconds"], "the import's duration (a follower that folded nothing "
-                "until it ended)", f"≤ {LAG_TARGET_SECONDS:.0f} s", worst <= LAG_TARGET_SECONDS,
-                f"p50 {percentile(lag['lags'], 50):.1f} s · p99 {percentile(lag['lags'], 99):.1f} s;"
-                f" import {lag['import_rate']:,.0f} events/s ({lag['import_seconds']:.1f} s);"
-                f" caught up {lag['caught_up_seconds'] - lag['import_seconds']:.1f} s after it"),
+        Verdict(
+            f"scoring's lag during a {r['events']:,}-event import",
+            "s max",
+            worst,
+            lag["import_seconds"],
+            "the import's duration (a follower that folded nothing until it ended)",
+            f"≤ {LAG_TARGET_SECONDS:.0f} s",
+            worst <= LAG_TARGET_SECONDS,
+            f"p50 {percentile(lag['lags'], 50):.1f} s · p99 {percentile(lag['lags'], 99):.1f} s;"
+            f" import {lag['import_rate']:,.0f} events/s ({lag['import_seconds']:.1f} s);"
+            f" caught up {lag['caught_up_seconds'] - lag['import_seconds']:.1f} s after it",
+        ),
         *found,
-    ]  # fmt: skip
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -244,13 +278,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.print(f"[bold red]benchmark failed:[/bold red] {exc}")
             return 1
     lag = result["lag"] or {"stored": [], "seen": []}
-    return report(out, "import_follow", verdicts(result), {
-        "events": n, "file_bytes": result["file_bytes"], "cold": result["cold"],
-        "lag": {k: v for k, v in lag.items() if k not in ("stored", "seen", "lags")},
-        # (seconds into the import, events stored) and (seconds, scoring's position)
-        "stored": [(round(t, 2), p) for t, p in lag["stored"]],
-        "seen": [(round(t, 2), p) for t, p in lag["seen"]],
-    }, started=started, check=check)  # fmt: skip
+    return report(
+        out,
+        "import_follow",
+        verdicts(result),
+        {
+            "events": n,
+            "file_bytes": result["file_bytes"],
+            "cold": result["cold"],
+            "lag": {k: v for k, v in lag.items() if k not in ("stored", "seen", "lags")},
+            # (seconds into the import, events stored) and (seconds, scoring's position)
+            "stored": [(round(t, 2), p) for t, p in lag["stored"]],
+            "seen": [(round(t, 2), p) for t, p in lag["seen"]],
+        },
+        started=started,
+        check=check,
+    )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,9 @@ IMPORT_CHUNK = 5000  # ACTIVITY_IMPORT_CHUNK_ROWS' default
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[int, bool]:
-    parser = argparse.ArgumentParser(prog="python -m bench.imports",
-                                     description=__doc__.split("\n")[0])  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.imports", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--quick", action="store_true", help="20k events")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--events", type=int, default=None, help="events in the file [200,000]")
@@ -82,8 +83,9 @@ async def run_import(base_url: str, token: str, path: Path) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=300) as http:
         body = await asyncio.to_thread(path.read_bytes)
         started = time.perf_counter()
-        answer = await http.post("/v1/imports", content=body,
-                                 headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+        answer = await http.post(
+            "/v1/imports", content=body, headers={"Content-Type": "application/x-ndjson"}
+        )
         if answer.status_code != 202:
             raise BenchError(f"import refused: {answer.text[:300]}")
         uploaded = time.perf_counter() - started
@@ -95,8 +97,12 @@ async def run_import(base_url: str, token: str, path: Path) -> dict[str, Any]:
         seconds = time.perf_counter() - started
     if job["state"] != "done" or job["rejected"]:
         raise BenchError(f"the import did not store every row: {job}")
-    return {"job": job, "seconds": seconds, "upload_seconds": uploaded,
-            "events_per_s": job["stored"] / seconds}  # fmt: skip
+    return {
+        "job": job,
+        "seconds": seconds,
+        "upload_seconds": uploaded,
+        "events_per_s": job["stored"] / seconds,
+    }
 
 
 async def bench(n: int) -> dict[str, Any]:
@@ -108,10 +114,14 @@ async def bench(n: int) -> dict[str, Any]:
             for _ in range(n):
                 out.write(orjson.dumps(events.event()) + b"\n")
         async with scratch_database("salesperf_bench") as db:
-            service = ServiceProcess("bench._activity_app:app", {
-                "BENCH_DATABASE_URL": db.url, "BENCH_JWT_SECRET": secret,
-                "ACTIVITY_IMPORT_DIR": str(Path(scratch) / "spool"),
-            })  # fmt: skip
+            service = ServiceProcess(
+                "bench._activity_app:app",
+                {
+                    "BENCH_DATABASE_URL": db.url,
+                    "BENCH_JWT_SECRET": secret,
+                    "ACTIVITY_IMPORT_DIR": str(Path(scratch) / "spool"),
+                },
+            )
             await service.start()
             try:
                 token = issue_token(secret, org=ORG, role="admin", sub="bench")
@@ -123,9 +133,15 @@ async def bench(n: int) -> dict[str, Any]:
             # PostgreSQL's ceiling for it is one connection's COPY of chunks of its size.
             serial = await raw_copy(asyncpg_dsn(db.url), n, chunk=IMPORT_CHUNK, in_flight=1)
         size = path.stat().st_size
-    return {"events": n, "file_bytes": size, "import": imported, "raw_copy_events_per_s": raw,
-            "ratio": imported["events_per_s"] / raw, "serial_copy_events_per_s": serial,
-            "serial_ratio": imported["events_per_s"] / serial}  # fmt: skip
+    return {
+        "events": n,
+        "file_bytes": size,
+        "import": imported,
+        "raw_copy_events_per_s": raw,
+        "ratio": imported["events_per_s"] / raw,
+        "serial_copy_events_per_s": serial,
+        "serial_ratio": imported["events_per_s"] / serial,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -116,21 +116,29 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, bool]:
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--leads", type=int, default=None, help="closed leads [10,000]")
     parser.add_argument("--open", type=int, default=500, help="open leads of the rep [500]")
-    parser.add_argument("--events", type=int, default=None,
-                        help="pad the org to this many events with the synthetic quarter "
-                        "[no padding: what the leads make, ~70k]")  # fmt: skip
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help="pad the org to this many events with the synthetic quarter "
+        "[no padding: what the leads make, ~70k]",
+    )
     parser.add_argument("--clients", type=int, default=32, help="concurrent readers [32]")
     parser.add_argument("--seconds", type=float, default=None, help="each read phase [10; 3]")
     args, _ = parser.parse_known_args(argv)
     quick = args.quick or os.environ.get("BENCH_QUICK", "") not in ("", "0")
-    events = args.events or (int(os.environ["BENCH_EVENTS"]) if "BENCH_EVENTS" in os.environ
-                             else None)  # fmt: skip
+    events = args.events or (
+        int(os.environ["BENCH_EVENTS"]) if "BENCH_EVENTS" in os.environ else None
+    )
     config = Config(
-        closed_leads=args.leads or (2_000 if quick else 10_000), open_leads=args.open,
-        events=events, clients=args.clients, quick=quick,
+        closed_leads=args.leads or (2_000 if quick else 10_000),
+        open_leads=args.open,
+        events=events,
+        clients=args.clients,
+        quick=quick,
         read_seconds=args.seconds or (3.0 if quick else 10.0),
         warmup_seconds=1.0 if quick else 2.0,
-    )  # fmt: skip
+    )
     return config, bool(args.check)
 
 
@@ -145,14 +153,20 @@ def closed_leads(n: int) -> list[Event]:
 def open_leads(n: int, today: date) -> list[Event]:
     """`n` open leads of REP: the planted generator's leads created 16–60 days before `today`,
     their first 14 days of activity, no outcome; streams `lead-B-NNNNN`, fresh event ids."""
-    planted = planted_leads(seed=23, leads=n, start=today - timedelta(days=60), days=45,
-                            teams=1, reps_per_team=1)  # fmt: skip
+    planted = planted_leads(
+        seed=23, leads=n, start=today - timedelta(days=60), days=45, teams=1, reps_per_team=1
+    )
     return [
-        {**e, "event_id": str(uuid5(NAMESPACE, f"bench-priority-open|{e['event_id']}")),
-         "stream": e["stream"].replace("lead-P-", "lead-B-", 1), "rep_id": REP, "team_id": TEAM}
+        {
+            **e,
+            "event_id": str(uuid5(NAMESPACE, f"bench-priority-open|{e['event_id']}")),
+            "stream": e["stream"].replace("lead-P-", "lead-B-", 1),
+            "rep_id": REP,
+            "team_id": TEAM,
+        }
         for e in planted.events
         if e["type"] not in ("lead.qualified", "lead.disqualified")
-    ]  # fmt: skip
+    ]
 
 
 @dataclass(frozen=True)
@@ -166,9 +180,12 @@ class Log:
         return [*self.closed, *self.padding, *self.open]
 
     def describe(self) -> dict[str, int]:
-        return {"closed_lead_events": len(self.closed), "padding_events": len(self.padding),
-                "open_lead_events": len(self.open),
-                "total": len(self.closed) + len(self.padding) + len(self.open)}  # fmt: skip
+        return {
+            "closed_lead_events": len(self.closed),
+            "padding_events": len(self.padding),
+            "open_lead_events": len(self.open),
+            "total": len(self.closed) + len(self.padding) + len(self.open),
+        }
 
 
 def build_log(config: Config) -> Log:
@@ -204,9 +221,13 @@ async def settled(sco: httpx.AsyncClient, pg: asyncpg.Connection, scorer: Scorer
         calm = calm + 1 if quiet else 0
         await asyncio.sleep(0.5)
     assert row is not None
-    return {"seconds": time.monotonic() - started - 0.5, "generation": row["generation"],
-            "outcomes": row["outcomes"], "lead_model": row["lead_model"],
-            "deal_model": row["deal_model"]}  # fmt: skip
+    return {
+        "seconds": time.monotonic() - started - 0.5,
+        "generation": row["generation"],
+        "outcomes": row["outcomes"],
+        "lead_model": row["lead_model"],
+        "deal_model": row["deal_model"],
+    }
 
 
 async def settle_database(pg: asyncpg.Connection) -> float:
@@ -232,8 +253,9 @@ def fit_alone(prospects: list[Any], settings: ScoringSettings) -> dict[str, tupl
     out: dict[str, tuple[float, float]] = {}
     for kind in scores.KINDS:
         started, cpu = time.perf_counter(), _cpu()
-        training.train(prospects, kind=kind, now=now, min_outcomes=settings.min_outcomes,
-                       rules=rules)  # fmt: skip
+        training.train(
+            prospects, kind=kind, now=now, min_outcomes=settings.min_outcomes, rules=rules
+        )
         out[kind] = (time.perf_counter() - started, _cpu() - cpu)
     return out
 
@@ -263,24 +285,36 @@ async def train(
     prospects = await repository.entities_of_kind(pg, ORG, generation, "prospects")
     read_seconds = time.perf_counter() - read_started
     fits = await asyncio.to_thread(fit_alone, prospects, settings)
-    models = [{
-        "kind": i["kind"], "version": i["version"], "model_kind": i["model_kind"],
-        "outcomes": i["outcomes"], "examples": i["report"].get("examples"),
-        "held_out": i["report"].get("held_out"),
-        "candidates": {c.get("kind", "?"): c.get("log_loss") for c in i["report"].get(
-            "candidates", []) if isinstance(c, dict)},
-        "reason": i["report"].get("reason"),
-        "fit_seconds": fits[i["kind"]][0] if i["kind"] in fits else None,
-        "fit_cpu_seconds": fits[i["kind"]][1] if i["kind"] in fits else None,
-    } for i in items]  # fmt: skip
+    models = [
+        {
+            "kind": i["kind"],
+            "version": i["version"],
+            "model_kind": i["model_kind"],
+            "outcomes": i["outcomes"],
+            "examples": i["report"].get("examples"),
+            "held_out": i["report"].get("held_out"),
+            "candidates": {
+                c.get("kind", "?"): c.get("log_loss")
+                for c in i["report"].get("candidates", [])
+                if isinstance(c, dict)
+            },
+            "reason": i["report"].get("reason"),
+            "fit_seconds": fits[i["kind"]][0] if i["kind"] in fits else None,
+            "fit_cpu_seconds": fits[i["kind"]][1] if i["kind"] in fits else None,
+        }
+        for i in items
+    ]
     return {
-        "seconds": seconds, "models": models, "prospects": len(prospects),
+        "seconds": seconds,
+        "models": models,
+        "prospects": len(prospects),
         "service_cpu_seconds": cpu.service * cpu.seconds,
         "postgres_cpu_seconds": None if cpu.postgres is None else cpu.postgres * cpu.seconds,
-        "other_cores": cpu.other, "read_profiles_seconds": read_seconds,
+        "other_cores": cpu.other,
+        "read_profiles_seconds": read_seconds,
         "fit_seconds": sum(w for w, _ in fits.values()),
         "fit_cpu_seconds": sum(c for _, c in fits.values()),
-    }  # fmt: skip
+    }
 
 
 # ------------------------------------------------------------------------------ reads
@@ -300,13 +334,18 @@ class Phase:
         return len(self.latencies) / self.seconds
 
     def summary(self) -> dict[str, Any]:
-        return {"name": self.name, "requests": len(self.latencies),
-                "seconds": round(self.seconds, 3), "requests_per_s": round(self.per_s, 1),
-                "p50_ms": round(percentile(self.latencies, 50) * 1000, 2),
-                "p99_ms": round(percentile(self.latencies, 99) * 1000, 2),
-                "max_ms": round(max(self.latencies, default=float("nan")) * 1000, 2),
-                "response_bytes": self.response_bytes, "cpu": asdict(self.cpu),
-                **self.notes}  # fmt: skip
+        return {
+            "name": self.name,
+            "requests": len(self.latencies),
+            "seconds": round(self.seconds, 3),
+            "requests_per_s": round(self.per_s, 1),
+            "p50_ms": round(percentile(self.latencies, 50) * 1000, 2),
+            "p99_ms": round(percentile(self.latencies, 99) * 1000, 2),
+            "max_ms": round(max(self.latencies, default=float("nan")) * 1000, 2),
+            "response_bytes": self.response_bytes,
+            "cpu": asdict(self.cpu),
+            **self.notes,
+        }
 
 
 def priority_target(cursor: str | None = None) -> str:
@@ -380,8 +419,9 @@ async def reads(
             raise BenchError(f"GET {first}: {status} {body[:300]!r}")
 
     latencies, cpu = await read_phase(config, meter, first_page)
-    phases.append(Phase(f"priority, first page (limit {PAGE})", cpu.seconds, latencies, cpu,
-                        first_bytes))  # fmt: skip
+    phases.append(
+        Phase(f"priority, first page (limit {PAGE})", cpu.seconds, latencies, cpu, first_bytes)
+    )
 
     # Whole walks: each client follows the cursor from the first page to the last.
     page_latencies: list[float] = []
@@ -403,12 +443,21 @@ async def reads(
                 return
 
     walks, cpu = await read_phase(config, meter, walk, page_latencies.clear)
-    phases.append(Phase(f"priority, pages 2–{len(cursors) + 1} by cursor (whole walks)",
-                        cpu.seconds, page_latencies, cpu,
-                        notes={"walks": len(walks), "walks_per_s": len(walks) / cpu.seconds,
-                               "walk_p50_ms": percentile(walks, 50) * 1000,
-                               "walk_p99_ms": percentile(walks, 99) * 1000,
-                               "pages_per_walk": len(cursors) + 1}))  # fmt: skip
+    phases.append(
+        Phase(
+            f"priority, pages 2–{len(cursors) + 1} by cursor (whole walks)",
+            cpu.seconds,
+            page_latencies,
+            cpu,
+            notes={
+                "walks": len(walks),
+                "walks_per_s": len(walks) / cpu.seconds,
+                "walk_p50_ms": percentile(walks, 50) * 1000,
+                "walk_p99_ms": percentile(walks, 99) * 1000,
+                "pages_per_walk": len(cursors) + 1,
+            },
+        )
+    )
 
     targets = [f"/v1/leads/{i}/score" for i in ids]
     _, score_bytes = await get_json(client, targets[0])
@@ -441,16 +490,19 @@ async def measure(
     async with contextlib.AsyncExitStack() as stack:
         activity = ServiceProcess("bench._activity_app:app", env)
         await stack.enter_async_context(activity.running())
-        scoring = ServiceProcess("bench._scoring_app:app", {
-            **env, "BENCH_ACTIVITY_URL": activity.base_url, "BENCH_REBUILD_SECONDS": "1"})  # fmt: skip
+        scoring = ServiceProcess(
+            "bench._scoring_app:app",
+            {**env, "BENCH_ACTIVITY_URL": activity.base_url, "BENCH_REBUILD_SECONDS": "1"},
+        )
         await stack.enter_async_context(scoring.running())
         out["server"] = scoring.describe()
         settings = ScoringSettings(jwt_secret=SecretStr(secret), activity_url=activity.base_url)
 
         def admin(base: str) -> httpx.AsyncClient:
             token = issue_token(secret, org=ORG, role="admin", sub="bench")
-            return httpx.AsyncClient(base_url=base, timeout=600,
-                                     headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            return httpx.AsyncClient(
+                base_url=base, timeout=600, headers={"Authorization": f"Bearer {token}"}
+            )
 
         act = await stack.enter_async_context(admin(activity.base_url))
         sco = await stack.enter_async_context(admin(scoring.base_url))
@@ -461,8 +513,11 @@ async def measure(
         progress(f"appending {len(events):,} events while scoring folds them…")
         last, load_seconds = await load(act, events)
         del events
-        out["load"] = {"events": log.describe()["total"], "seconds": load_seconds,
-                       "last_position": last}  # fmt: skip
+        out["load"] = {
+            "events": log.describe()["total"],
+            "seconds": load_seconds,
+            "last_position": last,
+        }
         catch_up = out["live_catch_up_seconds"] = await caught_up(sco, last)
         out["live_fold_rate"] = out["load"]["events"] / (load_seconds + catch_up)
         del log
@@ -481,8 +536,9 @@ async def measure(
 
         progress("reading…")
         token = issue_token(secret, org=ORG, role="rep", sub=REP, team=TEAM)
-        reader = LeanClient(scoring.base_url, {"Authorization": f"Bearer {token}"},
-                            connections=config.clients)  # fmt: skip
+        reader = LeanClient(
+            scoring.base_url, {"Authorization": f"Bearer {token}"}, connections=config.clients
+        )
         stack.push_async_callback(reader.aclose)
         ids, cursors, problems = await check_list(reader, config.open_leads)
         if not ids:
@@ -490,12 +546,19 @@ async def measure(
         sample, _ = await get_json(reader, f"/v1/leads/{ids[0]}/score")
         counts = await pg.fetch(
             "SELECT kind, count(*) AS n FROM scoring.scores WHERE org_id = $1 AND generation = $2"
-            " GROUP BY kind", ORG, after_train["generation"],
-        )  # fmt: skip
-        out["list"] = {"items": len(ids), "pages": len(cursors) + 1, "problems": problems,
-                       "generation": after_train["generation"],
-                       "org_open": {r["kind"]: r["n"] for r in counts},
-                       "factors_per_score": len(sample["factors"]), "sample_score": sample}  # fmt: skip
+            " GROUP BY kind",
+            ORG,
+            after_train["generation"],
+        )
+        out["list"] = {
+            "items": len(ids),
+            "pages": len(cursors) + 1,
+            "problems": problems,
+            "generation": after_train["generation"],
+            "org_open": {r["kind"]: r["n"] for r in counts},
+            "factors_per_score": len(sample["factors"]),
+            "sample_score": sample,
+        }
         out["reads"] = await reads(config, reader, meter, ids, cursors)
     return out
 
@@ -529,31 +592,54 @@ def verdicts(config: Config, r: dict[str, Any]) -> list[Verdict]:
     first, pages, score = r["reads"]
     tr = r["train"]
     found: list[Verdict] = []
-    for phase, target, limit in ((first, "p99 ≤ 50 ms", 0.050), (pages, "p99 ≤ 50 ms", 0.050),
-                                 (score, "p99 ≤ 20 ms", 0.020)):  # fmt: skip
+    for phase, target, limit in (
+        (first, "p99 ≤ 50 ms", 0.050),
+        (pages, "p99 ≤ 50 ms", 0.050),
+        (score, "p99 ≤ 20 ms", 0.020),
+    ):
         p50, p99 = percentile(phase.latencies, 50), percentile(phase.latencies, 99)
-        found.append(Verdict(
-            f"{phase.name}, {r['list']['items']:,} open leads, {config.clients} clients",
-            "ms p99", p99 * 1000, None, "—", target, p99 <= limit,
-            f"p50 {fmt_ms(p50)} · p99 {fmt_ms(p99)} · {phase.per_s:,.0f} req/s",
-        ))  # fmt: skip
-    kinds = ", ".join(f"{m['kind']}: {m['model_kind']} ({m['outcomes']:,} outcomes)"
-                      for m in tr["models"])  # fmt: skip
+        found.append(
+            Verdict(
+                f"{phase.name}, {r['list']['items']:,} open leads, {config.clients} clients",
+                "ms p99",
+                p99 * 1000,
+                None,
+                "—",
+                target,
+                p99 <= limit,
+                f"p50 {fmt_ms(p50)} · p99 {fmt_ms(p99)} · {phase.per_s:,.0f} req/s",
+            )
+        )
+    kinds = ", ".join(
+        f"{m['kind']}: {m['model_kind']} ({m['outcomes']:,} outcomes)" for m in tr["models"]
+    )
     outcomes = sum(m["outcomes"] for m in tr["models"])
     # The target is for 10,000 closed leads; a padded org has other numbers (a reference).
     padded = r["log"]["padding_events"] > 0
-    found.append(Verdict(
-        f"POST /v1/scoring/models/train, {outcomes:,} closed leads and deals (+ rescore)",
-        "ms", tr["seconds"] * 1000, None, "—",
-        "— (the target, ≤ 10 s, is for the\nplanted leads alone)" if padded else "≤ 10 s",
-        None if padded else tr["seconds"] <= 10,
-        f"{kinds}; fit alone {tr['fit_seconds']:.1f} s ({tr['fit_cpu_seconds']:.1f} s CPU)",
-    ))  # fmt: skip
-    found.append(Verdict(
-        "live folding while appending (with priority projections)", "events/s",
-        r["live_fold_rate"], FOLD_BASELINE, FOLD_BASELINE_LABEL, "— (reference)", None,
-        f"{r['load']['events']:,} events",
-    ))  # fmt: skip
+    found.append(
+        Verdict(
+            f"POST /v1/scoring/models/train, {outcomes:,} closed leads and deals (+ rescore)",
+            "ms",
+            tr["seconds"] * 1000,
+            None,
+            "—",
+            "— (the target, ≤ 10 s, is for the\nplanted leads alone)" if padded else "≤ 10 s",
+            None if padded else tr["seconds"] <= 10,
+            f"{kinds}; fit alone {tr['fit_seconds']:.1f} s ({tr['fit_cpu_seconds']:.1f} s CPU)",
+        )
+    )
+    found.append(
+        Verdict(
+            "live folding while appending (with priority projections)",
+            "events/s",
+            r["live_fold_rate"],
+            FOLD_BASELINE,
+            FOLD_BASELINE_LABEL,
+            "— (reference)",
+            None,
+            f"{r['load']['events']:,} events",
+        )
+    )
     return found
 
 
@@ -566,37 +652,57 @@ def reads_table(phases: Sequence[Phase]) -> Table:
     for p in phases:
         name = p.name
         if "walks" in p.notes:
-            name += (f"\n[dim]{p.notes['walks']:,} walks of {p.notes['pages_per_walk']} pages, "
-                     f"{p.notes['walks_per_s']:,.0f}/s, walk p50 {p.notes['walk_p50_ms']:.1f} ms"
-                     f" · p99 {p.notes['walk_p99_ms']:.1f} ms[/dim]")  # fmt: skip
+            name += (
+                f"\n[dim]{p.notes['walks']:,} walks of {p.notes['pages_per_walk']} pages, "
+                f"{p.notes['walks_per_s']:,.0f}/s, walk p50 {p.notes['walk_p50_ms']:.1f} ms"
+                f" · p99 {p.notes['walk_p99_ms']:.1f} ms[/dim]"
+            )
         table.add_row(
-            name, f"{len(p.latencies):,}", fmt_rate(p.per_s, ""),
-            fmt_ms(percentile(p.latencies, 50)), fmt_ms(percentile(p.latencies, 99)),
+            name,
+            f"{len(p.latencies):,}",
+            fmt_rate(p.per_s, ""),
+            fmt_ms(percentile(p.latencies, 50)),
+            fmt_ms(percentile(p.latencies, 99)),
             fmt_ms(max(p.latencies, default=float("nan"))),
             f"{p.response_bytes:,}" if p.response_bytes else "—",
-            f"{p.cpu.client:.2f}", f"{p.cpu.service:.2f}",
+            f"{p.cpu.client:.2f}",
+            f"{p.cpu.service:.2f}",
             "n/a" if p.cpu.postgres is None else f"{p.cpu.postgres:.2f}",
             "n/a" if p.cpu.other is None else f"{p.cpu.other:.2f}",
-        )  # fmt: skip
+        )
     return table
 
 
 def training_table(tr: dict[str, Any]) -> Table:
     table = Table(title="training (POST /v1/scoring/models/train)", title_justify="left")
-    for column in ("kind", "version", "model", "outcomes", "examples", "held out",
-                   "candidates (held-out log loss)", "fit alone"):  # fmt: skip
+    for column in (
+        "kind",
+        "version",
+        "model",
+        "outcomes",
+        "examples",
+        "held out",
+        "candidates (held-out log loss)",
+        "fit alone",
+    ):
         table.add_column(column, justify="left" if column in ("kind", "model") else "right")
     for m in tr["models"]:
-        candidates = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                               for k, v in m["candidates"].items())  # fmt: skip
+        candidates = ", ".join(
+            f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in m["candidates"].items()
+        )
         table.add_row(
-            m["kind"], str(m["version"]), m["model_kind"], f"{m['outcomes']:,}",
+            m["kind"],
+            str(m["version"]),
+            m["model_kind"],
+            f"{m['outcomes']:,}",
             "—" if m["examples"] is None else f"{m['examples']:,}",
             "—" if m["held_out"] is None else f"{m['held_out']:,}",
             candidates or (m["reason"] or "—"),
-            "—" if m["fit_seconds"] is None
+            "—"
+            if m["fit_seconds"] is None
             else f"{m['fit_seconds']:.2f} s ({m['fit_cpu_seconds']:.2f} s CPU)",
-        )  # fmt: skip
+        )
     postgres = (
         "n/a" if tr["postgres_cpu_seconds"] is None else f"{tr['postgres_cpu_seconds']:.2f} s"
     )
@@ -632,28 +738,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     found = verdicts(config, result)
     lg, ld = result["log"], result["load"]
     setup = Table(title="setup", title_justify="left", show_header=False)
-    setup.add_row("log", f"{lg['total']:,} events: {config.closed_leads:,} closed planted leads "
-                  f"({lg['closed_lead_events']:,}), padding ({lg['padding_events']:,}), "
-                  f"{config.open_leads:,} open leads of {REP} ({lg['open_lead_events']:,}); "
-                  f"made in {lg['generate_seconds']:.1f} s")  # fmt: skip
-    setup.add_row("live folding", f"appended in {ld['seconds']:.1f} s; scoring caught up "
-                  f"{result['live_catch_up_seconds']:.1f} s after the last append: "
-                  f"{result['live_fold_rate']:,.0f} events/s")  # fmt: skip
+    setup.add_row(
+        "log",
+        f"{lg['total']:,} events: {config.closed_leads:,} closed planted leads "
+        f"({lg['closed_lead_events']:,}), padding ({lg['padding_events']:,}), "
+        f"{config.open_leads:,} open leads of {REP} ({lg['open_lead_events']:,}); "
+        f"made in {lg['generate_seconds']:.1f} s",
+    )
+    setup.add_row(
+        "live folding",
+        f"appended in {ld['seconds']:.1f} s; scoring caught up "
+        f"{result['live_catch_up_seconds']:.1f} s after the last append: "
+        f"{result['live_fold_rate']:,.0f} events/s",
+    )
     st = result["settle"]
-    setup.add_row("settling", f"{st['seconds']:.1f} s after catching up until no rebuild, "
-                  f"training or rescore was due (generation {st['generation']}, "
-                  f"{st['outcomes']:,} outcomes, models lead v{st['lead_model']}, "
-                  f"deal v{st['deal_model']})")  # fmt: skip
+    setup.add_row(
+        "settling",
+        f"{st['seconds']:.1f} s after catching up until no rebuild, "
+        f"training or rescore was due (generation {st['generation']}, "
+        f"{st['outcomes']:,} outcomes, models lead v{st['lead_model']}, "
+        f"deal v{st['deal_model']})",
+    )
     li = result["list"]
     org_open = ", ".join(f"{n:,} {k}s" for k, n in sorted(li["org_open"].items()))
-    setup.add_row("scores", f"open in the org: {org_open}; {li['items']:,} of {REP} in "
-                  f"{li['pages']} pages of {PAGE}; a score has {li['factors_per_score']} "
-                  "factors")  # fmt: skip
-    setup.add_row("before the reads", f"VACUUM (ANALYZE) and CHECKPOINT of the scratch database: "
-                  f"{result['vacuum_seconds']:.1f} s")  # fmt: skip
+    setup.add_row(
+        "scores",
+        f"open in the org: {org_open}; {li['items']:,} of {REP} in "
+        f"{li['pages']} pages of {PAGE}; a score has {li['factors_per_score']} "
+        "factors",
+    )
+    setup.add_row(
+        "before the reads",
+        f"VACUUM (ANALYZE) and CHECKPOINT of the scratch database: "
+        f"{result['vacuum_seconds']:.1f} s",
+    )
     setup.add_row("code", version)
-    setup.add_row("service", f"scoring: {result['server']}; reads for {config.read_seconds:.0f} s "
-                  f"per phase after {config.warmup_seconds:.0f} s of warm-up")  # fmt: skip
+    setup.add_row(
+        "service",
+        f"scoring: {result['server']}; reads for {config.read_seconds:.0f} s "
+        f"per phase after {config.warmup_seconds:.0f} s of warm-up",
+    )
     out.print(setup)
     out.print(training_table(result["train"]))
     out.print(reads_table(result["reads"]))
@@ -661,14 +785,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.print(f"[bold yellow]note:[/bold yellow] {warning}")
     for problem in result["list"]["problems"]:
         out.print(f"[bold red]the priority list is wrong:[/bold red] {problem}")
-    return report(out, "priority", found, {
-        "config": asdict(config),
-        "code": version, "log": lg, "load": ld, "live_catch_up_seconds": result["live_catch_up_seconds"],
-        "live_fold_rate": result["live_fold_rate"], "fold_baseline": FOLD_BASELINE,
-        "settle": st, "vacuum_seconds": result["vacuum_seconds"], "train": result["train"],
-        "list": result["list"],
-        "reads": [p.summary() for p in result["reads"]],
-    }, started=started, check=check)  # fmt: skip
+    return report(
+        out,
+        "priority",
+        found,
+        {
+            "config": asdict(config),
+            "code": version,
+            "log": lg,
+            "load": ld,
+            "live_catch_up_seconds": result["live_catch_up_seconds"],
+            "live_fold_rate": result["live_fold_rate"],
+            "fold_baseline": FOLD_BASELINE,
+            "settle": st,
+            "vacuum_seconds": result["vacuum_seconds"],
+            "train": result["train"],
+            "list": result["list"],
+            "reads": [p.summary() for p in result["reads"]],
+        },
+        started=started,
+        check=check,
+    )
 
 
 if __name__ == "__main__":

@@ -92,8 +92,13 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, bool]:
     args, _ = parser.parse_known_args(argv)
     quick = args.quick or os.environ.get("BENCH_QUICK", "") not in ("", "0")
     events = args.events or int(os.environ.get("BENCH_EVENTS", 50_000 if quick else 1_000_000))
-    config = Config(events=events, clients=args.clients, quick=quick,
-                    latency_seconds=5 if quick else 20, kpi_seconds=5 if quick else 15)  # fmt: skip
+    config = Config(
+        events=events,
+        clients=args.clients,
+        quick=quick,
+        latency_seconds=5 if quick else 20,
+        kpi_seconds=5 if quick else 15,
+    )
     return config, bool(args.check)
 
 
@@ -154,8 +159,9 @@ async def load(client: httpx.AsyncClient, events: list[dict[str, Any]]) -> tuple
     last = 0
     for i in range(0, len(events), 1000):
         body = orjson.dumps({"events": events[i : i + 1000]})
-        answer = await client.post("/v1/events/batch", content=body,
-                                   headers={"Content-Type": "application/json"})  # fmt: skip
+        answer = await client.post(
+            "/v1/events/batch", content=body, headers={"Content-Type": "application/json"}
+        )
         if answer.status_code not in (200, 201):
             raise BenchError(f"load failed: {answer.status_code} {answer.text[:300]}")
         last = answer.json()["results"][-1]["position"]
@@ -192,10 +198,16 @@ async def rebuild(client: httpx.AsyncClient, pid: int) -> dict[str, Any]:
         if time.monotonic() - started > 1800:
             raise BenchError("rebuild did not finish")
         await asyncio.sleep(0.1)
-    return {"events": status["done"], "seconds": status["seconds"],
-            "wall_seconds": time.monotonic() - started, "peak_rss_mb": peak_rss_mb(pid),
-            "workers_peak_rss_mb": workers_peak, "peak_reset": peak_reset,
-            "rss_before_mb": rss_before, "phases": status.get("phases") or {}}  # fmt: skip
+    return {
+        "events": status["done"],
+        "seconds": status["seconds"],
+        "wall_seconds": time.monotonic() - started,
+        "peak_rss_mb": peak_rss_mb(pid),
+        "workers_peak_rss_mb": workers_peak,
+        "peak_reset": peak_reset,
+        "rss_before_mb": rss_before,
+        "phases": status.get("phases") or {},
+    }
 
 
 def void_targets(events: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
@@ -215,11 +227,15 @@ async def void_to_visible(
     latencies = []
     for target in targets:
         void = {
-            "event_id": str(uuid.uuid4()), "type": "event.voided", "stream": target["stream"],
-            "occurred_at": target["occurred_at"], "rep_id": target.get("rep_id"),
-            "team_id": target.get("team_id"), "schema_version": 1,
+            "event_id": str(uuid.uuid4()),
+            "type": "event.voided",
+            "stream": target["stream"],
+            "occurred_at": target["occurred_at"],
+            "rep_id": target.get("rep_id"),
+            "team_id": target.get("team_id"),
+            "schema_version": 1,
             "data": {"voided_event_id": target["event_id"], "reason": "bench"},
-        }  # fmt: skip
+        }
         started = time.monotonic()
         answer = await activity.post("/v1/events", json=void)
         if answer.status_code != 201:
@@ -235,13 +251,19 @@ async def void_to_visible(
         latencies.append(time.monotonic() - started)
     after = await org_visits(client)
     status = (await client.get("/v1/admin/rebuild")).json()
-    return {"latencies": latencies, "visits_before": before, "visits_after": after,
-            "rebuilt": status["generation"] != generation}  # fmt: skip
+    return {
+        "latencies": latencies,
+        "visits_before": before,
+        "visits_after": after,
+        "rebuilt": status["generation"] != generation,
+    }
 
 
 async def org_visits(client: httpx.AsyncClient) -> int:
-    answer = await client.get("/v1/kpis", params={
-        "metrics": "visits", "period": "year", "from": "2026-01-01", "to": "2026-12-31"})  # fmt: skip
+    answer = await client.get(
+        "/v1/kpis",
+        params={"metrics": "visits", "period": "year", "from": "2026-01-01", "to": "2026-12-31"},
+    )
     return sum(b["metrics"]["visits"]["value"] for b in answer.json()["buckets"])
 
 
@@ -251,8 +273,9 @@ async def append_to_visible(
     appended: dict[int, float] = {}
     visible: dict[int, float] = {}
     stop = asyncio.Event()
-    template = next(e for e in iter_events(teams=1, reps_per_team=1, scale=0.2)
-                    if e["type"] == "visit.logged")  # fmt: skip
+    template = next(
+        e for e in iter_events(teams=1, reps_per_team=1, scale=0.2) if e["type"] == "visit.logged"
+    )
 
     async def poll() -> None:
         while not stop.is_set() or len(visible) < len(appended):
@@ -287,8 +310,12 @@ async def append_to_visible(
     return [visible[p] - t for p, t in appended.items()]
 
 
-KPI_QUESTION = {"period": "month", "from": "2026-07-01", "to": "2026-09-30",
-                "metrics": "visits,calls,deals_won,revenue_won"}  # fmt: skip
+KPI_QUESTION = {
+    "period": "month",
+    "from": "2026-07-01",
+    "to": "2026-09-30",
+    "metrics": "visits,calls,deals_won,revenue_won",
+}
 NAIVE_SQL = """
 SELECT date_trunc('month', occurred_at AT TIME ZONE 'UTC') AS month,
        count(*) FILTER (WHERE type = 'visit.logged') AS visits,
@@ -327,15 +354,20 @@ async def measure(config: Config, database: Database) -> dict[str, Any]:
     out: dict[str, Any] = {}
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(activity.running())
-        scoring = ServiceProcess("bench._scoring_app:app", {
-            **env, "BENCH_ACTIVITY_URL": activity.base_url, "BENCH_REBUILD_SECONDS": "1"})  # fmt: skip
+        scoring = ServiceProcess(
+            "bench._scoring_app:app",
+            {**env, "BENCH_ACTIVITY_URL": activity.base_url, "BENCH_REBUILD_SECONDS": "1"},
+        )
         await stack.enter_async_context(scoring.running())
 
         def client(base: str, org: str) -> httpx.AsyncClient:
             token = issue_token(secret, org=org, role="admin", sub="bench")
-            return httpx.AsyncClient(base_url=base, timeout=120,
-                                     headers={"Authorization": f"Bearer {token}"},
-                                     limits=httpx.Limits(max_connections=64))  # fmt: skip
+            return httpx.AsyncClient(
+                base_url=base,
+                timeout=120,
+                headers={"Authorization": f"Bearer {token}"},
+                limits=httpx.Limits(max_connections=64),
+            )
 
         act = await stack.enter_async_context(client(activity.base_url, ORG))
         sco = await stack.enter_async_context(client(scoring.base_url, ORG))
@@ -376,9 +408,10 @@ async def measure(config: Config, database: Database) -> dict[str, Any]:
         )
         await caught_up(lat_sco, first.json()["position"], timeout=30)
         out["visible"] = await append_to_visible(
-            lean(activity.base_url, LATENCY_ORG, 16), lean(scoring.base_url, LATENCY_ORG, 1),
+            lean(activity.base_url, LATENCY_ORG, 16),
+            lean(scoring.base_url, LATENCY_ORG, 1),
             config,
-        )  # fmt: skip
+        )
 
         questions = [f"/v1/kpis?{urlencode({**KPI_QUESTION, 'owner': f'team:{t}'})}" for t in teams]
 
@@ -394,14 +427,21 @@ async def measure(config: Config, database: Database) -> dict[str, Any]:
         out["kpis"] = await kpis_from(lean(scoring.base_url, ORG, config.clients))
         # The same questions to a replica that keeps no answers (and does not consume): every
         # request read from the rollups.
-        uncached = ServiceProcess("bench._scoring_app:app", {
-            **env, "BENCH_ACTIVITY_URL": activity.base_url, "SCORING_CONSUME": "false",
-            "SCORING_ANSWER_CACHE_SIZE": "0"})  # fmt: skip
+        uncached = ServiceProcess(
+            "bench._scoring_app:app",
+            {
+                **env,
+                "BENCH_ACTIVITY_URL": activity.base_url,
+                "SCORING_CONSUME": "false",
+                "SCORING_ANSWER_CACHE_SIZE": "0",
+            },
+        )
         await stack.enter_async_context(uncached.running())
         out["kpis_uncached"] = await kpis_from(lean(uncached.base_url, ORG, config.clients))
 
-        pool = await asyncpg.create_pool(asyncpg_dsn(database.url), min_size=config.clients,
-                                         max_size=config.clients)  # fmt: skip
+        pool = await asyncpg.create_pool(
+            asyncpg_dsn(database.url), min_size=config.clients, max_size=config.clients
+        )
         stack.push_async_callback(pool.close)
         lo, hi = datetime(2026, 7, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -419,37 +459,83 @@ def verdicts(config: Config, r: dict[str, Any]) -> list[Verdict]:
     vis, voids = r["visible"], r["voids"]
     ours, naive, cold = r["kpis"], r["naive"], r["kpis_uncached"]
     c50, c99 = percentile(cold, 50), percentile(cold, 99)
-    o50, o99, n50, n99 = (percentile(ours, 50), percentile(ours, 99),
-                          percentile(naive, 50), percentile(naive, 99))  # fmt: skip
+    o50, o99, n50, n99 = (
+        percentile(ours, 50),
+        percentile(ours, 99),
+        percentile(naive, 50),
+        percentile(naive, 99),
+    )
     return [
-        Verdict(f"rebuild, {rb['events']:,} events", "events/s", rate, None, "—", "≥ 100k/s",
-                rate >= 100_000, f"{rb['seconds']:.1f} s: " + ", ".join(
-                    f"{name.replace('_', '-')} {seconds:.1f} s"
-                    for name, seconds in rb.get("phases", {}).items())),
-        Verdict("rebuild peak memory", "MB", rb["peak_rss_mb"], None, "—", "≤ 300 MB",
-                rb["peak_rss_mb"] <= 300,
-                f"RSS {rb.get('rss_before_mb', 0):.0f} MB before it; worker process "
-                f"{rb.get('workers_peak_rss_mb', 0):.0f} MB"),
-        Verdict(f"void-to-visible, {len(voids['latencies'])} voids", "ms p99",
-                percentile(voids["latencies"], 99) * 1000, rb["seconds"] * 1000,
-                "the org's rebuild (phase 1)", "p99 ≤ 1 s, no rebuild",
-                percentile(voids["latencies"], 99) <= 1.0 and not voids["rebuilt"]
-                and voids["visits_before"] - voids["visits_after"] == len(voids["latencies"]),
-                f"p50 {fmt_ms(percentile(voids['latencies'], 50))}; visits "
-                f"{voids['visits_before']:,} → {voids['visits_after']:,}; "
-                f"{'rebuilt' if voids['rebuilt'] else 'no rebuild'}"),
-        Verdict(f"append-to-visible at {config.rate}/s", "ms p99", percentile(vis, 99) * 1000,
-                None, "—", "p99 ≤ 500 ms", percentile(vis, 99) <= 0.5,
-                f"p50 {fmt_ms(percentile(vis, 50))}, {len(vis):,} events"),
-        Verdict(f"/v1/kpis, {config.clients} clients", "req/s", len(ours) / config.kpi_seconds,
-                len(naive) / config.kpi_seconds, f"naive SQL p50 {fmt_ms(n50)} · p99 {fmt_ms(n99)}",
-                "p50 ≥ 10× faster, p99 ≤ 20 ms", n50 / o50 >= 10 and o99 <= 0.020,
-                f"p50 {fmt_ms(o50)} · p99 {fmt_ms(o99)} · {n50 / o50:.1f}× faster at p50"),
-        Verdict(f"/v1/kpis, {config.clients} clients, no answer cache", "req/s",
-                len(cold) / config.kpi_seconds, len(naive) / config.kpi_seconds,
-                "the same naive SQL (reference)", "— (reference)", None,
-                f"p50 {fmt_ms(c50)} · p99 {fmt_ms(c99)} · {n50 / c50:.1f}× faster at p50"),
-    ]  # fmt: skip
+        Verdict(
+            f"rebuild, {rb['events']:,} events",
+            "events/s",
+            rate,
+            None,
+            "—",
+            "≥ 100k/s",
+            rate >= 100_000,
+            f"{rb['seconds']:.1f} s: "
+            + ", ".join(
+                f"{name.replace('_', '-')} {seconds:.1f} s"
+                for name, seconds in rb.get("phases", {}).items()
+            ),
+        ),
+        Verdict(
+            "rebuild peak memory",
+            "MB",
+            rb["peak_rss_mb"],
+            None,
+            "—",
+            "≤ 300 MB",
+            rb["peak_rss_mb"] <= 300,
+            f"RSS {rb.get('rss_before_mb', 0):.0f} MB before it; worker process "
+            f"{rb.get('workers_peak_rss_mb', 0):.0f} MB",
+        ),
+        Verdict(
+            f"void-to-visible, {len(voids['latencies'])} voids",
+            "ms p99",
+            percentile(voids["latencies"], 99) * 1000,
+            rb["seconds"] * 1000,
+            "the org's rebuild (phase 1)",
+            "p99 ≤ 1 s, no rebuild",
+            percentile(voids["latencies"], 99) <= 1.0
+            and not voids["rebuilt"]
+            and voids["visits_before"] - voids["visits_after"] == len(voids["latencies"]),
+            f"p50 {fmt_ms(percentile(voids['latencies'], 50))}; visits "
+            f"{voids['visits_before']:,} → {voids['visits_after']:,}; "
+            f"{'rebuilt' if voids['rebuilt'] else 'no rebuild'}",
+        ),
+        Verdict(
+            f"append-to-visible at {config.rate}/s",
+            "ms p99",
+            percentile(vis, 99) * 1000,
+            None,
+            "—",
+            "p99 ≤ 500 ms",
+            percentile(vis, 99) <= 0.5,
+            f"p50 {fmt_ms(percentile(vis, 50))}, {len(vis):,} events",
+        ),
+        Verdict(
+            f"/v1/kpis, {config.clients} clients",
+            "req/s",
+            len(ours) / config.kpi_seconds,
+            len(naive) / config.kpi_seconds,
+            f"naive SQL p50 {fmt_ms(n50)} · p99 {fmt_ms(n99)}",
+            "p50 ≥ 10× faster, p99 ≤ 20 ms",
+            n50 / o50 >= 10 and o99 <= 0.020,
+            f"p50 {fmt_ms(o50)} · p99 {fmt_ms(o99)} · {n50 / o50:.1f}× faster at p50",
+        ),
+        Verdict(
+            f"/v1/kpis, {config.clients} clients, no answer cache",
+            "req/s",
+            len(cold) / config.kpi_seconds,
+            len(naive) / config.kpi_seconds,
+            "the same naive SQL (reference)",
+            "— (reference)",
+            None,
+            f"p50 {fmt_ms(c50)} · p99 {fmt_ms(c99)} · {n50 / c50:.1f}× faster at p50",
+        ),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -470,20 +556,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     found = verdicts(config, result)
     setup = Table(title="setup", title_justify="left", show_header=False)
-    setup.add_row("log", f"{result['load']['events']:,} synthetic events appended in "
-                  f"{result['load']['seconds']:.0f} s; scoring caught up "
-                  f"{result['live_catch_up_seconds']:.1f} s after the last append")  # fmt: skip
+    setup.add_row(
+        "log",
+        f"{result['load']['events']:,} synthetic events appended in "
+        f"{result['load']['seconds']:.0f} s; scoring caught up "
+        f"{result['live_catch_up_seconds']:.1f} s after the last append",
+    )
     setup.add_row("live folding", f"{result['live_fold_rate']:,.0f} events/s while appending")
     out.print(setup)
-    return report(out, "scoring", found, {
-        "config": asdict(config),
-        "load": result["load"], "rebuild": result["rebuild"],
-        "live_fold_rate": result["live_fold_rate"],
-        # When the slow ones came: (seconds into the phase at 500 events/s, latency in ms).
-        "visible_over_100ms": [(round(i / config.rate, 2), round(v * 1000))
-                               for i, v in enumerate(result["visible"]) if v > 0.1],
-        "void_to_visible_ms": [round(v * 1000) for v in result["voids"]["latencies"]],
-    }, started=started, check=check)  # fmt: skip
+    return report(
+        out,
+        "scoring",
+        found,
+        {
+            "config": asdict(config),
+            "load": result["load"],
+            "rebuild": result["rebuild"],
+            "live_fold_rate": result["live_fold_rate"],
+            # When the slow ones came: (seconds into the phase at 500 events/s, latency in ms).
+            "visible_over_100ms": [
+                (round(i / config.rate, 2), round(v * 1000))
+                for i, v in enumerate(result["visible"])
+                if v > 0.1
+            ],
+            "void_to_visible_ms": [round(v * 1000) for v in result["voids"]["latencies"]],
+        },
+        started=started,
+        check=check,
+    )
 
 
 if __name__ == "__main__":

@@ -259,8 +259,12 @@ class Deliveries:
             "changeSource": "CRM",
         }
         if kind == "deal.creation":
-            return {**event, "subscriptionType": kind, "objectId": self._new_object(),
-                    "changeFlag": "NEW"}  # fmt: skip
+            return {
+                **event,
+                "subscriptionType": kind,
+                "objectId": self._new_object(),
+                "changeFlag": "NEW",
+            }
         object_id = self._object()
         if kind == "amount":
             self._amounted.add(object_id)
@@ -321,7 +325,8 @@ class Sender:
 
     def __init__(self, base_url: str, org: str) -> None:
         url = urlsplit(base_url)
-        assert url.hostname is not None and url.port is not None
+        assert url.hostname is not None
+        assert url.port is not None
         self.target = f"/v1/webhooks/hubspot/{org}"
         self.uri = f"{base_url}{self.target}"  # what the service sees: Host + path
         headers = f"Host: {url.hostname}:{url.port}\r\nContent-Type: application/json\r\n"
@@ -330,10 +335,12 @@ class Sender:
     def sign(self, body: bytes) -> None:
         """Sign `body` for the next request, with the current time as HubSpot does."""
         timestamp = str(int(time.time() * 1000))
-        self._conn.set_headers({
-            "X-HubSpot-Signature-v3": sign(SECRET, "POST", self.uri, body, timestamp),
-            "X-HubSpot-Request-Timestamp": timestamp,
-        })  # fmt: skip
+        self._conn.set_headers(
+            {
+                "X-HubSpot-Signature-v3": sign(SECRET, "POST", self.uri, body, timestamp),
+                "X-HubSpot-Request-Timestamp": timestamp,
+            }
+        )
 
     async def post(self, body: bytes) -> tuple[int, Headers, bytes]:
         return await self._conn.request("POST", self.target, body)
@@ -449,10 +456,15 @@ class Tally:
     failures: dict[str, int] = field(default_factory=dict)  # 5xx answers, by status and detail
 
     def notes(self) -> dict[str, Any]:
-        return {"duplicates": self.duplicates, "dead_letters": self.dead_letters,
-                "ignored": self.ignored, "group_commits": self.group_commits,
-                "events_per_group_commit": self.events_per_group_commit,
-                "failed": sum(self.failures.values()), "failures": self.failures}  # fmt: skip
+        return {
+            "duplicates": self.duplicates,
+            "dead_letters": self.dead_letters,
+            "ignored": self.ignored,
+            "group_commits": self.group_commits,
+            "events_per_group_commit": self.events_per_group_commit,
+            "failed": sum(self.failures.values()),
+            "failures": self.failures,
+        }
 
 
 class Bench:
@@ -486,8 +498,13 @@ class Bench:
             await sender.aclose()
 
     async def create_connector(self) -> dict[str, Any]:
-        body = {"provider": "hubspot", "secret": SECRET, "stages": STAGES, "owners": OWNERS,
-                "default_currency": CURRENCY}  # fmt: skip
+        body = {
+            "provider": "hubspot",
+            "secret": SECRET,
+            "stages": STAGES,
+            "owners": OWNERS,
+            "default_currency": CURRENCY,
+        }
         status, content = await self.admin.request("POST", "/v1/connectors", orjson.dumps(body))
         if status != 201:
             raise BenchError(f"POST /v1/connectors: {status} {content[:500]!r}")
@@ -529,9 +546,16 @@ class Bench:
             )
         cpu = CpuMeter.use(before, after)
         return Phase(
-            name, senders, tally.requests, tally.events, tally.appended, cpu.seconds, cpu,
-            latencies, tally.notes(),
-        )  # fmt: skip
+            name,
+            senders,
+            tally.requests,
+            tally.events,
+            tally.appended,
+            cpu.seconds,
+            cpu,
+            latencies,
+            tally.notes(),
+        )
 
     # ---- deliveries
 
@@ -580,8 +604,9 @@ class Bench:
             answer["appended"] + answer["duplicates"] + answer["dead_letters"] + answer["ignored"]
         )
         if total != self.config.size:
-            raise BenchError(f"{what}: the answer accounts for {total} of {self.config.size} "
-                             f"events: {answer}")  # fmt: skip
+            raise BenchError(
+                f"{what}: the answer accounts for {total} of {self.config.size} events: {answer}"
+            )
         return answer
 
     def _deliver(self, tally: Tally) -> Callable[[int], Awaitable[float]]:
@@ -620,8 +645,10 @@ class Bench:
                 return latency
             answer = self._check(status, content, "a delivery sent again")
             if answer["duplicates"] < original.stored:
-                raise BenchError(f"a delivery sent again found {answer['duplicates']} of its "
-                                 f"{original.stored} stored events: {answer}")  # fmt: skip
+                raise BenchError(
+                    f"a delivery sent again found {answer['duplicates']} of its "
+                    f"{original.stored} stored events: {answer}"
+                )
             self._count(tally, answer)
             self._stored(original, answer)
             return latency

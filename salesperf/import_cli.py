@@ -20,8 +20,11 @@ MEDIA_TYPES = {
     ".csv": "text/csv",
     ".parquet": "application/vnd.apache.parquet",
 }
-FORMAT_MEDIA = {"ndjson": "application/x-ndjson", "csv": "text/csv",
-                "parquet": "application/vnd.apache.parquet"}  # fmt: skip
+FORMAT_MEDIA = {
+    "ndjson": "application/x-ndjson",
+    "csv": "text/csv",
+    "parquet": "application/vnd.apache.parquet",
+}
 
 
 class ImportFailed(RuntimeError):
@@ -46,35 +49,56 @@ def _chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
 
 
 def run_import(
-    url: str, org: str, path: Path, *, fmt: str | None = None, console: Console | None = None,
-    poll: float = 0.5, transport: httpx.BaseTransport | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    url: str,
+    org: str,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    console: Console | None = None,
+    poll: float = 0.5,
+    transport: httpx.BaseTransport | None = None,
+) -> dict[str, Any]:
     """Upload `path`, follow the job to its end with a progress bar; the final job."""
     token = mint_token(CommonSettings(), org=org, role=Role.ADMIN, sub="salesperf-cli")
     headers = {"Authorization": f"Bearer {token}", "Content-Type": media_type(path, fmt)}
-    with httpx.Client(base_url=url, timeout=httpx.Timeout(30, write=None),
-                      transport=transport) as http:  # fmt: skip
-        answer = http.post("/v1/imports", content=_chunks(path), headers=headers,
-                           params={"filename": path.name[:255]})  # fmt: skip
+    with httpx.Client(
+        base_url=url, timeout=httpx.Timeout(30, write=None), transport=transport
+    ) as http:
+        answer = http.post(
+            "/v1/imports",
+            content=_chunks(path),
+            headers=headers,
+            params={"filename": path.name[:255]},
+        )
         if answer.status_code != 202:
             problem = answer.json() if "json" in answer.headers.get("content-type", "") else {}
-            raise ImportFailed(f"activity refused the file ({answer.status_code}): "
-                               f"{problem.get('detail') or answer.text[:300]}")  # fmt: skip
+            raise ImportFailed(
+                f"activity refused the file ({answer.status_code}): "
+                f"{problem.get('detail') or answer.text[:300]}"
+            )
         location = answer.headers["location"]
         job: dict[str, Any] = answer.json()
         with Progress(
-            TextColumn(f"importing [bold]{path.name}[/bold]"), BarColumn(), TaskProgressColumn(),
-            TextColumn("{task.fields[counts]}"), TimeElapsedColumn(),
-            console=console, disable=console is None,
-        ) as progress:  # fmt: skip
+            TextColumn(f"importing [bold]{path.name}[/bold]"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=console is None,
+        ) as progress:
             task = progress.add_task("import", total=1.0, counts="")
             while job["state"] in ("queued", "running"):
                 time.sleep(poll)
                 job = http.get(location, headers=headers).json()
-                progress.update(task, completed=job["progress"], counts=(
-                    f"{job['stored']:,} stored · {job['duplicates']:,} duplicates · "
-                    f"{job['rejected']:,} rejected"
-                ))  # fmt: skip
+                progress.update(
+                    task,
+                    completed=job["progress"],
+                    counts=(
+                        f"{job['stored']:,} stored · {job['duplicates']:,} duplicates · "
+                        f"{job['rejected']:,} rejected"
+                    ),
+                )
         if job["rejected"]:
             errors = http.get(f"{location}/errors", headers=headers, params={"limit": 10})
             job["first_errors"] = errors.json()["items"]

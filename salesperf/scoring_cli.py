@@ -19,9 +19,14 @@ console = Console()
 
 
 def rebuild_org(
-    url: str, org: str, *, timeout: float = 3600, poll: float = 0.2,
-    transport: httpx.BaseTransport | None = None, show: bool = True,
-) -> dict[str, object]:  # fmt: skip
+    url: str,
+    org: str,
+    *,
+    timeout: float = 3600,
+    poll: float = 0.2,
+    transport: httpx.BaseTransport | None = None,
+    show: bool = True,
+) -> dict[str, object]:
     """Ask scoring to rebuild `org` and follow it to the end; the final status."""
     token = mint_token(CommonSettings(), org=org, role=Role.ADMIN, sub="salesperf-cli")
     headers = {"Authorization": f"Bearer {token}"}
@@ -32,9 +37,14 @@ def rebuild_org(
         generation = started.json()["generation"]
         deadline = time.monotonic() + timeout
         with Progress(
-            TextColumn(f"rebuilding [bold]{org}[/bold]"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("events"), TimeElapsedColumn(), console=console, disable=not show,
-        ) as progress:  # fmt: skip
+            TextColumn(f"rebuilding [bold]{org}[/bold]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("events"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not show,
+        ) as progress:
             task = progress.add_task("rebuild", total=None)
             while time.monotonic() < deadline:
                 status: dict[str, object] = http.get("/v1/admin/rebuild").json()
@@ -81,9 +91,14 @@ def rebuild(
 
 
 def backtest_org(
-    url: str, org: str, *, cutoff: str, horizon_days: int, known_by: str = "recorded",
+    url: str,
+    org: str,
+    *,
+    cutoff: str,
+    horizon_days: int,
+    known_by: str = "recorded",
     transport: httpx.BaseTransport | None = None,
-) -> dict[str, object]:  # fmt: skip
+) -> dict[str, object]:
     """Ask scoring for the org's backtest (learn before `cutoff`, judge what came after)."""
     token = mint_token(CommonSettings(), org=org, role=Role.ADMIN, sub="salesperf-cli")
     headers = {"Authorization": f"Bearer {token}"}
@@ -104,15 +119,25 @@ def _figure(value: object) -> str:
 
 @app.command()
 def backtest(
-    cutoff: Annotated[str, typer.Option(help="ISO date or time: learn only from what was "
-                                        "recorded before it; judge what was created after.")],
+    cutoff: Annotated[
+        str,
+        typer.Option(
+            help="ISO date or time: learn only from what was "
+            "recorded before it; judge what was created after."
+        ),
+    ],
     org: Annotated[str, typer.Option(help="The org to measure.")] = "demo",
     horizon_days: Annotated[int, typer.Option(help="Score each lead from its first N days.")] = 14,
-    known_by: Annotated[str, typer.Option(help="recorded: an event is known from when it was "
-                                          "recorded; occurred: from when it occurred (history "
-                                          "imported in bulk).")] = "recorded",
+    known_by: Annotated[
+        str,
+        typer.Option(
+            help="recorded: an event is known from when it was "
+            "recorded; occurred: from when it occurred (history "
+            "imported in bulk)."
+        ),
+    ] = "recorded",
     url: Annotated[str | None, typer.Option(help=URL_HELP, show_default=False)] = None,
-) -> None:  # fmt: skip
+) -> None:
     """How well lead and deal scores predict: AUC, Brier score, log loss and calibration error
     of the org's model and, computed the same way, of the stage-only rate and the time-weighted
     naive Bayes. Scoring must be running (`make run`)."""
@@ -127,13 +152,16 @@ def backtest(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     for item in report["items"]:  # type: ignore[attr-defined]
-        table = Table(title=f"{item['kind']}s: learnt from {item['trained_on']} outcomes "
-                      f"before {cutoff}, judged on {item['evaluated_on']} created after")  # fmt: skip
+        table = Table(
+            title=f"{item['kind']}s: learnt from {item['trained_on']} outcomes "
+            f"before {cutoff}, judged on {item['evaluated_on']} created after"
+        )
         for column in ("model", "AUC", "Brier", "log loss", "ECE"):
             table.add_column(column, justify="left" if column == "model" else "right")
         rows = [("ours: " + str(item["model"].get("kind")), item["model"])]
         rows += [(name.replace("_", " "), figures) for name, figures in item["baselines"].items()]
         for name, figures in rows:
-            table.add_row(name, *(_figure(figures.get(k)) for k in ("auc", "brier", "log_loss",
-                                                                    "ece")))  # fmt: skip
+            table.add_row(
+                name, *(_figure(figures.get(k)) for k in ("auc", "brier", "log_loss", "ece"))
+            )
         console.print(table)

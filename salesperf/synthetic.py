@@ -79,16 +79,85 @@ STAGES = ("qualification", "proposal", "negotiation")
 CHANNELS = ("referral", "cold_visit", "exhibition", "online", "inbound", "other")
 PRODUCT_LINES = ("ovens", "cooling", "service", "spare_parts")
 
-TEAM_NAMES = ("north", "south", "west", "east", "central", "coast", "alps", "rhine", "elbe",
-              "danube", "baltic", "harz")  # fmt: skip
+TEAM_NAMES = (
+    "north",
+    "south",
+    "west",
+    "east",
+    "central",
+    "coast",
+    "alps",
+    "rhine",
+    "elbe",
+    "danube",
+    "baltic",
+    "harz",
+)
 REP_NAMES = (
-    "anna", "ben", "clara", "david", "elena", "felix", "greta", "hannah", "jonas", "julia",
-    "karl", "lena", "lukas", "maria", "max", "mia", "nina", "oliver", "paula", "paul", "sophie",
-    "tim", "emma", "leon", "lara", "noah", "sarah", "tom", "vera", "jan", "eva", "moritz", "ida",
-    "finn", "marie", "erik", "frieda", "henry", "johanna", "kai", "lisa", "matteo", "nora",
-    "oskar", "pia", "robert", "svenja", "theo", "ute", "vincent", "wiebke", "yusuf", "zoe",
-    "ali", "bianca", "carlos", "dilara", "emil", "fatma", "georg", "helena", "igor", "katrin",
-)  # fmt: skip
+    "anna",
+    "ben",
+    "clara",
+    "david",
+    "elena",
+    "felix",
+    "greta",
+    "hannah",
+    "jonas",
+    "julia",
+    "karl",
+    "lena",
+    "lukas",
+    "maria",
+    "max",
+    "mia",
+    "nina",
+    "oliver",
+    "paula",
+    "paul",
+    "sophie",
+    "tim",
+    "emma",
+    "leon",
+    "lara",
+    "noah",
+    "sarah",
+    "tom",
+    "vera",
+    "jan",
+    "eva",
+    "moritz",
+    "ida",
+    "finn",
+    "marie",
+    "erik",
+    "frieda",
+    "henry",
+    "johanna",
+    "kai",
+    "lisa",
+    "matteo",
+    "nora",
+    "oskar",
+    "pia",
+    "robert",
+    "svenja",
+    "theo",
+    "ute",
+    "vincent",
+    "wiebke",
+    "yusuf",
+    "zoe",
+    "ali",
+    "bianca",
+    "carlos",
+    "dilara",
+    "emil",
+    "fatma",
+    "georg",
+    "helena",
+    "igor",
+    "katrin",
+)
 CITIES: dict[str, tuple[str, ...]] = {
     "north": ("Hamburg", "Bremen", "Kiel", "Hannover", "Lübeck", "Rostock", "Oldenburg"),
     "south": ("München", "Stuttgart", "Nürnberg", "Augsburg", "Freiburg", "Regensburg", "Ulm"),
@@ -96,19 +165,96 @@ CITIES: dict[str, tuple[str, ...]] = {
     "east": ("Berlin", "Leipzig", "Dresden", "Potsdam", "Erfurt", "Magdeburg", "Chemnitz"),
     "central": ("Frankfurt", "Kassel", "Würzburg", "Mainz", "Wiesbaden", "Gießen", "Fulda"),
 }
-OTHER_CITIES = ("Mannheim", "Karlsruhe", "Heidelberg", "Saarbrücken", "Trier", "Koblenz",
-                "Bielefeld", "Osnabrück", "Göttingen", "Jena", "Halle", "Bamberg")  # fmt: skip
-SURNAMES = ("Schmidt", "Müller", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
-            "Schulz", "Hoffmann", "Koch", "Richter", "Klein", "Wolf", "Neumann", "Schwarz",
-            "Braun", "Zimmermann", "Krüger", "Hartmann", "Lange", "Werner", "Krause", "Lehmann",
-            "Köhler", "Maier", "Huber", "Kaiser", "Fuchs", "Peters", "Scholz", "Möller")  # fmt: skip
-PLACE_NAMES = ("Adler", "Krone", "zur Post", "Sonne", "Lamm", "am See", "Bellevue", "Linde",
-               "Hirsch", "Stern", "am Markt", "Rose")  # fmt: skip
+OTHER_CITIES = (
+    "Mannheim",
+    "Karlsruhe",
+    "Heidelberg",
+    "Saarbrücken",
+    "Trier",
+    "Koblenz",
+    "Bielefeld",
+    "Osnabrück",
+    "Göttingen",
+    "Jena",
+    "Halle",
+    "Bamberg",
+)
+SURNAMES = (
+    "Schmidt",
+    "Müller",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Neumann",
+    "Schwarz",
+    "Braun",
+    "Zimmermann",
+    "Krüger",
+    "Hartmann",
+    "Lange",
+    "Werner",
+    "Krause",
+    "Lehmann",
+    "Köhler",
+    "Maier",
+    "Huber",
+    "Kaiser",
+    "Fuchs",
+    "Peters",
+    "Scholz",
+    "Möller",
+)
+PLACE_NAMES = (
+    "Adler",
+    "Krone",
+    "zur Post",
+    "Sonne",
+    "Lamm",
+    "am See",
+    "Bellevue",
+    "Linde",
+    "Hirsch",
+    "Stern",
+    "am Markt",
+    "Rose",
+)
 ITALIAN = ("Da Mario", "Bella Italia", "La Piazza", "Il Gabbiano", "Toscana", "Vesuvio")
-CONTACT_FIRST = ("Jana", "Stefan", "Petra", "Michael", "Sabine", "Thomas", "Andrea", "Markus",
-                 "Claudia", "Frank", "Birgit", "Jörg", "Anke", "Uwe", "Katja", "Dirk")  # fmt: skip
-CONTACT_ROLES = ("Head of purchasing", "Owner", "Kitchen manager", "Managing director",
-                 "Facility manager", "Head chef", "Procurement")  # fmt: skip
+CONTACT_FIRST = (
+    "Jana",
+    "Stefan",
+    "Petra",
+    "Michael",
+    "Sabine",
+    "Thomas",
+    "Andrea",
+    "Markus",
+    "Claudia",
+    "Frank",
+    "Birgit",
+    "Jörg",
+    "Anke",
+    "Uwe",
+    "Katja",
+    "Dirk",
+)
+CONTACT_ROLES = (
+    "Head of purchasing",
+    "Owner",
+    "Kitchen manager",
+    "Managing director",
+    "Facility manager",
+    "Head chef",
+    "Procurement",
+)
 
 
 def _table(*weighted: tuple[Any, int]) -> tuple[Any, ...]:
@@ -116,39 +262,91 @@ def _table(*weighted: tuple[Any, int]) -> tuple[Any, ...]:
     return tuple(value for value, weight in weighted for _ in range(weight))
 
 
-CHANNEL_TABLE = _table(("cold_visit", 26), ("online", 20), ("referral", 17), ("inbound", 15),
-                       ("exhibition", 12), ("other", 10))  # fmt: skip
-QUALIFY_P = {"referral": 0.6, "cold_visit": 0.26, "exhibition": 0.45, "online": 0.34,
-             "inbound": 0.47, "other": 0.34}  # fmt: skip
+CHANNEL_TABLE = _table(
+    ("cold_visit", 26),
+    ("online", 20),
+    ("referral", 17),
+    ("inbound", 15),
+    ("exhibition", 12),
+    ("other", 10),
+)
+QUALIFY_P = {
+    "referral": 0.6,
+    "cold_visit": 0.26,
+    "exhibition": 0.45,
+    "online": 0.34,
+    "inbound": 0.47,
+    "other": 0.34,
+}
 DISQUALIFY_P = 0.25
-CAMPAIGNS = {"exhibition": "fair-{y}-internorga", "online": "web-{y}-q{q}",
-             "inbound": "newsletter-{y}-{m:02d}", "referral": "referral-program",
-             "cold_visit": "territory-{y}-q{q}", "other": "misc"}  # fmt: skip
-INDUSTRY_TABLE = _table(("bakery", 22), ("restaurant", 24), ("hospitality", 16), ("catering", 14),
-                        ("food retail", 12), ("butchery", 7), ("healthcare", 5))  # fmt: skip
+CAMPAIGNS = {
+    "exhibition": "fair-{y}-internorga",
+    "online": "web-{y}-q{q}",
+    "inbound": "newsletter-{y}-{m:02d}",
+    "referral": "referral-program",
+    "cold_visit": "territory-{y}-q{q}",
+    "other": "misc",
+}
+INDUSTRY_TABLE = _table(
+    ("bakery", 22),
+    ("restaurant", 24),
+    ("hospitality", 16),
+    ("catering", 14),
+    ("food retail", 12),
+    ("butchery", 7),
+    ("healthcare", 5),
+)
 SIZE_TABLE = _table(("1-9", 30), ("10-49", 38), ("50-249", 20), ("250-999", 9), ("1000+", 3))
 PRODUCT_TABLE = _table(("ovens", 35), ("cooling", 30), ("service", 20), ("spare_parts", 15))
 REPEAT_PRODUCT_TABLE = _table(("service", 40), ("spare_parts", 35), ("cooling", 15), ("ovens", 10))
 # Euro cents, (low, high): the estimated value of a lead interested in the line.
-PRODUCT_VALUE = {"ovens": (900_000, 6_500_000), "cooling": (500_000, 4_200_000),
-                 "service": (120_000, 1_400_000), "spare_parts": (30_000, 550_000)}  # fmt: skip
+PRODUCT_VALUE = {
+    "ovens": (900_000, 6_500_000),
+    "cooling": (500_000, 4_200_000),
+    "service": (120_000, 1_400_000),
+    "spare_parts": (30_000, 550_000),
+}
 TIER_TABLE = _table(("A", 20), ("B", 30), ("C", 50))
 TIER_MOVES = {"A": ("B",), "B": ("A", "C"), "C": ("B",)}
-DISQUALIFY_TABLE = _table(("no_budget", 30), ("no_need", 25), ("not_reachable", 20),
-                          ("competitor", 12), ("duplicate", 6), ("other", 7))  # fmt: skip
-LOSS_TABLE = _table(("price", 30), ("competitor", 25), ("no_budget", 15), ("no_decision", 12),
-                    ("timing", 10), ("product_fit", 5), ("other", 3))  # fmt: skip
+DISQUALIFY_TABLE = _table(
+    ("no_budget", 30),
+    ("no_need", 25),
+    ("not_reachable", 20),
+    ("competitor", 12),
+    ("duplicate", 6),
+    ("other", 7),
+)
+LOSS_TABLE = _table(
+    ("price", 30),
+    ("competitor", 25),
+    ("no_budget", 15),
+    ("no_decision", 12),
+    ("timing", 10),
+    ("product_fit", 5),
+    ("other", 3),
+)
 COMPETITORS = ("OvenCo", "FrostLine", "Gastrotec", "KüchenPro")
 AMOUNT_REASONS_DOWN = ("volume discount", "price negotiation", "reduced scope")
 AMOUNT_REASONS_UP = ("added service contract", "second unit", "extended warranty")
 SIGNAL_SETS: tuple[tuple[str, ...], ...] = (
-    (), ("asked_for_price",), ("met_decision_maker",), ("requested_demo",),
-    ("asked_for_price", "met_decision_maker"), ("discussed_timeline",), ("requested_quote",),
-    ("asked_for_references",), ("asked_for_price", "discussed_timeline"),
+    (),
+    ("asked_for_price",),
+    ("met_decision_maker",),
+    ("requested_demo",),
+    ("asked_for_price", "met_decision_maker"),
+    ("discussed_timeline",),
+    ("requested_quote",),
+    ("asked_for_references",),
+    ("asked_for_price", "discussed_timeline"),
     ("met_decision_maker", "requested_quote", "discussed_timeline"),
-)  # fmt: skip
-VOID_REASONS = ("logged on the wrong account", "duplicate entry", "wrong date",
-                "entered by mistake", "logged for the wrong lead")  # fmt: skip
+)
+VOID_REASONS = (
+    "logged on the wrong account",
+    "duplicate entry",
+    "wrong date",
+    "entered by mistake",
+    "logged for the wrong lead",
+)
 
 LEADS_PER_DAY = 1.1
 VISITS_PER_DAY = 3.2
@@ -218,10 +416,19 @@ def _visit(r: Callable[[], float], account_id: str | None, effective: bool) -> d
         mode, minutes = "online", 10 + int(r() * 50)
     signals = [*SIGNAL_SETS[int(r() * len(SIGNAL_SETS))]] if effective else []
     if account_id is None:
-        return {"mode": mode, "effective": effective, "duration_minutes": minutes,
-                "buying_signals": signals}  # fmt: skip
-    return {"mode": mode, "effective": effective, "duration_minutes": minutes,
-            "account_id": account_id, "buying_signals": signals}  # fmt: skip
+        return {
+            "mode": mode,
+            "effective": effective,
+            "duration_minutes": minutes,
+            "buying_signals": signals,
+        }
+    return {
+        "mode": mode,
+        "effective": effective,
+        "duration_minutes": minutes,
+        "account_id": account_id,
+        "buying_signals": signals,
+    }
 
 
 def _call(r: Callable[[], float], account_id: str | None, reached: bool) -> dict[str, Any]:
@@ -232,10 +439,19 @@ def _call(r: Callable[[], float], account_id: str | None, reached: bool) -> dict
         connected, seconds, signals = False, int(r() * 30), []
     direction = "outbound" if r() < 0.85 else "inbound"
     if account_id is None:
-        return {"connected": connected, "duration_seconds": seconds, "direction": direction,
-                "buying_signals": signals}  # fmt: skip
-    return {"connected": connected, "duration_seconds": seconds, "direction": direction,
-            "account_id": account_id, "buying_signals": signals}  # fmt: skip
+        return {
+            "connected": connected,
+            "duration_seconds": seconds,
+            "direction": direction,
+            "buying_signals": signals,
+        }
+    return {
+        "connected": connected,
+        "duration_seconds": seconds,
+        "direction": direction,
+        "account_id": account_id,
+        "buying_signals": signals,
+    }
 
 
 class _Rep:
@@ -271,8 +487,16 @@ class _Account:
 class _Lead:
     __slots__ = ("account", "cents", "currency", "end", "id", "name", "product", "rep", "stream")
 
-    def __init__(self, lead_id: str, rep: _Rep, name: str, account: _Account | None,
-                 product: str, cents: int, currency: str):  # fmt: skip
+    def __init__(
+        self,
+        lead_id: str,
+        rep: _Rep,
+        name: str,
+        account: _Account | None,
+        product: str,
+        cents: int,
+        currency: str,
+    ):
         self.id = lead_id
         self.stream = f"lead-{lead_id}"
         self.rep = rep
@@ -303,8 +527,17 @@ Action = tuple[Callable[..., None], tuple[Any, ...]]
 class _Quarter:
     """The simulation: day by day, scheduled lifecycle steps first, then each rep's activities."""
 
-    def __init__(self, *, seed: int, start: date, days: int, teams: int, reps_per_team: int,
-                 timezone: str, scale: float) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        seed: int,
+        start: date,
+        days: int,
+        teams: int,
+        reps_per_team: int,
+        timezone: str,
+        scale: float,
+    ) -> None:
         if days < 1 or teams < 1 or reps_per_team < 1:
             raise ValueError("days, teams and reps_per_team must be at least 1")
         if not scale > 0:
@@ -369,8 +602,15 @@ class _Quarter:
         s = h.hexdigest()
         return f"{s[:8]}-{s[8:12]}-5{s[13:16]}-{_VARIANT[s[16]]}{s[17:20]}-{s[20:32]}"
 
-    def _emit(self, sec: int, type_: str, stream: str, rep: _Rep, data: dict[str, Any],
-              source: str = "app") -> Event:  # fmt: skip
+    def _emit(
+        self,
+        sec: int,
+        type_: str,
+        stream: str,
+        rep: _Rep,
+        data: dict[str, Any],
+        source: str = "app",
+    ) -> Event:
         """An event of the day being simulated, at `sec` seconds after local midnight."""
         n = self.counter
         self.counter = n + 1
@@ -479,8 +719,9 @@ class _Quarter:
             for rep in self.reps:
                 for acc in rep.accounts:
                     sec = 21_600 + int(self.r() * 1_800)
-                    self._emit(sec, "account.tier_changed", acc.stream, rep,
-                               {"tier": acc.tier}, "import")  # fmt: skip
+                    self._emit(
+                        sec, "account.tier_changed", acc.stream, rep, {"tier": acc.tier}, "import"
+                    )
         while actions := self.agenda.pop(d, None):
             for fn, args in actions:
                 fn(d, *args)
@@ -537,16 +778,22 @@ class _Quarter:
             h.update(b"%d" % n)
             x = h.hexdigest()
             event_id = f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
-            today.append((sec, n, {
-                "event_id": event_id,
-                "type": type_,
-                "stream": stream,
-                "rep_id": rep_id,
-                "team_id": team,
-                "occurred_at": minutes[sec // 60] + tails[sec // 3600][sec % 60],
-                "data": data,
-                "metadata": {"source": "app"},
-            }))  # fmt: skip
+            today.append(
+                (
+                    sec,
+                    n,
+                    {
+                        "event_id": event_id,
+                        "type": type_,
+                        "stream": stream,
+                        "rep_id": rep_id,
+                        "team_id": team,
+                        "occurred_at": minutes[sec // 60] + tails[sec // 3600][sec % 60],
+                        "data": data,
+                        "metadata": {"source": "app"},
+                    },
+                )
+            )
             n += 1
             if r() < VOID_P:  # a correction, minutes later, in the same stream
                 later = sec + 300 + int(r() * 5_400)
@@ -638,15 +885,31 @@ class _Quarter:
         cents = lead.cents * (85 + int(r() * 30)) // 100 // 5_000 * 5_000 or lead.cents
         data: dict[str, Any] = {"estimated_value": _money(cents), "currency": lead.currency}
         if r() < 0.3:
-            data["note"] = self._pick(("Budget confirmed", "Decision maker met",
-                                       "Needs replacement this year", "Tender announced"))  # fmt: skip
+            data["note"] = self._pick(
+                (
+                    "Budget confirmed",
+                    "Decision maker met",
+                    "Needs replacement this year",
+                    "Tender announced",
+                )
+            )
         self._emit(sec, "lead.qualified", lead.stream, rep, data)
         account = lead.account
         if account is None:
             account = self._new_account(rep, d, sec + 60 + int(r() * 600), lead.name)
         win = rep.win + (0.1 if not account.new else 0.0)
-        self._open_deal(rep, d, sec + 900 + int(r() * 2_700), account, lead.product, cents,
-                        lead.currency, lead.id, win, fast=False)  # fmt: skip
+        self._open_deal(
+            rep,
+            d,
+            sec + 900 + int(r() * 2_700),
+            account,
+            lead.product,
+            cents,
+            lead.currency,
+            lead.id,
+            win,
+            fast=False,
+        )
 
     def _disqualify(self, d: int, lead: _Lead) -> None:
         data: dict[str, Any] = {"reason": self._pick(DISQUALIFY_TABLE)}
@@ -663,8 +926,20 @@ class _Quarter:
 
     # --- deals -------------------------------------------------------------------------------
 
-    def _open_deal(self, rep: _Rep, d: int, sec: int, account: _Account, product: str, cents: int,
-                   currency: str, lead_id: str | None, win: float, *, fast: bool) -> None:  # fmt: skip
+    def _open_deal(
+        self,
+        rep: _Rep,
+        d: int,
+        sec: int,
+        account: _Account,
+        product: str,
+        cents: int,
+        currency: str,
+        lead_id: str | None,
+        win: float,
+        *,
+        fast: bool,
+    ) -> None:
         r = self.r
         self.deal_no += 1
         cents = max(5_000, cents * (80 + int(r() * 45)) // 100 // 1_000 * 1_000)
@@ -765,8 +1040,18 @@ class _Quarter:
 
     def _repeat_deal(self, d: int, account: _Account) -> None:
         product: str = self._pick(REPEAT_PRODUCT_TABLE)
-        self._open_deal(account.rep, d, self._core_sec(), account, product,
-                        self._cents(product), account.currency, None, 0.75, fast=True)  # fmt: skip
+        self._open_deal(
+            account.rep,
+            d,
+            self._core_sec(),
+            account,
+            product,
+            self._cents(product),
+            account.currency,
+            None,
+            0.75,
+            fast=True,
+        )
 
     # --- money -------------------------------------------------------------------------------
 
@@ -806,8 +1091,7 @@ class _Quarter:
             "amount": _money(cents),
             "currency": deal.currency,
         }
-        self._emit(self._core_sec(), "payment.received", account.stream, deal.rep, data,
-                   "import")  # fmt: skip
+        self._emit(self._core_sec(), "payment.received", account.stream, deal.rep, data, "import")
 
 
 def iter_events(
@@ -821,8 +1105,15 @@ def iter_events(
     scale: float = 1.0,
 ) -> Iterator[Event]:
     """The quarter's events in append order, a day at a time (memory: the open pipeline only)."""
-    quarter = _Quarter(seed=seed, start=start, days=days, teams=teams,
-                       reps_per_team=reps_per_team, timezone=timezone, scale=scale)  # fmt: skip
+    quarter = _Quarter(
+        seed=seed,
+        start=start,
+        days=days,
+        teams=teams,
+        reps_per_team=reps_per_team,
+        timezone=timezone,
+        scale=scale,
+    )
     for d in range(days):
         yield from quarter.day(d)
 

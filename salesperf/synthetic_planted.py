@@ -93,10 +93,21 @@ Event = dict[str, Any]
 # --- the planted truth (log-odds) ------------------------------------------------------------
 
 INTERCEPT = -1.75
-CHANNEL_EFFECT = {"referral": 1.1, "inbound": 0.5, "exhibition": 0.3, "online": 0.0,
-                  "other": -0.3, "cold_visit": -0.8}  # fmt: skip
-INDUSTRY_EFFECT = {"bakery": 0.4, "restaurant": 0.0, "hospitality": 0.25, "catering": -0.3,
-                   "food retail": -0.4}  # fmt: skip
+CHANNEL_EFFECT = {
+    "referral": 1.1,
+    "inbound": 0.5,
+    "exhibition": 0.3,
+    "online": 0.0,
+    "other": -0.3,
+    "cold_visit": -0.8,
+}
+INDUSTRY_EFFECT = {
+    "bakery": 0.4,
+    "restaurant": 0.0,
+    "hospitality": 0.25,
+    "catering": -0.3,
+    "food retail": -0.4,
+}
 SIZE_EFFECT = {"1-9": -0.4, "10-49": 0.0, "50-249": 0.3, "250-999": 0.4, "1000+": -0.3}
 VISIT_EFFECT = 0.55
 """Per effective visit in the first days, up to `VISIT_CAP` of them."""
@@ -111,15 +122,31 @@ OUTCOME_WINDOW_DAYS = 30
 
 # --- the shape of the leads ------------------------------------------------------------------
 
-INDUSTRY_TABLE = (("bakery",) * 26 + ("restaurant",) * 28 + ("hospitality",) * 18
-                  + ("catering",) * 16 + ("food retail",) * 12)  # fmt: skip
-EMPLOYEES = {"1-9": (1, 9), "10-49": (10, 49), "50-249": (50, 249), "250-999": (250, 999),
-             "1000+": (1000, 12_000)}  # fmt: skip
+INDUSTRY_TABLE = (
+    ("bakery",) * 26
+    + ("restaurant",) * 28
+    + ("hospitality",) * 18
+    + ("catering",) * 16
+    + ("food retail",) * 12
+)
+EMPLOYEES = {
+    "1-9": (1, 9),
+    "10-49": (10, 49),
+    "50-249": (50, 249),
+    "250-999": (250, 999),
+    "1000+": (1000, 12_000),
+}
 CITY_COUNT = 5
 VISIT_COUNTS = (0,) * 25 + (1,) * 25 + (2,) * 20 + (3,) * 15 + (4,) * 10 + (5,) * 5
 CALL_COUNTS = (0,) * 20 + (1,) * 25 + (2,) * 25 + (3,) * 15 + (4,) * 10 + (5,) * 5
-WARMTH = {"referral": 1.0, "inbound": 0.8, "exhibition": 0.5, "online": 0.4, "other": 0.2,
-          "cold_visit": 0.0}  # fmt: skip
+WARMTH = {
+    "referral": 1.0,
+    "inbound": 0.8,
+    "exhibition": 0.5,
+    "online": 0.4,
+    "other": 0.2,
+    "cold_visit": 0.0,
+}
 """How warm a channel's leads come in: warm leads' visits work more often, they open, click
 and fill in more (the activity still never depends on the outcome)."""
 EFFECTIVE_P = (0.3, 0.5)  # (p at warmth 0, added at warmth 1)
@@ -130,11 +157,19 @@ CLICKED_P = (0.3, 0.4)  # of leads that opened an e-mail
 PAGE_P = 0.35
 FORM_P = (0.03, 0.35)
 DO_NOT_CALL_P = 0.06
-PAGES = ("https://example.com/pricing", "https://example.com/ovens",
-         "https://example.com/cooling", "https://example.com/service")  # fmt: skip
-NAME_PREFIX = {"bakery": ("Bäckerei", "Backhaus", "Konditorei"),
-               "restaurant": ("Restaurant", "Gasthaus"), "hospitality": ("Hotel",),
-               "catering": ("Catering", "Kantine"), "food retail": ("Feinkost", "Markt")}  # fmt: skip
+PAGES = (
+    "https://example.com/pricing",
+    "https://example.com/ovens",
+    "https://example.com/cooling",
+    "https://example.com/service",
+)
+NAME_PREFIX = {
+    "bakery": ("Bäckerei", "Backhaus", "Konditorei"),
+    "restaurant": ("Restaurant", "Gasthaus"),
+    "hospitality": ("Hotel",),
+    "catering": ("Catering", "Kantine"),
+    "food retail": ("Feinkost", "Markt"),
+}
 
 
 def true_log_odds(
@@ -191,8 +226,18 @@ def _sigmoid(x: float) -> float:
 class _Org:
     """The generator's state: the draws, the clock and the events made so far."""
 
-    def __init__(self, *, seed: int, leads: int, start: date, days: int, horizon_days: int,
-                 teams: int, reps_per_team: int, timezone: str) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        seed: int,
+        leads: int,
+        start: date,
+        days: int,
+        horizon_days: int,
+        teams: int,
+        reps_per_team: int,
+        timezone: str,
+    ) -> None:
         if leads < 1 or days < 1 or horizon_days < 1 or teams < 1 or reps_per_team < 1:
             raise ValueError("leads, days, horizon_days, teams and reps_per_team must be >= 1")
         self.rng = random.Random(seed)
@@ -230,11 +275,18 @@ class _Org:
         return table[int(self.r() * len(table))]
 
     def local(self, day: date, sec: int) -> datetime:
-        return datetime(day.year, day.month, day.day, sec // 3600, sec // 60 % 60, sec % 60,
-                        tzinfo=self.zone)  # fmt: skip
+        return datetime(
+            day.year, day.month, day.day, sec // 3600, sec // 60 % 60, sec % 60, tzinfo=self.zone
+        )
 
-    def emit(self, moment: datetime, type_: str, stream: str, rep: tuple[str, str, Any],
-             data: dict[str, Any]) -> None:  # fmt: skip
+    def emit(
+        self,
+        moment: datetime,
+        type_: str,
+        stream: str,
+        rep: tuple[str, str, Any],
+        data: dict[str, Any],
+    ) -> None:
         n = self.counter
         self.counter = n + 1
         event = {
@@ -305,8 +357,18 @@ class _Org:
                 mode, minutes = "onsite", 20 + int(r() * 100)
             else:
                 mode, minutes = "online", 10 + int(r() * 50)
-            activity.append((at, "visit.logged", {"mode": mode, "effective": effective,
-                             "duration_minutes": minutes, "buying_signals": signals}))  # fmt: skip
+            activity.append(
+                (
+                    at,
+                    "visit.logged",
+                    {
+                        "mode": mode,
+                        "effective": effective,
+                        "duration_minutes": minutes,
+                        "buying_signals": signals,
+                    },
+                )
+            )
         for _ in range(self.pick(CALL_COUNTS)):
             at = self.in_window(day, created_sec, weekdays=True)
             if consent_at is not None and at >= consent_at:
@@ -318,9 +380,18 @@ class _Org:
                 connected, seconds, signals = False, int(r() * 30), []
             asked_for_price |= "asked_for_price" in signals
             direction = "outbound" if r() < 0.85 else "inbound"
-            activity.append((at, "call.logged", {"connected": connected,
-                             "duration_seconds": seconds, "direction": direction,
-                             "buying_signals": signals}))  # fmt: skip
+            activity.append(
+                (
+                    at,
+                    "call.logged",
+                    {
+                        "connected": connected,
+                        "duration_seconds": seconds,
+                        "direction": direction,
+                        "buying_signals": signals,
+                    },
+                )
+            )
         clicked = form = False
         if r() < OPENED_P[0] + warmth * OPENED_P[1]:
             at = self.in_window(day, created_sec, weekdays=False)
@@ -329,13 +400,23 @@ class _Org:
             if r() < CLICKED_P[0] + warmth * CLICKED_P[1]:
                 clicked = True
                 at = self.in_window(day, created_sec, weekdays=False)
-                activity.append((at, "engagement.tracked",
-                                 {"kind": "email_clicked", "count": 1 + int(r() * 2)}))  # fmt: skip
+                activity.append(
+                    (at, "engagement.tracked", {"kind": "email_clicked", "count": 1 + int(r() * 2)})
+                )
         if r() < PAGE_P:
             at = self.in_window(day, created_sec, weekdays=False)
-            activity.append((at, "engagement.tracked", {"kind": "page_viewed",
-                             "count": 1 + int(r() * 4), "seconds": 20 + int(r() * 880),
-                             "url": self.pick(PAGES)}))  # fmt: skip
+            activity.append(
+                (
+                    at,
+                    "engagement.tracked",
+                    {
+                        "kind": "page_viewed",
+                        "count": 1 + int(r() * 4),
+                        "seconds": 20 + int(r() * 880),
+                        "url": self.pick(PAGES),
+                    },
+                )
+            )
         if r() < FORM_P[0] + warmth * FORM_P[1]:
             form = True
             at = self.in_window(day, created_sec, weekdays=False)
@@ -370,16 +451,22 @@ class _Org:
             self.emit(outcome_at, "lead.qualified", stream, rep, {})
             at = outcome_at + timedelta(seconds=webinar_after)
             webinar = {"kind": "webinar", "count": 1, "seconds": 3600}
-            self.leaked.append((int(at.timestamp()), i, {
-                "event_id": str(uuid5(NAMESPACE, f"{self.name}leak|{i}")),
-                "type": "engagement.tracked",
-                "stream": stream,
-                "rep_id": rep[0],
-                "team_id": rep[1],
-                "occurred_at": at.astimezone(self.zone).isoformat(),
-                "data": webinar,
-                "metadata": {"source": "app"},
-            }))  # fmt: skip
+            self.leaked.append(
+                (
+                    int(at.timestamp()),
+                    i,
+                    {
+                        "event_id": str(uuid5(NAMESPACE, f"{self.name}leak|{i}")),
+                        "type": "engagement.tracked",
+                        "stream": stream,
+                        "rep_id": rep[0],
+                        "team_id": rep[1],
+                        "occurred_at": at.astimezone(self.zone).isoformat(),
+                        "data": webinar,
+                        "metadata": {"source": "app"},
+                    },
+                )
+            )
         else:
             reason = self.pick(DISQUALIFY_TABLE)
             self.emit(outcome_at, "lead.disqualified", stream, rep, {"reason": reason})
@@ -399,8 +486,16 @@ def planted_leads(
     leak: bool = False,
 ) -> Planted:
     """`leads` leads with their planted win probabilities and outcomes (see the module doc)."""
-    org = _Org(seed=seed, leads=leads, start=start, days=days, horizon_days=horizon_days,
-               teams=teams, reps_per_team=reps_per_team, timezone=timezone)  # fmt: skip
+    org = _Org(
+        seed=seed,
+        leads=leads,
+        start=start,
+        days=days,
+        horizon_days=horizon_days,
+        teams=teams,
+        reps_per_team=reps_per_team,
+        timezone=timezone,
+    )
     truth: dict[str, float] = {}
     outcome: dict[str, int] = {}
     created: dict[str, datetime] = {}
@@ -419,7 +514,13 @@ def as_fed(events: Sequence[dict[str, Any]], org: str = "org-planted") -> list[d
     """The envelopes as activity's feed serves them, each recorded when it occurred (a CRM
     logging as it goes), for folding them without the services."""
     return [
-        {**e, "org_id": org, "position": i + 1, "stream_version": 1, "schema_version": 1,
-         "recorded_at": datetime.fromisoformat(e["occurred_at"]).astimezone(UTC).isoformat()}
+        {
+            **e,
+            "org_id": org,
+            "position": i + 1,
+            "stream_version": 1,
+            "schema_version": 1,
+            "recorded_at": datetime.fromisoformat(e["occurred_at"]).astimezone(UTC).isoformat(),
+        }
         for i, e in enumerate(events)
-    ]  # fmt: skip
+    ]

@@ -122,8 +122,9 @@ def mint_token(
     """A token signed with the current key (`signing_key`): what every token salesperf mints
     for itself or an operator is made with."""
     key, kid = signing_key(settings, secret)
-    return issue_token(key, org=org, role=role, sub=sub, team=team, ttl_seconds=ttl_seconds,
-                       kid=kid)  # fmt: skip
+    return issue_token(
+        key, org=org, role=role, sub=sub, team=team, ttl_seconds=ttl_seconds, kid=kid
+    )
 
 
 _service_tokens: dict[tuple[str, str | None, str, str, int], tuple[str, float]] = {}
@@ -148,8 +149,7 @@ def service_token(
     hit = _service_tokens.get(cached)
     if hit is not None and hit[1] > now:
         return hit[0]
-    token = issue_token(key, org=org, role=Role.SERVICE, sub=sub, ttl_seconds=ttl_seconds,
-                        kid=kid)  # fmt: skip
+    token = issue_token(key, org=org, role=Role.SERVICE, sub=sub, ttl_seconds=ttl_seconds, kid=kid)
     if len(_service_tokens) >= _SERVICE_TOKENS_KEPT:
         _service_tokens.clear()
     _service_tokens[cached] = (token, now + ttl_seconds / 2)
@@ -298,9 +298,10 @@ class BearerAuth(HTTPBearer):
         principal = await verifier_for(request.app.state).verify(token.strip())
         if self.write and not principal.can_write:
             raise Forbidden(
-                "A platform token writes nothing." if principal.is_platform
+                "A platform token writes nothing."
+                if principal.is_platform
                 else "A bi token reads only."
-            )  # fmt: skip
+            )
         return principal
 
 

@@ -64,8 +64,10 @@ class DirectRoutes:
         self.app = app
         self.routes = dict(routes)
         self.names = {key: _RouteName(key[1]) for key in routes}
-        self.patterns = [_Pattern.of(method, template, handler)
-                         for (method, template), handler in (patterns or {}).items()]  # fmt: skip
+        self.patterns = [
+            _Pattern.of(method, template, handler)
+            for (method, template), handler in (patterns or {}).items()
+        ]
 
     def _match(self, scope: Scope) -> tuple[Handler, _RouteName] | None:
         method, path = scope.get("method", ""), scope.get("path", "")

@@ -241,10 +241,15 @@ def bounded(problem: Problem) -> Problem:
         detail = _excerpt(detail)
     if errors is not None:
         errors = [
-            e.model_copy(update={"field": _excerpt(e.field), "message": _excerpt(e.message),
-                                 "code": _excerpt(e.code, 64)})
+            e.model_copy(
+                update={
+                    "field": _excerpt(e.field),
+                    "message": _excerpt(e.message),
+                    "code": _excerpt(e.code, 64),
+                }
+            )
             for e in errors
-        ]  # fmt: skip
+        ]
     return problem.model_copy(
         update={"title": _excerpt(problem.title), "detail": detail, "errors": errors}
     )

@@ -50,9 +50,13 @@ class BodySizeLimit:
     string longer than `MAX_QUERY_BYTES`."""
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, *, larger: dict[tuple[str, str], int] | None = None,
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        *,
+        larger: dict[tuple[str, str], int] | None = None,
         body_seconds: float = BODY_SECONDS,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.body_seconds = body_seconds
@@ -62,9 +66,8 @@ class BodySizeLimit:
     def _slow(self) -> Problem:
         return RequestTimeout(
             f"The request body did not arrive within {self.body_seconds:g} seconds.",
-            errors=[field_error("body", f"not received within {self.body_seconds:g} s",
-                                "timeout")],
-        ).problem()  # fmt: skip
+            errors=[field_error("body", f"not received within {self.body_seconds:g} s", "timeout")],
+        ).problem()
 
     @staticmethod
     def _problem(max_bytes: int) -> Problem:

@@ -24,10 +24,12 @@ def assert_problem(
     body = response.json()
     assert body["status"] == status, body
     for key in ("type", "title", "detail"):
-        assert isinstance(body.get(key), str) and body[key], f"no {key!r} in {body}"
+        assert isinstance(body.get(key), str), f"no {key!r} in {body}"
+        assert body[key], f"no {key!r} in {body}"
     if wanted:
         errors = body.get("errors")
-        assert isinstance(errors, list) and errors, f"no `errors` list in {body}"
+        assert isinstance(errors, list), f"no `errors` list in {body}"
+        assert errors, f"no `errors` list in {body}"
         for error in errors:
             assert set(error) == {"field", "in", "message", "code"}, error
             assert all(isinstance(v, str) and v for v in error.values()), error

@@ -150,8 +150,16 @@ def content_hash(
     The time counts as an instant (microseconds since the epoch), whatever offset it was sent in.
     """
     instant = microseconds(occurred_at)
-    parts = (type, stream, rep_id or "", team_id or "", str(instant), str(schema_version),
-             data_json, metadata_json)  # fmt: skip
+    parts = (
+        type,
+        stream,
+        rep_id or "",
+        team_id or "",
+        str(instant),
+        str(schema_version),
+        data_json,
+        metadata_json,
+    )
     return hashlib.sha256("\x1f".join(parts).encode()).digest()
 
 
@@ -469,10 +477,12 @@ def parse_about(about: str | None) -> About | None:
     for entry in entries:
         kind, _, key = entry.partition(":")
         if kind not in ids:
-            errors.append(_about_error(
-                f"{entry!r}: the kind must be account, deal, lead or invoice (kind:id)",
-                "unknown_kind",
-            ))  # fmt: skip
+            errors.append(
+                _about_error(
+                    f"{entry!r}: the kind must be account, deal, lead or invoice (kind:id)",
+                    "unknown_kind",
+                )
+            )
         elif not key:
             errors.append(_about_error(f"{entry!r}: the id is empty", "missing"))
         elif (why := _not_identifier(key)) is not None:

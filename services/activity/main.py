@@ -130,8 +130,9 @@ def create_app(
     install_offline_docs(app)
     app.include_router(ops_router())
 
-    @app.get("/readyz", summary="Readiness: database reachable, writer running",
-             **readiness_route())  # fmt: skip
+    @app.get(
+        "/readyz", summary="Readiness: database reachable, writer running", **readiness_route()
+    )
     async def readyz() -> JSONResponse:
         runtime: Runtime = app.state.runtime
         checks = {"writer": runtime.committer.running, "feed_listener": runtime.notifier.listening}

@@ -44,10 +44,22 @@ APPEND_LOCK_CLASS = 0x5A1E  # first key of the two-int advisory lock; the second
 NOTIFY_CHANNEL = "activity_events"
 COPY_THRESHOLD = 200  # rows; above it COPY beats a multi-row INSERT
 COLUMNS = (
-    "position", "org_id", "event_id", "type", "stream", "stream_version", "rep_id", "team_id",
-    "occurred_at", "recorded_at", "schema_version", "data", "metadata", "content_hash",
+    "position",
+    "org_id",
+    "event_id",
+    "type",
+    "stream",
+    "stream_version",
+    "rep_id",
+    "team_id",
+    "occurred_at",
+    "recorded_at",
+    "schema_version",
+    "data",
+    "metadata",
+    "content_hash",
     "event_json",
-)  # fmt: skip
+)
 
 
 def iso_utc(moment: datetime) -> str:
@@ -243,10 +255,24 @@ def _records(
             f'{d.middle},"recorded_at":"{recorded}",{d.tail}'
         )
         out.append(
-            (r.position, org_id, r.event_id, r.type, r.stream, r.stream_version, r.rep_id,
-             r.team_id, c.occurred_at, recorded_at, c.schema_version, c.data_json,
-             c.metadata_json, r.content_hash, text)
-        )  # fmt: skip
+            (
+                r.position,
+                org_id,
+                r.event_id,
+                r.type,
+                r.stream,
+                r.stream_version,
+                r.rep_id,
+                r.team_id,
+                c.occurred_at,
+                recorded_at,
+                c.schema_version,
+                c.data_json,
+                c.metadata_json,
+                r.content_hash,
+                text,
+            )
+        )
     return out
 
 
@@ -398,9 +424,9 @@ async def read_feed(
         params.append(list(types))
         where += f" AND type = ANY(${len(params)}::text[])"
     if UPCASTERS:
-        rows = _stored(await conn.fetch(
-            f"{_SELECT} WHERE {where} ORDER BY position LIMIT $3 + 1", *params
-        ))  # fmt: skip
+        rows = _stored(
+            await conn.fetch(f"{_SELECT} WHERE {where} ORDER BY position LIMIT $3 + 1", *params)
+        )
         return _assembled(rows, limit)
     row = await conn.fetchrow(
         f"""
@@ -458,23 +484,31 @@ async def read_about(
 ) -> FeedPage:
     """`read_feed` kept to the events about any of `about`'s entities (see `About`)."""
     params: list[object] = [
-        org_id, after, limit, about.streams(), list(about.accounts), list(about.deals),
-        list(about.leads), list(about.invoices),
-    ]  # fmt: skip
+        org_id,
+        after,
+        limit,
+        about.streams(),
+        list(about.accounts),
+        list(about.deals),
+        list(about.leads),
+        list(about.invoices),
+    ]
     where = "org_id = $1 AND position > $2" + _scope_sql(params, rep_id, team_id)
     if types:
         params.append(list(types))
         where += f" AND type = ANY(${len(params)}::text[])"
     hits = _ABOUT_HITS.format(where=where)
     if UPCASTERS:
-        rows = _stored(await conn.fetch(
-            f"""{hits}
+        rows = _stored(
+            await conn.fetch(
+                f"""{hits}
             SELECT e.position, e.type, e.schema_version, e.rep_id, e.team_id, e.event_json
             FROM picked JOIN activity.events e ON e.org_id = $1 AND e.position = picked.position
             ORDER BY e.position
             """,
-            *params,
-        ))  # fmt: skip
+                *params,
+            )
+        )
         return _assembled(rows, limit)
     row = await conn.fetchrow(
         f"""{hits}, page AS (

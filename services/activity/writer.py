@@ -158,9 +158,12 @@ class GroupCommitter:
         except UNAVAILABLE as exc:  # the store, not a request, is at fault: fail fast, all
             log.warning("event store unavailable", org=org, error=repr(exc))
             for request in requests:
-                _fail(request, UpstreamUnavailable(
-                    "The event store is unavailable or busy; retry with the same event_id."
-                ))  # fmt: skip
+                _fail(
+                    request,
+                    UpstreamUnavailable(
+                        "The event store is unavailable or busy; retry with the same event_id."
+                    ),
+                )
             return
         except Exception as exc:
             if len(requests) > 1:  # do not let one request's failure fail its neighbours

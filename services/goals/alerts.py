@@ -136,6 +136,12 @@ def _show(value: int | str) -> str:
 def _order(alert: Alert) -> tuple[int, str, str, str, date, date, str, str]:
     lead, lag = alert.leading, alert.lagging
     return (
-        SEVERITY[lead.status], lead.metric, lag.metric, alert.owner, lead.start, lag.start,
-        lead.goal_id, lag.goal_id,
-    )  # fmt: skip
+        SEVERITY[lead.status],
+        lead.metric,
+        lag.metric,
+        alert.owner,
+        lead.start,
+        lag.start,
+        lead.goal_id,
+        lag.goal_id,
+    )

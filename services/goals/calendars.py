@@ -20,8 +20,11 @@ from .schemas import CalendarIO
 def _calendar(row: CalendarRow | None) -> tuple[Calendar, ZoneInfo]:
     if row is None:
         return Calendar(), ZoneInfo("UTC")
-    calendar = Calendar(weekend=frozenset(row.weekend), holidays=frozenset(row.holidays),
-                        workdays=frozenset(row.workdays))  # fmt: skip
+    calendar = Calendar(
+        weekend=frozenset(row.weekend),
+        holidays=frozenset(row.holidays),
+        workdays=frozenset(row.workdays),
+    )
     return calendar, ZoneInfo(row.timezone)
 
 
@@ -37,8 +40,12 @@ def today(tz: ZoneInfo) -> date:
 def _out(row: CalendarRow | None) -> CalendarIO:
     if row is None:
         return CalendarIO()
-    return CalendarIO(timezone=row.timezone, weekend=sorted(row.weekend),
-                      holidays=sorted(row.holidays), workdays=sorted(row.workdays))  # fmt: skip
+    return CalendarIO(
+        timezone=row.timezone,
+        weekend=sorted(row.weekend),
+        holidays=sorted(row.holidays),
+        workdays=sorted(row.workdays),
+    )
 
 
 async def get_calendar(session: AsyncSession, user: Principal) -> CalendarIO:
@@ -49,6 +56,11 @@ async def put_calendar(session: AsyncSession, user: Principal, data: CalendarIO)
     if user.role is not Role.ADMIN:
         raise Forbidden("Only an admin sets the org's calendar.")
     parse_timezone(data.timezone)
-    row = CalendarRow(org_id=user.org, timezone=data.timezone, weekend=sorted(set(data.weekend)),
-                      holidays=sorted(set(data.holidays)), workdays=sorted(set(data.workdays)))  # fmt: skip
+    row = CalendarRow(
+        org_id=user.org,
+        timezone=data.timezone,
+        weekend=sorted(set(data.weekend)),
+        holidays=sorted(set(data.holidays)),
+        workdays=sorted(set(data.workdays)),
+    )
     return _out(await repository.put_calendar(session, row))

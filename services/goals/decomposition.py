@@ -31,17 +31,27 @@ from .visibility import gathered, readable, visible
 
 
 async def actuals(
-    scoring: GoalsScoring, org: str, spec: GoalSpec, spans: Sequence[Span], *,
+    scoring: GoalsScoring,
+    org: str,
+    spec: GoalSpec,
+    spans: Sequence[Span],
+    *,
     owner: str | None = None,
-) -> list[Decimal]:  # fmt: skip
+) -> list[Decimal]:
     """The goal's metric over each span (for `owner`, else the goal's own), from scoring (one
     call)."""
     report = await scoring.kpis(
-        org, owner=owner or str(spec.owner), period="day",  # days: any span sums exactly
-        first=spans[0].start, last=spans[-1].end, metrics=[spec.metric],
-        product_line=spec.product_line, tier=spec.tier, channel=spec.channel,
+        org,
+        owner=owner or str(spec.owner),
+        period="day",  # days: any span sums exactly
+        first=spans[0].start,
+        last=spans[-1].end,
+        metrics=[spec.metric],
+        product_line=spec.product_line,
+        tier=spec.tier,
+        channel=spec.channel,
         currency=spec.currency,
-    )  # fmt: skip
+    )
     by_start = {b.start: b.metrics[spec.metric].value for b in report.buckets}
     return [
         sum(
@@ -65,9 +75,13 @@ async def _checked_reps(scoring: GoalsScoring, user: Principal, split: Split) ->
 
 
 async def _children(
-    scoring: GoalsScoring, user: Principal, goal_id: uuid.UUID, spec: GoalSpec,
-    request: DecomposeIn, session: AsyncSession,
-) -> tuple[Split, list[GoalSpec]]:  # fmt: skip
+    scoring: GoalsScoring,
+    user: Principal,
+    goal_id: uuid.UUID,
+    spec: GoalSpec,
+    request: DecomposeIn,
+    session: AsyncSession,
+) -> tuple[Split, list[GoalSpec]]:
     try:
         split = planned(spec, request)
         history = actuals_by_rep = None
@@ -75,10 +89,11 @@ async def _children(
             await _checked_reps(scoring, user, split)
             if split.history:
                 actuals_by_rep = {
-                    rep: (await actuals(scoring, user.org, spec, split.history,
-                                        owner=f"rep:{rep}"))[0]
+                    rep: (
+                        await actuals(scoring, user.org, spec, split.history, owner=f"rep:{rep}")
+                    )[0]
                     for rep in split.keys
-                }  # fmt: skip
+                }
         elif split.history:
             history = await actuals(scoring, user.org, spec, split.history)
         calendar, _ = await org_calendar(session, user.org)
@@ -90,9 +105,12 @@ async def _children(
 
 
 async def decompose(
-    session: AsyncSession, user: Principal, scoring: GoalsScoring, goal_id: uuid.UUID,
+    session: AsyncSession,
+    user: Principal,
+    scoring: GoalsScoring,
+    goal_id: uuid.UUID,
     request: DecomposeIn,
-) -> Decomposed:  # fmt: skip
+) -> Decomposed:
     goal = await readable(session, user, scoring, goal_id, lock=True)
     check_write(user, Owner(goal.owner_kind, goal.owner_id), goal.team_id)
     before = GoalSpec.from_body((await repository.current_revision(session, goal)).body)
@@ -107,8 +125,10 @@ async def decompose(
     created = [(kid, *await insert(session, user, kid)) for kid in kids]
     after = decomposed(spec, split, [g.id for _, g, _ in created])
     revision = await revise(session, user, goal, before, after, f"decomposed by {request.by}")
-    return Decomposed(parent=goal_out(goal, revision, after),
-                      children=[goal_out(g, r, kid) for kid, g, r in created])  # fmt: skip
+    return Decomposed(
+        parent=goal_out(goal, revision, after),
+        children=[goal_out(g, r, kid) for kid, g, r in created],
+    )
 
 
 async def reconcile(

@@ -128,9 +128,17 @@ def bounds(
         "percent": given.get("base_pct") is not None or given.get("challenge_pct") is not None,
     }
     if sum(styles.values()) > 1:
-        raise BoundsGivenTwice([f for f, on in (("floor", styles["explicit"]),
-                                                 ("buffer_pct", styles["buffer"]),
-                                                 ("base_pct", styles["percent"])) if on])  # fmt: skip
+        raise BoundsGivenTwice(
+            [
+                f
+                for f, on in (
+                    ("floor", styles["explicit"]),
+                    ("buffer_pct", styles["buffer"]),
+                    ("base_pct", styles["percent"]),
+                )
+                if on
+            ]
+        )
     floor = (
         parse_value(given["floor"], "floor", info, currency)
         if given.get("floor") is not None
@@ -151,8 +159,14 @@ def bounds(
             challenge_pct=_pct(given.get("challenge_pct"), "challenge_pct"),
         )
     except ValueError as exc:
-        name = next((f for f in ("floor", "stretch", "buffer_pct", "base_pct", "challenge_pct")
-                     if f in str(exc)), "floor")  # fmt: skip
+        name = next(
+            (
+                f
+                for f in ("floor", "stretch", "buffer_pct", "base_pct", "challenge_pct")
+                if f in str(exc)
+            ),
+            "floor",
+        )
         raise InvalidValue(name, str(exc).rstrip("."), "bounds") from exc
     places = exponent(info, currency)
     return _round(low, places), _round(high, places)

@@ -116,6 +116,8 @@ class BoundsGivenTwice(InvalidInput):
         super().__init__(
             "Give the floor and stretch one way: explicitly, as `buffer_pct`, or as "
             "`base_pct`/`challenge_pct`.",
-            errors=[field_error(f, "only one way of setting floor and stretch", "exclusive")
-                    for f in fields],
-        )  # fmt: skip
+            errors=[
+                field_error(f, "only one way of setting floor and stretch", "exclusive")
+                for f in fields
+            ],
+        )

@@ -79,39 +79,73 @@ async def _new_spec(user: Principal, scoring: GoalsScoring, data: GoalIn) -> Goa
         if user.role is Role.ADMIN:
             team = placed
     return GoalSpec(
-        owner=owner, team_id=team, metric=data.metric, period=data.period, span=span,
-        target=target, floor=floor, stretch=stretch, currency=data.currency,
-        product_line=data.product_line, tier=data.tier.value if data.tier else None,
-        channel=data.channel.value if data.channel else None, note=data.note,
-    )  # fmt: skip
+        owner=owner,
+        team_id=team,
+        metric=data.metric,
+        period=data.period,
+        span=span,
+        target=target,
+        floor=floor,
+        stretch=stretch,
+        currency=data.currency,
+        product_line=data.product_line,
+        tier=data.tier.value if data.tier else None,
+        channel=data.channel.value if data.channel else None,
+        note=data.note,
+    )
 
 
 async def insert(session: AsyncSession, user: Principal, spec: GoalSpec) -> tuple[Goal, Revision]:
     """A new goal at its first revision."""
     body = spec.to_body()
     goal = Goal(
-        id=uuid.uuid4(), org_id=user.org, parent_id=spec.parent_id, revision=1,
-        owner_kind=spec.owner.kind, owner_id=spec.owner.id, team_id=spec.team_id,
-        metric=spec.metric, period_kind=spec.period.value, period_start=spec.span.start,
-        archived=False, created_by=user.sub,
-    )  # fmt: skip
-    revision = Revision(goal_id=goal.id, revision=1, org_id=user.org, body=body,
-                        changed=sorted(body), reason=None, changed_by=user.sub)  # fmt: skip
+        id=uuid.uuid4(),
+        org_id=user.org,
+        parent_id=spec.parent_id,
+        revision=1,
+        owner_kind=spec.owner.kind,
+        owner_id=spec.owner.id,
+        team_id=spec.team_id,
+        metric=spec.metric,
+        period_kind=spec.period.value,
+        period_start=spec.span.start,
+        archived=False,
+        created_by=user.sub,
+    )
+    revision = Revision(
+        goal_id=goal.id,
+        revision=1,
+        org_id=user.org,
+        body=body,
+        changed=sorted(body),
+        reason=None,
+        changed_by=user.sub,
+    )
     await repository.add_goal(session, goal, revision)
     return goal, revision
 
 
 async def revise(
-    session: AsyncSession, user: Principal, goal: Goal, before: GoalSpec, after: GoalSpec,
+    session: AsyncSession,
+    user: Principal,
+    goal: Goal,
+    before: GoalSpec,
+    after: GoalSpec,
     reason: str | None,
-) -> Revision:  # fmt: skip
+) -> Revision:
     """The goal's next revision, holding `after`."""
     body = after.to_body()
     goal.revision += 1
     goal.archived = after.archived
-    revision = Revision(goal_id=goal.id, revision=goal.revision, org_id=goal.org_id, body=body,
-                        changed=changed_fields(before.to_body(), body), reason=reason,
-                        changed_by=user.sub)  # fmt: skip
+    revision = Revision(
+        goal_id=goal.id,
+        revision=goal.revision,
+        org_id=goal.org_id,
+        body=body,
+        changed=changed_fields(before.to_body(), body),
+        reason=reason,
+        changed_by=user.sub,
+    )
     await repository.add_revision(session, revision)
     return revision
 
@@ -132,9 +166,12 @@ async def get_goal(
 
 
 async def patch_goal(
-    session: AsyncSession, user: Principal, scoring: GoalsScoring, goal_id: uuid.UUID,
+    session: AsyncSession,
+    user: Principal,
+    scoring: GoalsScoring,
+    goal_id: uuid.UUID,
     patch: GoalPatch,
-) -> GoalOut:  # fmt: skip
+) -> GoalOut:
     goal = await readable(session, user, scoring, goal_id, lock=True)
     check_write(user, Owner(goal.owner_kind, goal.owner_id), goal.team_id)
     if patch.expected_revision is not None and patch.expected_revision != goal.revision:
@@ -148,11 +185,20 @@ async def patch_goal(
 
 
 async def list_goals(
-    session: AsyncSession, user: Principal, scoring: GoalsScoring, *, owner: str | None,
+    session: AsyncSession,
+    user: Principal,
+    scoring: GoalsScoring,
+    *,
+    owner: str | None,
     metric: str | None,
-    period: PeriodKind | None, start_from: date | None, start_to: date | None,
-    parent_id: uuid.UUID | None, include_archived: bool, cursor: str | None, limit: int,
-) -> GoalPage:  # fmt: skip
+    period: PeriodKind | None,
+    start_from: date | None,
+    start_to: date | None,
+    parent_id: uuid.UUID | None,
+    include_archived: bool,
+    cursor: str | None,
+    limit: int,
+) -> GoalPage:
     who = parse_owner(owner, "owner", "query") if owner else None
     if metric is not None:
         metric_info(metric, "query")
@@ -165,11 +211,20 @@ async def list_goals(
     goals: list[tuple[Goal, Revision]] = []
     while True:  # a manager's page leaves out the goals of reps placed in other teams
         batch = await repository.list_goals(
-            session, user.org, owner=(who.kind, who.id) if who else None, metric=metric,
-            period_kind=period.value if period else None, start_from=start_from,
-            start_to=start_to, team=team, rep=rep, parent_id=parent_id,
-            include_archived=include_archived, after=after, limit=limit + 1,
-        )  # fmt: skip
+            session,
+            user.org,
+            owner=(who.kind, who.id) if who else None,
+            metric=metric,
+            period_kind=period.value if period else None,
+            start_from=start_from,
+            start_to=start_to,
+            team=team,
+            rep=rep,
+            parent_id=parent_id,
+            include_archived=include_archived,
+            after=after,
+            limit=limit + 1,
+        )
         kept = set(await visible(scoring, user, [g for g, _ in batch]))
         goals += [(g, r) for g, r in batch if g in kept]
         if len(batch) <= limit or len(goals) > limit:
@@ -178,8 +233,9 @@ async def list_goals(
     more = len(goals) > limit
     goals = goals[:limit]
     last = goals[-1][0] if goals and more else None
-    return GoalPage(items=[goal_out(g, r) for g, r in goals],
-                    next=_encode_cursor(last) if last else None)  # fmt: skip
+    return GoalPage(
+        items=[goal_out(g, r) for g, r in goals], next=_encode_cursor(last) if last else None
+    )
 
 
 def _encode_cursor(goal: Goal) -> str:
@@ -200,8 +256,16 @@ async def revisions(
     session: AsyncSession, user: Principal, scoring: GoalsScoring, goal_id: uuid.UUID
 ) -> RevisionPage:
     goal = await readable(session, user, scoring, goal_id)
-    return RevisionPage(items=[
-        RevisionOut(revision=r.revision, changed=r.changed, reason=r.reason,
-                    changed_by=r.changed_by, changed_at=r.changed_at, goal=goal_out(goal, r))
-        for r in await repository.revisions(session, goal.id)
-    ])  # fmt: skip
+    return RevisionPage(
+        items=[
+            RevisionOut(
+                revision=r.revision,
+                changed=r.changed,
+                reason=r.reason,
+                changed_by=r.changed_by,
+                changed_at=r.changed_at,
+                goal=goal_out(goal, r),
+            )
+            for r in await repository.revisions(session, goal.id)
+        ]
+    )

@@ -47,21 +47,29 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level, json=settings.log_json)
-        engine = create_engine(database_url or sync_url(settings), pool_size=settings.pool_size,
-                               application_name="goals")  # fmt: skip
+        engine = create_engine(
+            database_url or sync_url(settings),
+            pool_size=settings.pool_size,
+            application_name="goals",
+        )
         secret = settings.resolved_jwt_secret()
 
         def token(org: str) -> str:
             """Goals' service token for `org`: signed with the current key, short-lived, asked
             for at each call to scoring and re-minted before it expires (shared/auth.py)."""
-            return service_token(settings, org=org, sub="goals", ttl_seconds=TOKEN_TTL,
-                                 secret=secret)  # fmt: skip
+            return service_token(
+                settings, org=org, sub="goals", ttl_seconds=TOKEN_TTL, secret=secret
+            )
 
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(engine.dispose)
-            scoring = GoalsScoring(settings.scoring_url, token, timeout=settings.scoring_timeout,
-                                   transport=scoring_transport,
-                                   rep_team_seconds=settings.rep_team_seconds)  # fmt: skip
+            scoring = GoalsScoring(
+                settings.scoring_url,
+                token,
+                timeout=settings.scoring_timeout,
+                transport=scoring_transport,
+                rep_team_seconds=settings.rep_team_seconds,
+            )
             stack.push_async_callback(scoring.aclose)
             app.state.settings = settings
             app.state.jwt_secret = secret
@@ -72,9 +80,15 @@ def create_app(
             yield
 
     # docs_url/redoc_url: served offline by install_offline_docs, below.
-    app = FastAPI(title="salesperf goals", version="1", description=DESCRIPTION,
-                  lifespan=lifespan, default_response_class=JSONResponse,
-                  docs_url=None, redoc_url=None)  # fmt: skip
+    app = FastAPI(
+        title="salesperf goals",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+        docs_url=None,
+        redoc_url=None,
+    )
     install_problem_handlers(app)
     document_problems_as_problem_json(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes(settings))  # GOALS_MAX_BODY_BYTES

@@ -199,7 +199,13 @@ def level(
     else:
         status, rule = "behind", f"level {_fmt(actual)} < floor {_fmt(floor)}"
     return Progress(
-        attainment_pct=_pct(actual, target), floor_pct=_pct(actual, floor),
-        stretch_pct=_pct(actual, stretch), expected_to_date=target, gap=actual - target,
-        projected_run_rate=actual, projected_with_pipeline=None, status=status, rule=rule,
-    )  # fmt: skip
+        attainment_pct=_pct(actual, target),
+        floor_pct=_pct(actual, floor),
+        stretch_pct=_pct(actual, stretch),
+        expected_to_date=target,
+        gap=actual - target,
+        projected_run_rate=actual,
+        projected_with_pipeline=None,
+        status=status,
+        rule=rule,
+    )

@@ -110,23 +110,32 @@ def planned(spec: GoalSpec, request: DecomposeIn) -> Split:
     history = []
     if request.strategy == "past_share":  # the period before, of the same kind
         history = [period_of(spec.period, spec.span.start - timedelta(days=1))]
-    return Split(request, request.strategy, keys=tuple(reps), team=spec.owner.id,
-                 history=tuple(history))  # fmt: skip
+    return Split(
+        request, request.strategy, keys=tuple(reps), team=spec.owner.id, history=tuple(history)
+    )
 
 
 def parts(
-    goal_id: uuid.UUID, spec: GoalSpec, split: Split, calendar: Calendar,
-    actuals: Sequence[Decimal] | None = None, by_rep: Mapping[str, Decimal] | None = None,
-) -> list[GoalSpec]:  # fmt: skip
+    goal_id: uuid.UUID,
+    spec: GoalSpec,
+    split: Split,
+    calendar: Calendar,
+    actuals: Sequence[Decimal] | None = None,
+    by_rep: Mapping[str, Decimal] | None = None,
+) -> list[GoalSpec]:
     """The children's specs: `actuals` over `split.history` (by time, last_year), or each rep's
     over it (`by_rep`, past_share)."""
     request = split.request
     if request.by == "time":
         assert request.into is not None
-        seasonal = ({m: weight(w, f"seasonal.{m}") for m, w in request.seasonal.items()}
-                    if request.seasonal else None)  # fmt: skip
-        weights = time_weights(split.spans, split.strategy, calendar=calendar, seasonal=seasonal,
-                               last_year=actuals)  # fmt: skip
+        seasonal = (
+            {m: weight(w, f"seasonal.{m}") for m, w in request.seasonal.items()}
+            if request.seasonal
+            else None
+        )
+        weights = time_weights(
+            split.spans, split.strategy, calendar=calendar, seasonal=seasonal, last_year=actuals
+        )
         into = request.into
         kids = [spec.replace(period=into, span=span) for span in split.spans]
     elif request.by in ("tier", "product_line"):
@@ -157,6 +166,11 @@ def parts(
 def decomposed(spec: GoalSpec, split: Split, kids: Sequence[uuid.UUID]) -> GoalSpec:
     """The goal as its decomposition into `kids` leaves it."""
     request = split.request
-    return spec.replace(decomposition=Decomposition(
-        by=request.by, into=request.into, strategy=split.strategy, children=tuple(kids),
-    ))  # fmt: skip
+    return spec.replace(
+        decomposition=Decomposition(
+            by=request.by,
+            into=request.into,
+            strategy=split.strategy,
+            children=tuple(kids),
+        )
+    )

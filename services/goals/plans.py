@@ -23,8 +23,17 @@ from .parts import weight
 from .schemas import FunnelPlanIn
 from .scoring import GoalsScoring
 
-LOOKBACK_METRICS = ("revenue_won", "deals_won", "deals_lost", "deals_opened", "opportunities",
-                    "new_leads", "visits", "calls", "new_customers")  # fmt: skip
+LOOKBACK_METRICS = (
+    "revenue_won",
+    "deals_won",
+    "deals_lost",
+    "deals_opened",
+    "opportunities",
+    "new_leads",
+    "visits",
+    "calls",
+    "new_customers",
+)
 
 
 def _challenge(raw: int | str) -> Decimal:
@@ -63,9 +72,15 @@ async def funnel_plan(
         raise RefusedField(exc.field, exc.detail) from exc
     lookback_end = data.start - timedelta(days=1)
     lookback_start = max(FIRST_DAY, data.start - timedelta(days=data.lookback_days))
-    report = await scoring.kpis(user.org, owner=str(owner), period="day", first=lookback_start,
-                                last=lookback_end, metrics=list(LOOKBACK_METRICS),
-                                currency=data.currency)  # fmt: skip
+    report = await scoring.kpis(
+        user.org,
+        owner=str(owner),
+        period="day",
+        first=lookback_start,
+        last=lookback_end,
+        metrics=list(LOOKBACK_METRICS),
+        currency=data.currency,
+    )
     sums = {
         name: sum((Decimal(str(b.metrics[name].value or 0)) for b in report.buckets), Decimal(0))
         for name in LOOKBACK_METRICS
@@ -82,13 +97,22 @@ async def funnel_plan(
     span = Span(data.start, data.end)
     working = calendar.working_days(span)
     weeks = Decimal(span.days) / Decimal(7)
-    result = plan.funnel_plan(data.goal, target, rates, challenge=challenge, weeks=weeks,
-                              working_days=working)  # fmt: skip
+    result = plan.funnel_plan(
+        data.goal, target, rates, challenge=challenge, weeks=weeks, working_days=working
+    )
     return {
-        "owner": str(owner), "goal": data.goal, "target": render(target, info, data.currency),
-        "currency": data.currency, "start": data.start.isoformat(), "end": data.end.isoformat(),
-        "weeks": float(round(weeks, 2)), "working_days": working,
-        "lookback": {"from": lookback_start.isoformat(), "to": lookback_end.isoformat(),
-                     "totals": {k: format(v, "f") for k, v in sums.items()}},
+        "owner": str(owner),
+        "goal": data.goal,
+        "target": render(target, info, data.currency),
+        "currency": data.currency,
+        "start": data.start.isoformat(),
+        "end": data.end.isoformat(),
+        "weeks": float(round(weeks, 2)),
+        "working_days": working,
+        "lookback": {
+            "from": lookback_start.isoformat(),
+            "to": lookback_end.isoformat(),
+            "totals": {k: format(v, "f") for k, v in sums.items()},
+        },
         **plan.to_json(result),
-    }  # fmt: skip
+    }

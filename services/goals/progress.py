@@ -30,9 +30,12 @@ LONGEST_PERIOD = timedelta(days=366)  # a year's
 
 
 async def progress(
-    session: AsyncSession, user: Principal, scoring: GoalsScoring, goal_id: uuid.UUID,
+    session: AsyncSession,
+    user: Principal,
+    scoring: GoalsScoring,
+    goal_id: uuid.UUID,
     at: date | None,
-) -> ProgressOut:  # fmt: skip
+) -> ProgressOut:
     goal = await readable(session, user, scoring, goal_id)
     revision = await repository.current_revision(session, goal)
     spec = GoalSpec.from_body(revision.body)
@@ -54,10 +57,17 @@ async def _report_to_date(
     if spec.metric == "revenue_won":
         metrics.append("weighted_pipeline")
     return await scoring.kpis(
-        user.org, owner=str(spec.owner), period="day", first=spec.span.start, last=until,
-        metrics=metrics, product_line=spec.product_line, tier=spec.tier, channel=spec.channel,
+        user.org,
+        owner=str(spec.owner),
+        period="day",
+        first=spec.span.start,
+        last=until,
+        metrics=metrics,
+        product_line=spec.product_line,
+        tier=spec.tier,
+        channel=spec.channel,
         currency=spec.currency,
-    )  # fmt: skip
+    )
 
 
 async def _shape(
@@ -67,8 +77,10 @@ async def _shape(
     children, else the working days of the org calendar."""
     split = spec.decomposition
     if split is not None and split.by == "time":
-        kids = [GoalSpec.from_body(r.body)
-                for _, r in await repository.children(session, user.org, goal.id)]  # fmt: skip
+        kids = [
+            GoalSpec.from_body(r.body)
+            for _, r in await repository.children(session, user.org, goal.id)
+        ]
         if kids:
             shape = f"its {split.into} goals ({split.strategy})"
             if any(k.target for k in kids):
@@ -78,9 +90,15 @@ async def _shape(
 
 
 async def _judged(
-    session: AsyncSession, user: Principal, goal: Goal, revision: Revision, spec: GoalSpec,
-    calendar: Calendar, day: date, report: KpiReport | None,
-) -> ProgressOut:  # fmt: skip
+    session: AsyncSession,
+    user: Principal,
+    goal: Goal,
+    revision: Revision,
+    spec: GoalSpec,
+    calendar: Calendar,
+    day: date,
+    report: KpiReport | None,
+) -> ProgressOut:
     """The goal judged on `day` against scoring's `report` of it (`_report_to_date`)."""
     info = spec.info
     actual = Decimal(0)
@@ -95,13 +113,23 @@ async def _judged(
     target, floor, stretch = spec.bounds
     if info.additive:
         result = pace.progress(
-            target=target, floor=floor, stretch=stretch, actual=actual,
-            expected_fraction=expected, elapsed_fraction=elapsed, weighted_pipeline=pipeline,
+            target=target,
+            floor=floor,
+            stretch=stretch,
+            actual=actual,
+            expected_fraction=expected,
+            elapsed_fraction=elapsed,
+            weighted_pipeline=pipeline,
             period_over=day > spec.span.end,
-        )  # fmt: skip
+        )
     else:
-        result = pace.level(target=target, floor=floor, stretch=stretch, actual=actual,
-                            lower_is_better=info.unit == "days")  # fmt: skip
+        result = pace.level(
+            target=target,
+            floor=floor,
+            stretch=stretch,
+            actual=actual,
+            lower_is_better=info.unit == "days",
+        )
         shape = "its level (a rate or an average is not paced)"
     q = Decimal(1).scaleb(-exponent(info, spec.currency))
 
@@ -114,17 +142,24 @@ async def _judged(
     def pct(value: Decimal | None) -> float | None:
         return None if value is None else float(value)
 
-    return ProgressOut.model_validate({
-        "goal": goal_out(goal, revision, spec), "at": day, "actual": show(actual),
-        "attainment_pct": pct(result.attainment_pct), "floor_pct": pct(result.floor_pct),
-        "stretch_pct": pct(result.stretch_pct),
-        "expected_to_date": show(result.expected_to_date),
-        "gap": format(result.gap.quantize(q), "f"),
-        "projected_run_rate": show(result.projected_run_rate),
-        "projected_with_pipeline": show(result.projected_with_pipeline),
-        "status": result.status, "rule": result.rule,
-        "next_checkpoint": checkpoints(spec.span, day), "shape": shape,
-    })  # fmt: skip
+    return ProgressOut.model_validate(
+        {
+            "goal": goal_out(goal, revision, spec),
+            "at": day,
+            "actual": show(actual),
+            "attainment_pct": pct(result.attainment_pct),
+            "floor_pct": pct(result.floor_pct),
+            "stretch_pct": pct(result.stretch_pct),
+            "expected_to_date": show(result.expected_to_date),
+            "gap": format(result.gap.quantize(q), "f"),
+            "projected_run_rate": show(result.projected_run_rate),
+            "projected_with_pipeline": show(result.projected_with_pipeline),
+            "status": result.status,
+            "rule": result.rule,
+            "next_checkpoint": checkpoints(spec.span, day),
+            "shape": shape,
+        }
+    )
 
 
 def _total(report: KpiReport, metric: str, info: MetricInfo) -> Decimal:
@@ -142,9 +177,14 @@ def _total(report: KpiReport, metric: str, info: MetricInfo) -> Decimal:
 
 
 async def _current(
-    session: AsyncSession, user: Principal, scoring: GoalsScoring, *, owner: str | None,
-    period: PeriodKind | None, day: date,
-) -> list[tuple[Goal, Revision, GoalSpec]]:  # fmt: skip
+    session: AsyncSession,
+    user: Principal,
+    scoring: GoalsScoring,
+    *,
+    owner: str | None,
+    period: PeriodKind | None,
+    day: date,
+) -> list[tuple[Goal, Revision, GoalSpec]]:
     """The caller's goals (of `owner`) not archived whose period holds `day`, in period order."""
     who = parse_owner(owner, "owner", "query") if owner else None
     team = rep = None
@@ -153,19 +193,29 @@ async def _current(
     elif user.role is Role.MANAGER:
         team = user.team
     rows = await repository.current_goals(
-        session, user.org, owner=(who.kind, who.id) if who else None,
-        period_kind=period.value if period else None, team=team, rep=rep, day=day,
+        session,
+        user.org,
+        owner=(who.kind, who.id) if who else None,
+        period_kind=period.value if period else None,
+        team=team,
+        rep=rep,
+        day=day,
         longest_days=LONGEST_PERIOD.days,
-    )  # fmt: skip
+    )
     held = [(g, r, s) for g, r in rows if (s := GoalSpec.from_body(r.body)).span.contains(day)]
     kept = set(await visible(scoring, user, [g for g, _, _ in held]))
     return [(g, r, s) for g, r, s in held if g in kept]
 
 
 async def progress_list(
-    session: AsyncSession, user: Principal, scoring: GoalsScoring, *, owner: str | None,
-    period: PeriodKind | None, at: date | None,
-) -> ProgressPage:  # fmt: skip
+    session: AsyncSession,
+    user: Principal,
+    scoring: GoalsScoring,
+    *,
+    owner: str | None,
+    period: PeriodKind | None,
+    at: date | None,
+) -> ProgressPage:
     calendar, tz = await org_calendar(session, user.org)
     day = at or today(tz)
     goals = await _current(session, user, scoring, owner=owner, period=period, day=day)
@@ -174,16 +224,22 @@ async def progress_list(
     reports = await gathered(
         (_report_to_date(scoring, user, spec, day) for _, _, spec in goals), PROGRESS_CONCURRENCY
     )
-    return ProgressPage(items=[
-        await _judged(session, user, goal, revision, spec, calendar, day, report)
-        for (goal, revision, spec), report in zip(goals, reports, strict=True)
-    ])  # fmt: skip
+    return ProgressPage(
+        items=[
+            await _judged(session, user, goal, revision, spec, calendar, day, report)
+            for (goal, revision, spec), report in zip(goals, reports, strict=True)
+        ]
+    )
 
 
 async def progress_alerts(
-    session: AsyncSession, user: Principal, scoring: GoalsScoring, *, owner: str | None,
+    session: AsyncSession,
+    user: Principal,
+    scoring: GoalsScoring,
+    *,
+    owner: str | None,
     at: date | None,
-) -> PaceAlertPage:  # fmt: skip
+) -> PaceAlertPage:
     """The owner's current goals as `progress_list` judges them, read by `alerts.leading_behind`:
     every number in an alert is the one its goal's progress shows."""
     if owner is not None:
@@ -202,25 +258,53 @@ async def progress_alerts(
         p = judged[paced.goal_id]
         goal = p.goal
         return AlertGoal(
-            goal_id=goal.id, metric=goal.metric, unit=goal.unit, period=goal.period,
-            start=goal.start, end=goal.end, currency=goal.currency,
-            product_line=goal.product_line, tier=goal.tier, channel=goal.channel,
-            status=p.status, actual=p.actual, expected_to_date=p.expected_to_date,
-            target=goal.target, attainment_pct=p.attainment_pct, rule=p.rule,
-        )  # fmt: skip
+            goal_id=goal.id,
+            metric=goal.metric,
+            unit=goal.unit,
+            period=goal.period,
+            start=goal.start,
+            end=goal.end,
+            currency=goal.currency,
+            product_line=goal.product_line,
+            tier=goal.tier,
+            channel=goal.channel,
+            status=p.status,
+            actual=p.actual,
+            expected_to_date=p.expected_to_date,
+            target=goal.target,
+            attainment_pct=p.attainment_pct,
+            rule=p.rule,
+        )
 
-    return PaceAlertPage(owner=owner, at=day, items=[
-        PaceAlert(kind=a.kind, owner=a.owner, leading=side(a.leading), lagging=side(a.lagging),
-                  message=a.message)
-        for a in found
-    ])  # fmt: skip
+    return PaceAlertPage(
+        owner=owner,
+        at=day,
+        items=[
+            PaceAlert(
+                kind=a.kind,
+                owner=a.owner,
+                leading=side(a.leading),
+                lagging=side(a.lagging),
+                message=a.message,
+            )
+            for a in found
+        ],
+    )
 
 
 def _paced(judged: ProgressOut) -> alerts.Paced:
     goal = judged.goal
     return alerts.Paced(
-        goal_id=str(goal.id), owner=goal.owner, metric=goal.metric, period=goal.period.value,
-        start=goal.start, end=goal.end, status=judged.status, actual=judged.actual,
-        expected_to_date=judged.expected_to_date, product_line=goal.product_line,
-        tier=goal.tier, channel=goal.channel,
-    )  # fmt: skip
+        goal_id=str(goal.id),
+        owner=goal.owner,
+        metric=goal.metric,
+        period=goal.period.value,
+        start=goal.start,
+        end=goal.end,
+        status=judged.status,
+        actual=judged.actual,
+        expected_to_date=judged.expected_to_date,
+        product_line=goal.product_line,
+        tier=goal.tier,
+        channel=goal.channel,
+    )

@@ -62,9 +62,12 @@ async def _with_current(session: AsyncSession, query: Select[Any]) -> list[tuple
 
 
 def _narrowed(
-    query: Select[Any], owner: tuple[str, str] | None, period_kind: str | None,
-    team: str | None, rep: str | None,
-) -> Select[Any]:  # fmt: skip
+    query: Select[Any],
+    owner: tuple[str, str] | None,
+    period_kind: str | None,
+    team: str | None,
+    rep: str | None,
+) -> Select[Any]:
     """`query` kept to an owner's goals, a period kind, a manager's team or a rep's own."""
     if owner is not None:
         query = query.where(Goal.owner_kind == owner[0], Goal.owner_id == owner[1])

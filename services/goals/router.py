@@ -50,9 +50,11 @@ OwnerQuery = Annotated[
 ]
 At = Annotated[
     Day | None,
-    Query(description="The day to judge progress on, 1970-01-01 to 2099-12-31 (default: today "
-          "in the org's timezone)."),
-]  # fmt: skip
+    Query(
+        description="The day to judge progress on, 1970-01-01 to 2099-12-31 (default: today "
+        "in the org's timezone)."
+    ),
+]
 _READ = problems(Unauthorized, NotFound, InvalidInput, UpstreamUnavailable)  # 503: see scoring.py
 _WRITE = problems(Unauthorized, Forbidden, NotFound, InvalidInput, Conflict)
 _GOAL_WRITE = _WRITE | problems(UpstreamUnavailable)  # a rep's team is asked of scoring
@@ -62,9 +64,14 @@ WriterUser = Annotated[Principal, Depends(BearerAuth(write=True))]
 """The caller of a route that stores something: platform and bi tokens get 403."""
 
 
-@router.post("/goals", response_model=GoalOut, status_code=201, tags=["goals"],
-             responses=_GOAL_WRITE | _BODY,
-             summary="Set a goal")  # fmt: skip
+@router.post(
+    "/goals",
+    response_model=GoalOut,
+    status_code=201,
+    tags=["goals"],
+    responses=_GOAL_WRITE | _BODY,
+    summary="Set a goal",
+)
 async def create_goal(
     body: GoalIn, session: SessionDep, user: WriterUser, scoring: ScoringDep
 ) -> GoalOut:
@@ -77,8 +84,9 @@ async def create_goal(
     return await goals.create_goal(session, user, scoring, body)
 
 
-@router.get("/goals", response_model=GoalPage, tags=["goals"], responses=_READ,
-            summary="Goals, filtered")  # fmt: skip
+@router.get(
+    "/goals", response_model=GoalPage, tags=["goals"], responses=_READ, summary="Goals, filtered"
+)
 async def list_goals(
     session: SessionDep,
     user: CurrentUser,
@@ -100,23 +108,41 @@ async def list_goals(
     """In period order. Reps see their own, managers their team's (but not the goals of a rep
     whose history places them in another team), the rest the org's."""
     return await goals.list_goals(
-        session, user, scoring, owner=owner, metric=metric, period=period, start_from=start_from,
-        start_to=start_to, parent_id=parent_id, include_archived=include_archived,
-        cursor=cursor, limit=limit,
-    )  # fmt: skip
+        session,
+        user,
+        scoring,
+        owner=owner,
+        metric=metric,
+        period=period,
+        start_from=start_from,
+        start_to=start_to,
+        parent_id=parent_id,
+        include_archived=include_archived,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
-@router.get("/goals/{goal_id}", response_model=GoalOut, tags=["goals"], responses=_READ,
-            summary="One goal (its current revision)")  # fmt: skip
+@router.get(
+    "/goals/{goal_id}",
+    response_model=GoalOut,
+    tags=["goals"],
+    responses=_READ,
+    summary="One goal (its current revision)",
+)
 async def get_goal(
     goal_id: UUID, session: SessionDep, user: CurrentUser, scoring: ScoringDep
 ) -> GoalOut:
     return await goals.get_goal(session, user, scoring, goal_id)
 
 
-@router.patch("/goals/{goal_id}", response_model=GoalOut, tags=["goals"],
-              responses=_GOAL_WRITE | _BODY,
-              summary="Change a goal (a new revision)")  # fmt: skip
+@router.patch(
+    "/goals/{goal_id}",
+    response_model=GoalOut,
+    tags=["goals"],
+    responses=_GOAL_WRITE | _BODY,
+    summary="Change a goal (a new revision)",
+)
 async def patch_goal(
     goal_id: UUID, body: GoalPatch, session: SessionDep, user: WriterUser, scoring: ScoringDep
 ) -> GoalOut:
@@ -125,8 +151,13 @@ async def patch_goal(
     return await goals.patch_goal(session, user, scoring, goal_id, body)
 
 
-@router.delete("/goals/{goal_id}", response_model=GoalOut, tags=["goals"], responses=_GOAL_WRITE,
-               summary="Archive a goal (a new revision)")  # fmt: skip
+@router.delete(
+    "/goals/{goal_id}",
+    response_model=GoalOut,
+    tags=["goals"],
+    responses=_GOAL_WRITE,
+    summary="Archive a goal (a new revision)",
+)
 async def archive_goal(
     goal_id: UUID, session: SessionDep, user: WriterUser, scoring: ScoringDep
 ) -> GoalOut:
@@ -135,17 +166,27 @@ async def archive_goal(
     )
 
 
-@router.get("/goals/{goal_id}/revisions", response_model=RevisionPage, tags=["goals"],
-            responses=_READ, summary="Who changed what, and when")  # fmt: skip
+@router.get(
+    "/goals/{goal_id}/revisions",
+    response_model=RevisionPage,
+    tags=["goals"],
+    responses=_READ,
+    summary="Who changed what, and when",
+)
 async def revisions(
     goal_id: UUID, session: SessionDep, user: CurrentUser, scoring: ScoringDep
 ) -> RevisionPage:
     return await goals.revisions(session, user, scoring, goal_id)
 
 
-@router.post("/goals/{goal_id}/decompose", response_model=Decomposed, status_code=201,
-             tags=["goals"], responses=_WRITE | _SCORED | _BODY,
-             summary="Split a goal into child goals")  # fmt: skip
+@router.post(
+    "/goals/{goal_id}/decompose",
+    response_model=Decomposed,
+    status_code=201,
+    tags=["goals"],
+    responses=_WRITE | _SCORED | _BODY,
+    summary="Split a goal into child goals",
+)
 async def decompose(
     goal_id: UUID, body: DecomposeIn, session: SessionDep, user: WriterUser, scoring: ScoringDep
 ) -> Decomposed:
@@ -156,16 +197,26 @@ async def decompose(
     return await decomposition.decompose(session, user, scoring, goal_id, body)
 
 
-@router.get("/goals/{goal_id}/reconcile", response_model=Reconciliation, tags=["goals"],
-            responses=_READ, summary="The goal against the sum of its children")  # fmt: skip
+@router.get(
+    "/goals/{goal_id}/reconcile",
+    response_model=Reconciliation,
+    tags=["goals"],
+    responses=_READ,
+    summary="The goal against the sum of its children",
+)
 async def reconcile(
     goal_id: UUID, session: SessionDep, user: CurrentUser, scoring: ScoringDep
 ) -> Reconciliation:
     return await decomposition.reconcile(session, user, scoring, goal_id)
 
 
-@router.get("/goals/{goal_id}/progress", response_model=ProgressOut, tags=["progress"],
-            responses=_SCORED, summary="Actual, pace, projection and status")  # fmt: skip
+@router.get(
+    "/goals/{goal_id}/progress",
+    response_model=ProgressOut,
+    tags=["progress"],
+    responses=_SCORED,
+    summary="Actual, pace, projection and status",
+)
 async def progress(
     goal_id: UUID, session: SessionDep, user: CurrentUser, scoring: ScoringDep, at: At = None
 ) -> ProgressOut:
@@ -173,22 +224,38 @@ async def progress(
     return await judged.progress(session, user, scoring, goal_id, at)
 
 
-@router.get("/progress", response_model=ProgressPage, tags=["progress"], responses=_SCORED,
-            summary="Progress of an owner's current goals")  # fmt: skip
+@router.get(
+    "/progress",
+    response_model=ProgressPage,
+    tags=["progress"],
+    responses=_SCORED,
+    summary="Progress of an owner's current goals",
+)
 async def progress_list(
-    session: SessionDep, user: CurrentUser, scoring: ScoringDep, owner: OwnerQuery = None,
-    period: PeriodKind | None = None, at: At = None,
-) -> ProgressPage:  # fmt: skip
+    session: SessionDep,
+    user: CurrentUser,
+    scoring: ScoringDep,
+    owner: OwnerQuery = None,
+    period: PeriodKind | None = None,
+    at: At = None,
+) -> ProgressPage:
     return await judged.progress_list(session, user, scoring, owner=owner, period=period, at=at)
 
 
-@router.get("/progress/alerts", response_model=PaceAlertPage, tags=["progress"],
-            responses=_SCORED,
-            summary="Where a miss starts: activity behind pace, results still on track")  # fmt: skip
+@router.get(
+    "/progress/alerts",
+    response_model=PaceAlertPage,
+    tags=["progress"],
+    responses=_SCORED,
+    summary="Where a miss starts: activity behind pace, results still on track",
+)
 async def progress_alerts(
-    session: SessionDep, user: CurrentUser, scoring: ScoringDep, owner: OwnerQuery = None,
+    session: SessionDep,
+    user: CurrentUser,
+    scoring: ScoringDep,
+    owner: OwnerQuery = None,
     at: At = None,
-) -> PaceAlertPage:  # fmt: skip
+) -> PaceAlertPage:
     """Among the owner's current goals (those of `GET /v1/progress`, judged the same way): a
     goal on a leading metric (visits, effective_visits, calls, connected_calls, new_leads,
     opportunities, deals_opened, engagements) that is `behind` or `at_risk`, paired with a goal
@@ -205,8 +272,12 @@ async def progress_alerts(
     return await judged.progress_alerts(session, user, scoring, owner=owner, at=at)
 
 
-@router.post("/plans/funnel", tags=["plans"], responses=_SCORED | _BODY,
-             summary="Deals, opportunities, leads, calls and visits needed")  # fmt: skip
+@router.post(
+    "/plans/funnel",
+    tags=["plans"],
+    responses=_SCORED | _BODY,
+    summary="Deals, opportunities, leads, calls and visits needed",
+)
 async def funnel_plan(
     body: FunnelPlanIn, session: SessionDep, user: CurrentUser, scoring: ScoringDep
 ) -> dict[str, Any]:
@@ -216,15 +287,24 @@ async def funnel_plan(
     return await plans.funnel_plan(session, user, scoring, body)
 
 
-@router.get("/calendar", response_model=CalendarIO, tags=["calendar"],
-            responses=problems(Unauthorized), summary="The org's working calendar")  # fmt: skip
+@router.get(
+    "/calendar",
+    response_model=CalendarIO,
+    tags=["calendar"],
+    responses=problems(Unauthorized),
+    summary="The org's working calendar",
+)
 async def get_calendar(session: SessionDep, user: CurrentUser) -> CalendarIO:
     return await calendars.get_calendar(session, user)
 
 
-@router.put("/calendar", response_model=CalendarIO, tags=["calendar"],
-            responses=_WRITE | _BODY,
-            summary="Set the org's working calendar (admin)")  # fmt: skip
+@router.put(
+    "/calendar",
+    response_model=CalendarIO,
+    tags=["calendar"],
+    responses=_WRITE | _BODY,
+    summary="Set the org's working calendar (admin)",
+)
 async def put_calendar(
     body: Annotated[CalendarIO, Body()], session: SessionDep, user: WriterUser
 ) -> CalendarIO:

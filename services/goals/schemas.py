@@ -74,10 +74,14 @@ class GoalIn(Strict):
     )
     metric: str = Field(examples=["revenue_won"], description="Any metric scoring serves.")
     period: PeriodKind
-    start: Day = Field(description="First day of the period (1 Jan, a quarter's or month's "
-                       "first day, a Monday, or any day), 1970-01-01 to 2099-12-31.")  # fmt: skip
-    target: Value = Field(description='An integer for counts; a decimal string otherwise '
-                          '("1000000.00" for money, "0.30" for a rate).')  # fmt: skip
+    start: Day = Field(
+        description="First day of the period (1 Jan, a quarter's or month's "
+        "first day, a Monday, or any day), 1970-01-01 to 2099-12-31."
+    )
+    target: Value = Field(
+        description="An integer for counts; a decimal string otherwise "
+        '("1000000.00" for money, "0.30" for a rate).'
+    )
     currency: Currency | None = Field(default=None, description="Required for money metrics.")
     floor: Value | None = None
     stretch: Value | None = None
@@ -95,12 +99,19 @@ class GoalIn(Strict):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"owner": "team:team-north", "metric": "revenue_won", "period": "year",
-                 "start": "2026-01-01", "target": "1000000.00", "currency": "EUR",
-                 "buffer_pct": 10, "note": "FY26 team target"}
+                {
+                    "owner": "team:team-north",
+                    "metric": "revenue_won",
+                    "period": "year",
+                    "start": "2026-01-01",
+                    "target": "1000000.00",
+                    "currency": "EUR",
+                    "buffer_pct": 10,
+                    "note": "FY26 team target",
+                }
             ]
         },
-    )  # fmt: skip
+    )
 
 
 class GoalPatch(Strict):
@@ -184,23 +195,27 @@ class DecomposeIn(Strict):
         default=None, description="strategy=seasonal: a weight per month number (1–12)."
     )
     weights: dict[Identifier, Weight] | None = Field(
-        default=None, max_length=MAX_PARTS,
+        default=None,
+        max_length=MAX_PARTS,
         description='by=tier/product_line/rep: {"A": 60, "B": 30, "C": 10} '
         f"(at most {MAX_PARTS}).",
-    )  # fmt: skip
+    )
     reps: list[Identifier] | None = Field(
-        default=None, max_length=MAX_PARTS,
+        default=None,
+        max_length=MAX_PARTS,
         description=f"by=rep: the team's reps (at most {MAX_PARTS}).",
-    )  # fmt: skip
+    )
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [
-            {"by": "time", "into": "month", "strategy": "working_days"},
-            {"by": "tier", "strategy": "weights", "weights": {"A": 60, "B": 30, "C": 10}},
-            {"by": "rep", "strategy": "even", "reps": ["rep-anna", "rep-ben"]},
-        ]},
-    )  # fmt: skip
+        json_schema_extra={
+            "examples": [
+                {"by": "time", "into": "month", "strategy": "working_days"},
+                {"by": "tier", "strategy": "weights", "weights": {"A": 60, "B": 30, "C": 10}},
+                {"by": "rep", "strategy": "even", "reps": ["rep-anna", "rep-ben"]},
+            ]
+        },
+    )
 
 
 class Decomposed(BaseModel):
@@ -228,9 +243,10 @@ class CalendarIO(Strict):
     )
     holidays: list[Day] = Field(default_factory=list, max_length=1000)
     workdays: list[Day] = Field(
-        default_factory=list, max_length=1000,
+        default_factory=list,
+        max_length=1000,
         description="Make-up working days on a weekend (China's adjusted weekends).",
-    )  # fmt: skip
+    )
 
 
 class FunnelPlanIn(Strict):
@@ -259,8 +275,10 @@ class ProgressOut(BaseModel):
     status: Literal["on_track", "at_risk", "behind"]
     rule: str
     next_checkpoint: date | None
-    shape: str = Field(description="What expected-to-date follows: the children's targets "
-                       "(their own shape) or the calendar's working days.")  # fmt: skip
+    shape: str = Field(
+        description="What expected-to-date follows: the children's targets "
+        "(their own shape) or the calendar's working days."
+    )
 
 
 class ProgressPage(BaseModel):

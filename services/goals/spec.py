@@ -36,13 +36,19 @@ class Decomposition:
     def from_body(cls, body: Mapping[str, Any]) -> Decomposition:
         into = body.get("into")
         return cls(
-            by=body["by"], into=PeriodKind(into) if into else None, strategy=body["strategy"],
+            by=body["by"],
+            into=PeriodKind(into) if into else None,
+            strategy=body["strategy"],
             children=tuple(uuid.UUID(c) for c in body["children"]),
-        )  # fmt: skip
+        )
 
     def to_body(self) -> dict[str, Any]:
-        return {"by": self.by, "into": self.into.value if self.into else None,
-                "strategy": self.strategy, "children": [str(c) for c in self.children]}  # fmt: skip
+        return {
+            "by": self.by,
+            "into": self.into.value if self.into else None,
+            "strategy": self.strategy,
+            "children": [str(c) for c in self.children],
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,30 +95,45 @@ class GoalSpec:
         decomposition = body.get("decomposition")
         parent = body.get("parent_id")
         return cls(
-            owner=parse_owner(body["owner"]), team_id=body.get("team_id"),
-            metric=body["metric"], period=PeriodKind(body["period"]),
+            owner=parse_owner(body["owner"]),
+            team_id=body.get("team_id"),
+            metric=body["metric"],
+            period=PeriodKind(body["period"]),
             span=Span(date.fromisoformat(body["start"]), date.fromisoformat(body["end"])),
-            target=Decimal(body["target"]), floor=Decimal(body["floor"]),
-            stretch=Decimal(body["stretch"]), currency=body.get("currency"),
-            product_line=body.get("product_line"), tier=body.get("tier"),
-            channel=body.get("channel"), note=body.get("note"),
+            target=Decimal(body["target"]),
+            floor=Decimal(body["floor"]),
+            stretch=Decimal(body["stretch"]),
+            currency=body.get("currency"),
+            product_line=body.get("product_line"),
+            tier=body.get("tier"),
+            channel=body.get("channel"),
+            note=body.get("note"),
             archived=bool(body.get("archived", False)),
             decomposition=Decomposition.from_body(decomposition) if decomposition else None,
             parent_id=uuid.UUID(parent) if parent else None,
-        )  # fmt: skip
+        )
 
     def to_body(self) -> dict[str, Any]:
         """The body a revision stores (what `from_body` reads back)."""
         return {
-            "owner": str(self.owner), "team_id": self.team_id, "metric": self.metric,
-            "period": self.period.value, "start": self.span.start.isoformat(),
-            "end": self.span.end.isoformat(), "target": str(self.target),
-            "floor": str(self.floor), "stretch": str(self.stretch), "currency": self.currency,
-            "product_line": self.product_line, "tier": self.tier, "channel": self.channel,
-            "note": self.note, "archived": self.archived,
+            "owner": str(self.owner),
+            "team_id": self.team_id,
+            "metric": self.metric,
+            "period": self.period.value,
+            "start": self.span.start.isoformat(),
+            "end": self.span.end.isoformat(),
+            "target": str(self.target),
+            "floor": str(self.floor),
+            "stretch": str(self.stretch),
+            "currency": self.currency,
+            "product_line": self.product_line,
+            "tier": self.tier,
+            "channel": self.channel,
+            "note": self.note,
+            "archived": self.archived,
             "decomposition": self.decomposition.to_body() if self.decomposition else None,
             "parent_id": str(self.parent_id) if self.parent_id else None,
-        }  # fmt: skip
+        }
 
 
 def patched(spec: GoalSpec, given: Mapping[str, Any]) -> GoalSpec:
@@ -135,7 +156,9 @@ def patched(spec: GoalSpec, given: Mapping[str, Any]) -> GoalSpec:
         else:
             floor = stretch = target
     return spec.replace(
-        target=target, floor=floor, stretch=stretch,
+        target=target,
+        floor=floor,
+        stretch=stretch,
         note=given["note"] if "note" in given else spec.note,
         archived=spec.archived if given.get("archived") is None else given["archived"],
-    )  # fmt: skip
+    )

@@ -19,19 +19,38 @@ def goal_out(goal: Goal, revision: Revision, spec: GoalSpec | None = None) -> Go
     target, floor, stretch = (render(v, info, spec.currency) for v in spec.bounds)
     split = spec.decomposition
     return GoalOut(
-        id=goal.id, revision=revision.revision, parent_id=goal.parent_id,
-        owner=str(spec.owner), team_id=spec.team_id, metric=spec.metric, unit=info.unit,
-        period=spec.period, start=spec.span.start, end=spec.span.end,
-        target=target, floor=floor, stretch=stretch, currency=spec.currency,
-        product_line=spec.product_line, tier=spec.tier, channel=spec.channel, note=spec.note,
+        id=goal.id,
+        revision=revision.revision,
+        parent_id=goal.parent_id,
+        owner=str(spec.owner),
+        team_id=spec.team_id,
+        metric=spec.metric,
+        unit=info.unit,
+        period=spec.period,
+        start=spec.span.start,
+        end=spec.span.end,
+        target=target,
+        floor=floor,
+        stretch=stretch,
+        currency=spec.currency,
+        product_line=spec.product_line,
+        tier=spec.tier,
+        channel=spec.channel,
+        note=spec.note,
         archived=spec.archived,
         decomposition=Decomposition(
-            by=split.by, into=split.into.value if split.into else None,
-            strategy=split.strategy, children=list(split.children),
-        ) if split else None,
-        created_at=goal.created_at, created_by=goal.created_by,
-        updated_at=revision.changed_at, updated_by=revision.changed_by,
-    )  # fmt: skip
+            by=split.by,
+            into=split.into.value if split.into else None,
+            strategy=split.strategy,
+            children=list(split.children),
+        )
+        if split
+        else None,
+        created_at=goal.created_at,
+        created_by=goal.created_by,
+        updated_at=revision.changed_at,
+        updated_by=revision.changed_by,
+    )
 
 
 def render_signed(value: Decimal, info: MetricInfo, currency: str | None) -> int | str:

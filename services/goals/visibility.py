@@ -52,8 +52,14 @@ async def visible(scoring: GoalsScoring, user: Principal, goals: Sequence[Goal])
     return shown(goals, await hidden_reps(scoring, user, goals))
 
 
-async def readable(session: AsyncSession, user: Principal, scoring: GoalsScoring,
-                   goal_id: uuid.UUID, *, lock: bool = False) -> Goal:  # fmt: skip
+async def readable(
+    session: AsyncSession,
+    user: Principal,
+    scoring: GoalsScoring,
+    goal_id: uuid.UUID,
+    *,
+    lock: bool = False,
+) -> Goal:
     """The goal, if the caller may see it; else 404, as for a goal that does not exist."""
     load = repository.lock_goal if lock else repository.get_goal
     goal = await load(session, user.org, goal_id)

@@ -208,11 +208,15 @@ def _judge(
         return None
 
     periods = [
-        {"from": start.isoformat(), "to": end.isoformat(),
-         "value": _float(Fraction(n) / Fraction(d)) if d > 0 else None,
-         "numerator": watch.render(n), "denominator": watch.render(d)}
+        {
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "value": _float(Fraction(n) / Fraction(d)) if d > 0 else None,
+            "numerator": watch.render(n),
+            "denominator": watch.render(d),
+        }
         for (start, end), n, d in past
-    ]  # fmt: skip
+    ]
     zero: Amount = Decimal(0) if watch.is_money else 0
     of = (
         f"the previous {len(past)} periods"

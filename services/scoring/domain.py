@@ -202,23 +202,38 @@ def derive(name: str, sums: Sums, currency: str) -> dict[str, Any]:
             if parts[1] == "deals_closed"
             else _count(sums, parts[1])
         )
-        return {"value": _ratio(numerator, denominator), "numerator": numerator,
-                "denominator": denominator}  # fmt: skip
+        return {
+            "value": _ratio(numerator, denominator),
+            "numerator": numerator,
+            "denominator": denominator,
+        }
     if kind is Kind.MONEY_RATE:
         num, den = _in(sums, parts[0], currency), _in(sums, parts[1], currency)
-        return {"value": _ratio(num, den), "numerator": money(num), "denominator": money(den),
-                "currency": currency}  # fmt: skip
+        return {
+            "value": _ratio(num, den),
+            "numerator": money(num),
+            "denominator": money(den),
+            "currency": currency,
+        }
     if kind is Kind.AVERAGE_MONEY:
         total, count = _in(sums, parts[0], currency), int(sums.get((parts[1], currency), 0))
         value = money((total / count).quantize(Decimal("0.01"))) if count else None
-        return {"value": value, "numerator": money(total), "denominator": count,
-                "currency": currency}  # fmt: skip
+        return {
+            "value": value,
+            "numerator": money(total),
+            "denominator": count,
+            "currency": currency,
+        }
     if kind is Kind.AVERAGE_DAYS:
         seconds, count = _count(sums, parts[0]), _count(sums, parts[1])
         days = Decimal(seconds) / SECONDS_PER_DAY
         mean = round(float(days / count), 2) if count else None
-        return {"value": mean, "numerator": round(float(days), 4), "denominator": count,
-                "unit": "days"}  # fmt: skip
+        return {
+            "value": mean,
+            "numerator": round(float(days), 4),
+            "denominator": count,
+            "unit": "days",
+        }
     raise ValueError(f"{name} is not a flow metric")  # pragma: no cover
 
 
@@ -240,11 +255,16 @@ def pipeline_values(
         Decimal(0),
     )
     return {
-        "open_pipeline": {"value": money(total), "currency": currency,
-                          "by_stage": {s: money(a) for s, a in sorted(open_by_stage.items()) if a}},
-        "weighted_pipeline": {"value": money(weighted.quantize(Decimal("0.01"))),
-                              "currency": currency},
-    }  # fmt: skip
+        "open_pipeline": {
+            "value": money(total),
+            "currency": currency,
+            "by_stage": {s: money(a) for s, a in sorted(open_by_stage.items()) if a},
+        },
+        "weighted_pipeline": {
+            "value": money(weighted.quantize(Decimal("0.01"))),
+            "currency": currency,
+        },
+    }
 
 
 def distinct_rate(customers: int, repeat: int) -> dict[str, Any]:

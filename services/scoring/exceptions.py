@@ -144,9 +144,12 @@ class HistoryBeforeFirstDay(InvalidInput):
     def __init__(self, history: int, first_day: date) -> None:
         super().__init__(
             f"The {history} periods before `from` would start before {first_day}.",
-            errors=[field_error("from", f"the earlier periods start before {first_day}",
-                                "range", "query")],
-        )  # fmt: skip
+            errors=[
+                field_error(
+                    "from", f"the earlier periods start before {first_day}", "range", "query"
+                )
+            ],
+        )
 
 
 class TooManyBuckets(InvalidInput):
@@ -162,6 +165,8 @@ class UnknownMetric(InvalidInput):
         super().__init__(
             f"Unknown metric(s): {', '.join(unknown) or '(none given)'}. Known: "
             f"{', '.join(known)}.",
-            errors=[field_error(name, f"unknown metric {m!r}", "unknown_metric", "query")
-                    for m in unknown or [""]],
-        )  # fmt: skip
+            errors=[
+                field_error(name, f"unknown metric {m!r}", "unknown_metric", "query")
+                for m in unknown or [""]
+            ],
+        )

@@ -84,9 +84,13 @@ def score_org(
     rules: Rules,
 ) -> tuple[list[ScoreRow], list[HealthRow]]:
     rows, _ = scores.scores_for(
-        prospects_of(prospects), models, day, timezone, rules=rules.priority,
+        prospects_of(prospects),
+        models,
+        day,
+        timezone,
+        rules=rules.priority,
         feature_rules=rules.features,
-    )  # fmt: skip
+    )
     judged = [
         scores.health_row(c, day, currency, timezone, rules=rules.health)
         for c in _decoded("customers", customers)
@@ -120,10 +124,19 @@ def backtests(
 
 
 def _backtest(
-    profiles: list[leads.Prospect], kind: str, cutoff: datetime, horizon_days: int,
-    known_by: str, rules: Rules,
-) -> dict[str, Any]:  # fmt: skip
+    profiles: list[leads.Prospect],
+    kind: str,
+    cutoff: datetime,
+    horizon_days: int,
+    known_by: str,
+    rules: Rules,
+) -> dict[str, Any]:
     return training.backtest(
-        profiles, kind=kind, cutoff=cutoff, horizon_days=horizon_days,
-        min_outcomes=rules.min_outcomes, rules=rules.features, known_by=known_by,
-    )  # fmt: skip
+        profiles,
+        kind=kind,
+        cutoff=cutoff,
+        horizon_days=horizon_days,
+        min_outcomes=rules.min_outcomes,
+        rules=rules.features,
+        known_by=known_by,
+    )

@@ -58,10 +58,13 @@ def create_app(
         dsn = asyncpg_dsn(database_url or sync_url(settings))
         async with contextlib.AsyncExitStack() as stack:
             pool = await asyncpg.create_pool(
-                dsn, min_size=1, max_size=settings.pool_size, command_timeout=60,
+                dsn,
+                min_size=1,
+                max_size=settings.pool_size,
+                command_timeout=60,
                 server_settings={"application_name": "scoring", "timezone": "UTC"},
                 reset=release_as_is,
-            )  # fmt: skip
+            )
             stack.push_async_callback(pool.close)
             secret = settings.resolved_jwt_secret()
             consumer = Consumer(settings, dsn, pool, secret, transport=activity_transport)
@@ -117,8 +120,11 @@ def create_app(
     install_offline_docs(app)
     app.include_router(ops_router("scoring"))
 
-    @app.get("/readyz", summary="Readiness: database reachable; the consumer's lag behind the feed",
-             **readiness_route(ScoringReadiness))  # fmt: skip
+    @app.get(
+        "/readyz",
+        summary="Readiness: database reachable; the consumer's lag behind the feed",
+        **readiness_route(ScoringReadiness),
+    )
     async def readyz() -> JSONResponse:
         runtime: Runtime = app.state.runtime
         try:
@@ -137,9 +143,11 @@ def create_app(
             "lag": {
                 "events": sum(x.events for x in lag),
                 "seconds": max((x.seconds for x in lag), default=0.0),
-            } if state.leading else None,
+            }
+            if state.leading
+            else None,
             "orgs": len(lag),
-        }  # fmt: skip
+        }
         return JSONResponse(
             {
                 "ready": database,

@@ -35,8 +35,18 @@ SERIES_CLASS = 0x5C10
 REBUILD_WORK_MEM = "256MB"  # for adding up a rebuild's staged sums
 
 GENERATION_TABLES = ("kpi_values", "wins", "entities", "scores", "health")
-WIN_COLUMNS = ("org_id", "generation", "deal", "account_id", "day", "rep_id", "team_id",
-               "product_line", "tier", "channel")  # fmt: skip
+WIN_COLUMNS = (
+    "org_id",
+    "generation",
+    "deal",
+    "account_id",
+    "day",
+    "rep_id",
+    "team_id",
+    "product_line",
+    "tier",
+    "channel",
+)
 
 
 # --------------------------------------------------------------------------- readiness
@@ -77,8 +87,10 @@ async def _resumable(conn: asyncpg.Connection, row: asyncpg.Record) -> asyncpg.R
     resume = readable_cursor(row["position"])
     moved = await conn.fetchrow(
         "UPDATE scoring.orgs SET cursor = $3 WHERE org_id = $1 AND cursor = $2 RETURNING *",
-        row["org_id"], cursor, resume,
-    )  # fmt: skip
+        row["org_id"],
+        cursor,
+        resume,
+    )
     if moved is not None:
         return moved
     again = await get_org(conn, row["org_id"])  # moved meanwhile: as it stands now
@@ -226,8 +238,12 @@ async def advance_next(
         WHERE org_id = $1 AND next_generation = $2 AND next_cursor IS NOT DISTINCT FROM $3
         RETURNING 1
         """,
-        org_id, generation, expected_cursor, cursor, voids,
-    )  # fmt: skip
+        org_id,
+        generation,
+        expected_cursor,
+        cursor,
+        voids,
+    )
     return row is not None
 
 
@@ -253,8 +269,11 @@ async def drop_generations_batch(
             f"DELETE FROM scoring.{table} WHERE ctid = ANY(ARRAY("
             f"SELECT ctid FROM scoring.{table} WHERE org_id = $1 AND generation {side} $2 "
             f"LIMIT $3))",
-            org_id, keep, limit - deleted, timeout=None,
-        )  # fmt: skip
+            org_id,
+            keep,
+            limit - deleted,
+            timeout=None,
+        )
         deleted += _rows(status)
         if deleted >= limit:
             break
@@ -293,8 +312,11 @@ async def open_next(
     opened = await conn.fetchval(
         "UPDATE scoring.orgs SET next_generation = $3, next_cursor = $4 "
         "WHERE org_id = $1 AND generation = $2 AND next_generation IS NULL RETURNING true",
-        org_id, old, new, cursor,
-    )  # fmt: skip
+        org_id,
+        old,
+        new,
+        cursor,
+    )
     return bool(opened)
 
 
@@ -326,9 +348,19 @@ async def swap_generation(
         WHERE org_id = $1 AND generation = $2 AND next_generation = $3 AND position <= $11
         RETURNING 1
         """,
-        org_id, old, new, next_cursor, seq, folded, voided, orgjson(skipped), currency,
-        orgjson(progress), position, last_recorded_at,
-    )  # fmt: skip
+        org_id,
+        old,
+        new,
+        next_cursor,
+        seq,
+        folded,
+        voided,
+        orgjson(skipped),
+        currency,
+        orgjson(progress),
+        position,
+        last_recorded_at,
+    )
     return row is not None
 
 
@@ -336,8 +368,10 @@ async def drop_generation(conn: asyncpg.Connection, org_id: str, generation: int
     for table in GENERATION_TABLES:
         await conn.execute(
             f"DELETE FROM scoring.{table} WHERE org_id = $1 AND generation = $2",
-            org_id, generation, timeout=None,
-        )  # fmt: skip
+            org_id,
+            generation,
+            timeout=None,
+        )
 
 
 async def drop_generations(conn: asyncpg.Connection, org_id: str, keep: int) -> None:
@@ -402,15 +436,26 @@ async def delete_entities(
         await conn.execute(
             "DELETE FROM scoring.entities e USING unnest($3::text[], $4::text[]) AS d(kind, key)"
             " WHERE e.org_id = $1 AND e.generation = $2 AND e.kind = d.kind AND e.key = d.key",
-            org_id, generation, list(kinds), list(names),
-        )  # fmt: skip
+            org_id,
+            generation,
+            list(kinds),
+            list(names),
+        )
 
 
 # The dimensions of a rollup row, as `RollupKey` holds them after its grain and bucket: a
 # series of the org (scoring.kpi_series), whose rows (scoring.kpi_values) are keyed by its id,
 # a hash of them (`scoring.series_id`, see the migration 20261217_scoring_rollup_series).
-SERIES_COLUMNS = ("owner_kind", "owner_id", "team_id", "product_line", "tier", "channel",
-                  "currency", "metric")  # fmt: skip
+SERIES_COLUMNS = (
+    "owner_kind",
+    "owner_id",
+    "team_id",
+    "product_line",
+    "tier",
+    "channel",
+    "currency",
+    "metric",
+)
 _SERIES_LIST = ", ".join(SERIES_COLUMNS)
 _SERIES_ID = "scoring.series_id({})".format(", ".join(f"k.{c}" for c in SERIES_COLUMNS))
 _SAME_SERIES = " AND ".join(f"s.{c} = k.{c}" for c in SERIES_COLUMNS)
@@ -455,8 +500,9 @@ async def add_series(conn: asyncpg.Connection, org_id: str, columns: list[list[A
         ORDER BY 2
         ON CONFLICT DO NOTHING
         """,
-        org_id, *columns,
-    )  # fmt: skip
+        org_id,
+        *columns,
+    )
     if not _inserted_all(status, len(set(zip(*columns, strict=True)))):
         await _check_series(conn, org_id, f"({distinct})", *columns)
 
@@ -486,8 +532,10 @@ async def _check_series(conn: asyncpg.Connection, org_id: str, keys: str, *args:
         LEFT JOIN scoring.kpi_series s ON s.org_id = $1 AND s.series_id = {_SERIES_ID}
         WHERE s.series_id IS NULL OR NOT ({_SAME_SERIES})
         """,
-        org_id, *args, timeout=None,
-    )  # fmt: skip
+        org_id,
+        *args,
+        timeout=None,
+    )
     if wrong:
         raise SeriesCollision(f"{wrong} series of org {org_id} share an id with other dimensions")
 
@@ -509,8 +557,11 @@ async def add_rollups(
         ON CONFLICT ON CONSTRAINT pk_kpi_values
         DO UPDATE SET value = scoring.kpi_values.value + excluded.value
         """,
-        org_id, generation, *columns, values,
-    )  # fmt: skip
+        org_id,
+        generation,
+        *columns,
+        values,
+    )
 
 
 async def drop_zero_rollups(
@@ -529,13 +580,25 @@ async def drop_zero_rollups(
         WHERE v.org_id = $1 AND v.generation = $2 AND v.series_id = {_SERIES_ID}
             AND v.grain = k.grain AND v.bucket = k.bucket AND v.value = 0
         """,
-        org_id, generation, *columns,
-    )  # fmt: skip
+        org_id,
+        generation,
+        *columns,
+    )
 
 
 def _win_record(org_id: str, generation: int, w: Win) -> tuple[Any, ...]:
-    return (org_id, generation, w.deal, w.account_id, w.day, w.rep_id, w.team_id,
-            w.product_line, w.tier, w.channel)  # fmt: skip
+    return (
+        org_id,
+        generation,
+        w.deal,
+        w.account_id,
+        w.day,
+        w.rep_id,
+        w.team_id,
+        w.product_line,
+        w.tier,
+        w.channel,
+    )
 
 
 async def add_wins(
@@ -550,16 +613,21 @@ async def add_wins(
 
 
 async def replace_wins(
-    conn: asyncpg.Connection, org_id: str, generation: int, deals: Collection[str],
+    conn: asyncpg.Connection,
+    org_id: str,
+    generation: int,
+    deals: Collection[str],
     wins: Sequence[Win],
-) -> None:  # fmt: skip
+) -> None:
     """The wins of `deals` are now `wins` (a correction refolded them)."""
     if deals:
         await conn.execute(
             "DELETE FROM scoring.wins WHERE org_id = $1 AND generation = $2"
             " AND deal = ANY($3::text[])",
-            org_id, generation, list(deals),
-        )  # fmt: skip
+            org_id,
+            generation,
+            list(deals),
+        )
     await add_wins(conn, org_id, generation, wins)
 
 
@@ -686,14 +754,19 @@ async def copy_generation(
 ) -> None:
     """Bulk-write a rebuilt generation's wins and entities (COPY)."""
     await conn.copy_records_to_table(
-        "wins", schema_name="scoring", columns=WIN_COLUMNS,
-        records=(_win_record(org_id, generation, w) for w in wins), timeout=None,
-    )  # fmt: skip
+        "wins",
+        schema_name="scoring",
+        columns=WIN_COLUMNS,
+        records=(_win_record(org_id, generation, w) for w in wins),
+        timeout=None,
+    )
     await conn.copy_records_to_table(
-        "entities", schema_name="scoring", columns=("org_id", "generation", "kind", "key", "state"),
+        "entities",
+        schema_name="scoring",
+        columns=("org_id", "generation", "kind", "key", "state"),
         records=((org_id, generation, kind, key, encode(v)) for kind, key, v in entities),
         timeout=None,
-    )  # fmt: skip
+    )
 
 
 # --------------------------------------------------------------------------- reads
@@ -795,8 +868,10 @@ class SqlSource:
     ) -> list[tuple[str, str, str, Any]]:
         """(rep, stored metric, currency, sum) over [first, last], for the leaderboard."""
         params: list[Any] = [self._org, self._generation, grain, first, last, list(metrics)]
-        where = ("org_id = $1 AND generation = $2 AND grain = $3 AND owner_kind = 'rep' "
-                 "AND owner_id <> '' AND bucket BETWEEN $4 AND $5 AND metric = ANY($6::text[])")  # fmt: skip
+        where = (
+            "org_id = $1 AND generation = $2 AND grain = $3 AND owner_kind = 'rep' "
+            "AND owner_id <> '' AND bucket BETWEEN $4 AND $5 AND metric = ANY($6::text[])"
+        )
         if team is not None:
             params.append(team)
             where += f" AND team_id = ${len(params)}"
@@ -810,9 +885,14 @@ class SqlSource:
 
 
 async def export_page(
-    conn: asyncpg.Connection, org_id: str, generation: int, after: tuple[int, date] | None,
-    limit: int, rep: str | None, team: str | None,
-) -> list[asyncpg.Record]:  # fmt: skip
+    conn: asyncpg.Connection,
+    org_id: str,
+    generation: int,
+    after: tuple[int, date] | None,
+    limit: int,
+    rep: str | None,
+    team: str | None,
+) -> list[asyncpg.Record]:
     """Day rows (one per rep, team, day, metric and cut) in key order (series, day) after the
     keyset `after`: series are the org's for good, so a cursor outlives a rebuild."""
     params: list[Any] = [org_id, generation, limit]
@@ -873,24 +953,49 @@ async def latest_day(
 
 # --------------------------------------------------------------------------- priority and health
 
-SCORE_COLUMNS = ("org_id", "generation", "kind", "key", "rep_id", "team_id", "score", "tier",
-                 "next_touch_due", "model_version", "doc")  # fmt: skip
-HEALTH_COLUMNS = ("org_id", "generation", "account_id", "rep_id", "team_id", "lifecycle",
-                  "at_risk", "won_12m", "doc")  # fmt: skip
+SCORE_COLUMNS = (
+    "org_id",
+    "generation",
+    "kind",
+    "key",
+    "rep_id",
+    "team_id",
+    "score",
+    "tier",
+    "next_touch_due",
+    "model_version",
+    "doc",
+)
+HEALTH_COLUMNS = (
+    "org_id",
+    "generation",
+    "account_id",
+    "rep_id",
+    "team_id",
+    "lifecycle",
+    "at_risk",
+    "won_12m",
+    "doc",
+)
 
 
 async def save_scores(
-    conn: asyncpg.Connection, org_id: str, generation: int, scores: Sequence[Any],
+    conn: asyncpg.Connection,
+    org_id: str,
+    generation: int,
+    scores: Sequence[Any],
     closed: Collection[str],
-) -> None:  # fmt: skip
+) -> None:
     """Upsert the scores of open prospects (`ScoreRow`s) and drop those of closed ones."""
     if closed:  # by the primary key: the kind is the stream's prefix
         await conn.execute(
             "DELETE FROM scoring.scores s USING unnest($3::text[]) AS c(key)"
             " WHERE s.org_id = $1 AND s.generation = $2"
             " AND s.kind = split_part(c.key, '-', 1) AND s.key = c.key",
-            org_id, generation, list(closed),
-        )  # fmt: skip
+            org_id,
+            generation,
+            list(closed),
+        )
     if scores:
         await conn.execute(
             """
@@ -903,8 +1008,10 @@ async def save_scores(
                 next_touch_due = excluded.next_touch_due,
                 model_version = excluded.model_version, doc = excluded.doc
             """,
-            org_id, generation, *(list(column) for column in zip(*scores, strict=True)),
-        )  # fmt: skip
+            org_id,
+            generation,
+            *(list(column) for column in zip(*scores, strict=True)),
+        )
 
 
 async def save_health(
@@ -923,8 +1030,10 @@ async def save_health(
                 lifecycle = excluded.lifecycle, at_risk = excluded.at_risk,
                 won_12m = excluded.won_12m, doc = excluded.doc
             """,
-            org_id, generation, *(list(column) for column in zip(*rows, strict=True)),
-        )  # fmt: skip
+            org_id,
+            generation,
+            *(list(column) for column in zip(*rows, strict=True)),
+        )
 
 
 async def delete_health(
@@ -935,49 +1044,71 @@ async def delete_health(
         await conn.execute(
             "DELETE FROM scoring.health WHERE org_id = $1 AND generation = $2"
             " AND account_id = ANY($3::text[])",
-            org_id, generation, list(accounts),
-        )  # fmt: skip
+            org_id,
+            generation,
+            list(accounts),
+        )
 
 
 async def replace_scores_and_health(
-    conn: asyncpg.Connection, org_id: str, generation: int, scores: Sequence[Any],
+    conn: asyncpg.Connection,
+    org_id: str,
+    generation: int,
+    scores: Sequence[Any],
     health_rows: Sequence[Any],
-) -> None:  # fmt: skip
+) -> None:
     """All of a generation's scores and health at once (a rebuild, a rescore): COPY."""
     for table in ("scores", "health"):
         await conn.execute(
             f"DELETE FROM scoring.{table} WHERE org_id = $1 AND generation = $2",
-            org_id, generation, timeout=None,
-        )  # fmt: skip
+            org_id,
+            generation,
+            timeout=None,
+        )
     await conn.copy_records_to_table(
-        "scores", schema_name="scoring", columns=SCORE_COLUMNS,
-        records=((org_id, generation, *row) for row in scores), timeout=None,
-    )  # fmt: skip
+        "scores",
+        schema_name="scoring",
+        columns=SCORE_COLUMNS,
+        records=((org_id, generation, *row) for row in scores),
+        timeout=None,
+    )
     await conn.copy_records_to_table(
-        "health", schema_name="scoring", columns=HEALTH_COLUMNS,
+        "health",
+        schema_name="scoring",
+        columns=HEALTH_COLUMNS,
         records=((org_id, generation, *row[:5], Decimal(row[5]), row[6]) for row in health_rows),
         timeout=None,
-    )  # fmt: skip
+    )
 
 
 async def entity_states(
-    conn: asyncpg.Connection, org_id: str, generation: int, kind: str,
+    conn: asyncpg.Connection,
+    org_id: str,
+    generation: int,
+    kind: str,
     keys: Collection[str] | None = None,
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """Every entity of one kind of a generation (or those of `keys`) as stored, for a worker
     process to decode."""
     if keys is None:
         rows = await conn.fetch(
             "SELECT state FROM scoring.entities "
             "WHERE org_id = $1 AND generation = $2 AND kind = $3",
-            org_id, generation, kind, timeout=None,
-        )  # fmt: skip
+            org_id,
+            generation,
+            kind,
+            timeout=None,
+        )
     else:
         rows = await conn.fetch(
             "SELECT state FROM scoring.entities WHERE org_id = $1 AND generation = $2 "
             "AND kind = $3 AND key = ANY($4::text[])",
-            org_id, generation, kind, list(keys), timeout=None,
-        )  # fmt: skip
+            org_id,
+            generation,
+            kind,
+            list(keys),
+            timeout=None,
+        )
     return [r["state"] for r in rows]
 
 
@@ -989,22 +1120,33 @@ async def entities_of_kind(
 
 
 async def mark_scored(
-    conn: asyncpg.Connection, org_id: str, generation: int, day: date, models: str,
-    *, up_to: tuple[int, datetime | None] | None = None,
-) -> None:  # fmt: skip
+    conn: asyncpg.Connection,
+    org_id: str,
+    generation: int,
+    day: date,
+    models: str,
+    *,
+    up_to: tuple[int, datetime | None] | None = None,
+) -> None:
     """Every score and health of the generation is for `day` and `models`, and goes as far as
     the org's position, or as `up_to` (position, recorded at) when pages went on meanwhile
     (the caller holds the org's row, or swaps in the generation)."""
     if up_to is None:
         sql = "scored_position = position, scored_recorded_at = last_recorded_at"
     else:
-        sql = ("scored_position = greatest(scored_position, $5), scored_recorded_at = CASE "
-               "WHEN scored_position < $5 THEN $6 ELSE scored_recorded_at END")  # fmt: skip
+        sql = (
+            "scored_position = greatest(scored_position, $5), scored_recorded_at = CASE "
+            "WHEN scored_position < $5 THEN $6 ELSE scored_recorded_at END"
+        )
     await conn.execute(
         f"UPDATE scoring.orgs SET scored_on = $3, scored_models = $4, {sql} "
         "WHERE org_id = $1 AND generation = $2",
-        org_id, generation, day, models, *(up_to or ()),
-    )  # fmt: skip
+        org_id,
+        generation,
+        day,
+        models,
+        *(up_to or ()),
+    )
 
 
 async def add_outcomes(conn: asyncpg.Connection, org_id: str, outcomes: int) -> None:
@@ -1019,9 +1161,17 @@ async def set_outcomes(conn: asyncpg.Connection, org_id: str, outcomes: int) -> 
 
 
 async def priority_page(
-    conn: asyncpg.Connection, org_id: str, generation: int, *, kind: str, rep: str | None,
-    team: str | None, tier: str | None, after: tuple[int, str] | None, limit: int,
-) -> list[asyncpg.Record]:  # fmt: skip
+    conn: asyncpg.Connection,
+    org_id: str,
+    generation: int,
+    *,
+    kind: str,
+    rep: str | None,
+    team: str | None,
+    tier: str | None,
+    after: tuple[int, str] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
     """Open leads or deals by score (highest first, then by id), after the keyset `after`."""
     params: list[Any] = [org_id, generation, kind, limit]
     where = "org_id = $1 AND generation = $2 AND kind = $3"
@@ -1048,15 +1198,21 @@ async def get_score(
     row: asyncpg.Record | None = await conn.fetchrow(
         "SELECT key, rep_id, team_id, doc FROM scoring.scores "
         "WHERE org_id = $1 AND generation = $2 AND kind = $3 AND key = $4",
-        org_id, generation, key.split("-", 1)[0], key,
-    )  # fmt: skip
+        org_id,
+        generation,
+        key.split("-", 1)[0],
+        key,
+    )
     return row
 
 
 async def score_export_page(
-    conn: asyncpg.Connection, org_id: str, generation: int, after: tuple[str, str] | None,
+    conn: asyncpg.Connection,
+    org_id: str,
+    generation: int,
+    after: tuple[str, str] | None,
     limit: int,
-) -> list[asyncpg.Record]:  # fmt: skip
+) -> list[asyncpg.Record]:
     params: list[Any] = [org_id, generation, limit]
     where = "org_id = $1 AND generation = $2"
     if after is not None:
@@ -1089,15 +1245,27 @@ def _health_ranked(where: str) -> str:
 
 
 async def health_page(
-    conn: asyncpg.Connection, org_id: str, generation: int, *, rep: str | None,
-    team: str | None, risk: bool | None, lifecycle: str | None, after: str | None, limit: int,
-) -> list[asyncpg.Record]:  # fmt: skip
+    conn: asyncpg.Connection,
+    org_id: str,
+    generation: int,
+    *,
+    rep: str | None,
+    team: str | None,
+    risk: bool | None,
+    lifecycle: str | None,
+    after: str | None,
+    limit: int,
+) -> list[asyncpg.Record]:
     """Accounts' health by id (code point order) after `after`, each with the org's won
     revenue ranked before it and in all (the tier suggestion depends on every account)."""
     params: list[Any] = [org_id, generation, limit]
     where = "true"
-    for column, value in (("rep_id", rep), ("team_id", team), ("at_risk", risk),
-                          ("lifecycle", lifecycle), ):  # fmt: skip
+    for column, value in (
+        ("rep_id", rep),
+        ("team_id", team),
+        ("at_risk", risk),
+        ("lifecycle", lifecycle),
+    ):
         if value is not None:
             params.append(value)
             where += f" AND h.{column} = ${len(params)}"
@@ -1123,9 +1291,16 @@ async def get_health(
 
 
 async def save_model(
-    conn: asyncpg.Connection, org_id: str, kind: str, *, model_kind: str, outcomes: int,
-    body: str, report: str, trained_outcomes: int,
-) -> asyncpg.Record:  # fmt: skip
+    conn: asyncpg.Connection,
+    org_id: str,
+    kind: str,
+    *,
+    model_kind: str,
+    outcomes: int,
+    body: str,
+    report: str,
+    trained_outcomes: int,
+) -> asyncpg.Record:
     """Store a new version and make it the org's active model of its kind (holding the org's
     row, so two trainings at once take one version after the other)."""
     await lock_org(conn, org_id)
@@ -1136,14 +1311,21 @@ async def save_model(
         FROM scoring.models WHERE org_id = $1 AND kind = $2
         RETURNING org_id, kind, version, model_kind, trained_at, outcomes, report
         """,
-        org_id, kind, model_kind, outcomes, body, report,
-    )  # fmt: skip
+        org_id,
+        kind,
+        model_kind,
+        outcomes,
+        body,
+        report,
+    )
     assert row is not None
     await conn.execute(
         f"UPDATE scoring.orgs SET {kind}_model = $2, trained_outcomes = $3, updated_at = now() "
         "WHERE org_id = $1",
-        org_id, row["version"], trained_outcomes,
-    )  # fmt: skip
+        org_id,
+        row["version"],
+        trained_outcomes,
+    )
     return row
 
 
@@ -1152,8 +1334,10 @@ async def get_model(
 ) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(
         "SELECT * FROM scoring.models WHERE org_id = $1 AND kind = $2 AND version = $3",
-        org_id, kind, version,
-    )  # fmt: skip
+        org_id,
+        kind,
+        version,
+    )
     return row
 
 
@@ -1163,8 +1347,10 @@ async def model_as_of(
     row: asyncpg.Record | None = await conn.fetchrow(
         "SELECT * FROM scoring.models WHERE org_id = $1 AND kind = $2 AND trained_at <= $3 "
         "ORDER BY version DESC LIMIT 1",
-        org_id, kind, as_of,
-    )  # fmt: skip
+        org_id,
+        kind,
+        as_of,
+    )
     return row
 
 

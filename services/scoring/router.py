@@ -56,26 +56,36 @@ _READ_ERRORS = problems(Unauthorized, Forbidden, InvalidInput, UpstreamUnavailab
 _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Rows; the `Link` header (rel=next) and `X-Next-Cursor` continue.",
-        "content": {"text/csv": {}, "application/x-ndjson": {}, "application/vnd.apache.parquet": {}},
+        "content": {
+            "text/csv": {},
+            "application/x-ndjson": {},
+            "application/vnd.apache.parquet": {},
+        },
     },
     **_READ_ERRORS,
-}  # fmt: skip
+}
 
 ID = ID_PATTERN  # reps/router.py takes it from here
 Owner = Annotated[
     str | None,
-    Query(description="`rep:ID`, `team:ID` or `org`; default: you (rep), your team (manager) or "
-          "the org.", examples=["team:team-north"], pattern=OWNER_PATTERN),
-]  # fmt: skip
+    Query(
+        description="`rep:ID`, `team:ID` or `org`; default: you (rep), your team (manager) or "
+        "the org.",
+        examples=["team:team-north"],
+        pattern=OWNER_PATTERN,
+    ),
+]
 From = Annotated[
     Day | None,
     Query(alias="from", description="First day (org timezone), 1970-01-01 to 2099-12-31."),
 ]
 To = Annotated[
     Day | None,
-    Query(alias="to", description="Last day, inclusive (at most 2099-12-31). Default: the "
-          "current period."),
-]  # fmt: skip
+    Query(
+        alias="to",
+        description="Last day, inclusive (at most 2099-12-31). Default: the current period.",
+    ),
+]
 ProductLine = Annotated[
     str | None, Query(description="Only facts of this product line.", pattern=f"^{ID_PATTERN}$")
 ]
@@ -86,9 +96,11 @@ Currency = Annotated[
 ]
 AsOf = Annotated[
     Moment | None,
-    Query(description="Answer as it stood at this moment: events recorded later are ignored "
-          "(replays the log; slower)."),
-]  # fmt: skip
+    Query(
+        description="Answer as it stood at this moment: events recorded later are ignored "
+        "(replays the log; slower)."
+    ),
+]
 
 
 def _cuts(product_line: str | None, tier: Tier_ | None, channel: Channel_ | None) -> Cuts:
@@ -120,15 +132,27 @@ WriterUser = Annotated[Principal, Depends(BearerAuth(write=True))]
 
 async def _kpis(user: Principal, runtime: Runtime, q: KpiQuery) -> JSONResponse:
     report = await service.kpis(
-        runtime, user, owner=q.owner, period=q.period, first=q.first, last=q.last,
-        metrics=parse_metrics(q.metrics), cuts=_cuts(q.product_line, q.tier, q.channel),
-        currency=q.currency, as_of=q.as_of,
-    )  # fmt: skip
+        runtime,
+        user,
+        owner=q.owner,
+        period=q.period,
+        first=q.first,
+        last=q.last,
+        metrics=parse_metrics(q.metrics),
+        cuts=_cuts(q.product_line, q.tier, q.channel),
+        currency=q.currency,
+        as_of=q.as_of,
+    )
     return JSONResponse(report)
 
 
-@router.get("/kpis", response_model=KpiReport, tags=["kpis"], responses=_READ_ERRORS,
-            summary="KPIs per period for a rep, a team or the org")  # fmt: skip
+@router.get(
+    "/kpis",
+    response_model=KpiReport,
+    tags=["kpis"],
+    responses=_READ_ERRORS,
+    summary="KPIs per period for a rep, a team or the org",
+)
 async def get_kpis(
     user: CurrentUser, runtime: RuntimeDep, query: Annotated[KpiQuery, Query()]
 ) -> JSONResponse:
@@ -165,8 +189,13 @@ async def kpis_direct(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
-@router.get("/funnel", response_model=FunnelReport, tags=["kpis"], responses=_READ_ERRORS,
-            summary="Counts per funnel step and step-to-step conversion")  # fmt: skip
+@router.get(
+    "/funnel",
+    response_model=FunnelReport,
+    tags=["kpis"],
+    responses=_READ_ERRORS,
+    summary="Counts per funnel step and step-to-step conversion",
+)
 async def get_funnel(
     user: CurrentUser,
     runtime: RuntimeDep,
@@ -181,14 +210,24 @@ async def get_funnel(
     """Leads created, qualified, deals opened, each deal stage reached (the most reached first)
     and deals won in the range; each step with its conversion from the one before."""
     report = await service.funnel(
-        runtime, user, owner=owner, first=first, last=last,
-        cuts=_cuts(product_line, tier, channel), as_of=as_of,
-    )  # fmt: skip
+        runtime,
+        user,
+        owner=owner,
+        first=first,
+        last=last,
+        cuts=_cuts(product_line, tier, channel),
+        as_of=as_of,
+    )
     return JSONResponse(report)
 
 
-@router.get("/leaderboard", response_model=Leaderboard, tags=["kpis"], responses=_READ_ERRORS,
-            summary="Reps ranked by a metric")  # fmt: skip
+@router.get(
+    "/leaderboard",
+    response_model=Leaderboard,
+    tags=["kpis"],
+    responses=_READ_ERRORS,
+    summary="Reps ranked by a metric",
+)
 async def get_leaderboard(
     user: CurrentUser,
     runtime: RuntimeDep,
@@ -210,14 +249,23 @@ async def get_leaderboard(
     return JSONResponse(board)
 
 
-@router.get("/metrics", response_model=MetricCatalogue, tags=["kpis"],
-            responses=problems(Unauthorized), summary="The metric catalogue")  # fmt: skip
+@router.get(
+    "/metrics",
+    response_model=MetricCatalogue,
+    tags=["kpis"],
+    responses=problems(Unauthorized),
+    summary="The metric catalogue",
+)
 async def list_metrics(user: CurrentUser) -> JSONResponse:
     """Every metric `/v1/kpis` serves, its kind and definition."""
-    return JSONResponse({"items": [
-        {"name": m.name, "kind": m.kind.value, "description": m.description}
-        for m in CATALOGUE.values()
-    ]})  # fmt: skip
+    return JSONResponse(
+        {
+            "items": [
+                {"name": m.name, "kind": m.kind.value, "description": m.description}
+                for m in CATALOGUE.values()
+            ]
+        }
+    )
 
 
 class ExportFormat(StrEnum):
@@ -232,7 +280,7 @@ class ExportFormat(StrEnum):
     response_class=Response,  # its own media types (_EXPORT_RESPONSES); not JSON
     summary="Bulk export of the daily KPI rows, for BI tools",
     responses=_EXPORT_RESPONSES,
-)  # fmt: skip
+)
 async def export_kpis(
     request: Request,
     user: CurrentUser,
@@ -260,16 +308,26 @@ async def export_kpis(
     return export.response(format.value, rows, headers)
 
 
-@router.get("/settings", response_model=OrgSettings, tags=["settings"],
-            responses=problems(Unauthorized), summary="The org's timezone and currency")  # fmt: skip
+@router.get(
+    "/settings",
+    response_model=OrgSettings,
+    tags=["settings"],
+    responses=problems(Unauthorized),
+    summary="The org's timezone and currency",
+)
 async def get_settings(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(await service.get_settings(runtime, user))
 
 
-@router.put("/settings", response_model=OrgSettingsSet, tags=["settings"],
-            responses=problems(Unauthorized, Forbidden, InvalidInput, MalformedRequest,
-                               UnsupportedMediaType),
-            summary="Set the org's timezone and currency (admin)")  # fmt: skip
+@router.put(
+    "/settings",
+    response_model=OrgSettingsSet,
+    tags=["settings"],
+    responses=problems(
+        Unauthorized, Forbidden, InvalidInput, MalformedRequest, UnsupportedMediaType
+    ),
+    summary="Set the org's timezone and currency (admin)",
+)
 async def put_settings(
     user: WriterUser, runtime: RuntimeDep, body: Annotated[OrgSettings, Body()]
 ) -> JSONResponse:
@@ -278,17 +336,27 @@ async def put_settings(
     return JSONResponse(await service.put_settings(runtime, user, body.timezone, body.currency))
 
 
-@router.post("/admin/rebuild", response_model=RebuildStatus, status_code=202, tags=["admin"],
-             responses=problems(Unauthorized, Forbidden),
-             summary="Rebuild the org's projections from the log (admin)")  # fmt: skip
+@router.post(
+    "/admin/rebuild",
+    response_model=RebuildStatus,
+    status_code=202,
+    tags=["admin"],
+    responses=problems(Unauthorized, Forbidden),
+    summary="Rebuild the org's projections from the log (admin)",
+)
 async def rebuild(user: WriterUser, runtime: RuntimeDep) -> JSONResponse:
     """Replays the whole log into new tables and swaps them in when caught up; reads stay
     available throughout. Follow it with `GET /v1/admin/rebuild`."""
     return JSONResponse(await service.request_rebuild(runtime, user), status_code=202)
 
 
-@router.get("/admin/rebuild", response_model=RebuildStatus, tags=["admin"],
-            responses=problems(Unauthorized, Forbidden), summary="Progress of a rebuild")  # fmt: skip
+@router.get(
+    "/admin/rebuild",
+    response_model=RebuildStatus,
+    tags=["admin"],
+    responses=problems(Unauthorized, Forbidden),
+    summary="Progress of a rebuild",
+)
 async def rebuild_status(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(await service.rebuild_status(runtime, user))
 
@@ -297,9 +365,11 @@ async def rebuild_status(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse
 
 StreamId = Annotated[
     str,
-    Path(description="The lead's or deal's stream, e.g. `lead-L-2026-0117` or `deal-D-88`.",
-         pattern=rf"^(lead|deal)-{ID_PATTERN}$"),
-]  # fmt: skip
+    Path(
+        description="The lead's or deal's stream, e.g. `lead-L-2026-0117` or `deal-D-88`.",
+        pattern=rf"^(lead|deal)-{ID_PATTERN}$",
+    ),
+]
 PageCursor = Annotated[
     str | None, Query(description="`next` (or `X-Next-Cursor`) of the previous page.")
 ]
@@ -330,8 +400,13 @@ def _paged(request: Request, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, headers=headers)
 
 
-@router.get("/leads/priority", response_model=PriorityPage, tags=["priority"],
-            responses=_READ_ERRORS, summary="Open leads or deals, highest win probability first")  # fmt: skip
+@router.get(
+    "/leads/priority",
+    response_model=PriorityPage,
+    tags=["priority"],
+    responses=_READ_ERRORS,
+    summary="Open leads or deals, highest win probability first",
+)
 async def get_priority(
     request: Request,
     user: CurrentUser,
@@ -347,15 +422,25 @@ async def get_priority(
     probability, tier, the factors that made it, and when its next touch is due. A rep sees
     their own, a manager their team's."""
     body = await priorities.priority(
-        runtime, user, owner=owner, kind=kind.value, tier=tier.value if tier else None,
-        cursor=cursor, limit=limit, as_of=as_of,
-    )  # fmt: skip
+        runtime,
+        user,
+        owner=owner,
+        kind=kind.value,
+        tier=tier.value if tier else None,
+        cursor=cursor,
+        limit=limit,
+        as_of=as_of,
+    )
     return _paged(request, body)
 
 
-@router.get("/leads/{id}/score", response_model=Score, tags=["priority"],
-            responses=problems(Unauthorized, InvalidInput, NotFound),
-            summary="One open lead's or deal's score, with its factors")  # fmt: skip
+@router.get(
+    "/leads/{id}/score",
+    response_model=Score,
+    tags=["priority"],
+    responses=problems(Unauthorized, InvalidInput, NotFound),
+    summary="One open lead's or deal's score, with its factors",
+)
 async def get_score(
     user: CurrentUser, runtime: RuntimeDep, id: StreamId, as_of: AsOf = None
 ) -> JSONResponse:
@@ -383,25 +468,37 @@ async def score_direct(request: Request) -> Response:
         query = _score_query.validate_python(raw)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        raise RequestValidationError([
-            {**e, "loc": ("path" if e["loc"][:1] == ("id",) else "query", *e["loc"])}
-            for e in errors
-        ]) from exc  # fmt: skip
+        raise RequestValidationError(
+            [
+                {**e, "loc": ("path" if e["loc"][:1] == ("id",) else "query", *e["loc"])}
+                for e in errors
+            ]
+        ) from exc
     answer = await priorities.score_of(runtime, user, query.id, as_of=query.as_of)
     return JSONResponse(answer)
 
 
-@router.get("/scoring/models", response_model=ModelList, tags=["priority"],
-            responses=problems(Unauthorized, Forbidden), summary="The org's models")  # fmt: skip
+@router.get(
+    "/scoring/models",
+    response_model=ModelList,
+    tags=["priority"],
+    responses=problems(Unauthorized, Forbidden),
+    summary="The org's models",
+)
 async def get_models(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
     """Every version learnt for the org's leads and deals, newest first, with how it was chosen
     (its held-out AUC, Brier score, log loss and calibration) and which is active."""
     return JSONResponse(await priorities.list_models(runtime, user))
 
 
-@router.post("/scoring/models/train", response_model=ModelList, status_code=201,
-             tags=["priority"], responses=problems(Unauthorized, Forbidden, NotFound),
-             summary="Train the org's lead and deal models now (admin)")  # fmt: skip
+@router.post(
+    "/scoring/models/train",
+    response_model=ModelList,
+    status_code=201,
+    tags=["priority"],
+    responses=problems(Unauthorized, Forbidden, NotFound),
+    summary="Train the org's lead and deal models now (admin)",
+)
 async def post_train(user: WriterUser, runtime: RuntimeDep) -> JSONResponse:
     """Learns from the org's closed leads and deals (in a worker thread: reads go on), stores a
     new version of each, makes them active and rescores every open lead and deal. Training also
@@ -409,27 +506,44 @@ async def post_train(user: WriterUser, runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(await priorities.train(runtime, user), status_code=201)
 
 
-@router.get("/scoring/backtest", response_model=BacktestReport, tags=["priority"],
-            responses=_READ_ERRORS, summary="How well the scores predict (admin, bi)")  # fmt: skip
+@router.get(
+    "/scoring/backtest",
+    response_model=BacktestReport,
+    tags=["priority"],
+    responses=_READ_ERRORS,
+    summary="How well the scores predict (admin, bi)",
+)
 async def get_backtest(
     user: CurrentUser,
     runtime: RuntimeDep,
-    cutoff: Annotated[Moment, Query(description="Learn only from what was recorded before "
-                                         "this moment; evaluate what was created from it on.")],
-    horizon_days: Annotated[int, Query(ge=1, le=365, description="Score each lead from its "
-                                       "first N days only.")] = 14,
-    known_by: Annotated[KnownBy, Query(description="recorded (default): an event is known "
-                                       "from when it was recorded; occurred: from when it "
-                                       "occurred, for history imported in bulk.")] = (
-        KnownBy.RECORDED
-    ),
-) -> JSONResponse:  # fmt: skip
+    cutoff: Annotated[
+        Moment,
+        Query(
+            description="Learn only from what was recorded before "
+            "this moment; evaluate what was created from it on."
+        ),
+    ],
+    horizon_days: Annotated[
+        int, Query(ge=1, le=365, description="Score each lead from its first N days only.")
+    ] = 14,
+    known_by: Annotated[
+        KnownBy,
+        Query(
+            description="recorded (default): an event is known "
+            "from when it was recorded; occurred: from when it "
+            "occurred, for history imported in bulk."
+        ),
+    ] = (KnownBy.RECORDED),
+) -> JSONResponse:
     """AUC, Brier score, log loss and a calibration table for the org's model and, computed the
     same way, the stage-only win rate and the time-weighted naive Bayes."""
     report = await priorities.backtest(
-        runtime, user, cutoff=cutoff, horizon_days=horizon_days,
+        runtime,
+        user,
+        cutoff=cutoff,
+        horizon_days=horizon_days,
         known_by=known_by.value,
-    )  # fmt: skip
+    )
     return JSONResponse(report)
 
 
@@ -439,7 +553,7 @@ async def get_backtest(
     response_class=Response,
     summary="Bulk export of the open leads' and deals' scores, for BI tools",
     responses=_EXPORT_RESPONSES,
-)  # fmt: skip
+)
 async def export_scores(
     request: Request,
     user: CurrentUser,
@@ -468,8 +582,13 @@ class Lifecycle(StrEnum):
     DECLINING = "declining"
 
 
-@router.get("/accounts/health", response_model=HealthPage, tags=["health"],
-            responses=_READ_ERRORS, summary="Accounts' health: lifecycle, risk, tier suggestion")  # fmt: skip
+@router.get(
+    "/accounts/health",
+    response_model=HealthPage,
+    tags=["health"],
+    responses=_READ_ERRORS,
+    summary="Accounts' health: lifecycle, risk, tier suggestion",
+)
 async def get_accounts_health(
     request: Request,
     user: CurrentUser,
@@ -483,15 +602,24 @@ async def get_accounts_health(
     """Accounts by id, each with its lifecycle stage, the tier its revenue suggests beside the
     tier it has, and every risk signal with its evidence. A rep sees the accounts they own."""
     body = await customers.accounts(
-        runtime, user, owner=owner, risk=risk, lifecycle=stage.value if stage else None,
-        cursor=cursor, limit=limit,
-    )  # fmt: skip
+        runtime,
+        user,
+        owner=owner,
+        risk=risk,
+        lifecycle=stage.value if stage else None,
+        cursor=cursor,
+        limit=limit,
+    )
     return _paged(request, body)
 
 
-@router.get("/accounts/{id}/health", response_model=Health, tags=["health"],
-            responses=problems(Unauthorized, InvalidInput, NotFound),
-            summary="One account's health")  # fmt: skip
+@router.get(
+    "/accounts/{id}/health",
+    response_model=Health,
+    tags=["health"],
+    responses=problems(Unauthorized, InvalidInput, NotFound),
+    summary="One account's health",
+)
 async def get_account_health(
     user: CurrentUser,
     runtime: RuntimeDep,
@@ -502,18 +630,28 @@ async def get_account_health(
     return JSONResponse(await customers.account(runtime, user, id))
 
 
-@router.get("/alerts", response_model=AlertReport, tags=["alerts"], responses=_READ_ERRORS,
-            summary="Rates that fell against the owner's recent past")  # fmt: skip
+@router.get(
+    "/alerts",
+    response_model=AlertReport,
+    tags=["alerts"],
+    responses=_READ_ERRORS,
+    summary="Rates that fell against the owner's recent past",
+)
 async def get_alerts(
     user: CurrentUser,
     runtime: RuntimeDep,
     owner: Owner = None,
-    first: Annotated[Day | None, Query(alias="from", description="First day; default: 6 days "
-                                       "before `to`.")] = None,
-    last: Annotated[Day | None, Query(alias="to", description="Last day, inclusive; default: "
-                                      "today (or 6 days after `from`).")] = None,
+    first: Annotated[
+        Day | None, Query(alias="from", description="First day; default: 6 days before `to`.")
+    ] = None,
+    last: Annotated[
+        Day | None,
+        Query(
+            alias="to", description="Last day, inclusive; default: today (or 6 days after `from`)."
+        ),
+    ] = None,
     currency: Currency = None,
-) -> JSONResponse:  # fmt: skip
+) -> JSONResponse:
     """Each watched rate (lead → opportunity, each stage step, win rate, connected calls,
     collections, effective visits) that fell by at least the configured share against the mean
     of the four periods of the same length before, with enough volume to mean something; each

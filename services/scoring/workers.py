@@ -55,9 +55,11 @@ class Workers:
         if self._pool is None:
             # spawn, not fork: the serving process runs threads and an event loop.
             self._pool = ProcessPoolExecutor(
-                max_workers=self._processes, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start, initargs=(self._nice, os.getpid()),
-            )  # fmt: skip
+                max_workers=self._processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start,
+                initargs=(self._nice, os.getpid()),
+            )
         return self._pool
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -107,8 +107,9 @@ class ActivityClient(ServiceClient):
             params["types"] = ",".join(types)
         if about is not None:  # an empty list asks about nothing (422), not for the whole feed
             params["about"] = ",".join(about)
-        return await get(self._http, "activity", "/v1/events", params=params,
-                         timeout=self._timeout + wait)  # fmt: skip
+        return await get(
+            self._http, "activity", "/v1/events", params=params, timeout=self._timeout + wait
+        )
 
     async def orgs(self) -> OrgList:
         """The orgs with events and their heads (needs a platform service token)."""
@@ -137,8 +138,9 @@ class ActivityClient(ServiceClient):
         cursor = after
         while True:
             try:
-                page = await self.page(cursor, limit=limit, wait=0 if cursor is None else wait,
-                                       types=types)  # fmt: skip
+                page = await self.page(
+                    cursor, limit=limit, wait=0 if cursor is None else wait, types=types
+                )
             except UpstreamUnavailable:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, max_backoff)

@@ -56,11 +56,18 @@ class ScoringClient(ServiceClient):
         as_of: datetime | None = None,
     ) -> KpiReport:
         params: dict[str, Any] = {
-            "owner": owner, "period": period, "from": first.isoformat(),
-            "to": last.isoformat(), "metrics": ",".join(metrics),
-        }  # fmt: skip
-        for name, value in (("product_line", product_line), ("tier", tier),
-                            ("channel", channel), ("currency", currency)):  # fmt: skip
+            "owner": owner,
+            "period": period,
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "metrics": ",".join(metrics),
+        }
+        for name, value in (
+            ("product_line", product_line),
+            ("tier", tier),
+            ("channel", channel),
+            ("currency", currency),
+        ):
             if value is not None:
                 params[name] = value
         if as_of is not None:

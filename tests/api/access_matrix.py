@@ -36,8 +36,18 @@ NOTHING_TO_IMPORT = (
 
 # --------------------------------------------------------------------------------- callers
 
-GOOD = ("rep", "teammate", "rep_t2", "manager", "manager_t2", "bi", "admin", "service",
-        "platform", "other_admin")  # fmt: skip
+GOOD = (
+    "rep",
+    "teammate",
+    "rep_t2",
+    "manager",
+    "manager_t2",
+    "bi",
+    "admin",
+    "service",
+    "platform",
+    "other_admin",
+)
 """Callers with a valid token, in the order of an `expect(...)` spec's columns."""
 BAD = ("no_token", "expired", "bad_signature", "alg_none", "unknown_role")
 """Callers whose token is refused, whatever the endpoint: 401 on every bearer route."""
@@ -231,12 +241,20 @@ def seed_events() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     With r1's first visit, the event by-id rows read."""
     when = at(DAY.isoformat())
     calls = [
-        call("r1", "t1", "A1", at(day.isoformat(), f"{9 + i // 6:02d}:{i % 6 * 10:02d}:00"),
-             connected=connected)
-        for day, connected in ((TODAY - timedelta(days=17), True),
-                               (TODAY - timedelta(days=10), True), (DAY, False))
+        call(
+            "r1",
+            "t1",
+            "A1",
+            at(day.isoformat(), f"{9 + i // 6:02d}:{i % 6 * 10:02d}:00"),
+            connected=connected,
+        )
+        for day, connected in (
+            (TODAY - timedelta(days=17), True),
+            (TODAY - timedelta(days=10), True),
+            (DAY, False),
+        )
         for i in range(ALERT_CALLS)
-    ]  # fmt: skip
+    ]
     r1_visit = visit("r1", "t1", "A1", when)
     events = [
         lead("r1", "t1", "L1", "referral", "A1", when),
@@ -288,8 +306,14 @@ def connector_body(provider: str) -> dict[str, Any]:
 
 
 def goal_body(owner: str, team: str | None, start: date = MONTH, **extra: Any) -> dict[str, Any]:
-    body = {"owner": owner, "metric": "visits", "period": "month", "start": start.isoformat(),
-            "target": 10, **extra}  # fmt: skip
+    body = {
+        "owner": owner,
+        "metric": "visits",
+        "period": "month",
+        "start": start.isoformat(),
+        "target": 10,
+        **extra,
+    }
     if team:
         body["team_id"] = team
     return body
@@ -345,15 +369,23 @@ class World:
 
 async def dead_letter(activity: httpx.AsyncClient, org: str, secret: str) -> None:
     """A Standard Webhooks delivery of one visit whose CRM owner the connector does not map."""
-    event = {"type": "visit.logged", "stream": "lead-Z1", "occurred_at": PAST,
-             "owner": UNMAPPED_OWNER,
-             "data": {"mode": "onsite", "effective": True, "duration_minutes": 5}}  # fmt: skip
+    event = {
+        "type": "visit.logged",
+        "stream": "lead-Z1",
+        "occurred_at": PAST,
+        "owner": UNMAPPED_OWNER,
+        "data": {"mode": "onsite", "effective": True, "duration_minutes": 5},
+    }
     body, msg_id, now = json.dumps([event]).encode(), "msg_matrix", datetime.now(UTC)
-    headers = {"Content-Type": "application/json", "webhook-id": msg_id,
-               "webhook-timestamp": str(int(now.timestamp())),
-               "webhook-signature": Webhook(secret).sign(msg_id, now, body)}  # fmt: skip
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, now, body),
+    }
     answer = await activity.post(f"/v1/webhooks/generic/{org}", content=body, headers=headers)
-    assert answer.status_code == 200 and answer.json()["dead_letters"] == 1, answer.text
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["dead_letters"] == 1, answer.text
 
 
 async def seed(
@@ -366,8 +398,13 @@ async def seed(
     activity = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=activity_app), base_url="http://activity"
     )
-    world = World(org, other, {"activity": activity, "scoring": scoring, "goals": goals}, who,
-                  headers_of(who, org))  # fmt: skip
+    world = World(
+        org,
+        other,
+        {"activity": activity, "scoring": scoring, "goals": goals},
+        who,
+        headers_of(who, org),
+    )
     events, r1_visit = seed_events()
     world.event_id = r1_visit["event_id"]
     last = await append_batch(activity_app, events, world.admin())
@@ -385,15 +422,20 @@ async def seed(
             world.generic_id = answer.json()["id"]
             await dead_letter(activity, org, body["secret"])
     await world.ensure_salesforce()
-    imported = await activity.post("/v1/imports", content=NOTHING_TO_IMPORT,
-                                   headers={**world.admin(), "Content-Type": "text/csv"})  # fmt: skip
+    imported = await activity.post(
+        "/v1/imports",
+        content=NOTHING_TO_IMPORT,
+        headers={**world.admin(), "Content-Type": "text/csv"},
+    )
     assert imported.status_code == 202, imported.text
     world.import_id = imported.json()["id"]
     for name, (owner, team) in {
-        "r1": ("rep:r1", "t1"), "t1": ("team:t1", None), "r3": ("rep:r3", "t2"),
+        "r1": ("rep:r1", "t1"),
+        "t1": ("team:t1", None),
+        "r3": ("rep:r3", "t2"),
         "org": ("org", None),
         "r1_in_t2": ("rep:r1", "t2"),  # r1 helping out in t2: t2's manager reads it
-    }.items():  # fmt: skip
+    }.items():
         answer = await goals.post("/v1/goals", json=goal_body(owner, team), headers=world.admin())
         assert answer.status_code == 201, answer.text
         world.goals[name] = answer.json()["id"]

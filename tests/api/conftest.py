@@ -57,9 +57,10 @@ async def post_events(
         async with httpx.AsyncClient(transport=transport, base_url="http://activity") as client:
             for i in range(0, len(events), 1000):
                 answer = await client.post(
-                    "/v1/events/batch", json={"events": events[i : i + 1000]},
+                    "/v1/events/batch",
+                    json={"events": events[i : i + 1000]},
                     headers=auth(**auth_kwargs),
-                )  # fmt: skip
+                )
                 assert answer.status_code in (200, 201), answer.text
                 last = max(last, *(r["position"] for r in answer.json()["results"]))
         return last
@@ -71,8 +72,9 @@ async def post_events(
 async def goals(scoring_app: FastAPI, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """The goals app in-process, asking the scoring app above for actuals."""
     app = create_goals(
-        goals_settings(), database_url=database_url,
+        goals_settings(),
+        database_url=database_url,
         scoring_transport=httpx.ASGITransport(app=scoring_app),
-    )  # fmt: skip
+    )
     async with running(app, "goals") as client:
         yield client

@@ -144,8 +144,14 @@ def check_funnel(w: World, caller: str, r: httpx.Response) -> None:
 
 
 ALL_REPS = {"r1", "r2", "r3"}
-BOARD = {"manager": {"r1", "r2"}, "manager_t2": {"r3"}, "bi": ALL_REPS, "admin": ALL_REPS,
-         "service": ALL_REPS, "other_admin": {"x1"}}  # fmt: skip
+BOARD = {
+    "manager": {"r1", "r2"},
+    "manager_t2": {"r3"},
+    "bi": ALL_REPS,
+    "admin": ALL_REPS,
+    "service": ALL_REPS,
+    "other_admin": {"x1"},
+}
 
 
 def check_leaderboard(w: World, caller: str, r: httpx.Response) -> None:
@@ -292,7 +298,8 @@ def check_platform_reads_nothing(w: World, caller: str, r: httpx.Response) -> No
     nothing."""
     body = r.json()
     if caller == "platform":
-        assert body.get("items", []) == [] and body.get("events", 0) == 0, body
+        assert body.get("items", []) == [], body
+        assert body.get("events", 0) == 0, body
 
 
 def check_feed(w: World, caller: str, r: httpx.Response) -> None:
@@ -309,7 +316,8 @@ def check_event(w: World, caller: str, r: httpx.Response) -> None:
 
 def check_stream(w: World, caller: str, r: httpx.Response) -> None:
     items = r.json()["items"]
-    assert items and all(i["stream"] == "lead-L1" and i["org_id"] == w.org for i in items)
+    assert items
+    assert all(i["stream"] == "lead-L1" and i["org_id"] == w.org for i in items)
     assert all(who(w, caller).sees(i["rep_id"], i["team_id"]) for i in items)
 
 
@@ -340,13 +348,15 @@ def check_created_connector(w: World, caller: str, r: httpx.Response) -> None:
 def check_appended(w: World, caller: str, r: httpx.Response) -> None:
     body = r.json()
     results = body["results"] if "results" in body else [body]
-    assert len(results) == 1 and results[0]["position"] > 0
+    assert len(results) == 1
+    assert results[0]["position"] > 0
 
 
 def check_new_stream(w: World, caller: str, r: httpx.Response) -> None:
     """The first event of a new stream: its version tells nothing of anyone's stream."""
     body = r.json()
-    assert body["position"] > 0 and body["stream_version"] == 1, body
+    assert body["position"] > 0, body
+    assert body["stream_version"] == 1, body
 
 
 def check_no_body(w: World, caller: str, r: httpx.Response) -> None:
@@ -366,7 +376,8 @@ def check_replay(w: World, caller: str, r: httpx.Response) -> None:
 
 def check_import_started(w: World, caller: str, r: httpx.Response) -> None:
     body = r.json()
-    assert body["org_id"] == who(w, caller).org and body["id"] != w.import_id, body
+    assert body["org_id"] == who(w, caller).org, body
+    assert body["id"] != w.import_id, body
     assert body["stored"] == body["rejected"] == 0, body
 
 
@@ -409,7 +420,8 @@ def check_goals_of_r1(w: World, caller: str, r: httpx.Response) -> None:
 def check_goal(w: World, caller: str, r: httpx.Response) -> None:
     body = r.json()
     goal = body.get("goal", body)
-    assert goal["id"] == w.goals["r1"] and goal["owner"] == "rep:r1"
+    assert goal["id"] == w.goals["r1"]
+    assert goal["owner"] == "rep:r1"
     if "actual" in body:  # progress: r1's two visits (all in t1)
         assert body["actual"] == 2
 
@@ -452,7 +464,8 @@ def check_pace_alerts(w: World, caller: str, r: httpx.Response) -> None:
 
 def check_archived(w: World, caller: str, r: httpx.Response) -> None:
     body = r.json()
-    assert body["archived"] is True and (body["owner"], body["team_id"]) == ("rep:r1", "t1")
+    assert body["archived"] is True
+    assert (body["owner"], body["team_id"]) == ("rep:r1", "t1")
     assert body["updated_by"] == who(w, caller).sub, body
 
 
@@ -460,9 +473,12 @@ def check_split(w: World, caller: str, r: httpx.Response) -> None:
     """r1's goal in weeks: r1's goals in t1 only, summing to the parent's target."""
     body = r.json()
     parent, children = body["parent"], body["children"]
-    assert parent["owner"] == "rep:r1" and children
-    assert all((c["owner"], c["team_id"], c["parent_id"]) == ("rep:r1", "t1", parent["id"])
-               for c in children), children  # fmt: skip
+    assert parent["owner"] == "rep:r1"
+    assert children
+    assert all(
+        (c["owner"], c["team_id"], c["parent_id"]) == ("rep:r1", "t1", parent["id"])
+        for c in children
+    ), children
     assert sum(c["target"] for c in children) == parent["target"]
 
 
@@ -478,7 +494,8 @@ def check_split_onto_r3(w: World, caller: str, r: httpx.Response) -> None:
 def check_reconcile(w: World, caller: str, r: httpx.Response) -> None:
     body = r.json()
     assert (body["goal_id"], body["target"]) == (w.goals["r1"], 10), body
-    assert body["children"] == [] and body["children_target"] == 0, body
+    assert body["children"] == [], body
+    assert body["children_target"] == 0, body
 
 
 def check_calendar(w: World, caller: str, r: httpx.Response) -> None:
@@ -506,9 +523,13 @@ def get(url: str, **params: Any) -> Any:
 
 def appended(w: World, caller: str) -> dict[str, Any]:
     """A call on r1's account W1, dated 2020 (outside every read); rep and team from the token."""
-    return {"event_id": str(uuid.uuid4()), "type": "call.logged",
-            "stream": "account-W1", "occurred_at": PAST,
-            "data": {"connected": False, "duration_seconds": 0}}  # fmt: skip
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": "call.logged",
+        "stream": "account-W1",
+        "occurred_at": PAST,
+        "data": {"connected": False, "duration_seconds": 0},
+    }
 
 
 def for_r1(w: World, caller: str) -> dict[str, Any]:
@@ -517,8 +538,12 @@ def for_r1(w: World, caller: str) -> dict[str, Any]:
     team = {"manager_t2": "t2", "rep_t2": "t2", "other_admin": "tx"}.get(caller, "t1")
     # Another org's admin writes for their own org's rep: an r1 there would show in its reads.
     rep = "x1" if caller == "other_admin" else "r1"
-    return {**appended(w, caller), "stream": f"account-N{uuid.uuid4().hex[:8]}",
-            "rep_id": rep, "team_id": team}  # fmt: skip
+    return {
+        **appended(w, caller),
+        "stream": f"account-N{uuid.uuid4().hex[:8]}",
+        "rep_id": rep,
+        "team_id": team,
+    }
 
 
 async def new_connector(w: World, caller: str) -> Call:
@@ -553,8 +578,9 @@ async def doomed_goal(w: World, caller: str) -> Call:
 
 async def split_goal(w: World, caller: str) -> Call:
     goal_id = await w.new_goal()
-    return Call(f"/v1/goals/{goal_id}/decompose",
-                json={"by": "time", "into": "week", "strategy": "even"})  # fmt: skip
+    return Call(
+        f"/v1/goals/{goal_id}/decompose", json={"by": "time", "into": "week", "strategy": "even"}
+    )
 
 
 async def split_onto_r3(w: World, caller: str) -> Call:
@@ -564,15 +590,18 @@ async def split_onto_r3(w: World, caller: str) -> Call:
         "/v1/goals", json=goal_body("team:t1", None, OLD_MONTH), headers=w.admin()
     )
     assert made.status_code == 201, made.text
-    return Call(f"/v1/goals/{made.json()['id']}/decompose",
-                json={"by": "rep", "reps": ["r1", "r3"], "strategy": "even"})  # fmt: skip
+    return Call(
+        f"/v1/goals/{made.json()['id']}/decompose",
+        json={"by": "rep", "reps": ["r1", "r3"], "strategy": "even"},
+    )
 
 
 async def after_rebuild(w: World, caller: str, r: httpx.Response) -> None:
     """Wait for a rebuild the row asked for: later rows read a settled org."""
     if r.status_code == 202:
-        await rebuild_done(w.clients["scoring"], w.headers[caller],
-                           after_generation=r.json()["generation"])  # fmt: skip
+        await rebuild_done(
+            w.clients["scoring"], w.headers[caller], after_generation=r.json()["generation"]
+        )
 
 
 def webhook(provider: str, body: Any) -> Any:
@@ -588,9 +617,14 @@ def ops(service: str) -> list[Row]:
 
 SPAN = {"from": (DAY - timedelta(days=10)).isoformat(), "to": TODAY.isoformat()}
 KPIS = {"metrics": "visits", "period": "month", **SPAN}
-PLAN = {"owner": "rep:r1", "goal": "revenue", "target": "10000.00", "currency": "EUR",
-        "start": (TODAY + timedelta(days=1)).isoformat(),
-        "end": (TODAY + timedelta(days=30)).isoformat()}  # fmt: skip
+PLAN = {
+    "owner": "rep:r1",
+    "goal": "revenue",
+    "target": "10000.00",
+    "currency": "EUR",
+    "start": (TODAY + timedelta(days=1)).isoformat(),
+    "end": (TODAY + timedelta(days=30)).isoformat(),
+}
 CALENDAR = {"timezone": "UTC", "weekend": [5, 6], "holidays": [], "workdays": []}
 AT = {"at": DAY.isoformat()}
 NOW = object()  # as_of: the moment of the request
@@ -785,9 +819,13 @@ async def world(
 async def test_the_caller_gets_what_the_rules_give(world: World, row: Row, caller: str) -> None:
     call = await row.call(world, caller)
     answer = await world.clients[row.service].request(
-        row.method, call.url, params=call.params, json=call.json, content=call.content,
+        row.method,
+        call.url,
+        params=call.params,
+        json=call.json,
+        content=call.content,
         headers={**world.headers[caller], **call.headers},
-    )  # fmt: skip
+    )
     try:
         want = row.expect[caller]
         assert answer.status_code in allowed(want), (

@@ -35,8 +35,9 @@ class TestTheDefaultLimitIsFourMebibytes:
         self, goals: httpx.AsyncClient, auth: TokenFactory
     ) -> None:
         body = padded_calendar(5 * MiB)
-        answer = await goals.put("/v1/calendar", content=body, headers={
-            **auth(), "content-type": "application/json"})  # fmt: skip
+        answer = await goals.put(
+            "/v1/calendar", content=body, headers={**auth(), "content-type": "application/json"}
+        )
         problem = assert_problem(answer, 413)
         assert len(answer.content) < 2000, problem
 
@@ -44,16 +45,18 @@ class TestTheDefaultLimitIsFourMebibytes:
         self, scoring: httpx.AsyncClient, auth: TokenFactory
     ) -> None:
         body = padded_calendar(5 * MiB)
-        answer = await scoring.put("/v1/settings", content=body, headers={
-            **auth(), "content-type": "application/json"})  # fmt: skip
+        answer = await scoring.put(
+            "/v1/settings", content=body, headers={**auth(), "content-type": "application/json"}
+        )
         assert_problem(answer, 413)
 
     async def test_a_body_sent_without_a_length_is_counted(
         self, goals: httpx.AsyncClient, auth: TokenFactory
     ) -> None:
         chunks = in_chunks(padded_calendar(5 * MiB))
-        answer = await goals.put("/v1/calendar", content=chunks, headers={
-            **auth(), "content-type": "application/json"})  # fmt: skip
+        answer = await goals.put(
+            "/v1/calendar", content=chunks, headers={**auth(), "content-type": "application/json"}
+        )
         assert "content-length" not in answer.request.headers
         assert_problem(answer, 413)
 
@@ -63,20 +66,32 @@ class TestTheLimitIsASetting:
         ("variable", "create", "method", "path"),
         [
             ("GOALS_MAX_BODY_BYTES", lambda: create_goals(goals_settings()), "PUT", "/v1/calendar"),
-            ("SCORING_MAX_BODY_BYTES", lambda: create_scoring(scoring_settings()), "PUT",
-             "/v1/settings"),
+            (
+                "SCORING_MAX_BODY_BYTES",
+                lambda: create_scoring(scoring_settings()),
+                "PUT",
+                "/v1/settings",
+            ),
         ],
-    )  # fmt: skip
+    )
     async def test_a_body_over_the_configured_limit_gets_413(
-        self, monkeypatch: pytest.MonkeyPatch, variable: str, create: Callable[[], FastAPI],
-        method: str, path: str,
-    ) -> None:  # fmt: skip
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        variable: str,
+        create: Callable[[], FastAPI],
+        method: str,
+        path: str,
+    ) -> None:
         monkeypatch.setenv(variable, "1000")
         app = create()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
-            answer = await client.request(method, path, content=padded_calendar(1200),
-                                          headers={"content-type": "application/json"})  # fmt: skip
+            answer = await client.request(
+                method,
+                path,
+                content=padded_calendar(1200),
+                headers={"content-type": "application/json"},
+            )
         problem = assert_problem(answer, 413)
         assert "1000 bytes" in problem["detail"]
 
@@ -96,8 +111,14 @@ class TestErrorsEchoOnlyAnExcerpt:
         self, goals: httpx.AsyncClient, auth: TokenFactory
     ) -> None:
         huge = "Z" * 1_000_000
-        body = {"owner": "org", "metric": "visits", "period": "month", "start": "2026-03-01",
-                "target": 1, huge: huge}  # fmt: skip
+        body = {
+            "owner": "org",
+            "metric": "visits",
+            "period": "month",
+            "start": "2026-03-01",
+            "target": 1,
+            huge: huge,
+        }
         answer = await goals.post("/v1/goals", json=body, headers=auth())
         assert_problem(answer, 422)
         assert len(answer.content) < 5_000

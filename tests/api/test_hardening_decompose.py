@@ -16,10 +16,16 @@ class TestADecompositionByRepIsBounded:
         ("field", "body"),
         [
             ("reps", {"by": "rep", "reps": [f"rep-{i}" for i in range(501)]}),
-            ("weights", {"by": "rep", "strategy": "weights",
-                         "weights": {f"rep-{i}": 1 for i in range(501)}}),
+            (
+                "weights",
+                {
+                    "by": "rep",
+                    "strategy": "weights",
+                    "weights": {f"rep-{i}": 1 for i in range(501)},
+                },
+            ),
         ],
-    )  # fmt: skip
+    )
     async def test_501_reps_answer_422_naming_the_field(
         self, goals: httpx.AsyncClient, auth: TokenFactory, field: str, body: dict[str, object]
     ) -> None:

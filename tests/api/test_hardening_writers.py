@@ -20,13 +20,16 @@ SCORING_WRITES = [
     ("POST", "/v1/scoring/models/train", None),
 ]
 GOALS_WRITES = [
-    ("POST", "/v1/goals",
-     {"owner": "org", "metric": "visits", "period": "month", "start": "2026-03-01", "target": 9}),
+    (
+        "POST",
+        "/v1/goals",
+        {"owner": "org", "metric": "visits", "period": "month", "start": "2026-03-01", "target": 9},
+    ),
     ("PATCH", f"/v1/goals/{GOAL}", {"target": 10}),
     ("DELETE", f"/v1/goals/{GOAL}", None),
     ("POST", f"/v1/goals/{GOAL}/decompose", {"by": "time", "into": "week"}),
     ("PUT", "/v1/calendar", {"timezone": "Europe/Berlin"}),
-]  # fmt: skip
+]
 
 
 async def rows_of(db: asyncpg.Pool, org: str) -> int:
@@ -46,9 +49,13 @@ async def rows_of(db: asyncpg.Pool, org: str) -> int:
 class TestAPlatformTokenWritesNothing:
     @pytest.mark.parametrize("role", ["admin", "service"])
     async def test_every_write_route_of_scoring_and_goals_answers_403(
-        self, role: str, scoring: httpx.AsyncClient, goals: httpx.AsyncClient,
-        auth: TokenFactory, db: asyncpg.Pool,
-    ) -> None:  # fmt: skip
+        self,
+        role: str,
+        scoring: httpx.AsyncClient,
+        goals: httpx.AsyncClient,
+        auth: TokenFactory,
+        db: asyncpg.Pool,
+    ) -> None:
         headers = auth(role, org_id=PLATFORM_ORG, sub="platform-1")
         before = await rows_of(db, PLATFORM_ORG)
         for client, routes in ((scoring, SCORING_WRITES), (goals, GOALS_WRITES)):
@@ -61,9 +68,13 @@ class TestAPlatformTokenWritesNothing:
 
 class TestABiTokenWritesNothing:
     async def test_every_write_route_of_scoring_and_goals_answers_403(
-        self, scoring: httpx.AsyncClient, goals: httpx.AsyncClient, auth: TokenFactory,
-        org: str, db: asyncpg.Pool,
-    ) -> None:  # fmt: skip
+        self,
+        scoring: httpx.AsyncClient,
+        goals: httpx.AsyncClient,
+        auth: TokenFactory,
+        org: str,
+        db: asyncpg.Pool,
+    ) -> None:
         headers = auth("bi", sub="analyst")
         for client, routes in ((scoring, SCORING_WRITES), (goals, GOALS_WRITES)):
             for method, path, body in routes:

@@ -126,9 +126,10 @@ async def deployment(database_url: str) -> AsyncIterator[Deployment]:
         )
         async with scoring_app.router.lifespan_context(scoring_app):
             goals_app = create_goals(
-                GoalsSettings(), database_url=database_url,
+                GoalsSettings(),
+                database_url=database_url,
                 scoring_transport=httpx.ASGITransport(app=scoring_app),
-            )  # fmt: skip
+            )
             async with (
                 goals_app.router.lifespan_context(goals_app),
                 _client(activity_app, "activity") as activity,
@@ -147,10 +148,15 @@ def admin(org: str, key: str, kid: str | None = None) -> dict[str, str]:
 async def post_visits(d: Deployment, headers: dict[str, str], n: int) -> int:
     """`n` visits of rep-anna in June 2026: the last position."""
     events = [
-        make_event("visit.logged", stream=f"lead-L-{i % 5}", rep_id=REP, team_id=TEAM,
-                   occurred_at="2026-06-15T09:00:00+00:00")
+        make_event(
+            "visit.logged",
+            stream=f"lead-L-{i % 5}",
+            rep_id=REP,
+            team_id=TEAM,
+            occurred_at="2026-06-15T09:00:00+00:00",
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
     answer = await d.activity.post("/v1/events/batch", json={"events": events}, headers=headers)
     assert answer.status_code == 201, answer.text
     position: int = answer.json()["results"][-1]["position"]
@@ -161,9 +167,10 @@ async def visits(d: Deployment, headers: dict[str, str], position: int) -> int:
     """The org's 2026 visits once scoring has folded the log up to `position`."""
     await settled(d.scoring, headers, position)
     answer = await d.scoring.get(
-        "/v1/kpis", headers=headers,
+        "/v1/kpis",
+        headers=headers,
         params={"owner": "org", "period": "year", "from": "2026-01-01", "metrics": "visits"},
-    )  # fmt: skip
+    )
     assert answer.status_code == 200, answer.text
     value: int = answer.json()["buckets"][0]["metrics"]["visits"]["value"]
     return value
@@ -172,10 +179,17 @@ async def visits(d: Deployment, headers: dict[str, str], position: int) -> int:
 async def rep_goal(d: Deployment, headers: dict[str, str]) -> str:
     """A June visits goal of rep-anna set by an admin naming no team: goals asks scoring where
     the rep works, with its own service token (201 only if scoring took that token)."""
-    answer = await d.goals.post("/v1/goals", headers=headers, json={
-        "owner": f"rep:{REP}", "metric": "visits", "period": "month", "start": "2026-06-01",
-        "target": 100,
-    })  # fmt: skip
+    answer = await d.goals.post(
+        "/v1/goals",
+        headers=headers,
+        json={
+            "owner": f"rep:{REP}",
+            "metric": "visits",
+            "period": "month",
+            "start": "2026-06-01",
+            "target": 100,
+        },
+    )
     assert answer.status_code == 201, answer.text
     assert answer.json()["team_id"] == TEAM
     goal_id: str = answer.json()["id"]
@@ -223,27 +237,43 @@ class TestEveryTokenWeMintCarriesTheCurrentKid:
             sent.append(request.headers["authorization"].removeprefix("Bearer "))
             path = request.url.path
             if path == "/v1/imports":
-                job = {"state": "done", "rows_read": 0, "stored": 0, "duplicates": 0,
-                       "rejected": 0, "progress": 1.0}  # fmt: skip
+                job = {
+                    "state": "done",
+                    "rows_read": 0,
+                    "stored": 0,
+                    "duplicates": 0,
+                    "rejected": 0,
+                    "progress": 1.0,
+                }
                 return httpx.Response(202, json=job, headers={"location": "/v1/imports/1"})
             if path == "/v1/admin/rebuild":
                 return httpx.Response(
                     202 if request.method == "POST" else 200,
-                    json={"generation": 1 if request.method == "POST" else 2, "state": "done",
-                          "done": 0, "total": 0},
-                )  # fmt: skip
+                    json={
+                        "generation": 1 if request.method == "POST" else 2,
+                        "state": "done",
+                        "done": 0,
+                        "total": 0,
+                    },
+                )
             return httpx.Response(200, json={})
 
         data = tmp_path / "events.ndjson"
         data.write_text("{}\n")
         run_import("http://activity", "acme", data, transport=httpx.MockTransport(server))
         rebuild_org("http://scoring", "acme", show=False, transport=httpx.MockTransport(server))
-        backtest_org("http://scoring", "acme", cutoff="2026-06-01", horizon_days=30,
-                     transport=httpx.MockTransport(server))  # fmt: skip
+        backtest_org(
+            "http://scoring",
+            "acme",
+            cutoff="2026-06-01",
+            horizon_days=30,
+            transport=httpx.MockTransport(server),
+        )
         result = CliRunner().invoke(cli, ["token", "--org", "acme", "--role", "rep", "--sub", "r"])
         assert result.exit_code == 0, result.output
         sent.append(result.output.strip())
-        assert len(sent) == 5 and {kid_of(t) for t in sent} == {"new"}
+        assert len(sent) == 5
+        assert {kid_of(t) for t in sent} == {"new"}
 
     async def test_with_the_secret_gone_the_services_and_the_demo_run_on_the_kid(
         self, env: Env, own_database: str, org: str
@@ -258,8 +288,9 @@ class TestEveryTokenWeMintCarriesTheCurrentKid:
         async with deployment(own_database) as d:
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=d.activity_app),
-                base_url="http://activity", event_hooks={"request": [keep]},
-            ) as demo_client:  # fmt: skip
+                base_url="http://activity",
+                event_hooks={"request": [keep]},
+            ) as demo_client:
                 demo = await run_demo(org=org, scale=0.1, days=3, client=demo_client)
             assert demo.created == demo.posted > 0
             headers = admin(org, NEW, "new")
@@ -268,8 +299,12 @@ class TestEveryTokenWeMintCarriesTheCurrentKid:
             # Scoring's consumer listed the orgs and read the whole feed with its own tokens.
             await settled(d.scoring, headers, head)
             assert await rep_goal(d, headers)  # goals' service token, taken by scoring
-            for token in {*sent, d.consumer_token(org), d.consumer_token(PLATFORM_ORG),
-                          d.goals_token(org)}:  # fmt: skip
+            for token in {
+                *sent,
+                d.consumer_token(org),
+                d.consumer_token(PLATFORM_ORG),
+                d.goals_token(org),
+            }:
                 await verified_without_the_secret(token)
 
 
@@ -290,14 +325,20 @@ async def test_a_full_rotation_keeps_scoring_following_and_goals_asking(
 
     # 2. The new key added and made current; the secret changed; cursors get a key of their
     #    own, the old secret still listed so the cursors sealed with it open.
-    env(secret=SECRET_2, keys={"old": OLD, "new": NEW}, kid="new",
-        cursor_keys=[CURSOR_KEY, JWT_SECRET])  # fmt: skip
+    env(
+        secret=SECRET_2,
+        keys={"old": OLD, "new": NEW},
+        kid="new",
+        cursor_keys=[CURSOR_KEY, JWT_SECRET],
+    )
     new_admin = admin(org, NEW, "new")
     async with deployment(own_database) as d:
         assert decode_cursor(before, org) == first  # scoring's cursor from before opens
-        answer = await d.activity.get("/v1/events", params={"after": page["next"]},
-                                      headers=old_admin)  # fmt: skip
-        assert answer.status_code == 200 and answer.json()["items"] == []  # a client's too
+        answer = await d.activity.get(
+            "/v1/events", params={"after": page["next"]}, headers=old_admin
+        )
+        assert answer.status_code == 200
+        assert answer.json()["items"] == []
         # The old key's tokens still verify; a kid-less one of the old secret no longer does.
         kidless = admin(org, JWT_SECRET)
         assert (await d.activity.get("/v1/events", headers=kidless)).status_code == 401
@@ -313,8 +354,9 @@ async def test_a_full_rotation_keeps_scoring_following_and_goals_asking(
     env(secret=None, keys={"new": NEW}, kid="new", cursor_keys=[CURSOR_KEY])
     async with deployment(own_database) as d:
         assert (await d.activity.get("/v1/events", headers=old_admin)).status_code == 401
-        answer = await d.activity.get("/v1/events", params={"after": page["next"]},
-                                      headers=new_admin)  # fmt: skip
+        answer = await d.activity.get(
+            "/v1/events", params={"after": page["next"]}, headers=new_admin
+        )
         assert answer.status_code == 422  # a cursor of the dropped key: refused, as a forged one
         third = await post_visits(d, new_admin, 10)
         assert await visits(d, new_admin, third) == 80

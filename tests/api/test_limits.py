@@ -25,9 +25,12 @@ async def activity(activity_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.mark.parametrize(
     ("service", "path", "param"),
-    [("activity", "/v1/events", "types"), ("scoring", "/v1/kpis", "metrics"),
-     ("goals", "/v1/goals", "cursor")],
-)  # fmt: skip
+    [
+        ("activity", "/v1/events", "types"),
+        ("scoring", "/v1/kpis", "metrics"),
+        ("goals", "/v1/goals", "cursor"),
+    ],
+)
 async def test_a_query_string_over_the_limit_is_414(
     activity: httpx.AsyncClient,
     scoring: httpx.AsyncClient,

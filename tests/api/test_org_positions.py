@@ -29,9 +29,12 @@ async def activity(activity_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 def visit(i: int) -> dict[str, Any]:
     return make_event(
-        "visit.logged", stream=f"lead-{i % 5}", rep_id="rep-anna", team_id=TEAM,
+        "visit.logged",
+        stream=f"lead-{i % 5}",
+        rep_id="rep-anna",
+        team_id=TEAM,
         occurred_at="2026-06-15T09:00:00+00:00",
-    )  # fmt: skip
+    )
 
 
 async def read_feed(
@@ -92,8 +95,7 @@ async def test_two_orgs_appending_interleaved_each_number_their_own_log_from_one
         some = feed[n // 2]
         by_id = await activity.get(f"/v1/events/{some['event_id']}", headers=headers)
         assert by_id.json()["position"] == some["position"]
-        stream = await activity.get("/v1/streams/lead-0", headers=headers,
-                                    params={"limit": 1000})  # fmt: skip
+        stream = await activity.get("/v1/streams/lead-0", headers=headers, params={"limit": 1000})
         assert stream.status_code == 200, stream.text
         assert {e["position"] for e in stream.json()["items"]} <= set(range(1, n + 1))
 
@@ -122,9 +124,10 @@ async def test_the_feed_and_scorings_up_to_agree_per_org(
         assert [e["position"] for e in feed] == list(range(1, counts[o] + 1))
         await settled(scoring, headers, counts[o])
         answer = await scoring.get(
-            "/v1/kpis", headers=headers,
+            "/v1/kpis",
+            headers=headers,
             params={"owner": "org", "period": "year", "from": "2026-01-01", "metrics": "visits"},
-        )  # fmt: skip
+        )
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert body["up_to"]["position"] == feed[-1]["position"] == counts[o]

@@ -50,8 +50,10 @@ class TestPaging:
             calls = await activity.page(types=["call.logged"])
             everything = await activity.page()
             after_all = await activity.page(everything.next)
-        assert calls.items == [] and len(everything.items) == 3
-        assert after_all.items == [] and after_all.next == everything.next
+        assert calls.items == []
+        assert len(everything.items) == 3
+        assert after_all.items == []
+        assert after_all.next == everything.next
 
     async def test_about_keeps_the_events_about_the_entities(self, app, auth, org):
         await append(app, auth, 14)  # streams lead-0 … lead-8, lead-0 … lead-4 again
@@ -65,7 +67,8 @@ class TestPaging:
                 await activity.raw_page(about=["lead:3", "opportunity:1"])
         streams = [e["stream"] for e in raw["items"] + rest["items"]]
         assert streams == ["lead-3", "lead-5", "lead-3"]
-        assert raw["has_more"] and not rest["has_more"]
+        assert raw["has_more"]
+        assert not rest["has_more"]
         assert [e.stream for e in typed.items] == ["lead-0", "lead-0"]
 
 
@@ -97,7 +100,8 @@ class TestTail:
 
         async with client_for(app, org, transport=httpx.MockTransport(flaky)) as activity:
             page = await asyncio.wait_for(anext(activity.tail(max_backoff=0.1)), timeout=10)
-        assert failures == 2 and [str(e.event_id) for e in page.items] == expected
+        assert failures == 2
+        assert [str(e.event_id) for e in page.items] == expected
 
 
 class TestErrors:

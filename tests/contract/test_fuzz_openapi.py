@@ -121,16 +121,23 @@ async def world(base_url: str) -> AsyncIterator[World]:
     async with (
         scratch_database(base_url, "fuzz") as url,
         _started(create_activity(activity_settings(), database_url=url)) as activity,
-        _started(create_scoring(
-            scoring_settings(), database_url=url,
-            activity_transport=httpx.ASGITransport(app=activity),
-        )) as scoring_app,
+        _started(
+            create_scoring(
+                scoring_settings(),
+                database_url=url,
+                activity_transport=httpx.ASGITransport(app=activity),
+            )
+        ) as scoring_app,
         running(scoring_app, "scoring") as scoring,
-        running(create_goals(
-            goals_settings(), database_url=url,
-            scoring_transport=httpx.ASGITransport(app=scoring_app),
-        ), "goals") as goals,
-    ):  # fmt: skip
+        running(
+            create_goals(
+                goals_settings(),
+                database_url=url,
+                scoring_transport=httpx.ASGITransport(app=scoring_app),
+            ),
+            "goals",
+        ) as goals,
+    ):
         w = await seed(activity, scoring, goals)
         yield w
         await w.clients["activity"].aclose()
@@ -155,9 +162,12 @@ async def _send(
     elif kwargs.get("data") is not None:
         content = kwargs["data"]
     request = client.build_request(
-        kwargs["method"], kwargs["url"], params=kwargs.get("params") or None,
-        headers=kwargs.get("headers"), content=content,
-    )  # fmt: skip
+        kwargs["method"],
+        kwargs["url"],
+        params=kwargs.get("params") or None,
+        headers=kwargs.get("headers"),
+        content=content,
+    )
     if sign is not None:
         sign(request)
     return await client.send(request)
@@ -165,13 +175,17 @@ async def _send(
 
 def known_ids(w: World) -> dict[str, str]:
     """Path parameters naming seeded objects, so by-id reads get past the 404 too."""
-    return {"event_id": w.event_id, "stream": "lead-L1", "connector_id": w.connector_id,
-            "goal_id": w.goals["r1"], "id": "lead-L1", "rep": "r1"}  # fmt: skip
+    return {
+        "event_id": w.event_id,
+        "stream": "lead-L1",
+        "connector_id": w.connector_id,
+        "goal_id": w.goals["r1"],
+        "id": "lead-L1",
+        "rep": "r1",
+    }
 
 
-def _strategies(
-    operation: Any, headers: dict[str, str], known: dict[str, str]
-) -> list[Any]:  # fmt: skip
+def _strategies(operation: Any, headers: dict[str, str], known: dict[str, str]) -> list[Any]:
     """Cases valid by the schema (positive) or not (negative); by-id operations also get the
     seeded ids, except a DELETE (the next operations read those objects)."""
     names = {p.name for p in operation.path_parameters}
@@ -186,18 +200,27 @@ def _strategies(
 
 
 def _fuzz(
-    operation: Any, client: httpx.AsyncClient, headers: dict[str, str], loop: Any,
-    strategies: list[Any], examples: int = MAX_EXAMPLES, sign: Signer | None = None,
-) -> list[int]:  # fmt: skip
+    operation: Any,
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    loop: Any,
+    strategies: list[Any],
+    examples: int = MAX_EXAMPLES,
+    sign: Signer | None = None,
+) -> list[int]:
     """Run in a worker thread: Hypothesis draws, the suite's loop sends (signed by `sign`).
     Returns the statuses answered."""
     statuses: list[int] = []
 
     @settings(
-        max_examples=examples, derandomize=True, database=None, deadline=None,
-        suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
         print_blob=False,
-    )  # fmt: skip
+    )
     @given(case=st.one_of(strategies))
     def run(case: Any) -> None:
         kwargs = case.as_transport_kwargs(base_url=str(client.base_url), headers=headers)
@@ -246,10 +269,13 @@ HOOK_T0 = 1764584400000  # 2025-12-01, ms: HubSpot's `occurredAt`
 HOOK_STAGES = {
     "hubspot": {"appointmentscheduled": "qualification", "closedwon": "won", "closedlost": "lost"},
     "pipedrive": {"1": "qualification", "2": "proposal", "3": "won", "4": "lost"},
-    "salesforce": {"Prospecting": "qualification", "Proposal/Price Quote": "proposal",
-                   "Closed Won": "won"},
+    "salesforce": {
+        "Prospecting": "qualification",
+        "Proposal/Price Quote": "proposal",
+        "Closed Won": "won",
+    },
     "generic": {"Angebot": "proposal"},
-}  # fmt: skip
+}
 CURRENCIES = ["EUR", "JPY", "KWD", "BHD", "CLF", "USD", "XYZ"]
 
 
@@ -265,12 +291,16 @@ class Hooks:
 async def hooks(world: World) -> Hooks:
     """Its own org: the admin fuzzing above may rotate or delete the seeded org's connectors."""
     org = f"org-{uuid.uuid4().hex[:10]}"
-    admin = {"Authorization": "Bearer " + issue_token(JWT_SECRET, org=org, role="admin",
-                                                      sub="boss")}  # fmt: skip
+    admin = {
+        "Authorization": "Bearer " + issue_token(JWT_SECRET, org=org, role="admin", sub="boss")
+    }
     secrets = {}
     for provider, stages in HOOK_STAGES.items():
-        body = {**connector_body(provider), "stages": stages,
-                "owners": {"*": {"rep_id": "r-hook", "team_id": "t-hook"}}}  # fmt: skip
+        body = {
+            **connector_body(provider),
+            "stages": stages,
+            "owners": {"*": {"rep_id": "r-hook", "team_id": "t-hook"}},
+        }
         answer = await world.clients["activity"].post("/v1/connectors", json=body, headers=admin)
         assert answer.status_code == 201, answer.text
         secrets[provider] = body["secret"]
@@ -301,8 +331,12 @@ def _signer(provider: str, secret: str) -> Signer:
         request.headers["webhook-timestamp"] = str(int(now.timestamp()))
         request.headers["webhook-signature"] = Webhook(secret).sign(msg_id, now, request.content)
 
-    signers: dict[str, Signer] = {"hubspot": hubspot, "pipedrive": pipedrive,
-                                  "salesforce": salesforce, "generic": generic}  # fmt: skip
+    signers: dict[str, Signer] = {
+        "hubspot": hubspot,
+        "pipedrive": pipedrive,
+        "salesforce": salesforce,
+        "generic": generic,
+    }
     return signers[provider]
 
 
@@ -312,53 +346,98 @@ _AMOUNTS = st.one_of(
     st.decimals(min_value=0, max_value=10**6, places=3),
     st.decimals(min_value=-10, max_value=10**16, allow_nan=False, allow_infinity=False),
 ).map(lambda d: format(Decimal(d), "f"))
-_TIMES = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2026, 12, 1),
-                      timezones=st.just(UTC)).map(lambda d: d.isoformat().replace("+00:00", "Z"))  # fmt: skip
+_TIMES = st.datetimes(
+    min_value=datetime(2025, 1, 1), max_value=datetime(2026, 12, 1), timezones=st.just(UTC)
+).map(lambda d: d.isoformat().replace("+00:00", "Z"))
 _ANY = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8))
 
 
 def _hubspot_bodies() -> st.SearchStrategy[Any]:
-    value = st.one_of(st.sampled_from([*HOOK_STAGES["hubspot"], "presentationscheduled", "42"]),
-                      _AMOUNTS, st.text(max_size=8))  # fmt: skip
+    value = st.one_of(
+        st.sampled_from([*HOOK_STAGES["hubspot"], "presentationscheduled", "42"]),
+        _AMOUNTS,
+        st.text(max_size=8),
+    )
     event = st.fixed_dictionaries(
-        {"eventId": st.integers(1, 10**9), "subscriptionId": st.just(2171),
-         "portalId": st.just(62515), "appId": st.just(54321),
-         "occurredAt": st.integers(HOOK_T0, HOOK_T0 + 10**10), "attemptNumber": st.integers(0, 9),
-         "subscriptionType": st.sampled_from(["deal.creation", "deal.propertyChange",
-                                              "deal.deletion", "contact.creation"]),
-         "objectId": st.integers(1, 4), "changeSource": st.just("CRM")},
-        optional={"propertyName": st.sampled_from(["dealstage", "amount", "hubspot_owner_id",
-                                                   "dealname"]),
-                  "propertyValue": value},
-    )  # fmt: skip
+        {
+            "eventId": st.integers(1, 10**9),
+            "subscriptionId": st.just(2171),
+            "portalId": st.just(62515),
+            "appId": st.just(54321),
+            "occurredAt": st.integers(HOOK_T0, HOOK_T0 + 10**10),
+            "attemptNumber": st.integers(0, 9),
+            "subscriptionType": st.sampled_from(
+                ["deal.creation", "deal.propertyChange", "deal.deletion", "contact.creation"]
+            ),
+            "objectId": st.integers(1, 4),
+            "changeSource": st.just("CRM"),
+        },
+        optional={
+            "propertyName": st.sampled_from(
+                ["dealstage", "amount", "hubspot_owner_id", "dealname"]
+            ),
+            "propertyValue": value,
+        },
+    )
     return st.lists(event, min_size=1, max_size=6)
 
 
 def _pipedrive_bodies() -> st.SearchStrategy[Any]:
     deal = st.fixed_dictionaries(
-        {"id": st.integers(1, 4), "title": st.text(max_size=8), "owner_id": st.integers(1, 9),
-         "org_id": st.one_of(st.none(), st.integers(1, 9)), "stage_id": st.integers(1, 5),
-         "value": st.one_of(st.none(), st.integers(0, 10**7), _AMOUNTS,
-                            st.floats(0, 10**7, allow_nan=False)),
-         "currency": st.one_of(st.none(), st.sampled_from(CURRENCIES)),
-         "status": st.sampled_from(["open", "won", "lost", "deleted"]),
-         "lost_reason": st.one_of(st.none(), st.sampled_from(["Price", "no budget"]),
-                                  st.text(max_size=8)),
-         "add_time": _TIMES, "update_time": _TIMES,
-         "won_time": st.one_of(st.none(), _TIMES), "lost_time": st.one_of(st.none(), _TIMES)},
-    )  # fmt: skip
+        {
+            "id": st.integers(1, 4),
+            "title": st.text(max_size=8),
+            "owner_id": st.integers(1, 9),
+            "org_id": st.one_of(st.none(), st.integers(1, 9)),
+            "stage_id": st.integers(1, 5),
+            "value": st.one_of(
+                st.none(), st.integers(0, 10**7), _AMOUNTS, st.floats(0, 10**7, allow_nan=False)
+            ),
+            "currency": st.one_of(st.none(), st.sampled_from(CURRENCIES)),
+            "status": st.sampled_from(["open", "won", "lost", "deleted"]),
+            "lost_reason": st.one_of(
+                st.none(), st.sampled_from(["Price", "no budget"]), st.text(max_size=8)
+            ),
+            "add_time": _TIMES,
+            "update_time": _TIMES,
+            "won_time": st.one_of(st.none(), _TIMES),
+            "lost_time": st.one_of(st.none(), _TIMES),
+        },
+    )
     previous = st.fixed_dictionaries(
-        {}, optional={"stage_id": st.integers(1, 5), "value": st.integers(0, 10**6),
-                      "currency": st.sampled_from(CURRENCIES),
-                      "status": st.sampled_from(["open", "won", "lost"])},
-    )  # fmt: skip
+        {},
+        optional={
+            "stage_id": st.integers(1, 5),
+            "value": st.integers(0, 10**6),
+            "currency": st.sampled_from(CURRENCIES),
+            "status": st.sampled_from(["open", "won", "lost"]),
+        },
+    )
 
-    def delivery(action: str, data: dict[str, Any], before: dict[str, Any], at: str,
-                 delivery_id: uuid.UUID, entity: str, extra: Any) -> dict[str, Any]:  # fmt: skip
-        meta = {"action": action, "entity": entity, "entity_id": str(data["id"]),
-                "id": str(delivery_id), "timestamp": at, "company_id": "7741", "user_id": "15",
-                "version": "2.0", "webhook_id": "4411", "attempt": 1, "change_source": "app",
-                "is_bulk_edit": False, "extra": extra}  # fmt: skip
+    def delivery(
+        action: str,
+        data: dict[str, Any],
+        before: dict[str, Any],
+        at: str,
+        delivery_id: uuid.UUID,
+        entity: str,
+        extra: Any,
+    ) -> dict[str, Any]:
+        meta = {
+            "action": action,
+            "entity": entity,
+            "entity_id": str(data["id"]),
+            "id": str(delivery_id),
+            "timestamp": at,
+            "company_id": "7741",
+            "user_id": "15",
+            "version": "2.0",
+            "webhook_id": "4411",
+            "attempt": 1,
+            "change_source": "app",
+            "is_bulk_edit": False,
+            "extra": extra,
+        }
         if action == "delete":
             return {"meta": meta, "data": None, "previous": data}
         return {"meta": meta, "data": data, "previous": None if action == "create" else before}
@@ -377,13 +456,16 @@ def _pipedrive_bodies() -> st.SearchStrategy[Any]:
 
 def _salesforce_bodies() -> st.SearchStrategy[Any]:
     fields = st.fixed_dictionaries(
-        {"Id": st.sampled_from(["0065g00000XyZabAAB", "0065g00000XyZabAAC"]),
-         "Amount": st.one_of(st.none(), _AMOUNTS),
-         "CurrencyIsoCode": st.sampled_from(CURRENCIES),
-         "StageName": st.sampled_from([*HOOK_STAGES["salesforce"], "Closed Lost", "Unmapped"]),
-         "IsClosed": st.sampled_from(["true", "false"]), "IsWon": st.sampled_from(["true", "false"]),
-         "SystemModstamp": _TIMES},
-    )  # fmt: skip
+        {
+            "Id": st.sampled_from(["0065g00000XyZabAAB", "0065g00000XyZabAAC"]),
+            "Amount": st.one_of(st.none(), _AMOUNTS),
+            "CurrencyIsoCode": st.sampled_from(CURRENCIES),
+            "StageName": st.sampled_from([*HOOK_STAGES["salesforce"], "Closed Lost", "Unmapped"]),
+            "IsClosed": st.sampled_from(["true", "false"]),
+            "IsWon": st.sampled_from(["true", "false"]),
+            "SystemModstamp": _TIMES,
+        },
+    )
     one = st.builds(lambda n, f: notification(f"04l{n}", **f), st.integers(1, 10**6), fields)
     return st.lists(one, min_size=1, max_size=4).map(lambda ns: envelope(*ns, org_id=ORG_ID))
 
@@ -399,13 +481,22 @@ def _generic_bodies() -> st.SearchStrategy[Any]:
             out["owner"] = "u-7"
         return out
 
-    one = st.builds(event, st.sampled_from(list(EXAMPLES.values())), _AMOUNTS,
-                    st.sampled_from(CURRENCIES), st.booleans())  # fmt: skip
+    one = st.builds(
+        event,
+        st.sampled_from(list(EXAMPLES.values())),
+        _AMOUNTS,
+        st.sampled_from(CURRENCIES),
+        st.booleans(),
+    )
     return st.one_of(one, st.lists(one, min_size=1, max_size=4))
 
 
-PROVIDER_BODIES = {"hubspot": _hubspot_bodies, "pipedrive": _pipedrive_bodies,
-                   "salesforce": _salesforce_bodies, "generic": _generic_bodies}  # fmt: skip
+PROVIDER_BODIES = {
+    "hubspot": _hubspot_bodies,
+    "pipedrive": _pipedrive_bodies,
+    "salesforce": _salesforce_bodies,
+    "generic": _generic_bodies,
+}
 
 
 @pytest.mark.parametrize(("service", "method", "path"), _operations(webhooks=True))
@@ -425,10 +516,12 @@ async def test_a_signed_delivery_keeps_its_contract(
     strategies = [
         shaped,
         shaped,  # twice: half the cases are deliveries shaped like the provider's
-        *(operation.as_strategy(generation_mode=mode, path_parameters=ids)
-          for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)),
+        *(
+            operation.as_strategy(generation_mode=mode, path_parameters=ids)
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+        ),
         operation.as_strategy(),  # another org, another token: 404 or 401
-    ]  # fmt: skip
+    ]
     loop = asyncio.get_running_loop()
     sign = _signer(provider, hooks.secrets[provider])
     statuses = await asyncio.to_thread(

@@ -50,9 +50,10 @@ async def activity_app(database_url: str) -> AsyncIterator[FastAPI]:
 @pytest.fixture(scope="module")
 async def scoring_app(activity_app: FastAPI, database_url: str) -> AsyncIterator[FastAPI]:
     app = create_scoring(
-        scoring_settings(), database_url=database_url,
+        scoring_settings(),
+        database_url=database_url,
         activity_transport=httpx.ASGITransport(app=activity_app),
-    )  # fmt: skip
+    )
     async with app.router.lifespan_context(app):
         yield app
 
@@ -73,14 +74,33 @@ def client(
 
 
 def ev(event_type: str, stream: str, day: str, rep: str, data: dict[str, Any]) -> dict[str, Any]:
-    return make_event(event_type, stream=stream, occurred_at=f"{day}T10:00:00+00:00",
-                      rep_id=rep, team_id="team-north", data=data)  # fmt: skip
+    return make_event(
+        event_type,
+        stream=stream,
+        occurred_at=f"{day}T10:00:00+00:00",
+        rep_id=rep,
+        team_id="team-north",
+        data=data,
+    )
 
 
-def opened(deal: str, day: str, rep: str, amount: str, currency: str, line: str, account: str,
-           lead: str | None = None) -> dict[str, Any]:  # fmt: skip
-    data = {"amount": amount, "currency": currency, "product_line": line, "account_id": account,
-            "stage": "qualification"}  # fmt: skip
+def opened(
+    deal: str,
+    day: str,
+    rep: str,
+    amount: str,
+    currency: str,
+    line: str,
+    account: str,
+    lead: str | None = None,
+) -> dict[str, Any]:
+    data = {
+        "amount": amount,
+        "currency": currency,
+        "product_line": line,
+        "account_id": account,
+        "stage": "qualification",
+    }
     if lead:
         data["lead_id"] = lead
     return ev("deal.opened", f"deal-{deal}", day, rep, data)
@@ -91,13 +111,19 @@ def won(deal: str, day: str, rep: str, amount: str, currency: str = "EUR") -> di
 
 
 def visit(day: str, rep: str) -> dict[str, Any]:
-    return ev("visit.logged", "account-acc-1", day, rep,
-              {"mode": "onsite", "effective": True, "duration_minutes": 30})  # fmt: skip
+    return ev(
+        "visit.logged",
+        "account-acc-1",
+        day,
+        rep,
+        {"mode": "onsite", "effective": True, "duration_minutes": 30},
+    )
 
 
 def call(day: str, rep: str, connected: bool) -> dict[str, Any]:
-    return ev("call.logged", "account-acc-2", day, rep,
-              {"connected": connected, "duration_seconds": 120})  # fmt: skip
+    return ev(
+        "call.logged", "account-acc-2", day, rep, {"connected": connected, "duration_seconds": 120}
+    )
 
 
 def events() -> list[dict[str, Any]]:
@@ -108,9 +134,18 @@ def events() -> list[dict[str, Any]]:
     2 calls (1 connected). August: 3,000.00 EUR (D-4, mixers, rep-ben), 1 visit. June: nothing.
     """
     return [
-        ev("lead.created", "lead-L-1", "2026-07-01", "rep-anna",
-           {"name": "Bäckerei Schmidt GmbH", "channel": "referral", "estimated_value": "10000.00",
-            "currency": "EUR"}),
+        ev(
+            "lead.created",
+            "lead-L-1",
+            "2026-07-01",
+            "rep-anna",
+            {
+                "name": "Bäckerei Schmidt GmbH",
+                "channel": "referral",
+                "estimated_value": "10000.00",
+                "currency": "EUR",
+            },
+        ),
         ev("account.tier_changed", "account-acc-1", "2026-07-01", "rep-anna", {"tier": "A"}),
         opened("D-1", "2026-07-03", "rep-anna", "10000.00", "EUR", "ovens", "acc-1", lead="L-1"),
         opened("D-2", "2026-07-05", "rep-ben", "8000.00", "EUR", "mixers", "acc-2"),
@@ -127,7 +162,7 @@ def events() -> list[dict[str, Any]]:
         visit("2026-08-02", "rep-ben"),
         opened("D-4", "2026-08-03", "rep-ben", "3000.00", "EUR", "mixers", "acc-4"),
         won("D-4", "2026-08-04", "rep-ben", "3000.00"),
-    ]  # fmt: skip
+    ]
 
 
 @dataclass
@@ -155,8 +190,14 @@ async def posted(activity_app: FastAPI, scoring_app: FastAPI) -> Posted:
     deadline = asyncio.get_running_loop().time() + 20
     async with client(scoring_app) as scoring:
         while True:
-            report = await scoring.kpis(org, owner="org", period="year", first=date(2026, 1, 1),
-                                        last=date(2026, 12, 31), metrics=["visits"])  # fmt: skip
+            report = await scoring.kpis(
+                org,
+                owner="org",
+                period="year",
+                first=date(2026, 1, 1),
+                last=date(2026, 12, 31),
+                metrics=["visits"],
+            )
             if report.up_to.position >= last:
                 break
             assert asyncio.get_running_loop().time() < deadline, (
@@ -175,7 +216,8 @@ def money(report: KpiReport, metric: str = "revenue_won") -> list[Decimal]:
     out = []
     for bucket in report.buckets:
         value = bucket.metrics[metric]
-        assert isinstance(value.value, str) and value.currency == report.currency, value
+        assert isinstance(value.value, str), value
+        assert value.currency == report.currency, value
         out.append(Decimal(value.value))
     return out
 
@@ -189,21 +231,43 @@ class TestKpis:
     ) -> None:
         async with client(scoring_app) as scoring:
             report = await scoring.kpis(
-                posted.org, owner="org", period="month", first=SUMMER[0], last=SUMMER[1],
-                metrics=["revenue_won", "deals_won", "deals_lost", "visits", "calls",
-                         "connected_calls", "win_rate", "deals_opened"],
-            )  # fmt: skip
+                posted.org,
+                owner="org",
+                period="month",
+                first=SUMMER[0],
+                last=SUMMER[1],
+                metrics=[
+                    "revenue_won",
+                    "deals_won",
+                    "deals_lost",
+                    "visits",
+                    "calls",
+                    "connected_calls",
+                    "win_rate",
+                    "deals_opened",
+                ],
+            )
         assert isinstance(report, KpiReport)
-        assert (report.owner, report.period, report.from_, report.to) == ("org", "month",
-                                                                          *SUMMER)  # fmt: skip
+        assert (report.owner, report.period, report.from_, report.to) == ("org", "month", *SUMMER)
         assert (report.timezone, report.currency, report.as_of) == ("UTC", "EUR", None)
-        assert report.up_to.position >= posted.last and report.up_to.recorded_at is not None
+        assert report.up_to.position >= posted.last
+        assert report.up_to.recorded_at is not None
         assert [(b.start, b.end) for b in report.buckets] == [
-            (date(2026, 6, 1), date(2026, 6, 30)), JULY, (date(2026, 8, 1), date(2026, 8, 31)),
-        ]  # fmt: skip
+            (date(2026, 6, 1), date(2026, 6, 30)),
+            JULY,
+            (date(2026, 8, 1), date(2026, 8, 31)),
+        ]
         june, july, august = (b.metrics for b in report.buckets)
-        assert set(july) == {"revenue_won", "deals_won", "deals_lost", "visits", "calls",
-                             "connected_calls", "win_rate", "deals_opened"}  # fmt: skip
+        assert set(july) == {
+            "revenue_won",
+            "deals_won",
+            "deals_lost",
+            "visits",
+            "calls",
+            "connected_calls",
+            "win_rate",
+            "deals_opened",
+        }
         # Money: a decimal string in the reporting currency (the USD win is not in EUR).
         assert (july["revenue_won"].value, july["revenue_won"].currency) == ("14500.00", "EUR")
         assert money(report) == [Decimal(0), Decimal("14500.00"), Decimal("3000.00")]
@@ -223,9 +287,13 @@ class TestKpis:
     async def test_days_of_one_rep(self, scoring_app: FastAPI, posted: Posted) -> None:
         async with client(scoring_app) as scoring:
             report = await scoring.kpis(
-                posted.org, owner="rep:rep-anna", period="day", first=date(2026, 7, 9),
-                last=date(2026, 7, 11), metrics=["revenue_won", "visits"],
-            )  # fmt: skip
+                posted.org,
+                owner="rep:rep-anna",
+                period="day",
+                first=date(2026, 7, 9),
+                last=date(2026, 7, 11),
+                metrics=["revenue_won", "visits"],
+            )
         assert report.owner == "rep:rep-anna"
         assert [b.start for b in report.buckets] == [date(2026, 7, d) for d in (9, 10, 11)]
         assert [b.start == b.end for b in report.buckets] == [True] * 3
@@ -235,10 +303,16 @@ class TestKpis:
     async def test_a_team_adds_up_its_reps(self, scoring_app: FastAPI, posted: Posted) -> None:
         async with client(scoring_app) as scoring:
             team, anna, ben = [
-                await scoring.kpis(posted.org, owner=owner, period="month", first=JULY[0],
-                                   last=JULY[1], metrics=["revenue_won"])
+                await scoring.kpis(
+                    posted.org,
+                    owner=owner,
+                    period="month",
+                    first=JULY[0],
+                    last=JULY[1],
+                    metrics=["revenue_won"],
+                )
                 for owner in ("team:team-north", "rep:rep-anna", "rep:rep-ben")
-            ]  # fmt: skip
+            ]
         assert money(team) == [Decimal("14500.00")]
         assert money(anna) == [Decimal("12500.00")]
         assert money(ben) == [Decimal("2000.00")]
@@ -247,14 +321,21 @@ class TestKpis:
 class TestPassThrough:
     async def july(self, scoring_app: FastAPI, org: str, **kwargs: Any) -> KpiReport:
         async with client(scoring_app) as scoring:
-            return await scoring.kpis(org, owner="org", period="month", first=JULY[0],
-                                      last=JULY[1], metrics=["revenue_won", "deals_won"],
-                                      **kwargs)  # fmt: skip
+            return await scoring.kpis(
+                org,
+                owner="org",
+                period="month",
+                first=JULY[0],
+                last=JULY[1],
+                metrics=["revenue_won", "deals_won"],
+                **kwargs,
+            )
 
     async def test_product_line(self, scoring_app: FastAPI, posted: Posted) -> None:
         ovens = await self.july(scoring_app, posted.org, product_line="ovens")
         mixers = await self.july(scoring_app, posted.org, product_line="mixers")
-        assert ovens.filters.product_line == "ovens" and ovens.filters.tier is None
+        assert ovens.filters.product_line == "ovens"
+        assert ovens.filters.tier is None
         assert money(ovens) == [Decimal("12500.00")]
         assert values(ovens, "deals_won") == [2]  # D-1, and D-3 (in USD)
         assert money(mixers) == [Decimal("2000.00")]
@@ -271,15 +352,18 @@ class TestPassThrough:
     async def test_currency(self, scoring_app: FastAPI, posted: Posted) -> None:
         usd = await self.july(scoring_app, posted.org, currency="USD")
         assert usd.currency == "USD"
-        assert (usd.buckets[0].metrics["revenue_won"].value,
-                usd.buckets[0].metrics["revenue_won"].currency) == ("5000.00", "USD")  # fmt: skip
+        assert (
+            usd.buckets[0].metrics["revenue_won"].value,
+            usd.buckets[0].metrics["revenue_won"].currency,
+        ) == ("5000.00", "USD")
 
     async def test_as_of_with_an_offset(self, scoring_app: FastAPI, posted: Posted) -> None:
         """An offset's `+` must reach scoring as a `+`, not as a space."""
         berlin = timezone(timedelta(hours=2))
         earlier = await self.july(scoring_app, posted.org, as_of=posted.before.astimezone(berlin))
         later = await self.july(scoring_app, posted.org, as_of=posted.after.astimezone(berlin))
-        assert earlier.as_of == posted.before and later.as_of == posted.after
+        assert earlier.as_of == posted.before
+        assert later.as_of == posted.after
         assert money(earlier) == [Decimal("0.00")]
         assert money(later) == [Decimal("14500.00")]
 
@@ -297,20 +381,31 @@ class TestPassThrough:
             seen.append(request)
             return httpx.Response(503, json={"title": "down"})
 
-        async with ScoringClient("http://scoring", tokens,
-                                 transport=httpx.MockTransport(answer)) as scoring:  # fmt: skip
+        async with ScoringClient(
+            "http://scoring", tokens, transport=httpx.MockTransport(answer)
+        ) as scoring:
             with pytest.raises(UpstreamUnavailable):
-                await scoring.kpis("acme", owner="team:north", period="day", first=JULY[0],
-                                   last=JULY[1], metrics=["revenue_won", "weighted_pipeline"],
-                                   tier="A")  # fmt: skip
+                await scoring.kpis(
+                    "acme",
+                    owner="team:north",
+                    period="day",
+                    first=JULY[0],
+                    last=JULY[1],
+                    metrics=["revenue_won", "weighted_pipeline"],
+                    tier="A",
+                )
         (request,) = seen
         assert asked == ["acme"]
         assert request.headers["authorization"] == "Bearer token-of-acme"
         assert (request.method, request.url.path) == ("GET", "/v1/kpis")
         assert dict(request.url.params) == {
-            "owner": "team:north", "period": "day", "from": "2026-07-01", "to": "2026-07-31",
-            "metrics": "revenue_won,weighted_pipeline", "tier": "A",
-        }  # fmt: skip
+            "owner": "team:north",
+            "period": "day",
+            "from": "2026-07-01",
+            "to": "2026-07-31",
+            "metrics": "revenue_won,weighted_pipeline",
+            "tier": "A",
+        }
 
 
 class TestScopedToTheToken:
@@ -319,33 +414,61 @@ class TestScopedToTheToken:
     ) -> None:
         other = f"org-other-{uuid.uuid4().hex[:8]}"
         async with client(scoring_app, tokens=lambda _org: token(other)) as scoring:
-            report = await scoring.kpis(posted.org, owner="org", period="month", first=JULY[0],
-                                        last=JULY[1], metrics=["revenue_won", "visits"])  # fmt: skip
-        assert money(report) == [Decimal("0.00")] and values(report, "visits") == [0]
+            report = await scoring.kpis(
+                posted.org,
+                owner="org",
+                period="month",
+                first=JULY[0],
+                last=JULY[1],
+                metrics=["revenue_won", "visits"],
+            )
+        assert money(report) == [Decimal("0.00")]
+        assert values(report, "visits") == [0]
 
     async def test_a_manager_token_sees_its_team(
         self, scoring_app: FastAPI, posted: Posted
     ) -> None:
         mine = lambda org: token(org, "manager", "mgr-1", "team-north")  # noqa: E731
         async with client(scoring_app, tokens=mine) as scoring:
-            report = await scoring.kpis(posted.org, owner="team:team-north", period="month",
-                                        first=JULY[0], last=JULY[1], metrics=["revenue_won"])  # fmt: skip
+            report = await scoring.kpis(
+                posted.org,
+                owner="team:team-north",
+                period="month",
+                first=JULY[0],
+                last=JULY[1],
+                metrics=["revenue_won"],
+            )
         assert money(report) == [Decimal("14500.00")]
 
 
 class TestErrors:
     async def kpis(self, scoring: ScoringClient, org: str, **overrides: Any) -> KpiReport:
-        params: dict[str, Any] = {"owner": "org", "period": "month", "first": JULY[0],
-                                  "last": JULY[1], "metrics": ["revenue_won"]}  # fmt: skip
+        params: dict[str, Any] = {
+            "owner": "org",
+            "period": "month",
+            "first": JULY[0],
+            "last": JULY[1],
+            "metrics": ["revenue_won"],
+        }
         return await scoring.kpis(org, **{**params, **overrides})
 
     @pytest.mark.parametrize(
         "overrides",
-        [{"owner": "garbage"}, {"owner": "rep:"}, {"metrics": ["no_such_metric"]},
-         {"period": "fortnight"}, {"currency": "EURO"}],
-        ids=["owner-garbage", "owner-without-id", "unknown-metric", "unknown-period",
-             "bad-currency"],
-    )  # fmt: skip
+        [
+            {"owner": "garbage"},
+            {"owner": "rep:"},
+            {"metrics": ["no_such_metric"]},
+            {"period": "fortnight"},
+            {"currency": "EURO"},
+        ],
+        ids=[
+            "owner-garbage",
+            "owner-without-id",
+            "unknown-metric",
+            "unknown-period",
+            "bad-currency",
+        ],
+    )
     async def test_a_4xx_is_invalid_input(
         self, scoring_app: FastAPI, posted: Posted, overrides: dict[str, Any]
     ) -> None:
@@ -363,8 +486,9 @@ class TestErrors:
     async def test_a_token_signed_with_another_secret_is_unauthorized(
         self, scoring_app: FastAPI, posted: Posted
     ) -> None:
-        forged = issue_token("another-secret-" + "y" * 32, org=posted.org, role="service",
-                             sub="goals")  # fmt: skip
+        forged = issue_token(
+            "another-secret-" + "y" * 32, org=posted.org, role="service", sub="goals"
+        )
         async with client(scoring_app, tokens=lambda _org: forged) as scoring:
             with pytest.raises(Unauthorized):
                 await self.kpis(scoring, posted.org)
@@ -372,8 +496,9 @@ class TestErrors:
     async def test_an_expired_token_is_unauthorized(
         self, scoring_app: FastAPI, posted: Posted
     ) -> None:
-        expired = issue_token(JWT_SECRET, org=posted.org, role="service", sub="goals",
-                              ttl_seconds=-120)  # fmt: skip
+        expired = issue_token(
+            JWT_SECRET, org=posted.org, role="service", sub="goals", ttl_seconds=-120
+        )
         async with client(scoring_app, tokens=lambda _org: expired) as scoring:
             with pytest.raises(Unauthorized):
                 await self.kpis(scoring, posted.org)
@@ -422,33 +547,45 @@ class TestUpstreamUnavailable:
     @pytest.mark.parametrize(
         ("status", "body", "shown"),
         [
-            (503, {"type": "urn:salesperf:problem:unavailable", "title": "Service unavailable",
-                   "status": 503, "detail": "the database is down"}, "the database is down"),
+            (
+                503,
+                {
+                    "type": "urn:salesperf:problem:unavailable",
+                    "title": "Service unavailable",
+                    "status": 503,
+                    "detail": "the database is down",
+                },
+                "the database is down",
+            ),
             (500, {"title": "Internal Server Error", "status": 500}, "Internal Server Error"),
             (502, "<html><body>Bad Gateway</body></html>", "Bad Gateway"),
             (504, "", "504"),
         ],
         ids=["503-problem", "500-problem-without-detail", "502-html", "504-empty"],
-    )  # fmt: skip
+    )
     async def test_a_5xx(self, status: int, body: Any, shown: str) -> None:
         def answer(request: httpx.Request) -> httpx.Response:
             if isinstance(body, dict):
-                return httpx.Response(status, json=body,
-                                      headers={"content-type": "application/problem+json"})  # fmt: skip
+                return httpx.Response(
+                    status, json=body, headers={"content-type": "application/problem+json"}
+                )
             return httpx.Response(status, text=body, headers={"content-type": "text/html"})
 
-        async with ScoringClient("http://scoring", token,
-                                 transport=httpx.MockTransport(answer)) as scoring:  # fmt: skip
+        async with ScoringClient(
+            "http://scoring", token, transport=httpx.MockTransport(answer)
+        ) as scoring:
             with pytest.raises(UpstreamUnavailable) as caught:
                 await TestErrors().kpis(scoring, "acme")
-        assert str(status) in caught.value.detail and shown in caught.value.detail
+        assert str(status) in caught.value.detail
+        assert shown in caught.value.detail
 
     async def test_a_5xx_whose_json_body_is_not_an_object(self) -> None:
         def answer(request: httpx.Request) -> httpx.Response:
             return httpx.Response(503, json="Service Unavailable")
 
-        async with ScoringClient("http://scoring", token,
-                                 transport=httpx.MockTransport(answer)) as scoring:  # fmt: skip
+        async with ScoringClient(
+            "http://scoring", token, transport=httpx.MockTransport(answer)
+        ) as scoring:
             with pytest.raises(UpstreamUnavailable):
                 await TestErrors().kpis(scoring, "acme")
 
@@ -456,8 +593,9 @@ class TestUpstreamUnavailable:
         def answer(request: httpx.Request) -> httpx.Response:
             raise httpx.ReadTimeout("scoring took too long", request=request)
 
-        async with ScoringClient("http://scoring", token,
-                                 transport=httpx.MockTransport(answer)) as scoring:  # fmt: skip
+        async with ScoringClient(
+            "http://scoring", token, transport=httpx.MockTransport(answer)
+        ) as scoring:
             with pytest.raises(UpstreamUnavailable):
                 await TestErrors().kpis(scoring, "acme")
 

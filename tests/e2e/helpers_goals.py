@@ -38,10 +38,24 @@ class Urls:
 def _start(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _wait_healthy(procs: dict[str, subprocess.Popen[bytes]], urls: dict[str, str]) -> None:
@@ -77,9 +91,11 @@ def three_services(database_url: str, tmp: Path) -> Iterator[Urls]:
         "SCORING_LONG_POLL_SECONDS": "1",
         "GOALS_SCORING_URL": urls["scoring"],
     }
-    apps = {"activity": "services.activity.main:create_app",
-            "scoring": "services.scoring.main:create_app",
-            "goals": "services.goals.main:create_app"}  # fmt: skip
+    apps = {
+        "activity": "services.activity.main:create_app",
+        "scoring": "services.scoring.main:create_app",
+        "goals": "services.goals.main:create_app",
+    }
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, app in apps.items():
@@ -105,22 +121,33 @@ def at(day: date, hour: str = "10:00") -> str:
     return f"{day.isoformat()}T{hour}:00{OFFSET}"
 
 
-def event(event_type: str, stream: str, rep: str, day: date, data: dict[str, Any],
-          hour: str = "10:00") -> dict[str, Any]:  # fmt: skip
-    return make_event(event_type, stream=stream, rep_id=rep, team_id=TEAM,
-                      occurred_at=at(day, hour), data=data)  # fmt: skip
+def event(
+    event_type: str, stream: str, rep: str, day: date, data: dict[str, Any], hour: str = "10:00"
+) -> dict[str, Any]:
+    return make_event(
+        event_type, stream=stream, rep_id=rep, team_id=TEAM, occurred_at=at(day, hour), data=data
+    )
 
 
 def deal_opened(rep: str, deal: str, day: date, amount: str, account: str) -> dict[str, Any]:
-    return event("deal.opened", f"deal-{deal}", rep, day, {
-        "amount": amount, "currency": "EUR", "product_line": "ovens", "account_id": account,
-        "stage": "qualification", "expected_close": (day + timedelta(days=30)).isoformat(),
-    })  # fmt: skip
+    return event(
+        "deal.opened",
+        f"deal-{deal}",
+        rep,
+        day,
+        {
+            "amount": amount,
+            "currency": "EUR",
+            "product_line": "ovens",
+            "account_id": account,
+            "stage": "qualification",
+            "expected_close": (day + timedelta(days=30)).isoformat(),
+        },
+    )
 
 
 def deal_won(rep: str, deal: str, day: date, amount: str, hour: str = "15:00") -> dict[str, Any]:
-    return event("deal.won", f"deal-{deal}", rep, day, {"amount": amount, "currency": "EUR"},
-                 hour)  # fmt: skip
+    return event("deal.won", f"deal-{deal}", rep, day, {"amount": amount, "currency": "EUR"}, hour)
 
 
 def deal_lost(rep: str, deal: str, day: date, reason: str = "competitor") -> dict[str, Any]:
@@ -131,11 +158,44 @@ def daily_work(rep: str, day: date, account: str) -> list[dict[str, Any]]:
     """A rep's ordinary day: one onsite visit and two calls, one of them connected."""
     stream = f"account-{account}"
     return [
-        event("visit.logged", stream, rep, day, {"mode": "onsite", "effective": True,
-              "duration_minutes": 45, "account_id": account,
-              "buying_signals": ["asked_for_price"]}, "09:30"),
-        event("call.logged", stream, rep, day, {"connected": True, "duration_seconds": 300,
-              "direction": "outbound", "account_id": account}, "11:00"),
-        event("call.logged", stream, rep, day, {"connected": False, "duration_seconds": 20,
-              "direction": "outbound", "account_id": account}, "14:00"),
-    ]  # fmt: skip
+        event(
+            "visit.logged",
+            stream,
+            rep,
+            day,
+            {
+                "mode": "onsite",
+                "effective": True,
+                "duration_minutes": 45,
+                "account_id": account,
+                "buying_signals": ["asked_for_price"],
+            },
+            "09:30",
+        ),
+        event(
+            "call.logged",
+            stream,
+            rep,
+            day,
+            {
+                "connected": True,
+                "duration_seconds": 300,
+                "direction": "outbound",
+                "account_id": account,
+            },
+            "11:00",
+        ),
+        event(
+            "call.logged",
+            stream,
+            rep,
+            day,
+            {
+                "connected": False,
+                "duration_seconds": 20,
+                "direction": "outbound",
+                "account_id": account,
+            },
+            "14:00",
+        ),
+    ]

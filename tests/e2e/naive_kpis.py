@@ -247,9 +247,14 @@ def compute(events: list[dict[str, Any]], timezone: str, currency: str) -> Naive
             if stream not in deals:
                 amount = Decimal(data["amount"])
                 deals[stream] = _Deal(
-                    rep, team, moment, amount, data["currency"], data.get("account_id"),
+                    rep,
+                    team,
+                    moment,
+                    amount,
+                    data["currency"],
+                    data.get("account_id"),
                     data.get("stage") or "qualification",
-                )  # fmt: skip
+                )
                 add("deals_opened")
                 add("pipeline", amount, data["currency"], stage=deals[stream].stage)
 

@@ -126,8 +126,9 @@ class Journey:
 
 
 def ok(answer: httpx.Response, status: int = 200) -> Any:
-    assert answer.status_code == status, f"{answer.request.method} {answer.request.url}: " \
-                                         f"{answer.status_code} {answer.text[:2000]}"  # fmt: skip
+    assert answer.status_code == status, (
+        f"{answer.request.method} {answer.request.url}: {answer.status_code} {answer.text[:2000]}"
+    )
     return answer.json()
 
 
@@ -136,24 +137,30 @@ def ok(answer: httpx.Response, status: int = 200) -> Any:
 ROUNDS: list[tuple[list[date], list[tuple[str, dict[str, Any]]], list[date]]] = [
     (
         [d(1), d(2), d(3)],
-        [("rep-anna", deal_opened("rep-anna", "D-A1", d(2), "30000.00", "acc-a1")),
-         ("rep-ben", deal_opened("rep-ben", "D-B1", d(2), "15000.00", "acc-b1")),
-         ("rep-chris", deal_opened("rep-chris", "D-C1", d(3), "10000.00", "acc-c1"))],
+        [
+            ("rep-anna", deal_opened("rep-anna", "D-A1", d(2), "30000.00", "acc-a1")),
+            ("rep-ben", deal_opened("rep-ben", "D-B1", d(2), "15000.00", "acc-b1")),
+            ("rep-chris", deal_opened("rep-chris", "D-C1", d(3), "10000.00", "acc-c1")),
+        ],
         [d(3)],
     ),
     (
         [d(6), d(7), d(8), d(9), d(10), d(13), d(15)],  # not the holiday
-        [("rep-anna", deal_opened("rep-anna", "D-A2", d(6), "62000.00", "acc-a2")),
-         ("rep-anna", deal_won("rep-anna", "D-A2", d(9), "62000.00")),
-         ("rep-chris", deal_lost("rep-chris", "D-C1", d(10), "price"))],
+        [
+            ("rep-anna", deal_opened("rep-anna", "D-A2", d(6), "62000.00", "acc-a2")),
+            ("rep-anna", deal_won("rep-anna", "D-A2", d(9), "62000.00")),
+            ("rep-chris", deal_lost("rep-chris", "D-C1", d(10), "price")),
+        ],
         [d(10), d(15)],
     ),
     (
         [d(16), d(17), d(20), d(21), d(22), d(23), d(24)],
         # 00:30 in Berlin on the 21st is still the 20th in UTC: it must count on the 21st.
-        [("rep-ben", deal_won("rep-ben", "D-B1", d(21), "15000.00", hour="00:30")),
-         ("rep-anna", deal_lost("rep-anna", "D-A1", d(22))),
-         ("rep-chris", deal_opened("rep-chris", "D-C2", d(23), "35000.00", "acc-c2"))],
+        [
+            ("rep-ben", deal_won("rep-ben", "D-B1", d(21), "15000.00", hour="00:30")),
+            ("rep-anna", deal_lost("rep-anna", "D-A1", d(22))),
+            ("rep-chris", deal_opened("rep-chris", "D-C2", d(23), "35000.00", "acc-c2")),
+        ],
         [d(20), d(24)],
     ),
     (
@@ -161,10 +168,13 @@ ROUNDS: list[tuple[list[date], list[tuple[str, dict[str, Any]]], list[date]]] = 
         [("rep-chris", deal_won("rep-chris", "D-C2", d(30), "35000.00"))],
         [d(31), d(3, 8)],
     ),
-]  # fmt: skip
+]
 WON = {d(9): Decimal("62000.00"), d(21): Decimal("15000.00"), d(30): Decimal("35000.00")}
-WON_BY = {"rep-anna": {d(9): Decimal("62000.00")}, "rep-ben": {d(21): Decimal("15000.00")},
-          "rep-chris": {d(30): Decimal("35000.00")}}  # fmt: skip
+WON_BY = {
+    "rep-anna": {d(9): Decimal("62000.00")},
+    "rep-ben": {d(21): Decimal("15000.00")},
+    "rep-chris": {d(30): Decimal("35000.00")},
+}
 DAYS = [day for _, _, days in ROUNDS for day in days]
 WHO = ("team", "year", *REPS)
 
@@ -178,10 +188,18 @@ async def settle(client: httpx.AsyncClient, j: Journey, position: int) -> None:
     """Until scoring has folded the org's log up to `position` (no voids: no rebuilds)."""
     deadline = asyncio.get_running_loop().time() + 15
     while True:
-        answer = ok(await client.get(
-            f"{j.urls.scoring}/v1/kpis", headers=j.admin(),
-            params={"owner": "org", "period": "year", "from": "2026-01-01", "metrics": "visits"},
-        ))  # fmt: skip
+        answer = ok(
+            await client.get(
+                f"{j.urls.scoring}/v1/kpis",
+                headers=j.admin(),
+                params={
+                    "owner": "org",
+                    "period": "year",
+                    "from": "2026-01-01",
+                    "metrics": "visits",
+                },
+            )
+        )
         if answer["up_to"]["position"] >= position:
             return
         assert asyncio.get_running_loop().time() < deadline, f"scoring stuck at {answer['up_to']}"
@@ -189,64 +207,114 @@ async def settle(client: httpx.AsyncClient, j: Journey, position: int) -> None:
 
 
 async def read_progress(client: httpx.AsyncClient, j: Journey, who: str, day: date) -> Any:
-    return ok(await client.get(f"{j.urls.goals}/v1/goals/{j.goal_ids[who]}/progress",
-                               params={"at": day.isoformat()}, headers=j.manager()))  # fmt: skip
+    return ok(
+        await client.get(
+            f"{j.urls.goals}/v1/goals/{j.goal_ids[who]}/progress",
+            params={"at": day.isoformat()},
+            headers=j.manager(),
+        )
+    )
 
 
 async def weighted_pipeline(client: httpx.AsyncClient, j: Journey, owner: str, day: date) -> Any:
-    body = ok(await client.get(
-        f"{j.urls.scoring}/v1/kpis", headers=j.admin(),
-        params={"owner": owner, "period": "day", "from": day.isoformat(), "to": day.isoformat(),
-                "metrics": "weighted_pipeline"},
-    ))  # fmt: skip
+    body = ok(
+        await client.get(
+            f"{j.urls.scoring}/v1/kpis",
+            headers=j.admin(),
+            params={
+                "owner": owner,
+                "period": "day",
+                "from": day.isoformat(),
+                "to": day.isoformat(),
+                "metrics": "weighted_pipeline",
+            },
+        )
+    )
     return Decimal(body["buckets"][0]["metrics"]["weighted_pipeline"]["value"])
 
 
 async def set_up(client: httpx.AsyncClient, j: Journey) -> None:
     # The admin: the org's working calendar on goals, its timezone on scoring.
-    j.calendar = ok(await client.put(
-        f"{j.urls.goals}/v1/calendar", headers=j.admin(),
-        json={"timezone": "Europe/Berlin", "weekend": [5, 6], "holidays": [HOLIDAY.isoformat()],
-              "workdays": []},
-    ))  # fmt: skip
-    j.scoring_settings = ok(await client.put(f"{j.urls.scoring}/v1/settings", headers=j.admin(),
-                                             json={"timezone": "Europe/Berlin"}))  # fmt: skip
+    j.calendar = ok(
+        await client.put(
+            f"{j.urls.goals}/v1/calendar",
+            headers=j.admin(),
+            json={
+                "timezone": "Europe/Berlin",
+                "weekend": [5, 6],
+                "holidays": [HOLIDAY.isoformat()],
+                "workdays": [],
+            },
+        )
+    )
+    j.scoring_settings = ok(
+        await client.put(
+            f"{j.urls.scoring}/v1/settings", headers=j.admin(), json={"timezone": "Europe/Berlin"}
+        )
+    )
     # The manager: the yearly team target, into months by working days, July across the reps.
-    j.year = ok(await client.post(
-        f"{j.urls.goals}/v1/goals", headers=j.manager(),
-        json={"owner": f"team:{TEAM}", "metric": "revenue_won", "period": "year",
-              "start": "2026-01-01", "target": str(YEAR_TARGET), "currency": "EUR",
-              "buffer_pct": 10, "note": "FY26 team-north"},
-    ), 201)  # fmt: skip
+    j.year = ok(
+        await client.post(
+            f"{j.urls.goals}/v1/goals",
+            headers=j.manager(),
+            json={
+                "owner": f"team:{TEAM}",
+                "metric": "revenue_won",
+                "period": "year",
+                "start": "2026-01-01",
+                "target": str(YEAR_TARGET),
+                "currency": "EUR",
+                "buffer_pct": 10,
+                "note": "FY26 team-north",
+            },
+        ),
+        201,
+    )
     j.goal_ids["year"] = j.year["id"]
-    j.year_split = ok(await client.post(
-        f"{j.urls.goals}/v1/goals/{j.year['id']}/decompose", headers=j.manager(),
-        json={"by": "time", "into": "month", "strategy": "working_days"},
-    ), 201)  # fmt: skip
+    j.year_split = ok(
+        await client.post(
+            f"{j.urls.goals}/v1/goals/{j.year['id']}/decompose",
+            headers=j.manager(),
+            json={"by": "time", "into": "month", "strategy": "working_days"},
+        ),
+        201,
+    )
     july = next(m for m in j.months if m["start"] == "2026-07-01")
     j.goal_ids["team"] = july["id"]
-    j.july_split = ok(await client.post(
-        f"{j.urls.goals}/v1/goals/{july['id']}/decompose", headers=j.manager(),
-        json={"by": "rep", "strategy": "even", "reps": list(REPS)},
-    ), 201)  # fmt: skip
+    j.july_split = ok(
+        await client.post(
+            f"{j.urls.goals}/v1/goals/{july['id']}/decompose",
+            headers=j.manager(),
+            json={"by": "rep", "strategy": "even", "reps": list(REPS)},
+        ),
+        201,
+    )
     for rep in REPS:
         j.goal_ids[rep] = j.rep_goal(rep)["id"]
-    j.year_reconcile = ok(await client.get(f"{j.urls.goals}/v1/goals/{j.year['id']}/reconcile",
-                                           headers=j.manager()))  # fmt: skip
-    j.july_reconcile = ok(await client.get(f"{j.urls.goals}/v1/goals/{july['id']}/reconcile",
-                                           headers=j.manager()))  # fmt: skip
+    j.year_reconcile = ok(
+        await client.get(f"{j.urls.goals}/v1/goals/{j.year['id']}/reconcile", headers=j.manager())
+    )
+    j.july_reconcile = ok(
+        await client.get(f"{j.urls.goals}/v1/goals/{july['id']}/reconcile", headers=j.manager())
+    )
 
 
 async def log_round(
-    client: httpx.AsyncClient, j: Journey, work_days: list[date],
+    client: httpx.AsyncClient,
+    j: Journey,
+    work_days: list[date],
     deals: list[tuple[str, dict[str, Any]]],
-) -> None:  # fmt: skip
+) -> None:
     """Each rep posts their own round (their token, their rep_id) in one batch."""
     for i, rep in enumerate(REPS):
         events = [e for day in work_days for e in daily_work(rep, day, f"acc-{rep}-{i}")]
         events += [e for who, e in deals if who == rep]
-        answer = ok(await client.post(f"{j.urls.activity}/v1/events/batch",
-                                      json={"events": events}, headers=j.rep(rep)), 201)  # fmt: skip
+        answer = ok(
+            await client.post(
+                f"{j.urls.activity}/v1/events/batch", json={"events": events}, headers=j.rep(rep)
+            ),
+            201,
+        )
         j.posted = max(j.posted, *(r["position"] for r in answer["results"]))
 
 
@@ -266,10 +334,13 @@ async def journey(
                     for day in days:
                         for who in WHO:
                             j.progress[(who, day)] = await read_progress(client, j, who, day)
-                        j.listed[day] = ok(await client.get(
-                            f"{j.urls.goals}/v1/progress", headers=j.manager(),
-                            params={"owner": f"team:{TEAM}", "at": day.isoformat()},
-                        ))  # fmt: skip
+                        j.listed[day] = ok(
+                            await client.get(
+                                f"{j.urls.goals}/v1/progress",
+                                headers=j.manager(),
+                                params={"owner": f"team:{TEAM}", "at": day.isoformat()},
+                            )
+                        )
                         for owner in (f"team:{TEAM}", *(f"rep:{r}" for r in REPS)):
                             j.pipeline[(owner, day)] = await weighted_pipeline(
                                 client, j, owner, day
@@ -292,8 +363,11 @@ def money(value: str) -> Decimal:
 def close(value: str | None, exact: Decimal | Fraction, within: Decimal = CENT) -> bool:
     """A decimal string within a cent of an exact value (the API rounds to cents)."""
     assert value is not None
-    exact_decimal = exact if isinstance(exact, Decimal) else (
-        Decimal(exact.numerator) / Decimal(exact.denominator))  # fmt: skip
+    exact_decimal = (
+        exact
+        if isinstance(exact, Decimal)
+        else (Decimal(exact.numerator) / Decimal(exact.denominator))
+    )
     return abs(Decimal(value) - exact_decimal) <= within
 
 
@@ -314,7 +388,8 @@ def check_pace(j: Journey, who: str, day: date, status: str, *, checkpoint: date
     actual = won_until(day, None if who == "team" else who)
     owner = f"team:{TEAM}" if who == "team" else f"rep:{who}"
     context = f"{who} at {day}: {body}"
-    assert body["goal"]["id"] == goal["id"] and body["at"] == day.isoformat(), context
+    assert body["goal"]["id"] == goal["id"], context
+    assert body["at"] == day.isoformat(), context
     assert money(body["actual"]) == actual, context
     assert body["shape"] == "working days of the org calendar", context
     expected = expected_to_date(target, day)
@@ -338,8 +413,12 @@ def check_pace(j: Journey, who: str, day: date, status: str, *, checkpoint: date
 
 
 def test_the_admin_sets_the_calendar_and_the_timezone(journey: Journey) -> None:
-    assert journey.calendar == {"timezone": "Europe/Berlin", "weekend": [5, 6],
-                                "holidays": ["2026-07-14"], "workdays": []}  # fmt: skip
+    assert journey.calendar == {
+        "timezone": "Europe/Berlin",
+        "weekend": [5, 6],
+        "holidays": ["2026-07-14"],
+        "workdays": [],
+    }
     assert journey.scoring_settings["timezone"] == "Europe/Berlin"
     assert (JULY_WORKING_DAYS, YEAR_WORKING_DAYS) == (22, 260)  # what the numbers below rest on
 
@@ -347,8 +426,12 @@ def test_the_admin_sets_the_calendar_and_the_timezone(journey: Journey) -> None:
 def test_the_yearly_target_splits_into_months_by_working_days(journey: Journey) -> None:
     year, months = journey.year_split["parent"], journey.months
     assert (journey.year["target"], journey.year["floor"], journey.year["stretch"]) == (
-        "1200000.00", "1080000.00", "1320000.00")  # fmt: skip
-    assert year["decomposition"]["by"] == "time" and year["decomposition"]["into"] == "month"
+        "1200000.00",
+        "1080000.00",
+        "1320000.00",
+    )
+    assert year["decomposition"]["by"] == "time"
+    assert year["decomposition"]["into"] == "month"
     assert year["decomposition"]["strategy"] == "working_days"
     assert year["decomposition"]["children"] == [m["id"] for m in months]
     assert year["revision"] == 2  # decomposing is a revision of the parent
@@ -358,34 +441,52 @@ def test_the_yearly_target_splits_into_months_by_working_days(journey: Journey) 
         last = date.fromisoformat(month["end"])
         share = Fraction(working_days(first, last), YEAR_WORKING_DAYS)
         assert (month["owner"], month["period"], month["parent_id"], month["currency"]) == (
-            f"team:{TEAM}", "month", year["id"], "EUR")  # fmt: skip
+            f"team:{TEAM}",
+            "month",
+            year["id"],
+            "EUR",
+        )
         assert close(month["target"], Fraction(YEAR_TARGET) * share), month
         assert close(month["floor"], Fraction(YEAR_TARGET) * share * Fraction(9, 10)), month
         assert close(month["stretch"], Fraction(YEAR_TARGET) * share * Fraction(11, 10)), month
     # July: 22 of the year's 260 working days.
     assert close(journey.july["target"], Fraction(YEAR_TARGET) * Fraction(22, 260))
-    for key, total in (("target", "1200000.00"), ("floor", "1080000.00"),
-                       ("stretch", "1320000.00")):  # fmt: skip
+    for key, total in (
+        ("target", "1200000.00"),
+        ("floor", "1080000.00"),
+        ("stretch", "1320000.00"),
+    ):
         assert sum(money(m[key]) for m in months) == Decimal(total), key
     rec = journey.year_reconcile
-    assert rec["balanced"] is True and rec["difference"] == "0.00"
+    assert rec["balanced"] is True
+    assert rec["difference"] == "0.00"
     assert (rec["children_target"], rec["children_floor"], rec["children_stretch"]) == (
-        "1200000.00", "1080000.00", "1320000.00")  # fmt: skip
+        "1200000.00",
+        "1080000.00",
+        "1320000.00",
+    )
 
 
 def test_july_splits_evenly_across_the_three_reps(journey: Journey) -> None:
     july, reps = journey.july, journey.july_split["children"]
-    assert july["decomposition"]["by"] == "rep" and july["decomposition"]["strategy"] == "even"
+    assert july["decomposition"]["by"] == "rep"
+    assert july["decomposition"]["strategy"] == "even"
     assert [g["owner"] for g in reps] == [f"rep:{r}" for r in REPS]
     for goal in reps:
-        assert (goal["team_id"], goal["period"], goal["start"], goal["end"], goal["parent_id"]) \
-            == (TEAM, "month", "2026-07-01", "2026-07-31", july["id"])  # fmt: skip
+        assert (goal["team_id"], goal["period"], goal["start"], goal["end"], goal["parent_id"]) == (
+            TEAM,
+            "month",
+            "2026-07-01",
+            "2026-07-31",
+            july["id"],
+        )
         for key in ("target", "floor", "stretch"):
             assert close(goal[key], Fraction(money(july[key])) / 3), (key, goal)
     for key in ("target", "floor", "stretch"):
         assert sum(money(g[key]) for g in reps) == money(july[key]), key
     rec = journey.july_reconcile
-    assert rec["balanced"] is True and rec["difference"] == "0.00"
+    assert rec["balanced"] is True
+    assert rec["difference"] == "0.00"
     assert sorted(c["id"] for c in rec["children"]) == sorted(g["id"] for g in reps)
 
 
@@ -396,7 +497,8 @@ def test_after_the_first_week_nothing_is_won_and_the_team_is_behind(journey: Jou
     for who in ("team", "rep-anna", "rep-ben", "rep-chris"):
         check_pace(journey, who, d(3), "behind", checkpoint=d(10))
     team = journey.progress[("team", d(3))]
-    assert team["actual"] == "0.00" and team["attainment_pct"] == 0.0
+    assert team["actual"] == "0.00"
+    assert team["attainment_pct"] == 0.0
     # Three deals are open (55,000), weighted by scoring: something, but far below the floor.
     assert Decimal(0) < journey.pipeline[(f"team:{TEAM}", d(3))] < money(journey.july["floor"])
     assert "< floor" in team["rule"]
@@ -408,7 +510,8 @@ def test_a_big_win_puts_the_team_on_track(journey: Journey) -> None:
     check_pace(journey, "rep-anna", d(15), "on_track", checkpoint=d(20))
     check_pace(journey, "rep-ben", d(15), "behind", checkpoint=d(20))
     team = journey.progress[("team", d(15))]
-    assert team["actual"] == "62000.00" and team["rule"].startswith("actual 62,000 ≥ expected")
+    assert team["actual"] == "62000.00"
+    assert team["rule"].startswith("actual 62,000 ≥ expected")
     # The holiday is not a working day: 10 of 22 are expected by the 15th, not 11.
     assert close(team["expected_to_date"], Fraction(team_target(journey)) * Fraction(10, 22))
     anna = journey.progress[("rep-anna", d(15))]
@@ -427,11 +530,13 @@ def test_a_win_after_midnight_in_berlin_counts_on_its_berlin_day(journey: Journe
 def test_below_pace_with_a_run_rate_above_the_floor_is_at_risk(journey: Journey) -> None:
     check_pace(journey, "team", d(24), "at_risk", checkpoint=d(31))
     team = journey.progress[("team", d(24))]
-    assert team["actual"] == "77000.00" and money(team["gap"]) < 0
+    assert team["actual"] == "77000.00"
+    assert money(team["gap"]) < 0
     run_rate = money(team["projected_run_rate"])
     assert money(journey.july["floor"]) <= run_rate < team_target(journey)
     assert money(team["projected_with_pipeline"]) < run_rate  # the run rate decides
-    assert "run-rate" in team["rule"] and "≥ floor" in team["rule"]
+    assert "run-rate" in team["rule"]
+    assert "≥ floor" in team["rule"]
 
 
 def test_the_month_ends_on_track(journey: Journey) -> None:
@@ -462,10 +567,16 @@ def test_at_judges_the_day_whatever_was_logged_later(journey: Journey) -> None:
 def test_a_rep_reads_their_own_progress_and_not_a_colleagues(journey: Journey) -> None:
     j = journey
     with httpx.Client(timeout=30) as client:
-        own = client.get(f"{j.urls.goals}/v1/goals/{j.goal_ids['rep-anna']}/progress",
-                         params={"at": "2026-07-15"}, headers=j.rep("rep-anna"))  # fmt: skip
-        other = client.get(f"{j.urls.goals}/v1/goals/{j.goal_ids['rep-anna']}/progress",
-                           params={"at": "2026-07-15"}, headers=j.rep("rep-ben"))  # fmt: skip
+        own = client.get(
+            f"{j.urls.goals}/v1/goals/{j.goal_ids['rep-anna']}/progress",
+            params={"at": "2026-07-15"},
+            headers=j.rep("rep-anna"),
+        )
+        other = client.get(
+            f"{j.urls.goals}/v1/goals/{j.goal_ids['rep-anna']}/progress",
+            params={"at": "2026-07-15"},
+            headers=j.rep("rep-ben"),
+        )
     assert ok(own) == j.progress[("rep-anna", d(15))]
     assert other.status_code == 404
     assert other.headers["content-type"].startswith("application/problem+json")

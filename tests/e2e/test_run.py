@@ -97,7 +97,8 @@ def test_salesperf_run_serves_activity_on_loopback_and_stops_cleanly_on_ctrl_c(s
     stopped_in = time.monotonic() - started
     assert proc.returncode == 0, rest
     assert "stopped" in rest
-    assert "Traceback" not in rest and "ERROR" not in rest, rest
+    assert "Traceback" not in rest, rest
+    assert "ERROR" not in rest, rest
     assert "unreachable" not in rest, rest  # scoring stopped before the activity it follows
     assert stopped_in < 4, f"stopping took {stopped_in:.1f} s:\n{rest}"
     with pytest.raises(httpx.TransportError):
@@ -121,8 +122,12 @@ def wait_until_scoring_follows(scoring: str, headers: dict[str, str], *, positio
 def cli(proc: subprocess.Popen[str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "salesperf.cli", *args],
-        cwd=REPO, env=proc.env, capture_output=True, text=True, timeout=120,  # type: ignore[attr-defined]
-    )  # fmt: skip
+        cwd=REPO,
+        env=proc.env,
+        capture_output=True,
+        text=True,
+        timeout=120,  # type: ignore[attr-defined]
+    )
 
 
 def test_a_first_look_demo_then_kpis_then_a_rebuild_from_the_cli(salesperf_run):
@@ -148,7 +153,8 @@ def test_a_first_look_demo_then_kpis_then_a_rebuild_from_the_cli(salesperf_run):
     # the rebuild that takes them out may have finished between that reading and the status.
     kpis = httpx.get(f"{scoring}/v1/kpis", params=params, headers=headers).json()
     before = kpis["buckets"][0]["metrics"]
-    assert before["visits"]["value"] > 0 and before["calls"]["value"] > 0
+    assert before["visits"]["value"] > 0
+    assert before["calls"]["value"] > 0
     assert head["events"] == posted
 
     scores_before = _scores_once_trained(scoring, headers)
@@ -163,10 +169,24 @@ def test_a_first_look_demo_then_kpis_then_a_rebuild_from_the_cli(salesperf_run):
     assert _scores_once_trained(scoring, headers) == scores_before
 
     # The demo was posted just now: its events are known from when they occurred.
-    backtest = cli(proc, "scoring", "backtest", "--org", "e2e-demo", "--cutoff", "2026-07-20",
-                   "--horizon-days", "7", "--known-by", "occurred", "--url", scoring)  # fmt: skip
+    backtest = cli(
+        proc,
+        "scoring",
+        "backtest",
+        "--org",
+        "e2e-demo",
+        "--cutoff",
+        "2026-07-20",
+        "--horizon-days",
+        "7",
+        "--known-by",
+        "occurred",
+        "--url",
+        scoring,
+    )
     assert backtest.returncode == 0, backtest.stdout + backtest.stderr
-    assert "leads: learnt from" in backtest.stdout and "AUC" in backtest.stdout
+    assert "leads: learnt from" in backtest.stdout
+    assert "AUC" in backtest.stdout
     assert "stage only" in backtest.stdout
 
 

@@ -27,15 +27,23 @@ class Run:
         self.data_dir = data_dir
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        env.update({
-            "SALESPERF_JWT_SECRET": JWT_SECRET, "SALESPERF_DATA_DIR": str(data_dir),
-            "ACTIVITY_PORT": str(self.port), "SCORING_PORT": str(free_port()),
-            "GOALS_PORT": str(free_port()),
-        })  # fmt: skip
+        env.update(
+            {
+                "SALESPERF_JWT_SECRET": JWT_SECRET,
+                "SALESPERF_DATA_DIR": str(data_dir),
+                "ACTIVITY_PORT": str(self.port),
+                "SCORING_PORT": str(free_port()),
+                "GOALS_PORT": str(free_port()),
+            }
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "salesperf.cli", "run"], cwd=REPO, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            [sys.executable, "-m", "salesperf.cli", "run"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         deadline = time.monotonic() + READY_SECONDS
         while time.monotonic() < deadline:
             try:

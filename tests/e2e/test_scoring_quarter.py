@@ -44,8 +44,19 @@ MONTHS = (date(2026, 7, 1), date(2026, 8, 1), date(2026, 9, 1))
 WEEK = (date(2026, 7, 27), date(2026, 8, 2))  # Monday..Sunday, across the July/August boundary
 OWNERS = ("org", "team:team-north", "team:team-south", "rep:rep-anna", "rep:rep-elena")
 
-COUNTS = ("visits", "effective_visits", "calls", "connected_calls", "new_leads", "opportunities",
-          "deals_opened", "deals_won", "deals_lost", "new_customers", "followed_up_72h")  # fmt: skip
+COUNTS = (
+    "visits",
+    "effective_visits",
+    "calls",
+    "connected_calls",
+    "new_leads",
+    "opportunities",
+    "deals_opened",
+    "deals_won",
+    "deals_lost",
+    "new_customers",
+    "followed_up_72h",
+)
 MONEY = ("revenue_won", "invoiced", "collected")
 RATES = ("lead_to_opportunity_rate", "win_rate", "repeat_purchase_rate")
 AVERAGES = ("average_deal_size", "avg_sales_cycle_days")
@@ -80,10 +91,24 @@ class Quarter:
 def start_service(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:  # the child keeps its own handle; a restart appends
         return subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _tail(log: Path, lines: int = 40) -> str:
@@ -160,9 +185,10 @@ async def _settle(client: httpx.AsyncClient, q: Quarter, last: int, timeout: flo
     body: dict[str, Any] = {}
     while loop.time() < deadline:
         answer = await client.get(
-            f"{q.scoring}/v1/kpis", params={"owner": "org", "period": "quarter", **QUARTER},
+            f"{q.scoring}/v1/kpis",
+            params={"owner": "org", "period": "quarter", **QUARTER},
             headers=q.headers(),
-        )  # fmt: skip
+        )
         assert answer.status_code == 200, answer.text
         body = answer.json()
         rebuild = await client.get(f"{q.scoring}/v1/admin/rebuild", headers=q.headers())
@@ -193,18 +219,20 @@ async def quarter(services: Quarter) -> Quarter:
     async with httpx.AsyncClient(timeout=60) as client:
         # The timezone first: every event is then bucketed in Berlin from the start.
         answer = await client.put(
-            f"{q.scoring}/v1/settings", json={"timezone": TIMEZONE, "currency": CURRENCY},
+            f"{q.scoring}/v1/settings",
+            json={"timezone": TIMEZONE, "currency": CURRENCY},
             headers=q.headers(),
-        )  # fmt: skip
+        )
         assert answer.status_code == 200, answer.text
         assert (answer.json()["timezone"], answer.json()["currency"]) == (TIMEZONE, CURRENCY)
 
         last = 0
         for i in range(0, len(q.events), 1000):
             answer = await client.post(
-                f"{q.activity}/v1/events/batch", json={"events": q.events[i : i + 1000]},
+                f"{q.activity}/v1/events/batch",
+                json={"events": q.events[i : i + 1000]},
                 headers=q.headers(),
-            )  # fmt: skip
+            )
             assert answer.status_code in (200, 201), answer.text[:1000]
             last = max(last, *(r["position"] for r in answer.json()["results"]))
 
@@ -215,7 +243,8 @@ async def quarter(services: Quarter) -> Quarter:
             answer = await client.get(f"{q.scoring}/v1/kpis", params=params, headers=q.headers())
             assert answer.status_code == 200, answer.text
             body: dict[str, Any] = answer.json()
-            assert body["timezone"] == TIMEZONE and body["currency"] == CURRENCY, body
+            assert body["timezone"] == TIMEZONE, body
+            assert body["currency"] == CURRENCY, body
             return body
 
         for owner in OWNERS:
@@ -312,8 +341,13 @@ def test_monthly_kpis_match_the_naive_computation(
     body = quarter.reports[owner]
     assert [b["start"] for b in body["buckets"]] == [m.isoformat() for m in MONTHS]
     expected = quarter.naive.months(owner, MONTHS[0], date(2026, 9, 30))
-    _check(metric, [(f"{owner} {start:%Y-%m}", got, want)
-                    for got, (start, want) in zip(body["buckets"], expected, strict=True)])  # fmt: skip
+    _check(
+        metric,
+        [
+            (f"{owner} {start:%Y-%m}", got, want)
+            for got, (start, want) in zip(body["buckets"], expected, strict=True)
+        ],
+    )
 
 
 @pytest.mark.parametrize(("owner", "metric"), _params(("week",)))
@@ -344,9 +378,11 @@ def test_the_funnel_over_the_quarter_matches_the_naive_computation(quarter: Quar
     steps = {s["step"]: s["count"] for s in quarter.reports["funnel"]["steps"]}
     got = {k: steps.get(k) for k in ("leads", "opportunities", "deals_opened", "won")}
     assert got == {
-        "leads": expected["new_leads"], "opportunities": expected["opportunities"],
-        "deals_opened": expected["deals_opened"], "won": expected["deals_won"],
-    }  # fmt: skip
+        "leads": expected["new_leads"],
+        "opportunities": expected["opportunities"],
+        "deals_opened": expected["deals_opened"],
+        "won": expected["deals_won"],
+    }
     win_rate = quarter.reports["funnel"]["win_rate"]
     assert (win_rate["numerator"], win_rate["denominator"]) == expected["win_rate"]
 
@@ -356,8 +392,17 @@ def test_the_quarter_is_realistic(quarter: Quarter) -> None:
     assert quarter.naive is not None
     q3 = quarter.naive.bucket("org", date(2026, 7, 1), date(2026, 9, 30))
     assert len(quarter.events) > 2000
-    for metric in ("visits", "calls", "new_leads", "opportunities", "deals_opened", "deals_won",
-                   "deals_lost", "new_customers", "followed_up_72h"):  # fmt: skip
+    for metric in (
+        "visits",
+        "calls",
+        "new_leads",
+        "opportunities",
+        "deals_opened",
+        "deals_won",
+        "deals_lost",
+        "new_customers",
+        "followed_up_72h",
+    ):
         assert q3[metric] > 0, metric
     for metric in ("revenue_won", "invoiced", "collected"):
         assert q3[metric] > 0, metric

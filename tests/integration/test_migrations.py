@@ -41,10 +41,14 @@ async def test_a_migration_waits_while_another_one_holds_the_migration_lock(base
             # A replica migrating:
             await other.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "salesperf.cli", "migrate",
+                sys.executable,
+                "-m",
+                "salesperf.cli",
+                "migrate",
                 env={**os.environ, "DATABASE_URL": url},
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            )  # fmt: skip
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
             await asyncio.sleep(4)
             assert proc.returncode is None, "it must wait for the lock"
             assert await other.fetchval("SELECT to_regclass('activity.events')") is None
@@ -133,7 +137,8 @@ ORG_POSITIONS = "20261215_activity_org_positions"
 def _org_positions_migration() -> ModuleType:
     path = Path(__file__).parents[2] / "migrations" / "versions" / f"{ORG_POSITIONS}.py"
     spec = importlib.util.spec_from_file_location("org_positions_migration", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -175,16 +180,28 @@ def _old_rows(
     recorded = datetime(2026, 6, 15, 12, tzinfo=UTC)
     for position, org, i in layout:
         event = make_event(
-            "visit.logged", stream=f"lead-{i % 3}", rep_id="rep-anna", team_id="team-north",
+            "visit.logged",
+            stream=f"lead-{i % 3}",
+            rep_id="rep-anna",
+            team_id="team-north",
             occurred_at="2026-06-15T09:00:00+00:00",
-        )  # fmt: skip
+        )
         candidate = prepare(
             Principal(org, Role.ADMIN, "ops"), new_event_adapter.validate_python(event)
         )
         version = versions[(org, candidate.stream)] = versions.get((org, candidate.stream), 0) + 1
-        row = Row(candidate.event_id, candidate.type, candidate.stream, candidate.rep_id,
-                  candidate.team_id, candidate.content_hash, version, position,
-                  recorded + timedelta(seconds=position), candidate)  # fmt: skip
+        row = Row(
+            candidate.event_id,
+            candidate.type,
+            candidate.stream,
+            candidate.rep_id,
+            candidate.team_id,
+            candidate.content_hash,
+            version,
+            position,
+            recorded + timedelta(seconds=position),
+            candidate,
+        )
         records += activity_repository._records(
             org, [(row, activity_repository.draft(org, candidate))], row.recorded_at
         )
@@ -202,9 +219,19 @@ async def test_positions_become_per_org_and_scoring_resumes_where_it_stood(base_
     monkeypatch.delenv("SALESPERF_CURSOR_KEYS", raising=False)
     pagination.configure_cursors(JWT_SECRET)  # as the services below will
     # acme: 6 events at 3, 4, 8, 11, 12, 20; globex: 5 at 5, 6, 9, 15, 17 (gaps: rollbacks).
-    layout = [(3, "acme", 0), (4, "acme", 1), (5, "globex", 0), (6, "globex", 1), (8, "acme", 2),
-              (9, "globex", 2), (11, "acme", 3), (12, "acme", 4), (15, "globex", 3),
-              (17, "globex", 4), (20, "acme", 5)]  # fmt: skip
+    layout = [
+        (3, "acme", 0),
+        (4, "acme", 1),
+        (5, "globex", 0),
+        (6, "globex", 1),
+        (8, "acme", 2),
+        (9, "globex", 2),
+        (11, "acme", 3),
+        (12, "acme", 4),
+        (15, "globex", 3),
+        (17, "globex", 4),
+        (20, "acme", 5),
+    ]
     old_of = {org: [p for p, o, _ in layout if o == org] for org in ("acme", "globex")}
     async with scratch_database(base_url, "migrate", revision=None) as url:
         try:
@@ -222,9 +249,11 @@ async def positions_become_per_org(
         records, ids = _old_rows(layout)
         before = {(r[1], r[0]): r[-1] for r in records}  # (org, old position) -> event_json
         await conn.copy_records_to_table(
-            "events", schema_name="activity", columns=activity_repository.COLUMNS,
+            "events",
+            schema_name="activity",
+            columns=activity_repository.COLUMNS,
             records=records,
-        )  # fmt: skip
+        )
         await conn.execute("SELECT setval('activity.event_position_seq', 20)")
         await conn.execute(
             "INSERT INTO activity.stream_owners (org_id, stream, rep_id, position)"
@@ -238,14 +267,20 @@ async def positions_become_per_org(
         await conn.execute(
             "INSERT INTO scoring.orgs (org_id, cursor, position, folded, last_recorded_at,"
             " scored_position, scored_recorded_at) VALUES ($1, $2, $3, 4, now(), $4, now())",
-            "acme", sealed_before(11, "acme"), 11, 4,
-        )  # fmt: skip
+            "acme",
+            sealed_before(11, "acme"),
+            11,
+            4,
+        )
         await conn.execute(
             "INSERT INTO scoring.orgs (org_id, cursor, position, folded, scored_position,"
             " rebuild_requested, rebuild_seq, next_generation, next_cursor)"
             " VALUES ($1, $2, $3, 3, $3, true, 1, 2, $4)",
-            "globex", sealed_before(9, "globex"), 9, sealed_before(17, "globex"),
-        )  # fmt: skip
+            "globex",
+            sealed_before(9, "globex"),
+            9,
+            sealed_before(17, "globex"),
+        )
 
         await asyncio.to_thread(run_migrations, url, ORG_POSITIONS)
 
@@ -275,7 +310,8 @@ async def positions_become_per_org(
     finally:
         await conn.close()
 
-    assert key == ["org_id", "position"] and sequence is None
+    assert key == ["org_id", "position"]
+    assert sequence is None
     for org in ("acme", "globex"):
         mine = [e for e in events if e["org_id"] == org]
         assert [e["position"] for e in mine] == list(range(1, len(old_of[org]) + 1))
@@ -305,24 +341,35 @@ async def positions_become_per_org(
     activity_app = create_activity(activity_settings(), database_url=url)
     async with activity_app.router.lifespan_context(activity_app):
         scoring_app = create_scoring(  # scores in this process: the test is about positions
-            scoring_settings(worker_processes=0), database_url=url,
+            scoring_settings(worker_processes=0),
+            database_url=url,
             activity_transport=httpx.ASGITransport(app=activity_app),
-        )  # fmt: skip
+        )
         async with (
             scoring_app.router.lifespan_context(scoring_app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=activity_app),
-                              base_url="http://activity") as activity,
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=scoring_app),
-                              base_url="http://scoring") as scoring,
-        ):  # fmt: skip
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=activity_app), base_url="http://activity"
+            ) as activity,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=scoring_app), base_url="http://scoring"
+            ) as scoring,
+        ):
             expected = {"acme": (6 + 3, 2 + 3), "globex": (5 + 2, 5 + 2)}  # (head, visits)
             for org, n in (("acme", 3), ("globex", 2)):
-                headers = {"Authorization": "Bearer " + issue_token(
-                    JWT_SECRET, org=org, role="admin", sub="ops")}  # fmt: skip
-                events_ = [make_event("visit.logged", stream="lead-0", rep_id="rep-anna",
-                                      team_id="team-north",
-                                      occurred_at="2026-06-16T09:00:00+00:00")
-                           for _ in range(n)]  # fmt: skip
+                headers = {
+                    "Authorization": "Bearer "
+                    + issue_token(JWT_SECRET, org=org, role="admin", sub="ops")
+                }
+                events_ = [
+                    make_event(
+                        "visit.logged",
+                        stream="lead-0",
+                        rep_id="rep-anna",
+                        team_id="team-north",
+                        occurred_at="2026-06-16T09:00:00+00:00",
+                    )
+                    for _ in range(n)
+                ]
                 answer = await activity.post(
                     "/v1/events/batch", json={"events": events_}, headers=headers
                 )
@@ -335,10 +382,15 @@ async def positions_become_per_org(
                     await rebuilt(scoring, headers)
                 await settled(scoring, headers, head, timeout=30)
                 answer = await scoring.get(
-                    "/v1/kpis", headers=headers,
-                    params={"owner": "org", "period": "year", "from": "2026-01-01",
-                            "metrics": "visits"},
-                )  # fmt: skip
+                    "/v1/kpis",
+                    headers=headers,
+                    params={
+                        "owner": "org",
+                        "period": "year",
+                        "from": "2026-01-01",
+                        "metrics": "visits",
+                    },
+                )
                 assert answer.status_code == 200, answer.text
                 assert answer.json()["up_to"]["position"] == head
                 assert answer.json()["buckets"][0]["metrics"]["visits"]["value"] == visits
@@ -360,8 +412,10 @@ ROLLUP_ROWS = [  # org, generation, grain, bucket, owner_kind, owner_id, team_id
     ("acme", 1, "m", "2026-07-01", "team", "t1", "t1", "", "", "", "EUR", "revenue_won", "9.50"),
     ("globex", 1, "d", "2026-07-01", "rep", "r1", "t1", "pl", "gold", "web", "", "visits", "7"),
 ]
-ROLLUP_COLUMNS = ("org_id, generation, grain, bucket, owner_kind, owner_id, team_id, "
-                  "product_line, tier, channel, currency, metric, value")  # fmt: skip
+ROLLUP_COLUMNS = (
+    "org_id, generation, grain, bucket, owner_kind, owner_id, team_id, "
+    "product_line, tier, channel, currency, metric, value"
+)
 
 
 async def _rollups(conn: asyncpg.Connection) -> list[tuple[str, ...]]:

@@ -182,7 +182,8 @@ class TestIssuerTokensAreAccepted:
         assert await verifier.verify(token) == Principal(
             org="acme", role=Role.MANAGER, sub="emp-7", team="north"
         )
-        assert idp.hits["/.well-known/openid-configuration"] == 1 and idp.jwks_fetches == 1
+        assert idp.hits["/.well-known/openid-configuration"] == 1
+        assert idp.jwks_fetches == 1
 
     async def test_an_es256_token_is_accepted_too(self, idp, verifier):
         token = idp.token("ec-1", groups="it", dept=None)

@@ -48,7 +48,8 @@ class TestToken:
 
     def test_a_manager_token_needs_a_team(self, runner):
         result = runner.invoke(app, ["token", "--org", "acme", "--role", "manager", "--sub", "m"])
-        assert result.exit_code != 0 and "--team" in result.output
+        assert result.exit_code != 0
+        assert "--team" in result.output
 
     def test_an_unknown_role_is_refused(self, runner):
         result = runner.invoke(app, ["token", "--org", "acme", "--role", "king", "--sub", "k"])
@@ -62,6 +63,7 @@ class TestToken:
         first = CliRunner().invoke(app, ["token", "--org", "o", "--role", "admin", "--sub", "a"])
         second = CliRunner().invoke(app, ["token", "--org", "o", "--role", "admin", "--sub", "a"])
         secret = (tmp_path / "jwt_secret").read_text().strip()
-        assert len(secret) >= 32 and (tmp_path / "jwt_secret").stat().st_mode & 0o777 == 0o600
+        assert len(secret) >= 32
+        assert (tmp_path / "jwt_secret").stat().st_mode & 0o777 == 0o600
         for result in (first, second):
             assert jwt.decode(result.output.strip(), secret, algorithms=["HS256"])["org"] == "o"

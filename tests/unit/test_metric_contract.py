@@ -4,10 +4,15 @@ from services.scoring.domain import CATALOGUE, Kind
 from shared.contracts.scoring import METRICS
 
 UNITS = {
-    Kind.COUNT: "count", Kind.MONEY: "money", Kind.AVERAGE_MONEY: "money", Kind.PIPELINE: "money",
-    Kind.RATE: "ratio", Kind.MONEY_RATE: "ratio", Kind.DISTINCT_RATE: "ratio",
+    Kind.COUNT: "count",
+    Kind.MONEY: "money",
+    Kind.AVERAGE_MONEY: "money",
+    Kind.PIPELINE: "money",
+    Kind.RATE: "ratio",
+    Kind.MONEY_RATE: "ratio",
+    Kind.DISTINCT_RATE: "ratio",
     Kind.AVERAGE_DAYS: "days",
-}  # fmt: skip
+}
 
 
 def test_the_contract_lists_every_metric_scoring_serves_with_its_unit() -> None:

@@ -67,8 +67,10 @@ def test_the_main_answers_name_their_models(service: str, operation: str, model:
 def test_the_export_documents_its_formats_only() -> None:
     content = create_scoring().openapi()["paths"]["/v1/export/kpis"]["get"]["responses"]["200"]
     assert set(content["content"]) == {
-        "text/csv", "application/x-ndjson", "application/vnd.apache.parquet",
-    }  # fmt: skip
+        "text/csv",
+        "application/x-ndjson",
+        "application/vnd.apache.parquet",
+    }
 
 
 def operations(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -88,9 +88,11 @@ def translate(
         if "owner" in item:
             owner = config.owners.get(str(item["owner"])) or config.owners.get("*")
             if owner is None:
-                out.dead_letters.append(DeadLetter(
-                    key, "owner_unmapped", f"owner {item['owner']!r} is not mapped", item
-                ))  # fmt: skip
+                out.dead_letters.append(
+                    DeadLetter(
+                        key, "owner_unmapped", f"owner {item['owner']!r} is not mapped", item
+                    )
+                )
                 continue
             event["rep_id"], event["team_id"] = owner.rep_id, owner.team_id
         data = event.get("data")
@@ -100,18 +102,25 @@ def translate(
                 if isinstance(data.get(name), str) and data[name] in config.stages:
                     data[name] = config.stages[data[name]]
             if data.get("to_stage") in (WON, LOST):
-                out.dead_letters.append(DeadLetter(
-                    key, "stage_unmapped",
-                    f"stage {item['data']['to_stage']!r} closes the deal: send deal.won or "
-                    "deal.lost", item,
-                ))  # fmt: skip
+                out.dead_letters.append(
+                    DeadLetter(
+                        key,
+                        "stage_unmapped",
+                        f"stage {item['data']['to_stage']!r} closes the deal: send deal.won or "
+                        "deal.lost",
+                        item,
+                    )
+                )
                 continue
-            unmapped = [data[n] for n in ("to_stage", "from_stage")
-                        if isinstance(data.get(n), str) and not _ours(data[n])]  # fmt: skip
+            unmapped = [
+                data[n]
+                for n in ("to_stage", "from_stage")
+                if isinstance(data.get(n), str) and not _ours(data[n])
+            ]
             if unmapped:
-                out.dead_letters.append(DeadLetter(
-                    key, "stage_unmapped", f"stage {unmapped[0]!r} is not mapped", item
-                ))  # fmt: skip
+                out.dead_letters.append(
+                    DeadLetter(key, "stage_unmapped", f"stage {unmapped[0]!r} is not mapped", item)
+                )
                 continue
             event["data"] = data
         event_id = str(derived_event_id(f"generic:{config.org_id}:{webhook_id}:{i}"))

@@ -150,9 +150,13 @@ def translate(
         key = event_key(e)
         if not _valid(e):
             out.dead_letters.append(
-                DeadLetter(key, "invalid", "eventId, portalId, objectId or occurredAt missing "
-                           "or not an integer", e)
-            )  # fmt: skip
+                DeadLetter(
+                    key,
+                    "invalid",
+                    "eventId, portalId, objectId or occurredAt missing or not an integer",
+                    e,
+                )
+            )
             continue
         if not _is_deal_event(e):
             out.ignored += 1
@@ -193,9 +197,11 @@ def translate(
         elif kind == "deal.propertyChange" and prop == "amount":
             value = amount(e.get("propertyValue"), currency)
             if value is None:
-                out.dead_letters.append(DeadLetter(
-                    key, "invalid", f"amount {e.get('propertyValue')!r} is not an amount", e
-                ))  # fmt: skip
+                out.dead_letters.append(
+                    DeadLetter(
+                        key, "invalid", f"amount {e.get('propertyValue')!r} is not an amount", e
+                    )
+                )
                 continue
             at = from_millis(e["occurredAt"])
             if newer(at, facts.amount_at):  # an older change is an event, not the amount now
@@ -209,15 +215,19 @@ def translate(
                 out.deals[object_id] = replace(facts, stage=crm_stage, stage_at=at)
             ours = config.stages.get(crm_stage)
             if ours is None:
-                out.dead_letters.append(DeadLetter(
-                    key, "stage_unmapped", f"HubSpot stage {crm_stage!r} is not mapped", e
-                ))  # fmt: skip
+                out.dead_letters.append(
+                    DeadLetter(
+                        key, "stage_unmapped", f"HubSpot stage {crm_stage!r} is not mapped", e
+                    )
+                )
                 continue
             if ours == WON:
                 if facts.amount is None:
-                    out.dead_letters.append(DeadLetter(
-                        key, "amount_unknown", "won, but no amount of this deal was received", e
-                    ))  # fmt: skip
+                    out.dead_letters.append(
+                        DeadLetter(
+                            key, "amount_unknown", "won, but no amount of this deal was received", e
+                        )
+                    )
                     continue
                 data = {"amount": amount(facts.amount, currency), "currency": currency}
                 out.events.append({**base, "type": "deal.won", "data": data})
@@ -238,6 +248,11 @@ def _owner(config: ConnectorConfig, owner_id: str | None) -> Owner | DeadLetter:
     if "*" in config.owners:
         return config.owners["*"]
     if owner_id is None:
-        return DeadLetter("", "owner_unknown", "no hubspot_owner_id of this deal was received "
-                          "(subscribe to its property changes, or map \"*\")", {})  # fmt: skip
+        return DeadLetter(
+            "",
+            "owner_unknown",
+            "no hubspot_owner_id of this deal was received "
+            '(subscribe to its property changes, or map "*")',
+            {},
+        )
     return DeadLetter("", "owner_unmapped", f"HubSpot owner {owner_id!r} is not mapped", {})

@@ -156,9 +156,12 @@ def _learnt(deal: dict[str, Any], changed_at: datetime, currency: str) -> DealFa
     events never need them."""
     value = amount(deal.get("value"), currency) if deal.get("value") is not None else None
     return DealFacts(
-        owner_id=_id(deal.get("owner_id")), amount=value, stage=_id(deal.get("stage_id")),
-        amount_at=changed_at if value is not None else None, stage_at=changed_at,
-    )  # fmt: skip
+        owner_id=_id(deal.get("owner_id")),
+        amount=value,
+        stage=_id(deal.get("stage_id")),
+        amount_at=changed_at if value is not None else None,
+        stage_at=changed_at,
+    )
 
 
 def translate(config: ConnectorConfig, delivery: dict[str, Any]) -> Translation:
@@ -240,8 +243,12 @@ def translate(config: ConnectorConfig, delivery: dict[str, Any]) -> Translation:
             }
             if stage not in (WON, LOST):
                 data_out["stage"] = stage
-            event = {**base, "occurred_at": when("add_time").isoformat(), "type": "deal.opened",
-                     "data": data_out}  # fmt: skip
+            event = {
+                **base,
+                "occurred_at": when("add_time").isoformat(),
+                "type": "deal.opened",
+                "data": data_out,
+            }
         elif intent == "stage" and stage == WON:
             event = {**base, "type": "deal.won", "data": {"amount": value, "currency": currency}}
         elif intent == "stage" and stage == LOST:
@@ -254,17 +261,32 @@ def translate(config: ConnectorConfig, delivery: dict[str, Any]) -> Translation:
                 data_out["from_stage"] = from_stage
             event = {**base, "type": "deal.stage_changed", "data": data_out}
         elif intent == "amount":
-            event = {**base, "type": "deal.amount_changed",
-                     "data": {"amount": value, "currency": currency}}  # fmt: skip
+            event = {
+                **base,
+                "type": "deal.amount_changed",
+                "data": {"amount": value, "currency": currency},
+            }
         elif intent == WON:
-            event = {**base, "occurred_at": when("won_time").isoformat(), "type": "deal.won",
-                     "data": {"amount": value, "currency": currency}}  # fmt: skip
+            event = {
+                **base,
+                "occurred_at": when("won_time").isoformat(),
+                "type": "deal.won",
+                "data": {"amount": value, "currency": currency},
+            }
         elif intent == LOST:
-            event = {**base, "occurred_at": when("lost_time").isoformat(), "type": "deal.lost",
-                     "data": loss_reason(deal.get("lost_reason"))}  # fmt: skip
+            event = {
+                **base,
+                "occurred_at": when("lost_time").isoformat(),
+                "type": "deal.lost",
+                "data": loss_reason(deal.get("lost_reason")),
+            }
         else:  # deleted
-            event = {**base, "occurred_at": at.isoformat(), "type": "deal.lost",
-                     "data": {"reason": "other", "note": "deleted in Pipedrive"}}  # fmt: skip
+            event = {
+                **base,
+                "occurred_at": at.isoformat(),
+                "type": "deal.lost",
+                "data": {"reason": "other", "note": "deleted in Pipedrive"},
+            }
         out.events.append(event)
         out.keys[event_id] = key
     return out

@@ -43,8 +43,15 @@ async def insert_connector(
         )
         SELECT id FROM ins
         """,
-        id, org_id, provider, secret, stages, owners, default_currency, default_product_line,
-    )  # fmt: skip
+        id,
+        org_id,
+        provider,
+        secret,
+        stages,
+        owners,
+        default_currency,
+        default_product_line,
+    )
 
 
 async def set_salesforce_org_id(
@@ -52,8 +59,9 @@ async def set_salesforce_org_id(
 ) -> None:
     await conn.execute(
         "UPDATE activity.connectors SET salesforce_org_id = $2 WHERE id = $1",
-        connector_id, salesforce_org_id,
-    )  # fmt: skip
+        connector_id,
+        salesforce_org_id,
+    )
 
 
 async def list_connectors(conn: asyncpg.Connection, org_id: str) -> list[asyncpg.Record]:
@@ -101,9 +109,16 @@ async def update_connector(
             updated_at = now()
         WHERE id = $1
         """,
-        connector_id, secret_current, secret_current_set_at, secret_previous,
-        secret_previous_set_at, stages, owners, default_currency, default_product_line,
-    )  # fmt: skip
+        connector_id,
+        secret_current,
+        secret_current_set_at,
+        secret_previous,
+        secret_previous_set_at,
+        stages,
+        owners,
+        default_currency,
+        default_product_line,
+    )
 
 
 async def delete_connector(conn: asyncpg.Connection, org_id: str, connector_id: UUID) -> bool:
@@ -133,8 +148,10 @@ async def load_deals(
 # A value replaces the one kept unless both have a time and it is the older (domain.newer); in
 # SQL, so that two deliveries of one deal stored at once keep the newer value whichever commits
 # last.
-_NEWER = "EXCLUDED.{v} IS NOT NULL AND (EXCLUDED.{v}_at IS NULL OR d.{v}_at IS NULL" \
-         " OR EXCLUDED.{v}_at >= d.{v}_at)"  # fmt: skip
+_NEWER = (
+    "EXCLUDED.{v} IS NOT NULL AND (EXCLUDED.{v}_at IS NULL OR d.{v}_at IS NULL"
+    " OR EXCLUDED.{v}_at >= d.{v}_at)"
+)
 
 
 async def save_deals(

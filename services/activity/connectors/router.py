@@ -59,20 +59,33 @@ router = APIRouter(prefix="/v1", tags=["connectors"])
 
 OrgPath = Annotated[str, Path(pattern=rf"^{ID_PATTERN}$")]
 _ADMIN = problems(Unauthorized, Forbidden, NotFound, InvalidInput)
-_ADMIN_BODY = problems(Unauthorized, Forbidden, NotFound, InvalidInput, MalformedRequest,
-                       UnsupportedMediaType)  # fmt: skip
-_DELIVERY = problems(MalformedRequest, Unauthorized, NotFound, InvalidInput, Conflict,
-                     PayloadTooLarge, UnsupportedMediaType)  # fmt: skip
+_ADMIN_BODY = problems(
+    Unauthorized, Forbidden, NotFound, InvalidInput, MalformedRequest, UnsupportedMediaType
+)
+_DELIVERY = problems(
+    MalformedRequest,
+    Unauthorized,
+    NotFound,
+    InvalidInput,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 
 
 def _json(body: object, status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-@router.post("/connectors", status_code=201, response_model=ConnectorRead,
-             summary="Configure a CRM connector (admin)",
-             responses=problems(Unauthorized, Forbidden, InvalidInput, Conflict,
-                                MalformedRequest, UnsupportedMediaType))  # fmt: skip
+@router.post(
+    "/connectors",
+    status_code=201,
+    response_model=ConnectorRead,
+    summary="Configure a CRM connector (admin)",
+    responses=problems(
+        Unauthorized, Forbidden, InvalidInput, Conflict, MalformedRequest, UnsupportedMediaType
+    ),
+)
 async def create_connector(
     body: ConnectorCreate, user: CurrentUser, runtime: RuntimeDep
 ) -> ConnectorRead:
@@ -80,14 +93,22 @@ async def create_connector(
     return ConnectorRead.model_validate(await service.create_connector(runtime.pool, user, body))
 
 
-@router.get("/connectors", response_model=ConnectorList, summary="The org's connectors (admin)",
-            responses=problems(Unauthorized, Forbidden))  # fmt: skip
+@router.get(
+    "/connectors",
+    response_model=ConnectorList,
+    summary="The org's connectors (admin)",
+    responses=problems(Unauthorized, Forbidden),
+)
 async def list_connectors(user: CurrentUser, runtime: RuntimeDep) -> ConnectorList:
     return ConnectorList.model_validate(await service.list_connectors(runtime.pool, user))
 
 
-@router.get("/connectors/{connector_id}", response_model=ConnectorRead,
-            summary="One connector (admin)", responses=_ADMIN)  # fmt: skip
+@router.get(
+    "/connectors/{connector_id}",
+    response_model=ConnectorRead,
+    summary="One connector (admin)",
+    responses=_ADMIN,
+)
 async def get_connector(
     connector_id: UUID, user: CurrentUser, runtime: RuntimeDep
 ) -> ConnectorRead:
@@ -96,9 +117,12 @@ async def get_connector(
     )
 
 
-@router.patch("/connectors/{connector_id}", response_model=ConnectorRead,
-              summary="Change mappings, defaults or rotate the secret (admin)",
-              responses=_ADMIN_BODY)  # fmt: skip
+@router.patch(
+    "/connectors/{connector_id}",
+    response_model=ConnectorRead,
+    summary="Change mappings, defaults or rotate the secret (admin)",
+    responses=_ADMIN_BODY,
+)
 async def update_connector(
     connector_id: UUID, body: ConnectorUpdate, user: CurrentUser, runtime: RuntimeDep
 ) -> ConnectorRead:
@@ -109,16 +133,23 @@ async def update_connector(
     )
 
 
-@router.delete("/connectors/{connector_id}", status_code=204, summary="Remove a connector (admin)",
-               responses=_ADMIN)  # fmt: skip
+@router.delete(
+    "/connectors/{connector_id}",
+    status_code=204,
+    summary="Remove a connector (admin)",
+    responses=_ADMIN,
+)
 async def delete_connector(connector_id: UUID, user: CurrentUser, runtime: RuntimeDep) -> Response:
     await service.delete_connector(runtime.pool, user, connector_id)
     return Response(status_code=204)
 
 
-@router.get("/connectors/{connector_id}/dead-letters", response_model=DeadLetterList,
-            summary="Deliveries that could not be translated (admin)",
-            responses=_ADMIN)  # fmt: skip
+@router.get(
+    "/connectors/{connector_id}/dead-letters",
+    response_model=DeadLetterList,
+    summary="Deliveries that could not be translated (admin)",
+    responses=_ADMIN,
+)
 async def list_dead_letters(
     connector_id: UUID,
     user: CurrentUser,
@@ -128,9 +159,12 @@ async def list_dead_letters(
     return _json(await service.list_dead_letters(runtime.pool, user, connector_id, limit))
 
 
-@router.post("/connectors/{connector_id}/dead-letters/replay", response_model=ReplayResult,
-             summary="Translate the dead letters again and append what now maps (admin)",
-             responses=_ADMIN)  # fmt: skip
+@router.post(
+    "/connectors/{connector_id}/dead-letters/replay",
+    response_model=ReplayResult,
+    summary="Translate the dead letters again and append what now maps (admin)",
+    responses=_ADMIN,
+)
 async def replay_dead_letters(
     connector_id: UUID, user: CurrentUser, runtime: RuntimeDep
 ) -> JSONResponse:
@@ -153,41 +187,77 @@ def _called_uri(request: Request) -> str:
     return base + request.url.path + (f"?{query}" if query else "")
 
 
-@router.post("/webhooks/hubspot/{org}", response_model=DeliveryResult,
-             summary="HubSpot webhook deliveries (v3 signature)", responses=_DELIVERY,
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": {"type": "array", "maxItems": 100,
-                                                 "items": {"type": "object"}}}}}})  # fmt: skip
+@router.post(
+    "/webhooks/hubspot/{org}",
+    response_model=DeliveryResult,
+    summary="HubSpot webhook deliveries (v3 signature)",
+    responses=_DELIVERY,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "array", "maxItems": 100, "items": {"type": "object"}}
+                }
+            },
+        }
+    },
+)
 async def hubspot_webhook(org: OrgPath, request: Request, runtime: RuntimeDep) -> JSONResponse:
     """`X-HubSpot-Signature-v3` over method, the full URI this was called at (behind a proxy:
     `ACTIVITY_PUBLIC_URL` + path and query), body and `X-HubSpot-Request-Timestamp` (at most
     five minutes old); up to 100 events."""
     body = await request.body()
-    return _json(await service.receive_hubspot(
-        runtime, org, method=request.method, uri=_called_uri(request), headers=_headers(request),
-        body=body,
-    ))  # fmt: skip
+    return _json(
+        await service.receive_hubspot(
+            runtime,
+            org,
+            method=request.method,
+            uri=_called_uri(request),
+            headers=_headers(request),
+            body=body,
+        )
+    )
 
 
 _GENERIC_EVENT = {
     "type": "object",
     "description": "One event, shaped like ours: `type`, `stream`, `occurred_at`, `rep_id` or "
     "a mapped `owner`, `team_id`, `data`.",
-    "example": {"type": "visit.logged", "stream": "lead-L-17",
-                "occurred_at": "2026-11-20T10:30:00+01:00", "owner": "u-7",
-                "data": {"mode": "onsite", "effective": True, "duration_minutes": 45}},
-}  # fmt: skip
-_GENERIC_BODY = {"oneOf": [
-    _GENERIC_EVENT,
-    {"type": "array", "minItems": 1, "maxItems": generic.MAX_EVENTS, "items": _GENERIC_EVENT,
-     "description": f"A list of 1 to {generic.MAX_EVENTS} events."},
-]}  # fmt: skip
+    "example": {
+        "type": "visit.logged",
+        "stream": "lead-L-17",
+        "occurred_at": "2026-11-20T10:30:00+01:00",
+        "owner": "u-7",
+        "data": {"mode": "onsite", "effective": True, "duration_minutes": 45},
+    },
+}
+_GENERIC_BODY = {
+    "oneOf": [
+        _GENERIC_EVENT,
+        {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": generic.MAX_EVENTS,
+            "items": _GENERIC_EVENT,
+            "description": f"A list of 1 to {generic.MAX_EVENTS} events.",
+        },
+    ]
+}
 
 
-@router.post("/webhooks/generic/{org}", response_model=DeliveryResult,
-             summary="Standard Webhooks deliveries", responses=_DELIVERY,
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": _GENERIC_BODY}}}})  # fmt: skip
+@router.post(
+    "/webhooks/generic/{org}",
+    response_model=DeliveryResult,
+    summary="Standard Webhooks deliveries",
+    responses=_DELIVERY,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _GENERIC_BODY}},
+        }
+    },
+)
 async def generic_webhook(org: OrgPath, request: Request, runtime: RuntimeDep) -> JSONResponse:
     """`webhook-id`, `webhook-timestamp`, `webhook-signature` (whsec_ secret); the body is one
     event or a list of up to 1,000 (see services/activity/connectors/generic.py). An event
@@ -197,11 +267,18 @@ async def generic_webhook(org: OrgPath, request: Request, runtime: RuntimeDep) -
     return _json(await service.receive_generic(runtime, org, headers=_headers(request), body=body))
 
 
-@router.post("/webhooks/pipedrive/{org}", response_model=DeliveryResult,
-             summary="Pipedrive webhook deliveries (v2, HTTP Basic auth)", responses=_DELIVERY,
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": {"type": "object",
-                                                 "required": ["meta"]}}}}})  # fmt: skip
+@router.post(
+    "/webhooks/pipedrive/{org}",
+    response_model=DeliveryResult,
+    summary="Pipedrive webhook deliveries (v2, HTTP Basic auth)",
+    responses=_DELIVERY,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object", "required": ["meta"]}}},
+        }
+    },
+)
 async def pipedrive_webhook(org: OrgPath, request: Request, runtime: RuntimeDep) -> JSONResponse:
     """`Authorization: Basic` with the connector's `user:password` (Pipedrive's webhook HTTP
     auth); one v2 delivery: `meta`, `data`, `previous` (services/activity/connectors/pipedrive.py)."""
@@ -214,13 +291,21 @@ async def pipedrive_webhook(org: OrgPath, request: Request, runtime: RuntimeDep)
 _ACK_EXAMPLE = salesforce.ACK.decode()
 
 
-@router.post("/webhooks/salesforce/{org}/{token}", response_class=Response,
-             summary="Salesforce outbound messages (SOAP; path token and organization id)",
-             responses={200: {"description": "Salesforce's `Ack`, sent once the events are "
-                              "stored.", "content": {"text/xml": {"example": _ACK_EXAMPLE}}},
-                        **_DELIVERY},
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "text/xml": {"schema": {"type": "string"}}}}})  # fmt: skip
+@router.post(
+    "/webhooks/salesforce/{org}/{token}",
+    response_class=Response,
+    summary="Salesforce outbound messages (SOAP; path token and organization id)",
+    responses={
+        200: {
+            "description": "Salesforce's `Ack`, sent once the events are stored.",
+            "content": {"text/xml": {"example": _ACK_EXAMPLE}},
+        },
+        **_DELIVERY,
+    },
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"text/xml": {"schema": {"type": "string"}}}}
+    },
+)
 async def salesforce_webhook(
     org: OrgPath,
     token: Annotated[str, Path(max_length=500)],

@@ -284,9 +284,11 @@ def translate_one(
             "rep_id": owner.rep_id,
             "team_id": owner.team_id,
             "occurred_at": at,
-            "metadata": {"source": config.source,
-                         "correlation_id": f"salesforce-{notification.id}"},
-        }  # fmt: skip
+            "metadata": {
+                "source": config.source,
+                "correlation_id": f"salesforce-{notification.id}",
+            },
+        }
         if intent == "stage" and closes_by_stage:
             intent = str(stage)
         if stage is None and (intent == "stage" or (intent == "opened" and not closed)):
@@ -307,8 +309,11 @@ def translate_one(
                 data["stage"] = stage
             event = {**base, "type": "deal.opened", "data": data}
         elif intent == "amount":
-            event = {**base, "type": "deal.amount_changed",
-                     "data": {"amount": current, "currency": currency}}  # fmt: skip
+            event = {
+                **base,
+                "type": "deal.amount_changed",
+                "data": {"amount": current, "currency": currency},
+            }
         elif intent == WON:
             event = {**base, "type": "deal.won", "data": {"amount": current, "currency": currency}}
         elif intent == LOST:

@@ -25,9 +25,12 @@ CrmKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=
 SalesforceOrgId = Annotated[
     str,
     StringConstraints(pattern=r"^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$"),
-    Field(description="The Salesforce organization (`00D…`, 15 or 18 characters) whose outbound "
-          "messages the connector takes; others are refused.", examples=["00D5g000004ABCdEAO"]),
-]  # fmt: skip
+    Field(
+        description="The Salesforce organization (`00D…`, 15 or 18 characters) whose outbound "
+        "messages the connector takes; others are refused.",
+        examples=["00D5g000004ABCdEAO"],
+    ),
+]
 Secret = Annotated[str, StringConstraints(min_length=16, max_length=500, pattern=r"^[\x21-\x7e]+$")]
 
 
@@ -43,10 +46,11 @@ Stages = Annotated[
     Field(
         max_length=500,
         description="The CRM's stage ids mapped to ours; `won` and `lost` close the deal.",
-        examples=[{"appointmentscheduled": "qualification", "closedwon": "won",
-                   "closedlost": "lost"}],
+        examples=[
+            {"appointmentscheduled": "qualification", "closedwon": "won", "closedlost": "lost"}
+        ],
     ),
-]  # fmt: skip
+]
 Owners = Annotated[
     dict[CrmKey, OwnerMapping],
     Field(
@@ -63,11 +67,13 @@ def check_secret(provider: str, secret: str) -> None:
         if not colon or not user or not password:
             raise ValueError("a Pipedrive secret is the webhook's `user:password`")
     if provider == "salesforce" and (
-        len(secret) < 24 or secret.strip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                         "0123456789-_")
-    ):  # fmt: skip
-        raise ValueError("a Salesforce path token is at least 24 of A-Z a-z 0-9 - _ "
-                         "(e.g. secrets.token_urlsafe(32))")  # fmt: skip
+        len(secret) < 24
+        or secret.strip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    ):
+        raise ValueError(
+            "a Salesforce path token is at least 24 of A-Z a-z 0-9 - _ "
+            "(e.g. secrets.token_urlsafe(32))"
+        )
     if provider == "generic":
         if not secret.startswith("whsec_"):
             raise ValueError("a Standard Webhooks secret starts with whsec_")

@@ -161,8 +161,9 @@ async def list_connectors(pool: asyncpg.Pool, principal: Principal) -> dict[str,
     return {"items": [_read(r) for r in rows]}
 
 
-async def _load(conn: asyncpg.Connection, principal: Principal, connector_id: UUID,
-                *, for_update: bool = False) -> asyncpg.Record:  # fmt: skip
+async def _load(
+    conn: asyncpg.Connection, principal: Principal, connector_id: UUID, *, for_update: bool = False
+) -> asyncpg.Record:
     row = await repo.get_connector(conn, principal.org, connector_id, for_update=for_update)
     if row is None:
         raise UnknownConnector(f"There is no connector {connector_id}.")
@@ -187,15 +188,15 @@ async def update_connector(
             try:
                 check_secret(row["provider"], body.secret)
             except ValueError as exc:
-                raise InvalidInput(str(exc), errors=[
-                    field_error("secret", str(exc), "value_error")
-                ]) from exc  # fmt: skip
+                raise InvalidInput(
+                    str(exc), errors=[field_error("secret", str(exc), "value_error")]
+                ) from exc
         if body.salesforce_org_id is not None:
             if row["provider"] != "salesforce":
                 detail = "salesforce_org_id is for Salesforce connectors only"
-                raise InvalidInput(detail, errors=[
-                    field_error("salesforce_org_id", detail, "value_error")
-                ])  # fmt: skip
+                raise InvalidInput(
+                    detail, errors=[field_error("salesforce_org_id", detail, "value_error")]
+                )
             await repo.set_salesforce_org_id(conn, connector_id, body.salesforce_org_id)
         now = datetime.now(UTC)
         current, current_at = row["secret_current"], row["secret_current_set_at"]
@@ -259,8 +260,10 @@ def _parse_json(body: bytes, headers: dict[str, str]) -> Any:
     except orjson.JSONDecodeError as exc:
         raise MalformedRequest(f"The body is not valid JSON: {exc}.") from exc
     if b"\\u0000" in body and _holds_nul(parsed):  # JSON escapes it; PostgreSQL stores no NUL
-        raise InvalidInput("A string of the body holds U+0000, which cannot be stored.",
-                           errors=[field_error("body", "holds U+0000", "string_nul")])  # fmt: skip
+        raise InvalidInput(
+            "A string of the body holds U+0000, which cannot be stored.",
+            errors=[field_error("body", "holds U+0000", "string_nul")],
+        )
     return parsed
 
 
@@ -336,8 +339,12 @@ async def _finish(
 
 
 def _result(appended: int, duplicates: int, dead: int, ignored: int) -> dict[str, Any]:
-    return {"appended": appended, "duplicates": duplicates, "dead_letters": dead,
-            "ignored": ignored}  # fmt: skip
+    return {
+        "appended": appended,
+        "duplicates": duplicates,
+        "dead_letters": dead,
+        "ignored": ignored,
+    }
 
 
 async def receive_hubspot(
@@ -350,8 +357,10 @@ async def receive_hubspot(
         raise BadSignature(str(exc)) from exc
     items = _parse_json(body, headers)
     if not isinstance(items, list):
-        raise InvalidInput("HubSpot posts a JSON array of events.",
-                           errors=[field_error("body", "must be an array", "type")])  # fmt: skip
+        raise InvalidInput(
+            "HubSpot posts a JSON array of events.",
+            errors=[field_error("body", "must be an array", "type")],
+        )
     if len(items) > hubspot.MAX_EVENTS:
         raise PayloadTooLarge(
             f"At most {hubspot.MAX_EVENTS} HubSpot events per delivery.",
@@ -362,8 +371,11 @@ async def receive_hubspot(
     async with runtime.pool.acquire() as conn:
         known = await repo.load_deals(conn, row["id"], object_ids)
     translation = hubspot.translate(config, items, known)
-    keys = {str(derived_event_id(hubspot.event_key(e))): hubspot.event_key(e)
-            for e in items if isinstance(e, dict)}  # fmt: skip
+    keys = {
+        str(derived_event_id(hubspot.event_key(e))): hubspot.event_key(e)
+        for e in items
+        if isinstance(e, dict)
+    }
     events, invalid = _checked_or_dead(translation, keys)
     dead = [*translation.dead_letters, *invalid]
     appended, duplicates = await _append(runtime, org, "hubspot", events)
@@ -404,13 +416,17 @@ async def receive_pipedrive(
         raise BadBasicAuth(str(exc)) from exc
     delivery = _parse_json(body, headers)
     if not isinstance(delivery, dict):
-        raise InvalidInput("Pipedrive posts one JSON object (webhooks v2).",
-                           errors=[field_error("body", "must be an object", "type")])  # fmt: skip
+        raise InvalidInput(
+            "Pipedrive posts one JSON object (webhooks v2).",
+            errors=[field_error("body", "must be an object", "type")],
+        )
     try:
         translation = pipedrive.translate(_config(row), delivery)
     except pipedrive.MalformedDelivery as exc:
-        raise InvalidInput(f"Not a Pipedrive v2 delivery: {exc}.",
-                           errors=[field_error("body.meta", str(exc), "missing")]) from exc  # fmt: skip
+        raise InvalidInput(
+            f"Not a Pipedrive v2 delivery: {exc}.",
+            errors=[field_error("body.meta", str(exc), "missing")],
+        ) from exc
     events, invalid = _checked_or_dead(translation, translation.keys)
     dead = [*translation.dead_letters, *invalid]
     appended, duplicates = await _append(runtime, org, "pipedrive", events)
@@ -479,14 +495,18 @@ def _retranslate(
     if config.provider == "hubspot":
         payloads = [orjson.loads(r["payload"]) for r in letters]
         out = hubspot.translate(config, payloads, known)
-        ids = {str(derived_event_id(hubspot.event_key(p))): hubspot.event_key(p)
-               for p in payloads if isinstance(p, dict)}  # fmt: skip
+        ids = {
+            str(derived_event_id(hubspot.event_key(p))): hubspot.event_key(p)
+            for p in payloads
+            if isinstance(p, dict)
+        }
     elif config.provider == "generic":
         for r in letters:
             _, rest = r["event_key"].split(":", 1)
             webhook_id, index = rest.rsplit(":", 1)
-            one = generic.translate(config, webhook_id, [orjson.loads(r["payload"])],
-                                    first_index=int(index))  # fmt: skip
+            one = generic.translate(
+                config, webhook_id, [orjson.loads(r["payload"])], first_index=int(index)
+            )
             out.events += one.events
             out.dead_letters += one.dead_letters
             ids.update({e["event_id"]: r["event_key"] for e in one.events})
@@ -532,8 +552,12 @@ async def replay_dead_letters(
         await repo.mark_replayed(
             conn, [r["id"] for r in letters if r["event_key"] in appended_keys]
         )
-        await repo.update_reasons(conn, [
-            (r["id"], still[r["event_key"]].reason, still[r["event_key"]].detail)
-            for r in letters if r["event_key"] in still
-        ])  # fmt: skip
+        await repo.update_reasons(
+            conn,
+            [
+                (r["id"], still[r["event_key"]].reason, still[r["event_key"]].detail)
+                for r in letters
+                if r["event_key"] in still
+            ],
+        )
     return {"replayed": len(appended_keys), "remaining": len(letters) - len(appended_keys)}

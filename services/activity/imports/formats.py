@@ -27,9 +27,17 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 COLUMNS = (
-    "event_id", "type", "stream", "rep_id", "team_id", "occurred_at", "schema_version",
-    "expected_version", "data", "metadata",
-)  # fmt: skip
+    "event_id",
+    "type",
+    "stream",
+    "rep_id",
+    "team_id",
+    "occurred_at",
+    "schema_version",
+    "expected_version",
+    "data",
+    "metadata",
+)
 REQUIRED_COLUMNS = ("event_id", "type", "stream", "occurred_at")
 _JSON_COLUMNS = ("data", "metadata")
 _INT_COLUMNS = ("schema_version", "expected_version")

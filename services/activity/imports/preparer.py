@@ -62,8 +62,14 @@ class Preparer(Protocol):
 def prepare(chunk: Chunk, principal: Principal) -> Prepared:
     validated = validate(chunk.records, principal)
     drafts = [draft(principal.org, c) for _, c in validated.candidates]
-    return Prepared(len(chunk.records), chunk.last, chunk.fraction, validated.candidates,
-                    drafts, validated.rejected)  # fmt: skip
+    return Prepared(
+        len(chunk.records),
+        chunk.last,
+        chunk.fraction,
+        validated.candidates,
+        drafts,
+        validated.rejected,
+    )
 
 
 class _OneAhead:
@@ -113,9 +119,11 @@ class ProcessPreparer(_OneAhead):
         context = _context()
         self._reader, writer = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=_serve, args=(str(path), fmt.value, chunk_rows, after, principal, writer),
-            name="salesperf-import-preparer", daemon=True,
-        )  # fmt: skip
+            target=_serve,
+            args=(str(path), fmt.value, chunk_rows, after, principal, writer),
+            name="salesperf-import-preparer",
+            daemon=True,
+        )
         try:
             self._process.start()
         finally:
@@ -190,8 +198,7 @@ def _serve(
 ) -> None:
     gc.freeze()  # the modules just imported are never garbage: not walked chunk after chunk
     try:
-        chunks: Iterator[Chunk] = read(Path(path), Format(fmt), chunk_rows=chunk_rows,
-                                       after=after)  # fmt: skip
+        chunks: Iterator[Chunk] = read(Path(path), Format(fmt), chunk_rows=chunk_rows, after=after)
         for chunk in chunks:
             out.send(("chunk", *_encode(prepare(chunk, principal))))
     except ValueError as exc:  # UnreadableFile included: the job fails with its message
@@ -208,12 +215,27 @@ def _encode(p: Prepared) -> tuple[bytes, list[Rejection]]:
     """A chunk as `marshal` bytes of plain values (ids as 16 bytes, times as microseconds
     since the epoch): a tenth of what pickling its objects costs on either side."""
     rows = [
-        (n, c.event_id.bytes, c.type, c.stream, c.rep_id, c.team_id,
-         microseconds(c.occurred_at), c.schema_version, c.data_json,
-         c.metadata_json, c.content_hash, c.expected_version,
-         c.voids.bytes if c.voids is not None else None, c.reassigns_to, d.head, d.middle, d.tail)
+        (
+            n,
+            c.event_id.bytes,
+            c.type,
+            c.stream,
+            c.rep_id,
+            c.team_id,
+            microseconds(c.occurred_at),
+            c.schema_version,
+            c.data_json,
+            c.metadata_json,
+            c.content_hash,
+            c.expected_version,
+            c.voids.bytes if c.voids is not None else None,
+            c.reassigns_to,
+            d.head,
+            d.middle,
+            d.tail,
+        )
         for (n, c), d in zip(p.candidates, p.drafts, strict=True)
-    ]  # fmt: skip
+    ]
     return marshal.dumps((p.read, p.last, p.fraction, rows)), p.rejected
 
 
@@ -223,10 +245,25 @@ def _decode(message: tuple[Any, ...]) -> Prepared:
     data, rejected = message
     read_, last, fraction, rows = marshal.loads(data)
     candidates = [
-        (r[0], Candidate(PgUUID(r[1]), r[2], r[3], r[4], r[5],
-                         from_microseconds(r[6]), r[7], r[8], r[9], r[10], r[11],
-                         None if r[12] is None else PgUUID(r[12]), r[13]))
+        (
+            r[0],
+            Candidate(
+                PgUUID(r[1]),
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                from_microseconds(r[6]),
+                r[7],
+                r[8],
+                r[9],
+                r[10],
+                r[11],
+                None if r[12] is None else PgUUID(r[12]),
+                r[13],
+            ),
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
     drafts = [Draft(*r[14:]) for r in rows]
     return Prepared(read_, last, fraction, candidates, drafts, rejected)

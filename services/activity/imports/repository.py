@@ -24,9 +24,18 @@ FROM activity.imports
 
 
 async def insert_job(
-    conn: asyncpg.Connection, *, id: UUID, org_id: str, format: str, filename: str | None,
-    size_bytes: int, rows_total: int | None, subject: str, role: str, host: str,
-) -> asyncpg.Record:  # fmt: skip
+    conn: asyncpg.Connection,
+    *,
+    id: UUID,
+    org_id: str,
+    format: str,
+    filename: str | None,
+    size_bytes: int,
+    rows_total: int | None,
+    subject: str,
+    role: str,
+    host: str,
+) -> asyncpg.Record:
     row = await conn.fetchrow(
         """
         INSERT INTO activity.imports (id, org_id, format, filename, size_bytes, rows_total,
@@ -34,8 +43,16 @@ async def insert_job(
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         RETURNING *
         """,
-        id, org_id, format, filename, size_bytes, rows_total, subject, role, host,
-    )  # fmt: skip
+        id,
+        org_id,
+        format,
+        filename,
+        size_bytes,
+        rows_total,
+        subject,
+        role,
+        host,
+    )
     assert row is not None
     return row
 
@@ -57,8 +74,11 @@ async def list_jobs(
     rows = await conn.fetch(
         _JOB + "WHERE org_id = $1 AND (created_at, id) < ($2::timestamptz, $3)"
         " ORDER BY created_at DESC, id DESC LIMIT $4",
-        org_id, before[0], before[1], limit,
-    )  # fmt: skip
+        org_id,
+        before[0],
+        before[1],
+        limit,
+    )
     return rows
 
 
@@ -70,8 +90,10 @@ async def list_errors(
         SELECT row_number, event_id, errors::text AS errors FROM activity.import_errors
         WHERE import_id = $1 AND row_number > $2 ORDER BY row_number LIMIT $3
         """,
-        import_id, after, limit,
-    )  # fmt: skip
+        import_id,
+        after,
+        limit,
+    )
     return rows
 
 
@@ -113,9 +135,16 @@ async def start_job(conn: asyncpg.Connection, id: UUID) -> asyncpg.Record | None
 
 
 async def record_chunk(
-    conn: asyncpg.Connection, id: UUID, *, rows_done: int, read: int, stored: int,
-    duplicates: int, rejected: Sequence[Rejection], progress: float,
-) -> None:  # fmt: skip
+    conn: asyncpg.Connection,
+    id: UUID,
+    *,
+    rows_done: int,
+    read: int,
+    stored: int,
+    duplicates: int,
+    rejected: Sequence[Rejection],
+    progress: float,
+) -> None:
     """A chunk's counts and rejections, in the transaction that stored its events."""
     await conn.execute(
         """
@@ -124,8 +153,14 @@ async def record_chunk(
             duplicates = duplicates + $5, rejected = rejected + $6, progress = $7
         WHERE id = $1
         """,
-        id, rows_done, read, stored, duplicates, len(rejected), progress,
-    )  # fmt: skip
+        id,
+        rows_done,
+        read,
+        stored,
+        duplicates,
+        len(rejected),
+        progress,
+    )
     if rejected:
         await conn.execute(
             """
@@ -156,5 +191,7 @@ async def finish_job(
             progress = CASE WHEN $2 = 'done' THEN 1 ELSE progress END
         WHERE id = $1
         """,
-        id, state, error,
-    )  # fmt: skip
+        id,
+        state,
+        error,
+    )

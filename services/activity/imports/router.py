@@ -104,13 +104,18 @@ def _format_of(content_type: str) -> Format:
         return MEDIA_TYPES[media]
     raise UnsupportedMediaType(
         f"Send the file with its Content-Type ({_FORMATS}) or `?format=` (got {media or 'none'!r}).",
-        errors=[field_error("content-type", f"one of {', '.join(MEDIA_TYPES)}", "media_type",
-                            "header")],
-    )  # fmt: skip
+        errors=[
+            field_error("content-type", f"one of {', '.join(MEDIA_TYPES)}", "media_type", "header")
+        ],
+    )
 
 
-@router.get("/imports", response_model=ImportList, summary="The org's imports, newest first",
-            responses=_READ)  # fmt: skip
+@router.get(
+    "/imports",
+    response_model=ImportList,
+    summary="The org's imports, newest first",
+    responses=_READ,
+)
 async def list_imports(
     request: Request,
     user: CurrentUser,
@@ -129,23 +134,32 @@ async def list_imports(
     more = len(jobs) > limit
     jobs = jobs[:limit]
     next_cursor = (
-        encode_keyset(_KEYSET, [jobs[-1]["created_at"].isoformat(), str(jobs[-1]["id"])],
-                      user.org) if more else None
-    )  # fmt: skip
+        encode_keyset(_KEYSET, [jobs[-1]["created_at"].isoformat(), str(jobs[-1]["id"])], user.org)
+        if more
+        else None
+    )
     body = ImportList(items=[ImportJob.model_validate(dict(j)) for j in jobs], next=next_cursor)
     headers = {"Link": next_link(request.url, "cursor", next_cursor)} if next_cursor else None
     return JSONResponse(body.model_dump(mode="json"), headers=headers)
 
 
-@router.get("/imports/{import_id}", response_model=ImportJob, summary="One import's progress",
-            responses=_ONE)  # fmt: skip
+@router.get(
+    "/imports/{import_id}",
+    response_model=ImportJob,
+    summary="One import's progress",
+    responses=_ONE,
+)
 async def get_import(import_id: UUID, user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
     job = await runtime.importer.get(user, import_id)
     return JSONResponse(ImportJob.model_validate(dict(job)).model_dump(mode="json"))
 
 
-@router.get("/imports/{import_id}/errors", response_model=RowErrorList,
-            summary="The rows an import rejected, in file order", responses=_ONE)  # fmt: skip
+@router.get(
+    "/imports/{import_id}/errors",
+    response_model=RowErrorList,
+    summary="The rows an import rejected, in file order",
+    responses=_ONE,
+)
 async def list_import_errors(
     request: Request,
     import_id: UUID,
@@ -158,8 +172,12 @@ async def list_import_errors(
     rows = await runtime.importer.errors(user, import_id, after, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [RowError.model_validate({"row": r["row_number"], "event_id": r["event_id"],
-                                      "errors": orjson.loads(r["errors"])}) for r in rows]  # fmt: skip
+    items = [
+        RowError.model_validate(
+            {"row": r["row_number"], "event_id": r["event_id"], "errors": orjson.loads(r["errors"])}
+        )
+        for r in rows
+    ]
     next_after = str(rows[-1]["row_number"]) if more else None
     body = RowErrorList(items=items, next=next_after)
     headers = {"Link": next_link(request.url, "after", next_after)} if next_after else None

@@ -36,8 +36,9 @@ class ImportList(BaseModel):
 
 
 class RowError(BaseModel):
-    row: int = Field(description="The record's number: NDJSON line, CSV data row, Parquet row "
-                     "(from 1).")  # fmt: skip
+    row: int = Field(
+        description="The record's number: NDJSON line, CSV data row, Parquet row (from 1)."
+    )
     event_id: str | None
     errors: list[FieldError] = Field(
         description="Fields named as in a `POST /v1/events` body (`data.amount`, `occurred_at`)."

@@ -116,10 +116,17 @@ class Importer:
             rows_total = await asyncio.to_thread(_check, path, fmt)
             async with self._pool.acquire() as conn:
                 job = await repository.insert_job(
-                    conn, id=id, org_id=principal.org, format=fmt.value, filename=filename,
-                    size_bytes=size, rows_total=rows_total, subject=principal.sub,
-                    role=principal.role.value, host=self.host,
-                )  # fmt: skip
+                    conn,
+                    id=id,
+                    org_id=principal.org,
+                    format=fmt.value,
+                    filename=filename,
+                    size_bytes=size,
+                    rows_total=rows_total,
+                    subject=principal.sub,
+                    role=principal.role.value,
+                    host=self.host,
+                )
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -165,9 +172,13 @@ class Importer:
             return
         log.info("import started", job=str(id), org=principal.org, after=job["rows_done"])
         chunks = preparer.start(
-            path, Format(job["format"]), chunk_rows=self._chunk_rows, after=job["rows_done"],
-            principal=principal, process=path.stat().st_size >= self._process_bytes,
-        )  # fmt: skip
+            path,
+            Format(job["format"]),
+            chunk_rows=self._chunk_rows,
+            after=job["rows_done"],
+            principal=principal,
+            process=path.stat().st_size >= self._process_bytes,
+        )
         self.preparers[id] = chunks
         try:
             while (prepared := await chunks.next()) is not None:
@@ -205,17 +216,29 @@ class Importer:
                 await events_repository.begin_locked(conn, principal.org)
             for (number, candidate), outcome in zip(prepared.candidates, outcomes, strict=True):
                 if isinstance(outcome, DomainError):
-                    rejected.append(Rejection(number, str(candidate.event_id), outcome.errors
-                                              or [field_error("row", outcome.detail or "", outcome.slug)]))  # fmt: skip
+                    rejected.append(
+                        Rejection(
+                            number,
+                            str(candidate.event_id),
+                            outcome.errors
+                            or [field_error("row", outcome.detail or "", outcome.slug)],
+                        )
+                    )
                 elif outcome[0].created:
                     stored += 1
                 else:
                     duplicates += 1
             rejected.sort(key=lambda r: r.number)
             await repository.record_chunk(
-                conn, id, rows_done=prepared.last, read=prepared.read, stored=stored,
-                duplicates=duplicates, rejected=rejected, progress=prepared.fraction,
-            )  # fmt: skip
+                conn,
+                id,
+                rows_done=prepared.last,
+                read=prepared.read,
+                stored=stored,
+                duplicates=duplicates,
+                rejected=rejected,
+                progress=prepared.fraction,
+            )
             await events_repository.commit(conn)
         except BaseException:
             await events_repository.rollback(conn)

@@ -50,9 +50,16 @@ async def accounts(
     org = await org_view(runtime, principal.org)
     async with runtime.pool.acquire() as conn:
         rows = await repository.health_page(
-            conn, principal.org, org.generation, rep=rep, team=team, risk=risk,
-            lifecycle=lifecycle, after=after, limit=limit + 1,
-        )  # fmt: skip
+            conn,
+            principal.org,
+            org.generation,
+            rep=rep,
+            team=team,
+            risk=risk,
+            lifecycle=lifecycle,
+            after=after,
+            limit=limit + 1,
+        )
     more = len(rows) > limit
     rows = rows[:limit]
     pareto = runtime.settings.pareto

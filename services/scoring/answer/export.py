@@ -23,16 +23,40 @@ PARQUET_SCHEMA = pa.schema(
     [(name, pa.date32() if name == "day" else pa.string()) for name in EXPORT_COLUMNS[:-1]]
     + [("value", pa.decimal128(38, 6))]
 )
-SCORE_COLUMNS = ("org_id", "kind", "id", "rep_id", "team_id", "score", "win_probability", "tier",
-                 "next_touch_due", "overdue", "scored_for", "model_version", "model_kind",
-                 "factors")  # fmt: skip
+SCORE_COLUMNS = (
+    "org_id",
+    "kind",
+    "id",
+    "rep_id",
+    "team_id",
+    "score",
+    "win_probability",
+    "tier",
+    "next_touch_due",
+    "overdue",
+    "scored_for",
+    "model_version",
+    "model_kind",
+    "factors",
+)
 SCORE_SCHEMA = pa.schema(
-    [("org_id", pa.string()), ("kind", pa.string()), ("id", pa.string()),
-     ("rep_id", pa.string()), ("team_id", pa.string()), ("score", pa.int16()),
-     ("win_probability", pa.float64()), ("tier", pa.string()), ("next_touch_due", pa.date32()),
-     ("overdue", pa.bool_()), ("scored_for", pa.date32()), ("model_version", pa.int32()),
-     ("model_kind", pa.string()), ("factors", pa.string())]
-)  # fmt: skip
+    [
+        ("org_id", pa.string()),
+        ("kind", pa.string()),
+        ("id", pa.string()),
+        ("rep_id", pa.string()),
+        ("team_id", pa.string()),
+        ("score", pa.int16()),
+        ("win_probability", pa.float64()),
+        ("tier", pa.string()),
+        ("next_touch_due", pa.date32()),
+        ("overdue", pa.bool_()),
+        ("scored_for", pa.date32()),
+        ("model_version", pa.int32()),
+        ("model_kind", pa.string()),
+        ("factors", pa.string()),
+    ]
+)
 
 
 def _csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Iterator[bytes]:

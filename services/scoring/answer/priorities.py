@@ -113,9 +113,14 @@ async def _replayed(
     day = as_of.astimezone(org.timezone).date()
     scorer = runtime.consumer.scorer
     rows, _ = await asyncio.to_thread(
-        scores.scores_for, list(replayed.replay.book.prospects.values()), models, day,
-        org.timezone, rules=scorer.rules, feature_rules=scorer.features,
-    )  # fmt: skip
+        scores.scores_for,
+        list(replayed.replay.book.prospects.values()),
+        models,
+        day,
+        org.timezone,
+        rules=scorer.rules,
+        feature_rules=scorer.features,
+    )
     freshness = {
         "position": replayed.position,
         "recorded_at": replayed.last_recorded_at.isoformat() if replayed.last_recorded_at else None,
@@ -149,9 +154,16 @@ async def priority(
         async def stored() -> dict[str, Any]:
             async with runtime.pool.acquire() as conn:
                 rows = await repository.priority_page(
-                    conn, principal.org, org.generation, kind=kind, rep=rep, team=team,
-                    tier=tier, after=after, limit=limit + 1,
-                )  # fmt: skip
+                    conn,
+                    principal.org,
+                    org.generation,
+                    kind=kind,
+                    rep=rep,
+                    team=team,
+                    tier=tier,
+                    after=after,
+                    limit=limit + 1,
+                )
             day = today(org.timezone)
             listed = [scores.listed(scores.render(r["doc"], day)) for r in rows]
             return _page(listed, kind, limit, None, _scored_freshness(org), principal.org)
@@ -165,20 +177,27 @@ async def priority(
         everything = [scores.listed(answer) for answer in everything]
         items = sorted(
             (
-                s for s in everything
-                if s["kind"] == kind and (rep is None or s["rep_id"] == rep)
-                and (team is None or s["team_id"] == team) and (tier is None or s["tier"] == tier)
+                s
+                for s in everything
+                if s["kind"] == kind
+                and (rep is None or s["rep_id"] == rep)
+                and (team is None or s["team_id"] == team)
+                and (tier is None or s["tier"] == tier)
                 and (after is None or (s["score"], _neg(s["id"])) < (after[0], _neg(after[1])))
             ),
             key=lambda s: (-s["score"], s["id"]),
-        )[: limit + 1]  # fmt: skip
+        )[: limit + 1]
     return _page(items, kind, limit, as_of, freshness, principal.org)
 
 
 def _page(
-    items: list[dict[str, Any]], kind: str, limit: int, as_of: datetime | None,
-    freshness: dict[str, Any], org_id: str,
-) -> dict[str, Any]:  # fmt: skip
+    items: list[dict[str, Any]],
+    kind: str,
+    limit: int,
+    as_of: datetime | None,
+    freshness: dict[str, Any],
+    org_id: str,
+) -> dict[str, Any]:
     """A page of scores (up to `limit` of `items`, which holds one more when there is more)."""
     more = len(items) > limit
     items = items[:limit]
@@ -281,9 +300,13 @@ async def train(runtime: Runtime, principal: Principal) -> dict[str, Any]:
 
 
 async def backtest(
-    runtime: Runtime, principal: Principal, *, cutoff: datetime, horizon_days: int,
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    cutoff: datetime,
+    horizon_days: int,
     known_by: str = training.RECORDED,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Learn from what was recorded before `cutoff`, score what was created after it from its
     first `horizon_days` days (the live projection's profiles hold both times)."""
     if principal.role not in (Role.ADMIN, Role.BI):
@@ -302,14 +325,21 @@ async def backtest(
 
 def _export_row(org_id: str, doc: dict[str, Any]) -> dict[str, Any]:
     return {
-        "org_id": org_id, "kind": doc["kind"], "id": doc["id"], "rep_id": doc["rep_id"] or "",
-        "team_id": doc["team_id"] or "", "score": doc["score"],
-        "win_probability": doc["win_probability"], "tier": doc["tier"],
-        "next_touch_due": doc["next_touch_due"], "overdue": doc["overdue"],
-        "scored_for": doc["scored_for"], "model_version": doc["model"]["version"],
+        "org_id": org_id,
+        "kind": doc["kind"],
+        "id": doc["id"],
+        "rep_id": doc["rep_id"] or "",
+        "team_id": doc["team_id"] or "",
+        "score": doc["score"],
+        "win_probability": doc["win_probability"],
+        "tier": doc["tier"],
+        "next_touch_due": doc["next_touch_due"],
+        "overdue": doc["overdue"],
+        "scored_for": doc["scored_for"],
+        "model_version": doc["model"]["version"],
         "model_kind": doc["model"]["kind"],
         "factors": orjson.dumps(doc["factors"]).decode(),
-    }  # fmt: skip
+    }
 
 
 async def export_scores(

@@ -60,12 +60,19 @@ async def kpi_buckets(
         org_scope = Scope(Owner(OwnerKind.ORG))
         history = await cumulative(source, org_scope, ends, (CLOSED, WON))
         for i in range(len(bucket_list)):
-            by_stage = {m.removeprefix(PIPELINE): Decimal(v)
-                        for (m, cur), v in open_amounts[i].items() if cur == currency}  # fmt: skip
-            closed = {m.removeprefix(CLOSED): int(v) for (m, _), v in history[i].items()
-                      if m.startswith(CLOSED)}  # fmt: skip
-            won = {m.removeprefix(WON): int(v) for (m, _), v in history[i].items()
-                   if m.startswith(WON)}  # fmt: skip
+            by_stage = {
+                m.removeprefix(PIPELINE): Decimal(v)
+                for (m, cur), v in open_amounts[i].items()
+                if cur == currency
+            }
+            closed = {
+                m.removeprefix(CLOSED): int(v)
+                for (m, _), v in history[i].items()
+                if m.startswith(CLOSED)
+            }
+            won = {
+                m.removeprefix(WON): int(v) for (m, _), v in history[i].items() if m.startswith(WON)
+            }
             pipes = pipeline_values(by_stage, win_rate_by_stage(closed, won), currency)
             for name in metrics:
                 if name in pipes:
@@ -85,10 +92,13 @@ async def kpi_buckets(
             values[i]["repeat_purchase_rate"] = distinct_rate(len(customers[i]), len(repeat[i]))
 
     return [
-        {"start": b.start.isoformat(), "end": b.end.isoformat(),
-         "metrics": {name: values[i][name] for name in metrics}}
+        {
+            "start": b.start.isoformat(),
+            "end": b.end.isoformat(),
+            "metrics": {name: values[i][name] for name in metrics},
+        }
         for i, b in enumerate(bucket_list)
-    ]  # fmt: skip
+    ]
 
 
 async def cumulative(

@@ -71,11 +71,15 @@ async def org_view(runtime: Runtime, org: str) -> OrgView:
     if row is None:
         return OrgView(1, ZoneInfo(settings.default_timezone), settings.default_currency, 0, None)
     return OrgView(
-        row["generation"], ZoneInfo(row["timezone"]),
-        row["currency"] or settings.default_currency, row["position"], row["last_recorded_at"],
+        row["generation"],
+        ZoneInfo(row["timezone"]),
+        row["currency"] or settings.default_currency,
+        row["position"],
+        row["last_recorded_at"],
         (row["scored_on"], row["scored_models"], row["scored_position"]),
-        row["scored_position"], row["scored_recorded_at"],
-    )  # fmt: skip
+        row["scored_position"],
+        row["scored_recorded_at"],
+    )
 
 
 def _standing(org: OrgView) -> tuple[Any, ...]:
@@ -167,11 +171,17 @@ async def kpis(
     rows = await reports.kpi_buckets(source, scope, period, bucket_list, metrics, cur)
     # Kept in memory by the caller, the /v1/kpis route (router.kpis_direct), as rendered bytes.
     return {
-        "owner": str(who), "period": period.value, "from": first.isoformat(),
-        "to": last.isoformat(), "timezone": org.timezone.key, "currency": cur,
-        "filters": cuts.as_dict(), "as_of": as_of.isoformat() if as_of else None,
-        "up_to": freshness, "buckets": rows,
-    }  # fmt: skip
+        "owner": str(who),
+        "period": period.value,
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "timezone": org.timezone.key,
+        "currency": cur,
+        "filters": cuts.as_dict(),
+        "as_of": as_of.isoformat() if as_of else None,
+        "up_to": freshness,
+        "buckets": rows,
+    }
 
 
 async def funnel(
@@ -195,10 +205,15 @@ async def funnel(
         source, freshness = await _source(runtime, principal, org, as_of)
         report = await reports.funnel(source, Scope(who, team, cuts), first, last)
         return {
-            "owner": str(who), "from": first.isoformat(), "to": last.isoformat(),
-            "timezone": org.timezone.key, "filters": cuts.as_dict(),
-            "as_of": as_of.isoformat() if as_of else None, "up_to": freshness, **report,
-        }  # fmt: skip
+            "owner": str(who),
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "timezone": org.timezone.key,
+            "filters": cuts.as_dict(),
+            "as_of": as_of.isoformat() if as_of else None,
+            "up_to": freshness,
+            **report,
+        }
 
     if as_of is not None:
         return await compute()
@@ -207,8 +222,14 @@ async def funnel(
     return report
 
 
-LEADERBOARD_KINDS = (Kind.COUNT, Kind.MONEY, Kind.RATE, Kind.MONEY_RATE, Kind.AVERAGE_MONEY,
-                     Kind.AVERAGE_DAYS)  # fmt: skip
+LEADERBOARD_KINDS = (
+    Kind.COUNT,
+    Kind.MONEY,
+    Kind.RATE,
+    Kind.MONEY_RATE,
+    Kind.AVERAGE_MONEY,
+    Kind.AVERAGE_DAYS,
+)
 
 
 def _sort_value(value: dict[str, Any]) -> float:
@@ -258,9 +279,14 @@ async def leaderboard(
                 rank, previous = n, value["value"]
             items.append({"rank": rank, "rep_id": rep, **value})
         return {
-            "metric": metric, "period": period.value, "start": start.isoformat(),
-            "end": end.isoformat(), "scope": str(where), "currency": cur, "items": items,
-        }  # fmt: skip
+            "metric": metric,
+            "period": period.value,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "scope": str(where),
+            "currency": cur,
+            "items": items,
+        }
 
     question = ("leaderboard", metric, period, start, where, cur)
     report: dict[str, Any] = await runtime.answers.get(_at(principal.org, org, question), compute)
@@ -269,8 +295,18 @@ async def leaderboard(
 
 # --------------------------------------------------------------------------- export
 
-EXPORT_COLUMNS = ("org_id", "day", "rep_id", "team_id", "product_line", "tier", "channel",
-                  "currency", "metric", "value")  # fmt: skip
+EXPORT_COLUMNS = (
+    "org_id",
+    "day",
+    "rep_id",
+    "team_id",
+    "product_line",
+    "tier",
+    "channel",
+    "currency",
+    "metric",
+    "value",
+)
 
 
 def encode_export_cursor(row: asyncpg.Record, org: str) -> str:
@@ -294,12 +330,20 @@ def decode_export_cursor(cursor: str | None, org: str) -> tuple[int, date] | Non
 
 def export_rows_as_dicts(org_id: str, rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
     return [
-        {"org_id": org_id, "day": r["bucket"].isoformat(), "rep_id": r["rep_id"],
-         "team_id": r["team_id"], "product_line": r["product_line"],
-         "tier": r["tier"], "channel": r["channel"], "currency": r["currency"],
-         "metric": r["metric"], "value": format(r["value"], "f")}
+        {
+            "org_id": org_id,
+            "day": r["bucket"].isoformat(),
+            "rep_id": r["rep_id"],
+            "team_id": r["team_id"],
+            "product_line": r["product_line"],
+            "tier": r["tier"],
+            "channel": r["channel"],
+            "currency": r["currency"],
+            "metric": r["metric"],
+            "value": format(r["value"], "f"),
+        }
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 async def export_page(

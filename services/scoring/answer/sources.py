@@ -60,8 +60,14 @@ class Source(Protocol):
         ...
 
 
-def _matches(owner: Owner, team: str | None, cuts: Cuts, grain: str,
-             key_owner: tuple[str, str, str], key_cut: tuple[str, str, str]) -> bool:  # fmt: skip
+def _matches(
+    owner: Owner,
+    team: str | None,
+    cuts: Cuts,
+    grain: str,
+    key_owner: tuple[str, str, str],
+    key_cut: tuple[str, str, str],
+) -> bool:
     kind, owner_id, team_id = key_owner
     if grain == "d":  # day rows: per rep and team only (see projections/rollup.py)
         if owner.kind is OwnerKind.REP and owner_id != owner.id:
@@ -105,8 +111,14 @@ class MemorySource:
                 continue
             if metric not in wanted and not (prefixes and metric.startswith(prefixes)):
                 continue
-            if not _matches(scope.owner, scope.team, scope.cuts, grain,
-                            (kind, owner_id, team_id), (pl, tier, ch)):  # fmt: skip
+            if not _matches(
+                scope.owner,
+                scope.team,
+                scope.cuts,
+                grain,
+                (kind, owner_id, team_id),
+                (pl, tier, ch),
+            ):
                 continue
             k = (bucket, metric, currency)
             sums[k] = sums.get(k, 0) + value

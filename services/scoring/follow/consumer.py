@@ -63,17 +63,35 @@ class Consumer:
         self.upkeep = Upkeep(pool, self.scorer, pokes)
         self.pages = Pages(settings, pool, self.scorer, self.upkeep)
         self.rebuilder = Rebuilder(
-            settings, dsn, pool, self.scorer, self.pages, client=self.client, token=self.token,
+            settings,
+            dsn,
+            pool,
+            self.scorer,
+            self.pages,
+            client=self.client,
+            token=self.token,
             transport=transport,
-        )  # fmt: skip
+        )
         self.follower = Follower(
-            settings, pool, self.state, pokes=pokes, upkeep=self.upkeep, pages=self.pages,
-            rebuild=self.rebuilder.rebuild, client=self.client,
-        )  # fmt: skip
+            settings,
+            pool,
+            self.state,
+            pokes=pokes,
+            upkeep=self.upkeep,
+            pages=self.pages,
+            rebuild=self.rebuilder.rebuild,
+            client=self.client,
+        )
         self.discovery = Discovery(
-            settings, pool, self.state, replica=uuid.uuid4().hex, pokes=pokes,
-            upkeep=self.upkeep, follow=self.follower.follow, client=self.client,
-        )  # fmt: skip
+            settings,
+            pool,
+            self.state,
+            replica=uuid.uuid4().hex,
+            pokes=pokes,
+            upkeep=self.upkeep,
+            follow=self.follower.follow,
+            client=self.client,
+        )
         # The one-call entry points (a rebuild asked for, a page applied by hand).
         self.rebuild = self.rebuilder.rebuild
         self.apply = self.pages.apply
@@ -90,8 +108,9 @@ class Consumer:
     def token(self, org: str) -> str:
         """Scoring's service token for `org`: signed with the current key, re-minted once half
         its life is gone (shared/auth.py)."""
-        return service_token(self.settings, org=org, sub="scoring", ttl_seconds=TOKEN_TTL,
-                             secret=self._secret)  # fmt: skip
+        return service_token(
+            self.settings, org=org, sub="scoring", ttl_seconds=TOKEN_TTL, secret=self._secret
+        )
 
     def client(self, org: str) -> ActivityClient:
         """A client of activity for `org` that asks for the token at each request (a follower's

@@ -48,8 +48,12 @@ def names(event: Event) -> set[str]:
     kind, _, key = event["stream"].partition("-")
     found = {f"{kind}:{key}"}
     data = event.get("data") or {}
-    for field_name, entity in (("account_id", "account"), ("deal_id", "deal"),
-                               ("lead_id", "lead"), ("invoice_id", "invoice")):  # fmt: skip
+    for field_name, entity in (
+        ("account_id", "account"),
+        ("deal_id", "deal"),
+        ("lead_id", "lead"),
+        ("invoice_id", "invoice"),
+    ):
         value = data.get(field_name)
         if isinstance(value, str) and value:
             found.add(f"{entity}:{value}")

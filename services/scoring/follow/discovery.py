@@ -29,11 +29,17 @@ log = structlog.get_logger(__name__)
 
 class Discovery:
     def __init__(
-        self, settings: ScoringSettings, pool: asyncpg.Pool, state: ConsumerState, *,
-        replica: str, pokes: Pokes, upkeep: Upkeep,
+        self,
+        settings: ScoringSettings,
+        pool: asyncpg.Pool,
+        state: ConsumerState,
+        *,
+        replica: str,
+        pokes: Pokes,
+        upkeep: Upkeep,
         follow: Callable[[str], Coroutine[Any, Any, None]],
         client: Callable[[str], ActivityClient],
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._settings = settings
         self._pool = pool
         self._state = state

@@ -20,9 +20,11 @@ log = structlog.get_logger(__name__)
 
 
 async def elect(
-    dsn: str, settings: ScoringSettings, state: ConsumerState,
+    dsn: str,
+    settings: ScoringSettings,
+    state: ConsumerState,
     lead: Callable[[asyncpg.Connection], Awaitable[None]],
-) -> None:  # fmt: skip
+) -> None:
     """For ever: open the lease connection, join the replicas, and `lead` on it until it fails."""
     while True:
         try:

@@ -42,10 +42,17 @@ Rebuild = Callable[..., Coroutine[Any, Any, None]]
 
 class Follower:
     def __init__(
-        self, settings: ScoringSettings, pool: asyncpg.Pool, state: ConsumerState, *,
-        pokes: Pokes, upkeep: Upkeep, pages: Pages, rebuild: Rebuild,
+        self,
+        settings: ScoringSettings,
+        pool: asyncpg.Pool,
+        state: ConsumerState,
+        *,
+        pokes: Pokes,
+        upkeep: Upkeep,
+        pages: Pages,
+        rebuild: Rebuild,
         client: Callable[[str], ActivityClient],
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._settings = settings
         self._pool = pool
         self._state = state
@@ -72,8 +79,9 @@ class Follower:
                     asyncpg.InterfaceError,
                 ) as exc:
                     self._state.errors += 1
-                    log.warning("following failed; retrying", org=org, error=repr(exc),
-                                retry_in=backoff)  # fmt: skip
+                    log.warning(
+                        "following failed; retrying", org=org, error=repr(exc), retry_in=backoff
+                    )
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 30)
                     continue
@@ -172,16 +180,21 @@ class Follower:
                     if behind and not has_voids(page):
                         # Fold it while the page before is written; write it in turn.
                         writing = await self._pages.apply_ahead(
-                            org, page, expected=cursor, defer_scores=defer, cache=cache,
+                            org,
+                            page,
+                            expected=cursor,
+                            defer_scores=defer,
+                            cache=cache,
                             writing=writing,
-                        )  # fmt: skip
+                        )
                     else:  # caught up, or voids: written before the next page is folded
                         # A correction's slice is read from activity while the page before
                         # is still being written (it does not depend on what scoring holds).
                         gathering = (
                             asyncio.ensure_future(self._pages.slice(client, page))
-                            if has_voids(page) else None
-                        )  # fmt: skip
+                            if has_voids(page)
+                            else None
+                        )
                         try:
                             await settle()
                         except BaseException:
@@ -192,9 +205,14 @@ class Follower:
                         if not behind:
                             cache.clear()
                         await self._pages.apply(
-                            org, page, expected=cursor, defer_scores=defer, client=client,
-                            gathered=gathered, cache=cache if behind else None,
-                        )  # fmt: skip
+                            org,
+                            page,
+                            expected=cursor,
+                            defer_scores=defer,
+                            client=client,
+                            gathered=gathered,
+                            cache=cache if behind else None,
+                        )
                 cursor = page["next"]
                 await lag.track(self._state.lag, org, client, cursor, page)
                 if behind and rebuilding is None and self._bulk_due(org, row):

@@ -95,9 +95,13 @@ class Written:
 
 
 async def write(
-    conn: asyncpg.Connection, client: ActivityClient, job: Job, score: Score, *,
+    conn: asyncpg.Connection,
+    client: ActivityClient,
+    job: Job,
+    score: Score,
+    *,
     alone: bool = False,
-) -> Written:  # fmt: skip
+) -> Written:
     """Replay the org's log, score its open leads and deals and judge its accounts (`score`),
     and write all of it as generation `job.new`, opened for catch-up, in one transaction.
 
@@ -128,11 +132,16 @@ async def write(
     await stage.open()
     with _collector_off() if alone else contextlib.nullcontext():
         replayed = await replay_org(
-            client, ZoneInfo(job.timezone), page_size=job.page_size, until=job.until,
-            progress=progress, stage=stage, after_page=_collect_young if alone else None,
+            client,
+            ZoneInfo(job.timezone),
+            page_size=job.page_size,
+            until=job.until,
+            progress=progress,
+            stage=stage,
+            after_page=_collect_young if alone else None,
             to_first_new_void=job.to_first_new_void,
             most=BULK_MOST * max(job.total, job.page_size) if job.to_first_new_void else None,
-        )  # fmt: skip
+        )
     result = replayed.replay
     await stage.add(result.sums)
     replayed_at = time.monotonic()
@@ -167,14 +176,19 @@ async def write(
     finally:  # a write that failed before it took the scores: stop them (its error wins)
         await tasks.stop(scoring)
     return Written(
-        cursor=replayed.cursor, position=replayed.position,
-        last_recorded_at=replayed.last_recorded_at, folded=result.folded, voided=result.voided,
+        cursor=replayed.cursor,
+        position=replayed.position,
+        last_recorded_at=replayed.last_recorded_at,
+        folded=result.folded,
+        voided=result.voided,
         skipped=dict(result.skipped),
         outcomes=sum(1 for p in book.prospects.values() if p.outcome is not None),
         currency=await repository.first_currency(conn, job.org, job.new),
-        replay_seconds=replayed_at - started, score_seconds=score_seconds,
-        write_seconds=time.monotonic() - replayed_at, write_steps=steps,
-    )  # fmt: skip
+        replay_seconds=replayed_at - started,
+        score_seconds=score_seconds,
+        write_seconds=time.monotonic() - replayed_at,
+        write_steps=steps,
+    )
 
 
 def write_in_process(dsn: str, activity_url: str, token: str, job: Job) -> Written:
@@ -188,8 +202,16 @@ async def _write_alone(dsn: str, activity_url: str, token: str, job: Job) -> Wri
     async def score(
         prospects: list[jobs.Profile], customers: list[jobs.Profile]
     ) -> tuple[list[ScoreRow], list[HealthRow]]:
-        return await asyncio.to_thread(jobs.score_org, prospects, customers, job.models, job.day,
-                                       timezone, job.currency, job.rules)  # fmt: skip
+        return await asyncio.to_thread(
+            jobs.score_org,
+            prospects,
+            customers,
+            job.models,
+            job.day,
+            timezone,
+            job.currency,
+            job.rules,
+        )
 
     conn = await asyncpg.connect(dsn, server_settings={"application_name": "scoring-rebuild"})
     try:

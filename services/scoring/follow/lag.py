@@ -43,9 +43,12 @@ class ConsumerState:
 
 
 async def track(
-    lags: dict[str, Lag], org: str, client: ActivityClient, cursor: str | None,
+    lags: dict[str, Lag],
+    org: str,
+    client: ActivityClient,
+    cursor: str | None,
     page: dict[str, Any],
-) -> None:  # fmt: skip
+) -> None:
     """After a page: caught up, no lag; behind, ask activity how far, every LAG_CHECK_SECONDS."""
     lag = lags.setdefault(org, Lag())
     if not page["has_more"]:

@@ -195,9 +195,14 @@ class Pages:
                     cache.put(fix.entities)
                     cache.drop(fix.removed)
             applied = await self.write(
-                conn, row, folded, expected=expected, live=live, defer=defer_scores and live,
+                conn,
+                row,
+                folded,
+                expected=expected,
+                live=live,
+                defer=defer_scores and live,
                 fix=fix,
-            )  # fmt: skip
+            )
         if cache is not None:
             cache.trim(in_flight=())
         if defer_scores and live:
@@ -225,14 +230,22 @@ class Pages:
 
         items = page["items"]
         return await corrections.gather(
-            fetch, corrections.seeds(e for e in items if e["type"] == VOID),
-            until=items[-1]["position"], cap=self._settings.correction_events,
-        )  # fmt: skip
+            fetch,
+            corrections.seeds(e for e in items if e["type"] == VOID),
+            until=items[-1]["position"],
+            cap=self._settings.correction_events,
+        )
 
     async def apply_ahead(
-        self, org: str, page: dict[str, Any], *, expected: str | None, defer_scores: bool,
-        cache: EntityCache, writing: asyncio.Task[Applied] | None,
-    ) -> asyncio.Task[Applied]:  # fmt: skip
+        self,
+        org: str,
+        page: dict[str, Any],
+        *,
+        expected: str | None,
+        defer_scores: bool,
+        cache: EntityCache,
+        writing: asyncio.Task[Applied] | None,
+    ) -> asyncio.Task[Applied]:
         """While behind: fold `page` (into the live generation) while the page before it is
         still being written (`writing`), then write it in a task of its own, so that the
         next page is fetched and folded while PostgreSQL writes this one. The fold sees the
@@ -290,16 +303,30 @@ class Pages:
         if cache is not None:
             cache.put(changed)
         return Folded(
-            org=org, generation=generation, timezone=timezone, page=page, changed=changed,
-            sums=result.sums, wins=result.wins, folded=result.folded,
-            skipped=dict(result.skipped), currency=first_currency(result.sums),
+            org=org,
+            generation=generation,
+            timezone=timezone,
+            page=page,
+            changed=changed,
+            sums=result.sums,
+            wins=result.wins,
+            folded=result.folded,
+            skipped=dict(result.skipped),
+            currency=first_currency(result.sums),
             before={key: v for (k, key), v in entities.items() if k == "prospects"},
-        )  # fmt: skip
+        )
 
     async def write(
-        self, conn: asyncpg.Connection, row: asyncpg.Record, folded: Folded, *,
-        expected: str | None, live: bool, defer: bool, fix: Correction | None = None,
-    ) -> Applied:  # fmt: skip
+        self,
+        conn: asyncpg.Connection,
+        row: asyncpg.Record,
+        folded: Folded,
+        *,
+        expected: str | None,
+        live: bool,
+        defer: bool,
+        fix: Correction | None = None,
+    ) -> Applied:
         """Write a folded page's effects, and its voids' correction, and move the cursor (the
         caller's transaction). A page with voids but no correction asks for a rebuild."""
         org, target, items = folded.org, folded.generation, folded.page["items"]
@@ -328,17 +355,29 @@ class Pages:
         if live:  # a rebuild counts its own, and sets them when it swaps
             await repository.add_outcomes(conn, org, outcomes)
             moved = await repository.advance(
-                conn, org, generation=target, expected_cursor=expected,
-                cursor=folded.page["next"], position=items[-1]["position"],
+                conn,
+                org,
+                generation=target,
+                expected_cursor=expected,
+                cursor=folded.page["next"],
+                position=items[-1]["position"],
                 last_recorded_at=datetime.fromisoformat(items[-1]["recorded_at"]),
-                folded=folded.folded, skipped=folded.skipped, currency=folded.currency,
-                voids=voids, scored=not defer, voided=fix.voided if fix else 0,
-            )  # fmt: skip
+                folded=folded.folded,
+                skipped=folded.skipped,
+                currency=folded.currency,
+                voids=voids,
+                scored=not defer,
+                voided=fix.voided if fix else 0,
+            )
         else:
             moved = await repository.advance_next(
-                conn, org, generation=target, expected_cursor=expected,
-                cursor=folded.page["next"], voids=voids,
-            )  # fmt: skip
+                conn,
+                org,
+                generation=target,
+                expected_cursor=expected,
+                cursor=folded.page["next"],
+                voids=voids,
+            )
         if not moved:  # another writer moved the cursor: nothing of this page is kept
             raise Fenced(org)
         return Applied(folded.folded, folded.skipped, outcomes, fix.voided if fix else 0)
@@ -349,9 +388,13 @@ class Pages:
         )
 
     async def _load(
-        self, conn: asyncpg.Connection, org: str, generation: int,
-        items: Iterable[dict[str, Any]], cache: EntityCache | None = None,
-    ) -> dict[tuple[str, str], Any]:  # fmt: skip
+        self,
+        conn: asyncpg.Connection,
+        org: str,
+        generation: int,
+        items: Iterable[dict[str, Any]],
+        cache: EntityCache | None = None,
+    ) -> dict[tuple[str, str], Any]:
         wanted: set[tuple[str, str]] = set()
         for event in items:
             wanted |= _keys_of(event)

@@ -30,10 +30,17 @@ DROP_BATCH = 5_000  # rows of an old generation deleted a transaction after a sw
 
 class Rebuilder:
     def __init__(
-        self, settings: ScoringSettings, dsn: str, pool: asyncpg.Pool, scorer: Scorer,
-        pages: Pages, *, client: Callable[[str], ActivityClient], token: Callable[[str], str],
+        self,
+        settings: ScoringSettings,
+        dsn: str,
+        pool: asyncpg.Pool,
+        scorer: Scorer,
+        pages: Pages,
+        *,
+        client: Callable[[str], ActivityClient],
+        token: Callable[[str], str],
         transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._settings = settings
         self._dsn = dsn
         self._pool = pool
@@ -63,15 +70,22 @@ class Rebuilder:
             timezone = ZoneInfo(row["timezone"])
             day = today(timezone)
             job = generations.Job(
-                org=org, old=old, new=new, timezone=row["timezone"], total=total,
+                org=org,
+                old=old,
+                new=new,
+                timezone=row["timezone"],
+                total=total,
                 page_size=settings.page_size,
-                models=await scorer.models(conn, org, row), day=day,
-                currency=scorer.currency(row), rules=scorer.job_rules,
+                models=await scorer.models(conn, org, row),
+                day=day,
+                currency=scorer.currency(row),
+                rules=scorer.job_rules,
                 # Chasing (asked): up to the head as it began, the catch-up below folds the
                 # rest. A bulk catch-up replays on to the head as the log grows instead.
-                until=head.head_recorded_at if chase else None, to_first_new_void=not chase,
+                until=head.head_recorded_at if chase else None,
+                to_first_new_void=not chase,
                 reason=reason,
-            )  # fmt: skip
+            )
             written = await self._write_generation(conn, client, job)
             written_at = time.monotonic()
             folded, voided, skipped = written.folded, written.voided, dict(written.skipped)
@@ -84,8 +98,11 @@ class Rebuilder:
             wait = 0.0
             while True:
                 # Not chasing (a bulk catch-up): swap at once, the follower folds the rest.
-                page = (await client.raw_page(cursor, limit=settings.page_size, wait=wait)
-                        if chase else None)  # fmt: skip
+                page = (
+                    await client.raw_page(cursor, limit=settings.page_size, wait=wait)
+                    if chase
+                    else None
+                )
                 if page is not None and page["items"]:
                     n, more_skipped, closed, taken_out = await self._pages.apply(
                         org, page, expected=cursor, generation=new, client=client
@@ -101,17 +118,33 @@ class Rebuilder:
                     wait = 0.0
                     continue
                 phases = _phases(written, catch_up=time.monotonic() - written_at)
-                done = {"state": "done", "done": folded + voided, "total": folded + voided,
-                        "seconds": round(time.monotonic() - started, 3), "phases": phases,
-                        "write_steps": {step: round(seconds, 3) for step, seconds
-                                        in written.write_steps.items()},
-                        "reason": reason}  # fmt: skip
+                done = {
+                    "state": "done",
+                    "done": folded + voided,
+                    "total": folded + voided,
+                    "seconds": round(time.monotonic() - started, 3),
+                    "phases": phases,
+                    "write_steps": {
+                        step: round(seconds, 3) for step, seconds in written.write_steps.items()
+                    },
+                    "reason": reason,
+                }
                 async with conn.transaction():
                     swapped = await repository.swap_generation(
-                        conn, org, old=old, new=new, next_cursor=cursor, position=position,
-                        last_recorded_at=last_recorded, seq=row["rebuild_seq"], folded=folded,
-                        voided=voided, skipped=skipped, currency=currency, progress=done,
-                    )  # fmt: skip
+                        conn,
+                        org,
+                        old=old,
+                        new=new,
+                        next_cursor=cursor,
+                        position=position,
+                        last_recorded_at=last_recorded,
+                        seq=row["rebuild_seq"],
+                        folded=folded,
+                        voided=voided,
+                        skipped=skipped,
+                        currency=currency,
+                        progress=done,
+                    )
                     if swapped:  # what its scores and health were computed for, and its count
                         await repository.set_outcomes(conn, org, outcomes)
                         await repository.mark_scored(conn, org, new, day, scorer.marker(row))
@@ -121,11 +154,14 @@ class Rebuilder:
                 wait, chase = 1.0, True
             await _drop_gently(conn, org, keep=new)
         log.info(
-            "rebuilt", org=org, reason=reason, events=folded,
+            "rebuilt",
+            org=org,
+            reason=reason,
+            events=folded,
             seconds=round(time.monotonic() - started, 2),
             phases={name: round(seconds, 2) for name, seconds in phases.items()},
             write_steps={name: round(seconds, 2) for name, seconds in written.write_steps.items()},
-        )  # fmt: skip
+        )
 
     async def _write_generation(
         self, conn: asyncpg.Connection, client: ActivityClient, job: generations.Job
@@ -136,9 +172,13 @@ class Rebuilder:
         settings = self._settings
         if self._transport is None and settings.worker_processes > 0:
             return await workers.alone(
-                generations.write_in_process, self._dsn, settings.activity_url,
-                self._token(job.org), job, nice=settings.worker_nice,
-            )  # fmt: skip
+                generations.write_in_process,
+                self._dsn,
+                settings.activity_url,
+                self._token(job.org),
+                job,
+                nice=settings.worker_nice,
+            )
         timezone = ZoneInfo(job.timezone)
 
         async def score(
@@ -167,7 +207,12 @@ async def _drop_gently(conn: asyncpg.Connection, org: str, keep: int) -> None:
 
 def _phases(written: generations.Written, *, catch_up: float) -> dict[str, float]:
     """Where a rebuild's time went (seconds), as `GET /v1/admin/rebuild` shows it when done."""
-    return {name: round(seconds, 3) for name, seconds in (
-        ("replay", written.replay_seconds), ("score", written.score_seconds),
-        ("write", written.write_seconds), ("catch_up", catch_up),
-    )}  # fmt: skip
+    return {
+        name: round(seconds, 3)
+        for name, seconds in (
+            ("replay", written.replay_seconds),
+            ("score", written.score_seconds),
+            ("write", written.write_seconds),
+            ("catch_up", catch_up),
+        )
+    }

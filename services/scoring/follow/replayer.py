@@ -87,9 +87,17 @@ async def replay_org(
     voided = await voided_ids(client, page_size=page_size, until=until)
     while True:
         restart = await _fold_all(
-            client, timezone, frozenset(voided), page_size, until, progress, stage, after_page,
-            to_first_new_void, most,
-        )  # fmt: skip
+            client,
+            timezone,
+            frozenset(voided),
+            page_size,
+            until,
+            progress,
+            stage,
+            after_page,
+            to_first_new_void,
+            most,
+        )
         if isinstance(restart, Replayed):
             return restart
         voided |= restart

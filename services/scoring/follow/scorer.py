@@ -83,9 +83,12 @@ def versions(row: Mapping[str, Any]) -> str:
 
 def model_record(record: Mapping[str, Any]) -> ActiveModel:
     return ActiveModel(
-        record["kind"], record["version"], AdditiveModel.from_json(orjson.loads(record["body"])),
-        record["trained_at"], record["outcomes"],
-    )  # fmt: skip
+        record["kind"],
+        record["version"],
+        AdditiveModel.from_json(orjson.loads(record["body"])),
+        record["trained_at"],
+        record["outcomes"],
+    )
 
 
 def outcome_change(
@@ -188,10 +191,18 @@ class Scorer:
         effects meanwhile, so this Python work and PostgreSQL's overlap, then `save_page`."""
         timezone = ZoneInfo(row["timezone"])
         models = await self.models(conn, org, row)
-        return asyncio.ensure_future(asyncio.to_thread(
-            jobs.score_org, list(prospects.values()), list(customers), models, today(timezone),
-            timezone, self.currency(row), self.job_rules,
-        ))  # fmt: skip
+        return asyncio.ensure_future(
+            asyncio.to_thread(
+                jobs.score_org,
+                list(prospects.values()),
+                list(customers),
+                models,
+                today(timezone),
+                timezone,
+                self.currency(row),
+                self.job_rules,
+            )
+        )
 
     async def save_page(
         self,
@@ -207,10 +218,14 @@ class Scorer:
 
     @staticmethod
     async def _save(
-        conn: asyncpg.Connection, org: str, generation: int, rows: list[scores.ScoreRow],
-        health_rows: list[scores.HealthRow], prospects: Collection[str],
+        conn: asyncpg.Connection,
+        org: str,
+        generation: int,
+        rows: list[scores.ScoreRow],
+        health_rows: list[scores.HealthRow],
+        prospects: Collection[str],
         customers: Collection[str] = (),
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Scores of the open ones of `prospects` (the others' are dropped) and health (of
         `customers`, those no longer there are dropped: a correction deleted them)."""
         scored = {r.key for r in rows}
@@ -249,10 +264,15 @@ class Scorer:
         parts += [([], part) for part in chunks(sorted(unscored.customers), JOB_PROFILES)]
         for prospects, customers in parts:
             rows, health_rows = await (self.here if few else self.scorers).run(
-                jobs.score_org, self.stored(org, generation, "prospects", prospects),
-                self.stored(org, generation, "customers", customers), models, day, timezone,
-                self.currency(row), self.job_rules,
-            )  # fmt: skip
+                jobs.score_org,
+                self.stored(org, generation, "prospects", prospects),
+                self.stored(org, generation, "customers", customers),
+                models,
+                day,
+                timezone,
+                self.currency(row),
+                self.job_rules,
+            )
             async with pool.acquire() as conn:
                 await self._save(conn, org, generation, rows, health_rows, prospects, customers)
         async with pool.acquire() as conn, conn.transaction():
@@ -262,9 +282,13 @@ class Scorer:
             if now["scored_on"] != day or now["scored_models"] != row["scored_models"]:
                 return False
             await repository.mark_scored(
-                conn, org, generation, day, self.marker(row),
+                conn,
+                org,
+                generation,
+                day,
+                self.marker(row),
                 up_to=(row["position"], row["last_recorded_at"]),
-            )  # fmt: skip
+            )
         return True
 
     # ------------------------------------------------------------------ whole org
@@ -277,8 +301,7 @@ class Scorer:
         self, org: str, generation: int, kind: str, keys: Iterable[str] | None = None
     ) -> jobs.Stored:
         """An org's profiles of a kind (those of `keys`), for a worker to read itself."""
-        return jobs.Stored(self.dsn, org, generation, kind,
-                           None if keys is None else tuple(keys))  # fmt: skip
+        return jobs.Stored(self.dsn, org, generation, kind, None if keys is None else tuple(keys))
 
     async def score_org(
         self,
@@ -295,13 +318,31 @@ class Scorer:
         score_rows: list[scores.ScoreRow] = []
         health_rows: list[scores.HealthRow] = []
         for part in chunks(prospects, JOB_PROFILES):
-            score_rows += (await self.scorers.run(
-                jobs.score_org, part, (), models, day, timezone, currency, self.job_rules,
-            ))[0]  # fmt: skip
+            score_rows += (
+                await self.scorers.run(
+                    jobs.score_org,
+                    part,
+                    (),
+                    models,
+                    day,
+                    timezone,
+                    currency,
+                    self.job_rules,
+                )
+            )[0]
         for part in chunks(customers, JOB_PROFILES):
-            health_rows += (await self.scorers.run(
-                jobs.score_org, (), part, models, day, timezone, currency, self.job_rules,
-            ))[1]  # fmt: skip
+            health_rows += (
+                await self.scorers.run(
+                    jobs.score_org,
+                    (),
+                    part,
+                    models,
+                    day,
+                    timezone,
+                    currency,
+                    self.job_rules,
+                )
+            )[1]
         return score_rows, health_rows
 
     async def rescore(self, pool: asyncpg.Pool, org: str, *, folding: bool = False) -> None:
@@ -324,10 +365,15 @@ class Scorer:
                 models = await self.models(conn, org, row)
             workers = self.here if row["folded"] < SMALL_ORG_EVENTS else self.scorers
             score_rows, health_rows = await workers.run(
-                jobs.score_org, self.stored(org, generation, "prospects"),
-                self.stored(org, generation, "customers"), models, day, timezone,
-                self.currency(row), self.job_rules,
-            )  # fmt: skip
+                jobs.score_org,
+                self.stored(org, generation, "prospects"),
+                self.stored(org, generation, "customers"),
+                models,
+                day,
+                timezone,
+                self.currency(row),
+                self.job_rules,
+            )
             async with pool.acquire() as conn, conn.transaction():
                 now = await repository.lock_org(conn, org)
                 if now is None or [now[k] for k in standing] != [row[k] for k in standing]:
@@ -377,14 +423,27 @@ class Scorer:
         async with pool.acquire() as conn, conn.transaction():
             for kind, result in trained.items():
                 record = await repository.save_model(
-                    conn, org, kind, model_kind=result.model.kind, outcomes=result.outcomes,
+                    conn,
+                    org,
+                    kind,
+                    model_kind=result.model.kind,
+                    outcomes=result.outcomes,
                     body=orjson.dumps(result.model.to_json()).decode(),
                     report=orjson.dumps(result.report).decode(),
                     trained_outcomes=row["outcomes"],
-                )  # fmt: skip
+                )
                 stored.append(dict(record))
-        log.info("trained", org=org, models=[
-            {"kind": r["kind"], "version": r["version"], "model_kind": r["model_kind"],
-             "outcomes": r["outcomes"]} for r in stored
-        ])  # fmt: skip
+        log.info(
+            "trained",
+            org=org,
+            models=[
+                {
+                    "kind": r["kind"],
+                    "version": r["version"],
+                    "model_kind": r["model_kind"],
+                    "outcomes": r["outcomes"],
+                }
+                for r in stored
+            ],
+        )
         return stored

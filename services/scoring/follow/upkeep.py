@@ -55,9 +55,13 @@ class Upkeep:
             known.pop(org, None)
 
     def leave(
-        self, org: str, generation: int, prospects: Iterable[str], customers: Iterable[str],
+        self,
+        org: str,
+        generation: int,
+        prospects: Iterable[str],
+        customers: Iterable[str],
         removed: tuple[set[str], set[str]],
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Keep the keys a page folded without scoring them, for `score_left`."""
         unscored = self.unscored.get(org)
         if unscored is None or unscored.generation != generation:  # a swap scored it

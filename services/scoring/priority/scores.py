@@ -142,11 +142,16 @@ def score(
                 "value": value,
                 "contribution": contribution,
                 "sentence": feats.sentence(
-                    name, value, p, at, rules=feature_rules, stats=stats,
+                    name,
+                    value,
+                    p,
+                    at,
+                    rules=feature_rules,
+                    stats=stats,
                     base_rate=active.model.base_rate,
                 ),
             }
-        )  # fmt: skip
+        )
     last_touch = feats.last_touch(p, at)
     since = last_touch or _epoch(p.created_at) or at
     due = since.astimezone(timezone).date() + timedelta(days=rules.touch_days[tier])
@@ -168,9 +173,16 @@ def score(
         "model": active.describe(),
     }
     return ScoreRow(
-        p.kind, p.key, p.rep_id, p.team_id, round(probability * 100), tier, due,
-        active.version, orjson.dumps(doc).decode(),
-    )  # fmt: skip
+        p.kind,
+        p.key,
+        p.rep_id,
+        p.team_id,
+        round(probability * 100),
+        tier,
+        due,
+        active.version,
+        orjson.dumps(doc).decode(),
+    )
 
 
 def render(doc: str | bytes, today: date) -> dict[str, Any]:
@@ -242,9 +254,14 @@ def health_row(
     doc = health.health(c, day, currency, timezone, suggested_tier=None, rules=rules)
     won = doc["won_12m"]["value"]
     return HealthRow(
-        c.account_id, c.rep_id, c.team_id, doc["lifecycle"], bool(doc["at_risk"]), won,
+        c.account_id,
+        c.rep_id,
+        c.team_id,
+        doc["lifecycle"],
+        bool(doc["at_risk"]),
+        won,
         orjson.dumps(doc).decode(),
-    )  # fmt: skip
+    )
 
 
 def suggested_tier(

@@ -98,13 +98,20 @@ def train(
     outcomes = _closed(prospects, kind, known_before)
     if outcomes < min_outcomes or not _both_outcomes(examples):
         prior = _prior(examples, kind)
-        return Trained(prior, outcomes, {
-            "kind": "prior", "outcomes": outcomes, "min_outcomes": min_outcomes,
-            "reason": f"{outcomes} closed {kind}s; a learnt model needs {min_outcomes} "
-            "with both outcomes",
-            "stages": {s: {"won": w, "closed": n} for s, (w, n) in prior.stats["stage"].items()}
-            if "stage" in prior.stats else {},
-        })  # fmt: skip
+        return Trained(
+            prior,
+            outcomes,
+            {
+                "kind": "prior",
+                "outcomes": outcomes,
+                "min_outcomes": min_outcomes,
+                "reason": f"{outcomes} closed {kind}s; a learnt model needs {min_outcomes} "
+                "with both outcomes",
+                "stages": {s: {"won": w, "closed": n} for s, (w, n) in prior.stats["stage"].items()}
+                if "stage" in prior.stats
+                else {},
+            },
+        )
     by_outcome = sorted(examples, key=lambda e: (e.outcome_at, e.key))
     keys = list(dict.fromkeys(e.key for e in by_outcome))
     judge = set(keys[int(len(keys) * (1 - HOLD_OUT)) :])
@@ -129,10 +136,17 @@ def train(
     final = fitters[winner](examples)
     if reports:  # the held-out calibration of the winner, applied to its refit
         final = _recalibrated(final, held)
-    return Trained(final, outcomes, {
-        "kind": winner, "outcomes": outcomes, "examples": len(examples),
-        "held_out": len(judge), "candidates": reports,
-    })  # fmt: skip
+    return Trained(
+        final,
+        outcomes,
+        {
+            "kind": winner,
+            "outcomes": outcomes,
+            "examples": len(examples),
+            "held_out": len(judge),
+            "candidates": reports,
+        },
+    )
 
 
 def _recalibrated(final: AdditiveModel, held: Sequence[feats.Example]) -> AdditiveModel:
@@ -176,9 +190,13 @@ def backtest(
     if known_by == OCCURRED:
         prospects = [as_occurred(p) for p in prospects]
     trained = train(
-        prospects, kind=kind, now=cutoff, min_outcomes=min_outcomes, rules=rules,
+        prospects,
+        kind=kind,
+        now=cutoff,
+        min_outcomes=min_outcomes,
+        rules=rules,
         known_before=cutoff,
-    )  # fmt: skip
+    )
     tests = feats.backtest_examples(
         prospects, kind=kind, cutoff=cutoff, horizon_days=horizon_days, rules=rules
     )

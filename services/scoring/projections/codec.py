@@ -67,31 +67,44 @@ def _by_name(kind: str, text: str | bytes) -> Any:
         fields["items"] = tuple(leads.Item(*i) for i in raw.get("items") or ())
         return leads.Prospect(**fields)
     if kind == "customers":
-        return health.Customer(**{
-            **raw, "won": tuple(health.Won(*w) for w in raw.get("won", ())),
-            "touches": tuple(raw.get("touches", ())),
-            "contacts_left": tuple(health.Departure(*d) for d in raw.get("contacts_left", ())),
-            "renewals": tuple(health.Renewal(*r) for r in raw.get("renewals", ())),
-        })  # fmt: skip
+        return health.Customer(
+            **{
+                **raw,
+                "won": tuple(health.Won(*w) for w in raw.get("won", ())),
+                "touches": tuple(raw.get("touches", ())),
+                "contacts_left": tuple(health.Departure(*d) for d in raw.get("contacts_left", ())),
+                "renewals": tuple(health.Renewal(*r) for r in raw.get("renewals", ())),
+            }
+        )
     if kind == "leads":
-        return Lead(**{
-            **raw, "created_at": _time(raw["created_at"]),
-            "qualified_at": _time(raw["qualified_at"]), "qualified_by": tuple(raw["qualified_by"]),
-            "disqualified_at": _time(raw["disqualified_at"]),
-            "disqualified_by": tuple(raw["disqualified_by"]),
-        })  # fmt: skip
+        return Lead(
+            **{
+                **raw,
+                "created_at": _time(raw["created_at"]),
+                "qualified_at": _time(raw["qualified_at"]),
+                "qualified_by": tuple(raw["qualified_by"]),
+                "disqualified_at": _time(raw["disqualified_at"]),
+                "disqualified_by": tuple(raw["disqualified_by"]),
+            }
+        )
     if kind == "deals":
-        return Deal(**{**raw, "opened_at": datetime.fromisoformat(raw["opened_at"]),
-                       "amount": Decimal(raw["amount"]), "stages": tuple(raw["stages"]),
-                       "pipeline_at": _time(raw.get("pipeline_at")),
-                       "stage_at": _time(raw.get("stage_at")),
-                       "amount_at": _time(raw.get("amount_at")),
-                       "closed_at": _time(raw.get("closed_at")),
-                       "entered": tuple(_time(t) for t in raw.get("entered", ())),
-                       "pending": tuple(
-                           Pending(p[0], datetime.fromisoformat(p[1]), *p[2:])
-                           for p in raw.get("pending", ())
-                       )})  # fmt: skip
+        return Deal(
+            **{
+                **raw,
+                "opened_at": datetime.fromisoformat(raw["opened_at"]),
+                "amount": Decimal(raw["amount"]),
+                "stages": tuple(raw["stages"]),
+                "pipeline_at": _time(raw.get("pipeline_at")),
+                "stage_at": _time(raw.get("stage_at")),
+                "amount_at": _time(raw.get("amount_at")),
+                "closed_at": _time(raw.get("closed_at")),
+                "entered": tuple(_time(t) for t in raw.get("entered", ())),
+                "pending": tuple(
+                    Pending(p[0], datetime.fromisoformat(p[1]), *p[2:])
+                    for p in raw.get("pending", ())
+                ),
+            }
+        )
     if kind == "accounts":
         return Account(
             tier=raw["tier"],

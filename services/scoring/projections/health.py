@@ -43,12 +43,26 @@ from zoneinfo import ZoneInfo
 
 KNOWN_SCHEMA_VERSION = 1
 # Event types about an account; `event.voided` is not (a voided event is left out of a replay).
-KNOWN_TYPES = frozenset({
-    "lead.created", "lead.qualified", "lead.disqualified", "lead.consent_changed",
-    "visit.logged", "call.logged", "engagement.tracked",
-    "deal.opened", "deal.stage_changed", "deal.amount_changed", "deal.won", "deal.lost",
-    "invoice.issued", "payment.received", "account.tier_changed", "contact.left",
-})  # fmt: skip
+KNOWN_TYPES = frozenset(
+    {
+        "lead.created",
+        "lead.qualified",
+        "lead.disqualified",
+        "lead.consent_changed",
+        "visit.logged",
+        "call.logged",
+        "engagement.tracked",
+        "deal.opened",
+        "deal.stage_changed",
+        "deal.amount_changed",
+        "deal.won",
+        "deal.lost",
+        "invoice.issued",
+        "payment.received",
+        "account.tier_changed",
+        "contact.left",
+    }
+)
 TOUCH_TYPES = frozenset({"visit.logged", "call.logged"})
 
 TOUCHES_KEPT = 50
@@ -162,8 +176,13 @@ def track(
     elif kind == "deal.won":
         new = _won(new, event, data, at, moment, timezone)
     elif kind == "contact.left":
-        departure = Departure(moment, data["contact_id"], data.get("name") or "",
-                              data.get("role") or "", bool(data.get("key_contact")))  # fmt: skip
+        departure = Departure(
+            moment,
+            data["contact_id"],
+            data.get("name") or "",
+            data.get("role") or "",
+            bool(data.get("key_contact")),
+        )
         new = new._replace(contacts_left=_latest({*new.contacts_left, departure}, CONTACTS_KEPT))
     elif kind == "account.tier_changed":
         tier = data["tier"]
@@ -400,8 +419,11 @@ def _key_contact_left(
     """A key contact left at most `key_contact_days` days before today. The latest one is the
     evidence; since the day it left."""
     horizon = today - timedelta(days=rules.key_contact_days)
-    gone = [(d, x) for x in c.contacts_left if x.key_contact
-            and horizon <= (d := _day(x.at, timezone)) <= today]  # fmt: skip
+    gone = [
+        (d, x)
+        for x in c.contacts_left
+        if x.key_contact and horizon <= (d := _day(x.at, timezone)) <= today
+    ]
     if not gone:
         return None
     day, contact = gone[-1]
@@ -447,8 +469,11 @@ def _no_touch(
     days = (today - since).days
     if days <= limit:
         return None
-    what = {"last_touch": "since the last one", "first_win": "since the first win",
-            "first_seen": "since the account was first seen"}[counted_from]  # fmt: skip
+    what = {
+        "last_touch": "since the last one",
+        "first_win": "since the first win",
+        "first_seen": "since the account was first seen",
+    }[counted_from]
     return _signal(
         "no_touch",
         since,
@@ -482,8 +507,11 @@ def _renewal_due(
     if last is not None:
         since = max(since, last + timedelta(days=rules.renewal_touch_days + 1))
     to_go = (renewal - today).days
-    touched = f"nobody has visited or called for {quiet} days" if quiet is not None else (
-        "nobody has visited or called yet")  # fmt: skip
+    touched = (
+        f"nobody has visited or called for {quiet} days"
+        if quiet is not None
+        else ("nobody has visited or called yet")
+    )
     return _signal(
         "renewal_due",
         since,

@@ -276,13 +276,15 @@ def _followed_up(book: Book, account: Account, *, at: datetime) -> list[Fact]:
 
 
 def visit_logged(book: Book, event: Event, at: datetime) -> list[Fact]:
-    return _touch(book, event, at, "visits",
-                  "effective_visits" if event["data"]["effective"] else None)  # fmt: skip
+    return _touch(
+        book, event, at, "visits", "effective_visits" if event["data"]["effective"] else None
+    )
 
 
 def call_logged(book: Book, event: Event, at: datetime) -> list[Fact]:
-    return _touch(book, event, at, "calls",
-                  "connected_calls" if event["data"]["connected"] else None)  # fmt: skip
+    return _touch(
+        book, event, at, "calls", "connected_calls" if event["data"]["connected"] else None
+    )
 
 
 def engagement_tracked(book: Book, event: Event, at: datetime) -> list[Fact]:
@@ -291,8 +293,15 @@ def engagement_tracked(book: Book, event: Event, at: datetime) -> list[Fact]:
     rep, team = _who(event)
     _, dims = _context(book, event)
     data = event["data"]
-    return _facts(book, at, rep, team, dims, ("engagements", "", data.get("count", 1)),
-                  ("engaged_seconds", "", data.get("seconds", 0)))  # fmt: skip
+    return _facts(
+        book,
+        at,
+        rep,
+        team,
+        dims,
+        ("engagements", "", data.get("count", 1)),
+        ("engaged_seconds", "", data.get("seconds", 0)),
+    )
 
 
 # --------------------------------------------------------------------------- leads
@@ -306,14 +315,18 @@ def lead_created(book: Book, event: Event, at: datetime) -> list[Fact]:
     rep, team = _who(event)
     data = event["data"]
     lead = Lead(rep, team, data["channel"], data.get("account_id") or "", at)
-    facts = _facts(book, at, rep, team, ("", _tier(book, lead.account_id), lead.channel),
-                   ("new_leads", "", 1))  # fmt: skip
+    facts = _facts(
+        book, at, rep, team, ("", _tier(book, lead.account_id), lead.channel), ("new_leads", "", 1)
+    )
     if known is not None:  # qualified or disqualified before its creation was logged
         lead = lead._replace(
-            qualified=known.qualified, qualified_at=known.qualified_at,
-            qualified_by=known.qualified_by, disqualified=known.disqualified,
-            disqualified_at=known.disqualified_at, disqualified_by=known.disqualified_by,
-        )  # fmt: skip
+            qualified=known.qualified,
+            qualified_at=known.qualified_at,
+            qualified_by=known.qualified_by,
+            disqualified=known.disqualified,
+            disqualified_at=known.disqualified_at,
+            disqualified_by=known.disqualified_by,
+        )
         facts += _late_creation(book, known, lead)
     book.put("leads", stream, lead)
     return facts
@@ -328,16 +341,22 @@ def _late_creation(book: Book, before: Lead, lead: Lead) -> list[Fact]:
         at = before.qualified_at
         facts += _facts(book, at, q_rep, q_team, ("", tier, ""), ("opportunities", "", -1))
         facts += _facts(
-            book, at, q_rep, q_team, ("", tier, lead.channel), ("opportunities", "", 1),
+            book,
+            at,
+            q_rep,
+            q_team,
+            ("", tier, lead.channel),
+            ("opportunities", "", 1),
             ("lead_to_opportunity_seconds", "", _seconds(lead.created_at or at, at)),
             ("lead_to_opportunity_count", "", 1),
-        )  # fmt: skip
+        )
     if before.disqualified and before.disqualified_at is not None:
         d_rep, d_team, tier = before.disqualified_by
         at = before.disqualified_at
         facts += _facts(book, at, d_rep, d_team, ("", tier, ""), ("disqualified_leads", "", -1))
-        facts += _facts(book, at, d_rep, d_team, ("", tier, lead.channel),
-                        ("disqualified_leads", "", 1))  # fmt: skip
+        facts += _facts(
+            book, at, d_rep, d_team, ("", tier, lead.channel), ("disqualified_leads", "", 1)
+        )
     return facts
 
 
@@ -348,13 +367,18 @@ def lead_qualified(book: Book, event: Event, at: datetime) -> list[Fact]:
         return []
     rep, team = _who(event)
     tier = _tier(book, lead.account_id)
-    book.put("leads", stream, lead._replace(qualified=True, qualified_at=at,
-                                            qualified_by=(rep, team, tier)))  # fmt: skip
+    book.put(
+        "leads",
+        stream,
+        lead._replace(qualified=True, qualified_at=at, qualified_by=(rep, team, tier)),
+    )
     dims = ("", tier, lead.channel)
     out: list[tuple[str, str, Value]] = [("opportunities", "", 1)]
     if lead.created_at is not None:
-        out += [("lead_to_opportunity_seconds", "", _seconds(lead.created_at, at)),
-                ("lead_to_opportunity_count", "", 1)]  # fmt: skip
+        out += [
+            ("lead_to_opportunity_seconds", "", _seconds(lead.created_at, at)),
+            ("lead_to_opportunity_count", "", 1),
+        ]
     return _facts(book, at, rep, team, dims, *out)
 
 
@@ -365,8 +389,11 @@ def lead_disqualified(book: Book, event: Event, at: datetime) -> list[Fact]:
         return []
     rep, team = _who(event)
     tier = _tier(book, lead.account_id)
-    book.put("leads", stream, lead._replace(disqualified=True, disqualified_at=at,
-                                            disqualified_by=(rep, team, tier)))  # fmt: skip
+    book.put(
+        "leads",
+        stream,
+        lead._replace(disqualified=True, disqualified_at=at, disqualified_by=(rep, team, tier)),
+    )
     dims = ("", tier, lead.channel)
     return _facts(book, at, rep, team, dims, ("disqualified_leads", "", 1))
 
@@ -434,8 +461,14 @@ def _entered(deal: Deal) -> tuple[datetime | None, ...]:
 def _stage_facts(book: Book, deal: Deal, at: datetime, *metrics: tuple[str, int]) -> list[Fact]:
     """Funnel counts stay with the deal's opener and cut, like its pipeline."""
     dims = (deal.product_line, deal.tier, deal.channel)
-    return _facts(book, at, deal.rep_id, deal.team_id, dims,
-                  *((metric, "", value) for metric, value in metrics))  # fmt: skip
+    return _facts(
+        book,
+        at,
+        deal.rep_id,
+        deal.team_id,
+        dims,
+        *((metric, "", value) for metric, value in metrics),
+    )
 
 
 def _closed_stage(deal: Deal, stage: str) -> list[tuple[str, int]]:
@@ -469,9 +502,19 @@ def _remember(book: Book, stream: str, deal: Deal | None, event: Event, at: date
     rep, team = _who(event)
     item = Pending(event["type"], at, rep, team, dict(event["data"]))
     placeholder = deal or Deal(
-        rep_id="", team_id="", opened_at=at, account_id="", product_line="", tier="",
-        channel="", amount=Decimal(0), currency="", stage="", stages=(), status=UNOPENED,
-    )  # fmt: skip
+        rep_id="",
+        team_id="",
+        opened_at=at,
+        account_id="",
+        product_line="",
+        tier="",
+        channel="",
+        amount=Decimal(0),
+        currency="",
+        stage="",
+        stages=(),
+        status=UNOPENED,
+    )
     book.put("deals", stream, placeholder._replace(pending=_bounded((*placeholder.pending, item))))
     return []
 
@@ -491,8 +534,13 @@ def _unpend(book: Book, stream: str, pending: tuple[Pending, ...]) -> list[Fact]
     which could not tell the account before (their lead profiles were kept as they came)."""
     facts: list[Fact] = []
     for p in sorted(pending, key=lambda p: p.at):
-        event = {"type": p.type, "stream": stream, "rep_id": p.rep_id, "team_id": p.team_id,
-                 "data": p.data}  # fmt: skip
+        event = {
+            "type": p.type,
+            "stream": stream,
+            "rep_id": p.rep_id,
+            "team_id": p.team_id,
+            "data": p.data,
+        }
         facts += _HANDLERS[p.type](book, event, p.at)
         account_id = book.deals[stream].account_id
         if health.track(book.customers, event, p.at, account_id, timezone=book.timezone):
@@ -511,11 +559,19 @@ def deal_opened(book: Book, event: Event, at: datetime) -> list[Fact]:
     account_id = data["account_id"]
     stage = data.get("stage") or "qualification"
     deal = Deal(
-        rep_id=rep, team_id=team, opened_at=at, account_id=account_id,
-        product_line=data["product_line"], tier=_tier(book, account_id),
-        channel=lead.channel if lead else "", amount=Decimal(data["amount"]),
-        currency=data["currency"], stage=stage, stages=(stage,), entered=(at,),
-    )  # fmt: skip
+        rep_id=rep,
+        team_id=team,
+        opened_at=at,
+        account_id=account_id,
+        product_line=data["product_line"],
+        tier=_tier(book, account_id),
+        channel=lead.channel if lead else "",
+        amount=Decimal(data["amount"]),
+        currency=data["currency"],
+        stage=stage,
+        stages=(stage,),
+        entered=(at,),
+    )
     book.put("deals", stream, deal)
     dims = (deal.product_line, deal.tier, deal.channel)
     facts = [
@@ -563,8 +619,11 @@ def deal_amount_changed(book: Book, event: Event, at: datetime) -> list[Fact]:
         return []
     amount, currency = Decimal(event["data"]["amount"]), event["data"]["currency"]
     when = _pipeline_moment(deal, at)
-    book.put("deals", stream, deal._replace(amount=amount, currency=currency, pipeline_at=when,
-                                            amount_at=at))  # fmt: skip
+    book.put(
+        "deals",
+        stream,
+        deal._replace(amount=amount, currency=currency, pipeline_at=when, amount_at=at),
+    )
     return [
         *_pipeline(book, deal, when, deal.stage, deal.currency, -deal.amount),
         *_pipeline(book, deal, when, deal.stage, currency, amount),
@@ -581,13 +640,20 @@ def _close(book: Book, stream: str, deal: Deal, at: datetime, won: bool) -> list
     kept = [(s, t) for s, t in reached if t is None or t <= end]
     facts = [
         *_pipeline(book, deal, when, deal.stage, deal.currency, -deal.amount),
-        *(f for s, t in reached if t is not None and t > end
-          for f in _stage_facts(book, deal, t, (f"stage:{s}", -1))),
-    ]  # fmt: skip
+        *(
+            f
+            for s, t in reached
+            if t is not None and t > end
+            for f in _stage_facts(book, deal, t, (f"stage:{s}", -1))
+        ),
+    ]
     closed = deal._replace(
-        status="won" if won else "lost", pipeline_at=when, closed_at=at,
-        stages=tuple(s for s, _ in kept), entered=tuple(t for _, t in kept),
-    )  # fmt: skip
+        status="won" if won else "lost",
+        pipeline_at=when,
+        closed_at=at,
+        stages=tuple(s for s, _ in kept),
+        entered=tuple(t for _, t in kept),
+    )
     book.put("deals", stream, closed)
     for stage, _ in kept:
         facts += _stage_facts(book, closed, at, *_closed_stage(closed, stage))
@@ -607,18 +673,23 @@ def deal_won(book: Book, event: Event, at: datetime) -> list[Fact]:
     dims = (deal.product_line, tier, deal.channel)
     facts = _close(book, stream, deal, at, won=True)
     facts += _facts(
-        book, at, rep, team, dims,
+        book,
+        at,
+        rep,
+        team,
+        dims,
         ("deals_won", currency, 1),
         ("revenue_won", currency, amount),
         ("sales_cycle_seconds", "", _seconds(deal.opened_at, at)),
         ("sales_cycle_count", "", 1),
-    )  # fmt: skip
+    )
     account = book.accounts.get(deal.account_id, Account())
     if account.first_won_at is None:
         facts += _facts(book, at, rep, team, dims, ("new_customers", "", 1))
         followed = any(at <= t <= at + FOLLOW_UP_WINDOW for t in account.touches)
-        account = account._replace(first_won_at=at, first_won_by=(rep, team),
-                          first_won_dims=dims, followed_up=followed)  # fmt: skip
+        account = account._replace(
+            first_won_at=at, first_won_by=(rep, team), first_won_dims=dims, followed_up=followed
+        )
         if followed:
             facts += _followed_up(book, account, at=at)
     book.put("accounts", deal.account_id, account)

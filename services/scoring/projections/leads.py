@@ -253,11 +253,23 @@ def _current(p: Prospect) -> Prospect:
 def _touch(event: Event, m: _Moment) -> list[Item]:
     data = event["data"]
     if event["type"] == "visit.logged":
-        main = Item(m.at, m.recorded, VISIT, "", int(bool(data.get("effective"))),
-                    int(data.get("duration_minutes") or 0) * 60)  # fmt: skip
+        main = Item(
+            m.at,
+            m.recorded,
+            VISIT,
+            "",
+            int(bool(data.get("effective"))),
+            int(data.get("duration_minutes") or 0) * 60,
+        )
     else:
-        main = Item(m.at, m.recorded, CALL, "", int(bool(data.get("connected"))),
-                    int(data.get("duration_seconds") or 0))  # fmt: skip
+        main = Item(
+            m.at,
+            m.recorded,
+            CALL,
+            "",
+            int(bool(data.get("connected"))),
+            int(data.get("duration_seconds") or 0),
+        )
     signals = dict.fromkeys(data.get("buying_signals") or ())
     return [main, *(Item(m.at, m.recorded, SIGNAL, s) for s in signals)]
 
@@ -277,8 +289,14 @@ def engagement_tracked(
     ps: MutableMapping[str, Prospect], event: Event, m: _Moment, tier_of: Callable[[str], str]
 ) -> list[str]:
     data = event["data"]
-    item = Item(m.at, m.recorded, ENGAGEMENT, str(data.get("kind") or "other"),
-                int(data.get("count", 1)), int(data.get("seconds", 0)))  # fmt: skip
+    item = Item(
+        m.at,
+        m.recorded,
+        ENGAGEMENT,
+        str(data.get("kind") or "other"),
+        int(data.get("count", 1)),
+        int(data.get("seconds", 0)),
+    )
     return _add(ps, event["stream"], [item])
 
 
@@ -342,9 +360,13 @@ def lead_created(
     }
     rep, team = _who(event)
     ps[stream] = p._replace(
-        rep_id=rep, team_id=team, created_at=m.at, created_recorded=m.recorded,
-        static={k: v for k, v in static.items() if v}, account_id=account_id,
-    )  # fmt: skip
+        rep_id=rep,
+        team_id=team,
+        created_at=m.at,
+        created_recorded=m.recorded,
+        static={k: v for k, v in static.items() if v},
+        account_id=account_id,
+    )
     return [stream]
 
 
@@ -375,10 +397,14 @@ def deal_opened(
     }
     rep, team = _who(event)
     p = p._replace(
-        rep_id=rep, team_id=team, created_at=m.at, created_recorded=m.recorded,
-        static={k: v for k, v in sorted(static.items()) if v}, lead=lead_key,
+        rep_id=rep,
+        team_id=team,
+        created_at=m.at,
+        created_recorded=m.recorded,
+        static={k: v for k, v in sorted(static.items()) if v},
+        lead=lead_key,
         account_id=account_id,
-    )  # fmt: skip
+    )
     stage = Item(m.at, m.recorded, STAGE, _text(data.get("stage")) or "qualification")
     ps[stream] = _with_items(p, [stage])
     changed = [stream]
@@ -401,7 +427,8 @@ def _settle(
 def _settle_lead(ps: MutableMapping[str, Prospect], deal: Prospect) -> list[str]:
     """A deal's outcome is its lead's too (unless the lead's came first): recorded once both
     the outcome and the deal's link to the lead were."""
-    assert deal.outcome is not None and deal.outcome_at is not None
+    assert deal.outcome is not None
+    assert deal.outcome_at is not None
     recorded = max(deal.outcome_recorded or 0, deal.created_recorded or 0)
     return _settle(ps, deal.lead, deal.outcome, deal.outcome_at, recorded)
 
@@ -471,11 +498,15 @@ def _compact(items: list[Item]) -> list[Item]:
         if item.kind == ENGAGEMENT:
             day = (item.name, item.at // DAY)
             seen = merged.get(day)
-            merged[day] = item if seen is None else seen._replace(
-                recorded=min(seen.recorded, item.recorded),
-                n=seen.n + item.n,
-                seconds=seen.seconds + item.seconds,
-            )  # fmt: skip
+            merged[day] = (
+                item
+                if seen is None
+                else seen._replace(
+                    recorded=min(seen.recorded, item.recorded),
+                    n=seen.n + item.n,
+                    seconds=seen.seconds + item.seconds,
+                )
+            )
             continue
         if item.kind == SIGNAL:
             earliest = first_recorded.get(item.name)

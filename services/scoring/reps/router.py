@@ -19,15 +19,20 @@ from .schemas import RepPlacement
 router = APIRouter(prefix="/v1")
 
 
-@router.get("/reps/{rep}", response_model=RepPlacement, tags=["reps"],
-            responses=problems(Unauthorized, NotFound, InvalidInput, UpstreamUnavailable),
-            summary="The team a rep's history places them in")  # fmt: skip
+@router.get(
+    "/reps/{rep}",
+    response_model=RepPlacement,
+    tags=["reps"],
+    responses=problems(Unauthorized, NotFound, InvalidInput, UpstreamUnavailable),
+    summary="The team a rep's history places them in",
+)
 async def get_rep(
     user: CurrentUser,
     runtime: RuntimeDep,
-    rep: Annotated[str, Path(description="The rep's id (`rep_id` of their events).",
-                             pattern=f"^{ID}$")],
-) -> JSONResponse:  # fmt: skip
+    rep: Annotated[
+        str, Path(description="The rep's id (`rep_id` of their events).", pattern=f"^{ID}$")
+    ],
+) -> JSONResponse:
     """The team of the rep's latest day of activity (events voided to nothing do not count),
     and that day. Until a roster exists this is a rep's team: goals asks it before a manager
     sets or reads a rep's goal. A rep sees themselves, a manager their own team's reps, admin,

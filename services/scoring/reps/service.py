@@ -24,9 +24,11 @@ async def placement(runtime: Runtime, principal: Principal, rep_id: str) -> dict
         raise RepNotFound(rep_id)
     team, day = found
     return {
-        "rep": rep_id, "team": team, "last_seen": day.isoformat(),
+        "rep": rep_id,
+        "team": team,
+        "last_seen": day.isoformat(),
         "up_to": {
             "position": org.position,
             "recorded_at": org.last_recorded_at.isoformat() if org.last_recorded_at else None,
         },
-    }  # fmt: skip
+    }

@@ -21,12 +21,16 @@ class TestAppend:
         r = await activity.post("/v1/events", json=event, headers=auth())
         assert r.status_code == 201
         body = r.json()
-        assert body["event_id"] == event["event_id"] and body["stream_version"] == 1
-        assert isinstance(body["position"], int) and body["recorded_at"].endswith("+00:00")
+        assert body["event_id"] == event["event_id"]
+        assert body["stream_version"] == 1
+        assert isinstance(body["position"], int)
+        assert body["recorded_at"].endswith("+00:00")
 
         row = await db.fetchrow("SELECT * FROM activity.events WHERE org_id = $1", org)
-        assert row["position"] == body["position"] and row["type"] == "deal.opened"
-        assert row["stream"] == "deal-D-1" and row["rep_id"] == "rep-anna"
+        assert row["position"] == body["position"]
+        assert row["type"] == "deal.opened"
+        assert row["stream"] == "deal-D-1"
+        assert row["rep_id"] == "rep-anna"
         assert row["occurred_at"].isoformat() == "2026-11-20T09:30:00+00:00"
         assert orjson.loads(row["data"])["amount"] == "24000.00"
 
@@ -48,7 +52,8 @@ class TestAppend:
         other = await activity.post(
             "/v1/events", json=make_event(stream="lead-other"), headers=auth()
         )
-        assert versions == [1, 2, 3] and other.json()["stream_version"] == 1
+        assert versions == [1, 2, 3]
+        assert other.json()["stream_version"] == 1
 
 
 class TestIdempotency:
@@ -70,7 +75,8 @@ class TestIdempotency:
         again = await activity.post(
             "/v1/events", json={**event, "occurred_at": "2026-11-20T09:30:00Z"}, headers=auth()
         )
-        assert again.status_code == 200 and await count(db, org) == 1
+        assert again.status_code == 200
+        assert await count(db, org) == 1
 
     async def test_the_same_event_id_with_other_content_is_a_409(self, activity, auth, db, org):
         event = make_event()
@@ -95,7 +101,8 @@ class TestExpectedVersion:
         r = await activity.post(
             "/v1/events", json=make_event(stream="lead-ev", expected_version=1), headers=auth()
         )
-        assert r.status_code == 201 and r.json()["stream_version"] == 2
+        assert r.status_code == 201
+        assert r.json()["stream_version"] == 2
 
     async def test_a_stale_expected_version_is_a_409_and_stores_nothing(
         self, activity, auth, db, org
@@ -134,14 +141,16 @@ class TestVoid:
             data={"voided_event_id": target["event_id"], "reason": "wrong deal"},
         )
         r = await activity.post("/v1/events", json=void, headers=auth())
-        assert r.status_code == 201 and r.json()["stream_version"] == 2
+        assert r.status_code == 201
+        assert r.json()["stream_version"] == 2
         again = make_event(
             "event.voided",
             stream="deal-D-9",
             data={"voided_event_id": target["event_id"], "reason": "twice"},
         )
         r2 = await activity.post("/v1/events", json=again, headers=auth())
-        assert r2.status_code == 409 and r2.json()["errors"][0]["field"] == "data.voided_event_id"
+        assert r2.status_code == 409
+        assert r2.json()["errors"][0]["field"] == "data.voided_event_id"
 
     async def test_voiding_an_event_of_another_org_is_not_found(self, activity, auth, org):
         target = make_event()
@@ -152,7 +161,8 @@ class TestVoid:
             data={"voided_event_id": target["event_id"], "reason": "x"},
         )
         r = await activity.post("/v1/events", json=void, headers=auth())
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "data.voided_event_id"
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["field"] == "data.voided_event_id"
 
 
 class TestWhoMayWrite:
@@ -172,12 +182,14 @@ class TestWhoMayWrite:
             json=make_event(rep_id="rep-8"),
             headers=auth("rep", sub="rep-7", team="south"),
         )
-        assert r.status_code == 403 and r.json()["errors"][0]["field"] == "rep_id"
+        assert r.status_code == 403
+        assert r.json()["errors"][0]["field"] == "rep_id"
         assert await count(db, org) == 0
 
     async def test_a_bi_token_cannot_write(self, activity, auth, db, org):
         r = await activity.post("/v1/events", json=make_event(), headers=auth("bi", sub="metabase"))
-        assert r.status_code == 403 and await count(db, org) == 0
+        assert r.status_code == 403
+        assert await count(db, org) == 0
 
     async def test_a_manager_writes_for_their_team_only(self, activity, auth):
         mgr = auth("manager", sub="mgr", team="south")
@@ -193,7 +205,8 @@ class TestWhoMayWrite:
 
 async def test_an_unknown_event_is_404_problem(activity, auth):
     r = await activity.get(f"/v1/events/{uuid.uuid4()}", headers=auth())
-    assert r.status_code == 404 and r.json()["title"] == "Not found"
+    assert r.status_code == 404
+    assert r.json()["title"] == "Not found"
 
 
 async def test_lead_attributes_in_another_order_are_the_same_event(activity, auth, db, org):

@@ -58,7 +58,8 @@ class TestAtomicBatch:
             make_event(rep_id="rep-2", team_id="north"),
         ]
         r = await activity.post("/v1/events/batch", json={"events": events}, headers=rep)
-        assert r.status_code == 403 and r.json()["errors"][0]["field"] == "events[1].rep_id"
+        assert r.status_code == 403
+        assert r.json()["errors"][0]["field"] == "events[1].rep_id"
         assert await stored_ids(db, org) == []
 
     async def test_a_rejected_batch_does_not_disturb_a_concurrent_good_one(

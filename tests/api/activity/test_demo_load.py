@@ -147,4 +147,5 @@ class TestDemoCommand:
 
     def test_the_cli_refuses_a_bad_start_date(self):
         result = CliRunner().invoke(app, ["demo", "--start", "July"])
-        assert result.exit_code == 2 and "--start" in result.output
+        assert result.exit_code == 2
+        assert "--start" in result.output

@@ -52,12 +52,14 @@ class TestFeed:
         items, response, followed = first.json()["items"], first, 0
         while "link" in response.headers:
             link = response.links["next"]["url"]
-            assert "types=visit.logged" in link and "limit=2" in link
+            assert "types=visit.logged" in link
+            assert "limit=2" in link
             response = await activity.get(link, headers=auth())
             assert response.headers["x-next-cursor"] == response.json()["next"]
             items += response.json()["items"]
             followed += 1
-        assert followed == 2 and response.json()["has_more"] is False
+        assert followed == 2
+        assert response.json()["has_more"] is False
         assert [i["event_id"] for i in items] == [e["event_id"] for e in events]
         # The last page still names the cursor to continue from, in its header too.
         later = await activity.get(
@@ -81,8 +83,10 @@ class TestFeed:
     async def test_a_feed_item_is_the_full_stored_event(self, activity, auth, org):
         [event] = await append(activity, auth(), 1)
         [item] = await read_all(activity, auth())
-        assert item["org_id"] == org and item["type"] == event["type"]
-        assert item["data"] == event["data"] and item["metadata"] == {"source": "app"}
+        assert item["org_id"] == org
+        assert item["type"] == event["type"]
+        assert item["data"] == event["data"]
+        assert item["metadata"] == {"source": "app"}
         assert set(item) == {
             "position",
             "event_id",
@@ -117,7 +121,8 @@ class TestLongPoll:
     async def test_a_wait_with_nothing_new_returns_empty_when_the_time_is_up(self, activity, auth):
         started = time.monotonic()
         page = (await activity.get("/v1/events", params={"wait": 0.5}, headers=auth())).json()
-        assert page["items"] == [] and 0.45 < time.monotonic() - started < 3
+        assert page["items"] == []
+        assert 0.45 < time.monotonic() - started < 3
 
     async def test_another_org_s_append_does_not_answer_a_waiting_reader(self, activity, auth, org):
         poll = asyncio.create_task(activity.get("/v1/events", params={"wait": 0.8}, headers=auth()))
@@ -159,7 +164,8 @@ class TestStreams:
             )
         ).json()
         assert [i["stream_version"] for i in first["items"] + rest["items"]] == [1, 2, 3, 4, 5]
-        assert first["has_more"] and not rest["has_more"]
+        assert first["has_more"]
+        assert not rest["has_more"]
 
     async def test_a_stream_page_links_to_the_next(self, activity, auth):
         await append(activity, auth(), 3, stream="lead-L")
@@ -171,7 +177,8 @@ class TestStreams:
 
     async def test_an_unknown_stream_is_404(self, activity, auth):
         r = await activity.get("/v1/streams/lead-nothing-here", headers=auth())
-        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+        assert r.status_code == 404
+        assert r.headers["content-type"] == "application/problem+json"
 
 
 class TestReadScope:
@@ -191,7 +198,8 @@ class TestReadScope:
     async def test_a_manager_reads_their_team(self, activity, auth):
         await self.seed(activity, auth)
         items = await read_all(activity, auth("manager", sub="m", team="north"))
-        assert len(items) == 5 and {i["team_id"] for i in items} == {"north"}
+        assert len(items) == 5
+        assert {i["team_id"] for i in items} == {"north"}
 
     async def test_bi_and_service_read_the_whole_org(self, activity, auth):
         await self.seed(activity, auth)
@@ -249,10 +257,8 @@ class TestOneShape:
         for item in feed:
             single = (await activity.get(f"/v1/events/{item['event_id']}", headers=auth())).json()
             assert item == single
-        assert (
-            feed[0]["rep_id"] is None
-            and feed[2]["data"]["attributes"]["note"] == "line\nbreak \u2603"
-        )
+        assert feed[0]["rep_id"] is None
+        assert feed[2]["data"]["attributes"]["note"] == "line\nbreak \u2603"
 
     async def test_with_an_upcaster_registered_the_feed_serves_the_upcast_shape(
         self, activity, auth
@@ -271,7 +277,8 @@ class TestOneShape:
             del UPCASTERS[("visit.logged", 1)]
         assert len(everything) == 2
         assert all(i["data"]["upcast"] is True and i["schema_version"] == 2 for i in everything)
-        assert mine == single and mine["rep_id"] == "rep-1"
+        assert mine == single
+        assert mine["rep_id"] == "rep-1"
 
 
 def _legacy(position: int) -> str:
@@ -291,7 +298,8 @@ class TestCursorsAreOpaqueAndBoundToTheOrg:
         raw = base64.urlsafe_b64decode(page["next"].removeprefix("c2.") + "==")
         # Neither the sealed form's 8 bytes of position nor the readable `v1.<position>` (with
         # positions per org, the decimal digits alone may turn up in any ciphertext by chance).
-        assert position.to_bytes(8, "big") not in raw and b"v1." not in raw
+        assert position.to_bytes(8, "big") not in raw
+        assert b"v1." not in raw
 
     async def test_another_org_s_cursor_is_refused_naming_after(self, activity, auth):
         await append(activity, auth(), 2)
@@ -308,11 +316,13 @@ class TestCursorsAreOpaqueAndBoundToTheOrg:
         cursor = page.json()["next"]
         other = auth(org_id="org-other")
         r = await activity.get("/v1/streams/deal-D-9", params={"after": cursor}, headers=other)
-        assert r.status_code == 422 and "after" in r.text
+        assert r.status_code == 422
+        assert "after" in r.text
 
     async def test_the_old_readable_form_is_refused_to_users(self, activity, auth):
         r = await activity.get("/v1/events", params={"after": _legacy(1)}, headers=auth())
-        assert r.status_code == 422 and "after" in r.text
+        assert r.status_code == 422
+        assert "after" in r.text
 
     async def test_a_service_s_stored_old_cursor_still_reads_the_feed(self, activity, auth):
         """scoring kept the readable cursor in its schema before the upgrade: it goes on."""
@@ -326,4 +336,5 @@ class TestCursorsAreOpaqueAndBoundToTheOrg:
         backlog = await activity.get(
             "/v1/events/backlog", params={"after": stored}, headers=service
         )
-        assert backlog.status_code == 200 and backlog.json()["events"] == 2
+        assert backlog.status_code == 200
+        assert backlog.json()["events"] == 2

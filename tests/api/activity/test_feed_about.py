@@ -97,9 +97,13 @@ class TestAboutFindsTheEventsThatNameAnEntity:
     ):
         c = await seed(activity, auth())
         assert await about_ids(activity, auth(), "account:acc-1") == c(
-            "lead1.visit", "deal1.opened", "acc1.tier", "inv1.issued", "inv1.paid",
+            "lead1.visit",
+            "deal1.opened",
+            "acc1.tier",
+            "inv1.issued",
+            "inv1.paid",
             "lead2.visit_acc1",
-        )  # fmt: skip
+        )
 
     async def test_a_deal_s_events_and_the_invoices_that_name_it(self, activity, auth):
         c = await seed(activity, auth())
@@ -123,16 +127,24 @@ class TestAboutFindsTheEventsThatNameAnEntity:
             activity, auth(), about="invoice:INV-2,lead:L-1,account:acc-1,lead:L-1"
         )
         assert [i["event_id"] for i in items] == c(
-            "lead1.created", "lead1.visit", "lead1.call", "deal1.opened", "acc1.tier",
-            "inv1.issued", "inv2.issued", "inv1.paid", "lead2.visit_acc1",
-        )  # fmt: skip
+            "lead1.created",
+            "lead1.visit",
+            "lead1.call",
+            "deal1.opened",
+            "acc1.tier",
+            "inv1.issued",
+            "inv2.issued",
+            "inv1.paid",
+            "lead2.visit_acc1",
+        )
         assert [i["position"] for i in items] == sorted(i["position"] for i in items)
 
     async def test_an_entity_nothing_names_gives_an_empty_page(self, activity, auth):
         await seed(activity, auth())
         page = await activity.get("/v1/events", params={"about": "deal:D-9"}, headers=auth())
         assert page.status_code == 200
-        assert page.json()["items"] == [] and page.json()["has_more"] is False
+        assert page.json()["items"] == []
+        assert page.json()["has_more"] is False
 
     async def test_another_org_s_events_are_not_about_anything_here(self, activity, auth, org):
         await seed(activity, auth(org_id=f"{org}-other"))
@@ -178,7 +190,8 @@ class TestAboutPagesLikeTheFeed:
         assert "about=account" in link
         rest = await activity.get(link, headers=auth())
         assert [i["event_id"] for i in first.json()["items"] + rest.json()["items"]] == ids
-        assert rest.json()["has_more"] is False and "link" not in rest.headers
+        assert rest.json()["has_more"] is False
+        assert "link" not in rest.headers
         # Later events, some about it: from the kept cursor, exactly the new ones about it.
         later = await append(
             activity, auth(), [visit("lead-L-1", "acc-2"), visit("lead-L-2", "acc-1")]
@@ -225,11 +238,16 @@ class TestAboutPagesLikeTheFeed:
         finally:
             del UPCASTERS[("visit.logged", 1)]
         assert [i["event_id"] for i in items] == c(
-            "lead1.visit", "deal1.opened", "acc1.tier", "inv1.issued", "inv1.paid",
+            "lead1.visit",
+            "deal1.opened",
+            "acc1.tier",
+            "inv1.issued",
+            "inv1.paid",
             "lead2.visit_acc1",
-        )  # fmt: skip
+        )
         visits = [i for i in items if i["type"] == "visit.logged"]
-        assert len(visits) == 2 and all(i["data"]["upcast"] is True for i in visits)
+        assert len(visits) == 2
+        assert all(i["data"]["upcast"] is True for i in visits)
         assert all("upcast" not in i["data"] for i in items if i["type"] != "visit.logged")
 
 

@@ -36,10 +36,21 @@ def _history() -> list[dict[str, Any] | bytes]:
     """Every kind of row a chunk can hold: good ones over several streams, a bad field, a line
     that is not JSON, a blank line, an unknown type, a void, a deal with money."""
     good = visits(12) + visits(9, stream="lead-l-1")
-    deal = make_event("deal.opened", stream="deal-d-1", data={
-        "account_id": "acc-1", "product_line": "core", "amount": "1250.50", "currency": "EUR"})  # fmt: skip
-    void = make_event("event.voided", stream="account-acc-1",
-                      data={"voided_event_id": good[3]["event_id"], "reason": "typo"})  # fmt: skip
+    deal = make_event(
+        "deal.opened",
+        stream="deal-d-1",
+        data={
+            "account_id": "acc-1",
+            "product_line": "core",
+            "amount": "1250.50",
+            "currency": "EUR",
+        },
+    )
+    void = make_event(
+        "event.voided",
+        stream="account-acc-1",
+        data={"voided_event_id": good[3]["event_id"], "reason": "typo"},
+    )
     bad_time = make_event("visit.logged", stream="account-acc-1", occurred_at="yesterday")
     unknown = make_event("visit.logged", stream="account-acc-1", type="visit.teleported")
     return [*good[:8], bad_time, b"", deal, *good[8:15], b"{not json", void, unknown, *good[15:]]
@@ -73,13 +84,18 @@ async def test_a_file_prepared_in_a_process_is_stored_as_in_a_thread(
             response = await upload(client, headers, body, "application/x-ndjson")
             assert response.status_code == 202, response.text
             job = await finished(client, headers, response.headers["location"])
-            errors = (await client.get(f"{response.headers['location']}/errors",
-                                       headers=headers)).json()["items"]  # fmt: skip
+            errors = (
+                await client.get(f"{response.headers['location']}/errors", headers=headers)
+            ).json()["items"]
         results[process] = (job, errors)
     (in_process, process_errors), (in_thread, thread_errors) = results[True], results[False]
     assert in_process["state"] == in_thread["state"] == "done"
-    assert (in_process["stored"], in_process["duplicates"], in_process["rejected"],
-            in_process["rows_read"]) == (23, 0, 3, 26)  # fmt: skip
+    assert (
+        in_process["stored"],
+        in_process["duplicates"],
+        in_process["rejected"],
+        in_process["rows_read"],
+    ) == (23, 0, 3, 26)
     for key in ("stored", "duplicates", "rejected", "rows_read", "progress"):
         assert in_process[key] == in_thread[key], key
     assert [e["row"] for e in process_errors] == [9, 19, 21]
@@ -91,13 +107,15 @@ async def test_a_parquet_file_prepared_in_a_process(
     database_url: str, db: asyncpg.Pool, auth: TokenFactory, org: str, tmp_path: Path
 ) -> None:
     events = visits(10)
-    table = pa.table({
-        "event_id": [e["event_id"] for e in events],
-        "type": [e["type"] for e in events],
-        "stream": [e["stream"] for e in events],
-        "occurred_at": [e["occurred_at"] for e in events],
-        "data": [orjson.dumps(e["data"]).decode() for e in events],
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "event_id": [e["event_id"] for e in events],
+            "type": [e["type"] for e in events],
+            "stream": [e["stream"] for e in events],
+            "occurred_at": [e["occurred_at"] for e in events],
+            "data": [orjson.dumps(e["data"]).decode() for e in events],
+        }
+    )
     path = tmp_path / "history.parquet"
     pq.write_table(table, path)
     app = _importer(database_url, tmp_path / "spool", process=True, chunk_rows=3)
@@ -116,11 +134,16 @@ async def test_a_killed_preparer_is_replaced_and_the_job_counts_each_row_once(
     database_url: str, db: asyncpg.Pool, auth: TokenFactory, org: str, tmp_path: Path
 ) -> None:
     rows = 6_000
-    body = ndjson([
-        make_event("visit.logged", stream=f"account-acc-{i % 40}",
-                   occurred_at=f"2026-0{1 + i % 9}-1{i % 10}T09:00:00Z")
-        for i in range(rows)
-    ])  # fmt: skip
+    body = ndjson(
+        [
+            make_event(
+                "visit.logged",
+                stream=f"account-acc-{i % 40}",
+                occurred_at=f"2026-0{1 + i % 9}-1{i % 10}T09:00:00Z",
+            )
+            for i in range(rows)
+        ]
+    )
     app = _importer(database_url, tmp_path / "spool", process=True, chunk_rows=100)
     async with running(app, "activity") as client:
         response = await upload(client, auth(), body, "application/x-ndjson")
@@ -143,7 +166,8 @@ async def test_a_killed_preparer_is_replaced_and_the_job_counts_each_row_once(
                 break
             await asyncio.sleep(0.05)
     assert job["state"] == "done", job
-    assert 0 < job["stored"] and job["rows_read"] == rows
+    assert 0 < job["stored"]
+    assert job["rows_read"] == rows
     assert (job["stored"], job["duplicates"], job["rejected"]) == (rows, 0, 0)
     counts = await db.fetchrow(
         "SELECT count(*) AS n, count(DISTINCT event_id) AS ids, max(position) AS head"

@@ -100,8 +100,9 @@ async def test_an_ndjson_file_is_stored_in_file_order_and_its_bad_rows_reported_
         unknown,
         *good[18:],
     ]
-    response = await upload(importing, auth(), ndjson(lines), "application/x-ndjson",
-                            filename="history.ndjson")  # fmt: skip
+    response = await upload(
+        importing, auth(), ndjson(lines), "application/x-ndjson", filename="history.ndjson"
+    )
     assert response.status_code == 202, response.text
     location = response.headers["location"]
     assert response.json()["state"] in ("queued", "running", "done")
@@ -109,7 +110,8 @@ async def test_an_ndjson_file_is_stored_in_file_order_and_its_bad_rows_reported_
     job = await finished(importing, auth(), location)
     assert job["state"] == "done", job
     assert (job["stored"], job["duplicates"], job["rejected"], job["rows_read"]) == (20, 0, 3, 23)
-    assert job["progress"] == 1 and job["finished_at"] is not None
+    assert job["progress"] == 1
+    assert job["finished_at"] is not None
 
     rows = await stored_events(db, org)
     assert [str(r["event_id"]) for r in rows] == [e["event_id"] for e in good]
@@ -128,10 +130,16 @@ async def test_importing_the_same_file_again_stores_nothing_and_counts_duplicate
     importing: httpx.AsyncClient, auth: TokenFactory, db: asyncpg.Pool, org: str
 ) -> None:
     body = ndjson(visits(16))
-    first = await finished(importing, auth(), (await upload(
-        importing, auth(), body, "application/x-ndjson")).headers["location"])  # fmt: skip
-    again = await finished(importing, auth(), (await upload(
-        importing, auth(), body, "application/x-ndjson")).headers["location"])  # fmt: skip
+    first = await finished(
+        importing,
+        auth(),
+        (await upload(importing, auth(), body, "application/x-ndjson")).headers["location"],
+    )
+    again = await finished(
+        importing,
+        auth(),
+        (await upload(importing, auth(), body, "application/x-ndjson")).headers["location"],
+    )
     assert (first["stored"], first["duplicates"]) == (16, 0)
     assert (again["stored"], again["duplicates"], again["rejected"]) == (0, 16, 0)
     assert len(await stored_events(db, org)) == 16
@@ -144,14 +152,21 @@ async def test_rows_the_append_rules_refuse_are_rejected_and_their_neighbours_st
     await importing.post("/v1/events", json=kept[0], headers=auth())
     changed = {**kept[0], "occurred_at": "2026-03-20T09:00:00Z"}  # same id, other content
     orphan_void = make_event(
-        "event.voided", stream="account-acc-1",
+        "event.voided",
+        stream="account-acc-1",
         data={"voided_event_id": str(uuid.uuid4()), "reason": "typo"},
-    )  # fmt: skip
-    void = make_event("event.voided", stream="account-acc-1",
-                      data={"voided_event_id": kept[1]["event_id"], "reason": "typo"})  # fmt: skip
+    )
+    void = make_event(
+        "event.voided",
+        stream="account-acc-1",
+        data={"voided_event_id": kept[1]["event_id"], "reason": "typo"},
+    )
     body = ndjson([kept[1], changed, orphan_void, kept[2], void])
-    job = await finished(importing, auth(), (await upload(
-        importing, auth(), body, "application/x-ndjson")).headers["location"])  # fmt: skip
+    job = await finished(
+        importing,
+        auth(),
+        (await upload(importing, auth(), body, "application/x-ndjson")).headers["location"],
+    )
     assert (job["stored"], job["duplicates"], job["rejected"]) == (3, 0, 2), job
     errors = await row_errors(importing, auth(), f"/v1/imports/{job['id']}")
     assert [(e["row"], e["event_id"]) for e in errors] == [
@@ -169,12 +184,23 @@ async def test_a_csv_file_with_json_columns_and_empty_cells(
     events = visits(9)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["event_id", "type", "stream", "rep_id", "team_id", "occurred_at", "data",
-                     "metadata"])  # fmt: skip
+    writer.writerow(
+        ["event_id", "type", "stream", "rep_id", "team_id", "occurred_at", "data", "metadata"]
+    )
     for i, e in enumerate(events):
         data = "{broken" if i == 4 else orjson.dumps(e["data"]).decode()
-        writer.writerow([e["event_id"], e["type"], e["stream"], e["rep_id"],
-                         "" if i % 2 else e["team_id"], e["occurred_at"], data, ""])  # fmt: skip
+        writer.writerow(
+            [
+                e["event_id"],
+                e["type"],
+                e["stream"],
+                e["rep_id"],
+                "" if i % 2 else e["team_id"],
+                e["occurred_at"],
+                data,
+                "",
+            ]
+        )
     response = await upload(importing, auth(), out.getvalue().encode(), "text/csv")
     job = await finished(importing, auth(), response.headers["location"])
     assert (job["format"], job["stored"], job["rejected"], job["rows_read"]) == ("csv", 8, 1, 9)
@@ -182,7 +208,9 @@ async def test_a_csv_file_with_json_columns_and_empty_cells(
     assert [(e["row"], e["event_id"]) for e in errors] == [(5, events[4]["event_id"])]
     stored = await db.fetch(
         "SELECT event_id::text, team_id, data FROM activity.events WHERE org_id = $1"
-        " ORDER BY position", org)  # fmt: skip
+        " ORDER BY position",
+        org,
+    )
     assert [r["event_id"] for r in stored] == [
         e["event_id"] for i, e in enumerate(events) if i != 4
     ]
@@ -222,25 +250,28 @@ async def test_a_parquet_file_with_timestamps_and_text_payloads(
     importing: httpx.AsyncClient, auth: TokenFactory, db: asyncpg.Pool, org: str, tmp_path: Path
 ) -> None:
     events = visits(10)
-    table = pa.table({
-        "event_id": [e["event_id"] for e in events],
-        "type": [e["type"] for e in events],
-        "stream": [e["stream"] for e in events],
-        "rep_id": [e["rep_id"] for e in events],
-        "occurred_at": pa.array(
-            [pa.scalar(e["occurred_at"].replace("Z", "+00:00")).as_py() for e in events],
-            type=pa.string(),
-        ).cast(pa.timestamp("us", tz="UTC")),
-        "data": [orjson.dumps(e["data"]).decode() for e in events],
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "event_id": [e["event_id"] for e in events],
+            "type": [e["type"] for e in events],
+            "stream": [e["stream"] for e in events],
+            "rep_id": [e["rep_id"] for e in events],
+            "occurred_at": pa.array(
+                [pa.scalar(e["occurred_at"].replace("Z", "+00:00")).as_py() for e in events],
+                type=pa.string(),
+            ).cast(pa.timestamp("us", tz="UTC")),
+            "data": [orjson.dumps(e["data"]).decode() for e in events],
+        }
+    )
     path = tmp_path / "events.parquet"
     pq.write_table(table, path, row_group_size=4)
     response = await upload(importing, auth(), path.read_bytes(), "application/vnd.apache.parquet")
     assert response.json()["rows_total"] == 10
     job = await finished(importing, auth(), response.headers["location"])
     assert (job["stored"], job["rejected"]) == (10, 0), job
-    stored = await db.fetch("SELECT occurred_at FROM activity.events WHERE org_id = $1"
-                            " ORDER BY position", org)  # fmt: skip
+    stored = await db.fetch(
+        "SELECT occurred_at FROM activity.events WHERE org_id = $1 ORDER BY position", org
+    )
     assert [r["occurred_at"].isoformat().replace("+00:00", "Z") for r in stored] == [
         e["occurred_at"] for e in events
     ]
@@ -304,7 +335,8 @@ async def test_rejected_rows_are_paged_in_file_order(
     assert (job["stored"], job["rejected"]) == (0, 12)
     page = (await importing.get(f"{location}/errors", params={"limit": 5}, headers=auth())).json()
     assert [e["row"] for e in page["items"]] == [1, 2, 3, 4, 5]
-    rest = (await importing.get(f"{location}/errors", params={"after": page["next"]},
-                                headers=auth())).json()  # fmt: skip
+    rest = (
+        await importing.get(f"{location}/errors", params={"after": page["next"]}, headers=auth())
+    ).json()
     assert [e["row"] for e in rest["items"]] == list(range(6, 13))
     assert rest["next"] is None

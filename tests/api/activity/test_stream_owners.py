@@ -81,7 +81,8 @@ class TestARepAppendsOnlyToNewOrOwnStreams:
         assert r.status_code == 201
         assert await owner(db, org, "lead-1") == "rep-anna"
         again = await activity.post("/v1/events", json=event(stream="lead-1"), headers=anna)
-        assert again.status_code == 201 and again.json()["stream_version"] == 2
+        assert again.status_code == 201
+        assert again.json()["stream_version"] == 2
         first = await db.fetchval(
             "SELECT position FROM activity.stream_owners WHERE org_id = $1", org
         )
@@ -98,10 +99,12 @@ class TestARepAppendsOnlyToNewOrOwnStreams:
         assert r.status_code == 404
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json() == not_found("lead-anna")
-        assert "stream_version" not in r.text and "3" not in r.json()["detail"]
+        assert "stream_version" not in r.text
+        assert "3" not in r.json()["detail"]
         # The same body as reading that stream, and as an unknown stream (but for its name).
         read = await activity.get("/v1/streams/lead-anna", headers=ben)
-        assert read.status_code == 404 and read.json() == r.json()
+        assert read.status_code == 404
+        assert read.json() == r.json()
         unknown = await activity.get("/v1/streams/lead-nobody", headers=auth())
         assert unknown.json() == not_found("lead-nobody")
         assert [x["rep_id"] for x in await rows(db, org)] == ["rep-anna"] * 3
@@ -145,8 +148,10 @@ class TestARepAppendsOnlyToNewOrOwnStreams:
             json=event(stream="lead-new", team_id="t2"),
             headers=auth("rep", sub="rep-anna", team="t1"),
         )
-        assert r.status_code == 403 and r.json()["errors"][0]["field"] == "team_id"
-        assert await rows(db, org) == [] and not await has_owner_row(db, org, "lead-new")
+        assert r.status_code == 403
+        assert r.json()["errors"][0]["field"] == "team_id"
+        assert await rows(db, org) == []
+        assert not await has_owner_row(db, org, "lead-new")
 
     async def test_admins_and_service_tokens_append_to_any_stream(self, activity, auth, db, org):
         await open_stream(activity, auth, "lead-anna", "rep-anna", "t1")
@@ -272,7 +277,8 @@ class TestReassignment:
         ben = auth("rep", sub="rep-ben", team="t1")
         anna = auth("rep", sub="rep-anna", team="t1")
         ok = await activity.post("/v1/events", json=event(stream="lead-1"), headers=ben)
-        assert ok.status_code == 201 and ok.json()["stream_version"] == 4
+        assert ok.status_code == 201
+        assert ok.json()["stream_version"] == 4
         refused = await activity.post("/v1/events", json=event(stream="lead-1"), headers=anna)
         assert (refused.status_code, refused.json()) == (404, not_found("lead-1"))
         assert len(await rows(db, org, "lead-1")) == 4
@@ -307,14 +313,16 @@ class TestReassignment:
             assert r.status_code == 403
             assert r.json()["type"] == "urn:salesperf:problem:reassign-forbidden"
             assert r.json()["errors"][0]["field"] == "type"
-        assert len(await rows(db, org)) == 1 and await owner(db, org, "lead-1") == "rep-anna"
+        assert len(await rows(db, org)) == 1
+        assert await owner(db, org, "lead-1") == "rep-anna"
 
     async def test_a_service_token_may_not_reassign(self, activity, auth, db, org):
         await open_stream(activity, auth, "lead-1", "rep-anna", "t1")
         r = await activity.post(
             "/v1/events", json=reassign("lead-1", "rep-ben"), headers=auth("service", sub="crm")
         )
-        assert r.status_code == 403 and len(await rows(db, org)) == 1
+        assert r.status_code == 403
+        assert len(await rows(db, org)) == 1
 
     async def test_a_manager_may_not_take_another_team_s_stream(self, activity, auth, db, org):
         await open_stream(activity, auth, "lead-x", "rep-xena", "t2")
@@ -341,7 +349,8 @@ class TestReassignment:
         r = await activity.post(
             "/v1/events", json=reassign("lead-1", "rep-ben", rep_id="rep-anna"), headers=auth()
         )
-        assert r.status_code == 422 and await rows(db, org) == []
+        assert r.status_code == 422
+        assert await rows(db, org) == []
 
     async def test_the_payload_is_strict(self, activity, auth, db, org):
         for data in ({"to_rep_id": "rep ben"}, {"to_rep_id": "rep-ben", "from": "x"}, {}):
@@ -362,7 +371,8 @@ class TestReassignment:
         r = await activity.post("/v1/events", json=void, headers=auth())
         assert r.status_code == 422
         assert r.json()["type"] == "urn:salesperf:problem:void-of-reassignment"
-        assert await owner(db, org, "lead-1") == "rep-ben" and len(await rows(db, org)) == 2
+        assert await owner(db, org, "lead-1") == "rep-ben"
+        assert len(await rows(db, org)) == 2
 
 
 class TestAManagerWritesForTheirOwnTeam:
@@ -403,7 +413,8 @@ class TestAManagerWritesForTheirOwnTeam:
             json=event(stream="lead-m", rep_id="rep-new"),
             headers=auth("manager", sub="mgr-2", team="t2"),
         )
-        assert other.status_code == 404 and len(await rows(db, org)) == 1
+        assert other.status_code == 404
+        assert len(await rows(db, org)) == 1
         # Their own manager still may, also in the rep's stream.
         again = await activity.post(
             "/v1/events", json=event(stream="lead-n", rep_id="rep-new"), headers=mgr
@@ -465,7 +476,8 @@ class TestAManagerWritesForTheirOwnTeam:
             json=event(stream="lead-1", rep_id="rep-anna"),
             headers=auth("manager", sub="mgr-1", team="t1"),
         )
-        assert r.status_code == 201 and r.json()["stream_version"] == 2
+        assert r.status_code == 201
+        assert r.json()["stream_version"] == 2
 
 
 class TestTheMigration:
@@ -490,9 +502,15 @@ class TestTheMigration:
                         " stream_version, rep_id, occurred_at, schema_version, data, metadata,"
                         " content_hash, event_json) VALUES ($7, $1, $2, 'visit.logged', $3, $4,"
                         " $5, now(), 1, '{}', '{}', $6, $8)",
-                        org, uuid.uuid4(), stream, version, rep, bytes([i]), position,
+                        org,
+                        uuid.uuid4(),
+                        stream,
+                        version,
+                        rep,
+                        bytes([i]),
+                        position,
                         f'{{"position":{position},"data":{{}}}}',
-                    )  # fmt: skip
+                    )
                 await asyncio.to_thread(run_migrations, url, "head")
                 got = await conn.fetch(
                     "SELECT o.org_id, o.stream, o.rep_id, e.stream_version"

@@ -13,17 +13,31 @@ from standardwebhooks.webhooks import Webhook
 from tests.conftest import TokenFactory
 
 SECRET = "whsec_" + base64.b64encode(b"g" * 32).decode()
-VISIT = {"type": "visit.logged", "stream": "lead-L-1", "occurred_at": "2026-11-20T10:30:00+01:00",
-         "rep_id": "rep-bo", "data": {"mode": "onsite", "effective": True, "duration_minutes": 45}}  # fmt: skip
+VISIT = {
+    "type": "visit.logged",
+    "stream": "lead-L-1",
+    "occurred_at": "2026-11-20T10:30:00+01:00",
+    "rep_id": "rep-bo",
+    "data": {"mode": "onsite", "effective": True, "duration_minutes": 45},
+}
 
 
-async def deliver(client: httpx.AsyncClient, org: str, payload: Any, *, msg_id: str = "msg_1",
-                  secret: str = SECRET) -> httpx.Response:  # fmt: skip
+async def deliver(
+    client: httpx.AsyncClient,
+    org: str,
+    payload: Any,
+    *,
+    msg_id: str = "msg_1",
+    secret: str = SECRET,
+) -> httpx.Response:
     body = json.dumps(payload).encode()
     now = datetime.now(UTC)
-    headers = {"Content-Type": "application/json", "webhook-id": msg_id,
-               "webhook-timestamp": str(int(now.timestamp())),
-               "webhook-signature": Webhook(secret).sign(msg_id, now, body)}  # fmt: skip
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, now, body),
+    }
     return await client.post(f"/v1/webhooks/generic/{org}", content=body, headers=headers)
 
 
@@ -32,8 +46,12 @@ async def feed(client: httpx.AsyncClient, auth: TokenFactory) -> list[dict[str, 
 
 
 async def connect(client: httpx.AsyncClient, auth: TokenFactory) -> str:
-    body = {"provider": "generic", "secret": SECRET, "default_currency": "EUR",
-            "owners": {"u-7": {"rep_id": "rep-anna", "team_id": "team-north"}}}  # fmt: skip
+    body = {
+        "provider": "generic",
+        "secret": SECRET,
+        "default_currency": "EUR",
+        "owners": {"u-7": {"rep_id": "rep-anna", "team_id": "team-north"}},
+    }
     r = await client.post("/v1/connectors", json=body, headers=auth())
     assert r.status_code == 201, r.text
     return r.json()["id"]  # type: ignore[no-any-return]
@@ -68,35 +86,51 @@ class TestGenericDelivery:
         cid = await connect(activity, auth)
         data = {**VISIT["data"], "duration_minutes": -1}  # type: ignore[dict-item]
         bad = {**VISIT, "stream": "lead-L-3", "data": data}
-        moved = {"type": "deal.stage_changed", "stream": "deal-D-1", "owner": "u-7",
-                 "occurred_at": "2026-11-20T11:00:00+01:00", "data": {"to_stage": "Demo Scheduled"}}  # fmt: skip
+        moved = {
+            "type": "deal.stage_changed",
+            "stream": "deal-D-1",
+            "owner": "u-7",
+            "occurred_at": "2026-11-20T11:00:00+01:00",
+            "data": {"to_stage": "Demo Scheduled"},
+        }
         r = await deliver(activity, org, [VISIT, bad, moved])
         assert r.status_code == 200, r.text
         assert r.json() == {"appended": 1, "duplicates": 0, "dead_letters": 2, "ignored": 0}
         assert [e["stream"] for e in await feed(activity, auth)] == ["lead-L-1"]
-        letters = (await activity.get(f"/v1/connectors/{cid}/dead-letters",
-                                      headers=auth())).json()["items"]  # fmt: skip
+        letters = (await activity.get(f"/v1/connectors/{cid}/dead-letters", headers=auth())).json()[
+            "items"
+        ]
         by_key = {d["event_key"]: d for d in letters}
         assert set(by_key) == {"generic:msg_1:1", "generic:msg_1:2"}
         invalid, unmapped = by_key["generic:msg_1:1"], by_key["generic:msg_1:2"]
-        assert invalid["reason"] == "invalid" and "duration_minutes" in invalid["detail"]
+        assert invalid["reason"] == "invalid"
+        assert "duration_minutes" in invalid["detail"]
         assert invalid["payload"] == bad  # the sender's event, as it came
-        assert unmapped["reason"] == "stage_unmapped" and "Demo Scheduled" in unmapped["detail"]
+        assert unmapped["reason"] == "stage_unmapped"
+        assert "Demo Scheduled" in unmapped["detail"]
         assert unmapped["payload"] == moved
         # Redelivered: nothing twice, no second letter.
         again = await deliver(activity, org, [VISIT, bad, moved])
         assert again.json() == {"appended": 0, "duplicates": 1, "dead_letters": 2, "ignored": 0}
-        assert len((await activity.get(f"/v1/connectors/{cid}/dead-letters",
-                                       headers=auth())).json()["items"]) == 2  # fmt: skip
+        assert (
+            len(
+                (await activity.get(f"/v1/connectors/{cid}/dead-letters", headers=auth())).json()[
+                    "items"
+                ]
+            )
+            == 2
+        )
 
-        await activity.patch(f"/v1/connectors/{cid}", json={"stages": {"Demo Scheduled": "demo"}},
-                             headers=auth())  # fmt: skip
+        await activity.patch(
+            f"/v1/connectors/{cid}", json={"stages": {"Demo Scheduled": "demo"}}, headers=auth()
+        )
         done = await activity.post(f"/v1/connectors/{cid}/dead-letters/replay", headers=auth())
         assert done.json() == {"replayed": 1, "remaining": 1}  # the invalid one stays
         events = await feed(activity, auth)
         assert [(e["type"], e["rep_id"]) for e in events] == [
-            ("visit.logged", "rep-bo"), ("deal.stage_changed", "rep-anna"),
-        ]  # fmt: skip
+            ("visit.logged", "rep-bo"),
+            ("deal.stage_changed", "rep-anna"),
+        ]
         assert events[1]["data"] == {"to_stage": "demo"}
 
     async def test_the_openapi_documents_one_event_or_a_list(
@@ -114,7 +148,8 @@ class TestGenericDelivery:
     ) -> None:
         cid = await connect(activity, auth)
         r = await deliver(activity, org, [VISIT, {**VISIT, "owner": "u-9"}])
-        assert r.json()["appended"] == 1 and r.json()["dead_letters"] == 1
+        assert r.json()["appended"] == 1
+        assert r.json()["dead_letters"] == 1
         owners = {"u-9": {"rep_id": "rep-cy"}}
         await activity.patch(f"/v1/connectors/{cid}", json={"owners": owners}, headers=auth())
         done = await activity.post(f"/v1/connectors/{cid}/dead-letters/replay", headers=auth())

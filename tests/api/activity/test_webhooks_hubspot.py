@@ -35,18 +35,35 @@ CONNECTOR = {
 
 
 def ev(event_id: int, kind: str, object_id: int = 9001, **extra: Any) -> dict[str, Any]:
-    return {"eventId": event_id, "subscriptionId": 2171, "portalId": 62515, "appId": 54321,
-            "occurredAt": T0 + event_id * 60_000, "subscriptionType": kind, "attemptNumber": 0,
-            "objectId": object_id, "changeSource": "CRM", **extra}  # fmt: skip
+    return {
+        "eventId": event_id,
+        "subscriptionId": 2171,
+        "portalId": 62515,
+        "appId": 54321,
+        "occurredAt": T0 + event_id * 60_000,
+        "subscriptionType": kind,
+        "attemptNumber": 0,
+        "objectId": object_id,
+        "changeSource": "CRM",
+        **extra,
+    }
 
 
 def change(event_id: int, prop: str, value: str, object_id: int = 9001) -> dict[str, Any]:
     return ev(event_id, "deal.propertyChange", object_id, propertyName=prop, propertyValue=value)
 
 
-async def deliver(client: httpx.AsyncClient, org: str, events: list[dict[str, Any]], *,
-                  secret: str = SECRET, ts_ms: int | None = None, body: bytes | None = None,
-                  media: str = "application/json", base: str | None = None) -> httpx.Response:  # fmt: skip
+async def deliver(
+    client: httpx.AsyncClient,
+    org: str,
+    events: list[dict[str, Any]],
+    *,
+    secret: str = SECRET,
+    ts_ms: int | None = None,
+    body: bytes | None = None,
+    media: str = "application/json",
+    base: str | None = None,
+) -> httpx.Response:
     """Signed for `base` + the path when given (the URL HubSpot called), else the URL called."""
     body = json.dumps(events).encode() if body is None else body
     path = f"/v1/webhooks/hubspot/{org}"
@@ -54,8 +71,11 @@ async def deliver(client: httpx.AsyncClient, org: str, events: list[dict[str, An
     ts = str(ts_ms if ts_ms is not None else int(time.time() * 1000))
     source = b"POST" + uri.encode() + body + ts.encode()
     signature = base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest())
-    headers = {"Content-Type": media, "X-HubSpot-Signature-v3": signature.decode(),
-               "X-HubSpot-Request-Timestamp": ts}  # fmt: skip
+    headers = {
+        "Content-Type": media,
+        "X-HubSpot-Signature-v3": signature.decode(),
+        "X-HubSpot-Request-Timestamp": ts,
+    }
     return await client.post(f"/v1/webhooks/hubspot/{org}", content=body, headers=headers)
 
 
@@ -92,8 +112,11 @@ class TestDelivery:
         assert again.json() == {"appended": 0, "duplicates": 4, "dead_letters": 0, "ignored": 1}
         events = await feed(activity, auth)
         assert [e["type"] for e in events] == [
-            "deal.opened", "deal.amount_changed", "deal.stage_changed", "deal.won"
-        ]  # fmt: skip
+            "deal.opened",
+            "deal.amount_changed",
+            "deal.stage_changed",
+            "deal.won",
+        ]
         assert {e["metadata"]["source"] for e in events} == {"crm:hubspot"}
         assert events[-1]["data"] == {"amount": "24000.00", "currency": "EUR"}
         assert events[-1]["rep_id"] == "rep-anna"
@@ -121,10 +144,14 @@ class TestDelivery:
             assert good.status_code == 200
             body = json.dumps(DEAL).encode()
             r = await activity.post(
-                f"/v1/webhooks/hubspot/{org}", content=body,
-                headers={k: v for k, v in good.request.headers.items()
-                         if k.lower().startswith("x-hubspot")},
-            )  # fmt: skip
+                f"/v1/webhooks/hubspot/{org}",
+                content=body,
+                headers={
+                    k: v
+                    for k, v in good.request.headers.items()
+                    if k.lower().startswith("x-hubspot")
+                },
+            )
         assert r.status_code == 401, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
         assert await feed(activity, auth) == []
@@ -139,8 +166,9 @@ class TestDelivery:
         )
         assert (await deliver(activity, org, DEAL[:2])).status_code == 200
         assert (await deliver(activity, org, DEAL[2:3], secret=ROTATED)).status_code == 200
-        await activity.patch(f"/v1/connectors/{connector}", json={"drop_previous_secret": True},
-                             headers=auth())  # fmt: skip
+        await activity.patch(
+            f"/v1/connectors/{connector}", json={"drop_previous_secret": True}, headers=auth()
+        )
         assert (await deliver(activity, org, DEAL[3:4])).status_code == 401
 
     async def test_an_org_without_a_hubspot_connector_is_404(
@@ -219,17 +247,31 @@ class TestBehindAProxy:
 class TestCurrencies:
     """Amounts carry what their currency has (shared.money): KWD three decimals, JPY none."""
 
-    @pytest.mark.parametrize(("currency", "sent", "stored"), [
-        ("KWD", "1234.5678", "1234.568"), ("JPY", "24000.7", "24001"), ("EUR", "10.456", "10.46"),
-    ])  # fmt: skip
+    @pytest.mark.parametrize(
+        ("currency", "sent", "stored"),
+        [
+            ("KWD", "1234.5678", "1234.568"),
+            ("JPY", "24000.7", "24001"),
+            ("EUR", "10.456", "10.46"),
+        ],
+    )
     async def test_an_amount_is_rounded_to_the_currency_s_minor_units(
-        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str,
-        currency: str, sent: str, stored: str,
-    ) -> None:  # fmt: skip
+        self,
+        activity: httpx.AsyncClient,
+        auth: TokenFactory,
+        org: str,
+        currency: str,
+        sent: str,
+        stored: str,
+    ) -> None:
         body = {**CONNECTOR, "default_currency": currency}
         assert (await activity.post("/v1/connectors", json=body, headers=auth())).is_success
-        deal = [change(1, "hubspot_owner_id", "12345"), ev(2, "deal.creation"),
-                change(3, "amount", sent), change(5, "dealstage", "closedwon")]  # fmt: skip
+        deal = [
+            change(1, "hubspot_owner_id", "12345"),
+            ev(2, "deal.creation"),
+            change(3, "amount", sent),
+            change(5, "dealstage", "closedwon"),
+        ]
         r = await deliver(activity, org, deal)
         assert r.json() == {"appended": 3, "duplicates": 0, "dead_letters": 0, "ignored": 1}
         opened, changed, won = await feed(activity, auth)
@@ -242,35 +284,45 @@ class TestDeadLetters:
     async def test_unmapped_events_are_listed_then_replayed_after_the_mapping_is_fixed(
         self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
     ) -> None:
-        delivery = [*DEAL[:4], change(5, "dealstage", "contractsent"),
-                    change(6, "hubspot_owner_id", "777", object_id=9002),
-                    ev(7, "deal.creation", object_id=9002)]  # fmt: skip
+        delivery = [
+            *DEAL[:4],
+            change(5, "dealstage", "contractsent"),
+            change(6, "hubspot_owner_id", "777", object_id=9002),
+            ev(7, "deal.creation", object_id=9002),
+        ]
         r = await deliver(activity, org, delivery)
-        assert r.json()["appended"] == 3 and r.json()["dead_letters"] == 2
+        assert r.json()["appended"] == 3
+        assert r.json()["dead_letters"] == 2
         again = await deliver(activity, org, delivery)
         assert again.json()["appended"] == 0
-        letters = (await activity.get(f"/v1/connectors/{connector}/dead-letters",
-                                      headers=auth())).json()["items"]  # fmt: skip
+        letters = (
+            await activity.get(f"/v1/connectors/{connector}/dead-letters", headers=auth())
+        ).json()["items"]
         assert sorted(d["reason"] for d in letters) == ["owner_unmapped", "stage_unmapped"]
         assert len(letters) == 2  # the redelivery added none
 
         rep = auth("rep", sub="rep-anna")
-        assert (await activity.get(f"/v1/connectors/{connector}/dead-letters",
-                                   headers=rep)).status_code == 403  # fmt: skip
+        assert (
+            await activity.get(f"/v1/connectors/{connector}/dead-letters", headers=rep)
+        ).status_code == 403
         fixed = {**CONNECTOR["stages"], "contractsent": "negotiation"}  # type: ignore[dict-item]
         owners = {**CONNECTOR["owners"], "777": {"rep_id": "rep-bo"}}  # type: ignore[dict-item]
-        await activity.patch(f"/v1/connectors/{connector}", headers=auth(),
-                             json={"stages": fixed, "owners": owners})  # fmt: skip
-        replayed = await activity.post(f"/v1/connectors/{connector}/dead-letters/replay",
-                                       headers=auth())  # fmt: skip
+        await activity.patch(
+            f"/v1/connectors/{connector}", headers=auth(), json={"stages": fixed, "owners": owners}
+        )
+        replayed = await activity.post(
+            f"/v1/connectors/{connector}/dead-letters/replay", headers=auth()
+        )
         assert replayed.json() == {"replayed": 2, "remaining": 0}
         events = await feed(activity, auth)
         assert [e["type"] for e in events][-2:] == ["deal.stage_changed", "deal.opened"]
         assert events[-1]["rep_id"] == "rep-bo"
-        assert (await activity.get(f"/v1/connectors/{connector}/dead-letters",
-                                   headers=auth())).json()["items"] == []  # fmt: skip
-        again = await activity.post(f"/v1/connectors/{connector}/dead-letters/replay",
-                                    headers=auth())  # fmt: skip
+        assert (
+            await activity.get(f"/v1/connectors/{connector}/dead-letters", headers=auth())
+        ).json()["items"] == []
+        again = await activity.post(
+            f"/v1/connectors/{connector}/dead-letters/replay", headers=auth()
+        )
         assert again.json() == {"replayed": 0, "remaining": 0}
         assert len(await feed(activity, auth)) == len(events)
 
@@ -286,16 +338,18 @@ class TestOutOfOrder:
         "decisionmakerboughtin": "negotiation",
     }
 
-    async def deliver_alone(self, client: httpx.AsyncClient, org: str,
-                            events: list[dict[str, Any]]) -> None:  # fmt: skip
+    async def deliver_alone(
+        self, client: httpx.AsyncClient, org: str, events: list[dict[str, Any]]
+    ) -> None:
         for event in events:
             r = await deliver(client, org, [event])
             assert r.status_code == 200, r.text
             assert r.json()["dead_letters"] == 0, r.json()
 
     async def map_stages(self, client: httpx.AsyncClient, auth: TokenFactory, cid: str) -> None:
-        r = await client.patch(f"/v1/connectors/{cid}", json={"stages": self.STAGES},
-                               headers=auth())  # fmt: skip
+        r = await client.patch(
+            f"/v1/connectors/{cid}", json={"stages": self.STAGES}, headers=auth()
+        )
         assert r.status_code == 200, r.text
 
     async def test_a_won_before_the_stage_change_that_preceded_it_still_counts_the_stage(
@@ -306,8 +360,11 @@ class TestOutOfOrder:
         await self.deliver_alone(activity, org, [*DEAL[:3], won, moved])
         stored = await feed(activity, auth)
         assert [e["type"] for e in stored] == [
-            "deal.opened", "deal.amount_changed", "deal.won", "deal.stage_changed",
-        ]  # fmt: skip
+            "deal.opened",
+            "deal.amount_changed",
+            "deal.won",
+            "deal.stage_changed",
+        ]
         assert stored[3]["data"] == {"to_stage": "proposal"}
         got = assert_as_in_occurred_order(stored)
         assert got["stage:proposal"] == got["stage_closed:proposal"] == 1
@@ -342,21 +399,29 @@ class TestOutOfOrder:
         assert not any(k.startswith("pipeline:") for k in got)
 
     async def test_amount_changes_in_reverse_leave_the_newer_amount_for_the_won(
-        self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str,
+        self,
+        activity: httpx.AsyncClient,
+        auth: TokenFactory,
+        org: str,
+        connector: str,
         db: asyncpg.Pool,
-    ) -> None:  # fmt: skip
+    ) -> None:
         newer, older = change(4, "amount", "20000"), change(3, "amount", "10000")
         await self.deliver_alone(activity, org, [*DEAL[:2], newer, older])
         kept = await db.fetchrow(
             "SELECT amount, amount_at FROM activity.connector_deals WHERE connector_id = $1"
-            " AND object_id = '9001'", UUID(connector),
-        )  # fmt: skip
+            " AND object_id = '9001'",
+            UUID(connector),
+        )
         assert (kept["amount"], kept["amount_at"]) == ("20000.00", from_millis(T0 + 4 * 60_000))
         await self.deliver_alone(activity, org, [change(5, "dealstage", "closedwon")])
         stored = await feed(activity, auth)
         assert [e["type"] for e in stored] == [
-            "deal.opened", "deal.amount_changed", "deal.amount_changed", "deal.won",
-        ]  # fmt: skip
+            "deal.opened",
+            "deal.amount_changed",
+            "deal.amount_changed",
+            "deal.won",
+        ]
         assert [e["data"]["amount"] for e in stored[1:]] == ["20000.00", "10000.00", "20000.00"]
         got = assert_as_in_occurred_order(stored)
         assert got["revenue_won"] == Decimal("20000.00")

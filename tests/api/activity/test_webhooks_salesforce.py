@@ -21,16 +21,36 @@ CONNECTOR = {
     "default_currency": "EUR",
 }
 OPENED = envelope(notification("04l1"))
-PROPOSAL = envelope(notification("04l2", StageName="Proposal/Price Quote",
-                                 SystemModstamp="2026-12-04T11:00:00.000Z"))  # fmt: skip
-WON = envelope(notification("04l3", StageName="Closed Won", IsClosed="true", IsWon="true",
-                            Amount="26000", SystemModstamp="2026-12-04T12:00:00.000Z"))  # fmt: skip
+PROPOSAL = envelope(
+    notification(
+        "04l2", StageName="Proposal/Price Quote", SystemModstamp="2026-12-04T11:00:00.000Z"
+    )
+)
+WON = envelope(
+    notification(
+        "04l3",
+        StageName="Closed Won",
+        IsClosed="true",
+        IsWon="true",
+        Amount="26000",
+        SystemModstamp="2026-12-04T12:00:00.000Z",
+    )
+)
 
 
-async def deliver(client: httpx.AsyncClient, org: str, body: bytes, *, token: str = TOKEN,
-                  media: str = "text/xml; charset=utf-8") -> httpx.Response:  # fmt: skip
-    return await client.post(f"/v1/webhooks/salesforce/{org}/{token}", content=body,
-                             headers={"Content-Type": media, "SOAPAction": '""'})  # fmt: skip
+async def deliver(
+    client: httpx.AsyncClient,
+    org: str,
+    body: bytes,
+    *,
+    token: str = TOKEN,
+    media: str = "text/xml; charset=utf-8",
+) -> httpx.Response:
+    return await client.post(
+        f"/v1/webhooks/salesforce/{org}/{token}",
+        content=body,
+        headers={"Content-Type": media, "SOAPAction": '""'},
+    )
 
 
 async def feed(client: httpx.AsyncClient, auth: TokenFactory) -> list[dict[str, Any]]:
@@ -61,15 +81,20 @@ class TestConnector:
         assert r.json()["webhook_path"] == f"/v1/webhooks/salesforce/{org}/{{secret}}"
         assert TOKEN not in r.text
         other = "00D5g000004ZZZZEAO"
-        patched = await activity.patch(f"/v1/connectors/{connector}", headers=auth(),
-                                       json={"salesforce_org_id": other})  # fmt: skip
+        patched = await activity.patch(
+            f"/v1/connectors/{connector}", headers=auth(), json={"salesforce_org_id": other}
+        )
         assert patched.json()["salesforce_org_id"] == other
 
     @pytest.mark.parametrize(
         "change",
-        [{"salesforce_org_id": None}, {"salesforce_org_id": "not-an-org"},
-         {"secret": "short"}, {"secret": "has/a/slash/has/a/slash/has/a/slash"}],
-    )  # fmt: skip
+        [
+            {"salesforce_org_id": None},
+            {"salesforce_org_id": "not-an-org"},
+            {"secret": "short"},
+            {"secret": "has/a/slash/has/a/slash/has/a/slash"},
+        ],
+    )
     async def test_a_salesforce_connector_needs_an_org_id_and_a_url_safe_token(
         self, activity: httpx.AsyncClient, auth: TokenFactory, change: dict[str, Any]
     ) -> None:
@@ -79,8 +104,12 @@ class TestConnector:
     async def test_other_providers_take_no_salesforce_org_id(
         self, activity: httpx.AsyncClient, auth: TokenFactory
     ) -> None:
-        body = {"provider": "pipedrive", "secret": "pipedrive-hook:s3cret-passw0rd",
-                "default_currency": "EUR", "salesforce_org_id": ORG_ID}  # fmt: skip
+        body = {
+            "provider": "pipedrive",
+            "secret": "pipedrive-hook:s3cret-passw0rd",
+            "default_currency": "EUR",
+            "salesforce_org_id": ORG_ID,
+        }
         assert (await activity.post("/v1/connectors", json=body, headers=auth())).status_code == 422
 
 
@@ -97,12 +126,16 @@ class TestDelivery:
                 r.text
             )
         again = await deliver(activity, org, WON)
-        assert again.status_code == 200 and "<Ack>true</Ack>" in again.text
+        assert again.status_code == 200
+        assert "<Ack>true</Ack>" in again.text
         assert (await deliver(activity, org, OPENED)).status_code == 200  # a late retry
         events = await feed(activity, auth)
         assert [e["type"] for e in events] == [
-            "deal.opened", "deal.stage_changed", "deal.amount_changed", "deal.won"
-        ]  # fmt: skip
+            "deal.opened",
+            "deal.stage_changed",
+            "deal.amount_changed",
+            "deal.won",
+        ]
         assert {e["metadata"]["source"] for e in events} == {"crm:salesforce"}
         assert events[1]["data"] == {"to_stage": "proposal", "from_stage": "qualification"}
         assert events[3]["data"] == {"amount": "26000.00", "currency": "EUR"}
@@ -128,7 +161,7 @@ class TestDelivery:
                 envelope(notification(), org_id="00D5g000004ZZZZEAO"),
                 envelope(notification(OwnerId="005OTHER"), org_id="00D5g000004ZZZZEAO"),
             ]
-            answers = [await deliver(activity, org, b) for b in other]  # fmt: skip
+            answers = [await deliver(activity, org, b) for b in other]
         for r in answers:
             assert r.status_code == 401, r.text
             assert "Ack" not in r.text
@@ -141,19 +174,23 @@ class TestDelivery:
     async def test_the_previous_token_works_during_a_rotation(
         self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
     ) -> None:
-        await activity.patch(f"/v1/connectors/{connector}", json={"secret": ROTATED},
-                             headers=auth())  # fmt: skip
+        await activity.patch(
+            f"/v1/connectors/{connector}", json={"secret": ROTATED}, headers=auth()
+        )
         assert (await deliver(activity, org, OPENED)).status_code == 200
         assert (await deliver(activity, org, PROPOSAL, token=ROTATED)).status_code == 200
-        await activity.patch(f"/v1/connectors/{connector}", json={"drop_previous_secret": True},
-                             headers=auth())  # fmt: skip
+        await activity.patch(
+            f"/v1/connectors/{connector}", json={"drop_previous_secret": True}, headers=auth()
+        )
         assert (await deliver(activity, org, WON)).status_code == 401
 
     async def test_xml_with_entities_or_not_xml_is_refused_and_stores_nothing(
         self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
     ) -> None:
-        evil = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-                + OPENED.split(b"?>", 1)[1])  # fmt: skip
+        evil = (
+            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+            + OPENED.split(b"?>", 1)[1]
+        )
         assert (await deliver(activity, org, evil)).status_code == 400
         assert (await deliver(activity, org, b"{}")).status_code == 400
         assert (await deliver(activity, org, OPENED, media="application/json")).status_code == 415
@@ -177,14 +214,21 @@ class TestDeadLetters:
         self, activity: httpx.AsyncClient, auth: TokenFactory, org: str, connector: str
     ) -> None:
         assert (await deliver(activity, org, OPENED)).status_code == 200
-        moved = envelope(notification("04l5", StageName="Id. Decision Makers", Amount="30000",
-                                      SystemModstamp="2026-12-04T11:00:00.000Z"),
-                         notification("04l6", Id="0065g00000OtherAAB", OwnerId="005OTHER"))  # fmt: skip
+        moved = envelope(
+            notification(
+                "04l5",
+                StageName="Id. Decision Makers",
+                Amount="30000",
+                SystemModstamp="2026-12-04T11:00:00.000Z",
+            ),
+            notification("04l6", Id="0065g00000OtherAAB", OwnerId="005OTHER"),
+        )
         assert (await deliver(activity, org, moved)).status_code == 200
         assert (await deliver(activity, org, moved)).status_code == 200
         assert [e["type"] for e in await feed(activity, auth)] == [
-            "deal.opened", "deal.amount_changed"
-        ]  # fmt: skip
+            "deal.opened",
+            "deal.amount_changed",
+        ]
         letters = await dead_letters(activity, auth, connector)
         assert sorted((d["event_key"], d["reason"]) for d in letters) == [
             (f"salesforce:{ORG_ID}:04l5:1", "stage_unmapped"),
@@ -193,15 +237,20 @@ class TestDeadLetters:
 
         stages = {**CONNECTOR["stages"], "Id. Decision Makers": "demo"}  # type: ignore[dict-item]
         owners = {**CONNECTOR["owners"], "005OTHER": {"rep_id": "rep-bo"}}  # type: ignore[dict-item]
-        await activity.patch(f"/v1/connectors/{connector}", headers=auth(),
-                             json={"stages": stages, "owners": owners})  # fmt: skip
-        replayed = await activity.post(f"/v1/connectors/{connector}/dead-letters/replay",
-                                       headers=auth())  # fmt: skip
+        await activity.patch(
+            f"/v1/connectors/{connector}", headers=auth(), json={"stages": stages, "owners": owners}
+        )
+        replayed = await activity.post(
+            f"/v1/connectors/{connector}/dead-letters/replay", headers=auth()
+        )
         assert replayed.json() == {"replayed": 2, "remaining": 0}
         events = await feed(activity, auth)
         assert [e["type"] for e in events] == [
-            "deal.opened", "deal.amount_changed", "deal.stage_changed", "deal.opened"
-        ]  # fmt: skip
+            "deal.opened",
+            "deal.amount_changed",
+            "deal.stage_changed",
+            "deal.opened",
+        ]
         assert events[2]["data"] == {"to_stage": "demo", "from_stage": "qualification"}
         assert events[3]["rep_id"] == "rep-bo"
         assert await dead_letters(activity, auth, connector) == []

@@ -28,8 +28,13 @@ from tests.api.scoring.helpers import at, visit
 from tests.conftest import TokenFactory
 
 DAY = "2026-03-10"
-PLAN = {"goal": "revenue", "target": "10000.00", "currency": "EUR", "start": "2026-04-01",
-        "end": "2026-06-30"}  # fmt: skip
+PLAN = {
+    "goal": "revenue",
+    "target": "10000.00",
+    "currency": "EUR",
+    "start": "2026-04-01",
+    "end": "2026-06-30",
+}
 
 
 def manager(auth: TokenFactory, team: str = "t1") -> dict[str, str]:
@@ -73,7 +78,8 @@ class TestAManagerSetsNoGoalForAnotherTeamsRep:
         body = count_goal(owner="rep:r2", **claimed)
         answer = await goals.post("/v1/goals", json=body, headers=manager(auth))
         problem = assert_problem(answer, 403, "owner", location="body")
-        assert "another team" in problem["detail"] and "t2" not in problem["detail"]
+        assert "another team" in problem["detail"]
+        assert "t2" not in problem["detail"]
         assert await stored(db, org) == {"goals": [], "revisions": 0}
 
     async def test_splitting_a_team_goal_onto_them_is_a_403_naming_reps(
@@ -90,10 +96,11 @@ class TestAManagerSetsNoGoalForAnotherTeamsRep:
                 f"/v1/goals/{team['id']}/decompose", json=body, headers=manager(auth)
             )
             problem = assert_problem(answer, 403, field)
-            assert "r2" in problem["detail"] and "r1" not in problem["detail"]
-        assert await stored(db, org) == before == {
-            "goals": [("team", "t1", "t1", 1)], "revisions": 1
-        }  # fmt: skip
+            assert "r2" in problem["detail"]
+            assert "r1" not in problem["detail"]
+        assert (
+            await stored(db, org) == before == {"goals": [("team", "t1", "t1", 1)], "revisions": 1}
+        )
 
     async def test_their_own_reps_and_reps_without_history_are_theirs_to_set(
         self, goals, auth, history, db, org
@@ -103,8 +110,9 @@ class TestAManagerSetsNoGoalForAnotherTeamsRep:
         new = await create(goals, manager(auth), count_goal(owner="rep:newcomer"))
         assert [g["team_id"] for g in (mine, moved, new)] == ["t1", "t1", "t1"]
         team = await create(goals, manager(auth), count_goal(owner="team:t1"))
-        split = await decompose(goals, manager(auth), team["id"],
-                                {"by": "rep", "reps": ["r1", "r4", "newcomer"]})  # fmt: skip
+        split = await decompose(
+            goals, manager(auth), team["id"], {"by": "rep", "reps": ["r1", "r4", "newcomer"]}
+        )
         assert [c["owner"] for c in split["children"]] == ["rep:r1", "rep:r4", "rep:newcomer"]
 
     async def test_the_other_teams_manager_sets_the_reps_goal(self, goals, auth, history) -> None:
@@ -148,9 +156,12 @@ class TestAManagerSeesNothingOfAnotherTeamsRep:
         for answer in (
             await goals.patch(f"/v1/goals/{goal_id}", json={"target": 1}, headers=manager(auth)),
             await goals.delete(f"/v1/goals/{goal_id}", headers=manager(auth)),
-            await goals.post(f"/v1/goals/{goal_id}/decompose", headers=manager(auth),
-                             json={"by": "time", "into": "week"}),
-        ):  # fmt: skip
+            await goals.post(
+                f"/v1/goals/{goal_id}/decompose",
+                headers=manager(auth),
+                json={"by": "time", "into": "week"},
+            ),
+        ):
             assert_problem(answer, 404)
         assert (await goals.get(f"/v1/goals/{goal_id}", headers=auth())).json() == planted[goal]
 
@@ -171,11 +182,13 @@ class TestAManagerSeesNothingOfAnotherTeamsRep:
         answer = await goals.get(
             "/v1/progress", params={"at": DAY, "owner": "rep:r2"}, headers=manager(auth)
         )
-        assert answer.status_code == 200 and answer.json()["items"] == []
+        assert answer.status_code == 200
+        assert answer.json()["items"] == []
         answer = await goals.get(
             "/v1/progress/alerts", params={"at": DAY, "owner": "rep:r2"}, headers=manager(auth)
         )
-        assert answer.status_code == 200 and answer.json()["items"] == []
+        assert answer.status_code == 200
+        assert answer.json()["items"] == []
 
     async def test_the_reconciliation_shows_their_part_to_an_admin_only(
         self, goals, auth, planted
@@ -187,7 +200,8 @@ class TestAManagerSeesNothingOfAnotherTeamsRep:
         assert set(ids(everything["children"])) == {
             planted[n]["id"] for n in ("r1-part", "r2-part")
         }
-        assert theirs["balanced"] and everything["balanced"]
+        assert theirs["balanced"]
+        assert everything["balanced"]
 
     async def test_a_funnel_plan_for_them_is_a_403_naming_owner(self, goals, auth, history) -> None:
         answer = await goals.post(

@@ -55,9 +55,11 @@ class TestARepSeesOnlyTheirOwnGoals:
     async def test_their_goal_and_its_history_are_readable(self, goals, auth, six) -> None:
         mine = six["r1"]["id"]
         answer = await goals.get(f"/v1/goals/{mine}", headers=as_(auth, REP))
-        assert answer.status_code == 200 and answer.json() == six["r1"]
+        assert answer.status_code == 200
+        assert answer.json() == six["r1"]
         history = await goals.get(f"/v1/goals/{mine}/revisions", headers=as_(auth, REP))
-        assert history.status_code == 200 and len(history.json()["items"]) == 1
+        assert history.status_code == 200
+        assert len(history.json()["items"]) == 1
         progress = await goals.get(
             f"/v1/goals/{mine}/progress", params={"at": "2026-03-10"}, headers=as_(auth, REP)
         )
@@ -153,7 +155,8 @@ class TestAManagerRunsTheirOwnTeam:
         patched = await goals.patch(
             f"/v1/goals/{six['r2']['id']}", json={"target": 45}, headers=headers
         )
-        assert patched.status_code == 200 and patched.json()["updated_by"] == "m"
+        assert patched.status_code == 200
+        assert patched.json()["updated_by"] == "m"
         split = await goals.post(
             f"/v1/goals/{six['t1']['id']}/decompose",
             json={"by": "rep", "reps": ["r1", "r2"]},
@@ -163,7 +166,8 @@ class TestAManagerRunsTheirOwnTeam:
         assert [c["owner"] for c in split.json()["children"]] == ["rep:r1", "rep:r2"]
         assert {c["team_id"] for c in split.json()["children"]} == {"t1"}
         archived = await goals.delete(f"/v1/goals/{six['r1']['id']}", headers=headers)
-        assert archived.status_code == 200 and archived.json()["archived"] is True
+        assert archived.status_code == 200
+        assert archived.json()["archived"] is True
 
     async def test_cannot_touch_another_teams_goals(self, goals, auth, six) -> None:
         headers = as_(auth, MANAGER)
@@ -212,7 +216,8 @@ class TestAnAdminDoesEverything:
             answer = await goals.patch(
                 f"/v1/goals/{goal['id']}", json={"note": "seen"}, headers=auth()
             )
-            assert answer.status_code == 200 and answer.json()["revision"] == 2
+            assert answer.status_code == 200
+            assert answer.json()["revision"] == 2
 
     async def test_sets_the_calendar(self, goals, auth) -> None:
         answer = await goals.put(
@@ -235,7 +240,8 @@ class TestBiReadsEverythingAndWritesNothing:
         assert sorted(ids(await list_all(goals, headers))) == sorted(g["id"] for g in six.values())
         for goal in six.values():
             answer = await goals.get(f"/v1/goals/{goal['id']}", headers=headers)
-            assert answer.status_code == 200 and answer.json() == goal
+            assert answer.status_code == 200
+            assert answer.json() == goal
         progress = await goals.get(
             "/v1/progress", params={"owner": "org", "at": "2026-03-10"}, headers=headers
         )

@@ -331,7 +331,8 @@ class TestDecomposingRefusesABadRequestNamingTheField:
         children = await list_all(goals, auth(), parent_id=goal["id"])
         assert len(children) == 6  # the weeks of March 2026, the first and last clipped
         parent = (await goals.get(f"/v1/goals/{goal['id']}", headers=auth())).json()
-        assert parent["revision"] == 2 and parent["decomposition"]["by"] == "time"
+        assert parent["revision"] == 2
+        assert parent["decomposition"]["by"] == "time"
 
     async def test_decomposing_an_unknown_goal_is_a_404(self, goals, auth) -> None:
         answer = await goals.post(

@@ -26,18 +26,21 @@ from tests.api.goals.helpers import (
 class TestAGoalIsStoredInItsMetricsUnit:
     async def test_a_count_goal_keeps_an_integer_target(self, goals, auth) -> None:
         goal = await create(goals, auth(sub="alice"), count_goal(target=120, note="spring push"))
-        assert goal["unit"] == "count" and goal["currency"] is None
+        assert goal["unit"] == "count"
+        assert goal["currency"] is None
         assert (goal["target"], goal["floor"], goal["stretch"]) == (120, 120, 120)
         assert (goal["period"], goal["start"], goal["end"]) == ("month", "2026-03-01", "2026-03-31")
         assert (goal["owner"], goal["team_id"], goal["metric"]) == ("team:t1", "t1", "visits")
         assert (goal["revision"], goal["parent_id"], goal["archived"]) == (1, None, False)
-        assert goal["decomposition"] is None and goal["note"] == "spring push"
+        assert goal["decomposition"] is None
+        assert goal["note"] == "spring push"
         assert goal["created_by"] == goal["updated_by"] == "alice"
         assert goal["created_at"] == goal["updated_at"]
 
     async def test_a_money_goal_keeps_its_currency_and_two_decimals(self, goals, auth) -> None:
         goal = await create(goals, auth(), money_goal(target="250000.5"))
-        assert goal["unit"] == "money" and goal["currency"] == "EUR"
+        assert goal["unit"] == "money"
+        assert goal["currency"] == "EUR"
         assert (goal["target"], goal["floor"], goal["stretch"]) == ("250000.50",) * 3
         assert (goal["period"], goal["start"], goal["end"]) == ("year", "2026-01-01", "2026-12-31")
 
@@ -51,7 +54,8 @@ class TestAGoalIsStoredInItsMetricsUnit:
             auth(),
             count_goal(metric="win_rate", period="quarter", start="2026-04-01", target="0.30"),
         )
-        assert goal["unit"] == "ratio" and goal["currency"] is None
+        assert goal["unit"] == "ratio"
+        assert goal["currency"] is None
         assert (goal["target"], goal["floor"], goal["stretch"]) == ("0.3000",) * 3
         assert (goal["start"], goal["end"]) == ("2026-04-01", "2026-06-30")
 
@@ -251,7 +255,8 @@ class TestListsFilterAndPage:
         await create(goals, auth(), count_goal(start="2026-04-01"))
         page = (await goals.get("/v1/goals", params={"limit": 1}, headers=auth())).json()
         cursor = page["next"]
-        assert "2026-03-01" not in cursor and first["id"] not in cursor
+        assert "2026-03-01" not in cursor
+        assert first["id"] not in cursor
         import base64
 
         raw = base64.urlsafe_b64decode(cursor.removeprefix("c2.") + "==")
@@ -262,13 +267,15 @@ class TestListsFilterAndPage:
         assert theirs.status_code in (400, 422), theirs.text
         assert [e["field"] for e in theirs.json()["errors"]] == ["cursor"]
         ours = await goals.get("/v1/goals", params={"cursor": cursor}, headers=auth())
-        assert ours.status_code == 200 and len(ours.json()["items"]) == 1
+        assert ours.status_code == 200
+        assert len(ours.json()["items"]) == 1
 
     async def test_a_full_last_page_says_there_is_no_more(self, goals, auth) -> None:
         for month in (1, 2):
             await create(goals, auth(), count_goal(start=f"2026-{month:02d}-01"))
         page = (await goals.get("/v1/goals", params={"limit": 2}, headers=auth())).json()
-        assert len(page["items"]) == 2 and page["next"] is None
+        assert len(page["items"]) == 2
+        assert page["next"] is None
 
     async def test_an_org_without_goals_lists_none(self, goals, auth) -> None:
         answer = await goals.get("/v1/goals", headers=auth())
@@ -297,7 +304,8 @@ class TestAChangeIsANewRevision:
         latest = history["items"][-1]
         assert latest["revision"] == 2
         assert latest["changed"] == ["floor", "stretch", "target"]
-        assert latest["reason"] == "new territory" and latest["changed_by"] == "bob"
+        assert latest["reason"] == "new territory"
+        assert latest["changed_by"] == "bob"
         assert (await goals.get(f"/v1/goals/{goal['id']}", headers=auth())).json() == changed
 
     async def test_a_new_money_target_keeps_floor_and_stretch_proportional(
@@ -333,7 +341,8 @@ class TestAChangeIsANewRevision:
             f"/v1/goals/{goal['id']}", headers=auth(), json={"note": "new", "reason": "typo"}
         )
         assert answer.status_code == 200, answer.text
-        assert answer.json()["note"] == "new" and answer.json()["target"] == 100
+        assert answer.json()["note"] == "new"
+        assert answer.json()["target"] == 100
         history = (await goals.get(f"/v1/goals/{goal['id']}/revisions", headers=auth())).json()
         assert (history["items"][-1]["changed"], history["items"][-1]["reason"]) == (
             ["note"],
@@ -420,7 +429,8 @@ class TestDeleteArchives:
         archived = answer.json()
         assert (archived["archived"], archived["revision"], archived["target"]) == (True, 2, 100)
         again = await goals.get(f"/v1/goals/{goal['id']}", headers=auth())
-        assert again.status_code == 200 and again.json() == archived
+        assert again.status_code == 200
+        assert again.json() == archived
         history = (await goals.get(f"/v1/goals/{goal['id']}/revisions", headers=auth())).json()
         last = history["items"][-1]
         assert (last["changed"], last["reason"], last["changed_by"]) == (
@@ -467,7 +477,8 @@ class TestRevisionsAreTheWholeHistory:
             ["archived"],
         ]
         times = [datetime.fromisoformat(r["changed_at"]) for r in items]
-        assert times == sorted(times) and len(set(times)) == 4
+        assert times == sorted(times)
+        assert len(set(times)) == 4
         snapshots = [
             (r["goal"]["revision"], r["goal"]["target"], r["goal"]["note"], r["goal"]["archived"])
             for r in items
@@ -478,7 +489,8 @@ class TestRevisionsAreTheWholeHistory:
             (3, 120, "agreed", False),
             (4, 120, "agreed", True),
         ]
-        assert items[0]["goal"]["floor"] == 100 and items[1]["goal"]["floor"] == 120
+        assert items[0]["goal"]["floor"] == 100
+        assert items[1]["goal"]["floor"] == 120
 
     async def test_the_database_refuses_to_change_or_delete_a_revision(
         self, goals, auth, db

@@ -111,7 +111,8 @@ class TestEvenlyInTime:
         ]
         expected = [cents(u) for u in largest_remainder(100000001, [1] * 12)]
         assert [c["target"] for c in children] == expected
-        assert expected[:2] == ["83333.34", "83333.34"] and expected[-1] == "83333.33"
+        assert expected[:2] == ["83333.34", "83333.34"]
+        assert expected[-1] == "83333.33"
         assert sum(minor(c["target"]) for c in children) == 100000001
 
     async def test_the_parent_records_its_decomposition_as_a_revision(self, goals, auth) -> None:
@@ -119,7 +120,8 @@ class TestEvenlyInTime:
         split = await decompose(goals, auth(sub="bob"), goal["id"], {"by": "time", "into": "day"})
         parent, children = split["parent"], split["children"]
         assert len(children) == 31
-        assert parent["revision"] == 2 and parent["updated_by"] == "bob"
+        assert parent["revision"] == 2
+        assert parent["updated_by"] == "bob"
         assert parent["decomposition"] == {
             "by": "time",
             "into": "day",
@@ -548,7 +550,8 @@ class TestReconcile:
             -6,
             False,
         )
-        assert rec["children"][0]["target"] == 40 and rec["children"][0]["revision"] == 2
+        assert rec["children"][0]["target"] == 40
+        assert rec["children"][0]["revision"] == 2
 
     async def test_money_drift_is_a_signed_decimal_string(self, goals, auth) -> None:
         goal = await create(goals, auth(), money_goal(target="1000.00"))

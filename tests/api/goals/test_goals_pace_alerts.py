@@ -52,8 +52,15 @@ def visits_goal(rep: str) -> dict[str, Any]:
 
 
 def revenue_goal(rep: str, target: str = "10000.00", **cuts: Any) -> dict[str, Any]:
-    return money_goal(owner=f"rep:{rep}", team_id="t1", period="month", start="2026-03-01",
-                      target=target, base_pct=80, **cuts)  # fmt: skip
+    return money_goal(
+        owner=f"rep:{rep}",
+        team_id="t1",
+        period="month",
+        start="2026-03-01",
+        target=target,
+        base_pct=80,
+        **cuts,
+    )
 
 
 async def seed(scoring: httpx.AsyncClient, post_events: Any, auth: Any, events: list[Any]) -> None:
@@ -102,9 +109,12 @@ class TestVisitsBehindWhileRevenueIsOnTrack:
             ana["revenue"]["id"],
         )
         assert {k: leading[k] for k in ("metric", "period", "start", "end", "status")} == {
-            "metric": "visits", "period": "month", "start": "2026-03-01", "end": "2026-03-31",
+            "metric": "visits",
+            "period": "month",
+            "start": "2026-03-01",
+            "end": "2026-03-31",
             "status": "behind",
-        }  # fmt: skip
+        }
         assert (leading["actual"], leading["expected_to_date"], leading["target"]) == (5, 9, 20)
         assert (lagging["metric"], lagging["status"], lagging["currency"]) == (
             "revenue_won",
@@ -127,14 +137,23 @@ class TestVisitsBehindWhileRevenueIsOnTrack:
             progress = await progress_of(goals, side["goal_id"], auth)
             goal = progress["goal"]
             assert side == {
-                "goal_id": goal["id"], "metric": goal["metric"], "unit": goal["unit"],
-                "period": goal["period"], "start": goal["start"], "end": goal["end"],
-                "currency": goal["currency"], "product_line": goal["product_line"],
-                "tier": goal["tier"], "channel": goal["channel"], "status": progress["status"],
-                "actual": progress["actual"], "expected_to_date": progress["expected_to_date"],
-                "target": goal["target"], "attainment_pct": progress["attainment_pct"],
+                "goal_id": goal["id"],
+                "metric": goal["metric"],
+                "unit": goal["unit"],
+                "period": goal["period"],
+                "start": goal["start"],
+                "end": goal["end"],
+                "currency": goal["currency"],
+                "product_line": goal["product_line"],
+                "tier": goal["tier"],
+                "channel": goal["channel"],
+                "status": progress["status"],
+                "actual": progress["actual"],
+                "expected_to_date": progress["expected_to_date"],
+                "target": goal["target"],
+                "attainment_pct": progress["attainment_pct"],
                 "rule": progress["rule"],
-            }  # fmt: skip
+            }
 
     async def test_without_an_owner_every_readable_owner_is_judged_alone(
         self, goals, auth, ana
@@ -268,7 +287,8 @@ class TestBadInput:
         spec = (await goals.get("/openapi.json")).json()
         route = spec["paths"]["/v1/progress/alerts"]["get"]
         assert {"401", "403", "422", "503"} <= set(route["responses"])
-        assert "leading" in route["description"] and "lagging" in route["description"]
+        assert "leading" in route["description"]
+        assert "lagging" in route["description"]
 
 
 class TestScoringDownIsA503:
@@ -281,4 +301,5 @@ class TestScoringDownIsA503:
             await create(goals, auth(), visits_goal("ana"))
             answer = await goals.get("/v1/progress/alerts", params={"at": DAY}, headers=auth())
             body = assert_problem(answer, 503)
-            assert "scoring" in body["detail"] and "items" not in body
+            assert "scoring" in body["detail"]
+            assert "items" not in body

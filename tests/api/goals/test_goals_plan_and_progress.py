@@ -460,10 +460,14 @@ class TestProgressOfAMonthlyCountGoal:
     ) -> None:
         """A year split into its 365 days: on 20 December the year's goal and that day's are
         current, behind 354 earlier day goals (the list once stopped at the first 200)."""
-        year = await create(goals, auth(), count_goal(owner="team:t365", period="year",
-                                                      start="2026-01-01", target=365))  # fmt: skip
-        days = await decompose(goals, auth(), year["id"],
-                               {"by": "time", "into": "day", "strategy": "even"})  # fmt: skip
+        year = await create(
+            goals,
+            auth(),
+            count_goal(owner="team:t365", period="year", start="2026-01-01", target=365),
+        )
+        days = await decompose(
+            goals, auth(), year["id"], {"by": "time", "into": "day", "strategy": "even"}
+        )
         assert len(days["children"]) == 365
         answer = await goals.get(
             "/v1/progress", params={"owner": "team:t365", "at": "2026-12-20"}, headers=auth()

@@ -30,10 +30,12 @@ async def test_a_yearly_team_goal_decomposed_to_months_sums_to_the_parent(goals,
     assert len(months) == 12
     assert sum(Decimal(m["target"]) for m in months) == Decimal("1000000.00")
     rec = (await goals.get(f"/v1/goals/{goal['id']}/reconcile", headers=auth())).json()
-    assert rec["balanced"] is True and rec["difference"] == "0.00"
+    assert rec["balanced"] is True
+    assert rec["difference"] == "0.00"
     progress = await goals.get(
         f"/v1/goals/{goal['id']}/progress", headers=auth(), params={"at": "2026-07-15"}
     )
     assert progress.status_code == 200, progress.text
     body = progress.json()
-    assert body["actual"] == "0.00" and body["status"] == "behind", body
+    assert body["actual"] == "0.00", body
+    assert body["status"] == "behind", body

@@ -41,111 +41,178 @@ def visit(
     rep: str, team: str, account: str, when: str, *, effective: bool = True
 ) -> dict[str, Any]:
     return make_event(
-        "visit.logged", stream=f"account-{account}", rep_id=rep, team_id=team, occurred_at=when,
+        "visit.logged",
+        stream=f"account-{account}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
         data={"mode": "onsite", "effective": effective, "duration_minutes": 30},
-    )  # fmt: skip
+    )
 
 
 def call(rep: str, team: str, account: str, when: str, *, connected: bool = True) -> dict[str, Any]:
     return make_event(
-        "call.logged", stream=f"account-{account}", rep_id=rep, team_id=team, occurred_at=when,
+        "call.logged",
+        stream=f"account-{account}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
         data={"connected": connected, "duration_seconds": 120},
-    )  # fmt: skip
+    )
 
 
 def tier(account: str, value: str, when: str) -> dict[str, Any]:
     return make_event(
-        "account.tier_changed", stream=f"account-{account}", rep_id="r1", team_id="t1",
-        occurred_at=when, data={"tier": value},
-    )  # fmt: skip
+        "account.tier_changed",
+        stream=f"account-{account}",
+        rep_id="r1",
+        team_id="t1",
+        occurred_at=when,
+        data={"tier": value},
+    )
 
 
 def lead(
     rep: str, team: str, lead_id: str, channel: str, account: str, when: str
 ) -> dict[str, Any]:
     return make_event(
-        "lead.created", stream=f"lead-{lead_id}", rep_id=rep, team_id=team, occurred_at=when,
+        "lead.created",
+        stream=f"lead-{lead_id}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
         data={"name": f"Company {lead_id}", "channel": channel, "account_id": account},
-    )  # fmt: skip
+    )
 
 
 def qualified(rep: str, team: str, lead_id: str, when: str) -> dict[str, Any]:
     return make_event(
-        "lead.qualified", stream=f"lead-{lead_id}", rep_id=rep, team_id=team, occurred_at=when,
+        "lead.qualified",
+        stream=f"lead-{lead_id}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
         data={},
-    )  # fmt: skip
+    )
 
 
 def disqualified(rep: str, team: str, lead_id: str, when: str) -> dict[str, Any]:
     return make_event(
-        "lead.disqualified", stream=f"lead-{lead_id}", rep_id=rep, team_id=team,
-        occurred_at=when, data={"reason": "no_budget"},
-    )  # fmt: skip
+        "lead.disqualified",
+        stream=f"lead-{lead_id}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
+        data={"reason": "no_budget"},
+    )
 
 
 def opened(
-    rep: str, team: str, deal: str, amount: str, currency: str, product_line: str,
-    account: str, when: str, *, lead_id: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    data = {"amount": amount, "currency": currency, "product_line": product_line,
-            "account_id": account, "stage": "qualification"}  # fmt: skip
+    rep: str,
+    team: str,
+    deal: str,
+    amount: str,
+    currency: str,
+    product_line: str,
+    account: str,
+    when: str,
+    *,
+    lead_id: str | None = None,
+) -> dict[str, Any]:
+    data = {
+        "amount": amount,
+        "currency": currency,
+        "product_line": product_line,
+        "account_id": account,
+        "stage": "qualification",
+    }
     if lead_id:
         data["lead_id"] = lead_id
     return make_event(
-        "deal.opened", stream=f"deal-{deal}", rep_id=rep, team_id=team, occurred_at=when,
+        "deal.opened",
+        stream=f"deal-{deal}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
         data=data,
-    )  # fmt: skip
+    )
 
 
 def stage(rep: str, team: str, deal: str, to_stage: str, when: str) -> dict[str, Any]:
     return make_event(
-        "deal.stage_changed", stream=f"deal-{deal}", rep_id=rep, team_id=team, occurred_at=when,
+        "deal.stage_changed",
+        stream=f"deal-{deal}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
         data={"to_stage": to_stage},
-    )  # fmt: skip
+    )
 
 
 def won(rep: str, team: str, deal: str, amount: str, currency: str, when: str) -> dict[str, Any]:
     return make_event(
-        "deal.won", stream=f"deal-{deal}", rep_id=rep, team_id=team, occurred_at=when,
+        "deal.won",
+        stream=f"deal-{deal}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
         data={"amount": amount, "currency": currency},
-    )  # fmt: skip
+    )
 
 
 def lost(rep: str, team: str, deal: str, when: str) -> dict[str, Any]:
     return make_event(
-        "deal.lost", stream=f"deal-{deal}", rep_id=rep, team_id=team, occurred_at=when,
+        "deal.lost",
+        stream=f"deal-{deal}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
         data={"reason": "price"},
-    )  # fmt: skip
+    )
 
 
 def invoice(
     rep: str, team: str, invoice_id: str, account: str, deal: str, amount: str, when: str
 ) -> dict[str, Any]:
     return make_event(
-        "invoice.issued", stream=f"deal-{deal}", rep_id=rep, team_id=team, occurred_at=when,
-        data={"invoice_id": invoice_id, "account_id": account, "deal_id": deal,
-              "amount": amount, "currency": "EUR"},
-    )  # fmt: skip
+        "invoice.issued",
+        stream=f"deal-{deal}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
+        data={
+            "invoice_id": invoice_id,
+            "account_id": account,
+            "deal_id": deal,
+            "amount": amount,
+            "currency": "EUR",
+        },
+    )
 
 
 def payment(
     rep: str, team: str, invoice_id: str, account: str, amount: str, when: str
 ) -> dict[str, Any]:
     return make_event(
-        "payment.received", stream=f"account-{account}", rep_id=rep, team_id=team,
+        "payment.received",
+        stream=f"account-{account}",
+        rep_id=rep,
+        team_id=team,
         occurred_at=when,
-        data={"invoice_id": invoice_id, "account_id": account, "amount": amount,
-              "currency": "EUR"},
-    )  # fmt: skip
+        data={"invoice_id": invoice_id, "account_id": account, "amount": amount, "currency": "EUR"},
+    )
 
 
 def void(target: dict[str, Any], when: str, reason: str = "logged by mistake") -> dict[str, Any]:
     """An `event.voided` cancelling `target` (same stream, rep and team)."""
     return make_event(
-        "event.voided", stream=target["stream"], rep_id=target["rep_id"],
-        team_id=target["team_id"], occurred_at=when,
+        "event.voided",
+        stream=target["stream"],
+        rep_id=target["rep_id"],
+        team_id=target["team_id"],
+        occurred_at=when,
         data={"voided_event_id": target["event_id"], "reason": reason},
-    )  # fmt: skip
+    )
 
 
 # --------------------------------------------------------------------------------- appends

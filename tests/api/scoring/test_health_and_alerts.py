@@ -59,40 +59,64 @@ def visit(
     rep: str, team: str, account: str, when: str, *, effective: bool = True
 ) -> dict[str, Any]:
     return make_event(
-        "visit.logged", stream=f"account-{account}", rep_id=rep, team_id=team, occurred_at=when,
+        "visit.logged",
+        stream=f"account-{account}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
         data={"mode": "onsite", "effective": effective, "duration_minutes": 30},
-    )  # fmt: skip
+    )
 
 
 def tier(rep: str, team: str, account: str, value: str, when: str) -> dict[str, Any]:
     return make_event(
-        "account.tier_changed", stream=f"account-{account}", rep_id=rep, team_id=team,
-        occurred_at=when, data={"tier": value},
-    )  # fmt: skip
+        "account.tier_changed",
+        stream=f"account-{account}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
+        data={"tier": value},
+    )
 
 
 def contact_left(rep: str, team: str, account: str, when: str) -> dict[str, Any]:
     return make_event(
-        "contact.left", stream=f"account-{account}", rep_id=rep, team_id=team, occurred_at=when,
-        data={"contact_id": "c-77", "name": "Jana Novak", "role": "Head of purchasing",
-              "key_contact": True},
-    )  # fmt: skip
+        "contact.left",
+        stream=f"account-{account}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
+        data={
+            "contact_id": "c-77",
+            "name": "Jana Novak",
+            "role": "Head of purchasing",
+            "key_contact": True,
+        },
+    )
 
 
 def won_renewing(
     rep: str, team: str, deal: str, amount: str, when: str, renews: date
 ) -> dict[str, Any]:
     return make_event(
-        "deal.won", stream=f"deal-{deal}", rep_id=rep, team_id=team, occurred_at=when,
+        "deal.won",
+        stream=f"deal-{deal}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
         data={"amount": amount, "currency": "EUR", "renewal_date": renews.isoformat()},
-    )  # fmt: skip
+    )
 
 
 def new_lead(rep: str, team: str, lead_id: str, account: str, when: str) -> dict[str, Any]:
     return make_event(
-        "lead.created", stream=f"lead-{lead_id}", rep_id=rep, team_id=team, occurred_at=when,
+        "lead.created",
+        stream=f"lead-{lead_id}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
         data={"name": f"Company {lead_id}", "channel": "inbound", "account_id": account},
-    )  # fmt: skip
+    )
 
 
 def month_day(back: int) -> date:
@@ -162,8 +186,19 @@ HEALTH_EVENTS = [
     won_renewing("r1", "t1", "F1", "5000.00", ago(-5), TODAY + timedelta(days=20)),
 ]
 
-ACCOUNTS = ["acc-a-quiet", "acc-big", "acc-c-quiet", "acc-down", "acc-future", "acc-left",
-            "acc-new-cold", "acc-new-ok", "acc-new-thin", "acc-prospect", "acc-renew"]  # fmt: skip
+ACCOUNTS = [
+    "acc-a-quiet",
+    "acc-big",
+    "acc-c-quiet",
+    "acc-down",
+    "acc-future",
+    "acc-left",
+    "acc-new-cold",
+    "acc-new-ok",
+    "acc-new-thin",
+    "acc-prospect",
+    "acc-renew",
+]
 AT_RISK = ["acc-a-quiet", "acc-down", "acc-left", "acc-new-cold", "acc-new-thin", "acc-renew"]
 OWNED = {
     "r1": ["acc-a-quiet", "acc-big", "acc-future", "acc-new-cold", "acc-new-ok"],
@@ -225,7 +260,8 @@ class TestLifecycle:
     ) -> None:
         body = await health_of(scoring, shop, "acc-new-ok")
         assert body["lifecycle"] == "new"
-        assert body["signals"] == [] and body["at_risk"] is False
+        assert body["signals"] == []
+        assert body["at_risk"] is False
         assert body["first_won_at"] == ago(10)
         assert datetime.fromisoformat(body["last_touch_at"]) == datetime.fromisoformat(ago(3))
         assert body["won_12m"] == {"value": "1000.00", "currency": "EUR"}
@@ -307,7 +343,8 @@ class TestSignals:
 
     async def test_no_renewal_is_due_on_a_deal_won_after_today(self, scoring, shop) -> None:
         body = await health_of(scoring, shop, "acc-future")
-        assert body["signals"] == [] and body["at_risk"] is False
+        assert body["signals"] == []
+        assert body["at_risk"] is False
 
     async def test_an_a_tier_account_untouched_for_20_days_is_past_its_14(
         self, scoring, shop
@@ -324,14 +361,16 @@ class TestSignals:
             "last_touch": day(20),
             "counted_from": "last_touch",
         }
-        assert "20 days" in no_touch["message"] and "14" in no_touch["message"]
+        assert "20 days" in no_touch["message"]
+        assert "14" in no_touch["message"]
 
     async def test_a_c_tier_account_untouched_for_20_days_is_within_its_60(
         self, scoring, shop
     ) -> None:
         body = await health_of(scoring, shop, "acc-c-quiet")
         assert body["tier"] == "C"
-        assert body["signals"] == [] and body["at_risk"] is False
+        assert body["signals"] == []
+        assert body["at_risk"] is False
 
     async def test_a_key_contact_who_left_is_named(self, scoring, shop) -> None:
         body = await health_of(scoring, shop, "acc-left")
@@ -359,7 +398,8 @@ class TestSignals:
         }
         # both held from the day the last touch went stale (31 days after it)
         assert renewal["since"] == day(9)
-        assert RENEWS.isoformat() in renewal["message"] and "40 days" in renewal["message"]
+        assert RENEWS.isoformat() in renewal["message"]
+        assert "40 days" in renewal["message"]
 
 
 class TestTierSuggestion:
@@ -378,10 +418,18 @@ class TestTierSuggestion:
         body = await listed(scoring, as_(shop), owner="org")
         suggested = {i["account_id"]: i["suggested_tier"] for i in body["items"]}
         assert suggested == {
-            "acc-big": "A", "acc-renew": "B", "acc-new-ok": "C", "acc-down": "C",
-            "acc-new-cold": "C", "acc-new-thin": "C", "acc-a-quiet": "C", "acc-c-quiet": "C",
-            "acc-left": "C", "acc-prospect": "C", "acc-future": "C",
-        }  # fmt: skip
+            "acc-big": "A",
+            "acc-renew": "B",
+            "acc-new-ok": "C",
+            "acc-down": "C",
+            "acc-new-cold": "C",
+            "acc-new-thin": "C",
+            "acc-a-quiet": "C",
+            "acc-c-quiet": "C",
+            "acc-left": "C",
+            "acc-prospect": "C",
+            "acc-future": "C",
+        }
 
     async def test_one_account_reads_the_same_as_it_does_in_the_list(self, scoring, shop) -> None:
         body = await listed(scoring, as_(shop), owner="org")
@@ -393,7 +441,8 @@ class TestTheList:
     async def test_an_admin_sees_every_account_by_id(self, scoring, shop) -> None:
         body = await listed(scoring, as_(shop))
         assert ids(body) == ACCOUNTS
-        assert body["has_more"] is False and body["next"] is None
+        assert body["has_more"] is False
+        assert body["next"] is None
         assert body["up_to"]["position"] > 0
 
     async def test_risk_true_gives_exactly_the_accounts_with_signals(self, scoring, shop) -> None:
@@ -448,9 +497,11 @@ class TestTheList:
 
     async def test_pages_keep_the_filter(self, scoring, shop) -> None:
         first = await listed(scoring, as_(shop), risk="true", limit=3)
-        assert ids(first) == AT_RISK[:3] and first["has_more"] is True
+        assert ids(first) == AT_RISK[:3]
+        assert first["has_more"] is True
         rest = await listed(scoring, as_(shop), risk="true", limit=3, cursor=first["next"])
-        assert ids(rest) == AT_RISK[3:] and rest["has_more"] is False
+        assert ids(rest) == AT_RISK[3:]
+        assert rest["has_more"] is False
 
 
 class TestTheContract:
@@ -521,7 +572,8 @@ class TestWhoSeesWhat:
             await scoring.get("/v1/accounts/acc-big/health", headers=other.headers()), 404
         )
         body = await listed(scoring, other.headers(), owner="org")
-        assert body["items"] == [] and body["has_more"] is False
+        assert body["items"] == []
+        assert body["has_more"] is False
 
     async def test_an_unknown_account_is_404(self, scoring, shop) -> None:
         assert_problem(await scoring.get("/v1/accounts/acc-none/health", headers=as_(shop)), 404)
@@ -600,10 +652,13 @@ ALERT_EVENTS = [
     *_effective_story("r1", "t1", 20, 5),
     *_effective_story("r2", "t1", 20, 9),
     *_effective_story("r3", "t2", 19, 1),
-    *(e for k in range(4, 0, -1) for e in _closes("r4", "t2", f"p{k}", WIN_FROM - 3 + k * WEEK,
-                                                  20, 10)),
+    *(
+        e
+        for k in range(4, 0, -1)
+        for e in _closes("r4", "t2", f"p{k}", WIN_FROM - 3 + k * WEEK, 20, 10)
+    ),
     *_closes("r4", "t2", "c", WIN_FROM - 3, 20, 4),
-]  # fmt: skip
+]
 
 
 @pytest.fixture(scope="module")
@@ -673,8 +728,9 @@ class TestEffectiveVisitAlert:
         assert body["items"] == []
 
     async def test_last_week_at_its_usual_rate_raises_nothing(self, scoring, rates) -> None:
-        body = await alerts(scoring, rates.headers(), owner="rep:r1",
-                            **{"from": day(13), "to": day(7)})  # fmt: skip
+        body = await alerts(
+            scoring, rates.headers(), owner="rep:r1", **{"from": day(13), "to": day(7)}
+        )
         assert body["items"] == []  # 10 of 20, as in the 3 weeks with visits before it
 
 
@@ -689,10 +745,10 @@ class TestWinRateAlert:
         assert (alert["value"], alert["numerator"], alert["denominator"]) == (0.2, 4, 20)
         assert alert["drop"] == 0.6
         assert alert["baseline"]["value"] == 0.5
-        assert [(p["from"], p["to"], p["numerator"], p["denominator"])
-                for p in alert["baseline"]["periods"]] == [
-            (first, last, 10, 20) for first, last in weeks_before(WIN_FROM)
-        ]  # fmt: skip
+        assert [
+            (p["from"], p["to"], p["numerator"], p["denominator"])
+            for p in alert["baseline"]["periods"]
+        ] == [(first, last, 10, 20) for first, last in weeks_before(WIN_FROM)]
         assert alert["message"].startswith("Win rate fell 60 %")
 
     async def test_this_week_r4_closed_nothing_so_nothing_fell(self, scoring, rates) -> None:
@@ -712,16 +768,19 @@ class TestAlertAccess:
         assert body["owner"] == "team:t1"
         (alert,) = body["items"]  # 14 of 40 against 40 of 80: a 30 % fall
         assert (alert["metric"], alert["numerator"], alert["denominator"]) == (
-            "effective_visit_rate", 14, 40
-        )  # fmt: skip
+            "effective_visit_rate",
+            14,
+            40,
+        )
         assert alert["drop"] == 0.3
 
     @pytest.mark.parametrize("owner", ["rep:r2", "team:t1", "org"])
     async def test_a_rep_asking_for_anyone_else_is_forbidden(self, scoring, rates, owner) -> None:
         answer = await scoring.get(
-            "/v1/alerts", params={"owner": owner},
+            "/v1/alerts",
+            params={"owner": owner},
             headers=rates.headers("rep", sub="r1", team="t1"),
-        )  # fmt: skip
+        )
         assert_problem(answer, 403)
 
     async def test_another_org_has_no_alerts(self, scoring, rates) -> None:

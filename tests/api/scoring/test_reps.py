@@ -37,12 +37,16 @@ async def placement(scoring: httpx.AsyncClient, headers: dict[str, str], rep: st
 class TestWhereTheHistoryPlacesARep:
     async def test_the_team_of_their_latest_day(self, scoring, auth, history) -> None:
         r2 = await placement(scoring, auth(), "r2")
-        assert isinstance(r2, dict) and r2["up_to"]["position"] > 0
+        assert isinstance(r2, dict)
+        assert r2["up_to"]["position"] > 0
         assert {k: r2[k] for k in ("rep", "team", "last_seen")} == {
-            "rep": "r2", "team": "t2", "last_seen": "2026-03-05"
-        }  # fmt: skip
+            "rep": "r2",
+            "team": "t2",
+            "last_seen": "2026-03-05",
+        }
         r4 = await placement(scoring, auth(), "r4")
-        assert isinstance(r4, dict) and (r4["team"], r4["last_seen"]) == ("t1", "2026-03-04")
+        assert isinstance(r4, dict)
+        assert (r4["team"], r4["last_seen"]) == ("t1", "2026-03-04")
 
     @pytest.mark.parametrize("rep", ["r5", "nobody"])
     async def test_no_history_or_only_a_voided_one_is_a_404(

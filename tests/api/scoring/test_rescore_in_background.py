@@ -18,10 +18,12 @@ from tests.api.scoring.helpers import at, eventually, lead, visit
 async def test_pages_are_folded_while_the_org_is_rescored_and_scored_after_it(
     scoring, post_events, auth, db, org, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    last = await post_events([
-        lead("r1", "t1", "L1", "referral", "acc-A", at("2026-07-01")),
-        visit("r1", "t1", "acc-A", at("2026-07-02")),
-    ])  # fmt: skip
+    last = await post_events(
+        [
+            lead("r1", "t1", "L1", "referral", "acc-A", at("2026-07-01")),
+            visit("r1", "t1", "acc-A", at("2026-07-02")),
+        ]
+    )
     await settled(scoring, auth(), last)
     score = "SELECT count(*) FROM scoring.scores WHERE org_id = $1 AND key = $2"
     assert await eventually(lambda: db.fetchval(score, org, "lead-L1"))
@@ -61,7 +63,8 @@ async def test_pages_are_folded_while_the_org_is_rescored_and_scored_after_it(
         row = await db.fetchrow(
             "SELECT position, scored_position, scored_on FROM scoring.orgs WHERE org_id = $1", org
         )
-        assert row["position"] == last and row["scored_on"] is None
+        assert row["position"] == last
+        assert row["scored_on"] is None
         assert await db.fetchval(score, org, "lead-L2") == 0  # left for after the rescore
     finally:
         release.set()

@@ -48,9 +48,10 @@ async def visits(
 ) -> tuple[str, int]:
     """(owner answered for, July visits) of a /v1/kpis read that must succeed."""
     answer = await scoring.get(
-        "/v1/kpis", params={"period": "month", "metrics": "visits", **JULY, **params},
+        "/v1/kpis",
+        params={"period": "month", "metrics": "visits", **JULY, **params},
         headers=headers,
-    )  # fmt: skip
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     return body["owner"], body["buckets"][0]["metrics"]["visits"]["value"]
@@ -88,7 +89,8 @@ class TestARepSeesOnlyThemselves:
 
     async def test_the_catalogue_and_the_settings_are_readable(self, scoring, shop) -> None:
         metrics = await scoring.get("/v1/metrics", headers=as_(shop, REP))
-        assert metrics.status_code == 200 and metrics.json()["items"]
+        assert metrics.status_code == 200
+        assert metrics.json()["items"]
         settings = await scoring.get("/v1/settings", headers=as_(shop, REP))
         assert settings.status_code == 200, settings.text
         assert settings.json()["timezone"] == "UTC"
@@ -116,9 +118,10 @@ class TestAManagerSeesTheirTeamAndItsReps:
 
     async def test_the_leaderboard_defaults_to_the_team(self, scoring, shop) -> None:
         answer = await scoring.get(
-            "/v1/leaderboard", params={"metric": "visits", "at": "2026-07-15"},
+            "/v1/leaderboard",
+            params={"metric": "visits", "at": "2026-07-15"},
             headers=as_(shop, MANAGER),
-        )  # fmt: skip
+        )
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert body["scope"] == "team:t1"
@@ -129,10 +132,13 @@ class TestAManagerSeesTheirTeamAndItsReps:
 
     @pytest.mark.parametrize("scope", ["team:t2", "org"])
     async def test_a_leaderboard_beyond_the_team_is_forbidden(self, scoring, shop, scope) -> None:
-        await forbidden(await scoring.get(
-            "/v1/leaderboard", params={"metric": "visits", "scope": scope},
-            headers=as_(shop, MANAGER),
-        ))  # fmt: skip
+        await forbidden(
+            await scoring.get(
+                "/v1/leaderboard",
+                params={"metric": "visits", "scope": scope},
+                headers=as_(shop, MANAGER),
+            )
+        )
 
 
 class TestBiAndAdminSeeTheWholeOrg:
@@ -149,9 +155,10 @@ class TestBiAndAdminSeeTheWholeOrg:
 
     async def test_the_org_leaderboard_ranks_every_rep(self, scoring, shop) -> None:
         answer = await scoring.get(
-            "/v1/leaderboard", params={"metric": "visits", "at": "2026-07-15"},
+            "/v1/leaderboard",
+            params={"metric": "visits", "at": "2026-07-15"},
             headers=shop.headers("bi"),
-        )  # fmt: skip
+        )
         assert answer.status_code == 200, answer.text
         assert answer.json()["scope"] == "org"
         assert answer.json()["items"] == [
@@ -166,14 +173,16 @@ class TestAnotherOrgSeesNothingOfThisOne:
     async def test_kpis_are_zero_and_nothing_is_folded(self, scoring, shop, auth, role) -> None:
         stranger = auth(role)  # the per-test org, not the module's
         answer = await scoring.get(
-            "/v1/kpis", params={"period": "month", "metrics": "visits,revenue_won", **JULY},
+            "/v1/kpis",
+            params={"period": "month", "metrics": "visits,revenue_won", **JULY},
             headers=stranger,
-        )  # fmt: skip
+        )
         body = answer.json()
         assert body["up_to"] == {"position": 0, "recorded_at": None}
         assert body["buckets"][0]["metrics"] == {
-            "visits": {"value": 0}, "revenue_won": {"value": "0", "currency": "EUR"},
-        }  # fmt: skip
+            "visits": {"value": 0},
+            "revenue_won": {"value": "0", "currency": "EUR"},
+        }
         assert await visits(scoring, stranger, owner="rep:r1") == ("rep:r1", 0)
         assert await visits(scoring, stranger, owner="team:t2") == ("team:t2", 0)
 
@@ -196,16 +205,17 @@ class TestExportIsForAdminBiAndService:
     @pytest.mark.parametrize("who", [REP, MANAGER], ids=["rep", "manager"])
     async def test_reps_and_managers_are_forbidden(self, scoring, shop, who) -> None:
         for fmt in ("csv", "ndjson", "parquet"):
-            await forbidden(await scoring.get(
-                "/v1/export/kpis", params={"format": fmt}, headers=as_(shop, who)
-            ))  # fmt: skip
+            await forbidden(
+                await scoring.get("/v1/export/kpis", params={"format": fmt}, headers=as_(shop, who))
+            )
 
     @pytest.mark.parametrize("role", ["admin", "bi", "service"])
     async def test_admin_bi_and_service_get_the_rows(self, scoring, shop, role) -> None:
         answer = await scoring.get("/v1/export/kpis", headers=shop.headers(role))
         assert answer.status_code == 200, answer.text
         lines = answer.content.splitlines()
-        assert lines and all(b'"org_id":"' + shop.org.encode() + b'"' in line for line in lines)
+        assert lines
+        assert all(b'"org_id":"' + shop.org.encode() + b'"' in line for line in lines)
 
 
 class TestSettingsAndRebuildsAreForAdmins:
@@ -216,9 +226,9 @@ class TestSettingsAndRebuildsAreForAdmins:
     )
     async def test_others_may_not_change_settings_or_rebuild(self, scoring, auth, who) -> None:
         headers = auth(**who)
-        await forbidden(await scoring.put(
-            "/v1/settings", json={"timezone": "Europe/Berlin"}, headers=headers
-        ))  # fmt: skip
+        await forbidden(
+            await scoring.put("/v1/settings", json={"timezone": "Europe/Berlin"}, headers=headers)
+        )
         await forbidden(await scoring.post("/v1/admin/rebuild", headers=headers))
         settings = await scoring.get("/v1/settings", headers=auth())
         assert settings.json() == {"timezone": "UTC", "currency": None}
@@ -235,13 +245,16 @@ class TestSettingsAndRebuildsAreForAdmins:
 
     async def test_an_admin_changes_the_settings(self, scoring, auth) -> None:
         answer = await scoring.put(
-            "/v1/settings", json={"timezone": "Europe/Berlin", "currency": "CHF"},
+            "/v1/settings",
+            json={"timezone": "Europe/Berlin", "currency": "CHF"},
             headers=auth(),
-        )  # fmt: skip
+        )
         assert answer.status_code == 200, answer.text
         assert answer.json() == {
-            "timezone": "Europe/Berlin", "currency": "CHF", "rebuilding": False,
-        }  # fmt: skip
+            "timezone": "Europe/Berlin",
+            "currency": "CHF",
+            "rebuilding": False,
+        }
         got = await scoring.get("/v1/settings", headers=auth("rep", sub="r1", team="t1"))
         assert got.json() == {"timezone": "Europe/Berlin", "currency": "CHF"}
         kpis = await scoring.get("/v1/kpis", params={"metrics": "revenue_won"}, headers=auth())

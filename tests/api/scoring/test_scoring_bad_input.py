@@ -80,7 +80,8 @@ class TestKpisRefuseABadQueryNamingTheParameter:
         answer = await get(scoring, "/v1/kpis", {"metrics": "profit,visits,margin"}, auth())
         body = assert_problem(answer, 422, "metrics", location="query")
         assert len(body["errors"]) == 2
-        assert "profit" in body["detail"] and "margin" in body["detail"]
+        assert "profit" in body["detail"]
+        assert "margin" in body["detail"]
 
 
 # --------------------------------------------------------------------------------- /v1/funnel
@@ -148,8 +149,9 @@ def sealed(key: list[str], org: str) -> str:
 async def a_real_cursor_key(scoring: httpx.AsyncClient, post_events, auth, org) -> list[str]:
     """The key inside a real X-Next-Cursor of this test's org (so forged cursors follow the
     current key layout)."""
-    last = await post_events([visit("r1", "t1", "acc-A", at("2026-07-01")),
-                              visit("r2", "t1", "acc-A", at("2026-07-02"))])  # fmt: skip
+    last = await post_events(
+        [visit("r1", "t1", "acc-A", at("2026-07-01")), visit("r2", "t1", "acc-A", at("2026-07-02"))]
+    )
     from tests.api.scoring.conftest import settled
 
     await settled(scoring, auth(), last)
@@ -184,12 +186,13 @@ EXPORT_CASES = [
     case("cursor of the feed", {"cursor": "djEuMw"}, "cursor"),
     case("cursor prefix only", {"cursor": "k2."}, "cursor"),
     case("cursor not base64", {"cursor": "k2.###"}, "cursor"),
-    case("cursor not JSON", {"cursor": "k2." + base64.urlsafe_b64encode(b"{oops").decode()},
-         "cursor"),
+    case(
+        "cursor not JSON", {"cursor": "k2." + base64.urlsafe_b64encode(b"{oops").decode()}, "cursor"
+    ),
     case("cursor an object", {"cursor": cursor_of({"day": "2026-07-01"})}, "cursor"),
     case("cursor too short", {"cursor": cursor_of(["r1", "2026-07-01"])}, "cursor"),
     case("cursor of numbers", {"cursor": cursor_of(list(range(8)))}, "cursor"),
-]  # fmt: skip
+]
 
 
 class TestTheExportRefusesABadQueryNamingTheParameter:
@@ -209,7 +212,8 @@ class TestTheExportRefusesABadQueryNamingTheParameter:
     async def test_the_refusal_comes_before_any_row(self, scoring, auth) -> None:
         answer = await get(scoring, "/v1/export/kpis", {"format": "csv", "cursor": "x"}, auth())
         assert_problem(answer, 422, "cursor")
-        assert "link" not in answer.headers and "x-next-cursor" not in answer.headers
+        assert "link" not in answer.headers
+        assert "x-next-cursor" not in answer.headers
 
 
 # --------------------------------------------------------------------------------- settings
@@ -249,9 +253,10 @@ class TestSettingsRefuseABadBodyNamingTheField:
 
     async def test_a_body_that_is_not_json_is_a_400_naming_body(self, scoring, auth) -> None:
         answer = await scoring.put(
-            "/v1/settings", content=b"timezone=UTC",
+            "/v1/settings",
+            content=b"timezone=UTC",
             headers={**auth(), "content-type": "application/json"},
-        )  # fmt: skip
+        )
         body = assert_problem(answer, 400, "body")
         assert body["type"] == "urn:salesperf:problem:malformed-json"
 
@@ -269,9 +274,10 @@ class TestSettingsRefuseABadBodyNamingTheField:
         self, scoring, auth
     ) -> None:
         answer = await scoring.put(
-            "/v1/settings", content=b'{"timezone": "UTC"}',
+            "/v1/settings",
+            content=b'{"timezone": "UTC"}',
             headers={**auth(), "content-type": "text/plain"},
-        )  # fmt: skip
+        )
         assert_problem(answer, 415, "content-type", location="header")
 
 
@@ -309,8 +315,19 @@ def bad_headers(kind: str, auth: Any, org: str) -> dict[str, str]:
     return headers
 
 
-TOKENS = ["missing", "not bearer", "bearer without a token", "not a JWT", "forged", "expired",
-          "unsigned", "no expiry", "unknown role", "manager without a team", "no org"]  # fmt: skip
+TOKENS = [
+    "missing",
+    "not bearer",
+    "bearer without a token",
+    "not a JWT",
+    "forged",
+    "expired",
+    "unsigned",
+    "no expiry",
+    "unknown role",
+    "manager without a team",
+    "no org",
+]
 ENDPOINTS = [
     ("GET", "/v1/kpis"),
     ("GET", "/v1/funnel"),
@@ -336,9 +353,11 @@ class TestABadTokenIsA401:
     @pytest.mark.parametrize("kind", ["missing", "forged", "expired"])
     async def test_every_route_refuses_it(self, scoring, auth, org, method, path, kind) -> None:
         answer = await scoring.request(
-            method, path, headers=bad_headers(kind, auth, org),
+            method,
+            path,
+            headers=bad_headers(kind, auth, org),
             json={"timezone": "Europe/Berlin"} if method == "PUT" else None,
-        )  # fmt: skip
+        )
         assert_problem(answer, 401)
         assert answer.headers["www-authenticate"] == "Bearer"
 
@@ -389,17 +408,33 @@ class TestNeverA500:
     @pytest.mark.parametrize(
         ("path", "params", "field"),
         [
-            pytest.param("/v1/kpis", {"period": "day", "from": LAST_DAY}, "from", id="kpis last day"),
-            pytest.param("/v1/kpis", {"period": "month", "from": "9999-12-01"}, "from", id="kpis last month"),
-            pytest.param("/v1/kpis", {"period": "year", **span("9999-01-01", LAST_DAY)}, "to", id="kpis last year"),
+            pytest.param(
+                "/v1/kpis", {"period": "day", "from": LAST_DAY}, "from", id="kpis last day"
+            ),
+            pytest.param(
+                "/v1/kpis", {"period": "month", "from": "9999-12-01"}, "from", id="kpis last month"
+            ),
+            pytest.param(
+                "/v1/kpis",
+                {"period": "year", **span("9999-01-01", LAST_DAY)},
+                "to",
+                id="kpis last year",
+            ),
             pytest.param("/v1/funnel", {"from": "9999-12-15"}, "from", id="funnel last month"),
-            pytest.param("/v1/leaderboard", {"metric": "visits", "at": LAST_DAY}, "at", id="leaderboard last day"),
-            pytest.param("/v1/kpis", {"period": "week", "from": "0001-01-01"}, "from",
-                         id="kpis first week"),
-            pytest.param("/v1/kpis", {"period": "day", "from": "0001-01-01"}, "from",
-                         id="kpis first day"),
+            pytest.param(
+                "/v1/leaderboard",
+                {"metric": "visits", "at": LAST_DAY},
+                "at",
+                id="leaderboard last day",
+            ),
+            pytest.param(
+                "/v1/kpis", {"period": "week", "from": "0001-01-01"}, "from", id="kpis first week"
+            ),
+            pytest.param(
+                "/v1/kpis", {"period": "day", "from": "0001-01-01"}, "from", id="kpis first day"
+            ),
         ],
-    )  # fmt: skip
+    )
     async def test_the_ends_of_the_calendar(self, scoring, auth, path, params, field) -> None:
         assert_no_500_and_named(await get(scoring, path, params, auth()), field)
 
@@ -407,18 +442,19 @@ class TestNeverA500:
         ("path", "params", "field"),
         [
             pytest.param("/v1/kpis", {"owner": "rep:r\x001"}, "owner", id="owner"),
-            pytest.param("/v1/kpis", {"product_line": "ov\x00ens"}, "product_line",
-                         id="product_line"),
+            pytest.param(
+                "/v1/kpis", {"product_line": "ov\x00ens"}, "product_line", id="product_line"
+            ),
             pytest.param("/v1/kpis", {"tier": "\x00"}, "tier", id="tier"),
-            pytest.param("/v1/funnel", {"channel": "on\x00line"}, "channel",
-                         id="channel"),
-            pytest.param("/v1/leaderboard", {"metric": "visits", "scope": "team:t\x001"}, "scope", id="scope"),
-            pytest.param("/v1/export/kpis", {"owner": "rep:\x00"}, "owner",
-                         id="export owner"),
+            pytest.param("/v1/funnel", {"channel": "on\x00line"}, "channel", id="channel"),
+            pytest.param(
+                "/v1/leaderboard", {"metric": "visits", "scope": "team:t\x001"}, "scope", id="scope"
+            ),
+            pytest.param("/v1/export/kpis", {"owner": "rep:\x00"}, "owner", id="export owner"),
             pytest.param("/v1/kpis", {"metrics": "visits\x00"}, "metrics", id="metrics"),
             pytest.param("/v1/kpis", {"currency": "EU\x00"}, "currency", id="currency"),
         ],
-    )  # fmt: skip
+    )
     async def test_a_nul_character_in_a_parameter(self, scoring, auth, path, params, field) -> None:
         answer = await get(scoring, path, params, auth())
         assert_problem(answer, 422, field, location="query")

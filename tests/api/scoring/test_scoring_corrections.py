@@ -44,9 +44,10 @@ async def july(
     scoring: httpx.AsyncClient, headers: dict[str, str], metrics: str, **params: Any
 ) -> dict[str, Any]:
     answer = await scoring.get(
-        "/v1/kpis", params={"period": "month", "metrics": metrics, **JULY, **params},
+        "/v1/kpis",
+        params={"period": "month", "metrics": metrics, **JULY, **params},
         headers=headers,
-    )  # fmt: skip
+    )
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
@@ -62,17 +63,22 @@ class TestAVoidTakesTheEventOut:
         self, scoring, post_events, auth
     ) -> None:
         win = won("r1", "t1", "D1", "1200.00", "EUR", at("2026-07-16"))
-        last = await post_events([
-            opened("r1", "t1", "D1", "1000.00", "EUR", "ovens", "acc-A", at("2026-07-06")),
-            win,
-        ])  # fmt: skip
+        last = await post_events(
+            [
+                opened("r1", "t1", "D1", "1000.00", "EUR", "ovens", "acc-A", at("2026-07-06")),
+                win,
+            ]
+        )
         await settled(scoring, auth(), last)
         metrics = "deals_won,revenue_won,new_customers,win_rate,open_pipeline"
         before = await july(scoring, auth(), metrics)
         assert values(before) == {
-            "deals_won": 1, "revenue_won": "1200.00", "new_customers": 1, "win_rate": 1.0,
+            "deals_won": 1,
+            "revenue_won": "1200.00",
+            "new_customers": 1,
+            "win_rate": 1.0,
             "open_pipeline": "0.00",  # opened and won: +1000.00 - 1000.00
-        }  # fmt: skip
+        }
 
         last = await post_events([void(win, at("2026-07-20"), "won by another rep")])
         await settled(scoring, auth(), last)
@@ -80,9 +86,12 @@ class TestAVoidTakesTheEventOut:
 
         after = await july(scoring, auth(), metrics)
         assert values(after) == {
-            "deals_won": 0, "revenue_won": "0", "new_customers": 0, "win_rate": None,
+            "deals_won": 0,
+            "revenue_won": "0",
+            "new_customers": 0,
+            "win_rate": None,
             "open_pipeline": "1000.00",
-        }  # fmt: skip
+        }
         assert after["buckets"][0]["metrics"]["open_pipeline"]["by_stage"] == {
             "qualification": "1000.00"
         }
@@ -92,15 +101,18 @@ class TestAVoidTakesTheEventOut:
         self, scoring, post_events, auth
     ) -> None:
         wrong = visit("r1", "t1", "acc-A", at("2026-07-10"), effective=True)
-        last = await post_events([
-            visit("r1", "t1", "acc-A", at("2026-07-09"), effective=False),
-            wrong,
-            visit("r2", "t1", "acc-B", at("2026-07-11")),
-        ])  # fmt: skip
+        last = await post_events(
+            [
+                visit("r1", "t1", "acc-A", at("2026-07-09"), effective=False),
+                wrong,
+                visit("r2", "t1", "acc-B", at("2026-07-11")),
+            ]
+        )
         await settled(scoring, auth(), last)
         assert values(await july(scoring, auth(), "visits,effective_visits")) == {
-            "visits": 3, "effective_visits": 2,
-        }  # fmt: skip
+            "visits": 3,
+            "effective_visits": 2,
+        }
 
         last = await post_events([void(wrong, at("2026-07-12"))])
         await settled(scoring, auth(), last)
@@ -112,29 +124,38 @@ class TestAVoidTakesTheEventOut:
             ("rep:r1", {"visits": 1, "effective_visits": 0}),
             ("rep:r2", {"visits": 1, "effective_visits": 1}),
         ):
-            assert values(await july(scoring, auth(), "visits,effective_visits",
-                                     owner=owner)) == expected, owner  # fmt: skip
+            assert (
+                values(await july(scoring, auth(), "visits,effective_visits", owner=owner))
+                == expected
+            ), owner
 
     async def test_a_voided_stage_change_leaves_the_deal_in_its_old_stage(
         self, scoring, post_events, auth
     ) -> None:
         move = stage("r1", "t1", "D1", "proposal", at("2026-07-10"))
-        last = await post_events([
-            opened("r1", "t1", "D1", "1000.00", "EUR", "ovens", "acc-A", at("2026-07-06")),
-            move,
-            void(move, at("2026-07-11")),
-        ])  # fmt: skip
+        last = await post_events(
+            [
+                opened("r1", "t1", "D1", "1000.00", "EUR", "ovens", "acc-A", at("2026-07-06")),
+                move,
+                void(move, at("2026-07-11")),
+            ]
+        )
         await settled(scoring, auth(), last)
         await no_rebuild(scoring, auth())
         body = await july(scoring, auth(), "open_pipeline")
         assert body["buckets"][0]["metrics"]["open_pipeline"] == {
-            "value": "1000.00", "currency": "EUR", "by_stage": {"qualification": "1000.00"},
-        }  # fmt: skip
+            "value": "1000.00",
+            "currency": "EUR",
+            "by_stage": {"qualification": "1000.00"},
+        }
         funnel = await scoring.get("/v1/funnel", params=JULY, headers=auth())
         assert [(s["step"], s["count"]) for s in funnel.json()["steps"]] == [
-            ("leads", 0), ("opportunities", 0), ("deals_opened", 1),
-            ("stage:qualification", 1), ("won", 0),
-        ]  # fmt: skip
+            ("leads", 0),
+            ("opportunities", 0),
+            ("deals_opened", 1),
+            ("stage:qualification", 1),
+            ("won", 0),
+        ]
 
 
 async def stored(db: Any, org: str, generation: int) -> dict[str, Any]:
@@ -188,8 +209,9 @@ class TestACorrectionIsWhatARebuildMakes:
             visit("r1", "t1", "acc-A", at("2026-07-07"), effective=False),
             visit("r2", "t2", "acc-B", at("2026-08-05"), effective=False),
             a_call,
-            opened("r1", "t1", "D1", "1000.00", "EUR", "ovens", "acc-A", at("2026-07-06"),
-                   lead_id="L1"),
+            opened(
+                "r1", "t1", "D1", "1000.00", "EUR", "ovens", "acc-A", at("2026-07-06"), lead_id="L1"
+            ),
             stage("r1", "t1", "D1", "proposal", at("2026-07-08")),
             a_win,
             call("r1", "t1", "acc-A", at("2026-07-17")),
@@ -199,14 +221,24 @@ class TestACorrectionIsWhatARebuildMakes:
             stage("r2", "t2", "D2", "proposal", at("2026-07-22")),
             lead("r3", "t2", "L2", "online", "acc-C", at("2026-07-09")),
             visit("r3", "t2", "acc-C", at("2026-07-10")),
-        ]  # fmt: skip
+        ]
         await post_events(events)
         await post_events([void(a_visit, at("2026-07-20"))])
-        await post_events([void(a_win, at("2026-07-21")), void(a_qualification, at("2026-07-21")),
-                           visit("r1", "t1", "acc-A", at("2026-07-22"))])  # fmt: skip
+        await post_events(
+            [
+                void(a_win, at("2026-07-21")),
+                void(a_qualification, at("2026-07-21")),
+                visit("r1", "t1", "acc-A", at("2026-07-22")),
+            ]
+        )
         await post_events([void(an_invoice, at("2026-07-23")), void(a_payment, at("2026-08-03"))])
-        last = await post_events([void(a_tier, at("2026-07-24")), void(a_call, at("2026-07-24")),
-                                  void(an_opening, at("2026-07-25"))])  # fmt: skip
+        last = await post_events(
+            [
+                void(a_tier, at("2026-07-24")),
+                void(a_call, at("2026-07-24")),
+                void(an_opening, at("2026-07-25")),
+            ]
+        )
         await settled(scoring, auth(), last)
         await scores_settled(db, org, last)
         await no_rebuild(scoring, auth())
@@ -226,7 +258,9 @@ class TestACorrectionIsWhatARebuildMakes:
         rebuilt = await stored(db, org, generation=2)
         for table, rows in rebuilt.items():
             assert corrected[table] == rows, table
-        assert corrected["rollups"] and corrected["entities"] and corrected["health"]
+        assert corrected["rollups"]
+        assert corrected["entities"]
+        assert corrected["health"]
         assert tuple(await db.fetchrow(counts, org)) == (voided, outcomes)
 
         # The rebuild left the planner statistics of its rows (not autovacuum, later): a void's
@@ -260,18 +294,33 @@ class TestOutcomesAreCountedAsARebuildCountsThem:
         later is taken off, and a rebuild then finds the same count."""
         a_win = won("r1", "t1", "D1", "900.00", "EUR", at("2026-07-10"))
         a_qualification = qualified("r1", "t1", "L1", at("2026-07-03"))
-        await post_events([
-            lead("r1", "t1", "L1", "referral", "acc-A", at("2026-07-01")),
-            opened("r1", "t1", "D1", "900.00", "EUR", "ovens", "acc-A", at("2026-07-05"),
-                   lead_id="L1"),
-            a_win,
-            void(a_win, at("2026-07-11")),
-        ])  # fmt: skip
-        await post_events([a_qualification, lead("r2", "t1", "L2", "online", "acc-B",
-                                                 at("2026-07-02"))])  # fmt: skip
-        last = await post_events([
-            void(a_qualification, at("2026-07-12")), qualified("r2", "t1", "L2", at("2026-07-04")),
-        ])  # fmt: skip
+        await post_events(
+            [
+                lead("r1", "t1", "L1", "referral", "acc-A", at("2026-07-01")),
+                opened(
+                    "r1",
+                    "t1",
+                    "D1",
+                    "900.00",
+                    "EUR",
+                    "ovens",
+                    "acc-A",
+                    at("2026-07-05"),
+                    lead_id="L1",
+                ),
+                a_win,
+                void(a_win, at("2026-07-11")),
+            ]
+        )
+        await post_events(
+            [a_qualification, lead("r2", "t1", "L2", "online", "acc-B", at("2026-07-02"))]
+        )
+        last = await post_events(
+            [
+                void(a_qualification, at("2026-07-12")),
+                qualified("r2", "t1", "L2", at("2026-07-04")),
+            ]
+        )
         await settled(scoring, auth(), last)
         await no_rebuild(scoring, auth())
         counted = "SELECT outcomes FROM scoring.orgs WHERE org_id = $1"
@@ -306,8 +355,7 @@ class TestAsOfAnswersAsTheLogStoodThen:
         then = await july(scoring, auth(), "visits", as_of=first["recorded_at"])
         assert values(then) == {"visits": 1}
         assert then["as_of"] == first["recorded_at"]
-        assert then["up_to"] == {"position": first["position"],
-                                 "recorded_at": first["recorded_at"]}  # fmt: skip
+        assert then["up_to"] == {"position": first["position"], "recorded_at": first["recorded_at"]}
 
         recorded = [datetime.fromisoformat(e["recorded_at"]) for e in (first, second)]
         between = recorded[0] + (recorded[1] - recorded[0]) / 2
@@ -365,8 +413,9 @@ class TestAsOfAnswersAsTheLogStoodThen:
         body = answer.json()
         assert body["as_of"] == created["recorded_at"]
         assert [(s["step"], s["count"]) for s in body["steps"][:2]] == [
-            ("leads", 1), ("opportunities", 0),
-        ]  # fmt: skip
+            ("leads", 1),
+            ("opportunities", 0),
+        ]
 
     async def test_as_of_gives_the_same_numbers_as_the_stored_projection_for_the_whole_log(
         self, scoring, activity_app, post_events, auth
@@ -375,15 +424,16 @@ class TestAsOfAnswersAsTheLogStoodThen:
             lead("r1", "t1", "L1", "referral", "acc-A", at("2026-07-01")),
             qualified("r1", "t1", "L1", at("2026-07-03")),
             visit("r1", "t1", "acc-A", at("2026-07-05")),
-            opened("r1", "t1", "D1", "1000.00", "EUR", "ovens", "acc-A", at("2026-07-06"),
-                   lead_id="L1"),
+            opened(
+                "r1", "t1", "D1", "1000.00", "EUR", "ovens", "acc-A", at("2026-07-06"), lead_id="L1"
+            ),
             stage("r1", "t1", "D1", "proposal", at("2026-07-08")),
             won("r1", "t1", "D1", "1100.00", "EUR", at("2026-07-16")),
             call("r1", "t1", "acc-A", at("2026-07-17")),
             invoice("r1", "t1", "INV-1", "acc-A", "D1", "1100.00", at("2026-07-17")),
             payment("r1", "t1", "INV-1", "acc-A", "500.00", at("2026-07-25")),
             opened("r2", "t1", "D2", "700.00", "EUR", "mixers", "acc-B", at("2026-07-20")),
-        ]  # fmt: skip
+        ]
         last = await post_events(events)
         await settled(scoring, auth(), last)
         stored = await july(scoring, auth(), "")
@@ -397,17 +447,20 @@ class TestANewTimezoneRebucketsEveryEvent:
         self, scoring, post_events, auth
     ) -> None:
         # Berlin is UTC+2 in summer: 21:30Z is still 23:30 on Jul 31 there, 22:30Z is Aug 1.
-        last = await post_events([
-            visit("r1", "t1", "acc-A", "2026-07-31T21:30:00Z"),
-            visit("r1", "t1", "acc-A", "2026-07-31T22:30:00Z"),
-        ])  # fmt: skip
+        last = await post_events(
+            [
+                visit("r1", "t1", "acc-A", "2026-07-31T21:30:00Z"),
+                visit("r1", "t1", "acc-A", "2026-07-31T22:30:00Z"),
+            ]
+        )
         await settled(scoring, auth(), last)
 
         async def months() -> list[int]:
             answer = await scoring.get(
-                "/v1/kpis", params={"period": "month", "metrics": "visits", **SUMMER},
+                "/v1/kpis",
+                params={"period": "month", "metrics": "visits", **SUMMER},
                 headers=auth(),
-            )  # fmt: skip
+            )
             return [b["metrics"]["visits"]["value"] for b in answer.json()["buckets"]]
 
         assert await months() == [2, 0]
@@ -427,13 +480,15 @@ class TestANewTimezoneRebucketsEveryEvent:
         assert sum(status["write_steps"].values()) <= status["phases"]["write"] + 0.01
         assert await months() == [1, 1]
         days = await scoring.get(
-            "/v1/kpis", params={"period": "day", "metrics": "visits",
-                                **span("2026-07-31", "2026-08-01")}, headers=auth(),
-        )  # fmt: skip
+            "/v1/kpis",
+            params={"period": "day", "metrics": "visits", **span("2026-07-31", "2026-08-01")},
+            headers=auth(),
+        )
         assert days.json()["timezone"] == "Europe/Berlin"
         assert [(b["start"], b["metrics"]["visits"]["value"]) for b in days.json()["buckets"]] == [
-            ("2026-07-31", 1), ("2026-08-01", 1),
-        ]  # fmt: skip
+            ("2026-07-31", 1),
+            ("2026-08-01", 1),
+        ]
         settings = await scoring.get("/v1/settings", headers=auth("rep", sub="r1", team="t1"))
         assert settings.json() == {"timezone": "Europe/Berlin", "currency": None}
 
@@ -460,15 +515,16 @@ class TestARebuildReplaysTheLogToTheSameNumbers:
             qualified("r1", "t1", "L1", at("2026-07-03")),
             visit("r1", "t1", "acc-A", at("2026-07-05")),
             visit("r2", "t2", "acc-B", at("2026-08-05"), effective=False),
-            opened("r1", "t1", "D1", "1000.00", "EUR", "ovens", "acc-A", at("2026-07-06"),
-                   lead_id="L1"),
+            opened(
+                "r1", "t1", "D1", "1000.00", "EUR", "ovens", "acc-A", at("2026-07-06"), lead_id="L1"
+            ),
             stage("r1", "t1", "D1", "proposal", at("2026-07-08")),
             won("r1", "t1", "D1", "1100.00", "EUR", at("2026-07-16")),
             call("r1", "t1", "acc-A", at("2026-07-17")),
             invoice("r1", "t1", "INV-1", "acc-A", "D1", "1100.00", at("2026-07-17")),
             payment("r1", "t1", "INV-1", "acc-A", "500.00", at("2026-08-02")),
             opened("r2", "t2", "D2", "700.00", "USD", "mixers", "acc-B", at("2026-07-20")),
-        ]  # fmt: skip
+        ]
         last = await post_events(events)
         await settled(scoring, auth(), last)
 
@@ -476,9 +532,10 @@ class TestARebuildReplaysTheLogToTheSameNumbers:
             out = []
             for owner in ("org", "team:t1", "rep:r2"):
                 answer = await scoring.get(
-                    "/v1/kpis", params={"period": "month", "owner": owner, **SUMMER},
+                    "/v1/kpis",
+                    params={"period": "month", "owner": owner, **SUMMER},
                     headers=auth(),
-                )  # fmt: skip
+                )
                 out.append(answer.json()["buckets"])
             funnel = await scoring.get("/v1/funnel", params=SUMMER, headers=auth())
             out.append(funnel.json()["steps"])
@@ -497,8 +554,7 @@ class TestARebuildReplaysTheLogToTheSameNumbers:
         assert status["seconds"] >= 0
         assert await snapshot() == before
 
-        settled_after = await scoring.get("/v1/kpis", params={"metrics": "visits"},
-                                          headers=auth())  # fmt: skip
+        settled_after = await scoring.get("/v1/kpis", params={"metrics": "visits"}, headers=auth())
         assert settled_after.json()["up_to"]["position"] == last
 
     async def test_the_projection_keeps_following_the_log_after_a_rebuild(

@@ -28,8 +28,18 @@ from fastapi import FastAPI
 from tests.api.scoring.helpers import SharedOrg, at, opened, seed, visit, won
 from tests.conftest import make_event
 
-COLUMNS = ["org_id", "day", "rep_id", "team_id", "product_line", "tier", "channel", "currency",
-           "metric", "value"]  # fmt: skip
+COLUMNS = [
+    "org_id",
+    "day",
+    "rep_id",
+    "team_id",
+    "product_line",
+    "tier",
+    "channel",
+    "currency",
+    "metric",
+    "value",
+]
 MEDIA_TYPES = {
     "csv": "text/csv",
     "ndjson": "application/x-ndjson",
@@ -44,10 +54,15 @@ VISITS = [
     visit("r3", "t2", "acc-C", at("2026-07-03"), effective=False),
     visit("r3", "t2", "acc-C", at("2026-08-04")),
     # Logged without a rep or a team (an import, say): its rows have rep_id "" and team_id "".
-    make_event("visit.logged", stream="account-acc-D", rep_id=None, team_id=None,
-               occurred_at=at("2026-07-05"),
-               data={"mode": "online", "effective": True, "duration_minutes": 10}),
-]  # fmt: skip
+    make_event(
+        "visit.logged",
+        stream="account-acc-D",
+        rep_id=None,
+        team_id=None,
+        occurred_at=at("2026-07-05"),
+        data={"mode": "online", "effective": True, "duration_minutes": 10},
+    ),
+]
 DEALS = [
     opened("r1", "t1", "D1", "1000.00", "EUR", "ovens", "acc-A", at("2026-07-06")),
     won("r1", "t1", "D1", "1250.50", "EUR", at("2026-07-16")),
@@ -96,10 +111,13 @@ async def all_rows(scoring: httpx.AsyncClient, shop: SharedOrg, **params: Any) -
 
 def total(rows: list[dict[str, Any]], metric: str, **where: str) -> Decimal:
     return sum(
-        (r["value"] for r in rows
-         if r["metric"] == metric and all(r[k] == v for k, v in where.items())),
+        (
+            r["value"]
+            for r in rows
+            if r["metric"] == metric and all(r[k] == v for k, v in where.items())
+        ),
         Decimal(0),
-    )  # fmt: skip
+    )
 
 
 class TestEveryFormatCarriesTheSameRows:
@@ -132,16 +150,32 @@ class TestEveryFormatCarriesTheSameRows:
             | {"value": r["value"]}
             for r in visits_of_r1
         ] == [
-            {"day": "2026-07-01", "team_id": "t1", "product_line": "", "tier": "", "channel": "",
-             "currency": "", "value": Decimal(2)},
-            {"day": "2026-07-02", "team_id": "t1", "product_line": "", "tier": "", "channel": "",
-             "currency": "", "value": Decimal(1)},
-        ]  # fmt: skip
+            {
+                "day": "2026-07-01",
+                "team_id": "t1",
+                "product_line": "",
+                "tier": "",
+                "channel": "",
+                "currency": "",
+                "value": Decimal(2),
+            },
+            {
+                "day": "2026-07-02",
+                "team_id": "t1",
+                "product_line": "",
+                "tier": "",
+                "channel": "",
+                "currency": "",
+                "value": Decimal(1),
+            },
+        ]
         revenue = [r for r in rows if r["metric"] == "revenue_won"]
-        assert [(r["day"], r["rep_id"], r["team_id"], r["product_line"], r["currency"],
-                 r["value"]) for r in revenue] == [
+        assert [
+            (r["day"], r["rep_id"], r["team_id"], r["product_line"], r["currency"], r["value"])
+            for r in revenue
+        ] == [
             ("2026-07-16", "r1", "t1", "ovens", "EUR", Decimal("1250.50")),
-        ]  # fmt: skip
+        ]
 
     async def test_an_event_without_a_rep_has_rows_with_an_empty_rep_id(
         self, scoring, shop
@@ -167,9 +201,15 @@ class TestTheRowsAddUpToWhatWasPosted:
         assert total(rows, "visits", team_id="t1") == 4
         assert total(rows, "visits", team_id="t2") == 2
         kpis = await scoring.get(
-            "/v1/kpis", params={"owner": "team:t1", "period": "month", "metrics": "visits",
-                                "from": "2026-07-01"}, headers=shop.headers(),
-        )  # fmt: skip
+            "/v1/kpis",
+            params={
+                "owner": "team:t1",
+                "period": "month",
+                "metrics": "visits",
+                "from": "2026-07-01",
+            },
+            headers=shop.headers(),
+        )
         assert kpis.json()["buckets"][0]["metrics"]["visits"] == {"value": 4}
 
     async def test_money_is_per_currency(self, scoring, shop) -> None:

@@ -117,7 +117,8 @@ class TestAppendLock:
             await repository.commit(conn)
         assert [mine.row.position, a.row.position, b.row.position] == [1, 2, 3]
         assert theirs.row.position == 1
-        assert await _poll(db, org, 0) == [1, 2, 3] and await _poll(db, other, 0) == [1]
+        assert await _poll(db, org, 0) == [1, 2, 3]
+        assert await _poll(db, other, 0) == [1]
 
     async def test_orgs_do_not_wait_for_each_other(self, db, org):
         other = f"{org}-other"

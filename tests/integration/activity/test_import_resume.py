@@ -33,8 +33,11 @@ def _file(path: Path) -> int:
                 out.write(b'{"type": "visit.logged"}\n')
                 bad += 1
                 continue
-            event = make_event("visit.logged", stream=f"account-acc-{i % 50}",
-                               occurred_at=f"2026-0{1 + i % 9}-1{i % 10}T09:00:00Z")  # fmt: skip
+            event = make_event(
+                "visit.logged",
+                stream=f"account-acc-{i % 50}",
+                occurred_at=f"2026-0{1 + i % 9}-1{i % 10}T09:00:00Z",
+            )
             out.write(orjson.dumps(event) + b"\n")
     return bad
 
@@ -61,8 +64,11 @@ async def test_a_killed_replica_s_import_resumes_after_its_last_chunk_and_counts
     try:
         wait_healthy(first, url, "activity")
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
-            answer = await http.post("/v1/imports", content=source.read_bytes(),
-                                     headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+            answer = await http.post(
+                "/v1/imports",
+                content=source.read_bytes(),
+                headers={"Content-Type": "application/x-ndjson"},
+            )
             assert answer.status_code == 202, answer.text
             job_id = uuid.UUID(answer.json()["id"])
             deadline = time.monotonic() + 60
@@ -105,7 +111,9 @@ async def test_a_killed_replica_s_import_resumes_after_its_last_chunk_and_counts
     )  # without the checkpoint, the resumed job would count the first rows as duplicates
     counts = await db.fetchrow(
         "SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM activity.events"
-        " WHERE org_id = $1", org)  # fmt: skip
+        " WHERE org_id = $1",
+        org,
+    )
     assert (counts["n"], counts["ids"]) == (ROWS - bad, ROWS - bad)
     errors = await db.fetch(
         "SELECT row_number FROM activity.import_errors WHERE import_id = $1 ORDER BY 1", job_id

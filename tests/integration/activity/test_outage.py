@@ -95,9 +95,12 @@ CSV = b"event_id,type,stream,occurred_at\nnot-a-uuid,visit.logged,account-O1,202
 def signed(org: str, payload: object) -> tuple[str, bytes, dict[str, str]]:
     """A Standard Webhooks delivery to the org's generic connector, signed now."""
     body, msg_id, now = json.dumps(payload).encode(), "msg_outage", datetime.now(UTC)
-    headers = {"Content-Type": "application/json", "webhook-id": msg_id,
-               "webhook-timestamp": str(int(now.timestamp())),
-               "webhook-signature": Webhook(SECRET).sign(msg_id, now, body)}  # fmt: skip
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(SECRET).sign(msg_id, now, body),
+    }
     return f"/v1/webhooks/generic/{org}", body, headers
 
 
@@ -122,14 +125,15 @@ async def test_an_outage_answers_503_at_once_and_the_service_recovers(
         await relay.cut()
         started = time.monotonic()
         events = [make_event() for _ in range(8)]
-        answers = await asyncio.gather(*(
-            client.post("/v1/events", json=e, headers=auth()) for e in events
-        ))  # fmt: skip
+        answers = await asyncio.gather(
+            *(client.post("/v1/events", json=e, headers=auth()) for e in events)
+        )
         for answer in answers:
             assert_unavailable(answer)
         assert time.monotonic() - started < 10, "an outage must not cost a timeout per request"
         ready = await client.get("/readyz")
-        assert ready.status_code == 503 and ready.json()["checks"]["database"] is False
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["database"] is False
 
         await relay.start()  # the database is back, on the same address
         retried = await client.post("/v1/events", json=events[0], headers=auth())
@@ -153,9 +157,13 @@ async def test_reads_deliveries_and_imports_answer_503_with_retry_after(
         reads = ("/v1/events", "/v1/streams/lead-O1", f"/v1/events/{event['event_id']}")
         for path in reads:
             assert (await client.get(path, headers=auth())).status_code == 200, path
-        visit = {"type": "visit.logged", "stream": "lead-O2", "occurred_at": "2020-01-01T10:00:00Z",
-                 "rep_id": "r1", "data": {"mode": "onsite", "effective": True,
-                                          "duration_minutes": 5}}  # fmt: skip
+        visit = {
+            "type": "visit.logged",
+            "stream": "lead-O2",
+            "occurred_at": "2020-01-01T10:00:00Z",
+            "rep_id": "r1",
+            "data": {"mode": "onsite", "effective": True, "duration_minutes": 5},
+        }
 
         await relay.cut()
         for path in reads:

@@ -17,16 +17,27 @@ from tests.conftest import JWT_SECRET
 def page(org: str, n: int, start: int = 1, after: str | None = None) -> dict:
     items = [
         {
-            "event_id": f"00000000-0000-4000-8000-{org[-6:]}{i:06d}", "type": "visit.logged",
-            "org_id": org, "stream": "account-acc-1", "stream_version": i, "position": i,
-            "rep_id": "rep-1", "team_id": "team-1", "occurred_at": "2026-07-01T10:00:00+00:00",
-            "recorded_at": "2026-07-01T10:00:01+00:00", "schema_version": 1,
-            "data": {"mode": "onsite", "effective": True, "duration_minutes": 5,
-                     "account_id": "acc-1"},
+            "event_id": f"00000000-0000-4000-8000-{org[-6:]}{i:06d}",
+            "type": "visit.logged",
+            "org_id": org,
+            "stream": "account-acc-1",
+            "stream_version": i,
+            "position": i,
+            "rep_id": "rep-1",
+            "team_id": "team-1",
+            "occurred_at": "2026-07-01T10:00:00+00:00",
+            "recorded_at": "2026-07-01T10:00:01+00:00",
+            "schema_version": 1,
+            "data": {
+                "mode": "onsite",
+                "effective": True,
+                "duration_minutes": 5,
+                "account_id": "acc-1",
+            },
             "metadata": {"source": "app"},
         }
         for i in range(start, start + n)
-    ]  # fmt: skip
+    ]
     return {"items": items, "next": f"cursor-{start + n - 1}", "has_more": False}
 
 

@@ -54,17 +54,26 @@ async def post(activity: FastAPI, org: str, events: list[dict[str, Any]]) -> int
     transport = httpx.ASGITransport(app=activity)
     async with httpx.AsyncClient(transport=transport, base_url="http://activity") as client:
         for i in range(0, len(events), 1000):
-            answer = await client.post("/v1/events/batch", json={"events": events[i : i + 1000]},
-                                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            answer = await client.post(
+                "/v1/events/batch",
+                json={"events": events[i : i + 1000]},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             assert answer.status_code == 201, answer.text
     return int(answer.json()["results"][-1]["position"])
 
 
 def consumer(activity: FastAPI, database: str, pool: asyncpg.Pool, *, bulk: int) -> Consumer:
-    settings = scoring_settings(consume=False, page_size=100, fold_events=100,
-                                bulk_catchup_events=bulk, worker_processes=0)  # fmt: skip
-    return Consumer(settings, asyncpg_dsn(database), pool, JWT_SECRET,
-                    transport=httpx.ASGITransport(app=activity))  # fmt: skip
+    settings = scoring_settings(
+        consume=False, page_size=100, fold_events=100, bulk_catchup_events=bulk, worker_processes=0
+    )
+    return Consumer(
+        settings,
+        asyncpg_dsn(database),
+        pool,
+        JWT_SECRET,
+        transport=httpx.ASGITransport(app=activity),
+    )
 
 
 @contextlib.asynccontextmanager
@@ -91,10 +100,14 @@ async def reached(
             and row["next_generation"] is None
             and (
                 c is None
-                or (row["trained_outcomes"] >= 0 and not c.upkeep.training
-                    and not c.upkeep.rescoring and not c.scorer.due(row))
+                or (
+                    row["trained_outcomes"] >= 0
+                    and not c.upkeep.training
+                    and not c.upkeep.rescoring
+                    and not c.scorer.due(row)
+                )
             )
-        ):  # fmt: skip
+        ):
             return row
         await asyncio.sleep(0.05)
     raise AssertionError(f"{org} did not reach position {position}: {row and dict(row)}")
@@ -125,7 +138,8 @@ async def test_a_follower_far_behind_rebuilds_and_follows_on_from_there(
     activity: FastAPI, own_database: str, pool: asyncpg.Pool
 ) -> None:
     events = list(iter_events(teams=2, reps_per_team=2, scale=0.5, seed=5))
-    assert len(events) > 1000 and any(e["type"] == "event.voided" for e in events)
+    assert len(events) > 1000
+    assert any(e["type"] == "event.voided" for e in events)
     head = await post(activity, BULK, events)
 
     bulk = consumer(activity, own_database, pool, bulk=300)
@@ -137,8 +151,11 @@ async def test_a_follower_far_behind_rebuilds_and_follows_on_from_there(
         assert row["folded"] + row["voided"] == progress["done"] > 1000
 
         # It follows on from there, page by page (a small backlog is not worth a rebuild).
-        more = [e for e in iter_events(teams=2, reps_per_team=2, scale=0.2, seed=6)
-                if e["type"] != "event.voided"][:40]  # fmt: skip
+        more = [
+            e
+            for e in iter_events(teams=2, reps_per_team=2, scale=0.2, seed=6)
+            if e["type"] != "event.voided"
+        ][:40]
         head = await post(activity, BULK, more)
         row = await reached(pool, BULK, head, bulk)
         assert row["generation"] == 2
@@ -150,13 +167,17 @@ async def test_a_follower_far_behind_rebuilds_and_follows_on_from_there(
 async def test_with_the_bulk_path_off_a_follower_folds_page_by_page(
     activity: FastAPI, own_database: str, pool: asyncpg.Pool
 ) -> None:
-    events = [e for e in iter_events(teams=1, reps_per_team=2, scale=0.2, seed=5)
-              if e["type"] != "event.voided"][:600]  # fmt: skip
+    events = [
+        e
+        for e in iter_events(teams=1, reps_per_team=2, scale=0.2, seed=5)
+        if e["type"] != "event.voided"
+    ][:600]
     head = await post(activity, PAGED, events)
     paged = consumer(activity, own_database, pool, bulk=0)
     async with following(paged, PAGED):
         row = await reached(pool, PAGED, head)
-    assert row["generation"] == 1 and row["rebuild"] is None
+    assert row["generation"] == 1
+    assert row["rebuild"] is None
     assert row["folded"] == len(events)
 
 
@@ -168,8 +189,11 @@ async def test_a_bulk_catch_up_while_voids_keep_coming_ends_before_the_first_new
     over for ever. A bulk catch-up ends before the first such void, and leaves the rest (that
     void too) to the follower."""
     org = "voids-org"
-    events = [e for e in iter_events(teams=1, reps_per_team=2, scale=0.3, seed=8)
-              if e["type"] in ("visit.logged", "call.logged")][:500]  # fmt: skip
+    events = [
+        e
+        for e in iter_events(teams=1, reps_per_team=2, scale=0.3, seed=8)
+        if e["type"] in ("visit.logged", "call.logged")
+    ][:500]
     await post(activity, org, events)
     stop = asyncio.Event()
 
@@ -180,16 +204,25 @@ async def test_a_bulk_catch_up_while_voids_keep_coming_ends_before_the_first_new
             if stop.is_set():
                 break
             visit = {**events[i % len(events)], "event_id": str(uuid.uuid4())}
-            void = {"event_id": str(uuid.uuid4()), "type": "event.voided",
-                    "stream": visit["stream"], "occurred_at": visit["occurred_at"],
-                    "data": {"voided_event_id": visit["event_id"], "reason": "typo"}}  # fmt: skip
+            void = {
+                "event_id": str(uuid.uuid4()),
+                "type": "event.voided",
+                "stream": visit["stream"],
+                "occurred_at": visit["occurred_at"],
+                "data": {"voided_event_id": visit["event_id"], "reason": "typo"},
+            }
             last = await post(activity, org, [visit, void])
             await asyncio.sleep(0.005)
         return last
 
     settings = scoring_settings(consume=False, page_size=20, worker_processes=0)
-    replaying = Consumer(settings, asyncpg_dsn(own_database), pool, JWT_SECRET,
-                         transport=httpx.ASGITransport(app=activity))  # fmt: skip
+    replaying = Consumer(
+        settings,
+        asyncpg_dsn(own_database),
+        pool,
+        JWT_SECRET,
+        transport=httpx.ASGITransport(app=activity),
+    )
     await pool.execute("INSERT INTO scoring.orgs (org_id) VALUES ($1)", org)
     voiding = asyncio.create_task(keep_voiding())
     try:
@@ -201,7 +234,8 @@ async def test_a_bulk_catch_up_while_voids_keep_coming_ends_before_the_first_new
         head = await voiding
         replaying.scorer.close()
     row = await pool.fetchrow("SELECT * FROM scoring.orgs WHERE org_id = $1", org)
-    assert row["generation"] == 2 and row["position"] < head  # the rest is the follower's
+    assert row["generation"] == 2
+    assert row["position"] < head
 
     follower = consumer(activity, own_database, pool, bulk=0)
     async with following(follower, org):
@@ -222,8 +256,11 @@ async def test_a_bulk_catch_up_replays_what_came_in_while_it_ran(
     past the head it began at, to the head as it grows, and ends right before a void logged
     meanwhile (which it did not list when it began)."""
     org = "growing-org"
-    events = [e for e in iter_events(teams=1, reps_per_team=2, scale=0.6, seed=9)
-              if e["type"] in ("visit.logged", "call.logged")][:310]  # fmt: skip
+    events = [
+        e
+        for e in iter_events(teams=1, reps_per_team=2, scale=0.6, seed=9)
+        if e["type"] in ("visit.logged", "call.logged")
+    ][:310]
     assert len(events) == 310
     await post(activity, org, events[:200])
     heads: list[int] = []
@@ -232,16 +269,21 @@ async def test_a_bulk_catch_up_replays_what_came_in_while_it_ran(
         if not heads:  # more events, as an import stores them
             heads.append(await post(activity, org, events[200:300]))
         elif len(heads) == 1:  # a void of the first event, and more after it
-            void = {"event_id": str(uuid.uuid4()), "type": "event.voided",
-                    "stream": events[0]["stream"], "occurred_at": events[0]["occurred_at"],
-                    "data": {"voided_event_id": events[0]["event_id"], "reason": "typo"}}  # fmt: skip
+            void = {
+                "event_id": str(uuid.uuid4()),
+                "type": "event.voided",
+                "stream": events[0]["stream"],
+                "occurred_at": events[0]["occurred_at"],
+                "data": {"voided_event_id": events[0]["event_id"], "reason": "typo"},
+            }
             heads.append(await post(activity, org, [void, *events[300:]]))
 
     token = issue_token(JWT_SECRET, org=org, role="service", sub="scoring")
     transport = httpx.ASGITransport(app=activity)
     async with ActivityClient("http://activity", token, transport=transport) as client:
-        replayed = await replay_org(client, ZoneInfo("UTC"), page_size=50, progress=log_grows,
-                                    to_first_new_void=True)  # fmt: skip
+        replayed = await replay_org(
+            client, ZoneInfo("UTC"), page_size=50, progress=log_grows, to_first_new_void=True
+        )
         # Its cursor is right before the void: the follower goes on from it.
         rest = await client.raw_page(replayed.cursor, limit=100)
     assert heads == [300, 311]
@@ -254,14 +296,18 @@ async def test_a_bulk_catch_up_replays_at_most_so_many_events(activity: FastAPI)
     """A log growing faster than it is replayed would keep a bulk catch-up going for ever: it
     ends at the first page boundary past `most` events, and the follower goes on from there."""
     org = "bounded-org"
-    events = [e for e in iter_events(teams=1, reps_per_team=2, scale=0.6, seed=9)
-              if e["type"] in ("visit.logged", "call.logged")][:200]  # fmt: skip
+    events = [
+        e
+        for e in iter_events(teams=1, reps_per_team=2, scale=0.6, seed=9)
+        if e["type"] in ("visit.logged", "call.logged")
+    ][:200]
     await post(activity, org, events)
     token = issue_token(JWT_SECRET, org=org, role="service", sub="scoring")
     transport = httpx.ASGITransport(app=activity)
     async with ActivityClient("http://activity", token, transport=transport) as client:
-        replayed = await replay_org(client, ZoneInfo("UTC"), page_size=50,
-                                    to_first_new_void=True, most=120)  # fmt: skip
+        replayed = await replay_org(
+            client, ZoneInfo("UTC"), page_size=50, to_first_new_void=True, most=120
+        )
         rest = await client.raw_page(replayed.cursor, limit=100)
     assert (replayed.position, replayed.replay.folded) == (150, 150)
     assert [e["position"] for e in rest["items"]] == list(range(151, 201))

@@ -54,10 +54,22 @@ class Processes:
     def start(self, name: str, app: str, port: int) -> None:
         self.ports[name] = port
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", app, "--port", str(port),
-             "--log-level", "warning"],
-            cwd=REPO, env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                app,
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO,
+            env=self.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}/healthz"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -104,14 +116,18 @@ async def post_visits(
 ) -> int:
     """One batch of `size` visits to `accounts` accounts of `org`: the last event's position."""
     events = [
-        make_event("visit.logged", stream=f"account-acc-{i % accounts}",
-                   occurred_at="2026-06-15T09:00:00+00:00")
+        make_event(
+            "visit.logged",
+            stream=f"account-acc-{i % accounts}",
+            occurred_at="2026-06-15T09:00:00+00:00",
+        )
         for i in range(size)
-    ]  # fmt: skip
+    ]
     answer = await client.post(
-        f"http://127.0.0.1:{p.activity_port}/v1/events/batch", json={"events": events},
+        f"http://127.0.0.1:{p.activity_port}/v1/events/batch",
+        json={"events": events},
         headers=org_headers(org),
-    )  # fmt: skip
+    )
     assert answer.status_code == 201, answer.text
     position: int = answer.json()["results"][-1]["position"]
     return position

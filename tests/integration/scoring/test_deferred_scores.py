@@ -39,21 +39,33 @@ PAGE = 150
 def feed(org: str) -> list[dict[str, Any]]:
     """A month of a small team's events as activity's feed serves them (voids left out: their
     corrections read activity's feed, which is not what this is about)."""
-    events = [e for e in islice(iter_events(teams=1, days=30, scale=0.6), 1200)
-              if e["type"] != "event.voided"]  # fmt: skip
+    events = [
+        e
+        for e in islice(iter_events(teams=1, days=30, scale=0.6), 1200)
+        if e["type"] != "event.voided"
+    ]
     return [
-        {**e, "org_id": org, "position": i, "stream_version": 1, "schema_version": 1,
-         "recorded_at": e["occurred_at"]}
+        {
+            **e,
+            "org_id": org,
+            "position": i,
+            "stream_version": 1,
+            "schema_version": 1,
+            "recorded_at": e["occurred_at"],
+        }
         for i, e in enumerate(events, start=1)
-    ]  # fmt: skip
+    ]
 
 
 def pages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
-        {"items": items[i : i + PAGE], "next": f"cursor-{i + PAGE}",
-         "has_more": i + PAGE < len(items)}
+        {
+            "items": items[i : i + PAGE],
+            "next": f"cursor-{i + PAGE}",
+            "has_more": i + PAGE < len(items),
+        }
         for i in range(0, len(items), PAGE)
-    ]  # fmt: skip
+    ]
 
 
 async def fold(
@@ -108,8 +120,9 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 def consumer(database_url: str, pool: asyncpg.Pool, **settings: Any) -> Consumer:
-    return Consumer(scoring_settings(consume=False, **settings), asyncpg_dsn(database_url), pool,
-                    JWT_SECRET)  # fmt: skip
+    return Consumer(
+        scoring_settings(consume=False, **settings), asyncpg_dsn(database_url), pool, JWT_SECRET
+    )
 
 
 @pytest.fixture
@@ -124,9 +137,14 @@ async def page_by_page(database_url: str, pool: asyncpg.Pool, org: str) -> str:
 class TestScoresLeftWhileBehind:
     @pytest.mark.parametrize("in_a_worker", [False, True], ids=["in a thread", "in a worker"])
     async def test_come_out_as_scoring_page_after_page_gives(
-        self, database_url: str, pool: asyncpg.Pool, org: str, page_by_page: str,
-        in_a_worker: bool, monkeypatch: pytest.MonkeyPatch,
-    ) -> None:  # fmt: skip
+        self,
+        database_url: str,
+        pool: asyncpg.Pool,
+        org: str,
+        page_by_page: str,
+        in_a_worker: bool,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
         if in_a_worker:  # what a long catch-up leaves: read and scored in a worker process
             monkeypatch.setattr(scorer, "JOB_PROFILES", 10)
         behind = consumer(database_url, pool)
@@ -135,7 +153,8 @@ class TestScoresLeftWhileBehind:
         assert await standing(pool, org) == (head, first)
         assert await scored(pool, org) != await scored(pool, page_by_page)
         unscored = behind.upkeep.unscored[org]
-        assert unscored.prospects and unscored.customers
+        assert unscored.prospects
+        assert unscored.customers
 
         try:
             await behind.upkeep.score_unscored(org, behind.upkeep.unscored.pop(org))
@@ -161,9 +180,12 @@ class TestScoresLeftWhileBehind:
             org,
         )
         assert await behind.scorer.score_keys(pool, org, behind.upkeep.unscored.pop(org)) is True
-        assert await pool.fetchval(
-            "SELECT score FROM scoring.scores WHERE org_id = $1 AND key = 'lead-planted'", org
-        ) == 101  # fmt: skip
+        assert (
+            await pool.fetchval(
+                "SELECT score FROM scoring.scores WHERE org_id = $1 AND key = 'lead-planted'", org
+            )
+            == 101
+        )
         assert await standing(pool, org) == ((await standing(pool, org))[0],) * 2
 
     async def test_are_written_while_later_pages_are_folded(
@@ -199,7 +221,8 @@ class TestScoresLeftWhileBehind:
         await fold(consumer(database_url, pool), org, defer_after_first=True)
         restarted = consumer(database_url, pool)
         row = await pool.fetchrow("SELECT * FROM scoring.orgs WHERE org_id = $1", org)
-        assert org not in restarted.upkeep.unscored and restarted.scorer.due(row)
+        assert org not in restarted.upkeep.unscored
+        assert restarted.scorer.due(row)
 
         await restarted.scorer.rescore(pool, org)  # what `Upkeep.keep_scored` does when it is due
 
@@ -245,8 +268,10 @@ def test_unscored_counts_its_keys() -> None:
     unscored.add(["lead-1", "deal-1"], ["acc-1"])
     unscored.add(["lead-1"], ["acc-2"])
     assert (unscored.prospects, unscored.customers, len(unscored)) == (
-        {"lead-1", "deal-1"}, {"acc-1", "acc-2"}, 4,
-    )  # fmt: skip
+        {"lead-1", "deal-1"},
+        {"acc-1", "acc-2"},
+        4,
+    )
 
 
 @pytest.mark.parametrize("unscored_keys", [20_000, 10], ids=["once caught up", "every 10 keys"])
@@ -259,8 +284,11 @@ async def test_a_follower_behind_scores_once_caught_up(
     activity = create_activity(activity_settings(), database_url=own_database)
     token = issue_token(JWT_SECRET, org="behind", role="admin", sub="t")
     headers = {"Authorization": f"Bearer {token}"}
-    events = [e for e in islice(iter_events(teams=1, days=30, scale=0.6), 600)
-              if e["type"] != "event.voided"]  # fmt: skip
+    events = [
+        e
+        for e in islice(iter_events(teams=1, days=30, scale=0.6), 600)
+        if e["type"] != "event.voided"
+    ]
     async with running(activity, "activity") as act:
         answer = await act.post("/v1/events/batch", json={"events": events}, headers=headers)
         assert answer.status_code == 201, answer.text
@@ -269,7 +297,7 @@ async def test_a_follower_behind_scores_once_caught_up(
             scoring_settings(page_size=20, fold_events=20, unscored_keys=unscored_keys),
             database_url=own_database,
             activity_transport=httpx.ASGITransport(app=activity),
-        )  # fmt: skip
+        )
         async with running(scoring, "scoring") as s:
 
             async def scored_to_head() -> dict[str, Any] | None:
@@ -284,4 +312,5 @@ async def test_a_follower_behind_scores_once_caught_up(
             assert (await s.post("/v1/admin/rebuild", headers=headers)).status_code == 202
             await rebuild_done(s, headers, after_generation=generation)
             rebuilt = (await s.get("/v1/leads/priority?limit=200", headers=headers)).json()
-    assert live["items"] and live["items"] == rebuilt["items"]
+    assert live["items"]
+    assert live["items"] == rebuilt["items"]

@@ -21,20 +21,45 @@ from tests.conftest import JWT_SECRET
 
 def event(org: str, i: int, kind: str, stream: str, **data: Any) -> dict[str, Any]:
     return {
-        "event_id": f"00000000-0000-4000-8000-{i:012d}", "type": kind, "org_id": org,
-        "stream": stream, "stream_version": i, "position": i, "rep_id": "rep-1",
-        "team_id": "team-1", "occurred_at": f"2026-07-01T{8 + i:02d}:00:00+00:00",
-        "recorded_at": f"2026-07-01T{8 + i:02d}:00:01+00:00", "schema_version": 1,
-        "data": data, "metadata": {"source": "app"},
-    }  # fmt: skip
+        "event_id": f"00000000-0000-4000-8000-{i:012d}",
+        "type": kind,
+        "org_id": org,
+        "stream": stream,
+        "stream_version": i,
+        "position": i,
+        "rep_id": "rep-1",
+        "team_id": "team-1",
+        "occurred_at": f"2026-07-01T{8 + i:02d}:00:00+00:00",
+        "recorded_at": f"2026-07-01T{8 + i:02d}:00:01+00:00",
+        "schema_version": 1,
+        "data": data,
+        "metadata": {"source": "app"},
+    }
 
 
 def pages(org: str) -> list[dict[str, Any]]:
     """Page 1 opens a deal; page 2 wins it: page 2's fold needs the deal page 1 opened."""
-    opened = event(org, 1, "deal.opened", "deal-D1", account_id="acc-1", amount="900.00",
-                   currency="EUR", product_line="ovens", stage="qualification")  # fmt: skip
-    visit = event(org, 2, "visit.logged", "deal-D1", mode="onsite", effective=True,
-                  duration_minutes=30, account_id="acc-1")  # fmt: skip
+    opened = event(
+        org,
+        1,
+        "deal.opened",
+        "deal-D1",
+        account_id="acc-1",
+        amount="900.00",
+        currency="EUR",
+        product_line="ovens",
+        stage="qualification",
+    )
+    visit = event(
+        org,
+        2,
+        "visit.logged",
+        "deal-D1",
+        mode="onsite",
+        effective=True,
+        duration_minutes=30,
+        account_id="acc-1",
+    )
     won = event(org, 3, "deal.won", "deal-D1", amount="1000.00", currency="EUR")
     return [
         {"items": [opened, visit], "next": "cursor-2", "has_more": True},
@@ -81,13 +106,15 @@ async def test_a_page_folded_while_the_one_before_is_written_sees_what_it_did(
         await asyncio.sleep(0.2)
         assert not writing.done()
         # The second page is folded now, its deal from memory (the database has none yet).
-        folding = asyncio.create_task(consumer.pages.apply_ahead(
-            org, second, expected="cursor-2", defer_scores=True, cache=cache, writing=writing
-        ))  # fmt: skip
+        folding = asyncio.create_task(
+            consumer.pages.apply_ahead(
+                org, second, expected="cursor-2", defer_scores=True, cache=cache, writing=writing
+            )
+        )
         await asyncio.sleep(0.2)
-        assert await pool.fetchval(
-            "SELECT count(*) FROM scoring.entities WHERE org_id = $1", org
-        ) == 0  # fmt: skip
+        assert (
+            await pool.fetchval("SELECT count(*) FROM scoring.entities WHERE org_id = $1", org) == 0
+        )
     last = await folding
     await last
     # A deal won is counted with its amount only if the fold knew the deal was open.
@@ -113,9 +140,7 @@ async def test_a_page_after_one_that_failed_is_never_written(
             org, second, expected="cursor-2", defer_scores=True, cache=cache, writing=writing
         )
     assert await revenue(pool, org) == (None, None, None)
-    assert await pool.fetchval(
-        "SELECT count(*) FROM scoring.entities WHERE org_id = $1", org
-    ) == 0  # fmt: skip
+    assert await pool.fetchval("SELECT count(*) FROM scoring.entities WHERE org_id = $1", org) == 0
 
 
 def test_the_cache_lets_committed_entities_go_but_not_those_in_flight() -> None:
@@ -126,7 +151,8 @@ def test_the_cache_lets_committed_entities_go_but_not_those_in_flight() -> None:
     cache.trim(in_flight={("deals", "deal-2")})
     assert len(cache) == 2
     assert cache.take(7, [("deals", "deal-1"), ("deals", "deal-2"), ("leads", "lead-1")]) == {
-        ("deals", "deal-1"): "a2", ("deals", "deal-2"): "b",
-    }  # fmt: skip
+        ("deals", "deal-1"): "a2",
+        ("deals", "deal-2"): "b",
+    }
     assert cache.take(8, [("deals", "deal-1")]) == {}  # another generation: nothing of it
     assert len(cache) == 0

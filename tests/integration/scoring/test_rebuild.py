@@ -26,14 +26,22 @@ async def test_a_rebuild_ahead_of_the_live_cursor_swaps_in_and_moves_the_cursor(
         token = issue_token(JWT_SECRET, org="rb", role="admin", sub="t")
         async with httpx.AsyncClient(transport=transport, base_url="http://a") as client:
             events = [make_event(stream=f"account-acc-{i % 5}") for i in range(50)]
-            answer = await client.post("/v1/events/batch", json={"events": events},
-                                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            answer = await client.post(
+                "/v1/events/batch",
+                json={"events": events},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             head = answer.json()["results"][-1]["position"]
         pool = await asyncpg.create_pool(asyncpg_dsn(own_database), min_size=1, max_size=4)
         try:
             await pool.execute("INSERT INTO scoring.orgs (org_id) VALUES ('rb')")
-            consumer = Consumer(scoring_settings(consume=False), asyncpg_dsn(own_database), pool,
-                                JWT_SECRET, transport=transport)  # fmt: skip
+            consumer = Consumer(
+                scoring_settings(consume=False),
+                asyncpg_dsn(own_database),
+                pool,
+                JWT_SECRET,
+                transport=transport,
+            )
             await asyncio.wait_for(consumer.rebuild("rb"), 30)
             row = await pool.fetchrow("SELECT * FROM scoring.orgs WHERE org_id = 'rb'")
             visits = await pool.fetchval(
@@ -46,5 +54,6 @@ async def test_a_rebuild_ahead_of_the_live_cursor_swaps_in_and_moves_the_cursor(
         finally:
             await pool.close()
     assert (row["generation"], row["position"], row["folded"]) == (2, head, 50)
-    assert row["cursor"] is not None and row["rebuild"] is not None
+    assert row["cursor"] is not None
+    assert row["rebuild"] is not None
     assert (visits, old_rows) == (50, 0)

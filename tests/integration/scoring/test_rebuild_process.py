@@ -101,8 +101,11 @@ async def test_a_rebuild_in_a_process_of_its_own_writes_what_one_in_the_serving_
     assert any(e["type"] == "event.voided" for e in events)
     async with on_loopback(activity) as url, httpx.AsyncClient(base_url=url) as client:
         for i in range(0, len(events), 1000):
-            answer = await client.post("/v1/events/batch", json={"events": events[i : i + 1000]},
-                                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            answer = await client.post(
+                "/v1/events/batch",
+                json={"events": events[i : i + 1000]},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             assert answer.status_code == 201, answer.text
         head = answer.json()["results"][-1]["position"]
         pool = await asyncpg.create_pool(asyncpg_dsn(own_database), min_size=1, max_size=4)
@@ -111,8 +114,9 @@ async def test_a_rebuild_in_a_process_of_its_own_writes_what_one_in_the_serving_
             dsn = asyncpg_dsn(own_database)
 
             def consumer(processes: int) -> Consumer:
-                settings = scoring_settings(consume=False, activity_url=url,
-                                            worker_processes=processes, worker_nice=0)  # fmt: skip
+                settings = scoring_settings(
+                    consume=False, activity_url=url, worker_processes=processes, worker_nice=0
+                )
                 return Consumer(settings, dsn, pool, JWT_SECRET)
 
             alone, here = consumer(1), consumer(0)
@@ -135,7 +139,8 @@ async def test_a_rebuild_in_a_process_of_its_own_writes_what_one_in_the_serving_
     assert row_alone["position"] == row_here["position"] == head
     for column in ("folded", "voided", "skipped", "currency", "outcomes"):
         assert row_alone[column] == row_here[column], column
-    assert row_alone["voided"] > 0 and row_alone["outcomes"] > 0
+    assert row_alone["voided"] > 0
+    assert row_alone["outcomes"] > 0
     for table in GENERATION_TABLES:
         assert in_a_process[table] == in_serving[table], table
         assert in_a_process[table], f"{table} is empty"
@@ -148,12 +153,18 @@ async def test_a_small_org_is_rescored_here_a_large_one_in_a_worker_process(
     where a worker process's first start would take a second of imports."""
     activity = create_activity(activity_settings(), database_url=own_database)
     token = issue_token(JWT_SECRET, org=ORG, role="admin", sub="t")
-    events = [e for e in iter_events(teams=1, reps_per_team=1, scale=0.2, seed=3)
-              if e["type"] != "event.voided"][:300]  # fmt: skip
+    events = [
+        e
+        for e in iter_events(teams=1, reps_per_team=1, scale=0.2, seed=3)
+        if e["type"] != "event.voided"
+    ][:300]
     dsn = asyncpg_dsn(own_database)
     async with on_loopback(activity) as url, httpx.AsyncClient(base_url=url) as client:
-        answer = await client.post("/v1/events/batch", json={"events": events},
-                                   headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        answer = await client.post(
+            "/v1/events/batch",
+            json={"events": events},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert answer.status_code == 201, answer.text
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
         settings = scoring_settings(consume=False, activity_url=url, worker_nice=0)

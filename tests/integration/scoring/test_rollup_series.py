@@ -40,8 +40,11 @@ async def test_rows_of_a_series_add_up_and_generations_share_its_series(db, org)
         await repository.add_rollups(conn, org, 1, {key("rep-1"): 2, key("rep-2"): 1})
         await repository.add_rollups(conn, org, 1, {key("rep-1"): 3})
         await repository.add_rollups(conn, org, 2, {key("rep-1"): Decimal("1.5")})
-    assert await stored(db, org) == [(1, "rep-1", "visits", 5), (1, "rep-2", "visits", 1),
-                                     (2, "rep-1", "visits", Decimal("1.5"))]  # fmt: skip
+    assert await stored(db, org) == [
+        (1, "rep-1", "visits", 5),
+        (1, "rep-2", "visits", 1),
+        (2, "rep-1", "visits", Decimal("1.5")),
+    ]
     assert await db.fetchval("SELECT count(*) FROM scoring.kpi_series WHERE org_id = $1", org) == 2
 
 

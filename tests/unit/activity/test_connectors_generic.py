@@ -16,8 +16,9 @@ OLD = "whsec_" + base64.b64encode(b"o" * 32).decode()
 BODY = b'{"type":"visit.logged"}'
 
 
-def signed(secret: str, body: bytes = BODY, *, at: datetime | None = None,
-           msg_id: str = "msg_1") -> dict[str, str]:  # fmt: skip
+def signed(
+    secret: str, body: bytes = BODY, *, at: datetime | None = None, msg_id: str = "msg_1"
+) -> dict[str, str]:
     at = at or datetime.now(UTC)
     return {
         "webhook-id": msg_id,
@@ -48,11 +49,18 @@ class TestVerification:
 
 
 CONFIG = ConnectorConfig(
-    org_id="acme", provider="generic", stages={"demo": "proposal", "signed": "won"},
+    org_id="acme",
+    provider="generic",
+    stages={"demo": "proposal", "signed": "won"},
     owners={"u-7": Owner("rep-anna", "team-north")},
-)  # fmt: skip
-VISIT = {"type": "visit.logged", "stream": "lead-L-1", "occurred_at": "2026-11-20T10:30:00+01:00",
-         "rep_id": "rep-bo", "data": {"mode": "onsite", "effective": True, "duration_minutes": 45}}  # fmt: skip
+)
+VISIT = {
+    "type": "visit.logged",
+    "stream": "lead-L-1",
+    "occurred_at": "2026-11-20T10:30:00+01:00",
+    "rep_id": "rep-bo",
+    "data": {"mode": "onsite", "effective": True, "duration_minutes": 45},
+}
 
 
 class TestTranslation:
@@ -76,12 +84,20 @@ class TestTranslation:
         assert len(out.events) == 1
 
     def test_stages_are_mapped(self) -> None:
-        item = {"type": "deal.stage_changed", "stream": "deal-D-1",
-                "occurred_at": "2026-11-20T10:30:00Z", "data": {"to_stage": "demo"}}  # fmt: skip
+        item = {
+            "type": "deal.stage_changed",
+            "stream": "deal-D-1",
+            "occurred_at": "2026-11-20T10:30:00Z",
+            "data": {"to_stage": "demo"},
+        }
         [event] = generic.translate(CONFIG, "m", [item]).events
         assert event["data"] == {"to_stage": "proposal"}
 
     def test_a_stage_that_closes_the_deal_is_a_dead_letter(self) -> None:
-        item = {"type": "deal.stage_changed", "stream": "deal-D-1",
-                "occurred_at": "2026-11-20T10:30:00Z", "data": {"to_stage": "signed"}}  # fmt: skip
+        item = {
+            "type": "deal.stage_changed",
+            "stream": "deal-D-1",
+            "occurred_at": "2026-11-20T10:30:00Z",
+            "data": {"to_stage": "signed"},
+        }
         assert generic.translate(CONFIG, "m", [item]).dead_letters[0].reason == "stage_unmapped"

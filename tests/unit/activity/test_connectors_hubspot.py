@@ -71,11 +71,15 @@ class TestVerification:
 CONFIG = ConnectorConfig(
     org_id="acme",
     provider="hubspot",
-    stages={"appointmentscheduled": "qualification", "presentationscheduled": "proposal",
-            "closedwon": "won", "closedlost": "lost"},
+    stages={
+        "appointmentscheduled": "qualification",
+        "presentationscheduled": "proposal",
+        "closedwon": "won",
+        "closedlost": "lost",
+    },
     owners={"12345": Owner("rep-anna", "team-north")},
     default_currency="EUR",
-)  # fmt: skip
+)
 T0 = 1764584400000  # 2025-12-01T10:20:00Z
 
 
@@ -109,8 +113,12 @@ class TestTranslation:
         assert event["type"] == "deal.opened"
         assert event["stream"] == "deal-hubspot-9001"
         assert (event["rep_id"], event["team_id"]) == ("rep-anna", "team-north")
-        assert event["data"] == {"amount": "0.00", "currency": "EUR", "product_line": "crm",
-                                 "account_id": "hubspot-deal-9001"}  # fmt: skip
+        assert event["data"] == {
+            "amount": "0.00",
+            "currency": "EUR",
+            "product_line": "crm",
+            "account_id": "hubspot-deal-9001",
+        }
         assert event["metadata"]["source"] == "crm:hubspot"
         assert event["event_id"] == str(derived_event_id("hubspot:62515:1"))
         assert event["occurred_at"] == "2025-12-01T10:20:01+00:00"
@@ -136,9 +144,12 @@ class TestTranslation:
         assert out.events[0]["data"] == {"amount": "1500.50", "currency": "EUR"}
         assert out.events[1]["data"] == {"amount": "1500.50", "currency": "EUR"}
         assert out.deals["9001"] == DealFacts(
-            "12345", "1500.50", stage="closedwon", amount_at=from_millis(T0 + 4 * 1000),
+            "12345",
+            "1500.50",
+            stage="closedwon",
+            amount_at=from_millis(T0 + 4 * 1000),
             stage_at=from_millis(T0 + 5 * 1000),
-        )  # fmt: skip
+        )
 
     def test_an_older_amount_change_is_an_event_but_not_the_amount_a_won_carries(self) -> None:
         """Delivered in reverse: the change at second 3 comes after the one at second 4."""
@@ -147,22 +158,31 @@ class TestTranslation:
             CONFIG, [change(3, "amount", "1000"), change(5, "dealstage", "closedwon")], known
         )
         assert [(e["type"], e["data"]["amount"]) for e in out.events] == [
-            ("deal.amount_changed", "1000.00"), ("deal.won", "2000.00"),
-        ]  # fmt: skip
+            ("deal.amount_changed", "1000.00"),
+            ("deal.won", "2000.00"),
+        ]
         assert out.deals["9001"].amount == "2000.00"
         assert out.deals["9001"].amount_at == from_millis(T0 + 4 * 1000)
 
     def test_in_one_delivery_too_the_newer_amount_stays(self) -> None:
-        out = hubspot.translate(CONFIG, [change(4, "amount", "2000"), change(3, "amount", "1000"),
-                                         change(5, "dealstage", "closedwon")], OWNED)  # fmt: skip
+        out = hubspot.translate(
+            CONFIG,
+            [
+                change(4, "amount", "2000"),
+                change(3, "amount", "1000"),
+                change(5, "dealstage", "closedwon"),
+            ],
+            OWNED,
+        )
         assert out.events[-1]["data"]["amount"] == "2000.00"
 
     def test_a_value_kept_without_a_time_is_replaced_by_the_next_change(self) -> None:
         known = {"9001": DealFacts("12345", "2000.00")}  # kept before times were
         out = hubspot.translate(CONFIG, [change(3, "amount", "1000")], known)
         assert (out.deals["9001"].amount, out.deals["9001"].amount_at) == (
-            "1000.00", from_millis(T0 + 3 * 1000),
-        )  # fmt: skip
+            "1000.00",
+            from_millis(T0 + 3 * 1000),
+        )
 
     def test_closed_lost_becomes_lost(self) -> None:
         out = hubspot.translate(CONFIG, [change(6, "dealstage", "closedlost")], OWNED)
@@ -178,7 +198,9 @@ class TestTranslation:
         out = hubspot.translate(
             CONFIG, [change(8, "dealname", "Ovens"), ev(9, "contact.creation")], OWNED
         )
-        assert out.events == [] and out.dead_letters == [] and out.ignored == 2
+        assert out.events == []
+        assert out.dead_letters == []
+        assert out.ignored == 2
 
 
 class TestDeadLetters:
@@ -199,8 +221,9 @@ class TestDeadLetters:
     def test_an_unknown_owner_is_a_dead_letter_unless_a_fallback_is_mapped(self) -> None:
         out = hubspot.translate(CONFIG, [ev(13, "deal.creation")], {})
         assert out.dead_letters[0].reason == "owner_unknown"
-        fallback = ConnectorConfig(org_id="acme", provider="hubspot",
-                                   owners={"*": Owner("rep-inbox")})  # fmt: skip
+        fallback = ConnectorConfig(
+            org_id="acme", provider="hubspot", owners={"*": Owner("rep-inbox")}
+        )
         assert hubspot.translate(fallback, [ev(13, "deal.creation")], {}).events[0]["rep_id"] == (
             "rep-inbox"
         )

@@ -32,34 +32,75 @@ def basic(credentials: str) -> dict[str, str]:
 def deal(**changes: Any) -> dict[str, Any]:
     """A deal as Pipedrive's v2 webhooks send it (most of the fields we do not use kept in)."""
     return {
-        "id": 123, "title": "Ovens for Kiel", "creator_user_id": 15, "owner_id": 15,
-        "person_id": 501, "org_id": 88, "stage_id": 1, "pipeline_id": 1, "value": 24000,
-        "currency": "EUR", "add_time": "2026-12-01T09:00:00Z",
-        "update_time": "2026-12-04T10:00:00Z", "stage_change_time": None, "is_deleted": False,
-        "status": "open", "probability": None, "lost_reason": None, "visible_to": 3,
-        "close_time": None, "won_time": None, "lost_time": None, "local_won_date": None,
-        "local_lost_date": None, "local_close_date": None, "expected_close_date": "2026-12-20",
-        "label_ids": [], "origin": "ManuallyCreated", "origin_id": None, "channel": None,
-        "channel_id": None, "acv": None, "arr": None, "mrr": None, "custom_fields": {},
+        "id": 123,
+        "title": "Ovens for Kiel",
+        "creator_user_id": 15,
+        "owner_id": 15,
+        "person_id": 501,
+        "org_id": 88,
+        "stage_id": 1,
+        "pipeline_id": 1,
+        "value": 24000,
+        "currency": "EUR",
+        "add_time": "2026-12-01T09:00:00Z",
+        "update_time": "2026-12-04T10:00:00Z",
+        "stage_change_time": None,
+        "is_deleted": False,
+        "status": "open",
+        "probability": None,
+        "lost_reason": None,
+        "visible_to": 3,
+        "close_time": None,
+        "won_time": None,
+        "lost_time": None,
+        "local_won_date": None,
+        "local_lost_date": None,
+        "local_close_date": None,
+        "expected_close_date": "2026-12-20",
+        "label_ids": [],
+        "origin": "ManuallyCreated",
+        "origin_id": None,
+        "channel": None,
+        "channel_id": None,
+        "acv": None,
+        "arr": None,
+        "mrr": None,
+        "custom_fields": {},
         **changes,
-    }  # fmt: skip
+    }
 
 
-def delivery(action: str, data: dict[str, Any] | None, previous: dict[str, Any] | None,
-             delivery_id: str = DELIVERY_ID) -> dict[str, Any]:  # fmt: skip
+def delivery(
+    action: str,
+    data: dict[str, Any] | None,
+    previous: dict[str, Any] | None,
+    delivery_id: str = DELIVERY_ID,
+) -> dict[str, Any]:
     entity_id = str((data or previous or {}).get("id", 123))
     return {
         "data": data,
         "previous": previous,
         "meta": {
-            "action": action, "camera": None, "company_id": "7741", "correlation_id": "c-1",
-            "entity_id": entity_id, "entity": "deal", "id": delivery_id, "is_bulk_edit": False,
-            "timestamp": "2026-12-04T10:00:00.000Z", "type": "general", "user_id": "15",
-            "version": "2.0", "webhook_id": "4411", "webhook_owner_id": "15", "attempt": 1,
-            "host": "acme.pipedrive.com", "change_source": "app",
+            "action": action,
+            "camera": None,
+            "company_id": "7741",
+            "correlation_id": "c-1",
+            "entity_id": entity_id,
+            "entity": "deal",
+            "id": delivery_id,
+            "is_bulk_edit": False,
+            "timestamp": "2026-12-04T10:00:00.000Z",
+            "type": "general",
+            "user_id": "15",
+            "version": "2.0",
+            "webhook_id": "4411",
+            "webhook_owner_id": "15",
+            "attempt": 1,
+            "host": "acme.pipedrive.com",
+            "change_source": "app",
             "permitted_user_ids": ["15"],
         },
-    }  # fmt: skip
+    }
 
 
 def types(delivery_: dict[str, Any], config: ConnectorConfig = CONFIG) -> list[str]:
@@ -98,8 +139,13 @@ class TestTranslation:
         out = pipedrive.translate(CONFIG, delivery("create", deal(), None))
         [event] = out.events
         assert event["type"] == "deal.opened"
-        assert event["data"] == {"amount": "24000.00", "currency": "EUR", "product_line": "ovens",
-                                 "account_id": "pipedrive-org-88", "stage": "qualification"}  # fmt: skip
+        assert event["data"] == {
+            "amount": "24000.00",
+            "currency": "EUR",
+            "product_line": "ovens",
+            "account_id": "pipedrive-org-88",
+            "stage": "qualification",
+        }
         assert (event["rep_id"], event["team_id"]) == ("rep-anna", "team-north")
         assert event["stream"] == "deal-pipedrive-123"
         assert event["occurred_at"] == "2026-12-01T09:00:00+00:00"  # add_time
@@ -132,14 +178,18 @@ class TestTranslation:
         repriced = delivery("change", deal(value=21500.5), {"value": 24000})
         [event] = pipedrive.translate(CONFIG, repriced).events
         assert (event["type"], event["data"]) == (
-            "deal.amount_changed", {"amount": "21500.50", "currency": "EUR"}
-        )  # fmt: skip
+            "deal.amount_changed",
+            {"amount": "21500.50", "currency": "EUR"},
+        )
         recurrenced = delivery("change", deal(currency="USD"), {"currency": "EUR"})
         assert pipedrive.translate(CONFIG, recurrenced).events[0]["data"]["currency"] == "USD"
 
     def test_won_carries_the_value_and_currency(self) -> None:
-        won = delivery("change", deal(status="won", won_time="2026-12-04T09:58:00Z"),
-                       {"status": "open", "won_time": None})  # fmt: skip
+        won = delivery(
+            "change",
+            deal(status="won", won_time="2026-12-04T09:58:00Z"),
+            {"status": "open", "won_time": None},
+        )
         [event] = pipedrive.translate(CONFIG, won).events
         assert event["type"] == "deal.won"
         assert event["data"] == {"amount": "24000.00", "currency": "EUR"}
@@ -157,25 +207,32 @@ class TestTranslation:
     def test_lost_maps_the_reason_or_says_other(
         self, lost_reason: str | None, data: dict[str, str]
     ) -> None:
-        lost = delivery("change", deal(status="lost", lost_reason=lost_reason),
-                        {"status": "open", "lost_reason": None})  # fmt: skip
+        lost = delivery(
+            "change",
+            deal(status="lost", lost_reason=lost_reason),
+            {"status": "open", "lost_reason": None},
+        )
         [event] = pipedrive.translate(CONFIG, lost).events
         assert (event["type"], event["data"]) == ("deal.lost", data)
 
     def test_several_changes_in_one_delivery_become_events_in_a_fixed_order(self) -> None:
-        both = delivery("change", deal(stage_id=2, value=30000, status="won"),
-                        {"status": "open", "value": 24000, "stage_id": 1})  # fmt: skip
+        both = delivery(
+            "change",
+            deal(stage_id=2, value=30000, status="won"),
+            {"status": "open", "value": 24000, "stage_id": 1},
+        )
         out = pipedrive.translate(CONFIG, both)
         assert [e["type"] for e in out.events] == [
-            "deal.stage_changed", "deal.amount_changed", "deal.won"
-        ]  # fmt: skip
+            "deal.stage_changed",
+            "deal.amount_changed",
+            "deal.won",
+        ]
         assert [out.keys[e["event_id"]] for e in out.events] == [
             f"pipedrive:7741:{DELIVERY_ID}:{n}" for n in range(3)
         ]
 
     def test_a_stage_mapped_to_won_closes_the_deal_once(self) -> None:
-        both = delivery("change", deal(stage_id=9, status="won"),
-                        {"stage_id": 3, "status": "open"})  # fmt: skip
+        both = delivery("change", deal(stage_id=9, status="won"), {"stage_id": 3, "status": "open"})
         out = pipedrive.translate(CONFIG, both)
         assert [e["type"] for e in out.events] == ["deal.won"]
         assert out.ignored == 1
@@ -225,7 +282,8 @@ class TestWhatIsRemembered:
         gone = pipedrive.translate(CONFIG, delivery("delete", None, deal()))
         assert gone.deals == {}
         unmapped = pipedrive.translate(CONFIG, delivery("create", deal(owner_id=77), None))
-        assert unmapped.dead_letters and unmapped.deals["123"].owner_id == "77"
+        assert unmapped.dead_letters
+        assert unmapped.deals["123"].owner_id == "77"
 
 
 class TestDeadLetters:
@@ -235,8 +293,9 @@ class TestDeadLetters:
         assert [e["type"] for e in out.events] == ["deal.amount_changed"]
         [letter] = out.dead_letters
         assert (letter.event_key, letter.reason) == (
-            f"pipedrive:7741:{DELIVERY_ID}:0", "stage_unmapped"
-        )  # fmt: skip
+            f"pipedrive:7741:{DELIVERY_ID}:0",
+            "stage_unmapped",
+        )
         assert letter.payload == both
 
     def test_an_unmapped_owner_makes_every_event_of_the_delivery_a_dead_letter(self) -> None:
@@ -253,8 +312,9 @@ class TestDeadLetters:
         config = ConnectorConfig(**{**_fields(CONFIG), "stages": {**CONFIG.stages, "7": "demo"}})
         out = pipedrive.translate(config, both)
         assert [out.keys[e["event_id"]] for e in out.events] == [
-            f"pipedrive:7741:{DELIVERY_ID}:0", f"pipedrive:7741:{DELIVERY_ID}:1"
-        ]  # fmt: skip
+            f"pipedrive:7741:{DELIVERY_ID}:0",
+            f"pipedrive:7741:{DELIVERY_ID}:1",
+        ]
 
     def test_a_value_that_is_not_an_amount_is_a_dead_letter(self) -> None:
         out = pipedrive.translate(CONFIG, delivery("change", deal(value="lots"), {"value": 1}))

@@ -23,30 +23,42 @@ NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 CONFIG = ConnectorConfig(
     org_id="acme",
     provider="salesforce",
-    stages={"Prospecting": "qualification", "Proposal/Price Quote": "proposal",
-            "Negotiation/Review": "negotiation"},
+    stages={
+        "Prospecting": "qualification",
+        "Proposal/Price Quote": "proposal",
+        "Negotiation/Review": "negotiation",
+    },
     owners={"0055g00000AbCdEAAV": Owner("rep-anna", "team-north")},
     default_currency="EUR",
     default_product_line="ovens",
     salesforce_org_id=ORG_ID,
-)  # fmt: skip
+)
 
 
 def opportunity(**fields: str | None) -> str:
     values = {
-        "Id": "0065g00000XyZabAAB", "AccountId": "0015g00000QwErTAAB", "Amount": "24000.0",
-        "CloseDate": "2026-12-20", "CurrencyIsoCode": "EUR", "IsClosed": "false",
-        "IsWon": "false", "Name": "Ovens for Kiel", "OwnerId": "0055g00000AbCdEAAV",
-        "StageName": "Prospecting", "SystemModstamp": "2026-12-04T10:00:00.000Z", **fields,
-    }  # fmt: skip
+        "Id": "0065g00000XyZabAAB",
+        "AccountId": "0015g00000QwErTAAB",
+        "Amount": "24000.0",
+        "CloseDate": "2026-12-20",
+        "CurrencyIsoCode": "EUR",
+        "IsClosed": "false",
+        "IsWon": "false",
+        "Name": "Ovens for Kiel",
+        "OwnerId": "0055g00000AbCdEAAV",
+        "StageName": "Prospecting",
+        "SystemModstamp": "2026-12-04T10:00:00.000Z",
+        **fields,
+    }
     return "".join(
         f'<sf:{k} xsi:nil="true"/>' if v is None else f"<sf:{k}>{v}</sf:{k}>"
         for k, v in values.items()
     )
 
 
-def notification(notification_id: str = "04l5g00000AbCdEAAV", kind: str = "Opportunity",
-                 **fields: str | None) -> str:  # fmt: skip
+def notification(
+    notification_id: str = "04l5g00000AbCdEAAV", kind: str = "Opportunity", **fields: str | None
+) -> str:
     return (
         f"<Notification><Id>{notification_id}</Id>"
         f'<sObject xsi:type="sf:{kind}" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">'
@@ -75,8 +87,12 @@ def envelope(*notifications: str, org_id: str = ORG_ID) -> bytes:
     ).encode()
 
 
-SEEN = DealFacts(owner_id="0055g00000AbCdEAAV", amount="24000.00", stage="Prospecting",
-                 modified_at="2026-12-04T10:00:00+00:00")  # fmt: skip
+SEEN = DealFacts(
+    owner_id="0055g00000AbCdEAAV",
+    amount="24000.00",
+    stage="Prospecting",
+    modified_at="2026-12-04T10:00:00+00:00",
+)
 OPP = "0065g00000XyZabAAB"
 
 
@@ -151,9 +167,13 @@ class TestTranslation:
         out = translate(notification())
         [event] = out.events
         assert event["type"] == "deal.opened"
-        assert event["data"] == {"amount": "24000.00", "currency": "EUR", "product_line": "ovens",
-                                 "account_id": "salesforce-0015g00000QwErTAAB",
-                                 "stage": "qualification"}  # fmt: skip
+        assert event["data"] == {
+            "amount": "24000.00",
+            "currency": "EUR",
+            "product_line": "ovens",
+            "account_id": "salesforce-0015g00000QwErTAAB",
+            "stage": "qualification",
+        }
         assert event["stream"] == f"deal-salesforce-{OPP}"
         assert (event["rep_id"], event["team_id"]) == ("rep-anna", "team-north")
         assert event["occurred_at"] == "2026-12-04T10:00:00+00:00"
@@ -171,21 +191,26 @@ class TestTranslation:
         out = translate(notification(StageName="Negotiation/Review"), known=SEEN)
         [event] = out.events
         assert (event["type"], event["data"]) == (
-            "deal.stage_changed", {"to_stage": "negotiation", "from_stage": "qualification"}
-        )  # fmt: skip
+            "deal.stage_changed",
+            {"to_stage": "negotiation", "from_stage": "qualification"},
+        )
         assert out.deals[OPP].stage == "Negotiation/Review"
 
     def test_the_same_record_again_changes_nothing(self) -> None:
         out = translate(notification(), known=SEEN)
-        assert out.events == [] and out.dead_letters == [] and out.ignored == 1
+        assert out.events == []
+        assert out.dead_letters == []
+        assert out.ignored == 1
 
     def test_a_closed_won_stage_is_won_with_the_amount_and_currency(self) -> None:
-        won = notification(StageName="Closed Won", IsClosed="true", IsWon="true",
-                           CurrencyIsoCode="USD")  # fmt: skip
+        won = notification(
+            StageName="Closed Won", IsClosed="true", IsWon="true", CurrencyIsoCode="USD"
+        )
         [event] = translate(won, known=SEEN).events
         assert (event["type"], event["data"]) == (
-            "deal.won", {"amount": "24000.00", "currency": "USD"}
-        )  # fmt: skip
+            "deal.won",
+            {"amount": "24000.00", "currency": "USD"},
+        )
 
     def test_a_closed_lost_stage_is_lost_with_the_reason_when_ours(self) -> None:
         lost = notification(StageName="Closed Lost", IsClosed="true", Loss_Reason__c="Price")
@@ -195,20 +220,34 @@ class TestTranslation:
         assert translate(bare, known=SEEN).events[0]["data"] == {"reason": "other"}
 
     def test_another_amount_is_an_amount_change_before_the_close(self) -> None:
-        out = translate(notification(Amount="30000", StageName="Closed Won", IsClosed="true",
-                                     IsWon="true"), known=SEEN)  # fmt: skip
+        out = translate(
+            notification(Amount="30000", StageName="Closed Won", IsClosed="true", IsWon="true"),
+            known=SEEN,
+        )
         assert [e["type"] for e in out.events] == ["deal.amount_changed", "deal.won"]
         assert out.events[1]["data"]["amount"] == "30000.00"
         assert out.deals[OPP].amount == "30000.00"
 
-    @pytest.mark.parametrize(("currency", "sent", "stored"), [
-        ("KWD", "1234.5678", "1234.568"), ("JPY", "24000.7", "24001"), ("OMR", "12", "12.000"),
-    ])  # fmt: skip
+    @pytest.mark.parametrize(
+        ("currency", "sent", "stored"),
+        [
+            ("KWD", "1234.5678", "1234.568"),
+            ("JPY", "24000.7", "24001"),
+            ("OMR", "12", "12.000"),
+        ],
+    )
     def test_an_amount_is_rounded_to_its_currency_s_minor_units(
         self, currency: str, sent: str, stored: str
     ) -> None:
-        out = translate(notification(Amount=sent, CurrencyIsoCode=currency, StageName="Closed Won",
-                                     IsClosed="true", IsWon="true"))  # fmt: skip
+        out = translate(
+            notification(
+                Amount=sent,
+                CurrencyIsoCode=currency,
+                StageName="Closed Won",
+                IsClosed="true",
+                IsWon="true",
+            )
+        )
         assert [e["data"]["amount"] for e in out.events] == [stored, stored]
         assert out.deals[OPP].amount == stored
         bare = translate(notification(Amount=None, CurrencyIsoCode=currency))
@@ -218,19 +257,25 @@ class TestTranslation:
 
     def test_an_amount_equal_in_value_to_the_one_seen_is_no_change(self) -> None:
         out = translate(notification(CurrencyIsoCode="JPY"), known=SEEN)  # seen: "24000.00"
-        assert out.events == [] and out.ignored == 1
+        assert out.events == []
+        assert out.ignored == 1
 
     def test_one_opportunity_twice_in_a_message_is_compared_with_the_one_before(self) -> None:
-        out = translate(notification("04l1"),
-                        notification("04l2", StageName="Proposal/Price Quote",
-                                     SystemModstamp="2026-12-04T11:00:00.000Z"))  # fmt: skip
+        out = translate(
+            notification("04l1"),
+            notification(
+                "04l2", StageName="Proposal/Price Quote", SystemModstamp="2026-12-04T11:00:00.000Z"
+            ),
+        )
         assert [e["type"] for e in out.events] == ["deal.opened", "deal.stage_changed"]
 
     def test_an_older_notification_than_one_seen_is_ignored(self) -> None:
-        late = notification(StageName="Proposal/Price Quote",
-                            SystemModstamp="2026-12-04T09:00:00.000Z")  # fmt: skip
+        late = notification(
+            StageName="Proposal/Price Quote", SystemModstamp="2026-12-04T09:00:00.000Z"
+        )
         out = translate(late, known=SEEN)
-        assert out.events == [] and out.ignored == 1
+        assert out.events == []
+        assert out.ignored == 1
         assert out.deals.get(OPP, SEEN) == SEEN  # what was known stays
 
     def test_other_sobjects_are_ignored(self) -> None:

@@ -55,15 +55,15 @@ def stored(c, version: int = 1, position: int = 10) -> Row:
 class TestContentHash:
     def test_the_same_instant_in_another_offset_is_the_same_content(self):
         at = datetime(2026, 3, 31, 23, 30, tzinfo=timezone(timedelta(hours=2)))
-        kwargs = dict(
-            type="t",
-            stream="lead-1",
-            rep_id="r",
-            team_id=None,
-            schema_version=1,
-            data_json='{"a":"1.00"}',
-            metadata_json="{}",
-        )
+        kwargs = {
+            "type": "t",
+            "stream": "lead-1",
+            "rep_id": "r",
+            "team_id": None,
+            "schema_version": 1,
+            "data_json": '{"a":"1.00"}',
+            "metadata_json": "{}",
+        }
         assert content_hash(occurred_at=at, **kwargs) == content_hash(
             occurred_at=at.astimezone(UTC), **kwargs
         )
@@ -136,8 +136,10 @@ class TestPlan:
         c = cand()
         state = GroupState(known={c.event_id: stored(c)})
         [decision] = plan_request(state, ADMIN, [c], batch=False)
-        assert not decision.created and decision.row.position == 10
-        assert list(state.known) == [c.event_id] and state.versions == {}
+        assert not decision.created
+        assert decision.row.position == 10
+        assert list(state.known) == [c.event_id]
+        assert state.versions == {}
 
     def test_a_replay_ignores_a_now_stale_expected_version(self):
         event = make_event(expected_version=0)
@@ -153,7 +155,8 @@ class TestPlan:
         with pytest.raises(EventIdConflict) as err:
             plan_request(state, ADMIN, [cand(), other], batch=True)
         assert err.value.errors[0].field == "events[1].event_id"
-        assert list(state.known) == [c.event_id] and state.versions == {}
+        assert list(state.known) == [c.event_id]
+        assert state.versions == {}
 
     def test_the_same_event_twice_in_one_batch_is_stored_once(self):
         c = cand()
@@ -193,7 +196,8 @@ class TestPlan:
                 [cand(stream="lead-1"), cand(stream="lead-1", expected_version=1)],
                 batch=True,
             )
-        assert state.versions == {"lead-1": 1} and state.known == {}
+        assert state.versions == {"lead-1": 1}
+        assert state.known == {}
         [d] = plan_request(state, ADMIN, [cand(stream="lead-1", expected_version=1)], batch=False)
         assert d.row.stream_version == 2
 
@@ -208,7 +212,8 @@ class TestVoids:
         target = cand()
         state = GroupState(known={target.event_id: stored(target)}, versions={target.stream: 1})
         [d] = plan_request(state, ADMIN, [self.void(target)], batch=False)
-        assert d.created and d.row.stream_version == 2
+        assert d.created
+        assert d.row.stream_version == 2
         assert target.event_id in state.voided
 
     def test_an_event_and_its_void_in_one_batch(self):

@@ -50,7 +50,8 @@ class TestMayAppendTo:
         assert may_write_for(principal, "t2")
 
     def test_a_manager_writes_for_their_team_s_reps_and_unplaced_ones(self):
-        assert may_write_for(MGR1, "t1") and may_write_for(MGR1, None)
+        assert may_write_for(MGR1, "t1")
+        assert may_write_for(MGR1, None)
         assert not may_write_for(MGR1, "t2")
 
 
@@ -59,7 +60,8 @@ class TestPlanning:
         state = GroupState()
         plan_request(state, ANNA, [cand(ANNA, stream="lead-1")], batch=False)
         owner, row = state.owner_changes["lead-1"]
-        assert owner == "rep-anna" and row.stream_version == 1
+        assert owner == "rep-anna"
+        assert row.stream_version == 1
         assert state.owners["lead-1"] == "rep-anna"
 
     def test_the_second_of_a_group_to_open_a_stream_finds_it_taken(self):
@@ -67,7 +69,8 @@ class TestPlanning:
         plan_request(state, ANNA, [cand(ANNA, stream="lead-1")], batch=False)
         with pytest.raises(StreamNotFound) as exc:
             plan_request(state, BEN, [cand(BEN, stream="lead-1")], batch=False)
-        assert exc.value.detail == "There is no stream 'lead-1'." and exc.value.errors is None
+        assert exc.value.detail == "There is no stream 'lead-1'."
+        assert exc.value.errors is None
         assert state.versions["lead-1"] == 1  # the refused request staged nothing
 
     def test_ownership_is_checked_before_the_expected_version(self):

@@ -46,8 +46,10 @@ class TestASpanIsItsDaysWithBothEndsIncluded:
         assert Span(d(7, 1), d(7, 1)).days == 1
 
     def test_a_span_contains_its_ends_and_nothing_outside(self):
-        assert JULY_2026.contains(d(7, 1)) and JULY_2026.contains(d(7, 31))
-        assert not JULY_2026.contains(d(6, 30)) and not JULY_2026.contains(d(8, 1))
+        assert JULY_2026.contains(d(7, 1))
+        assert JULY_2026.contains(d(7, 31))
+        assert not JULY_2026.contains(d(6, 30))
+        assert not JULY_2026.contains(d(8, 1))
 
     def test_a_span_lists_its_dates_in_order(self):
         assert list(Span(d(2, 27, 2024), d(3, 1, 2024)).dates()) == [
@@ -147,7 +149,8 @@ class TestAPeriodSplitsIntoFinerPeriods:
 
     def test_a_leap_february_splits_into_29_days(self):
         days = children(period_span(M, d(2, 1, 2024)), M, D)
-        assert len(days) == 29 and days[-1] == span(d(2, 29, 2024), d(2, 29, 2024))
+        assert len(days) == 29
+        assert days[-1] == span(d(2, 29, 2024), d(2, 29, 2024))
         assert len(children(period_span(Y, d(1, 1, 2024)), Y, D)) == 366
 
     def test_a_week_splits_into_seven_days_and_a_clipped_week_into_fewer(self):
@@ -180,7 +183,8 @@ class TestACalendarSaysWhichDaysAreWorked:
 
     def test_a_make_up_workday_on_a_saturday_is_worked(self):
         calendar = Calendar(holidays=frozenset({d(7, 14)}), workdays=frozenset({d(7, 11)}))
-        assert calendar.is_working(d(7, 11)) and not calendar.is_working(d(7, 12))
+        assert calendar.is_working(d(7, 11))
+        assert not calendar.is_working(d(7, 12))
         assert calendar.working_days(JULY_2026) == 23
 
     def test_a_holiday_on_a_weekend_changes_nothing(self):
@@ -273,7 +277,8 @@ class TestLaws:
     def test_children_partition_their_parent_exactly(self, case):
         parent, kind, into = case
         parts = children(parent, kind, into)
-        assert parts[0].start == parent.start and parts[-1].end == parent.end
+        assert parts[0].start == parent.start
+        assert parts[-1].end == parent.end
         assert all(b.start == a.end + timedelta(days=1) for a, b in pairwise(parts))
         assert sum(p.days for p in parts) == parent.days
         for part in parts:  # each is a whole period of `into`, or one clipped by the parent
@@ -296,7 +301,9 @@ class TestLaws:
         if today > parent.end:
             assert found is None
             return
-        assert found is not None and parent.contains(found) and found >= today
+        assert found is not None
+        assert parent.contains(found)
+        assert found >= today
 
         def is_checkpoint(day: date) -> bool:
             return day.day in (10, 20) or day == parent.end or (day + timedelta(1)).day == 1

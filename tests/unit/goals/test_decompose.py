@@ -68,7 +68,7 @@ class TestEachCurrencyHasItsMinorUnits:
         assert minor_units("jpy") == 0
 
     def test_a_code_that_is_not_three_letters_is_refused(self):
-        with pytest.raises(ValueError) as error:
+        with pytest.raises(InvalidField) as error:
             minor_units("EURO")
         assert field_of(error) == "currency"
 
@@ -91,7 +91,7 @@ class TestAmountsBecomeMinorUnitsExactly:
             to_minor(Decimal("0.5"), 0)
 
     def test_not_a_number_is_refused(self):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="not a finite amount"):
             to_minor(Decimal("NaN"), 2)
 
     def test_a_large_amount_stays_exact(self):
@@ -100,7 +100,8 @@ class TestAmountsBecomeMinorUnitsExactly:
         )
 
     def test_minor_units_come_back_with_the_currency_s_decimals(self):
-        assert from_minor(1250, 2) == Decimal("12.50") and str(from_minor(1250, 2)) == "12.50"
+        assert from_minor(1250, 2) == Decimal("12.50")
+        assert str(from_minor(1250, 2)) == "12.50"
         assert str(from_minor(0, 2)) == "0.00"
         assert str(from_minor(-1250, 2)) == "-12.50"
         assert str(from_minor(333334, 0)) == "333334"
@@ -179,7 +180,7 @@ class TestSplitUsesTheLargestRemainder:
         ],
     )
     def test_bad_totals_and_weights_are_refused(self, total, weights, field):
-        with pytest.raises(ValueError) as error:
+        with pytest.raises(InvalidField) as error:
             split(total, weights)
         assert field_of(error) == field
 
@@ -196,7 +197,7 @@ class TestTargetsKeepFloorBelowAndStretchAbove:
         [(100, 101, 120, "floor"), (100, -1, 120, "floor"), (100, 80, 99, "stretch")],
     )
     def test_an_inconsistent_triple_is_refused(self, target, floor, stretch, field):
-        with pytest.raises(ValueError) as error:
+        with pytest.raises(InvalidField) as error:
             Targets(target, floor, stretch)
         assert field_of(error) == field
 
@@ -211,7 +212,8 @@ class TestSplitTargetsKeepsEveryColumnExactAndEveryChildInOrder:
 
     def test_a_floor_that_plain_largest_remainder_would_lift_above_its_target(self):
         # 1:3:3 splits a target of 4 as 0/2/2 but a floor of 3 as 1/1/1
-        assert split(4, dec(1, 3, 3)) == [0, 2, 2] and split(3, dec(1, 3, 3)) == [1, 1, 1]
+        assert split(4, dec(1, 3, 3)) == [0, 2, 2]
+        assert split(3, dec(1, 3, 3)) == [1, 1, 1]
         assert split_targets(Targets(4, 3, 4), dec(1, 3, 3)) == [
             Targets(0, 0, 0),
             Targets(2, 2, 2),
@@ -291,12 +293,12 @@ class TestFloorAndStretchComeInOneOfThreeStyles:
         ],
     )
     def test_an_impossible_or_mixed_style_names_its_field(self, kwargs, field):
-        with pytest.raises(ValueError) as error:
+        with pytest.raises(InvalidField) as error:
             floor_and_stretch(Decimal(100), **kwargs)
         assert field_of(error) == field
 
     def test_a_negative_target_is_refused(self):
-        with pytest.raises(ValueError) as error:
+        with pytest.raises(InvalidField) as error:
             floor_and_stretch(Decimal(-1))
         assert field_of(error) == "target"
 
@@ -304,7 +306,7 @@ class TestFloorAndStretchComeInOneOfThreeStyles:
         floor, stretch = floor_and_stretch(Decimal("1000.05"), buffer_pct=Decimal("12.5"))
         assert (floor, stretch) == (Decimal("875.04375"), Decimal("1125.05625"))
         assert to_targets(Decimal("1000.05"), floor, stretch, 2) == Targets(100005, 87504, 112506)
-        with pytest.raises(ValueError) as error:
+        with pytest.raises(InvalidField) as error:
             to_targets(Decimal("0.5"), Decimal(0), Decimal(1), 0)
         assert field_of(error) == "target"
 
@@ -385,10 +387,10 @@ class TestTimeWeights:
         assert field_of(error) == "last_year"
 
     def test_an_unknown_strategy_or_no_span_is_refused(self):
-        with pytest.raises(ValueError) as error:
+        with pytest.raises(InvalidField) as error:
             time_weights(self.q3_months, "weekly")
         assert field_of(error) == "strategy"
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidField, match="nothing to split into"):
             time_weights([], "even")
 
 
@@ -475,7 +477,7 @@ class TestExpectedFractionFollowsTheDecomposition:
         assert expected_fraction([weekend], dec(1), d(7, 4), Calendar()) == Decimal("0.5")
 
     def test_weights_must_match_the_spans(self):
-        with pytest.raises(ValueError) as error:
+        with pytest.raises(InvalidField) as error:
             expected_fraction(self.q3_months, dec(1, 1), d(8, 1), Calendar())
         assert field_of(error) == "weights"
 
@@ -536,9 +538,11 @@ class TestLaws:
     def test_split_sums_exactly_and_each_part_is_within_one_unit_of_its_share(self, total, weights):
         assume(any(weights))
         parts = split(total, weights)
-        assert sum(parts) == total and len(parts) == len(weights)
+        assert sum(parts) == total
+        assert len(parts) == len(weights)
         for i, part in enumerate(parts):
-            assert part >= 0 and abs(part - share(total, weights, i)) < 1
+            assert part >= 0
+            assert abs(part - share(total, weights, i)) < 1
             if not weights[i]:
                 assert part == 0
 
@@ -571,9 +575,14 @@ class TestLaws:
                 spans, strategy, calendar=calendar, seasonal=seasonal, last_year=last_year
             )
         except InvalidField as error:  # all zero: no working day, no weight, no actuals
-            assert "zero" in str(error) or "no " in str(error)
+            refusal = str(error)
+        else:
+            refusal = None
+        if refusal is not None:
+            assert "zero" in refusal or "no " in refusal
             return
-        assert len(weights) == len(spans) and all(w >= 0 for w in weights)
+        assert len(weights) == len(spans)
+        assert all(w >= 0 for w in weights)
         kids = split_targets(parent, weights)
         assert sum(k.target for k in kids) == parent.target
         assert sum(k.floor for k in kids) == parent.floor
@@ -619,7 +628,7 @@ class TestGoalsAndEventsShareOneCurrencyRule:
         too_fine = Decimal(1).scaleb(-places - 1)
         assert to_minor(fits, minor_units(currency)) == 1
         DealWon(amount=fits, currency=currency)
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="decimals"):
             to_minor(too_fine, minor_units(currency))
         with pytest.raises(ValidationError):
             DealWon(amount=too_fine, currency=currency)

@@ -126,23 +126,30 @@ class TestNoAlert:
 
 class TestPairingAndOrder:
     def test_a_yearly_result_pairs_with_a_monthly_activity_inside_it(self) -> None:
-        year = goal("revenue_won", "on_track", period="year", start=date(2026, 1, 1),
-                    end=date(2026, 12, 31))  # fmt: skip
+        year = goal(
+            "revenue_won", "on_track", period="year", start=date(2026, 1, 1), end=date(2026, 12, 31)
+        )
         assert pairs(leading_behind([goal("visits", "behind"), year])) == [
             ("visits-behind", "revenue_won-on_track")
         ]
 
     def test_periods_that_share_one_day_overlap(self) -> None:
-        week = goal("revenue_won", "on_track", period="week", start=date(2026, 9, 30),
-                    end=date(2026, 10, 6))  # fmt: skip
+        week = goal(
+            "revenue_won", "on_track", period="week", start=date(2026, 9, 30), end=date(2026, 10, 6)
+        )
         assert len(leading_behind([goal("visits", "behind"), week])) == 1
 
     def test_every_leading_goal_pairs_with_every_lagging_one(self) -> None:
-        found = leading_behind([
-            goal("visits", "behind"), goal("calls", "at_risk"), goal("new_leads", "on_track"),
-            goal("revenue_won", "on_track"), goal("deals_won", "on_track"),
-            goal("collected", "behind"),
-        ])  # fmt: skip
+        found = leading_behind(
+            [
+                goal("visits", "behind"),
+                goal("calls", "at_risk"),
+                goal("new_leads", "on_track"),
+                goal("revenue_won", "on_track"),
+                goal("deals_won", "on_track"),
+                goal("collected", "behind"),
+            ]
+        )
         assert pairs(found) == [
             ("visits-behind", "deals_won-on_track"),
             ("visits-behind", "revenue_won-on_track"),
@@ -151,10 +158,14 @@ class TestPairingAndOrder:
         ]
 
     def test_behind_comes_before_at_risk_then_by_metric_names(self) -> None:
-        found = leading_behind([
-            goal("calls", "at_risk"), goal("visits", "behind"), goal("deals_opened", "behind"),
-            goal("revenue_won", "on_track"),
-        ])  # fmt: skip
+        found = leading_behind(
+            [
+                goal("calls", "at_risk"),
+                goal("visits", "behind"),
+                goal("deals_opened", "behind"),
+                goal("revenue_won", "on_track"),
+            ]
+        )
         assert [(a.leading.status, a.leading.metric) for a in found] == [
             ("behind", "deals_opened"),
             ("behind", "visits"),
@@ -169,12 +180,15 @@ GOALS = st.lists(
         lambda i, metric, status, owner, tier: goal(
             metric, status, goal_id=f"g{i}", owner=owner, tier=tier
         ),
-        st.integers(0, 10_000), METRICS, STATUSES, st.sampled_from(["rep:a", "rep:b"]),
+        st.integers(0, 10_000),
+        METRICS,
+        STATUSES,
+        st.sampled_from(["rep:a", "rep:b"]),
         st.sampled_from([None, "A"]),
     ),
     max_size=12,
     unique_by=lambda g: g.goal_id,
-)  # fmt: skip
+)
 
 
 class TestLaws:
@@ -183,8 +197,10 @@ class TestLaws:
         self, goals: list[Paced]
     ) -> None:
         for alert in leading_behind(goals):
-            assert alert.leading.metric in LEADING and alert.leading.status != "on_track"
-            assert alert.lagging.metric in LAGGING and alert.lagging.status == "on_track"
+            assert alert.leading.metric in LEADING
+            assert alert.leading.status != "on_track"
+            assert alert.lagging.metric in LAGGING
+            assert alert.lagging.status == "on_track"
             assert alert.leading.owner == alert.lagging.owner == alert.owner
             assert alert.leading.cuts == alert.lagging.cuts
 

@@ -621,10 +621,14 @@ class TestPlanLaws:
 
 def check_step(step: Step) -> None:
     if step.needed is None:
-        assert step.exact is None and step.per_week is None and step.per_working_day is None
-        assert step.missing is not None and step.missing.endswith("to plan")
+        assert step.exact is None
+        assert step.per_week is None
+        assert step.per_working_day is None
+        assert step.missing is not None
+        assert step.missing.endswith("to plan")
     else:
-        assert step.exact is not None and step.missing is None
+        assert step.exact is not None
+        assert step.missing is None
         assert step.needed == step.needed.to_integral_value()
         # Rounded up, but for noise below the 20th significant digit.
         assert step.exact - step.needed <= abs(step.exact) * D("1e-19")

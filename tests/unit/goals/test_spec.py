@@ -25,11 +25,16 @@ YEAR = Span(date(2026, 1, 1), date(2026, 12, 31))
 
 def revenue(target: str = "1000000.00", **changes: object) -> GoalSpec:
     spec = GoalSpec(
-        owner=Owner("team", "north"), team_id="north", metric="revenue_won",
-        period=PeriodKind.YEAR, span=YEAR, target=Decimal(target),
-        floor=Decimal(target) * Decimal("0.9"), stretch=Decimal(target) * Decimal("1.1"),
+        owner=Owner("team", "north"),
+        team_id="north",
+        metric="revenue_won",
+        period=PeriodKind.YEAR,
+        span=YEAR,
+        target=Decimal(target),
+        floor=Decimal(target) * Decimal("0.9"),
+        stretch=Decimal(target) * Decimal("1.1"),
         currency="EUR",
-    )  # fmt: skip
+    )
     return spec.replace(**changes)
 
 
@@ -39,16 +44,22 @@ money = st.decimals(min_value=0, max_value=Decimal("1e12"), places=2)
 class TestTheStoredBody:
     def test_reads_back_what_it_wrote(self) -> None:
         spec = revenue(
-            tier="A", note="FY26", parent_id=GOAL_ID,
+            tier="A",
+            note="FY26",
+            parent_id=GOAL_ID,
             decomposition=Decomposition("time", PeriodKind.MONTH, "even", (GOAL_ID,)),
-        )  # fmt: skip
+        )
         body = spec.to_body()
         assert GoalSpec.from_body(body) == spec
-        assert body["start"] == "2026-01-01" and body["end"] == "2026-12-31"
+        assert body["start"] == "2026-01-01"
+        assert body["end"] == "2026-12-31"
         assert body["target"] == "1000000.00"
         assert body["decomposition"] == {
-            "by": "time", "into": "month", "strategy": "even", "children": [str(GOAL_ID)]
-        }  # fmt: skip
+            "by": "time",
+            "into": "month",
+            "strategy": "even",
+            "children": [str(GOAL_ID)],
+        }
 
     def test_an_older_body_without_the_defaults_reads_as_them(self) -> None:
         body = revenue().to_body()
@@ -64,8 +75,10 @@ class TestTheStoredBody:
 
 class TestAPatch:
     def test_a_new_target_keeps_floor_and_stretch_in_proportion(self) -> None:
-        after = patched(revenue("1000.00", floor=Decimal("900.00"), stretch=Decimal("1100.00")),
-                        {"target": "2000.00"})  # fmt: skip
+        after = patched(
+            revenue("1000.00", floor=Decimal("900.00"), stretch=Decimal("1100.00")),
+            {"target": "2000.00"},
+        )
         assert after.bounds == (Decimal("2000.00"), Decimal("1800.00"), Decimal("2200.00"))
 
     def test_one_bound_given_keeps_the_other(self) -> None:
@@ -115,8 +128,13 @@ class TestParts:
         request = DecomposeIn(by="time", into=PeriodKind.QUARTER, strategy="last_year")
         split = planned(spec, request)
         assert split.history[0] == Span(date(2025, 1, 1), date(2025, 3, 31))
-        kids = parts(GOAL_ID, spec, split, Calendar(),
-                     actuals=[Decimal(1), Decimal(1), Decimal(1), Decimal(1)])  # fmt: skip
+        kids = parts(
+            GOAL_ID,
+            spec,
+            split,
+            Calendar(),
+            actuals=[Decimal(1), Decimal(1), Decimal(1), Decimal(1)],
+        )
         assert sum(k.target for k in kids) == spec.target
 
     def test_a_reps_split_names_each_rep_in_the_team(self) -> None:

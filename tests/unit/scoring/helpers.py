@@ -112,9 +112,14 @@ class Log:
     # ------------------------------------------------------------------ leads
 
     def lead_created(
-        self, lead: str, at: str | datetime, *, channel: str = "referral",
-        account: str | None = None, **who: Any,
-    ) -> Event:  # fmt: skip
+        self,
+        lead: str,
+        at: str | datetime,
+        *,
+        channel: str = "referral",
+        account: str | None = None,
+        **who: Any,
+    ) -> Event:
         data: dict[str, Any] = {"name": f"Lead {lead}", "channel": channel}
         if account:
             data["account_id"] = account
@@ -129,47 +134,83 @@ class Log:
     # ------------------------------------------------------------------ touches
 
     def visit(
-        self, stream: str, at: str | datetime, *, effective: bool = False,
-        account: str | None = None, **who: Any,
-    ) -> Event:  # fmt: skip
+        self,
+        stream: str,
+        at: str | datetime,
+        *,
+        effective: bool = False,
+        account: str | None = None,
+        **who: Any,
+    ) -> Event:
         data: dict[str, Any] = {"mode": "onsite", "effective": effective, "duration_minutes": 30}
         if account:
             data["account_id"] = account
         return self.add("visit.logged", stream, at, data, **who)
 
     def call(
-        self, stream: str, at: str | datetime, *, connected: bool = False,
-        account: str | None = None, **who: Any,
-    ) -> Event:  # fmt: skip
+        self,
+        stream: str,
+        at: str | datetime,
+        *,
+        connected: bool = False,
+        account: str | None = None,
+        **who: Any,
+    ) -> Event:
         data: dict[str, Any] = {"connected": connected, "duration_seconds": 60}
         if account:
             data["account_id"] = account
         return self.add("call.logged", stream, at, data, **who)
 
     def engagement(
-        self, stream: str, at: str | datetime, kind: str = "email_opened", *, count: int = 1,
-        seconds: int = 0, **who: Any,
-    ) -> Event:  # fmt: skip
+        self,
+        stream: str,
+        at: str | datetime,
+        kind: str = "email_opened",
+        *,
+        count: int = 1,
+        seconds: int = 0,
+        **who: Any,
+    ) -> Event:
         data: dict[str, Any] = {"kind": kind, "count": count, "seconds": seconds}
         return self.add("engagement.tracked", stream, at, data, **who)
 
     def consent(
-        self, lead: str, at: str | datetime, *, do_not_email: bool | None = None,
-        do_not_call: bool | None = None, **who: Any,
-    ) -> Event:  # fmt: skip
-        data = {k: v for k, v in (("do_not_email", do_not_email), ("do_not_call", do_not_call))
-                if v is not None}  # fmt: skip
+        self,
+        lead: str,
+        at: str | datetime,
+        *,
+        do_not_email: bool | None = None,
+        do_not_call: bool | None = None,
+        **who: Any,
+    ) -> Event:
+        data = {
+            k: v
+            for k, v in (("do_not_email", do_not_email), ("do_not_call", do_not_call))
+            if v is not None
+        }
         return self.add("lead.consent_changed", f"lead-{lead}", at, data, **who)
 
     # ------------------------------------------------------------------ deals
 
     def deal_opened(
-        self, deal: str, at: str | datetime, *, amount: str = "1000.00", currency: str = "EUR",
-        product_line: str = "ovens", account: str = "acc-1", stage: str | None = None,
-        lead: str | None = None, **who: Any,
-    ) -> Event:  # fmt: skip
-        data: dict[str, Any] = {"amount": amount, "currency": currency,
-                                "product_line": product_line, "account_id": account}  # fmt: skip
+        self,
+        deal: str,
+        at: str | datetime,
+        *,
+        amount: str = "1000.00",
+        currency: str = "EUR",
+        product_line: str = "ovens",
+        account: str = "acc-1",
+        stage: str | None = None,
+        lead: str | None = None,
+        **who: Any,
+    ) -> Event:
+        data: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency,
+            "product_line": product_line,
+            "account_id": account,
+        }
         if stage:
             data["stage"] = stage
         if lead:
@@ -186,9 +227,15 @@ class Log:
         return self.add("deal.amount_changed", f"deal-{deal}", at, data, **who)
 
     def deal_won(
-        self, deal: str, at: str | datetime, amount: str = "1000.00", currency: str = "EUR",
-        *, renewal: str | None = None, **who: Any,
-    ) -> Event:  # fmt: skip
+        self,
+        deal: str,
+        at: str | datetime,
+        amount: str = "1000.00",
+        currency: str = "EUR",
+        *,
+        renewal: str | None = None,
+        **who: Any,
+    ) -> Event:
         data = {"amount": amount, "currency": currency}
         if renewal:
             data["renewal_date"] = renewal
@@ -200,21 +247,44 @@ class Log:
     # ------------------------------------------------------------------ money, accounts
 
     def invoice(
-        self, invoice: str, at: str | datetime, *, amount: str, currency: str = "EUR",
-        account: str = "acc-1", deal: str | None = None, stream: str | None = None, **who: Any,
-    ) -> Event:  # fmt: skip
-        data: dict[str, Any] = {"invoice_id": invoice, "account_id": account,
-                                "amount": amount, "currency": currency}  # fmt: skip
+        self,
+        invoice: str,
+        at: str | datetime,
+        *,
+        amount: str,
+        currency: str = "EUR",
+        account: str = "acc-1",
+        deal: str | None = None,
+        stream: str | None = None,
+        **who: Any,
+    ) -> Event:
+        data: dict[str, Any] = {
+            "invoice_id": invoice,
+            "account_id": account,
+            "amount": amount,
+            "currency": currency,
+        }
         if deal:
             data["deal_id"] = deal
         return self.add("invoice.issued", stream or f"account-{account}", at, data, **who)
 
     def payment(
-        self, invoice: str, at: str | datetime, *, amount: str, currency: str = "EUR",
-        account: str = "acc-1", stream: str | None = None, **who: Any,
-    ) -> Event:  # fmt: skip
-        data = {"invoice_id": invoice, "account_id": account, "amount": amount,
-                "currency": currency}  # fmt: skip
+        self,
+        invoice: str,
+        at: str | datetime,
+        *,
+        amount: str,
+        currency: str = "EUR",
+        account: str = "acc-1",
+        stream: str | None = None,
+        **who: Any,
+    ) -> Event:
+        data = {
+            "invoice_id": invoice,
+            "account_id": account,
+            "amount": amount,
+            "currency": currency,
+        }
         return self.add("payment.received", stream or f"account-{account}", at, data, **who)
 
     def tier_changed(self, account: str, at: str | datetime, tier: str, **who: Any) -> Event:

@@ -243,15 +243,27 @@ class TestCollectionRate:
 class TestAlertsTogether:
     def test_are_sorted_by_drop_then_metric_name(self) -> None:
         history = [
-            counts(deals_won=10, deals_lost=10, calls=100, connected_calls=50, visits=40,
-                   effective_visits=20, new_leads=100, opportunities=20)
-        ] * 4  # fmt: skip
+            counts(
+                deals_won=10,
+                deals_lost=10,
+                calls=100,
+                connected_calls=50,
+                visits=40,
+                effective_visits=20,
+                new_leads=100,
+                opportunities=20,
+            )
+        ] * 4
         current = counts(
-            deals_won=5, deals_lost=15,  # 0.5 → 0.25: 50 %
-            calls=100, connected_calls=25,  # 0.5 → 0.25: 50 %
-            visits=40, effective_visits=8,  # 0.5 → 0.2: 60 %
-            new_leads=100, opportunities=15,  # 0.2 → 0.15: 25 %
-        )  # fmt: skip
+            deals_won=5,
+            deals_lost=15,  # 0.5 → 0.25: 50 %
+            calls=100,
+            connected_calls=25,  # 0.5 → 0.25: 50 %
+            visits=40,
+            effective_visits=8,  # 0.5 → 0.2: 60 %
+            new_leads=100,
+            opportunities=15,  # 0.2 → 0.15: 25 %
+        )
         assert metrics(alerts(history, current)) == [
             "effective_visit_rate",
             "call_connect_rate",
@@ -263,10 +275,15 @@ class TestAlertsTogether:
         found = alerts([counts(deals_won=9, deals_lost=11)] * 4, counts(deals_won=5, deals_lost=15))
         assert json.loads(json.dumps(found)) == found
         periods = [
-            {"from": start.isoformat(), "to": end.isoformat(), "value": 0.45,
-             "numerator": 9, "denominator": 20}
+            {
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "value": 0.45,
+                "numerator": 9,
+                "denominator": 20,
+            }
             for start, end in WINDOWS[:-1]
-        ]  # fmt: skip
+        ]
         assert found == [
             {
                 "kind": "rate_drop",
@@ -299,7 +316,7 @@ class TestAlertsTogether:
         assert rate_alerts(only, WINDOWS[-1:], currency="EUR", stages=STAGES) == []
 
     def test_sums_and_windows_must_pair_up(self) -> None:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="same length"):
             rate_alerts([counts()] * 4, WINDOWS, currency="EUR", stages=STAGES)
 
 
@@ -337,10 +354,20 @@ class TestWindows:
 class TestStoredMetrics:
     def test_names_every_stored_metric_the_rates_read(self) -> None:
         assert stored_metrics(STAGES) == {
-            "opportunities", "new_leads", "deals_won", "deals_lost", "connected_calls", "calls",
-            "collected", "invoiced", "effective_visits", "visits",
-            "stage:qualification", "stage:proposal", "stage:negotiation",
-        }  # fmt: skip
+            "opportunities",
+            "new_leads",
+            "deals_won",
+            "deals_lost",
+            "connected_calls",
+            "calls",
+            "collected",
+            "invoiced",
+            "effective_visits",
+            "visits",
+            "stage:qualification",
+            "stage:proposal",
+            "stage:negotiation",
+        }
         assert "stage:qualification" not in stored_metrics(("qualification",))
 
     def test_the_sums_of_those_alone_give_the_same_alerts(self) -> None:
@@ -373,8 +400,14 @@ class TestStoredMetrics:
 
 class TestRules:
     @pytest.mark.parametrize(
-        "kwargs", [{"drop": 0}, {"drop": 1.5}, {"min_denominator": -1}, {"history": 0}]
+        ("kwargs", "named"),
+        [
+            ({"drop": 0}, "drop"),
+            ({"drop": 1.5}, "drop"),
+            ({"min_denominator": -1}, "min_denominator"),
+            ({"history": 0}, "history"),
+        ],
     )
-    def test_nonsense_rules_are_refused(self, kwargs: dict[str, Any]) -> None:
-        with pytest.raises(ValueError):
+    def test_nonsense_rules_are_refused(self, kwargs: dict[str, Any], named: str) -> None:
+        with pytest.raises(ValueError, match=named):
             AlertRules(**kwargs)

@@ -30,7 +30,8 @@ async def test_concurrent_askers_share_one_computation() -> None:
     await asyncio.sleep(0)
     compute.release.set()
     results = await asyncio.gather(*askers)
-    assert compute.calls == 1 and all(r == {"calls": 1} for r in results)
+    assert compute.calls == 1
+    assert all(r == {"calls": 1} for r in results)
     assert await answers.get(("q", 1), compute) == {"calls": 1}
     assert compute.calls == 1
 
@@ -39,9 +40,10 @@ async def test_a_failure_is_not_kept() -> None:
     answers, broken = Answers(8), Computation(fail=True)
     broken.release.set()
     for _ in range(2):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="the database said no"):
             await answers.get(("q", 1), broken)
-    assert broken.calls == 2 and len(answers) == 0
+    assert broken.calls == 2
+    assert len(answers) == 0
 
 
 async def test_an_asker_that_gives_up_does_not_cancel_the_others() -> None:
@@ -59,7 +61,8 @@ async def test_size_zero_keeps_nothing_and_the_oldest_question_goes_first() -> N
     compute.release.set()
     await off.get("q", compute)
     await off.get("q", compute)
-    assert compute.calls == 2 and len(off) == 0
+    assert compute.calls == 2
+    assert len(off) == 0
 
     small, counted = Answers(2), Computation()
     counted.release.set()

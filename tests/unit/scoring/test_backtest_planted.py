@@ -36,9 +36,13 @@ def planted(leak: bool = False) -> tuple[Planted, list[Prospect], datetime]:
 def report(leak: bool = False) -> dict[str, Any]:
     _, prospects, cutoff = planted(leak)
     return training.backtest(
-        prospects, kind="lead", cutoff=cutoff, horizon_days=HORIZON, min_outcomes=40,
+        prospects,
+        kind="lead",
+        cutoff=cutoff,
+        horizon_days=HORIZON,
+        min_outcomes=40,
         rules=feats.FeatureRules(),
-    )  # fmt: skip
+    )
 
 
 def evaluated(leak: bool = False) -> list[str]:
@@ -78,8 +82,11 @@ class TestThePlantedTruth:
 class TestNoLeakage:
     def test_a_feature_seen_only_after_the_outcome_changes_nothing(self):
         truth, _, _ = planted(leak=True)
-        webinars = [e for e in truth.events if e["type"] == "engagement.tracked"
-                    and e["data"]["kind"] == "webinar"]  # fmt: skip
+        webinars = [
+            e
+            for e in truth.events
+            if e["type"] == "engagement.tracked" and e["data"]["kind"] == "webinar"
+        ]
         assert webinars  # every converted lead got one, after its qualification
         assert report(leak=True)["model"] == report()["model"]
         assert report(leak=True)["baselines"] == report()["baselines"]

@@ -49,12 +49,20 @@ def memory_fetch(log: list[Event]):  # type: ignore[no-untyped-def]
 
 def void_of(target: Event, n: int) -> Event:
     return {
-        "event_id": f"void-{n}-{target['event_id']}", "type": VOID, "org_id": target["org_id"],
-        "stream": target["stream"], "stream_version": 0, "position": 0,
-        "rep_id": None, "team_id": None, "occurred_at": target["occurred_at"],
-        "recorded_at": target["recorded_at"], "schema_version": 1,
-        "data": {"voided_event_id": target["event_id"]}, "metadata": {},
-    }  # fmt: skip
+        "event_id": f"void-{n}-{target['event_id']}",
+        "type": VOID,
+        "org_id": target["org_id"],
+        "stream": target["stream"],
+        "stream_version": 0,
+        "position": 0,
+        "rep_id": None,
+        "team_id": None,
+        "occurred_at": target["occurred_at"],
+        "recorded_at": target["recorded_at"],
+        "schema_version": 1,
+        "data": {"voided_event_id": target["event_id"]},
+        "metadata": {},
+    }
 
 
 def nonzero(sums: FactSums) -> FactSums:
@@ -67,12 +75,25 @@ def corrected_logs(draw: st.DrawFn) -> tuple[list[Event], int, set[str], set[str
     base = draw(st.one_of(logs(), follow_up_logs()))
     cut = draw(st.integers(0, len(base)))
     prefix, rest = base[:cut], base[cut:]
-    earlier = draw(st.lists(st.sampled_from(prefix), unique_by=lambda e: e["event_id"],
-                            max_size=3)) if prefix else []  # fmt: skip
+    earlier = (
+        draw(st.lists(st.sampled_from(prefix), unique_by=lambda e: e["event_id"], max_size=3))
+        if prefix
+        else []
+    )
     done = {e["event_id"] for e in earlier}
     candidates = [e for e in base if e["event_id"] not in done]
-    new = draw(st.lists(st.sampled_from(candidates), unique_by=lambda e: e["event_id"],
-                        min_size=1, max_size=3)) if candidates else []  # fmt: skip
+    new = (
+        draw(
+            st.lists(
+                st.sampled_from(candidates),
+                unique_by=lambda e: e["event_id"],
+                min_size=1,
+                max_size=3,
+            )
+        )
+        if candidates
+        else []
+    )
     page = rest + [void_of(e, 2) for e in new]
     log = renumbered(prefix + [void_of(e, 1) for e in earlier] + page)
     since = len(log) - len(page) + 1
@@ -143,8 +164,10 @@ def test_a_slice_past_the_cap_is_refused() -> None:
 
 
 def test_names_follow_the_stream_and_the_ids_an_event_carries() -> None:
-    event = {"stream": "account-acc-7", "data": {"deal_id": "D-1", "invoice_id": "I-9",
-             "account_id": "acc-8", "lead_id": None}}  # fmt: skip
+    event = {
+        "stream": "account-acc-7",
+        "data": {"deal_id": "D-1", "invoice_id": "I-9", "account_id": "acc-8", "lead_id": None},
+    }
     assert names(event) == {"account:acc-7", "account:acc-8", "deal:D-1", "invoice:I-9"}
     assert names({"stream": "lead-L-2-a", "data": {}}) == {"lead:L-2-a"}
 

@@ -95,7 +95,8 @@ class TestTheHelperBuildsEventsAsTheFeedServesThem:
 
     def test_a_log_can_leave_out_rep_and_team(self):
         event = Log().visit("account-acc-1", jul(1), rep=None, team=None)
-        assert event["rep_id"] is None and event["team_id"] is None
+        assert event["rep_id"] is None
+        assert event["team_id"] is None
 
 
 # --------------------------------------------------------------------------- touches
@@ -944,8 +945,13 @@ class TestRepTeamAndOrg:
         log.amount_changed("D1", jul(3), "150.00", rep=CARA, team=SOUTH)
         log.deal_won("D1", jul(4), "150.00", rep=CARA, team=SOUTH)
         facts = facts_of(log)
-        for stored in ("pipeline:qualification", "pipeline:proposal", "stage:proposal",
-                       "stage_closed:proposal", "stage_won:qualification"):  # fmt: skip
+        for stored in (
+            "pipeline:qualification",
+            "pipeline:proposal",
+            "stage:proposal",
+            "stage_closed:proposal",
+            "stage_won:qualification",
+        ):
             assert {f.rep_id for f in facts if f.metric == stored} == {ANNA}, stored
         assert total(facts, "pipeline:proposal", owner=f"rep:{ANNA}") == 0  # opened and closed
         assert {f.rep_id for f in facts if f.metric in ("deals_won", "revenue_won")} == {CARA}
@@ -1051,10 +1057,12 @@ class TestEventsTheFoldDoesNotKnow:
     def test_a_newer_schema_version_folds_to_none_even_for_a_known_type(self):
         book = Book(BERLIN)
         log = Log()
-        event = log.add("lead.created", "lead-L1", jul(1), {"name": "x", "channel": "online"},
-                        schema_version=2)  # fmt: skip
+        event = log.add(
+            "lead.created", "lead-L1", jul(1), {"name": "x", "channel": "online"}, schema_version=2
+        )
         assert fold(book, event) is None
-        assert book.leads == {} and book.changed == set()
+        assert book.leads == {}
+        assert book.changed == set()
 
     def test_a_replay_counts_what_it_skipped_by_type_and_folds_the_rest(self):
         log = Log()

@@ -123,16 +123,20 @@ def logs(draw: st.DrawFn, *, anonymous: bool = True, max_events: int = 40) -> li
         who: dict[str, Any] = draw(WHO_OR_NOBODY if anonymous else WHO)
         at = draw(WHEN)
         if kind == "lead.created":
-            log.lead_created(draw(LEAD), at, channel=draw(CHANNEL), account=draw(MAYBE_ACCOUNT),
-                             **who)  # fmt: skip
+            log.lead_created(
+                draw(LEAD), at, channel=draw(CHANNEL), account=draw(MAYBE_ACCOUNT), **who
+            )
         elif kind == "lead.qualified":
             log.lead_qualified(draw(LEAD), at, **who)
         elif kind == "lead.disqualified":
             log.lead_disqualified(draw(LEAD), at, **who)
         elif kind in ("visit.logged", "call.logged"):
             touched = draw(TOUCHED)
-            stream = {"lead": lambda: f"lead-{draw(LEAD)}", "deal": lambda: f"deal-{draw(DEAL)}",
-                      "account": lambda: f"account-{draw(ACCOUNT)}"}[touched]()  # fmt: skip
+            stream = {
+                "lead": lambda: f"lead-{draw(LEAD)}",
+                "deal": lambda: f"deal-{draw(DEAL)}",
+                "account": lambda: f"account-{draw(ACCOUNT)}",
+            }[touched]()
             hit, account = draw(st.booleans()), draw(MAYBE_ACCOUNT)
             if kind == "visit.logged":
                 log.visit(stream, at, effective=hit, account=account, **who)
@@ -140,10 +144,16 @@ def logs(draw: st.DrawFn, *, anonymous: bool = True, max_events: int = 40) -> li
                 log.call(stream, at, connected=hit, account=account, **who)
         elif kind == "deal.opened":
             log.deal_opened(
-                draw(DEAL), at, amount=draw(AMOUNTS), currency=draw(CURRENCY),
-                product_line=draw(PRODUCT_LINE), account=draw(ACCOUNT), stage=draw(MAYBE_STAGE),
-                lead=draw(MAYBE_LEAD), **who,
-            )  # fmt: skip
+                draw(DEAL),
+                at,
+                amount=draw(AMOUNTS),
+                currency=draw(CURRENCY),
+                product_line=draw(PRODUCT_LINE),
+                account=draw(ACCOUNT),
+                stage=draw(MAYBE_STAGE),
+                lead=draw(MAYBE_LEAD),
+                **who,
+            )
         elif kind == "deal.stage_changed":
             log.stage_changed(draw(DEAL), at, draw(STAGE), **who)
         elif kind == "deal.amount_changed":
@@ -155,30 +165,61 @@ def logs(draw: st.DrawFn, *, anonymous: bool = True, max_events: int = 40) -> li
         elif kind == "invoice.issued":
             deal, on_deal, names_deal = draw(DEAL), draw(st.booleans()), draw(st.booleans())
             log.invoice(
-                draw(INVOICE), at, amount=draw(AMOUNTS), currency=draw(CURRENCY),
-                account=draw(ACCOUNT), deal=deal if names_deal else None,
-                stream=f"deal-{deal}" if on_deal else None, **who,
-            )  # fmt: skip
+                draw(INVOICE),
+                at,
+                amount=draw(AMOUNTS),
+                currency=draw(CURRENCY),
+                account=draw(ACCOUNT),
+                deal=deal if names_deal else None,
+                stream=f"deal-{deal}" if on_deal else None,
+                **who,
+            )
         elif kind == "payment.received":
-            log.payment(draw(INVOICE), at, amount=draw(AMOUNTS), currency=draw(CURRENCY),
-                        account=draw(ACCOUNT), **who)  # fmt: skip
+            log.payment(
+                draw(INVOICE),
+                at,
+                amount=draw(AMOUNTS),
+                currency=draw(CURRENCY),
+                account=draw(ACCOUNT),
+                **who,
+            )
         elif kind == "account.tier_changed":
             log.tier_changed(draw(ACCOUNT), at, draw(TIER), **who)
         elif kind == "contact.left":
             log.contact_left(draw(ACCOUNT), at, **who)
         elif kind == "engagement.tracked":
-            stream = {"lead": lambda: f"lead-{draw(LEAD)}", "deal": lambda: f"deal-{draw(DEAL)}",
-                      "account": lambda: f"account-{draw(ACCOUNT)}"}[draw(TOUCHED)]()  # fmt: skip
-            log.engagement(stream, at, draw(ENGAGEMENT), count=draw(st.integers(1, 5)),
-                           seconds=draw(st.integers(0, 900)), **who)  # fmt: skip
+            stream = {
+                "lead": lambda: f"lead-{draw(LEAD)}",
+                "deal": lambda: f"deal-{draw(DEAL)}",
+                "account": lambda: f"account-{draw(ACCOUNT)}",
+            }[draw(TOUCHED)]()
+            log.engagement(
+                stream,
+                at,
+                draw(ENGAGEMENT),
+                count=draw(st.integers(1, 5)),
+                seconds=draw(st.integers(0, 900)),
+                **who,
+            )
         elif kind == "lead.consent_changed":
-            log.consent(draw(LEAD), at, do_not_email=draw(st.sampled_from((None, True, False))),
-                        do_not_call=draw(st.booleans()), **who)  # fmt: skip
+            log.consent(
+                draw(LEAD),
+                at,
+                do_not_email=draw(st.sampled_from((None, True, False))),
+                do_not_call=draw(st.booleans()),
+                **who,
+            )
         elif draw(st.booleans()):  # a type this fold does not know
             log.add("lead.converted", f"lead-{draw(LEAD)}", at, {"to": "D0"}, **who)
         else:  # a known type in a schema version it does not know
-            log.add("visit.logged", f"account-{draw(ACCOUNT)}", at, {"v2": True}, schema_version=2,
-                    **who)  # fmt: skip
+            log.add(
+                "visit.logged",
+                f"account-{draw(ACCOUNT)}",
+                at,
+                {"v2": True},
+                schema_version=2,
+                **who,
+            )
     return log.events
 
 
@@ -438,19 +479,22 @@ class TestRollupRows:
         for grain in ("d", "m"):
             org: dict = defaultdict(int)
             for team in TEAMS:
-                rows = await source.rows(Scope(Owner(OwnerKind.TEAM, team)), grain, *everything,
-                                         prefixes=("",))  # fmt: skip
+                rows = await source.rows(
+                    Scope(Owner(OwnerKind.TEAM, team)), grain, *everything, prefixes=("",)
+                )
                 reps: dict = defaultdict(int)
                 for rep in REPS:
                     scope = Scope(Owner(OwnerKind.REP, rep), team=team)
-                    for key, value in keyed(await source.rows(scope, grain, *everything,
-                                                              prefixes=("",))).items():  # fmt: skip
+                    for key, value in keyed(
+                        await source.rows(scope, grain, *everything, prefixes=("",))
+                    ).items():
                         reps[key] += value
                 assert keyed(rows) == {k: v for k, v in reps.items() if v}, (grain, team)
                 for key, value in keyed(rows).items():
                     org[key] += value
-            rows = await source.rows(Scope(Owner(OwnerKind.ORG)), grain, *everything,
-                                     prefixes=("",))  # fmt: skip
+            rows = await source.rows(
+                Scope(Owner(OwnerKind.ORG)), grain, *everything, prefixes=("",)
+            )
             assert keyed(rows) == {k: v for k, v in org.items() if v}, grain
 
     @LAW

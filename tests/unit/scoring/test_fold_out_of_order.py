@@ -200,7 +200,8 @@ class TestACloseBeforeTheOpening:
         fold(book, log.events[0])
         stored = encode(book.deals["deal-D1"])
         again = decode("deals", stored)
-        assert again == book.deals["deal-D1"] and again.status == UNOPENED
+        assert again == book.deals["deal-D1"]
+        assert again.status == UNOPENED
         restarted = Book(BERLIN, deals={"deal-D1": again})
         opened = log.deal_opened("D1", jul(1))
         assert fold(restarted, opened) == facts_of(log)  # the won alone counted nothing
@@ -223,8 +224,11 @@ def deal_histories(draw: st.DrawFn) -> list[Event]:
     close = draw(st.sampled_from((None, "won", "lost")))
     n = 1 + n_moves + (close is not None)
     minutes = draw(st.lists(st.integers(0, 20 * 24 * 60), min_size=n, max_size=n, unique=True))
-    kinds = ["opened", *draw(st.lists(st.sampled_from(("stage", "amount")), min_size=n_moves,
-                                      max_size=n_moves)), *([close] if close else [])]  # fmt: skip
+    kinds = [
+        "opened",
+        *draw(st.lists(st.sampled_from(("stage", "amount")), min_size=n_moves, max_size=n_moves)),
+        *([close] if close else []),
+    ]
     items = sorted(zip(minutes, draw(st.permutations(kinds)), strict=True))
     log = Log("ooo")
     for minute, kind in items:
@@ -256,8 +260,10 @@ class TestAnyOrder:
         assert deal.status == true.status
         if deal.status == "open":  # what a closed deal was at its close is in its facts
             assert (deal.stage, deal.amount, deal.currency) == (
-                true.stage, true.amount, true.currency,
-            )  # fmt: skip
+                true.stage,
+                true.amount,
+                true.currency,
+            )
         assert sorted(deal.stages) == sorted(true.stages)
         assert got.book.customers == want.book.customers
         assert len(got.wins) == len(want.wins)

@@ -94,9 +94,16 @@ def customer(log: Log, account: str = ACC, timezone: Any = BERLIN) -> Customer:
 
 
 def win(
-    log: Log, deal: str, when: str | datetime, amount: str = "1000.00", currency: str = "EUR", *,
-    account: str = ACC, renewal: str | None = None, **who: Any,
-) -> None:  # fmt: skip
+    log: Log,
+    deal: str,
+    when: str | datetime,
+    amount: str = "1000.00",
+    currency: str = "EUR",
+    *,
+    account: str = ACC,
+    renewal: str | None = None,
+    **who: Any,
+) -> None:
     """Open `deal` on `account` and win it at `when`."""
     log.deal_opened(deal, when, amount=amount, currency=currency, account=account, **who)
     log.deal_won(deal, when, amount, currency, renewal=renewal, **who)
@@ -347,15 +354,28 @@ def logs(draw: st.DrawFn) -> Log:
         elif kind == "tier":
             log.tier_changed(account, when, draw(st.sampled_from("ABC")), **who)
         elif kind == "contact_left":
-            log.add("contact.left", stream, when,
-                    {"contact_id": f"c-{i}", "key_contact": draw(st.booleans())}, **who)  # fmt: skip
+            log.add(
+                "contact.left",
+                stream,
+                when,
+                {"contact_id": f"c-{i}", "key_contact": draw(st.booleans())},
+                **who,
+            )
         elif kind == "opened":
             log.deal_opened(f"O{i}", when, account=account, **who)
         else:
             amount = f"{draw(st.integers(1, 10_000))}.00"
             renewal = draw(st.sampled_from([None, "2027-03-01", "2027-04-30"]))
-            win(log, f"D{i}", when, amount, draw(st.sampled_from(["EUR", "USD"])),
-                account=account, renewal=renewal, **who)  # fmt: skip
+            win(
+                log,
+                f"D{i}",
+                when,
+                amount,
+                draw(st.sampled_from(["EUR", "USD"])),
+                account=account,
+                renewal=renewal,
+                **who,
+            )
     return log
 
 
@@ -405,7 +425,8 @@ class TestLaws:
     def test_any_record_survives_the_codec(self, c: Customer):
         back = decode(encode(c))
         assert back == c
-        assert type(back.won) is tuple and all(type(w) is Won for w in back.won)
+        assert type(back.won) is tuple
+        assert all(type(w) is Won for w in back.won)
         assert all(type(d) is Departure for d in back.contacts_left)
         assert all(type(r) is Renewal for r in back.renewals)
 
@@ -437,13 +458,25 @@ class TestLifecycle:
 
     def test_declining_when_the_last_six_months_are_below_half_the_six_before(self):
         # m-12..m-7 = 2025-10..2026-03: 10000; m-6..m-1 = 2026-04..09: 4999.99
-        log = wins({"2024-03": "1000.00", "2025-01": "15000.00", "2025-11": "10000.00",
-                    "2026-05": "4999.99"})  # fmt: skip
+        log = wins(
+            {
+                "2024-03": "1000.00",
+                "2025-01": "15000.00",
+                "2025-11": "10000.00",
+                "2026-05": "4999.99",
+            }
+        )
         assert lifecycle(customer(log), TODAY, "EUR") == "declining"
 
     def test_not_declining_at_exactly_half(self):
-        log = wins({"2024-03": "1000.00", "2025-01": "15000.00", "2025-11": "10000.00",
-                    "2026-05": "5000.00"})  # fmt: skip
+        log = wins(
+            {
+                "2024-03": "1000.00",
+                "2025-01": "15000.00",
+                "2025-11": "10000.00",
+                "2026-05": "5000.00",
+            }
+        )
         # last 12 = 15000, the 12 before = 15000: not growing either
         assert lifecycle(customer(log), TODAY, "EUR") == "mature"
 
@@ -455,13 +488,15 @@ class TestLifecycle:
 
     def test_growing_when_the_last_twelve_months_are_ten_percent_up(self):
         # m-24..m-13 = 2024-10..2025-09: 10000; m-12..m-1 = 2025-10..2026-09: 11000
-        log = wins({"2023-05": "1.00", "2025-03": "10000.00", "2025-12": "5500.00",
-                    "2026-06": "5500.00"})  # fmt: skip
+        log = wins(
+            {"2023-05": "1.00", "2025-03": "10000.00", "2025-12": "5500.00", "2026-06": "5500.00"}
+        )
         assert lifecycle(customer(log), TODAY, "EUR") == "growing"
 
     def test_mature_just_below_ten_percent_up(self):
-        log = wins({"2023-05": "1.00", "2025-03": "10000.00", "2025-12": "5500.00",
-                    "2026-06": "5499.99"})  # fmt: skip
+        log = wins(
+            {"2023-05": "1.00", "2025-03": "10000.00", "2025-12": "5500.00", "2026-06": "5499.99"}
+        )
         assert lifecycle(customer(log), TODAY, "EUR") == "mature"
 
     def test_growing_when_a_customer_for_less_than_a_year(self):
@@ -519,9 +554,13 @@ class TestKeyContactLeft:
         day = (TODAY - timedelta(days=180)).isoformat()
         assert signal["since"] == day
         assert signal["evidence"] == {
-            "contact_id": "c-77", "name": "Jana Novak", "role": "Head of purchasing",
-            "day": day, "days_ago": 180, "key_contacts_left": 1,
-        }  # fmt: skip
+            "contact_id": "c-77",
+            "name": "Jana Novak",
+            "role": "Head of purchasing",
+            "day": day,
+            "days_ago": 180,
+            "key_contacts_left": 1,
+        }
         assert signal["message"].startswith("Jana Novak (Head of purchasing) left on")
 
     def test_does_not_fire_181_days_after(self):
@@ -551,8 +590,13 @@ class TestNoTouch:
         signal = found(self.tier_a(15, h=23))["no_touch"]
         last = (TODAY - timedelta(days=15)).isoformat()
         assert signal["since"] == last
-        assert signal["evidence"] == {"days_since_touch": 15, "limit_days": 14, "tier": "A",
-                                      "last_touch": last, "counted_from": "last_touch"}  # fmt: skip
+        assert signal["evidence"] == {
+            "days_since_touch": 15,
+            "limit_days": 14,
+            "tier": "A",
+            "last_touch": last,
+            "counted_from": "last_touch",
+        }
 
     def test_does_not_fire_for_tier_a_after_14_days(self):
         assert "no_touch" not in found(self.tier_a(14, h=0))
@@ -662,9 +706,12 @@ class TestOnboarding:
         signal = found(self.new_customer(), date(2026, 10, 14))["onboarding"]
         assert signal["since"] == "2026-10-10"
         assert signal["evidence"] == {
-            "first_won": "2026-10-10", "touches_within_hours": 0, "hours": 72,
-            "touches_first_30_days": None, "touches_required": 3,
-        }  # fmt: skip
+            "first_won": "2026-10-10",
+            "touches_within_hours": 0,
+            "hours": 72,
+            "touches_first_30_days": None,
+            "touches_required": 3,
+        }
         assert "within 72 hours" in signal["message"]
 
     def test_a_touch_at_the_72nd_hour_counts(self):
@@ -717,14 +764,23 @@ class TestOnboarding:
 
 class TestSuggestTiers:
     def test_a_up_to_80_percent_b_up_to_95_then_c(self):
-        revenue = {"e": Decimal(0), "d": Decimal(5), "c": Decimal(15), "b": Decimal(30),
-                   "a": Decimal(50)}  # fmt: skip
+        revenue = {
+            "e": Decimal(0),
+            "d": Decimal(5),
+            "c": Decimal(15),
+            "b": Decimal(30),
+            "a": Decimal(50),
+        }
         # shares before each: a 0, b 0.50, c 0.80 (not below 0.8), d 0.95 (not below 0.95)
         assert suggest_tiers(revenue) == {"a": "A", "b": "A", "c": "B", "d": "C", "e": "C"}
 
     def test_just_below_the_edges(self):
-        revenue = {"a": Decimal("50"), "b": Decimal("29.99"), "c": Decimal("15"),
-                   "d": Decimal("5.01")}  # fmt: skip
+        revenue = {
+            "a": Decimal("50"),
+            "b": Decimal("29.99"),
+            "c": Decimal("15"),
+            "d": Decimal("5.01"),
+        }
         # shares before: c 0.7999, d 0.9499
         assert suggest_tiers(revenue) == {"a": "A", "b": "A", "c": "A", "d": "B"}
 
@@ -737,7 +793,9 @@ class TestSuggestTiers:
         assert suggest_tiers({"only": Decimal(1)}) == {"only": "A"}
         # the small one comes after 99 % of the revenue
         assert suggest_tiers({"big": Decimal(99), "small": Decimal(1)}) == {
-            "big": "A", "small": "C"}  # fmt: skip
+            "big": "A",
+            "small": "C",
+        }
 
     def test_without_revenue_everything_is_c(self):
         assert suggest_tiers({"a": Decimal(0), "b": Decimal(0)}) == {"a": "C", "b": "C"}

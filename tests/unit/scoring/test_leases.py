@@ -11,9 +11,16 @@ ORGS = [f"org-{i}" for i in range(10)]
 
 @pytest.mark.parametrize(
     ("orgs", "replicas", "cap", "expected"),
-    [(10, 1, None, 10), (10, 2, None, 5), (10, 3, None, 4), (1, 2, None, 1), (0, 2, None, 0),
-     (10, 1, 3, 3), (10, 0, None, 10)],
-)  # fmt: skip
+    [
+        (10, 1, None, 10),
+        (10, 2, None, 5),
+        (10, 3, None, 4),
+        (1, 2, None, 1),
+        (0, 2, None, 0),
+        (10, 1, 3, 3),
+        (10, 0, None, 10),
+    ],
+)
 def test_a_replica_takes_the_orgs_divided_among_the_replicas_rounded_up_and_capped(
     orgs: int, replicas: int, cap: int | None, expected: int
 ) -> None:

@@ -70,8 +70,12 @@ class TestTheLocalDayOfAnEvent:
         assert months == {date(2026, 7, 1): 1, date(2026, 8, 1): 1}
 
     def test_does_not_depend_on_the_offset_the_event_was_written_with(self):
-        same_instant = ("2026-08-01T00:30:00+02:00", "2026-07-31T22:30:00+00:00",
-                        "2026-07-31T18:30:00-04:00", "2026-08-01T06:30:00+08:00")  # fmt: skip
+        same_instant = (
+            "2026-08-01T00:30:00+02:00",
+            "2026-07-31T22:30:00+00:00",
+            "2026-07-31T18:30:00-04:00",
+            "2026-08-01T06:30:00+08:00",
+        )
         assert by_day(facts_of(visits_at(*same_instant)), "visits") == {date(2026, 8, 1): 4}
 
     def test_a_win_is_dated_on_its_local_day_too(self):

@@ -89,10 +89,14 @@ class TestStaticFeatures:
                          "product_line": "ovens", "company_size": "10-49", "currency": "EUR",
                          "value": "1000.00"})  # fmt: skip
         assert without_always(row_of(p)) == {
-            "channel": "referral", "industry": "food retail", "tier": "A",
-            "product_line": "ovens", "company_size": "10-49", "value": "1k-5k",
+            "channel": "referral",
+            "industry": "food retail",
+            "tier": "A",
+            "product_line": "ovens",
+            "company_size": "10-49",
+            "value": "1k-5k",
             "stage": "reached:qualification",
-        }  # fmt: skip
+        }
         assert without_always(row_of(lead())) == {"stage": "new"}
 
     def test_industry_is_cut_to_40_characters(self) -> None:
@@ -102,11 +106,18 @@ class TestStaticFeatures:
     @pytest.mark.parametrize(
         ("value", "bucket"),
         [
-            ("0", "<1k"), ("999.99", "<1k"), ("1000", "1k-5k"), ("4999.99", "1k-5k"),
-            ("5000", "5k-20k"), ("19999.9999", "5k-20k"), ("20000", "20k-100k"),
-            ("99999.99", "20k-100k"), ("100000", "100k+"), ("123456789012345", "100k+"),
+            ("0", "<1k"),
+            ("999.99", "<1k"),
+            ("1000", "1k-5k"),
+            ("4999.99", "1k-5k"),
+            ("5000", "5k-20k"),
+            ("19999.9999", "5k-20k"),
+            ("20000", "20k-100k"),
+            ("99999.99", "20k-100k"),
+            ("100000", "100k+"),
+            ("123456789012345", "100k+"),
         ],
-    )  # fmt: skip
+    )
     def test_value_buckets(self, value: str, bucket: str) -> None:
         assert row_of(lead(static={"value": value}))["value"] == bucket
 
@@ -141,8 +152,12 @@ class TestStage:
         assert row_of(lead(visit(1)))["stage"] == "new"
 
     def test_a_deal_is_at_the_stage_it_entered_last_before_the_moment(self) -> None:
-        p = deal(stage(5, "proposal"), stage(2, "negotiation"), stage(1, "proposal"),
-                 Item(T, T, "stage", "closing"))  # fmt: skip
+        p = deal(
+            stage(5, "proposal"),
+            stage(2, "negotiation"),
+            stage(1, "proposal"),
+            Item(T, T, "stage", "closing"),
+        )
         assert row_of(p)["stage"] == "reached:proposal"
         assert features(p, AT - timedelta(days=3))["stage"] == "reached:proposal"
         assert features(p, AT - timedelta(days=1, seconds=1))["stage"] == "reached:negotiation"
@@ -178,11 +193,20 @@ class TestTouches:
     @pytest.mark.parametrize(
         ("days", "bucket"),
         [
-            (0.01, "0-2"), (2.99, "0-2"), (3, "3-7"), (7.5, "3-7"), (8, "8-14"), (14.9, "8-14"),
-            (15, "15-30"), (30, "15-30"), (31, "31-60"), (60.9, "31-60"), (61, "60+"),
+            (0.01, "0-2"),
+            (2.99, "0-2"),
+            (3, "3-7"),
+            (7.5, "3-7"),
+            (8, "8-14"),
+            (14.9, "8-14"),
+            (15, "15-30"),
+            (30, "15-30"),
+            (31, "31-60"),
+            (60.9, "31-60"),
+            (61, "60+"),
             (400, "60+"),
         ],
-    )  # fmt: skip
+    )
     def test_since_touch_buckets(self, days: float, bucket: str) -> None:
         row = row_of(lead(call(days, connected=False), eng(0.5), created_days=500))
         assert row["since_touch"] == bucket
@@ -231,10 +255,17 @@ class TestEngagement:
     @pytest.mark.parametrize(
         ("seconds", "bucket"),
         [
-            (0, "0"), (1, "0"), (2, "<1m"), (118, "<1m"), (120, "1-5m"), (598, "1-5m"),
-            (600, "5-15m"), (1798, "5-15m"), (1800, "15m+"),
+            (0, "0"),
+            (1, "0"),
+            (2, "<1m"),
+            (118, "<1m"),
+            (120, "1-5m"),
+            (598, "1-5m"),
+            (600, "5-15m"),
+            (1798, "5-15m"),
+            (1800, "15m+"),
         ],
-    )  # fmt: skip
+    )
     def test_seconds_decay_and_are_bucketed(self, seconds: int, bucket: str) -> None:
         row = row_of(lead(eng(7, seconds=seconds), created_days=60))  # halved: one half-life
         assert row["eng_seconds"] == bucket
@@ -246,42 +277,59 @@ class TestEngagement:
 
 class TestSignalsAndConsent:
     def test_a_signal_seen_before_the_moment_is_yes(self) -> None:
-        p = lead(signal(40, "asked_for_price"), Item(T, T, "signal", "requested_demo"),
-                 created_days=50)  # fmt: skip
+        p = lead(
+            signal(40, "asked_for_price"), Item(T, T, "signal", "requested_demo"), created_days=50
+        )
         row = row_of(p)
         assert row["signal:asked_for_price"] == "yes"
         assert "signal:requested_demo" not in row
 
     def test_the_latest_consent_change_before_the_moment_counts(self) -> None:
         lifted_later = Item(T, T, "consent", "do_not_call", 0)
-        p = lead(consent(5, "do_not_email", True), consent(2, "do_not_email", False),
-                 consent(3, "do_not_call", True), lifted_later)  # fmt: skip
+        p = lead(
+            consent(5, "do_not_email", True),
+            consent(2, "do_not_email", False),
+            consent(3, "do_not_call", True),
+            lifted_later,
+        )
         row = row_of(p)
-        assert "do_not_email" not in row and row["do_not_call"] == "yes"
+        assert "do_not_email" not in row
+        assert row["do_not_call"] == "yes"
         assert features(p, AT - timedelta(days=4))["do_not_email"] == "yes"
 
 
 class TestAge:
     @pytest.mark.parametrize(
         ("days", "bucket"),
-        [(0, "0-7"), (7.9, "0-7"), (8, "8-30"), (30, "8-30"), (31, "31-90"), (90.5, "31-90"),
-         (91, "90+")],
-    )  # fmt: skip
+        [
+            (0, "0-7"),
+            (7.9, "0-7"),
+            (8, "8-30"),
+            (30, "8-30"),
+            (31, "31-90"),
+            (90.5, "31-90"),
+            (91, "90+"),
+        ],
+    )
     def test_age_buckets(self, days: float, bucket: str) -> None:
         assert row_of(lead(created_days=days))["age"] == bucket
 
     def test_a_placeholder_has_no_age_nor_since_touch(self) -> None:
         row = row_of(Prospect("lead", "lead-L1", items=(eng(1),)))
-        assert "age" not in row and "since_touch" not in row and row["touched"] == "never"
+        assert "age" not in row
+        assert "since_touch" not in row
+        assert row["touched"] == "never"
 
 
 class TestWhatFeaturesSee:
     def test_items_at_or_after_the_moment_are_ignored(self) -> None:
         before = [visit(1), call(2), eng(3, seconds=400), signal(1, "asked_for_price")]
         after = [
-            Item(T, T, "visit", "", 1, 0), Item(T + 5, T + 5, "eng", "webinar", 9, 900),
-            Item(T, T, "signal", "requested_demo"), Item(T, T, "consent", "do_not_call", 1),
-        ]  # fmt: skip
+            Item(T, T, "visit", "", 1, 0),
+            Item(T + 5, T + 5, "eng", "webinar", 9, 900),
+            Item(T, T, "signal", "requested_demo"),
+            Item(T, T, "consent", "do_not_call", 1),
+        ]
         assert row_of(lead(*before, *after)) == row_of(lead(*before))
 
     def test_known_before_leaves_out_items_recorded_later(self) -> None:
@@ -298,16 +346,30 @@ class TestWhatFeaturesSee:
 
     def test_the_full_row_of_a_lead(self) -> None:
         p = lead(
-            visit(1), visit(2, effective=False), call(3), signal(1, "asked_for_price"),
-            eng(0.5, count=4, seconds=600), consent(4, "do_not_call", True), created_days=45,
+            visit(1),
+            visit(2, effective=False),
+            call(3),
+            signal(1, "asked_for_price"),
+            eng(0.5, count=4, seconds=600),
+            consent(4, "do_not_call", True),
+            created_days=45,
             static={"channel": "referral", "attr:city": "Leipzig", "value": "18000"},
-        )  # fmt: skip
+        )
         assert row_of(p) == {
-            "channel": "referral", "value": "5k-20k", "attr:city": "leipzig", "stage": "new",
-            "visits_14d": "1", "visits_plain_14d": "1", "calls_14d": "1",
-            "eng:email_opened": "3+", "eng_seconds": "5-15m", "signal:asked_for_price": "yes",
-            "do_not_call": "yes", "since_touch": "0-2", "age": "31-90",
-        }  # fmt: skip
+            "channel": "referral",
+            "value": "5k-20k",
+            "attr:city": "leipzig",
+            "stage": "new",
+            "visits_14d": "1",
+            "visits_plain_14d": "1",
+            "calls_14d": "1",
+            "eng:email_opened": "3+",
+            "eng_seconds": "5-15m",
+            "signal:asked_for_price": "yes",
+            "do_not_call": "yes",
+            "since_touch": "0-2",
+            "age": "31-90",
+        }
 
 
 # --------------------------------------------------------------------------- sentences
@@ -372,8 +434,15 @@ class TestSentences:
         assert say("eng_seconds", lead()) == "no time spent on e-mails, pages or chats recently"
 
     def test_the_profile(self) -> None:
-        p = lead(static={"industry": "bakery", "company_size": "10-49", "attr:city": "Leipzig",
-                         "tier": "A"}, created_days=45.5)  # fmt: skip
+        p = lead(
+            static={
+                "industry": "bakery",
+                "company_size": "10-49",
+                "attr:city": "Leipzig",
+                "tier": "A",
+            },
+            created_days=45.5,
+        )
         assert say("industry", p) == "industry: bakery"
         assert say("company_size", p) == "company size 10-49"
         assert say("attr:city", p) == "city: Leipzig"
@@ -395,12 +464,30 @@ class TestSentences:
 
 
 def closed(
-    kind: str = "lead", *, key: str = "lead-L1", created: int, outcome_at: int, outcome: int = 1,
-    recorded: int | None = None, items: tuple[Item, ...] = (),
-) -> Prospect:  # fmt: skip
+    kind: str = "lead",
+    *,
+    key: str = "lead-L1",
+    created: int,
+    outcome_at: int,
+    outcome: int = 1,
+    recorded: int | None = None,
+    items: tuple[Item, ...] = (),
+) -> Prospect:
     known = outcome_at if recorded is None else recorded
-    return Prospect(kind, key, ANNA, NORTH, created, created, {"channel": "referral"}, "",
-                    outcome, outcome_at, known, items)  # fmt: skip
+    return Prospect(
+        kind,
+        key,
+        ANNA,
+        NORTH,
+        created,
+        created,
+        {"channel": "referral"},
+        "",
+        outcome,
+        outcome_at,
+        known,
+        items,
+    )
 
 
 class TestTrainingExamples:
@@ -408,8 +495,12 @@ class TestTrainingExamples:
         c = T - 100 * DAY
         examples = training_examples([closed(created=c, outcome_at=c + 20 * DAY)], kind="lead")
         assert [int(e.at.timestamp()) - c for e in examples] == [
-            1, 3 * DAY, 7 * DAY, 14 * DAY, 20 * DAY - 1,
-        ]  # fmt: skip
+            1,
+            3 * DAY,
+            7 * DAY,
+            14 * DAY,
+            20 * DAY - 1,
+        ]
         assert [e.row["age"] for e in examples] == ["0-7", "0-7", "0-7", "8-30", "8-30"]
         assert all(e.weight == 1 / 5 and e.label == 1 and e.key == "lead-L1" for e in examples)
         assert all(e.outcome_at == datetime.fromtimestamp(c + 20 * DAY, UTC) for e in examples)
@@ -424,8 +515,10 @@ class TestTrainingExamples:
 
     def test_weights_sum_to_one_per_prospect(self) -> None:
         c = T - 400 * DAY
-        ps = [closed(key=f"lead-L{i}", created=c, outcome_at=c + d * DAY, outcome=i % 2)
-              for i, d in enumerate((1, 5, 31, 200))]  # fmt: skip
+        ps = [
+            closed(key=f"lead-L{i}", created=c, outcome_at=c + d * DAY, outcome=i % 2)
+            for i, d in enumerate((1, 5, 31, 200))
+        ]
         sums: dict[str, float] = defaultdict(float)
         for e in training_examples(ps, kind="lead"):
             sums[e.key] += e.weight
@@ -474,9 +567,17 @@ class TestBacktestExamples:
         log.lead_created("L1", cutoff)
         log.visit("lead-L1", cutoff + timedelta(days=3), effective=True)
         log.visit("lead-L1", cutoff + timedelta(days=20), effective=True)
-        log.add("visit.logged", "lead-L1", cutoff + timedelta(days=21),
-                {"mode": "onsite", "effective": False, "duration_minutes": 5,
-                 "buying_signals": ["asked_for_price"]})  # fmt: skip
+        log.add(
+            "visit.logged",
+            "lead-L1",
+            cutoff + timedelta(days=21),
+            {
+                "mode": "onsite",
+                "effective": False,
+                "duration_minutes": 5,
+                "buying_signals": ["asked_for_price"],
+            },
+        )
         log.lead_disqualified("L1", cutoff + timedelta(days=40))
         log.lead_created("L2", cutoff + timedelta(days=1))
         log.lead_qualified("L2", cutoff + timedelta(days=6))
@@ -485,10 +586,14 @@ class TestBacktestExamples:
         by_key = {e.key: e for e in examples}
         assert by_key.keys() == {"lead-L1", "lead-L2"}
         l1, l2 = by_key["lead-L1"], by_key["lead-L2"]
-        assert l1.at == cutoff + timedelta(days=14) and l1.label == 0 and l1.weight == 1.0
-        assert l1.row["visits_14d"] == "1" and l1.row["since_touch"] == "8-14"
+        assert l1.at == cutoff + timedelta(days=14)
+        assert l1.label == 0
+        assert l1.weight == 1.0
+        assert l1.row["visits_14d"] == "1"
+        assert l1.row["since_touch"] == "8-14"
         assert "signal:asked_for_price" not in l1.row
-        assert l2.at == cutoff + timedelta(days=6, seconds=-1) and l2.label == 1
+        assert l2.at == cutoff + timedelta(days=6, seconds=-1)
+        assert l2.label == 1
 
     def test_nothing_after_the_outcome_leaks_into_a_row(self) -> None:
         cutoff = datetime(2026, 6, 1, tzinfo=UTC)
@@ -503,25 +608,31 @@ class TestBacktestExamples:
         prospects = fold(log.events)
         (example,) = backtest_examples(prospects, kind="deal", cutoff=cutoff, horizon_days=365)
         assert example.at == cutoff + timedelta(days=10, seconds=-1)
-        assert example.row["calls_14d"] == "1" and example.row["stage"] == "reached:qualification"
-        assert "eng:webinar" not in example.row and example.row["eng_seconds"] == "0"
+        assert example.row["calls_14d"] == "1"
+        assert example.row["stage"] == "reached:qualification"
+        assert "eng:webinar" not in example.row
+        assert example.row["eng_seconds"] == "0"
         (won,) = [p for p in prospects if p.key == "deal-D1"]
         later = features(won, cutoff + timedelta(days=30))
-        assert "eng:webinar" not in later and later["stage"] == "reached:qualification"
+        assert "eng:webinar" not in later
+        assert later["stage"] == "reached:qualification"
         assert all("eng:webinar" not in e.row for e in training_examples(prospects, kind="deal"))
 
 
 class TestBaselines:
-    def example(self, outcome_at: datetime, *, weight: float = 1.0, stage: str = "new",
-                label: int = 1) -> Example:  # fmt: skip
+    def example(
+        self, outcome_at: datetime, *, weight: float = 1.0, stage: str = "new", label: int = 1
+    ) -> Example:
         return Example("lead-L1", {"stage": stage}, label, weight, outcome_at, outcome_at)
 
     def test_recency_weights_halve_at_one_half_life(self) -> None:
         examples = [
-            self.example(AT, weight=0.5), self.example(AT - timedelta(days=180), weight=0.5),
-            self.example(AT - timedelta(days=360)), self.example(AT + timedelta(days=5)),
+            self.example(AT, weight=0.5),
+            self.example(AT - timedelta(days=180), weight=0.5),
+            self.example(AT - timedelta(days=360)),
+            self.example(AT + timedelta(days=5)),
             self.example(AT - timedelta(days=30)),
-        ]  # fmt: skip
+        ]
         weights = recency_weights(examples, now=AT)
         assert weights[:4] == [0.5, 0.25, 0.25, 1.0]
         assert math.isclose(recency_weights(examples, now=AT, half_life_days=30)[4], 0.5)
@@ -534,8 +645,10 @@ class TestBaselines:
             Example("deal-D9", {}, 1, 2.0, AT, AT),
         ]
         assert stage_counts(examples) == {
-            "reached:proposal": (0.5, 0.75), "reached:qualification": (0.0, 1.0), "": (2.0, 2.0),
-        }  # fmt: skip
+            "reached:proposal": (0.5, 0.75),
+            "reached:qualification": (0.0, 1.0),
+            "": (2.0, 2.0),
+        }
 
 
 class TestAFactorOfSomethingMissing:

@@ -50,9 +50,13 @@ TABLES: dict[str, dict[str, float]] = {
     "age": {"0-7": 0.2, "8-30": 0.0, "31-90": -0.3, "90+": -0.6},
 }
 WIDE = AdditiveModel(
-    kind="logistic", base_log_odds=-0.4, tables=TABLES,
-    unseen={name: -0.05 for name in TABLES}, stats={}, base_rate=0.4,
-)  # fmt: skip
+    kind="logistic",
+    base_log_odds=-0.4,
+    tables=TABLES,
+    unseen=dict.fromkeys(TABLES, -0.05),
+    stats={},
+    base_rate=0.4,
+)
 MODELS = {"lead": ActiveModel("lead", 7, WIDE), "deal": ActiveModel("deal", 3, WIDE)}
 PRIOR = {"lead": default_model("lead"), "deal": default_model("deal")}
 
@@ -118,6 +122,8 @@ class TestALeadOfTheFuture:
         log.lead_created("L1", "2026-09-15T20:00:00+02:00")
         log.lead_created("L2", "2026-09-16T00:30:00+02:00")  # tomorrow in Berlin
         prospects = replay(log.events, BERLIN).book.prospects
-        rows, others = scores_for(prospects, PRIOR, DAY, BERLIN, rules=RULES,
-                                  feature_rules=FEATURES)  # fmt: skip
-        assert [r.key for r in rows] == ["lead-L1"] and others == ["lead-L2"]
+        rows, others = scores_for(
+            prospects, PRIOR, DAY, BERLIN, rules=RULES, feature_rules=FEATURES
+        )
+        assert [r.key for r in rows] == ["lead-L1"]
+        assert others == ["lead-L2"]

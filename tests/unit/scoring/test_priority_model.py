@@ -43,7 +43,7 @@ TRUTH = AdditiveModel(
     kind="logistic",
     base_log_odds=INTERCEPT,
     tables=EFFECTS,
-    unseen={name: 0.0 for name in EFFECTS},
+    unseen=dict.fromkeys(EFFECTS, 0.0),
     stats={},
     base_rate=0.5,
 )
@@ -177,9 +177,9 @@ class TestExplain:
         assert sigmoid(1000.0) == 1.0
 
     def test_a_model_rejects_non_finite_parameters_and_unknown_kinds(self) -> None:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="must be finite"):
             AdditiveModel("logistic", math.nan, {}, {}, {}, 0.5)
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="unknown model kind"):
             AdditiveModel("forest", 0.0, {}, {}, {}, 0.5)
 
 
@@ -201,7 +201,8 @@ class TestLogisticRegression:
         rows, y = held_out()
         best = quality.auc(y, probabilities(TRUTH, rows))
         found = quality.auc(y, probabilities(fitted_logistic(), rows))
-        assert best is not None and found is not None
+        assert best is not None
+        assert found is not None
         assert found == pytest.approx(best, abs=0.01)
 
     def test_contributions_are_centred_on_the_average_training_lead(self) -> None:
@@ -280,7 +281,8 @@ class TestNaiveBayes:
         zeroed = fit_naive_bayes(rows, y, [*w[:-10], *[0.0] * 12])
         removed = fit_naive_bayes(rows[:-12], y[:-12], w[:-10])
         assert zeroed == removed
-        assert "region" not in zeroed.tables and "fax" not in zeroed.tables["channel"]
+        assert "region" not in zeroed.tables
+        assert "fax" not in zeroed.tables["channel"]
 
     def test_agrees_with_the_planted_direction(self) -> None:
         model = fitted_naive_bayes()
@@ -293,7 +295,7 @@ class TestNaiveBayes:
             fit_naive_bayes([{"channel": "web"}, {}], [0, 0])
 
     def test_rejects_negative_weights(self) -> None:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="non-negative"):
             fit_naive_bayes([{"channel": "web"}, {}], [0, 1], [1.0, -1.0])
 
 
@@ -484,7 +486,8 @@ class TestQuality:
 
     def test_evaluate_reports_every_metric_rounded(self) -> None:
         report = quality.evaluate(Y, P, W)
-        assert report["count"] == 10 and report["positives"] == 5
+        assert report["count"] == 10
+        assert report["positives"] == 5
         assert report["log_loss"] == round(quality.log_loss(Y, P, W), 6)
         assert report["ece"] == round(quality.ece(Y, P), 6)
         assert sum(b["count"] for b in report["calibration"]) == 10

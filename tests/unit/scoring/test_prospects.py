@@ -71,19 +71,37 @@ class TestALeadsProfile:
     def test_keeps_what_the_lead_was_created_with(self) -> None:
         log = Log()
         created(
-            log, "L1", "2026-07-01T09:00:00+02:00", channel="exhibition", account_id="acc-1",
-            industry="Bakery", company_size="10-49", estimated_value="18000.00", currency="EUR",
+            log,
+            "L1",
+            "2026-07-01T09:00:00+02:00",
+            channel="exhibition",
+            account_id="acc-1",
+            industry="Bakery",
+            company_size="10-49",
+            estimated_value="18000.00",
+            currency="EUR",
             attributes={"city": "Leipzig", "employees": "45", "note": ""},
-        )  # fmt: skip
+        )
         p = fold(log.events)["lead-L1"]
         assert p == Prospect(
-            kind="lead", key="lead-L1", rep_id=ANNA, team_id=NORTH,
-            created_at=s("2026-07-01T07:00:00+00:00"), created_recorded=REC,
-            static={"channel": "exhibition", "industry": "Bakery", "company_size": "10-49",
-                    "tier": "A", "value": "18000.00", "currency": "EUR",
-                    "attr:city": "Leipzig", "attr:employees": "45"},
+            kind="lead",
+            key="lead-L1",
+            rep_id=ANNA,
+            team_id=NORTH,
+            created_at=s("2026-07-01T07:00:00+00:00"),
+            created_recorded=REC,
+            static={
+                "channel": "exhibition",
+                "industry": "Bakery",
+                "company_size": "10-49",
+                "tier": "A",
+                "value": "18000.00",
+                "currency": "EUR",
+                "attr:city": "Leipzig",
+                "attr:employees": "45",
+            },
             account_id="acc-1",
-        )  # fmt: skip
+        )
         assert is_open(p)
 
     def test_leaves_out_what_is_not_known(self) -> None:
@@ -94,8 +112,11 @@ class TestALeadsProfile:
     def test_records_touches_signals_engagements_and_consent_as_items(self) -> None:
         log = Log()
         log.lead_created("L1", "2026-07-01T09:00:00+02:00")
-        with_signals(log.visit("lead-L1", "2026-07-02T09:00:00+02:00", effective=True),
-                     "asked_for_price", "met_decision_maker")  # fmt: skip
+        with_signals(
+            log.visit("lead-L1", "2026-07-02T09:00:00+02:00", effective=True),
+            "asked_for_price",
+            "met_decision_maker",
+        )
         log.call("lead-L1", "2026-07-03T09:00:00+02:00", connected=False)
         log.engagement("lead-L1", "2026-07-04T09:00:00+02:00", "page_viewed", count=2, seconds=90)
         log.consent("L1", "2026-07-05T09:00:00+02:00", do_not_call=True)
@@ -161,8 +182,10 @@ class TestOutcomes:
         log.lead_qualified("L1", "2026-07-08T09:00:00+02:00")
         p = fold(log.events)["lead-L1"]
         assert (p.outcome, p.outcome_at, p.outcome_recorded) == (
-            1, s("2026-07-08T09:00:00+02:00"), REC + 1,
-        )  # fmt: skip
+            1,
+            s("2026-07-08T09:00:00+02:00"),
+            REC + 1,
+        )
         assert not is_open(p)
 
     def test_disqualification_fails_a_lead(self) -> None:
@@ -175,26 +198,46 @@ class TestOutcomes:
     def test_a_deal_inherits_its_leads_profile_and_its_win_converts_the_lead(self) -> None:
         log = Log()
         created(
-            log, "L1", "2026-07-01T09:00:00+02:00", industry="bakery", company_size="1-9",
-            estimated_value="500.00", currency="EUR", attributes={"city": "Leipzig"},
-        )  # fmt: skip
-        log.deal_opened("D1", "2026-07-05T09:00:00+02:00", amount="24000.00", lead="L1",
-                        account="acc-2", rep=BEN, team=SOUTH)  # fmt: skip
+            log,
+            "L1",
+            "2026-07-01T09:00:00+02:00",
+            industry="bakery",
+            company_size="1-9",
+            estimated_value="500.00",
+            currency="EUR",
+            attributes={"city": "Leipzig"},
+        )
+        log.deal_opened(
+            "D1",
+            "2026-07-05T09:00:00+02:00",
+            amount="24000.00",
+            lead="L1",
+            account="acc-2",
+            rep=BEN,
+            team=SOUTH,
+        )
         log.stage_changed("D1", "2026-07-06T09:00:00+02:00", "proposal")
         log.amount_changed("D1", "2026-07-07T09:00:00+02:00", "21500.00")
         log.deal_won("D1", "2026-07-09T09:00:00+02:00", "21500.00")
         prospects = fold(log.events)
         deal, lead = prospects["deal-D1"], prospects["lead-L1"]
         assert deal.static == {
-            "channel": "referral", "industry": "bakery", "company_size": "1-9",
-            "attr:city": "Leipzig", "tier": "B", "product_line": "ovens",
-            "value": "24000.00", "currency": "EUR",
-        }  # fmt: skip
+            "channel": "referral",
+            "industry": "bakery",
+            "company_size": "1-9",
+            "attr:city": "Leipzig",
+            "tier": "B",
+            "product_line": "ovens",
+            "value": "24000.00",
+            "currency": "EUR",
+        }
         assert (deal.kind, deal.lead, deal.rep_id, deal.team_id) == ("deal", "lead-L1", BEN, SOUTH)
         assert (deal.stage, deal.amount, deal.currency) == ("proposal", "21500.00", "EUR")
         assert [(i.kind, i.name) for i in deal.items] == [
-            ("stage", "qualification"), ("stage", "proposal"), ("amount", "21500.00 EUR"),
-        ]  # fmt: skip
+            ("stage", "qualification"),
+            ("stage", "proposal"),
+            ("amount", "21500.00 EUR"),
+        ]
         won = s("2026-07-09T09:00:00+02:00")
         assert (deal.outcome, deal.outcome_at, deal.outcome_recorded) == (1, won, REC + 4)
         assert (lead.outcome, lead.outcome_at, lead.outcome_recorded) == (1, won, REC + 4)
@@ -226,8 +269,10 @@ class TestOutcomes:
         log.lead_disqualified("L1", "2026-07-04T09:00:00+02:00")
         p = fold(log.events)["lead-L1"]
         assert (p.outcome, p.outcome_at, p.outcome_recorded) == (
-            0, s("2026-07-04T09:00:00+02:00"), REC + 2,
-        )  # fmt: skip
+            0,
+            s("2026-07-04T09:00:00+02:00"),
+            REC + 2,
+        )
 
     def test_a_deal_closed_before_its_opening_was_logged_settles_its_lead_then(self) -> None:
         log = Log()
@@ -255,7 +300,8 @@ class TestOutOfOrder:
         log.visit("lead-L1", "2026-07-02T09:00:00+02:00", effective=True, rep=BEN, team=SOUTH)
         prospects = fold(log.events)
         placeholder = prospects["lead-L1"]
-        assert placeholder.created_at is None and placeholder.rep_id == ""
+        assert placeholder.created_at is None
+        assert placeholder.rep_id == ""
         assert not is_open(placeholder)
         assert len(placeholder.items) == 1
         log.lead_created("L1", "2026-07-01T09:00:00+02:00")
@@ -291,7 +337,8 @@ class TestTheBound:
             log.engagement("lead-L1", start + timedelta(hours=12 * i), count=1, seconds=10)
         items = fold(log.events)["lead-L1"].items
         assert len(items) <= MAX_ITEMS
-        assert sum(i.n for i in items) == 600 and sum(i.seconds for i in items) == 6000
+        assert sum(i.n for i in items) == 600
+        assert sum(i.seconds for i in items) == 6000
         assert items[0] == Item(int(start.timestamp()), REC + 1, "eng", "email_opened", 2, 20)
         assert [i.at for i in items] == sorted(i.at for i in items)
         assert len({i.at // 86400 for i in items}) == 300
@@ -364,15 +411,31 @@ WHEN = st.builds(
     st.sampled_from(OFFSETS),
 )
 LEAD, DEAL = st.sampled_from(LEADS), st.sampled_from(DEALS)
-STREAM = st.sampled_from([*(f"lead-{x}" for x in LEADS), *(f"deal-{x}" for x in DEALS),
-                          "account-acc-1"])  # fmt: skip
+STREAM = st.sampled_from(
+    [*(f"lead-{x}" for x in LEADS), *(f"deal-{x}" for x in DEALS), "account-acc-1"]
+)
 SIGNALS = st.lists(st.sampled_from(("asked_for_price", "requested_demo")), max_size=2)
-KIND = st.sampled_from((
-    "lead.created", "lead.created", "lead.qualified", "lead.disqualified", "visit.logged",
-    "visit.logged", "call.logged", "engagement.tracked", "engagement.tracked",
-    "lead.consent_changed", "deal.opened", "deal.opened", "deal.stage_changed",
-    "deal.amount_changed", "deal.won", "deal.lost", "account.tier_changed",
-))  # fmt: skip
+KIND = st.sampled_from(
+    (
+        "lead.created",
+        "lead.created",
+        "lead.qualified",
+        "lead.disqualified",
+        "visit.logged",
+        "visit.logged",
+        "call.logged",
+        "engagement.tracked",
+        "engagement.tracked",
+        "lead.consent_changed",
+        "deal.opened",
+        "deal.opened",
+        "deal.stage_changed",
+        "deal.amount_changed",
+        "deal.won",
+        "deal.lost",
+        "account.tier_changed",
+    )
+)
 
 
 @st.composite
@@ -381,30 +444,49 @@ def logs(draw: st.DrawFn, max_events: int = 40) -> list[Event]:
     for _ in range(draw(st.integers(0, max_events))):
         kind, at = draw(KIND), draw(WHEN)
         if kind == "lead.created":
-            attributes = draw(st.dictionaries(st.sampled_from(("city", "size")),
-                                              st.sampled_from(("Leipzig", "45", ""))))  # fmt: skip
-            created(log, draw(LEAD), at.isoformat(), attributes=attributes,
-                    account_id=draw(st.sampled_from(("acc-1", "acc-2"))))  # fmt: skip
+            attributes = draw(
+                st.dictionaries(
+                    st.sampled_from(("city", "size")), st.sampled_from(("Leipzig", "45", ""))
+                )
+            )
+            created(
+                log,
+                draw(LEAD),
+                at.isoformat(),
+                attributes=attributes,
+                account_id=draw(st.sampled_from(("acc-1", "acc-2"))),
+            )
         elif kind == "lead.qualified":
             log.lead_qualified(draw(LEAD), at)
         elif kind == "lead.disqualified":
             log.lead_disqualified(draw(LEAD), at)
         elif kind == "visit.logged":
-            with_signals(log.visit(draw(STREAM), at, effective=draw(st.booleans())),
-                         *draw(SIGNALS))  # fmt: skip
+            with_signals(log.visit(draw(STREAM), at, effective=draw(st.booleans())), *draw(SIGNALS))
         elif kind == "call.logged":
-            with_signals(log.call(draw(STREAM), at, connected=draw(st.booleans())),
-                         *draw(SIGNALS))  # fmt: skip
+            with_signals(log.call(draw(STREAM), at, connected=draw(st.booleans())), *draw(SIGNALS))
         elif kind == "engagement.tracked":
             kind_of = draw(st.sampled_from(("email_opened", "webinar")))
-            log.engagement(draw(STREAM), at, kind_of, count=draw(st.integers(1, 5)),
-                           seconds=draw(st.integers(0, 300)))  # fmt: skip
+            log.engagement(
+                draw(STREAM),
+                at,
+                kind_of,
+                count=draw(st.integers(1, 5)),
+                seconds=draw(st.integers(0, 300)),
+            )
         elif kind == "lead.consent_changed":
-            log.consent(draw(LEAD), at, do_not_email=draw(st.sampled_from((None, True, False))),
-                        do_not_call=True)  # fmt: skip
+            log.consent(
+                draw(LEAD),
+                at,
+                do_not_email=draw(st.sampled_from((None, True, False))),
+                do_not_call=True,
+            )
         elif kind == "deal.opened":
-            log.deal_opened(draw(DEAL), at, lead=draw(st.sampled_from((None, *LEADS))),
-                            account=draw(st.sampled_from(("acc-1", "acc-3"))))  # fmt: skip
+            log.deal_opened(
+                draw(DEAL),
+                at,
+                lead=draw(st.sampled_from((None, *LEADS))),
+                account=draw(st.sampled_from(("acc-1", "acc-3"))),
+            )
         elif kind == "deal.stage_changed":
             log.stage_changed(draw(DEAL), at, draw(st.sampled_from(("proposal", "won_soon"))))
         elif kind == "deal.amount_changed":
@@ -465,8 +547,12 @@ class TestLaws:
             assert [(i.at, i.recorded) for i in p.items] == sorted(
                 (i.at, i.recorded) for i in p.items
             )
-        touched = {e["stream"] for e in events if e["type"] in ("visit.logged", "call.logged",
-                   "engagement.tracked") and not e["stream"].startswith("account-")}  # fmt: skip
+        touched = {
+            e["stream"]
+            for e in events
+            if e["type"] in ("visit.logged", "call.logged", "engagement.tracked")
+            and not e["stream"].startswith("account-")
+        }
         assert touched <= prospects.keys()
 
 

@@ -166,10 +166,14 @@ class TestFunnel:
 
 _DAYS = st.dates(min_value=date(2026, 1, 1), max_value=date(2026, 12, 31))
 _ROWS = st.lists(
-    st.tuples(_DAYS, st.sampled_from(["pipeline:a", "pipeline:b"]), st.sampled_from(["EUR", ""]),
-              st.integers(-50, 50)),
+    st.tuples(
+        _DAYS,
+        st.sampled_from(["pipeline:a", "pipeline:b"]),
+        st.sampled_from(["EUR", ""]),
+        st.integers(-50, 50),
+    ),
     max_size=60,
-)  # fmt: skip
+)
 
 
 def _totals_by_definition(months, days, ends):

@@ -11,15 +11,24 @@ from pydantic import SecretStr
 from services.scoring.config import ScoringSettings
 from services.scoring.follow.scorer import Scorer, today, versions
 
-SETTINGS = ScoringSettings(jwt_secret=SecretStr("x" * 40), train_after_outcomes=25,
-                           train_seconds=3600)  # fmt: skip
+SETTINGS = ScoringSettings(
+    jwt_secret=SecretStr("x" * 40), train_after_outcomes=25, train_seconds=3600
+)
 
 
 def org(**overrides: Any) -> dict[str, Any]:
-    row = {"timezone": "Europe/Berlin", "lead_model": 3, "deal_model": 1, "outcomes": 100,
-           "trained_outcomes": 100, "scored_models": "3,1,EUR", "currency": "EUR",
-           "scored_on": today(ZoneInfo("Europe/Berlin")), "position": 90,
-           "scored_position": 90}  # fmt: skip
+    row = {
+        "timezone": "Europe/Berlin",
+        "lead_model": 3,
+        "deal_model": 1,
+        "outcomes": 100,
+        "trained_outcomes": 100,
+        "scored_models": "3,1,EUR",
+        "currency": "EUR",
+        "scored_on": today(ZoneInfo("Europe/Berlin")),
+        "position": 90,
+        "scored_position": 90,
+    }
     return {**row, **overrides}
 
 

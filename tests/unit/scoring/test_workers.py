@@ -80,12 +80,15 @@ async def test_scores_and_models_from_stored_states_in_a_worker_equal_those_made
     models = {kind: scores.default_model(kind) for kind in scores.KINDS}
     day, utc = date(2026, 12, 4), ZoneInfo("UTC")
     prospects, customers = list(book.prospects.values()), list(book.customers.values())
-    assert len(prospects) > 50 and any(p.outcome for p in prospects)
+    assert len(prospects) > 50
+    assert any(p.outcome for p in prospects)
 
     here = jobs.score_org(prospects, customers, models, day, utc, "EUR", rules)
     stored = [encode(p) for p in prospects], [encode(c) for c in customers]
     there = await workers.run(jobs.score_org, *stored, models, day, utc, "EUR", rules)
-    assert there == here and len(here[0]) > 0 and len(here[1]) > 0
+    assert there == here
+    assert len(here[0]) > 0
+    assert len(here[1]) > 0
 
     now = datetime(2026, 12, 4, tzinfo=UTC)
     trained_here = jobs.train_models(prospects, now, rules)
@@ -122,9 +125,13 @@ async def test_a_worker_ends_when_the_serving_process_is_gone() -> None:
         "asyncio.run(main())\n"
     )
     done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-c", program], capture_output=True, text=True,
-        timeout=60, check=True,
-    )  # fmt: skip
+        subprocess.run,
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     worker = int(done.stdout.split()[-1])
     for _ in range(100):
         if stat_of(worker) == "Z":  # gone (or a zombie, gone but not yet reaped)

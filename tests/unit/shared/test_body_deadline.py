@@ -35,9 +35,13 @@ async def call(asgi: Any, chunks: list[bytes], stall: float | None) -> tuple[int
     """POST `chunks` (the last one ends the body unless `stall`: then wait that long after
     them, as a client that stopped sending would); the status and the JSON answer."""
     messages: list[Message] = [
-        {"type": "http.request", "body": chunk, "more_body": stall is not None or i < len(chunks) - 1}
+        {
+            "type": "http.request",
+            "body": chunk,
+            "more_body": stall is not None or i < len(chunks) - 1,
+        }
         for i, chunk in enumerate(chunks)
-    ]  # fmt: skip
+    ]
 
     async def receive() -> Message:
         if messages:
@@ -50,9 +54,18 @@ async def call(asgi: Any, chunks: list[bytes], stall: float | None) -> tuple[int
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/v1/things", "query_string": b"",
-             "headers": [(b"content-type", b"application/json")], "http_version": "1.1",
-             "scheme": "http", "server": ("testserver", 80), "client": ("c", 1), "root_path": ""}  # fmt: skip
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/things",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("c", 1),
+        "root_path": "",
+    }
     await asyncio.wait_for(asgi(scope, receive, send), timeout=10)
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
@@ -101,9 +114,18 @@ async def test_an_upload_may_take_longer_than_the_time_while_its_parts_keep_comi
         async def send(message: Message) -> None:
             sent.append(message)
 
-        scope = {"type": "http", "method": "POST", "path": "/v1/things", "query_string": b"",
-                 "headers": [], "http_version": "1.1", "scheme": "http",
-                 "server": ("testserver", 80), "client": ("c", 1), "root_path": ""}  # fmt: skip
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/v1/things",
+            "query_string": b"",
+            "headers": [],
+            "http_version": "1.1",
+            "scheme": "http",
+            "server": ("testserver", 80),
+            "client": ("c", 1),
+            "root_path": "",
+        }
         await asgi(scope, receive, send)
         status = next(m["status"] for m in sent if m["type"] == "http.response.start")
         body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")

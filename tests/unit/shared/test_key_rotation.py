@@ -55,8 +55,10 @@ class TestCursorKeys:
         assert encode_cursor(7, "acme") != old_cursor  # sealed with the new key
         assert decode_cursor(old_cursor, "acme") == 7
         assert decode_keyset("g", old_keyset, 2, "acme") == ["a", "b"]
-        assert not is_current(old_cursor, "acme") and is_current(encode_cursor(7, "acme"), "acme")
-        assert is_stale(old_cursor, "acme") and not is_stale(encode_cursor(7, "acme"), "acme")
+        assert not is_current(old_cursor, "acme")
+        assert is_current(encode_cursor(7, "acme"), "acme")
+        assert is_stale(old_cursor, "acme")
+        assert not is_stale(encode_cursor(7, "acme"), "acme")
 
     def test_a_cursor_of_a_dropped_key_is_refused_like_a_forged_one(self) -> None:
         configure_cursors(SECRET, keyed(OLD))
@@ -74,7 +76,8 @@ class TestCursorKeys:
     def test_the_readable_form_is_read_only_as_the_stored_cursor_of_a_service(self) -> None:
         cursor = readable_cursor(1234)
         assert decode_cursor(cursor, "acme", legacy=True) == 1234
-        assert not is_current(cursor, "acme") and not is_stale(cursor, "acme")
+        assert not is_current(cursor, "acme")
+        assert not is_stale(cursor, "acme")
         with pytest.raises(InvalidInput):
             decode_cursor(cursor, "acme")
 
@@ -104,8 +107,9 @@ class TestTokensWeMint:
         token = mint_token(kid, org="acme", role="admin", sub="ops")
         assert jwt.get_unverified_header(token)["kid"] == "2026-10"
         assert jwt.decode(token, KEYS["2026-10"], algorithms=["HS256"])["org"] == "acme"
-        plain = mint_token(CommonSettings(jwt_secret=SecretStr(SECRET)), org="a", role="bi",
-                           sub="x")  # fmt: skip
+        plain = mint_token(
+            CommonSettings(jwt_secret=SecretStr(SECRET)), org="a", role="bi", sub="x"
+        )
         assert "kid" not in jwt.get_unverified_header(plain)
 
     def test_a_service_token_is_kept_then_minted_again_before_it_expires(self, monkeypatch) -> None:
@@ -118,8 +122,10 @@ class TestTokensWeMint:
             first, SECRET, algorithms=["HS256"], options={"verify_exp": False, "verify_iat": False}
         )
         assert (claims["role"], claims["sub"], claims["exp"] - claims["iat"]) == (
-            "service", "goals", 600,
-        )  # fmt: skip
+            "service",
+            "goals",
+            600,
+        )
         now[0] += 299
         assert service_token(settings, org="acme", sub="goals", ttl_seconds=600) == first
         now[0] += 2  # past half its life: a new one, valid 600 s from now

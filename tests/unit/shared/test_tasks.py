@@ -50,7 +50,8 @@ async def test_failures_and_nones_are_taken_without_raising() -> None:
     await asyncio.sleep(0.01)
     await tasks.stop(failed, None, done)
     assert isinstance(failed.exception(), ValueError)
-    assert done.done() and not done.cancelled()
+    assert done.done()
+    assert not done.cancelled()
 
 
 async def test_the_callers_own_cancellation_is_raised_not_swallowed() -> None:
