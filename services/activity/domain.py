@@ -33,18 +33,23 @@ from uuid import UUID
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shared.auth import Principal, Role
-from shared.errors import FieldError, Forbidden, InvalidInput, field_error
+from shared.errors import FieldError, field_error
 from shared.events import EnvelopeBase, EventVoided, Identifier, StreamReassigned
 
 from .exceptions import (
+    AboutEntriesInvalid,
+    AboutNamesNothing,
+    AboutTooLong,
     AlreadyVoided,
     CannotVoidAReassignment,
     CannotVoidAVoid,
     EventIdConflict,
     ReassignNotAllowed,
     RepNotInTeam,
+    RepWritesOwnEvents,
     StreamNotFound,
     StreamVersionConflict,
+    TeamNotYours,
     VoidInAnotherStream,
     VoidTargetNotFound,
 )
@@ -166,29 +171,15 @@ def content_hash(
 def apply_scope(
     principal: Principal, rep_id: str | None, team_id: str | None
 ) -> tuple[str | None, str | None]:
-    """Fill in and check `rep_id`/`team_id` for the caller; raises Forbidden naming the field."""
+    """Fill in and check `rep_id`/`team_id` for the caller; raises `RepWritesOwnEvents` or
+    `TeamNotYours` (both 403) naming the field."""
     if principal.role is Role.REP:
         if rep_id is not None and rep_id != principal.sub:
-            raise Forbidden(
-                "A rep may append only their own events.",
-                errors=[
-                    field_error(
-                        "rep_id", f"must be {principal.sub!r} (the token's subject)", "scope"
-                    )
-                ],
-            )
+            raise RepWritesOwnEvents(principal.sub)
         rep_id = principal.sub
     if principal.role in (Role.REP, Role.MANAGER):
         if team_id is not None and team_id != principal.team:
-            expected = (
-                f"must be {principal.team!r} (the token's team)"
-                if principal.team
-                else "must be left out: the token names no team"
-            )
-            raise Forbidden(
-                "Events may be appended only for the caller's own team.",
-                errors=[field_error("team_id", expected, "scope")],
-            )
+            raise TeamNotYours(principal.team)
         team_id = principal.team
     return rep_id, team_id
 
@@ -232,20 +223,12 @@ def may_write_for(principal: Principal, known_team: str | None) -> bool:
     return known_team is None or known_team == principal.team
 
 
-def no_stream(stream: str) -> str:
-    """The detail of every 404 about a stream, read or append: one text for all causes."""
-    return f"There is no stream {stream!r}."
-
-
 def prepare(principal: Principal, event: EnvelopeBase) -> Candidate:
     event_type: str = event.type  # type: ignore[attr-defined]
     payload = event.data  # type: ignore[attr-defined]
     reassigns_to = payload.to_rep_id if isinstance(payload, StreamReassigned) else None
     if reassigns_to is not None and not may_reassign(principal):
-        raise ReassignNotAllowed(
-            "Only a manager (for a rep of their team) or an admin may reassign a stream.",
-            errors=[field_error("type", "needs a manager or admin token", "role")],
-        )
+        raise ReassignNotAllowed()
     rep_id, team_id = apply_scope(principal, event.rep_id, event.team_id)
     data_json = _json_of(payload)
     metadata_json = _json_of(event.metadata)
@@ -277,11 +260,8 @@ def prepare(principal: Principal, event: EnvelopeBase) -> Candidate:
 
 
 def _at(index: int | None, name: str) -> str:
+    """A field's path as the client wrote it: `name`, or `events[i].name` in a batch."""
     return name if index is None else f"events[{index}].{name}"
-
-
-def _error(index: int | None, name: str, message: str, code: str) -> list[FieldError]:
-    return [field_error(_at(index, name), message, code)]
 
 
 def plan_request(
@@ -309,12 +289,7 @@ def plan_request(
         seen = staged_known.get(cand.event_id) or known_before(cand.event_id)
         if seen is not None:
             if seen.content_hash != cand.content_hash:
-                raise EventIdConflict(
-                    f"event_id {cand.event_id} was already used for an event with different content.",
-                    errors=_error(
-                        index, "event_id", "already used for different content", "event_id_reused"
-                    ),
-                )
+                raise EventIdConflict(cand.event_id, _at(index, "event_id"))
             decisions.append(Decision(seen, created=False))
             continue
 
@@ -326,64 +301,26 @@ def plan_request(
                 staged_owner = staged_owners.get(cand.stream)
                 owner = staged_owner[0] if staged_owner else state.owners.get(cand.stream)
                 if not may_append_to(principal, owner, team_of(owner)):
-                    raise StreamNotFound(
-                        no_stream(cand.stream),
-                        errors=_error(index, "stream", "no such stream", "not_found")
-                        if batch
-                        else None,
-                    )
+                    raise StreamNotFound(cand.stream, _at(index, "stream") if batch else None)
             if cand.rep_id is not None and not may_write_for(principal, team_of(cand.rep_id)):
-                raise RepNotInTeam(
-                    f"There is no rep {cand.rep_id!r} in team {principal.team!r}.",
-                    errors=_error(index, "rep_id", "not a rep of your team", "not_found"),
-                )
+                raise RepNotInTeam(cand.rep_id, principal.team, _at(index, "rep_id"))
         if cand.expected_version is not None and cand.expected_version != current:
             raise StreamVersionConflict(
-                f"Stream {cand.stream} is at version {current}, not {cand.expected_version}.",
-                errors=_error(
-                    index,
-                    "expected_version",
-                    f"the stream is at version {current}",
-                    "stream_version_conflict",
-                ),
+                cand.stream, current, cand.expected_version, _at(index, "expected_version")
             )
 
         if cand.voids is not None:
             target = staged_known.get(cand.voids) or known_before(cand.voids)
             if target is None or not can_see(principal, target.rep_id, target.team_id):
-                raise VoidTargetNotFound(
-                    f"There is no event {cand.voids} to void.",
-                    errors=_error(index, "data.voided_event_id", "no such event", "not_found"),
-                )
+                raise VoidTargetNotFound(cand.voids, _at(index, "data.voided_event_id"))
             if target.type == REASSIGNED:
-                raise CannotVoidAReassignment(
-                    "A reassignment cannot be voided; reassign the stream again instead.",
-                    errors=_error(
-                        index,
-                        "data.voided_event_id",
-                        "names a stream.reassigned",
-                        "void_of_reassign",
-                    ),
-                )
+                raise CannotVoidAReassignment(_at(index, "data.voided_event_id"))
             if target.type == VOIDED:
-                raise CannotVoidAVoid(
-                    "A void cannot be voided; append the corrected event again instead.",
-                    errors=_error(
-                        index, "data.voided_event_id", "names an event.voided", "void_of_void"
-                    ),
-                )
+                raise CannotVoidAVoid(_at(index, "data.voided_event_id"))
             if target.stream != cand.stream:
-                raise VoidInAnotherStream(
-                    f"A void belongs to the stream of the event it voids ({target.stream}).",
-                    errors=_error(index, "stream", f"must be {target.stream!r}", "stream_mismatch"),
-                )
+                raise VoidInAnotherStream(target.stream, _at(index, "stream"))
             if cand.voids in state.voided or cand.voids in staged_voided:
-                raise AlreadyVoided(
-                    f"Event {cand.voids} is already voided.",
-                    errors=_error(
-                        index, "data.voided_event_id", "already voided", "already_voided"
-                    ),
-                )
+                raise AlreadyVoided(cand.voids, _at(index, "data.voided_event_id"))
             staged_voided.add(cand.voids)
 
         row = Row(
@@ -457,21 +394,16 @@ def _about_error(message: str, code: str) -> FieldError:
 
 def parse_about(about: str | None) -> About | None:
     """`kind:id` entries, comma-separated (blank entries skipped, duplicates kept once); None
-    when not given. Raises InvalidInput naming `about` for an empty list, more than
-    `MAX_ABOUT` entries, an unknown kind, an empty id or an id that is no `Identifier`."""
+    when not given. Raises (422, naming `about`) `AboutNamesNothing` for an empty list,
+    `AboutTooLong` for more than `MAX_ABOUT` entries, `AboutEntriesInvalid` for an unknown
+    kind, an empty id or an id that is no `Identifier`."""
     if about is None:
         return None
     entries = [e.strip() for e in about.split(",") if e.strip()]
     if not entries:
-        raise InvalidInput(
-            "`about` names no entity.",
-            errors=[_about_error("must name at least one kind:id", "missing")],
-        )
+        raise AboutNamesNothing()
     if len(entries) > MAX_ABOUT:
-        raise InvalidInput(
-            f"`about` names {len(entries)} entities; at most {MAX_ABOUT} per request.",
-            errors=[_about_error(f"at most {MAX_ABOUT} entries", "too_long")],
-        )
+        raise AboutTooLong(len(entries), MAX_ABOUT)
     ids: dict[str, dict[str, None]] = {kind: {} for kind in ABOUT_KINDS}
     errors: list[FieldError] = []
     for entry in entries:
@@ -490,8 +422,7 @@ def parse_about(about: str | None) -> About | None:
         else:
             ids[kind][key] = None
     if errors:
-        many = f"{len(errors)} invalid entries" if len(errors) > 1 else "an invalid entry"
-        raise InvalidInput(f"`about` has {many}.", errors=errors)
+        raise AboutEntriesInvalid(errors)
     return About(
         accounts=tuple(ids["account"]),
         deals=tuple(ids["deal"]),

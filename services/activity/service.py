@@ -13,14 +13,7 @@ import asyncpg
 import orjson
 
 from shared.auth import Principal, Role
-from shared.errors import (
-    DomainError,
-    FieldError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    field_error,
-)
+from shared.errors import DomainError, FieldError
 from shared.events import EVENT_TYPES, EnvelopeBase
 from shared.pagination import decode_cursor, encode_cursor
 
@@ -29,12 +22,17 @@ from .domain import (
     Candidate,
     Decision,
     can_see,
-    no_stream,
     parse_about,
     prepare,
     read_filter,
 )
-from .exceptions import StreamNotFound
+from .exceptions import (
+    BacklogNotAllowed,
+    EventNotFound,
+    OrgListNotAllowed,
+    StreamNotFound,
+    UnknownEventType,
+)
 from .notifier import FeedNotifier
 from .repository import StoredRow
 from .schemas import AppendStatus
@@ -121,13 +119,7 @@ def parse_types(types: str | None) -> list[str] | None:
     wanted = [t.strip() for t in types.split(",") if t.strip()]
     unknown = [t for t in wanted if t not in EVENT_TYPES]
     if unknown:
-        raise InvalidInput(
-            f"Unknown event type(s): {', '.join(unknown)}.",
-            errors=[
-                field_error("types", f"unknown type {t!r}", "unknown_type", "query")
-                for t in unknown
-            ],
-        )
+        raise UnknownEventType(unknown)
     return wanted
 
 
@@ -219,7 +211,7 @@ async def read_stream(
             conn, principal.org, stream, after=position, limit=limit + 1, **_scope(principal)
         )
     if not items and position == 0:  # unknown, or none of it the caller's: alike
-        raise StreamNotFound(no_stream(stream))
+        raise StreamNotFound(stream)
     return _page(items, position, limit, principal.org)
 
 
@@ -227,7 +219,7 @@ async def get_event(pool: asyncpg.Pool, principal: Principal, event_id: UUID) ->
     async with pool.acquire() as conn:
         item = await repository.get_event(conn, principal.org, event_id)
     if item is None or not can_see(principal, item.rep_id, item.team_id):
-        raise NotFound(f"There is no event {event_id}.")
+        raise EventNotFound(event_id)
     return item.json.encode()
 
 
@@ -235,7 +227,7 @@ async def list_orgs(pool: asyncpg.Pool, principal: Principal) -> dict[str, Any]:
     """The orgs that have events, each with the cursor of its newest event: for a platform
     service (scoring's consumer) that follows every org's feed."""
     if not (principal.is_platform and principal.role is Role.SERVICE):
-        raise Forbidden("Listing orgs takes a platform service token (org `*`, role service).")
+        raise OrgListNotAllowed()
     async with pool.acquire() as conn:
         rows = await repository.list_orgs(conn)
     return {
@@ -253,7 +245,7 @@ async def list_orgs(pool: asyncpg.Pool, principal: Principal) -> dict[str, Any]:
 async def backlog(pool: asyncpg.Pool, principal: Principal, after: str | None) -> dict[str, Any]:
     """How far a consumer at cursor `after` is behind the org's feed."""
     if principal.role not in (Role.SERVICE, Role.ADMIN):
-        raise Forbidden("The backlog is for service and admin tokens.")
+        raise BacklogNotAllowed()
     position = decode_cursor(after, principal.org, legacy=_reads_stored_cursors(principal))
     async with pool.acquire() as conn:
         row = await repository.backlog(conn, principal.org, position)

@@ -20,10 +20,11 @@ import structlog
 
 from shared import tasks
 from shared.auth import Principal, Role
-from shared.errors import DomainError, UpstreamUnavailable
+from shared.errors import DomainError
 
 from . import metrics, repository
 from .domain import Candidate, Decision, Row, plan_request
+from .exceptions import AppendQueueFull, EventStoreUnavailable, ShuttingDown
 
 log = structlog.get_logger(__name__)
 
@@ -103,15 +104,15 @@ class GroupCommitter:
         await tasks.stop(*self._writers.values())
         for queue in self._queues.values():
             while queue:
-                _fail(queue.popleft(), UpstreamUnavailable("The service is shutting down."))
+                _fail(queue.popleft(), ShuttingDown())
 
     async def append(
         self, principal: Principal, candidates: Sequence[Candidate], *, batch: bool
     ) -> list[Decision]:
         if self._stopping:
-            raise UpstreamUnavailable("The service is shutting down.")
+            raise ShuttingDown()
         if self._queued >= self._max_queued:
-            raise UpstreamUnavailable("Too many appends are waiting; retry shortly.")
+            raise AppendQueueFull()
         org = principal.org
         request = AppendRequest(principal, candidates, batch)
         self._queues.setdefault(org, collections.deque()).append(request)
@@ -137,7 +138,7 @@ class GroupCommitter:
                 await self._commit(org, group)
         finally:
             for request in group:  # cancelled mid-group: nobody must wait for ever
-                _fail(request, UpstreamUnavailable("The service is shutting down."))
+                _fail(request, ShuttingDown())
             # No await between the last look at the queue and here: an append arriving after
             # this starts a new writer.
             del self._writers[org]
@@ -158,12 +159,7 @@ class GroupCommitter:
         except UNAVAILABLE as exc:  # the store, not a request, is at fault: fail fast, all
             log.warning("event store unavailable", org=org, error=repr(exc))
             for request in requests:
-                _fail(
-                    request,
-                    UpstreamUnavailable(
-                        "The event store is unavailable or busy; retry with the same event_id."
-                    ),
-                )
+                _fail(request, EventStoreUnavailable())
             return
         except Exception as exc:
             if len(requests) > 1:  # do not let one request's failure fail its neighbours

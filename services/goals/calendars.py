@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role
-from shared.errors import Forbidden
 from shared.timezones import parse_timezone
 
 from . import repository
 from .calendar import Calendar
+from .exceptions import CalendarForAdmins
 from .models import Calendar as CalendarRow
 from .schemas import CalendarIO
 
@@ -54,7 +54,7 @@ async def get_calendar(session: AsyncSession, user: Principal) -> CalendarIO:
 
 async def put_calendar(session: AsyncSession, user: Principal, data: CalendarIO) -> CalendarIO:
     if user.role is not Role.ADMIN:
-        raise Forbidden("Only an admin sets the org's calendar.")
+        raise CalendarForAdmins()
     parse_timezone(data.timezone)
     row = CalendarRow(
         org_id=user.org,

@@ -10,11 +10,16 @@ from typing import Any
 from shared import owners
 from shared.auth import Principal, Role
 from shared.contracts.scoring import METRICS, MetricInfo
-from shared.errors import Forbidden
 from shared.owners import Owner as Owner
 
 from .decompose import floor_and_stretch, from_minor, minor_units, to_minor
-from .exceptions import BoundsGivenTwice, InvalidValue, UnknownMetric
+from .exceptions import (
+    BoundsGivenTwice,
+    GoalsForManagers,
+    InvalidValue,
+    NotYourTeamsGoal,
+    UnknownMetric,
+)
 
 MAX_TARGET = Decimal("1e15")
 
@@ -42,9 +47,9 @@ def check_write(user: Principal, owner: Owner, team_id: str | None) -> None:
         return
     if user.role is Role.MANAGER:
         if owner.kind == "org" or team_id != user.team:
-            raise Forbidden("A manager sets the goals of their own team and its reps.")
+            raise NotYourTeamsGoal()
         return
-    raise Forbidden("Only a manager (their team) or an admin (the org) sets goals.")
+    raise GoalsForManagers()
 
 
 def may_see_rep(user: Principal, placed: str | None) -> bool:

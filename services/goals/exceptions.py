@@ -121,3 +121,28 @@ class BoundsGivenTwice(InvalidInput):
                 for f in fields
             ],
         )
+
+
+class CalendarForAdmins(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("Only an admin sets the org's calendar.")
+
+
+class NotYourTeamsGoal(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("A manager sets the goals of their own team and its reps.")
+
+
+class GoalsForManagers(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("Only a manager (their team) or an admin (the org) sets goals.")
+
+
+class PlanOfAnother(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("You may plan for yourself (rep) or your team (manager).")
+
+
+class AlertsOfAnother(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("You may see the alerts of yourself (rep) or your team (manager).")

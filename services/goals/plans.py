@@ -11,13 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role
 from shared.dates import FIRST_DAY
-from shared.errors import Forbidden
 
 from . import plan
 from .calendar import Span
 from .calendars import org_calendar
 from .domain import can_read, may_see_rep, metric_info, parse_owner, parse_value, render
-from .exceptions import InvalidField, RefusedField, RepOfAnotherTeam
+from .exceptions import InvalidField, PlanOfAnother, RefusedField, RepOfAnotherTeam
 from .goals import check_currency
 from .parts import weight
 from .schemas import FunnelPlanIn
@@ -55,7 +54,7 @@ async def funnel_plan(
         owner,
         owner.id if owner.kind == "team" else (user.team if user.role is Role.MANAGER else None),
     ):
-        raise Forbidden("You may plan for yourself (rep) or your team (manager).")
+        raise PlanOfAnother()
     if owner.kind == "rep" and not may_see_rep(user, await scoring.rep_team(user.org, owner.id)):
         raise RepOfAnotherTeam("owner", [owner.id])
     if data.end < data.start:

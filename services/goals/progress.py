@@ -11,13 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role
 from shared.contracts.scoring import KpiReport, MetricInfo
-from shared.errors import Forbidden
 
 from . import alerts, pace, repository
 from .calendar import Calendar, PeriodKind, Span, checkpoints
 from .calendars import org_calendar, today
 from .decompose import expected_fraction
 from .domain import can_read, exponent, parse_owner
+from .exceptions import AlertsOfAnother
 from .models import Goal, Revision
 from .schemas import AlertGoal, PaceAlert, PaceAlertPage, ProgressOut, ProgressPage
 from .scoring import GoalsScoring
@@ -247,7 +247,7 @@ async def progress_alerts(
         # A manager may name any rep: only the team's reps' goals are listed for them anyway.
         team = who.id if who.kind == "team" else (user.team if who.kind == "rep" else None)
         if not can_read(user, who, team):
-            raise Forbidden("You may see the alerts of yourself (rep) or your team (manager).")
+            raise AlertsOfAnother()
     _, tz = await org_calendar(session, user.org)
     day = at or today(tz)
     listed = await progress_list(session, user, scoring, owner=owner, period=None, at=day)

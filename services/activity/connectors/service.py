@@ -19,17 +19,6 @@ import orjson
 from pydantic import ValidationError
 
 from shared.auth import Principal, Role
-from shared.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    MalformedRequest,
-    NotFound,
-    PayloadTooLarge,
-    Unauthorized,
-    UnsupportedMediaType,
-    field_error,
-)
 from shared.events import EnvelopeBase, new_event_adapter
 
 from .. import service as activity
@@ -44,33 +33,33 @@ from .domain import (
     derived_event_id,
     fingerprint,
 )
+from .exceptions import (
+    AdminsOnly,
+    BadBasicAuth,
+    BadSignature,
+    ConnectorExists,
+    ConnectorNotFound,
+    EventCountOutOfRange,
+    JsonOnly,
+    NoConnectorFor,
+    NotAnArray,
+    NotAnObject,
+    NotAPipedriveDelivery,
+    NotASalesforceMessage,
+    NotJson,
+    NulInBody,
+    SalesforceOrgIdNotAllowed,
+    SecretRefused,
+    TooManyHubSpotEvents,
+    TooManyNotifications,
+    XmlOnly,
+)
 from .schemas import ConnectorCreate, ConnectorUpdate, check_secret
-
-
-class UnknownConnector(NotFound):
-    title = "No such connector"
-    slug = "connector-not-found"
-
-
-class ConnectorExists(Conflict):
-    title = "Connector exists"
-    slug = "connector-exists"
-
-
-class BadSignature(Unauthorized):
-    title = "Webhook not verified"
-    slug = "webhook-signature"
-
-
-class BadBasicAuth(BadSignature):
-    """A Pipedrive delivery without the connector's HTTP Basic credentials."""
-
-    challenge = 'Basic realm="salesperf"'
 
 
 def _require_admin(principal: Principal) -> None:
     if principal.role is not Role.ADMIN or principal.is_platform:
-        raise Forbidden("Connectors are managed by the org's admins.")
+        raise AdminsOnly()
 
 
 def _secret_info(secret: str | None, set_at: datetime | None) -> dict[str, Any] | None:
@@ -143,10 +132,7 @@ async def create_connector(
             default_product_line=body.default_product_line,
         )
         if created is None:
-            raise ConnectorExists(
-                f"The org has a {body.provider} connector already: PATCH it.",
-                errors=[field_error("provider", "already configured", "exists")],
-            )
+            raise ConnectorExists(body.provider)
         if body.salesforce_org_id is not None:
             await repo.set_salesforce_org_id(conn, created["id"], body.salesforce_org_id)
         row = await repo.get_connector(conn, principal.org, created["id"])
@@ -166,7 +152,7 @@ async def _load(
 ) -> asyncpg.Record:
     row = await repo.get_connector(conn, principal.org, connector_id, for_update=for_update)
     if row is None:
-        raise UnknownConnector(f"There is no connector {connector_id}.")
+        raise ConnectorNotFound(connector_id)
     return row
 
 
@@ -188,15 +174,10 @@ async def update_connector(
             try:
                 check_secret(row["provider"], body.secret)
             except ValueError as exc:
-                raise InvalidInput(
-                    str(exc), errors=[field_error("secret", str(exc), "value_error")]
-                ) from exc
+                raise SecretRefused(str(exc)) from exc
         if body.salesforce_org_id is not None:
             if row["provider"] != "salesforce":
-                detail = "salesforce_org_id is for Salesforce connectors only"
-                raise InvalidInput(
-                    detail, errors=[field_error("salesforce_org_id", detail, "value_error")]
-                )
+                raise SalesforceOrgIdNotAllowed()
             await repo.set_salesforce_org_id(conn, connector_id, body.salesforce_org_id)
         now = datetime.now(UTC)
         current, current_at = row["secret_current"], row["secret_current_set_at"]
@@ -231,7 +212,7 @@ async def delete_connector(pool: asyncpg.Pool, principal: Principal, connector_i
     _require_admin(principal)
     async with pool.acquire() as conn:
         if not await repo.delete_connector(conn, principal.org, connector_id):
-            raise UnknownConnector(f"There is no connector {connector_id}.")
+            raise ConnectorNotFound(connector_id)
 
 
 # --------------------------------------------------------------------------- deliveries
@@ -246,7 +227,7 @@ async def _connector_for(pool: asyncpg.Pool, org: str, provider: str) -> asyncpg
     async with pool.acquire() as conn:
         row = await repo.get_connector_by_provider(conn, org, provider)
     if row is None:
-        raise UnknownConnector(f"The org has no {provider} connector.")
+        raise NoConnectorFor(provider)
     return row
 
 
@@ -254,16 +235,13 @@ def _parse_json(body: bytes, headers: dict[str, str]) -> Any:
     """A verified delivery's JSON body (checked after the signature: unverified is 401 first)."""
     media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media and media != "application/json" and not media.endswith("+json"):
-        raise UnsupportedMediaType(f"Send `application/json`, not {media!r}.")
+        raise JsonOnly(media)
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise MalformedRequest(f"The body is not valid JSON: {exc}.") from exc
+        raise NotJson(str(exc)) from exc
     if b"\\u0000" in body and _holds_nul(parsed):  # JSON escapes it; PostgreSQL stores no NUL
-        raise InvalidInput(
-            "A string of the body holds U+0000, which cannot be stored.",
-            errors=[field_error("body", "holds U+0000", "string_nul")],
-        )
+        raise NulInBody()
     return parsed
 
 
@@ -357,15 +335,9 @@ async def receive_hubspot(
         raise BadSignature(str(exc)) from exc
     items = _parse_json(body, headers)
     if not isinstance(items, list):
-        raise InvalidInput(
-            "HubSpot posts a JSON array of events.",
-            errors=[field_error("body", "must be an array", "type")],
-        )
+        raise NotAnArray()
     if len(items) > hubspot.MAX_EVENTS:
-        raise PayloadTooLarge(
-            f"At most {hubspot.MAX_EVENTS} HubSpot events per delivery.",
-            errors=[field_error("body", f"more than {hubspot.MAX_EVENTS} items", "too_long")],
-        )
+        raise TooManyHubSpotEvents(hubspot.MAX_EVENTS)
     config = _config(row)
     object_ids = {str(e.get("objectId")) for e in items if isinstance(e, dict)}
     async with runtime.pool.acquire() as conn:
@@ -394,10 +366,7 @@ async def receive_generic(
     payload = _parse_json(body, headers)
     items = payload if isinstance(payload, list) else [payload]
     if not items or len(items) > generic.MAX_EVENTS:
-        raise InvalidInput(
-            f"Send one event or a list of 1 to {generic.MAX_EVENTS}.",
-            errors=[field_error("body", f"1 to {generic.MAX_EVENTS} events", "length")],
-        )
+        raise EventCountOutOfRange(generic.MAX_EVENTS)
     translation = generic.translate(_config(row), webhook_id, items)
     events, invalid = _checked_or_dead(translation, translation.keys)
     dead = [*translation.dead_letters, *invalid]
@@ -416,17 +385,11 @@ async def receive_pipedrive(
         raise BadBasicAuth(str(exc)) from exc
     delivery = _parse_json(body, headers)
     if not isinstance(delivery, dict):
-        raise InvalidInput(
-            "Pipedrive posts one JSON object (webhooks v2).",
-            errors=[field_error("body", "must be an object", "type")],
-        )
+        raise NotAnObject()
     try:
         translation = pipedrive.translate(_config(row), delivery)
     except pipedrive.MalformedDelivery as exc:
-        raise InvalidInput(
-            f"Not a Pipedrive v2 delivery: {exc}.",
-            errors=[field_error("body.meta", str(exc), "missing")],
-        ) from exc
+        raise NotAPipedriveDelivery(str(exc)) from exc
     events, invalid = _checked_or_dead(translation, translation.keys)
     dead = [*translation.dead_letters, *invalid]
     appended, duplicates = await _append(runtime, org, "pipedrive", events)
@@ -448,20 +411,17 @@ async def receive_salesforce(
         raise BadSignature(str(exc)) from exc
     media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media and media not in _XML_MEDIA:
-        raise UnsupportedMediaType(f"Salesforce sends `text/xml`, not {media!r}.")
+        raise XmlOnly(media)
     try:
         message = salesforce.parse(body)
     except salesforce.MalformedMessage as exc:
-        raise MalformedRequest(f"Not a Salesforce outbound message: {exc}.") from exc
+        raise NotASalesforceMessage(str(exc)) from exc
     try:
         salesforce.verify_org(row["salesforce_org_id"], message.organization_id)
     except salesforce.SignatureError as exc:
         raise BadSignature(str(exc)) from exc
     if len(message.notifications) > salesforce.MAX_NOTIFICATIONS:
-        raise PayloadTooLarge(
-            f"At most {salesforce.MAX_NOTIFICATIONS} notifications per message.",
-            errors=[field_error("body", "too many notifications", "too_long")],
-        )
+        raise TooManyNotifications(salesforce.MAX_NOTIFICATIONS)
     opportunity_ids = {n.fields.get("Id") or "" for n in message.notifications}
     async with runtime.pool.acquire() as conn:
         known = await repo.load_deals(conn, row["id"], opportunity_ids - {""})

@@ -18,13 +18,13 @@ from shared.errors import (
     PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
-    field_error,
 )
 from shared.errors import problem_responses as problems
 from shared.pagination import bad_cursor, decode_keyset, encode_keyset, next_link
 from shared.responses import JSONResponse
 
 from ..dependencies import RuntimeDep
+from .exceptions import UnknownFileType
 from .formats import MEDIA_TYPES, Format
 from .schemas import ImportJob, ImportList, RowError, RowErrorList
 
@@ -32,7 +32,6 @@ router = APIRouter(prefix="/v1", tags=["imports"])
 
 _READ = problems(Unauthorized, Forbidden, InvalidInput)
 _ONE = problems(Unauthorized, Forbidden, NotFound, InvalidInput)
-_FORMATS = ", ".join(f"`{t}`" for t in MEDIA_TYPES)
 _KEYSET = "imports"
 Writer = Annotated[Principal, Depends(BearerAuth(write=True))]
 
@@ -102,12 +101,7 @@ def _format_of(content_type: str) -> Format:
     media = content_type.split(";", 1)[0].strip().lower()
     if media in MEDIA_TYPES:
         return MEDIA_TYPES[media]
-    raise UnsupportedMediaType(
-        f"Send the file with its Content-Type ({_FORMATS}) or `?format=` (got {media or 'none'!r}).",
-        errors=[
-            field_error("content-type", f"one of {', '.join(MEDIA_TYPES)}", "media_type", "header")
-        ],
-    )
+    raise UnknownFileType(media, MEDIA_TYPES)
 
 
 @router.get(

@@ -31,19 +31,20 @@ import structlog
 
 from shared import tasks
 from shared.auth import Principal, Role
-from shared.errors import (
-    DomainError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    PayloadTooLarge,
-    field_error,
-)
+from shared.errors import DomainError, field_error
 
 from .. import metrics
 from .. import repository as events_repository
 from ..writer import UNAVAILABLE, Appendable, store
 from . import preparer, repository
+from .exceptions import (
+    EmptyFile,
+    FileTooLarge,
+    ImportNotAllowed,
+    ImportNotFound,
+    ImportsHidden,
+    UnreadableFileRefused,
+)
 from .formats import Format, UnreadableFile, check
 from .preparer import Prepared
 from .validation import Rejection
@@ -107,7 +108,7 @@ class Importer:
     ) -> asyncpg.Record:
         """Spool the upload, check the file can be read as a whole, queue the job."""
         if principal.role not in IMPORTERS or principal.is_platform:
-            raise Forbidden("Only an admin or a service token of the org imports events.")
+            raise ImportNotAllowed()
         id = uuid.uuid4()
         path = self.path(id)
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -255,7 +256,7 @@ class Importer:
         async with self._pool.acquire() as conn:
             job = await repository.get_job(conn, principal.org, id)
         if job is None:
-            raise NotFound(f"No import {id} in this org.")
+            raise ImportNotFound(id)
         return job
 
     async def jobs(
@@ -281,17 +282,14 @@ _LOST = (
 
 def _may_read(principal: Principal) -> None:
     if principal.role not in IMPORTERS or principal.is_platform:
-        raise Forbidden("Only an admin or a service token reads imports.")
+        raise ImportsHidden()
 
 
 def _check(path: Path, fmt: Format) -> int | None:
     try:
         return check(path, fmt)
     except UnreadableFile as exc:
-        raise InvalidInput(
-            f"The file cannot be read as {fmt.value}: {exc}",
-            errors=[field_error("body", str(exc), "unreadable_file")],
-        ) from None
+        raise UnreadableFileRefused(fmt.value, str(exc)) from None
 
 
 async def _spool(body: AsyncIterator[bytes], path: Path, max_bytes: int) -> int:
@@ -300,11 +298,8 @@ async def _spool(body: AsyncIterator[bytes], path: Path, max_bytes: int) -> int:
         async for piece in body:
             size += len(piece)
             if size > max_bytes:
-                raise PayloadTooLarge(
-                    f"The file is larger than {max_bytes} bytes; split it.",
-                    errors=[field_error("body", f"larger than {max_bytes} bytes", "too_large")],
-                )
+                raise FileTooLarge(max_bytes)
             file.write(piece)  # the server's receive chunks: small, buffered writes
     if size == 0:
-        raise InvalidInput("The file is empty.", errors=[field_error("body", "empty", "missing")])
+        raise EmptyFile()
     return size
