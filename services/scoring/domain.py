@@ -18,6 +18,7 @@ from typing import Any
 
 from shared.auth import Principal, Role
 from shared.contracts.scoring import SERVED, MetricKind
+from shared.money import minor_units
 from shared.owners import Owner as Owner
 from shared.owners import OwnerKind as OwnerKind
 from shared.owners import parse_owner as parse_owner
@@ -171,6 +172,11 @@ def stored_parts(metrics: Iterable[str]) -> set[str]:
 Sums = Mapping[tuple[str, str], Decimal | int]  # (stored metric, currency) → sum
 
 
+def _minor(currency: str) -> Decimal:
+    """The currency's smallest unit (0.01 for EUR, 1 for JPY): what money values round to."""
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
 def money(value: Decimal | int) -> str:
     return format(Decimal(value), "f")
 
@@ -217,7 +223,7 @@ def derive(name: str, sums: Sums, currency: str) -> dict[str, Any]:
         }
     if kind is Kind.AVERAGE_MONEY:
         total, count = _in(sums, parts[0], currency), int(sums.get((parts[1], currency), 0))
-        value = money((total / count).quantize(Decimal("0.01"))) if count else None
+        value = money((total / count).quantize(_minor(currency))) if count else None
         return {
             "value": value,
             "numerator": money(total),
@@ -261,7 +267,7 @@ def pipeline_values(
             "by_stage": {s: money(a) for s, a in sorted(open_by_stage.items()) if a},
         },
         "weighted_pipeline": {
-            "value": money(weighted.quantize(Decimal("0.01"))),
+            "value": money(weighted.quantize(_minor(currency))),
             "currency": currency,
         },
     }

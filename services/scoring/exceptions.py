@@ -88,6 +88,25 @@ class UnknownCurrency(InvalidInput):
         )
 
 
+class AsOfBeforeFirstEvent(InvalidInput):
+    """`as_of` is by recorded time: before the org's first event was recorded, nothing was
+    known, and zeros would pass for an answer."""
+
+    def __init__(self, as_of: datetime, first: datetime) -> None:
+        super().__init__(
+            f"`as_of` {as_of.isoformat()} is before anything the org recorded: its first event "
+            f"was recorded at {first.isoformat()}.",
+            errors=[
+                field_error(
+                    "as_of",
+                    "is before the org's first recorded event",
+                    "before_first_event",
+                    "query",
+                )
+            ],
+        )
+
+
 class NotRankable(InvalidInput):
     def __init__(self, metric: str) -> None:
         super().__init__(

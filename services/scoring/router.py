@@ -97,8 +97,9 @@ Currency = Annotated[
 AsOf = Annotated[
     Moment | None,
     Query(
-        description="Answer as it stood at this moment: events recorded later are ignored "
-        "(replays the log; slower)."
+        description="By recorded time, what was known then: the log as recorded up to this "
+        "moment is replayed (slower); events recorded later are left out even when they "
+        "happened earlier. A moment before the org's first recorded event is refused (422) once it has one."
     ),
 ]
 
@@ -261,7 +262,12 @@ async def list_metrics(user: CurrentUser) -> JSONResponse:
     return JSONResponse(
         {
             "items": [
-                {"name": m.name, "kind": m.kind.value, "description": m.description}
+                {
+                    "name": m.name,
+                    "kind": m.kind.value,
+                    "description": m.description,
+                    "rounding": m.kind.rounding,
+                }
                 for m in CATALOGUE.values()
             ]
         }

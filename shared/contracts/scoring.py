@@ -172,6 +172,10 @@ class CatalogueEntry(BaseModel):
         "distinct_rate or pipeline: how its value is made from its stored parts."
     )
     description: str
+    rounding: str = Field(
+        description="How `value` is rounded; numerators and denominators (where given) are "
+        "exact unless said otherwise."
+    )
 
 
 class MetricCatalogue(BaseModel):
@@ -213,9 +217,34 @@ class MetricKind(StrEnum):
         return "days" if self is MetricKind.AVERAGE_DAYS else "ratio"
 
     @property
+    def rounding(self) -> str:
+        """How a value of this kind is rounded (`CatalogueEntry.rounding`)."""
+        return ROUNDING[self]
+
+    @property
     def additive(self) -> bool:
         """Whether it sums over periods and owners: counts and plain amounts only."""
         return self in (MetricKind.COUNT, MetricKind.MONEY)
+
+
+ROUNDING: dict[MetricKind, str] = {
+    MetricKind.COUNT: "exact: a whole number",
+    MetricKind.MONEY: "exact: a decimal string with the currency's minor units (2 for EUR, "
+    "0 for JPY, 3 for KWD)",
+    MetricKind.RATE: "a number rounded to 6 decimals (half to even); numerator and denominator "
+    "exact counts",
+    MetricKind.MONEY_RATE: "a number rounded to 6 decimals (half to even); numerator and "
+    "denominator exact amounts",
+    MetricKind.AVERAGE_MONEY: "a decimal string rounded to the currency's minor units (half to "
+    "even); numerator an exact amount, denominator an exact count",
+    MetricKind.AVERAGE_DAYS: "a number of days rounded to 2 decimals; numerator the days summed, "
+    "rounded to 4 decimals (seconds ÷ 86,400); denominator an exact count",
+    MetricKind.DISTINCT_RATE: "a number rounded to 6 decimals (half to even); numerator and "
+    "denominator exact counts of customers",
+    MetricKind.PIPELINE: "open: exact, in the currency's minor units; weighted: rounded to "
+    "them (half to even)",
+}
+"""How each kind of value is rounded (the metric catalogue's `rounding`, the README's table)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -245,7 +245,8 @@ def check_catalogue(w: World, caller: str, r: httpx.Response) -> None:
     """The metric catalogue: definitions, the same for everyone, no org's data."""
     items = r.json()["items"]
     assert "visits" in {m["name"] for m in items}
-    assert all(set(m) <= {"name", "kind", "description", "unit"} for m in items), items[0]
+    fields = {"name", "kind", "description", "unit", "rounding"}
+    assert all(set(m) <= fields for m in items), items[0]
     assert_names_no_org(w, r)
 
 

@@ -29,11 +29,10 @@ from ..exceptions import (
     NothingFolded,
     ProspectNotFound,
 )
-from ..follow.replayer import replay_org
 from ..follow.scorer import model_record, today
 from ..priority import scores, training
 from ..priority.scores import ActiveModel
-from .service import OrgView, _at, org_view
+from .service import OrgView, _at, org_view, replayed_as_of
 
 PRIORITY_CURSOR = "p1"
 EXPORT_CURSOR = "s1"
@@ -107,8 +106,7 @@ async def _replayed(
     runtime: Runtime, principal: Principal, org: OrgView, as_of: datetime
 ) -> tuple[list[dict[str, Any]], dict[str, Any], date]:
     """Every open lead's and deal's score as the log stood at `as_of` (rendered, unsorted)."""
-    with runtime.feed(principal.org) as client:
-        replayed = await replay_org(client, org.timezone, until=as_of)
+    replayed = await replayed_as_of(runtime, principal, org, as_of)
     models = await _models_as_of(runtime, principal.org, as_of)
     day = as_of.astimezone(org.timezone).date()
     scorer = runtime.consumer.scorer

@@ -38,13 +38,14 @@ from ..domain import (
 )
 from ..exceptions import (
     AdminOnly,
+    AsOfBeforeFirstEvent,
     ExportNotAllowed,
     LeaderboardForManagers,
     NotRankable,
     ScopeNotTeamOrOrg,
     UnknownCurrency,
 )
-from ..follow.replayer import replay_org
+from ..follow.replayer import Replayed, replay_org
 from . import reports
 from .sources import Cuts, MemorySource, Scope, Source
 
@@ -127,6 +128,21 @@ def _range(
     return first, last
 
 
+async def replayed_as_of(
+    runtime: Runtime, principal: Principal, org: OrgView, as_of: datetime
+) -> Replayed:
+    """The org's log as recorded up to `as_of` ("what did we know then"), replayed; refused,
+    naming `as_of`, when the org had recorded nothing by then but has since (zeros would pass
+    for an answer). An org with no events at all answers as it would without `as_of`."""
+    with runtime.feed(principal.org) as client:
+        replayed = await replay_org(client, org.timezone, until=as_of)
+        if replayed.cursor is None:
+            first = (await client.page(limit=1)).items
+            if first:
+                raise AsOfBeforeFirstEvent(as_of, first[0].recorded_at)
+    return replayed
+
+
 async def _source(
     runtime: Runtime, principal: Principal, org: OrgView, as_of: datetime | None
 ) -> tuple[Source, dict[str, Any]]:
@@ -137,8 +153,7 @@ async def _source(
             "recorded_at": org.last_recorded_at.isoformat() if org.last_recorded_at else None,
         }
         return repository.SqlSource(runtime.pool, principal.org, org.generation), freshness
-    with runtime.feed(principal.org) as client:
-        replayed = await replay_org(client, org.timezone, until=as_of)
+    replayed = await replayed_as_of(runtime, principal, org, as_of)
     result = replayed.replay
     freshness = {
         "position": replayed.position,

@@ -293,8 +293,8 @@ class TestAsOf:
             "/v1/leads/lead-L3/score", params={"as_of": before}, headers=as_(shop)
         )
         # L3 was created 5 days ago, but recorded now: `as_of` is by recorded time, so the
-        # log as it stood a week ago held none of this org's events.
-        assert_problem(answer, 404)
+        # log as it stood a week ago held none of this org's events: refused, not a 404.
+        assert_problem(answer, 422, "as_of")
 
 
 class TestModels:

@@ -35,6 +35,7 @@ from tests.api.scoring.helpers import (
     void,
     won,
 )
+from tests.problems import assert_problem
 
 JULY = span("2026-07-01", "2026-07-31")
 SUMMER = span("2026-07-01", "2026-08-31")
@@ -377,14 +378,24 @@ class TestAsOfAnswersAsTheLogStoodThen:
         assert values(then) == {"visits": 1}
         assert then["up_to"]["position"] == first["position"]
 
-    async def test_a_moment_before_the_first_event_sees_nothing(
+    async def test_a_moment_before_the_first_event_is_refused_naming_it(
         self, scoring, activity_app, auth
     ) -> None:
+        """`as_of` is by recorded time: before the org's first event was recorded nothing was
+        known, and zeros would pass for an answer."""
         first = await append(activity_app, visit("r1", "t1", "acc-A", at("2026-07-09")), auth())
-        before = datetime.fromisoformat(first["recorded_at"]) - timedelta(seconds=1)
-        then = await july(scoring, auth(), "visits", as_of=before.isoformat())
-        assert values(then) == {"visits": 0}
-        assert then["up_to"] == {"position": 0, "recorded_at": None}
+        recorded = datetime.fromisoformat(first["recorded_at"])
+        before = recorded - timedelta(seconds=1)
+        answer = await scoring.get(
+            "/v1/kpis",
+            params={"period": "month", "metrics": "visits", **JULY, "as_of": before.isoformat()},
+            headers=auth(),
+        )
+        body = assert_problem(answer, 422, "as_of")
+        assert recorded.isoformat() in body["detail"]
+        assert body["errors"][0]["code"] == "before_first_event"
+        at_first = await july(scoring, auth(), "visits", as_of=recorded.isoformat())
+        assert values(at_first) == {"visits": 1}
 
     async def test_a_void_recorded_later_is_not_applied(self, scoring, activity_app, auth) -> None:
         target = visit("r1", "t1", "acc-A", at("2026-07-09"))

@@ -739,7 +739,9 @@ class TestTheLeaderboard:
 
 
 class TestTheMetricCatalogue:
-    async def test_lists_every_metric_with_its_kind_and_description(self, scoring, shop) -> None:
+    async def test_lists_every_metric_with_its_kind_description_and_rounding(
+        self, scoring, shop
+    ) -> None:
         answer = await scoring.get("/v1/metrics", headers=shop.headers("rep", sub="r1"))
         assert answer.status_code == 200, answer.text
         items = answer.json()["items"]
@@ -749,7 +751,12 @@ class TestTheMetricCatalogue:
             "name": "visits",
             "kind": "count",
             "description": "Visits logged.",
+            "rounding": "exact: a whole number",
         }
+        assert by_name["average_deal_size"]["rounding"].startswith(
+            "a decimal string rounded to the currency's minor units"
+        )
+        assert "6 decimals" in by_name["win_rate"]["rounding"]
         assert {
             n: by_name[n]["kind"]
             for n in (
