@@ -3,9 +3,19 @@ through shared/errors.py), and `InvalidField`, the one error its pure rules rais
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
+from shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    field_error,
+)
 
 
 class InvalidField(ValueError):
@@ -146,3 +156,82 @@ class PlanOfAnother(Forbidden):
 class AlertsOfAnother(Forbidden):
     def __init__(self) -> None:
         super().__init__("You may see the alerts of yourself (rep) or your team (manager).")
+
+
+# --------------------------------------------------------------------------- the roster
+
+
+class RosterForAdmins(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("Only an admin changes the roster.")
+
+
+class RepNotFound(NotFound):
+    """A rep the roster does not know, or one the caller may not see (the same answer)."""
+
+    title = "Rep not found"
+
+    def __init__(self, rep_id: str) -> None:
+        super().__init__(f"The roster has no rep {rep_id} that you may see.")
+
+
+class TeamNotFound(NotFound):
+    """A team the roster does not know, or one the caller may not see (the same answer)."""
+
+    title = "Team not found"
+
+    def __init__(self, team_id: str) -> None:
+        super().__init__(f"The roster has no team {team_id} that you may see.")
+
+
+class TeamClosed(InvalidInput):
+    """A rep put (active) in a team that the roster has closed on the entry's day."""
+
+    def __init__(self, team_id: str, day: date, field: str = "team_id") -> None:
+        super().__init__(
+            f"Team {team_id} is closed on {day}: a rep cannot join it.",
+            errors=[field_error(field, f"team {team_id} is closed on {day}", "team_closed")],
+        )
+
+
+class TeamNotEmpty(Conflict):
+    """A team closed on a day some rep is still an active member of it."""
+
+    title = "The team still has members"
+
+    def __init__(self, team_id: str, day: date, reps: Sequence[str]) -> None:
+        named = ", ".join(reps)
+        super().__init__(
+            f"Team {team_id} still has active members on {day} ({named}): move them first.",
+            errors=[field_error("status", f"active members on {day}: {named}", "not_empty")],
+        )
+
+
+class RosterFileRefused(InvalidInput):
+    """A roster CSV with bad rows (or a bad header): every one named, nothing stored."""
+
+    title = "The roster file is refused"
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        at_fault = len({e.field.split(".", 1)[0] for e in errors})
+        super().__init__(
+            f"Nothing was stored: {at_fault} part{'s' if at_fault > 1 else ''} of the file "
+            "(rows, its header or its encoding) at fault, each named in `errors`.",
+            errors=errors,
+        )
+
+
+class RosterTooLong(PayloadTooLarge):
+    def __init__(self, max_rows: int) -> None:
+        super().__init__(
+            f"The file has more than {max_rows} rows; split it.",
+            errors=[field_error("rows", f"more than {max_rows} rows", "too_many_rows")],
+        )
+
+
+class RosterNotCsv(UnsupportedMediaType):
+    def __init__(self, got: str) -> None:
+        super().__init__(
+            f"Send the roster with `Content-Type: text/csv` (got {got or 'none'!r}).",
+            errors=[field_error("content-type", "must be text/csv", "media_type", "header")],
+        )

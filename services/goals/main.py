@@ -1,4 +1,4 @@
-"""The goals service: goals, their decomposition, funnel plans and progress."""
+"""The goals service: goals, their decomposition, funnel plans, progress and the roster."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ DESCRIPTION = """
 Goals on any KPI scoring serves — for a rep, a team or the org, with a floor and a stretch —
 their decomposition (in time, or across tiers, product lines and reps; children always sum
 to the parent), funnel plans, and progress: actual (from scoring), pace against the goal's own
-shape, projection and status. Every change is a revision; nothing is overwritten.
+shape, projection and status. Every change is a revision; nothing is overwritten. The roster:
+who is in which team, since when (effective-dated entries, kept, never overwritten).
 
 Authenticate with `Authorization: Bearer <JWT>` (`salesperf token --help`). Errors are
 RFC 9457 `application/problem+json` with the fields at fault; 503 when scoring is down.

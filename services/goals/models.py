@@ -6,7 +6,17 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Date, ForeignKey, MetaData, SmallInteger, Text, func
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Date,
+    ForeignKey,
+    Identity,
+    MetaData,
+    SmallInteger,
+    Text,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -59,3 +69,38 @@ class Calendar(Base):
     holidays: Mapped[list[date]] = mapped_column(ARRAY(Date))
     workdays: Mapped[list[date]] = mapped_column(ARRAY(Date))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class RosterRep(Base):
+    """One entry of the roster: a rep's team, manager and status from `effective_from`, as
+    recorded at `recorded_at`. Never updated nor deleted (a trigger)."""
+
+    __tablename__ = "roster_reps"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    org_id: Mapped[str] = mapped_column(Text)
+    rep_id: Mapped[str] = mapped_column(Text)
+    effective_from: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    team_id: Mapped[str] = mapped_column(Text)
+    manager_id: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class RosterTeam(Base):
+    """One entry of the roster: a team's name, manager and status from `effective_from`, as
+    recorded at `recorded_at`. Never updated nor deleted (a trigger)."""
+
+    __tablename__ = "roster_teams"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    org_id: Mapped[str] = mapped_column(Text)
+    team_id: Mapped[str] = mapped_column(Text)
+    effective_from: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    name: Mapped[str] = mapped_column(Text)
+    manager_id: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(Text)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select, text, tuple_
+from sqlalchemy import ARRAY, Cast, Select, Text, any_, cast, select, text, tuple_
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import aliased
 
-from .models import Calendar, Goal, Revision
+from .models import Calendar, Goal, Revision, RosterRep, RosterTeam
 
 
 async def ping(conn: AsyncConnection) -> None:
@@ -165,3 +168,134 @@ async def put_calendar(session: AsyncSession, calendar: Calendar) -> Calendar:
     merged = await session.merge(calendar)
     await session.flush()
     return merged
+
+
+# --------------------------------------------------------------------------- the roster
+
+
+async def lock_roster(session: AsyncSession, org_id: str) -> None:
+    """Writes to an org's roster go one at a time (until the transaction ends): each decides
+    what is new against what the one before stored."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"goals.roster:{org_id}"},
+    )
+
+
+def _texts(values: list[str]) -> Cast[Sequence[str]]:
+    """A list bound as one text[] parameter (an import names up to 10,000 reps)."""
+    return cast(values, ARRAY(Text))
+
+
+async def rep_entries(session: AsyncSession, org_id: str, reps: list[str]) -> list[RosterRep]:
+    """Every entry of these reps, oldest first (by day, then by record)."""
+    result = await session.execute(
+        select(RosterRep)
+        .where(RosterRep.org_id == org_id, RosterRep.rep_id == any_(_texts(reps)))
+        .order_by(RosterRep.rep_id, RosterRep.effective_from, RosterRep.recorded_at, RosterRep.id)
+    )
+    return list(result.scalars())
+
+
+async def team_entries(session: AsyncSession, org_id: str, teams: list[str]) -> list[RosterTeam]:
+    """Every entry of these teams, oldest first (by day, then by record)."""
+    result = await session.execute(
+        select(RosterTeam)
+        .where(RosterTeam.org_id == org_id, RosterTeam.team_id == any_(_texts(teams)))
+        .order_by(
+            RosterTeam.team_id, RosterTeam.effective_from, RosterTeam.recorded_at, RosterTeam.id
+        )
+    )
+    return list(result.scalars())
+
+
+async def add_roster_entries(
+    session: AsyncSession, entries: list[RosterRep] | list[RosterTeam]
+) -> None:
+    """Append entries (in one statement a batch)."""
+    session.add_all(entries)
+    await session.flush()
+
+
+async def add_roster_entry(session: AsyncSession, entry: RosterRep | RosterTeam) -> None:
+    """Append one entry (its id and `recorded_at` read back)."""
+    session.add(entry)
+    await session.flush()
+    await session.refresh(entry)
+
+
+async def reps_on(
+    session: AsyncSession,
+    org_id: str,
+    day: date,
+    *,
+    team: str | None,
+    status: str | None,
+    rep: str | None,
+    after: str | None,
+    limit: int,
+) -> list[RosterRep]:
+    """Each rep's entry in force on `day` (the latest effective by then, the latest recorded
+    of that day), in rep order, kept to a team, a status, one rep; after the rep `after`."""
+    inner = select(RosterRep).where(RosterRep.org_id == org_id, RosterRep.effective_from <= day)
+    if rep is not None:
+        inner = inner.where(RosterRep.rep_id == rep)
+    if team is not None:  # only reps with an entry in the team by then can be in it then
+        ever = select(RosterRep.rep_id).where(
+            RosterRep.org_id == org_id, RosterRep.team_id == team, RosterRep.effective_from <= day
+        )
+        inner = inner.where(RosterRep.rep_id.in_(ever))
+    if after is not None:
+        inner = inner.where(RosterRep.rep_id > after)
+    state = (
+        inner.ext(distinct_on(RosterRep.rep_id))
+        .order_by(
+            RosterRep.rep_id,
+            RosterRep.effective_from.desc(),
+            RosterRep.recorded_at.desc(),
+            RosterRep.id.desc(),
+        )
+        .subquery()
+    )
+    held = aliased(RosterRep, state)
+    query = select(held)
+    if team is not None:
+        query = query.where(held.team_id == team)
+    if status is not None:
+        query = query.where(held.status == status)
+    result = await session.execute(query.order_by(held.rep_id).limit(limit))
+    return list(result.scalars())
+
+
+async def teams_on(
+    session: AsyncSession,
+    org_id: str,
+    day: date,
+    *,
+    status: str | None,
+    team: str | None,
+    after: str | None,
+    limit: int,
+) -> list[RosterTeam]:
+    """Each team's entry in force on `day`, in team order, kept to a status and one team."""
+    inner = select(RosterTeam).where(RosterTeam.org_id == org_id, RosterTeam.effective_from <= day)
+    if team is not None:
+        inner = inner.where(RosterTeam.team_id == team)
+    if after is not None:
+        inner = inner.where(RosterTeam.team_id > after)
+    state = (
+        inner.ext(distinct_on(RosterTeam.team_id))
+        .order_by(
+            RosterTeam.team_id,
+            RosterTeam.effective_from.desc(),
+            RosterTeam.recorded_at.desc(),
+            RosterTeam.id.desc(),
+        )
+        .subquery()
+    )
+    held = aliased(RosterTeam, state)
+    query = select(held)
+    if status is not None:
+        query = query.where(held.status == status)
+    result = await session.execute(query.order_by(held.team_id).limit(limit))
+    return list(result.scalars())

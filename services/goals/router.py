@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
 from shared.auth import BearerAuth, CurrentUser, Principal
 from shared.dates import Day, IsoDate
@@ -16,14 +16,16 @@ from shared.errors import (
     InvalidInput,
     MalformedRequest,
     NotFound,
+    PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
     UpstreamUnavailable,
 )
 from shared.errors import problem_responses as problems
+from shared.events import ID_PATTERN
 from shared.owners import OWNER_PATTERN
 
-from . import calendars, decomposition, goals, plans
+from . import calendars, decomposition, goals, plans, roster
 from . import progress as judged
 from .dependencies import ScoringDep
 from .schemas import (
@@ -40,7 +42,14 @@ from .schemas import (
     ProgressOut,
     ProgressPage,
     Reconciliation,
+    RepEntryIn,
+    RepPage,
+    RepRecord,
     RevisionPage,
+    RosterImported,
+    TeamEntryIn,
+    TeamPage,
+    TeamRecord,
 )
 
 router = APIRouter(prefix="/v1")
@@ -311,3 +320,166 @@ async def put_calendar(
     """Timezone, weekend days, public holidays and make-up working days: what working-day
     decomposition and pacing count."""
     return await calendars.put_calendar(session, user, body)
+
+
+# --------------------------------------------------------------------------- the roster
+
+RepId = Annotated[str, Path(pattern=rf"^{ID_PATTERN}$", description="The rep's id.")]
+TeamId = Annotated[str, Path(pattern=rf"^{ID_PATTERN}$", description="The team's id.")]
+On = Annotated[
+    Day | None,
+    Query(
+        description="The day to see the roster on, 1970-01-01 to 2099-12-31 (default: today "
+        "in the org's timezone)."
+    ),
+]
+Cursor = Annotated[str | None, Query(description="`next` of the previous page.")]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+_ROSTER_READ = problems(Unauthorized, NotFound, InvalidInput)
+_ROSTER_WRITE = problems(Unauthorized, Forbidden, InvalidInput, Conflict)
+
+
+def _status(value: str) -> str | None:
+    return None if value == "any" else value
+
+
+@router.put(
+    "/reps/{rep_id}",
+    response_model=RepRecord,
+    tags=["roster"],
+    responses=_ROSTER_WRITE | _BODY,
+    summary="Put a rep in a team from a day (admin)",
+)
+async def put_rep(
+    rep_id: RepId, body: RepEntryIn, session: SessionDep, user: WriterUser
+) -> RepRecord:
+    """A new entry of the rep's history: team, manager and status (`active`, `left`) from
+    `from` on. Nothing is overwritten: a back-dated entry is added beside what was known, and
+    the record shows both (the one replaced `superseded`). The same entry again (what the
+    roster already says on that day) adds nothing. A rep cannot join a team the roster has
+    closed on that day (422 naming `team_id`). Answers the rep's record today."""
+    return await roster.put_rep(session, user, rep_id, body)
+
+
+@router.get(
+    "/reps",
+    response_model=RepPage,
+    tags=["roster"],
+    responses=_ROSTER_READ,
+    summary="The reps on a day (a team's members)",
+)
+async def list_reps(
+    session: SessionDep,
+    user: CurrentUser,
+    team: Annotated[
+        str | None, Query(pattern=rf"^{ID_PATTERN}$", description="Only this team's reps.")
+    ] = None,
+    on: On = None,
+    status: Annotated[
+        Literal["active", "left", "any"],
+        Query(description="`active` (default): the members on the day."),
+    ] = "active",
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> RepPage:
+    """Each rep's entry in force on the day, in rep id order. Managers see their team's reps
+    (nothing when the roster names another manager of the team that day), reps themselves,
+    admin, bi and service tokens the org."""
+    return await roster.list_reps(
+        session, user, team=team, on=on, status=_status(status), cursor=cursor, limit=limit
+    )
+
+
+@router.get(
+    "/reps/{rep_id}",
+    response_model=RepRecord,
+    tags=["roster"],
+    responses=_ROSTER_READ,
+    summary="A rep's state on a day, periods and history",
+)
+async def get_rep(
+    rep_id: RepId, session: SessionDep, user: CurrentUser, on: On = None
+) -> RepRecord:
+    """404 for a rep the roster does not know or the caller may not see (a manager: a rep
+    outside their team on the day; a rep: anyone else)."""
+    return await roster.get_rep(session, user, rep_id, on)
+
+
+@router.put(
+    "/teams/{team_id}",
+    response_model=TeamRecord,
+    tags=["roster"],
+    responses=_ROSTER_WRITE | _BODY,
+    summary="Name, manager and status of a team from a day (admin)",
+)
+async def put_team(
+    team_id: TeamId, body: TeamEntryIn, session: SessionDep, user: WriterUser
+) -> TeamRecord:
+    """A new entry of the team's history; the same again adds nothing. A team is not closed
+    on a day some rep is still an active member of it (409 naming `status`)."""
+    return await roster.put_team(session, user, team_id, body)
+
+
+@router.get(
+    "/teams",
+    response_model=TeamPage,
+    tags=["roster"],
+    responses=_ROSTER_READ,
+    summary="The teams on a day",
+)
+async def list_teams(
+    session: SessionDep,
+    user: CurrentUser,
+    on: On = None,
+    status: Annotated[
+        Literal["active", "closed", "any"], Query(description="`active` by default.")
+    ] = "active",
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> TeamPage:
+    """Each team's entry in force on the day, in team id order: a manager sees their team, a
+    rep the team the roster places them in, admin, bi and service tokens the org."""
+    return await roster.list_teams(
+        session, user, on=on, status=_status(status), cursor=cursor, limit=limit
+    )
+
+
+@router.get(
+    "/teams/{team_id}",
+    response_model=TeamRecord,
+    tags=["roster"],
+    responses=_ROSTER_READ,
+    summary="A team's state on a day and history",
+)
+async def get_team(
+    team_id: TeamId, session: SessionDep, user: CurrentUser, on: On = None
+) -> TeamRecord:
+    return await roster.get_team(session, user, team_id, on)
+
+
+@router.post(
+    "/roster/import",
+    response_model=RosterImported,
+    tags=["roster"],
+    responses=_ROSTER_WRITE | problems(MalformedRequest, UnsupportedMediaType, PayloadTooLarge),
+    summary="Import rep entries from a CSV file (admin), all or nothing",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": "rep_id,team_id,from,manager_id,status,reason\n"
+                    "rep-anna,team-north,2026-03-16,,active,moved\n",
+                }
+            },
+        }
+    },
+)
+async def import_roster(request: Request, session: SessionDep, user: WriterUser) -> RosterImported:
+    """The body is the file (`Content-Type: text/csv`): a header `rep_id,team_id,from`, and
+    optionally `manager_id,status,reason`, then one entry a row, as `PUT /v1/reps/{rep_id}`
+    takes it. Any bad row refuses the whole file (422, every row named: `rows[3].from`, rows
+    counted from 0 under the header); nothing is stored then. At most 10,000 rows (413)."""
+    body = await request.body()
+    return await roster.import_roster(session, user, request.headers.get("content-type", ""), body)

@@ -321,3 +321,132 @@ class PaceAlertPage(BaseModel):
     owner: str | None = Field(description="As asked; null: every owner the caller may read.")
     at: date
     items: list[PaceAlert]
+
+
+# --------------------------------------------------------------------------- the roster
+
+RepStatusText = Literal["active", "left"]
+TeamStatusText = Literal["active", "closed"]
+TeamName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+FROM = (
+    "The day the entry takes effect, 1970-01-01 to 2099-12-31 (earlier: a back-dated "
+    "correction; later: a planned change)."
+)
+
+
+class RepEntryIn(Strict):
+    """A rep's team (and manager, and status) from a day: also one row of a roster CSV."""
+
+    team_id: Identifier = Field(description="For `left`: the team the rep leaves.")
+    manager_id: Identifier | None = Field(
+        default=None, description="The rep's own manager, when not the team's."
+    )
+    status: RepStatusText = "active"
+    from_: Day = Field(alias="from", description=FROM)
+    reason: Reason | None = Field(default=None, description="Why: kept with the entry.")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"team_id": "team-north", "from": "2026-03-16", "reason": "moved"}]
+        },
+    )
+
+
+class TeamEntryIn(Strict):
+    name: TeamName
+    manager_id: Identifier | None = None
+    status: TeamStatusText = "active"
+    from_: Day = Field(alias="from", description=FROM)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"name": "North", "manager_id": "mgr-1", "from": "2026-01-01"}]
+        },
+    )
+
+
+class _Dated(BaseModel):
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+    from_: date = Field(alias="from", description="The day it took (takes) effect.")
+    recorded_at: datetime = Field(description="When the roster learnt it.")
+    recorded_by: str
+
+
+class RepEntryOut(_Dated):
+    team_id: str
+    manager_id: str | None
+    status: RepStatusText
+    reason: str | None
+    superseded: bool = Field(
+        description="A later record for the same day replaced it: kept, no longer in force."
+    )
+
+
+class TeamEntryOut(_Dated):
+    name: str
+    manager_id: str | None
+    status: TeamStatusText
+    superseded: bool = Field(
+        description="A later record for the same day replaced it: kept, no longer in force."
+    )
+
+
+class MembershipOut(BaseModel):
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+    team_id: str
+    from_: date = Field(alias="from")
+    to: date | None = Field(description="The last day in the team; null: still there.")
+
+
+class RepRecord(BaseModel):
+    rep_id: str
+    on: date = Field(description="The day `state` is of (`?on=`, default today).")
+    state: RepEntryOut | None = Field(description="The entry in force on `on`; null: none yet.")
+    periods: list[MembershipOut] = Field(description="Time in each team, oldest first.")
+    history: list[RepEntryOut] = Field(
+        description="Every entry ever recorded, newest first (by day, then by record)."
+    )
+
+
+class RepState(_Dated):
+    rep_id: str
+    team_id: str
+    manager_id: str | None
+    status: RepStatusText
+    reason: str | None
+
+
+class RepPage(BaseModel):
+    on: date
+    items: list[RepState] = Field(description="In rep id order.")
+    next: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
+class TeamRecord(BaseModel):
+    team_id: str
+    on: date = Field(description="The day `state` is of (`?on=`, default today).")
+    state: TeamEntryOut | None = Field(description="The entry in force on `on`; null: none yet.")
+    history: list[TeamEntryOut] = Field(description="Every entry ever recorded, newest first.")
+
+
+class TeamState(_Dated):
+    team_id: str
+    name: str
+    manager_id: str | None
+    status: TeamStatusText
+
+
+class TeamPage(BaseModel):
+    on: date
+    items: list[TeamState] = Field(description="In team id order.")
+    next: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
+class RosterImported(BaseModel):
+    rows: int = Field(description="Rows in the file.")
+    stored: int = Field(description="Rows that changed the roster: a new entry each.")
+    unchanged: int = Field(description="Rows saying what the roster already said on their day.")

@@ -119,14 +119,19 @@ PARTS: dict[str, tuple[str, ...]] = {
     "opportunities": ("opportunities",),
     "disqualified_leads": ("disqualified_leads",),
     "lead_to_opportunity_rate": ("opportunities", "new_leads"),
-    "avg_days_lead_to_opportunity": ("lead_to_opportunity_seconds", "lead_to_opportunity_count"),
+    "avg_days_lead_to_opportunity": ("lead_to_opportunity_days", "lead_to_opportunity_count"),
+    "avg_elapsed_days_lead_to_opportunity": (
+        "lead_to_opportunity_seconds",
+        "lead_to_opportunity_count",
+    ),
     "deals_opened": ("deals_opened",),
     "deals_won": ("deals_won",),
     "deals_lost": ("deals_lost",),
     "win_rate": ("deals_won", "deals_closed"),
     "revenue_won": ("revenue_won",),
     "average_deal_size": ("revenue_won", "deals_won"),
-    "avg_sales_cycle_days": ("sales_cycle_seconds", "sales_cycle_count"),
+    "avg_sales_cycle_days": ("sales_cycle_days", "sales_cycle_count"),
+    "avg_sales_cycle_elapsed_days": ("sales_cycle_seconds", "sales_cycle_count"),
     "new_customers": ("new_customers",),
     "repeat_purchase_rate": ("wins",),
     "invoiced": ("invoiced",),
@@ -231,6 +236,14 @@ def derive(name: str, sums: Sums, currency: str) -> dict[str, Any]:
             "currency": currency,
         }
     if kind is Kind.AVERAGE_DAYS:
+        calendar_days, count = _count(sums, parts[0]), _count(sums, parts[1])
+        return {
+            "value": round(calendar_days / count, 2) if count else None,
+            "numerator": calendar_days,
+            "denominator": count,
+            "unit": "days",
+        }
+    if kind is Kind.AVERAGE_ELAPSED_DAYS:
         seconds, count = _count(sums, parts[0]), _count(sums, parts[1])
         days = Decimal(seconds) / SECONDS_PER_DAY
         mean = round(float(days / count), 2) if count else None

@@ -169,6 +169,7 @@ class CatalogueEntry(BaseModel):
     name: str
     kind: str = Field(
         description="count, money, rate, money_rate, average_money, average_days, "
+        "average_elapsed_days, "
         "distinct_rate or pipeline: how its value is made from its stored parts."
     )
     description: str
@@ -203,7 +204,8 @@ class MetricKind(StrEnum):
     RATE = "rate"  # count / count
     MONEY_RATE = "money_rate"  # money / money, same currency
     AVERAGE_MONEY = "average_money"  # money / count
-    AVERAGE_DAYS = "average_days"  # seconds / count, in days
+    AVERAGE_DAYS = "average_days"  # calendar days / count
+    AVERAGE_ELAPSED_DAYS = "average_elapsed_days"  # seconds / count, in days
     DISTINCT_RATE = "distinct_rate"  # distinct customers, from the wins
     PIPELINE = "pipeline"  # money open at the end of the bucket
 
@@ -214,7 +216,8 @@ class MetricKind(StrEnum):
             return "count"
         if self in (MetricKind.MONEY, MetricKind.AVERAGE_MONEY, MetricKind.PIPELINE):
             return "money"
-        return "days" if self is MetricKind.AVERAGE_DAYS else "ratio"
+        days = (MetricKind.AVERAGE_DAYS, MetricKind.AVERAGE_ELAPSED_DAYS)
+        return "days" if self in days else "ratio"
 
     @property
     def rounding(self) -> str:
@@ -237,8 +240,10 @@ ROUNDING: dict[MetricKind, str] = {
     "denominator exact amounts",
     MetricKind.AVERAGE_MONEY: "a decimal string rounded to the currency's minor units (half to "
     "even); numerator an exact amount, denominator an exact count",
-    MetricKind.AVERAGE_DAYS: "a number of days rounded to 2 decimals; numerator the days summed, "
-    "rounded to 4 decimals (seconds ÷ 86,400); denominator an exact count",
+    MetricKind.AVERAGE_DAYS: "a number of days rounded to 2 decimals; numerator the calendar "
+    "days summed and denominator the count, both exact",
+    MetricKind.AVERAGE_ELAPSED_DAYS: "a number of days rounded to 2 decimals; numerator the "
+    "elapsed days summed, rounded to 4 decimals (seconds ÷ 86,400); denominator an exact count",
     MetricKind.DISTINCT_RATE: "a number rounded to 6 decimals (half to even); numerator and "
     "denominator exact counts of customers",
     MetricKind.PIPELINE: "open: exact, in the currency's minor units; weighted: rounded to "
@@ -287,7 +292,14 @@ SERVED: tuple[ServedMetric, ...] = (
     _served(
         "avg_days_lead_to_opportunity",
         MetricKind.AVERAGE_DAYS,
-        "Mean days from lead.created to lead.qualified, over the leads qualified in the period.",
+        "Mean calendar days from lead.created to lead.qualified (the qualifying day minus the "
+        "creation day, in the org's timezone), over the leads qualified in the period.",
+    ),
+    _served(
+        "avg_elapsed_days_lead_to_opportunity",
+        MetricKind.AVERAGE_ELAPSED_DAYS,
+        "Mean time elapsed from lead.created to lead.qualified, in days of 24 h, over the leads "
+        "qualified in the period.",
     ),
     _served("deals_opened", MetricKind.COUNT, "Deals opened."),
     _served("deals_won", MetricKind.COUNT, "Deals won."),
@@ -302,7 +314,14 @@ SERVED: tuple[ServedMetric, ...] = (
     _served(
         "avg_sales_cycle_days",
         MetricKind.AVERAGE_DAYS,
-        "Mean days from deal.opened to deal.won, over the deals won in the period.",
+        "Mean calendar days from deal.opened to deal.won (the day won minus the day opened, in "
+        "the org's timezone, as CRM reports count), over the deals won in the period.",
+    ),
+    _served(
+        "avg_sales_cycle_elapsed_days",
+        MetricKind.AVERAGE_ELAPSED_DAYS,
+        "Mean time elapsed from deal.opened to deal.won, in days of 24 h, over the deals won in "
+        "the period.",
     ),
     _served(
         "new_customers",

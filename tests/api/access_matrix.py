@@ -29,6 +29,13 @@ from tests.api.scoring.conftest import settled
 from tests.api.scoring.helpers import append_batch, at, call, lead, opened, visit, won
 from tests.conftest import JWT_SECRET, make_event
 
+ROSTER_DAY = "2020-01-01"
+"""The roster's seeded entries take effect on this day: t1 led by m1 with r1 and r2, t2 led by
+m2 with r3 (as the events place them)."""
+ROSTER_TEAMS = {"t1": ("North", "m1"), "t2": ("South", "m2")}
+ROSTER_REPS = {"r1": "t1", "r2": "t1", "r3": "t2"}
+ROSTER_CSV = f"rep_id,team_id,from\nr1,t1,{ROSTER_DAY}\n".encode()
+"""A roster file of one row saying what the seeded roster says: it changes nothing there."""
 NOTHING_TO_IMPORT = (
     b"event_id,type,stream,occurred_at\nnot-a-uuid,visit.logged,account-W1,2020-01-01T00:00:00Z\n"
 )
@@ -391,8 +398,9 @@ async def dead_letter(activity: httpx.AsyncClient, org: str, secret: str) -> Non
 async def seed(
     activity_app: FastAPI, scoring: httpx.AsyncClient, goals: httpx.AsyncClient
 ) -> World:
-    """A fresh org holding the work of `seed_events`, its four CRM connectors and five goals,
-    folded by scoring; and another org with one visit of its own."""
+    """A fresh org holding the work of `seed_events`, its four CRM connectors, five goals and
+    its roster (`ROSTER_TEAMS`, `ROSTER_REPS`), folded by scoring; and another org with one
+    visit of its own."""
     org, other = f"org-{uuid.uuid4().hex[:10]}", f"org-{uuid.uuid4().hex[:10]}"
     who = callers(org, other)
     activity = httpx.AsyncClient(
@@ -439,4 +447,12 @@ async def seed(
         answer = await goals.post("/v1/goals", json=goal_body(owner, team), headers=world.admin())
         assert answer.status_code == 201, answer.text
         world.goals[name] = answer.json()["id"]
+    for team, (name, manager) in ROSTER_TEAMS.items():
+        body = {"name": name, "manager_id": manager, "from": ROSTER_DAY}
+        answer = await goals.put(f"/v1/teams/{team}", json=body, headers=world.admin())
+        assert answer.status_code == 200, answer.text
+    for rep, team in ROSTER_REPS.items():
+        body = {"team_id": team, "from": ROSTER_DAY}
+        answer = await goals.put(f"/v1/reps/{rep}", json=body, headers=world.admin())
+        assert answer.status_code == 200, answer.text
     return world

@@ -49,6 +49,10 @@ from tests.api.access_matrix import (
     OURS,
     PAST,
     PUBLIC,
+    ROSTER_CSV,
+    ROSTER_DAY,
+    ROSTER_REPS,
+    ROSTER_TEAMS,
     SIGNED,
     TODAY,
     UNMAPPED_OWNER,
@@ -512,6 +516,54 @@ def check_plan(w: World, caller: str, r: httpx.Response) -> None:
 # --------------------------------------------------------------------------------- requests
 
 
+def roster_sees(w: World, caller: str) -> tuple[set[str], set[str]]:
+    """The seeded reps and teams a caller of ours reads on the roster: the org's for admin, bi
+    and service; a manager's team and its reps; a rep themselves and their team."""
+    c = who(w, caller)
+    if not ours(w, caller) or c.org != w.org:
+        return set(), set()
+    if c.role == "rep":
+        return {c.sub}, {ROSTER_REPS[c.sub]}
+    if c.role == "manager":
+        return {r for r, t in ROSTER_REPS.items() if t == c.team}, {str(c.team)}
+    return set(ROSTER_REPS), set(ROSTER_TEAMS)
+
+
+def check_roster_reps(w: World, caller: str, r: httpx.Response) -> None:
+    items = r.json()["items"]
+    if ours(w, caller):
+        assert {i["rep_id"] for i in items} == roster_sees(w, caller)[0], items
+        assert all(i["team_id"] == ROSTER_REPS[i["rep_id"]] for i in items), items
+
+
+def check_roster_teams(w: World, caller: str, r: httpx.Response) -> None:
+    items = r.json()["items"]
+    if ours(w, caller):
+        assert {i["team_id"] for i in items} == roster_sees(w, caller)[1], items
+
+
+def check_roster_rep(w: World, caller: str, r: httpx.Response) -> None:
+    body = r.json()
+    assert (body["rep_id"], body["state"]["team_id"]) == ("r1", "t1"), body
+    assert [e["from"] for e in body["history"]] == [ROSTER_DAY], body
+
+
+def check_roster_team(w: World, caller: str, r: httpx.Response) -> None:
+    body = r.json()
+    assert (body["team_id"], body["state"]["name"], body["state"]["manager_id"]) == (
+        "t1",
+        "North",
+        "m1",
+    ), body
+    assert len(body["history"]) == 1, body
+
+
+def check_roster_import(w: World, caller: str, r: httpx.Response) -> None:
+    """The row says what the roster says: the seeded one in our org, and in another's what its
+    admin's `PUT /v1/reps/r1` row (above) stored."""
+    assert r.json() == {"rows": 1, "stored": 0, "unchanged": 1}, r.json()
+
+
 def get(url: str, **params: Any) -> Any:
     """A GET of `url` (formatted with the world as `w`); a param `as_of=NOW` is the moment of
     the request."""
@@ -792,6 +844,23 @@ ROWS: list[Row] = [
     Row("goals", "GET", "/v1/calendar", expect(READ), get("/v1/calendar"), check_calendar),
     Row("goals", "PUT", "/v1/calendar", expect("403 403 403 403 403 403 200 403 403 200"),
         lambda w, c: Call("/v1/calendar", json=CALENDAR), check_calendar),
+    # reads before writes: another org's admin then writes its own r1 and t1
+    Row("goals", "GET", "/v1/reps", expect(READ), get("/v1/reps"), check_roster_reps),
+    Row("goals", "GET", "/v1/reps/{rep_id}", expect(OBJECT), get("/v1/reps/r1"),
+        check_roster_rep),
+    Row("goals", "GET", "/v1/teams", expect(READ), get("/v1/teams"), check_roster_teams),
+    Row("goals", "GET", "/v1/teams/{team_id}", expect("200 200 404 200 404 200 200 200 404 404"),
+        get("/v1/teams/t1"), check_roster_team),
+    Row("goals", "PUT", "/v1/reps/{rep_id}", expect("403 403 403 403 403 403 200 403 403 200"),
+        lambda w, c: Call("/v1/reps/r1", json={"team_id": "t1", "from": ROSTER_DAY}),
+        check_roster_rep, variant="what the roster says"),
+    Row("goals", "PUT", "/v1/teams/{team_id}", expect("403 403 403 403 403 403 200 403 403 200"),
+        lambda w, c: Call("/v1/teams/t1",
+                          json={"name": "North", "manager_id": "m1", "from": ROSTER_DAY}),
+        check_roster_team, variant="what the roster says"),
+    Row("goals", "POST", "/v1/roster/import", expect("403 403 403 403 403 403 200 403 403 200"),
+        lambda w, c: Call("/v1/roster/import", content=ROSTER_CSV,
+                          headers={"Content-Type": "text/csv"}), check_roster_import),
     *ops("goals"),
 ]
 # fmt: on

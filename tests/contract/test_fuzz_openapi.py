@@ -182,6 +182,8 @@ def known_ids(w: World) -> dict[str, str]:
         "goal_id": w.goals["r1"],
         "id": "lead-L1",
         "rep": "r1",
+        "rep_id": "r1",
+        "team_id": "t1",
     }
 
 

@@ -16,7 +16,8 @@ Readings of the README used here (each a sentence of it):
   `average_deal_size` is revenue ÷ deals won *in that currency*.
 - `opportunities` is a lead's first `lead.qualified`; `deals_opened` a stream's first
   `deal.opened`; `deal.won`/`deal.lost` count only for an open deal.
-- `avg_sales_cycle_days`: days from `deal.opened` to `deal.won`, over deals won in the bucket.
+- `avg_sales_cycle_days`: calendar days from `deal.opened` to `deal.won` (the day won minus the
+  day opened, in the org's timezone), over deals won in the bucket.
 - `new_customers`: accounts whose first won deal (log order) is in the bucket.
 - `repeat_purchase_rate`: customers with a won deal in the bucket that had a won deal before the
   bucket ÷ customers with a won deal in the bucket (distinct accounts).
@@ -38,7 +39,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 FOLLOW_UP = timedelta(hours=72)
-SECONDS_PER_DAY = Decimal(86400)
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class NaiveKpis:
         (total, {stage: amount})."""
         counts: dict[str, int] = defaultdict(int)
         money: dict[str, Decimal] = defaultdict(Decimal)
-        cycle_seconds = Decimal(0)
+        cycle_days = 0
         customers: set[str] = set()
         pipeline_by_stage: dict[str, Decimal] = defaultdict(Decimal)
         for fact in self._owned(owner):
@@ -110,8 +110,8 @@ class NaiveKpis:
                 if fact.currency == self.currency:
                     money[fact.metric] += fact.value
                 continue
-            if fact.metric == "sales_cycle_seconds":
-                cycle_seconds += fact.value
+            if fact.metric == "sales_cycle_days":
+                cycle_days += fact.value
                 continue
             if fact.metric == "won_in_currency":
                 if fact.currency == self.currency:
@@ -126,7 +126,6 @@ class NaiveKpis:
         repeat = {a for a in customers if self.first_win_day[a] < start}
 
         won = counts["deals_won"]
-        cycle_days = cycle_seconds / SECONDS_PER_DAY
         revenue = money["revenue_won"]
         eur_wins = counts["won_in_currency"]
         return {
@@ -148,8 +147,8 @@ class NaiveKpis:
                 eur_wins,
             ),
             "avg_sales_cycle_days": (
-                float(cycle_days / won) if won else None,
-                float(cycle_days),
+                cycle_days / won if won else None,
+                cycle_days,
                 won,
             ),
             "new_customers": counts["new_customers"],
@@ -281,8 +280,8 @@ def compute(events: list[dict[str, Any]], timezone: str, currency: str) -> Naive
                 add("deals_won")
                 add("won_in_currency", 1, data["currency"])
                 add("revenue_won", Decimal(data["amount"]), data["currency"])
-                seconds = Decimal(str((moment - deal.opened_at).total_seconds()))
-                add("sales_cycle_seconds", seconds)
+                opened = deal.opened_at.astimezone(tz).date()
+                add("sales_cycle_days", max(0, (day - opened).days))  # a win before its opening: 0
                 account = deal.account
                 if account is not None:
                     add("win", 1, account=account)

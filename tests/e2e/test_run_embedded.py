@@ -5,9 +5,11 @@ behind by an earlier run killed with -9 is joined, then stopped, by the next."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,11 +91,16 @@ def gone_within(data_dir: Path, seconds: float) -> bool:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path
-    left = postmaster(tmp_path)  # never leave a server behind, whatever the test did
+def data_dir() -> Iterator[Path]:
+    """A data directory of the run's own, outside pytest's `tmp_path`: as root the embedded
+    server runs as the `pgserver` user, and each pytest session starting on the machine makes
+    pytest's base directory private again (mode 0700) under a server still starting."""
+    path = Path(tempfile.mkdtemp(prefix="salesperf-run-"))
+    yield path
+    left = postmaster(path)  # never leave a server behind, whatever the test did
     if left is not None:
         left.kill()
+    shutil.rmtree(path, ignore_errors=True)
 
 
 class TestTheEmbeddedPostgresStopsWithTheRun:

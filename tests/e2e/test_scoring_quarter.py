@@ -300,11 +300,11 @@ def _mismatch(metric: str, got: dict[str, Any], expected: Any) -> str | None:
         return None if ok else f"{got} != {value} = {num}/{den}"
     if metric == "avg_sales_cycle_days":
         value, num, den = expected
-        ok = got["denominator"] == den and abs(got["numerator"] - num) <= 0.01
+        ok = got["denominator"] == den and got["numerator"] == num  # whole calendar days
         if value is None:
             ok = ok and got["value"] is None
-        else:
-            ok = ok and got["value"] is not None and abs(got["value"] - value) <= 0.01
+        else:  # rounded to 2 decimals
+            ok = ok and got["value"] is not None and abs(got["value"] - value) <= 0.005 + 1e-9
         return None if ok else f"{got} != {value} = {num}/{den}"
     if metric == "open_pipeline":
         total, by_stage = expected

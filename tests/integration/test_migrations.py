@@ -79,6 +79,24 @@ async def test_the_pipeline_refold_flags_every_existing_org_for_a_rebuild(base_u
         assert [tuple(r) for r in rows] == [("acme", True, 1), ("globex", True, 1)]
 
 
+async def test_the_calendar_day_refold_flags_every_existing_org_for_a_rebuild(base_url):
+    """Cycle times in calendar days come from facts older projections do not hold."""
+    async with scratch_database(base_url, "migrate", revision=None) as url:
+        await asyncio.to_thread(run_migrations, url, "20261218_goals_roster")
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            await conn.execute(
+                "INSERT INTO scoring.orgs (org_id, rebuild_seq) VALUES ('acme', 0), ('globex', 4)"
+            )
+            await asyncio.to_thread(run_migrations, url, "20261219_scoring_calendar_days")
+            rows = await conn.fetch(
+                "SELECT org_id, rebuild_requested, rebuild_seq FROM scoring.orgs ORDER BY org_id"
+            )
+        finally:
+            await conn.close()
+        assert [tuple(r) for r in rows] == [("acme", True, 1), ("globex", True, 5)]
+
+
 async def test_priority_flags_every_existing_org_to_fold_its_profiles_and_scores(base_url):
     async with scratch_database(base_url, "migrate", revision=None) as url:
         await asyncio.to_thread(run_migrations, url, "20261124_scoring_refold_pipeline")
@@ -110,7 +128,7 @@ async def test_the_deal_refold_flags_every_existing_org_for_a_rebuild(base_url):
             await conn.execute(
                 "INSERT INTO scoring.orgs (org_id, rebuild_seq) VALUES ('acme', 0), ('globex', 4)"
             )
-            await asyncio.to_thread(run_migrations, url, "head")
+            await asyncio.to_thread(run_migrations, url, "20261217_scoring_rollup_series")
             rows = await conn.fetch(
                 "SELECT org_id, rebuild_requested, rebuild_seq FROM scoring.orgs ORDER BY org_id"
             )

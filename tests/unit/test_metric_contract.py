@@ -12,6 +12,7 @@ UNITS = {
     Kind.MONEY_RATE: "ratio",
     Kind.DISTINCT_RATE: "ratio",
     Kind.AVERAGE_DAYS: "days",
+    Kind.AVERAGE_ELAPSED_DAYS: "days",
 }
 
 

@@ -221,6 +221,14 @@ def _seconds(start: datetime, end: datetime) -> int:
     return max(0, int((end - start).total_seconds()))
 
 
+def _days(book: Book, start: datetime, end: datetime) -> int:
+    """Calendar days from `start` to `end` in the org's timezone (the later day minus the
+    earlier), as CRM reports count them: a date-only import gives the same whatever time of day
+    it chose."""
+    tz = book.timezone
+    return max(0, (end.astimezone(tz).date() - start.astimezone(tz).date()).days)
+
+
 def _context(book: Book, event: Event) -> tuple[str, tuple[str, str, str]]:
     """The account and the cut (product line, tier, channel) of an event, from its stream."""
     stream: str = event["stream"]
@@ -348,6 +356,7 @@ def _late_creation(book: Book, before: Lead, lead: Lead) -> list[Fact]:
             ("", tier, lead.channel),
             ("opportunities", "", 1),
             ("lead_to_opportunity_seconds", "", _seconds(lead.created_at or at, at)),
+            ("lead_to_opportunity_days", "", _days(book, lead.created_at or at, at)),
             ("lead_to_opportunity_count", "", 1),
         )
     if before.disqualified and before.disqualified_at is not None:
@@ -377,6 +386,7 @@ def lead_qualified(book: Book, event: Event, at: datetime) -> list[Fact]:
     if lead.created_at is not None:
         out += [
             ("lead_to_opportunity_seconds", "", _seconds(lead.created_at, at)),
+            ("lead_to_opportunity_days", "", _days(book, lead.created_at, at)),
             ("lead_to_opportunity_count", "", 1),
         ]
     return _facts(book, at, rep, team, dims, *out)
@@ -681,6 +691,7 @@ def deal_won(book: Book, event: Event, at: datetime) -> list[Fact]:
         ("deals_won", currency, 1),
         ("revenue_won", currency, amount),
         ("sales_cycle_seconds", "", _seconds(deal.opened_at, at)),
+        ("sales_cycle_days", "", _days(book, deal.opened_at, at)),
         ("sales_cycle_count", "", 1),
     )
     account = book.accounts.get(deal.account_id, Account())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -293,13 +294,23 @@ class TestAverageDaysFromLeadToOpportunity:
         log.lead_qualified("L2", jul(10, 20))  # 0.5 days
         return log
 
-    def test_the_fold_keeps_seconds_and_a_count_per_qualified_lead(self):
+    def test_the_fold_keeps_calendar_days_seconds_and_a_count_per_qualified_lead(self):
         facts = facts_of(self.log())
+        assert total(facts, "lead_to_opportunity_days") == 2  # 1 to 3 July, and 10 July
         assert total(facts, "lead_to_opportunity_seconds") == 3 * 86400
         assert total(facts, "lead_to_opportunity_count") == 2
 
     async def test_the_average_is_over_the_leads_qualified_in_the_period(self):
+        """In calendar days (the qualifying day minus the creation day), as CRM reports count."""
         assert await july(self.log(), "avg_days_lead_to_opportunity") == {
+            "value": 1.0,
+            "numerator": 2,
+            "denominator": 2,
+            "unit": "days",
+        }
+
+    async def test_the_elapsed_time_is_its_own_metric(self):
+        assert await july(self.log(), "avg_elapsed_days_lead_to_opportunity") == {
             "value": 1.5,
             "numerator": 3.0,
             "denominator": 2,
@@ -469,18 +480,41 @@ class TestAverageSalesCycle:
         log.deal_lost("D3", jul(20))  # lost deals have no sales cycle
         return log
 
-    def test_the_fold_keeps_seconds_and_a_count_per_won_deal(self):
+    def test_the_fold_keeps_calendar_days_seconds_and_a_count_per_won_deal(self):
         facts = facts_of(self.log())
+        assert total(facts, "sales_cycle_days") == 14
         assert total(facts, "sales_cycle_seconds") == 14 * 86400
         assert total(facts, "sales_cycle_count") == 2
 
     async def test_the_average_is_over_the_deals_won_in_the_period(self):
         assert await july(self.log(), "avg_sales_cycle_days") == {
             "value": 7.0,
-            "numerator": 14.0,
+            "numerator": 14,
             "denominator": 2,
             "unit": "days",
         }
+
+    async def test_an_evening_open_and_a_morning_win_are_a_day_apart(self):
+        log = Log()
+        log.deal_opened("D1", jul(1, 18))
+        log.deal_won("D1", jul(2, 9))  # 15 hours later, the next calendar day
+        assert (await july(log, "avg_sales_cycle_days"))["value"] == 1.0
+        assert (await july(log, "avg_sales_cycle_elapsed_days"))["value"] == 0.62  # 0.625
+
+    @pytest.mark.parametrize("hour", [0, 9, 17, 23])
+    async def test_date_only_imports_count_the_same_whatever_hour_they_chose(self, hour: int):
+        """A CRM's opportunities carry dates only; an importer stamps them all at one hour of
+        its choosing, in UTC. In Los Angeles (UTC-7 in July) that may move both days back by
+        one, never the days between them."""
+        la = ZoneInfo("America/Los_Angeles")
+        log = Log()
+        log.deal_opened("D1", f"2026-07-01T{hour:02d}:00:00+00:00")
+        log.deal_won("D1", f"2026-07-15T{hour:02d}:00:00+00:00")
+        log.lead_created("L1", f"2026-07-01T{hour:02d}:00:00+00:00")
+        log.lead_qualified("L1", f"2026-07-04T{hour:02d}:00:00+00:00")
+        facts = facts_of(log, la)
+        assert total(facts, "sales_cycle_days") == 14
+        assert total(facts, "lead_to_opportunity_days") == 3
 
 
 # --------------------------------------------------------------------------- customers
@@ -1112,6 +1146,7 @@ COVERED = {
     "disqualified_leads": TestDisqualifiedLeads,
     "lead_to_opportunity_rate": TestOpportunities,
     "avg_days_lead_to_opportunity": TestAverageDaysFromLeadToOpportunity,
+    "avg_elapsed_days_lead_to_opportunity": TestAverageDaysFromLeadToOpportunity,
     "deals_opened": TestDealsOpenedWonAndLost,
     "deals_won": TestDealsOpenedWonAndLost,
     "deals_lost": TestDealsOpenedWonAndLost,
@@ -1119,6 +1154,7 @@ COVERED = {
     "revenue_won": TestRevenueWon,
     "average_deal_size": TestRevenueWon,
     "avg_sales_cycle_days": TestAverageSalesCycle,
+    "avg_sales_cycle_elapsed_days": TestAverageSalesCycle,
     "new_customers": TestNewCustomers,
     "repeat_purchase_rate": TestRepeatPurchaseRate,
     "invoiced": TestInvoicedAndCollected,
