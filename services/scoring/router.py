@@ -209,7 +209,9 @@ async def get_funnel(
     as_of: AsOf = None,
 ) -> JSONResponse:
     """Leads created, qualified, deals opened, each deal stage reached (the most reached first)
-    and deals won in the range; each step with its conversion from the one before."""
+    and deals won in the range; each step with its conversion from the one before. Then the
+    deals lost in the range, with their share of the deals opened and their reasons (the most
+    frequent first)."""
     report = await service.funnel(
         runtime,
         user,

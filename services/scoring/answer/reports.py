@@ -23,7 +23,7 @@ from ..domain import (
     stored_parts,
     win_rate_by_stage,
 )
-from ..projections.kpis import Value
+from ..projections.kpis import LOST_REASON, Value
 from .sources import Row, Scope, Source
 
 PIPELINE, CLOSED, WON, STAGE = "pipeline:", "stage_closed:", "stage_won:", "stage:"
@@ -153,7 +153,7 @@ async def funnel(source: Source, scope: Scope, first: date, last: date) -> dict[
     sums: dict[str, int] = defaultdict(int)
     fixed = ("new_leads", "opportunities", "deals_opened", "deals_won", "deals_lost")
     for _, metric, _, value in await source.rows(
-        scope, "d", first, last, metrics=fixed, prefixes=(STAGE,)
+        scope, "d", first, last, metrics=fixed, prefixes=(STAGE, LOST_REASON)
     ):
         sums[metric] += int(value)
     deal_stages = sorted(
@@ -179,6 +179,23 @@ async def funnel(source: Source, scope: Scope, first: date, last: date) -> dict[
             }
         out.append(step)
         previous = count
+    lost, opened = sums["deals_lost"], sums["deals_opened"]
+    reasons = sorted(
+        ((m.removeprefix(LOST_REASON), n) for m, n in sums.items() if m.startswith(LOST_REASON)),
+        key=lambda item: (-item[1], item[0]),
+    )
+    out.append(
+        {
+            "step": "lost",
+            "count": lost,
+            "conversion": {  # of the deals opened, not of the step before
+                "value": round(lost / opened, 6) if opened else None,
+                "numerator": lost,
+                "denominator": opened,
+            },
+            "reasons": [{"reason": reason, "count": n} for reason, n in reasons if n],
+        }
+    )
     closed = sums["deals_won"] + sums["deals_lost"]
     return {
         "steps": out,

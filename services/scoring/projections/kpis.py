@@ -711,6 +711,10 @@ def deal_won(book: Book, event: Event, at: datetime) -> list[Fact]:
     return facts
 
 
+LOST_REASON = "lost:"
+"""A lost deal also counts under its reason (`lost:price`, `lost:competitor`…), for the funnel."""
+
+
 def deal_lost(book: Book, event: Event, at: datetime) -> list[Fact]:
     stream = event["stream"]
     deal = book.deals.get(stream)
@@ -721,7 +725,8 @@ def deal_lost(book: Book, event: Event, at: datetime) -> list[Fact]:
     rep, team = _who(event)
     facts = _close(book, stream, deal, at, won=False)
     dims = (deal.product_line, _tier(book, deal.account_id), deal.channel)
-    return facts + _facts(book, at, rep, team, dims, ("deals_lost", "", 1))
+    reason = f"{LOST_REASON}{event['data']['reason']}"
+    return facts + _facts(book, at, rep, team, dims, ("deals_lost", "", 1), (reason, "", 1))
 
 
 _CLOSES = frozenset({"deal.won", "deal.lost"})

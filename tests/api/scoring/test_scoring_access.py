@@ -191,7 +191,7 @@ class TestAnotherOrgSeesNothingOfThisOne:
 
     async def test_the_funnel_leaderboard_and_export_are_empty(self, scoring, shop, auth) -> None:
         funnel = await scoring.get("/v1/funnel", params=JULY, headers=auth())
-        assert [s["count"] for s in funnel.json()["steps"]] == [0, 0, 0, 0]
+        assert [s["count"] for s in funnel.json()["steps"]] == [0, 0, 0, 0, 0]
         board = await scoring.get(
             "/v1/leaderboard", params={"metric": "visits", "at": "2026-07-15"}, headers=auth()
         )

@@ -156,6 +156,7 @@ class TestAVoidTakesTheEventOut:
             ("deals_opened", 1),
             ("stage:qualification", 1),
             ("won", 0),
+            ("lost", 0),
         ]
 
 

@@ -620,6 +620,12 @@ class TestTheFunnel:
                 "count": 1,
                 "conversion": {"value": 0.5, "numerator": 1, "denominator": 2},
             },
+            {
+                "step": "lost",
+                "count": 0,
+                "conversion": {"value": 0.0, "numerator": 0, "denominator": 4},
+                "reasons": [],
+            },
         ]
         assert body["win_rate"] == {"value": 1.0, "numerator": 1, "denominator": 1}
 
@@ -632,7 +638,9 @@ class TestTheFunnel:
             ("stage:qualification", 5),
             ("stage:proposal", 3),
             ("won", 2),
+            ("lost", 1),
         ]
+        assert body["steps"][-1]["reasons"] == [{"reason": "price", "count": 1}]
         assert body["win_rate"] == {"value": 0.666667, "numerator": 2, "denominator": 3}
 
     async def test_of_a_team_a_step_after_zero_has_no_conversion_value(self, scoring, shop) -> None:
@@ -665,6 +673,12 @@ class TestTheFunnel:
                 "count": 1,
                 "conversion": {"value": 1.0, "numerator": 1, "denominator": 1},
             },
+            {
+                "step": "lost",
+                "count": 0,
+                "conversion": {"value": 0.0, "numerator": 0, "denominator": 2},
+                "reasons": [],
+            },
         ]
         assert body["win_rate"] == {"value": 1.0, "numerator": 1, "denominator": 1}
 
@@ -678,6 +692,7 @@ class TestTheFunnel:
             ("stage:proposal", 1),
             ("stage:qualification", 1),
             ("won", 0),
+            ("lost", 1),
         ]
         assert body["win_rate"] == {"value": 0.0, "numerator": 0, "denominator": 1}
 

@@ -241,8 +241,8 @@ class Log:
             data["renewal_date"] = renewal
         return self.add("deal.won", f"deal-{deal}", at, data, **who)
 
-    def deal_lost(self, deal: str, at: str | datetime, **who: Any) -> Event:
-        return self.add("deal.lost", f"deal-{deal}", at, {"reason": "price"}, **who)
+    def deal_lost(self, deal: str, at: str | datetime, reason: str = "price", **who: Any) -> Event:
+        return self.add("deal.lost", f"deal-{deal}", at, {"reason": reason}, **who)
 
     # ------------------------------------------------------------------ money, accounts
 

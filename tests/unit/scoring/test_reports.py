@@ -21,6 +21,10 @@ def jul(day: int, hour: int = 10) -> str:
     return local(2026, 7, day, hour)
 
 
+def aug(day: int, hour: int = 10) -> str:
+    return local(2026, 8, day, hour)
+
+
 def source_of(log: Log) -> MemorySource:
     result = fold_log(log)
     return MemorySource(result.rollups, result.wins)
@@ -145,11 +149,35 @@ class TestFunnel:
             ("stage:negotiation", 1),
             ("stage:qualification", 1),
             ("won", 1),
+            ("lost", 1),
         ]
         assert "conversion" not in result["steps"][0]
         assert result["steps"][1]["conversion"] == {"value": 0.5, "numerator": 2, "denominator": 4}
-        assert result["steps"][-1]["conversion"] == {"value": 1.0, "numerator": 1, "denominator": 1}
+        assert result["steps"][-2]["conversion"] == {"value": 1.0, "numerator": 1, "denominator": 1}
         assert result["win_rate"] == {"value": 0.5, "numerator": 1, "denominator": 2}
+
+    async def test_lost_deals_are_a_step_with_their_reasons(self):
+        """Lost is the other way out of the deals opened: its share is of them, not of the step
+        before, and it names the reasons, the most frequent first."""
+        log = self.log()
+        for deal, reason in (("D3", "competitor"), ("D4", "competitor"), ("D5", "no_budget")):
+            log.deal_opened(deal, jul(8), account=f"acc-{deal}")
+            log.deal_lost(deal, jul(9), reason=reason)
+        log.deal_opened("D6", jul(8), account="acc-D6")
+        log.deal_lost("D6", aug(1), reason="timing")  # outside July
+        result = await funnel(source_of(log), ORG, JUL_1, JUL_31)
+        lost = result["steps"][-1]
+        assert lost == {
+            "step": "lost",
+            "count": 4,
+            "conversion": {"value": 0.666667, "numerator": 4, "denominator": 6},
+            "reasons": [
+                {"reason": "competitor", "count": 2},
+                {"reason": "no_budget", "count": 1},
+                {"reason": "price", "count": 1},
+            ],
+        }
+        assert sum(r["count"] for r in lost["reasons"]) == lost["count"]
 
     async def test_counts_only_the_days_of_the_range(self):
         result = await funnel(source_of(self.log()), ORG, date(2026, 7, 2), date(2026, 7, 5))
