@@ -37,6 +37,14 @@ def today(tz: ZoneInfo) -> date:
     return datetime.now(UTC).astimezone(tz).date()
 
 
+async def org_day(session: AsyncSession, org: str, on: date | None) -> date:
+    """`on`, or else today in the org's timezone."""
+    if on is not None:
+        return on
+    _, tz = await org_calendar(session, org)
+    return today(tz)
+
+
 def _out(row: CalendarRow | None) -> CalendarIO:
     if row is None:
         return CalendarIO()

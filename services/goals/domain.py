@@ -4,20 +4,27 @@ each kind of metric, and what changed between two revisions. No HTTP, no SQL."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from shared import owners
 from shared.auth import Principal, Role
 from shared.contracts.scoring import METRICS, MetricInfo
+from shared.dates import LAST_DAY
 from shared.owners import Owner as Owner
 
+from .calendar import PeriodKind, Span, period_span
 from .decompose import floor_and_stretch, from_minor, minor_units, to_minor
 from .exceptions import (
     BoundsGivenTwice,
+    CurrencyMissing,
+    CurrencyNotAllowed,
     GoalsForManagers,
     InvalidValue,
     NotYourTeamsGoal,
+    PeriodMisaligned,
+    PeriodOutOfRange,
     UnknownMetric,
 )
 
@@ -39,6 +46,16 @@ def can_read(user: Principal, owner: Owner, team_id: str | None) -> bool:
     if user.role is Role.MANAGER:
         return team_id is not None and team_id == user.team
     return True
+
+
+def listed_for(user: Principal) -> tuple[str | None, str | None]:
+    """What a role narrows a list of goals to, as (team, rep): a rep their own, a manager
+    their team's, the rest nothing."""
+    if user.role is Role.REP:
+        return None, user.sub
+    if user.role is Role.MANAGER:
+        return user.team, None
+    return None, None
 
 
 def check_write(user: Principal, owner: Owner, team_id: str | None) -> None:
@@ -78,6 +95,24 @@ def metric_info(metric: str, location: str = "body") -> MetricInfo:
     if info is None:
         raise UnknownMetric(metric, list(METRICS), location)
     return info
+
+
+def goal_period(kind: PeriodKind, start: date) -> Span:
+    """The period of `kind` that `start` begins (and that ends by the last day scoring knows)."""
+    try:
+        span = period_span(kind, start)
+    except ValueError as exc:
+        raise PeriodMisaligned(kind.value, start) from exc
+    if span.end > LAST_DAY:  # scoring answers for days up to LAST_DAY only
+        raise PeriodOutOfRange(kind.value, start, LAST_DAY)
+    return span
+
+
+def check_currency(info: MetricInfo, currency: str | None) -> None:
+    if info.unit == "money" and currency is None:
+        raise CurrencyMissing()
+    if info.unit != "money" and currency is not None:
+        raise CurrencyNotAllowed()
 
 
 def exponent(info: MetricInfo, currency: str | None) -> int:

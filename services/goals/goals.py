@@ -10,17 +10,18 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role
-from shared.contracts.scoring import MetricInfo
-from shared.dates import LAST_DAY
 from shared.pagination import bad_cursor, decode_keyset, encode_keyset
 
 from . import repository
-from .calendar import PeriodKind, Span, period_span
+from .calendar import PeriodKind
 from .domain import (
     Owner,
     bounds,
     changed_fields,
+    check_currency,
     check_write,
+    goal_period,
+    listed_for,
     may_see_rep,
     metric_info,
     parse_owner,
@@ -28,10 +29,6 @@ from .domain import (
     team_of,
 )
 from .exceptions import (
-    CurrencyMissing,
-    CurrencyNotAllowed,
-    PeriodMisaligned,
-    PeriodOutOfRange,
     RepOfAnotherTeam,
     RevisionConflict,
 )
@@ -43,29 +40,11 @@ from .views import goal_out
 from .visibility import readable, visible
 
 
-def period(kind: PeriodKind, start: date) -> Span:
-    """The period of `kind` that `start` begins (and that ends by the last day scoring knows)."""
-    try:
-        span = period_span(kind, start)
-    except ValueError as exc:
-        raise PeriodMisaligned(kind.value, start) from exc
-    if span.end > LAST_DAY:  # scoring answers for days up to LAST_DAY only
-        raise PeriodOutOfRange(kind.value, start, LAST_DAY)
-    return span
-
-
-def check_currency(info: MetricInfo, currency: str | None) -> None:
-    if info.unit == "money" and currency is None:
-        raise CurrencyMissing()
-    if info.unit != "money" and currency is not None:
-        raise CurrencyNotAllowed()
-
-
 async def _new_spec(user: Principal, scoring: GoalsScoring, data: GoalIn) -> GoalSpec:
     owner = parse_owner(data.owner)
     info = metric_info(data.metric)
     check_currency(info, data.currency)
-    span = period(data.period, data.start)
+    span = goal_period(data.period, data.start)
     target = parse_value(data.target, "target", info, data.currency)
     floor, stretch = bounds(target, info, data.currency, data.model_dump())
     team = team_of(user, owner, data.team_id)
@@ -202,11 +181,7 @@ async def list_goals(
     who = parse_owner(owner, "owner", "query") if owner else None
     if metric is not None:
         metric_info(metric, "query")
-    team = rep = None
-    if user.role is Role.REP:
-        rep = user.sub
-    elif user.role is Role.MANAGER:
-        team = user.team
+    team, rep = listed_for(user)
     after = _decode_cursor(cursor, user.org)
     goals: list[tuple[Goal, Revision]] = []
     while True:  # a manager's page leaves out the goals of reps placed in other teams

@@ -15,9 +15,16 @@ from shared.dates import FIRST_DAY
 from . import plan
 from .calendar import Span
 from .calendars import org_calendar
-from .domain import can_read, may_see_rep, metric_info, parse_owner, parse_value, render
+from .domain import (
+    can_read,
+    check_currency,
+    may_see_rep,
+    metric_info,
+    parse_owner,
+    parse_value,
+    render,
+)
 from .exceptions import InvalidField, PlanOfAnother, RefusedField, RepOfAnotherTeam
-from .goals import check_currency
 from .parts import weight
 from .schemas import FunnelPlanIn
 from .scoring import GoalsScoring

@@ -9,14 +9,14 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.contracts.scoring import KpiReport, MetricInfo
 
 from . import alerts, pace, repository
 from .calendar import Calendar, PeriodKind, Span, checkpoints
-from .calendars import org_calendar, today
+from .calendars import org_calendar, org_day, today
 from .decompose import expected_fraction
-from .domain import can_read, exponent, parse_owner
+from .domain import can_read, exponent, listed_for, parse_owner
 from .exceptions import AlertsOfAnother
 from .models import Goal, Revision
 from .schemas import AlertGoal, PaceAlert, PaceAlertPage, ProgressOut, ProgressPage
@@ -187,11 +187,7 @@ async def _current(
 ) -> list[tuple[Goal, Revision, GoalSpec]]:
     """The caller's goals (of `owner`) not archived whose period holds `day`, in period order."""
     who = parse_owner(owner, "owner", "query") if owner else None
-    team = rep = None
-    if user.role is Role.REP:
-        rep = user.sub
-    elif user.role is Role.MANAGER:
-        team = user.team
+    team, rep = listed_for(user)
     rows = await repository.current_goals(
         session,
         user.org,
@@ -248,8 +244,7 @@ async def progress_alerts(
         team = who.id if who.kind == "team" else (user.team if who.kind == "rep" else None)
         if not can_read(user, who, team):
             raise AlertsOfAnother()
-    _, tz = await org_calendar(session, user.org)
-    day = at or today(tz)
+    day = await org_day(session, user.org, at)
     listed = await progress_list(session, user, scoring, owner=owner, period=None, at=day)
     judged = {str(p.goal.id): p for p in listed.items}
     found = alerts.leading_behind(_paced(p) for p in judged.values())

@@ -24,7 +24,7 @@ from shared.errors import FieldError
 from shared.pagination import decode_keyset, encode_keyset
 
 from . import repository
-from .calendars import org_calendar, today
+from .calendars import org_day
 from .exceptions import (
     RepNotFound,
     RosterFileRefused,
@@ -108,6 +108,18 @@ def _rep_row(org: str, entry: RepEntry) -> RosterRep:
     )
 
 
+def _team_row(org: str, entry: TeamEntry) -> RosterTeam:
+    return RosterTeam(
+        org_id=org,
+        team_id=entry.team_id,
+        effective_from=entry.effective_from,
+        name=entry.name,
+        manager_id=entry.manager_id,
+        status=entry.status.value,
+        recorded_by=entry.recorded_by,
+    )
+
+
 def _new_rep(user: Principal, rep_id: str, data: RepEntryIn) -> RepEntry:
     return RepEntry(
         rep_id=rep_id,
@@ -120,15 +132,16 @@ def _new_rep(user: Principal, rep_id: str, data: RepEntryIn) -> RepEntry:
     )
 
 
-async def _day(session: AsyncSession, org: str, on: date | None) -> date:
-    if on is not None:
-        return on
-    _, tz = await org_calendar(session, org)
-    return today(tz)
+async def _rep_entries(session: AsyncSession, org: str, rep_id: str) -> list[RepEntry]:
+    return [_rep(r) for r in await repository.rep_entries(session, org, [rep_id])]
+
+
+async def _team_entries(session: AsyncSession, org: str, team_id: str) -> list[TeamEntry]:
+    return [_team(r) for r in await repository.team_entries(session, org, [team_id])]
 
 
 async def _team_on(session: AsyncSession, org: str, team_id: str, day: date) -> TeamEntry | None:
-    return state_on((_team(r) for r in await repository.team_entries(session, org, [team_id])), day)
+    return state_on(await _team_entries(session, org, team_id), day)
 
 
 def _check_admin(user: Principal) -> None:
@@ -217,7 +230,7 @@ async def _manages(session: AsyncSession, user: Principal, team_id: str, day: da
 
 async def _placed(session: AsyncSession, user: Principal, day: date) -> str | None:
     """The team the roster places a rep (the caller) in on `day`, while active in it."""
-    entries = [_rep(r) for r in await repository.rep_entries(session, user.org, [user.sub])]
+    entries = await _rep_entries(session, user.org, user.sub)
     held = state_on(entries, day)
     return held.team_id if held and held.status is RepStatus.ACTIVE else None
 
@@ -240,7 +253,7 @@ async def put_rep(
     that day is not stored again. A rep joins (active) no team closed on that day."""
     _check_admin(user)
     await repository.lock_roster(session, user.org)
-    entries = [_rep(r) for r in await repository.rep_entries(session, user.org, [rep_id])]
+    entries = await _rep_entries(session, user.org, rep_id)
     new = _new_rep(user, rep_id, data)
     if not unchanged(entries, new):
         if not may_join(await _team_on(session, user.org, new.team_id, new.effective_from), new):
@@ -248,14 +261,14 @@ async def put_rep(
         row = _rep_row(user.org, new)
         await repository.add_roster_entry(session, row)
         entries.append(_rep(row))
-    return rep_record(rep_id, entries, await _day(session, user.org, None))
+    return rep_record(rep_id, entries, await org_day(session, user.org, None))
 
 
 async def get_rep(
     session: AsyncSession, user: Principal, rep_id: str, on: date | None
 ) -> RepRecord:
-    day = await _day(session, user.org, on)
-    entries = [_rep(r) for r in await repository.rep_entries(session, user.org, [rep_id])]
+    day = await org_day(session, user.org, on)
+    entries = await _rep_entries(session, user.org, rep_id)
     if not entries or not await _sees_rep(session, user, entries, day):
         raise RepNotFound(rep_id)
     return rep_record(rep_id, entries, day)
@@ -273,7 +286,7 @@ async def list_reps(
 ) -> RepPage:
     """The reps' entries in force on a day (by default the active ones: the members), in rep
     order; a manager's kept to their team, a rep's to themselves."""
-    day = await _day(session, user.org, on)
+    day = await org_day(session, user.org, on)
     rep = user.sub if user.role is Role.REP else None
     if user.role is Role.MANAGER:
         if team not in (None, user.team) or not await _manages(session, user, str(user.team), day):
@@ -361,7 +374,7 @@ async def put_team(
     team is not closed on a day some rep is still an active member of it (409)."""
     _check_admin(user)
     await repository.lock_roster(session, user.org)
-    entries = [_team(r) for r in await repository.team_entries(session, user.org, [team_id])]
+    entries = await _team_entries(session, user.org, team_id)
     new = TeamEntry(
         team_id=team_id,
         effective_from=data.from_,
@@ -384,25 +397,17 @@ async def put_team(
             )
             if members:
                 raise TeamNotEmpty(team_id, new.effective_from, [m.rep_id for m in members])
-        row = RosterTeam(
-            org_id=user.org,
-            team_id=team_id,
-            effective_from=new.effective_from,
-            name=new.name,
-            manager_id=new.manager_id,
-            status=new.status.value,
-            recorded_by=new.recorded_by,
-        )
+        row = _team_row(user.org, new)
         await repository.add_roster_entry(session, row)
         entries.append(_team(row))
-    return team_record(team_id, entries, await _day(session, user.org, None))
+    return team_record(team_id, entries, await org_day(session, user.org, None))
 
 
 async def get_team(
     session: AsyncSession, user: Principal, team_id: str, on: date | None
 ) -> TeamRecord:
-    day = await _day(session, user.org, on)
-    entries = [_team(r) for r in await repository.team_entries(session, user.org, [team_id])]
+    day = await org_day(session, user.org, on)
+    entries = await _team_entries(session, user.org, team_id)
     if not entries or not await _sees_team(session, user, team_id, day):
         raise TeamNotFound(team_id)
     return team_record(team_id, entries, day)
@@ -418,7 +423,7 @@ async def list_teams(
     limit: int,
 ) -> TeamPage:
     """The teams' entries in force on a day, in team order: a manager's own team, a rep's."""
-    day = await _day(session, user.org, on)
+    day = await org_day(session, user.org, on)
     only: str | None = None  # the one team a manager or a rep sees
     if user.role is Role.MANAGER:
         only = user.team if await _manages(session, user, str(user.team), day) else None

@@ -43,13 +43,10 @@ async def hidden_reps(scoring: GoalsScoring, user: Principal, goals: Sequence[Go
     return {rep for rep, team in zip(reps, teams, strict=True) if not may_see_rep(user, team)}
 
 
-def shown(goals: Sequence[Goal], hidden: set[str]) -> list[Goal]:
-    return [g for g in goals if not (g.owner_kind == "rep" and g.owner_id in hidden)]
-
-
 async def visible(scoring: GoalsScoring, user: Principal, goals: Sequence[Goal]) -> list[Goal]:
     """`goals` without those of reps the caller may not see."""
-    return shown(goals, await hidden_reps(scoring, user, goals))
+    hidden = await hidden_reps(scoring, user, goals)
+    return [g for g in goals if not (g.owner_kind == "rep" and g.owner_id in hidden)]
 
 
 async def readable(

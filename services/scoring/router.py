@@ -65,7 +65,6 @@ _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     **_READ_ERRORS,
 }
 
-ID = ID_PATTERN  # reps/router.py takes it from here
 Owner = Annotated[
     str | None,
     Query(

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Path
 from shared.auth import CurrentUser
 from shared.errors import InvalidInput, NotFound, Unauthorized, UpstreamUnavailable
 from shared.errors import problem_responses as problems
+from shared.events import ID_PATTERN
 from shared.responses import JSONResponse
 
 from ..dependencies import RuntimeDep
-from ..router import ID
 from . import service
 from .schemas import RepPlacement
 
@@ -30,7 +30,7 @@ async def get_rep(
     user: CurrentUser,
     runtime: RuntimeDep,
     rep: Annotated[
-        str, Path(description="The rep's id (`rep_id` of their events).", pattern=f"^{ID}$")
+        str, Path(description="The rep's id (`rep_id` of their events).", pattern=f"^{ID_PATTERN}$")
     ],
 ) -> JSONResponse:
     """The team of the rep's latest day of activity (events voided to nothing do not count),
