@@ -86,6 +86,13 @@ class ScoringSettings(ServiceSettings):
         "or more of its org's log, stops folding page by page and rebuilds the org instead (a "
         "rebuild replays in bulk, ~3x the events/s), then follows on from there (0: never).",
     )
+    analyze_after_events: int = Field(
+        default=1000,
+        ge=0,
+        description="Once caught up after folding at least this many events, and as many again "
+        "as its org held when they were last taken, a follower refreshes the projection's "
+        "planner statistics (follow/statistics.py; 0: leave them to autovacuum).",
+    )
     rebuild_seconds: float = Field(
         default=5.0,
         ge=0,

@@ -173,7 +173,7 @@ def services(own_database: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 proc.wait()
 
 
-async def _settle(client: httpx.AsyncClient, q: Quarter, last: int, timeout: float = 25) -> None:
+async def _settle(client: httpx.AsyncClient, q: Quarter, last: int, timeout: float = 90) -> None:
     """Until scoring has folded `last` and three reads 0.4 s apart (longer than
     SCORING_REBUILD_SECONDS, so a rebuild asked for would have started) agree; the log's voids
     were corrected in place, so the org was never rebuilt."""

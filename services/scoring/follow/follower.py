@@ -34,6 +34,7 @@ from .entity_cache import EntityCache
 from .lag import ConsumerState
 from .pages import Applied, Fenced, Gathered, Pages, has_voids
 from .pokes import Pokes
+from .statistics import Growth
 from .upkeep import Upkeep
 
 log = structlog.get_logger(__name__)
@@ -114,6 +115,7 @@ class Follower:
         async with self._pool.acquire() as conn:
             row = await repository.ensure_org(conn, org, settings.default_timezone)
         cursor: str | None = row["cursor"]
+        growth = Growth(row["folded"])
         rebuilding: asyncio.Task[None] | None = None
         last_rebuild = -float("inf")
         due = True
@@ -214,6 +216,12 @@ class Follower:
                             cache=cache if behind else None,
                         )
                 cursor = page["next"]
+                growth.add(len(page["items"]))
+                if not behind and growth.due(settings.analyze_after_events):
+                    await settle()
+                    async with self._pool.acquire() as conn:
+                        await repository.analyze_generations(conn)
+                    growth.refreshed()
                 await lag.track(self._state.lag, org, client, cursor, page)
                 if behind and rebuilding is None and self._bulk_due(org, row):
                     await settle()
