@@ -61,6 +61,9 @@ def _settings(spec: ServiceSpec) -> ServiceSettings:
         settings = settings.model_copy(
             update={"activity_url": f"http://{activity.host}:{activity.port}"}
         )
+    if isinstance(settings, ScoringSettings) and "SCORING_GOALS_URL" not in os.environ:
+        goals = GoalsSettings()
+        settings = settings.model_copy(update={"goals_url": f"http://{goals.host}:{goals.port}"})
     if isinstance(settings, GoalsSettings) and "GOALS_SCORING_URL" not in os.environ:
         scoring = ScoringSettings()
         settings = settings.model_copy(

@@ -285,7 +285,11 @@ class DealOpened(Priced):
     amount: Amount
     currency: Currency
     product_line: Identifier
-    account_id: Identifier
+    account_id: Identifier | None = Field(
+        default=None,
+        description="The account (customer) it is for; left out for a prospect that is not an "
+        "account yet, which a later `deal.account_linked` ties to one.",
+    )
     stage: Stage = "qualification"
     lead_id: Identifier | None = Field(default=None, description="The lead it came from, if any.")
     expected_close: IsoDate | None = None
@@ -303,6 +307,23 @@ class DealOpened(Priced):
                     "expected_close": "2026-12-15",
                 }
             ]
+        }
+    )
+
+
+class DealAccountLinked(Payload):
+    """A deal opened without an account (a prospect not yet a customer) now belongs to one:
+    account-based metrics count the deal for that account from this event on (a deal won before
+    it counts as the account's win at the link). Linking it to the account it already has
+    changes nothing; a deal's first account is kept (a link naming another one is stored and
+    ignored by the projections: void the wrong event and log the right one instead)."""
+
+    account_id: Identifier = Field(description="The account the deal belongs to from now on.")
+    reason: ShortText | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"account_id": "acc-1042", "reason": "prospect signed up as a customer"}]
         }
     )
 
@@ -621,6 +642,12 @@ class DealOpenedEvent(EnvelopeBase):
     data: DealOpened
 
 
+class DealAccountLinkedEvent(EnvelopeBase):
+    streams = ("deal",)
+    type: Literal["deal.account_linked"]
+    data: DealAccountLinked
+
+
 class DealStageChangedEvent(EnvelopeBase):
     streams = ("deal",)
     type: Literal["deal.stage_changed"]
@@ -713,6 +740,7 @@ EVENT_CLASSES: tuple[type[EnvelopeBase], ...] = (
     VisitLoggedEvent,
     CallLoggedEvent,
     DealOpenedEvent,
+    DealAccountLinkedEvent,
     DealStageChangedEvent,
     DealAmountChangedEvent,
     DealWonEvent,
@@ -747,6 +775,7 @@ NewEvent = Annotated[
     | VisitLoggedEvent
     | CallLoggedEvent
     | DealOpenedEvent
+    | DealAccountLinkedEvent
     | DealStageChangedEvent
     | DealAmountChangedEvent
     | DealWonEvent

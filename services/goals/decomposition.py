@@ -23,11 +23,12 @@ from .exceptions import (
 )
 from .goals import insert, revise
 from .parts import Split, decomposed, parts, planned
+from .placement import rep_teams
 from .schemas import Decomposed, DecomposeIn, Reconciliation
 from .scoring import GoalsScoring
 from .spec import GoalSpec
 from .views import goal_out, render_signed
-from .visibility import gathered, readable, visible
+from .visibility import readable, visible
 
 
 async def actuals(
@@ -62,14 +63,15 @@ async def actuals(
     ]
 
 
-async def _checked_reps(scoring: GoalsScoring, user: Principal, split: Split) -> None:
-    """A manager splits a team's goal across reps their history places in the team (or
-    nowhere yet), asked afresh."""
+async def _checked_reps(
+    session: AsyncSession, scoring: GoalsScoring, user: Principal, split: Split
+) -> None:
+    """A manager splits a team's goal across reps working in the team today (the roster, else
+    their history asked afresh) or nowhere yet."""
     if user.role is not Role.MANAGER:
         return
-    reps = split.keys
-    placed = await gathered(scoring.rep_team(user.org, rep, fresh=True) for rep in reps)
-    elsewhere = [r for r, t in zip(reps, placed, strict=True) if t not in (None, split.team)]
+    placed = await rep_teams(session, scoring, user.org, split.keys, fresh=True)
+    elsewhere = [r for r in split.keys if placed[r] not in (None, split.team)]
     if elsewhere:
         raise RepOfAnotherTeam(split.reps_field, elsewhere)
 
@@ -86,7 +88,7 @@ async def _children(
         split = planned(spec, request)
         history = actuals_by_rep = None
         if request.by == "rep":
-            await _checked_reps(scoring, user, split)
+            await _checked_reps(session, scoring, user, split)
             if split.history:
                 actuals_by_rep = {
                     rep: (
@@ -144,7 +146,7 @@ async def reconcile(
     sums = {k: sum((getattr(s, k) for s in specs), Decimal(0)) for k in parent}
     # The sums are the parent's split; a manager is not shown the goal of a rep placed in
     # another team since (it adds to the sums, as it did when split).
-    shown = set(await visible(scoring, user, [g for g, _ in kids]))
+    shown = set(await visible(session, scoring, user, [g for g, _ in kids]))
     return Reconciliation(
         goal_id=goal.id,
         target=render(parent["target"], info, currency),

@@ -70,10 +70,10 @@ def check_write(user: Principal, owner: Owner, team_id: str | None) -> None:
 
 
 def may_see_rep(user: Principal, placed: str | None) -> bool:
-    """A rep's team is where their own history places them (`placed`, from scoring; None: no
-    history yet), never what a goal claims: a manager sees and sets a rep's goals only while
-    the rep is placed in the manager's team or nowhere yet. Everyone else is unaffected (a rep
-    sees only their own goals anyway; an admin or bi token sees the org)."""
+    """A rep's team is where the roster, else their own history, places them (`placed`, from
+    placement.py; None: no history yet), never what a goal claims: a manager sees and sets a
+    rep's goals only while the rep is placed in the manager's team or nowhere yet. Everyone else
+    is unaffected (a rep sees only their own goals anyway; an admin or bi token sees the org)."""
     return user.role is not Role.MANAGER or placed is None or placed == user.team
 
 

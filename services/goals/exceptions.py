@@ -56,9 +56,9 @@ class RepOfAnotherTeam(Forbidden):
     def __init__(self, field: str, reps: list[str]) -> None:
         named = ", ".join(reps)
         super().__init__(
-            f"The history of {named} places {'them' if len(reps) > 1 else 'the rep'} in another "
-            "team: a manager sees, plans and sets the goals of their own team's reps only (and "
-            "of reps with no history yet).",
+            f"The roster (or, where it does not know them, their history) places {named} in "
+            "another team: a manager sees, plans and sets the goals of their own team's reps "
+            "only (and of reps with no history yet).",
             errors=[field_error(field, f"works in another team: {named}", "other_team")],
         )
 
@@ -235,3 +235,8 @@ class RosterNotCsv(UnsupportedMediaType):
             f"Send the roster with `Content-Type: text/csv` (got {got or 'none'!r}).",
             errors=[field_error("content-type", "must be text/csv", "media_type", "header")],
         )
+
+
+class PeriodsForOrgReaders(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("The whole roster's periods are read by admin, bi and service tokens.")

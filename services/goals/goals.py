@@ -29,10 +29,12 @@ from .domain import (
     team_of,
 )
 from .exceptions import (
+    NotYourTeamsGoal,
     RepOfAnotherTeam,
     RevisionConflict,
 )
 from .models import Goal, Revision
+from .placement import leads, rep_team
 from .schemas import GoalIn, GoalOut, GoalPage, GoalPatch, RevisionOut, RevisionPage
 from .scoring import GoalsScoring
 from .spec import GoalSpec, patched
@@ -40,7 +42,9 @@ from .views import goal_out
 from .visibility import readable, visible
 
 
-async def _new_spec(user: Principal, scoring: GoalsScoring, data: GoalIn) -> GoalSpec:
+async def _new_spec(
+    session: AsyncSession, user: Principal, scoring: GoalsScoring, data: GoalIn
+) -> GoalSpec:
     owner = parse_owner(data.owner)
     info = metric_info(data.metric)
     check_currency(info, data.currency)
@@ -49,10 +53,13 @@ async def _new_spec(user: Principal, scoring: GoalsScoring, data: GoalIn) -> Goa
     floor, stretch = bounds(target, info, data.currency, data.model_dump())
     team = team_of(user, owner, data.team_id)
     check_write(user, owner, team)
+    if not await leads(session, user):  # the roster names another manager of the team today
+        raise NotYourTeamsGoal()
     if owner.kind == "rep" and (user.role is Role.MANAGER or data.team_id is None):
-        # Where the rep's history places them, asked afresh for a write. An admin's rep goal
-        # goes to that team unless the admin names one (an admin may do anything in the org).
-        placed = await scoring.rep_team(user.org, owner.id, fresh=True)
+        # Where the rep works today (the roster, else their history asked afresh for a write).
+        # An admin's rep goal goes to that team unless the admin names one (an admin may do
+        # anything in the org).
+        placed = await rep_team(session, scoring, user.org, owner.id, fresh=True)
         if not may_see_rep(user, placed):
             raise RepOfAnotherTeam("owner", [owner.id])
         if user.role is Role.ADMIN:
@@ -132,7 +139,7 @@ async def revise(
 async def create_goal(
     session: AsyncSession, user: Principal, scoring: GoalsScoring, data: GoalIn
 ) -> GoalOut:
-    spec = await _new_spec(user, scoring, data)
+    spec = await _new_spec(session, user, scoring, data)
     goal, revision = await insert(session, user, spec)
     return goal_out(goal, revision, spec)
 
@@ -183,6 +190,8 @@ async def list_goals(
         metric_info(metric, "query")
     team, rep = listed_for(user)
     after = _decode_cursor(cursor, user.org)
+    if not await leads(session, user):  # a manager whose team the roster gave another
+        return GoalPage(items=[], next=None)
     goals: list[tuple[Goal, Revision]] = []
     while True:  # a manager's page leaves out the goals of reps placed in other teams
         batch = await repository.list_goals(
@@ -200,7 +209,7 @@ async def list_goals(
             after=after,
             limit=limit + 1,
         )
-        kept = set(await visible(scoring, user, [g for g, _ in batch]))
+        kept = set(await visible(session, scoring, user, [g for g, _ in batch]))
         goals += [(g, r) for g, r in batch if g in kept]
         if len(batch) <= limit or len(goals) > limit:
             break

@@ -160,6 +160,32 @@ def periods(entries: Iterable[RepEntry]) -> list[Membership]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Managed:
+    """A team's manager as the roster names them, from `start` to `end` (None: still)."""
+
+    team_id: str
+    manager_id: str
+    start: date
+    end: date | None
+
+
+def managers(entries: Iterable[TeamEntry]) -> list[Managed]:
+    """The periods a team's entries name a manager, oldest first (a day naming nobody ends
+    one); what `sees_team` decides by, as periods another service can copy."""
+    found: list[Managed] = []
+    held: tuple[str, str, date] | None = None  # team, manager, since
+    for entry in timeline(entries):
+        if held is not None and entry.manager_id != held[1]:
+            found.append(Managed(held[0], held[1], held[2], entry.effective_from - timedelta(1)))
+            held = None
+        if held is None and entry.manager_id is not None:
+            held = (entry.team_id, entry.manager_id, entry.effective_from)
+    if held is not None:
+        found.append(Managed(held[0], held[1], held[2], None))
+    return found
+
+
 def may_join(team: TeamEntry | None, entry: RepEntry) -> bool:
     """A rep may be made an active member of a team unless the roster has the team closed on
     the entry's day. A team the roster does not know (yet) is taken as it is today, named by
@@ -175,3 +201,12 @@ def sees_team(role_team: str | None, sub: str, team_id: str, team: TeamEntry | N
     if role_team is None or role_team != team_id:
         return False
     return team is None or team.manager_id is None or team.manager_id == sub
+
+
+def roster_team(entries: Iterable[RepEntry], day: date) -> str | None:
+    """The team the roster places a rep in on `day`, for who may see and set their goals: the
+    team named by the rep's entry in force that day, `left` included (the team they left, whose
+    manager keeps their goals as the roster's own reads keep the rep); None when no entry is in
+    force that day (the roster does not know the rep then: their history decides)."""
+    held = state_on(entries, day)
+    return held.team_id if held is not None else None

@@ -26,6 +26,7 @@ from .domain import (
 )
 from .exceptions import InvalidField, PlanOfAnother, RefusedField, RepOfAnotherTeam
 from .parts import weight
+from .placement import leads, rep_team
 from .schemas import FunnelPlanIn
 from .scoring import GoalsScoring
 
@@ -60,9 +61,11 @@ async def funnel_plan(
         user,
         owner,
         owner.id if owner.kind == "team" else (user.team if user.role is Role.MANAGER else None),
-    ):
+    ) or not await leads(session, user):  # a team the roster gives another manager today
         raise PlanOfAnother()
-    if owner.kind == "rep" and not may_see_rep(user, await scoring.rep_team(user.org, owner.id)):
+    if owner.kind == "rep" and not may_see_rep(
+        user, await rep_team(session, scoring, user.org, owner.id)
+    ):
         raise RepOfAnotherTeam("owner", [owner.id])
     if data.end < data.start:
         raise RefusedField("end", "must not be before `start`")

@@ -19,11 +19,12 @@ from .decompose import expected_fraction
 from .domain import can_read, exponent, listed_for, parse_owner
 from .exceptions import AlertsOfAnother
 from .models import Goal, Revision
+from .placement import gathered, leads
 from .schemas import AlertGoal, PaceAlert, PaceAlertPage, ProgressOut, ProgressPage
 from .scoring import GoalsScoring
 from .spec import GoalSpec
 from .views import goal_out
-from .visibility import gathered, readable, visible
+from .visibility import readable, visible
 
 PROGRESS_CONCURRENCY = 8  # scoring questions in flight for one `GET /v1/progress`
 LONGEST_PERIOD = timedelta(days=366)  # a year's
@@ -199,7 +200,7 @@ async def _current(
         longest_days=LONGEST_PERIOD.days,
     )
     held = [(g, r, s) for g, r in rows if (s := GoalSpec.from_body(r.body)).span.contains(day)]
-    kept = set(await visible(scoring, user, [g for g, _, _ in held]))
+    kept = set(await visible(session, scoring, user, [g for g, _, _ in held]))
     return [(g, r, s) for g, r, s in held if g in kept]
 
 
@@ -241,8 +242,9 @@ async def progress_alerts(
     if owner is not None:
         who = parse_owner(owner, "owner", "query")
         # A manager may name any rep: only the team's reps' goals are listed for them anyway.
+        # A team the roster gives another manager today is not theirs to name.
         team = who.id if who.kind == "team" else (user.team if who.kind == "rep" else None)
-        if not can_read(user, who, team):
+        if not can_read(user, who, team) or (who.kind == "team" and not await leads(session, user)):
             raise AlertsOfAnother()
     day = await org_day(session, user.org, at)
     listed = await progress_list(session, user, scoring, owner=owner, period=None, at=day)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, Cast, Select, Text, any_, cast, select, text, tuple_
+from sqlalchemy import ARRAY, Cast, Select, Text, any_, cast, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
@@ -298,4 +298,41 @@ async def teams_on(
     if status is not None:
         query = query.where(held.status == status)
     result = await session.execute(query.order_by(held.team_id).limit(limit))
+    return list(result.scalars())
+
+
+async def roster_version(session: AsyncSession, org_id: str) -> int:
+    """The ids of the org's latest rep and team entries, added (0: none): entries are only
+    ever added, so it grows with every one; what a copy of the roster is as of."""
+    reps = select(func.coalesce(func.max(RosterRep.id), 0)).where(RosterRep.org_id == org_id)
+    teams = select(func.coalesce(func.max(RosterTeam.id), 0)).where(RosterTeam.org_id == org_id)
+    latest = await session.scalar(select(reps.scalar_subquery() + teams.scalar_subquery()))
+    return int(latest or 0)
+
+
+async def all_team_entries(session: AsyncSession, org_id: str) -> list[RosterTeam]:
+    """Every entry of every team of the org, by team, oldest first."""
+    result = await session.execute(
+        select(RosterTeam)
+        .where(RosterTeam.org_id == org_id)
+        .order_by(
+            RosterTeam.team_id, RosterTeam.effective_from, RosterTeam.recorded_at, RosterTeam.id
+        )
+    )
+    return list(result.scalars())
+
+
+async def rep_entries_after(
+    session: AsyncSession, org_id: str, after: str | None, reps: int
+) -> list[RosterRep]:
+    """Every entry of the first `reps` reps (in rep order) after the rep `after`, oldest first."""
+    chosen = select(RosterRep.rep_id).where(RosterRep.org_id == org_id).distinct()
+    if after is not None:
+        chosen = chosen.where(RosterRep.rep_id > after)
+    chosen = chosen.order_by(RosterRep.rep_id).limit(reps)
+    result = await session.execute(
+        select(RosterRep)
+        .where(RosterRep.org_id == org_id, RosterRep.rep_id.in_(chosen.scalar_subquery()))
+        .order_by(RosterRep.rep_id, RosterRep.effective_from, RosterRep.recorded_at, RosterRep.id)
+    )
     return list(result.scalars())

@@ -68,7 +68,8 @@ CSV_TYPES = ("text/csv", "application/csv")
 REPS_CURSOR, TEAMS_CURSOR = "roster-reps", "roster-teams"
 
 
-def _rep(row: RosterRep) -> RepEntry:
+def rep_entry(row: RosterRep) -> RepEntry:
+    """A stored row as the roster's rules read it."""
     return RepEntry(
         rep_id=row.rep_id,
         effective_from=row.effective_from,
@@ -82,7 +83,8 @@ def _rep(row: RosterRep) -> RepEntry:
     )
 
 
-def _team(row: RosterTeam) -> TeamEntry:
+def team_entry(row: RosterTeam) -> TeamEntry:
+    """A stored row as the roster's rules read it."""
     return TeamEntry(
         team_id=row.team_id,
         effective_from=row.effective_from,
@@ -133,11 +135,11 @@ def _new_rep(user: Principal, rep_id: str, data: RepEntryIn) -> RepEntry:
 
 
 async def _rep_entries(session: AsyncSession, org: str, rep_id: str) -> list[RepEntry]:
-    return [_rep(r) for r in await repository.rep_entries(session, org, [rep_id])]
+    return [rep_entry(r) for r in await repository.rep_entries(session, org, [rep_id])]
 
 
 async def _team_entries(session: AsyncSession, org: str, team_id: str) -> list[TeamEntry]:
-    return [_team(r) for r in await repository.team_entries(session, org, [team_id])]
+    return [team_entry(r) for r in await repository.team_entries(session, org, [team_id])]
 
 
 async def _team_on(session: AsyncSession, org: str, team_id: str, day: date) -> TeamEntry | None:
@@ -260,7 +262,7 @@ async def put_rep(
             raise TeamClosed(new.team_id, new.effective_from)
         row = _rep_row(user.org, new)
         await repository.add_roster_entry(session, row)
-        entries.append(_rep(row))
+        entries.append(rep_entry(row))
     return rep_record(rep_id, entries, await org_day(session, user.org, None))
 
 
@@ -332,11 +334,11 @@ async def import_roster(
     await repository.lock_roster(session, user.org)
     known: dict[str, list[RepEntry]] = defaultdict(list)
     for stored in await repository.rep_entries(session, user.org, sorted({r.rep_id for r in rows})):
-        known[stored.rep_id].append(_rep(stored))
+        known[stored.rep_id].append(rep_entry(stored))
     teams: dict[str, list[TeamEntry]] = defaultdict(list)
     named = sorted({r.entry.team_id for r in rows})
     for stored_team in await repository.team_entries(session, user.org, named):
-        teams[stored_team.team_id].append(_team(stored_team))
+        teams[stored_team.team_id].append(team_entry(stored_team))
     fresh: list[RosterRep] = []
     for row in rows:
         new = replace(_new_rep(user, row.rep_id, row.entry), seq=row.index)  # file order
@@ -399,7 +401,7 @@ async def put_team(
                 raise TeamNotEmpty(team_id, new.effective_from, [m.rep_id for m in members])
         row = _team_row(user.org, new)
         await repository.add_roster_entry(session, row)
-        entries.append(_team(row))
+        entries.append(team_entry(row))
     return team_record(team_id, entries, await org_day(session, user.org, None))
 
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
 from shared.auth import BearerAuth, CurrentUser, Principal
+from shared.contracts.goals import RosterPeriodPage
 from shared.dates import Day, IsoDate
 from shared.db import SessionDep
 from shared.errors import (
@@ -25,7 +26,7 @@ from shared.errors import problem_responses as problems
 from shared.events import ID_PATTERN
 from shared.owners import OWNER_PATTERN
 
-from . import calendars, decomposition, goals, plans, roster
+from . import calendars, decomposition, goals, plans, roster, roster_periods
 from . import progress as judged
 from .dependencies import ScoringDep
 from .schemas import (
@@ -442,6 +443,22 @@ async def list_teams(
     return await roster.list_teams(
         session, user, on=on, status=_status(status), cursor=cursor, limit=limit
     )
+
+
+@router.get(
+    "/roster/periods",
+    response_model=RosterPeriodPage,
+    tags=["roster"],
+    responses=problems(Unauthorized, Forbidden, InvalidInput),
+    summary="Every rep's periods in each team (admin, bi, service)",
+)
+async def list_roster_periods(
+    session: SessionDep, user: CurrentUser, cursor: Cursor = None, limit: Limit = 500
+) -> RosterPeriodPage:
+    """The roster as periods of membership (rep, team, first and last day), `limit` reps a
+    page, with the roster's `version`: what scoring copies to count a team's numbers by who
+    was in it each day."""
+    return await roster_periods.list_periods(session, user, cursor=cursor, limit=limit)
 
 
 @router.get(

@@ -1,51 +1,39 @@
-"""Which goals and reps the caller may see: the roles' rules (domain.py) and, for a manager,
-where each rep's own history places them (asked of scoring)."""
+"""Which goals the caller may see: the roles' rules (domain.py) and, for a manager, whether
+they lead their token's team today and where each rep works today (placement.py: the roster
+where it knows the rep, else their own history as scoring tells it)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role
 
 from . import repository
+from .calendars import org_day
 from .domain import Owner, can_read, may_see_rep
 from .exceptions import GoalNotFound
 from .models import Goal
+from .placement import leads, rep_teams
 from .scoring import GoalsScoring
 
-TEAM_QUESTIONS = 8  # questions to scoring in flight at once about where reps work
-T = TypeVar("T")
 
-
-async def gathered(calls: Iterable[Awaitable[T]], at_once: int = TEAM_QUESTIONS) -> list[T]:
-    """`calls` awaited together, `at_once` at a time."""
-    gate = asyncio.Semaphore(at_once)
-
-    async def one(call: Awaitable[T]) -> T:
-        async with gate:
-            return await call
-
-    return await asyncio.gather(*(one(c) for c in calls))
-
-
-async def hidden_reps(scoring: GoalsScoring, user: Principal, goals: Sequence[Goal]) -> set[str]:
-    """The reps owning some of `goals` whom the caller may not see: for a manager, those whose
-    history places them in another team (as scoring said within the last few seconds)."""
-    if user.role is not Role.MANAGER:
-        return set()
-    reps = sorted({g.owner_id for g in goals if g.owner_kind == "rep"})
-    teams = await gathered(scoring.rep_team(user.org, rep) for rep in reps)
-    return {rep for rep, team in zip(reps, teams, strict=True) if not may_see_rep(user, team)}
-
-
-async def visible(scoring: GoalsScoring, user: Principal, goals: Sequence[Goal]) -> list[Goal]:
-    """`goals` without those of reps the caller may not see."""
-    hidden = await hidden_reps(scoring, user, goals)
+async def visible(
+    session: AsyncSession, scoring: GoalsScoring, user: Principal, goals: Sequence[Goal]
+) -> list[Goal]:
+    """`goals` without those the caller may not see: for a manager, every one while the roster
+    names another manager of their team today, else those of reps working in another team
+    today (as the roster says, or scoring said within the last few seconds)."""
+    if user.role is not Role.MANAGER or not goals:
+        return list(goals)
+    day = await org_day(session, user.org, None)
+    if not await leads(session, user, day):
+        return []
+    reps = {g.owner_id for g in goals if g.owner_kind == "rep"}
+    teams = await rep_teams(session, scoring, user.org, reps, day)
+    hidden = {rep for rep, team in teams.items() if not may_see_rep(user, team)}
     return [g for g in goals if not (g.owner_kind == "rep" and g.owner_id in hidden)]
 
 
@@ -63,7 +51,7 @@ async def readable(
     if (
         goal is None
         or not can_read(user, Owner(goal.owner_kind, goal.owner_id), goal.team_id)
-        or await hidden_reps(scoring, user, [goal])
+        or not await visible(session, scoring, user, [goal])
     ):
         raise GoalNotFound(f"There is no goal {goal_id}.")
     return goal

@@ -15,6 +15,16 @@ class ScoringSettings(ServiceSettings):
     activity_url: str = Field(
         default="http://127.0.0.1:8002", description="Where the activity service answers."
     )
+    goals_url: str | None = Field(
+        default=None,
+        description="Where the goals service answers: each org's roster is copied from it "
+        "(rosters.py; unset: no roster, a team is as the events name it).",
+    )
+    roster_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often each org's roster version is asked of goals (0: never).",
+    )
     consume: bool = Field(
         default=True,
         description="Fold the feed: lease a share of the orgs (false: serve reads only).",

@@ -189,3 +189,11 @@ class UnknownMetric(InvalidInput):
                 for m in unknown or [""]
             ],
         )
+
+
+class ManagerReplaced(Forbidden):
+    def __init__(self, team: str) -> None:
+        super().__init__(
+            f"The roster names another manager of team '{team}' today: a manager reads only a "
+            "team they lead."
+        )

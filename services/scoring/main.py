@@ -29,6 +29,7 @@ from .config import ScoringSettings
 from .dependencies import Runtime, feed_client
 from .follow.consumer import Consumer
 from .reps.router import router as reps_router
+from .rosters import RosterCopies
 from .router import kpis_direct, router, score_direct
 
 DESCRIPTION = """
@@ -48,8 +49,10 @@ def create_app(
     *,
     database_url: str | None = None,
     activity_transport: httpx.AsyncBaseTransport | None = None,
+    goals_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """`activity_transport` lets tests run activity in the same process (httpx.ASGITransport)."""
+    """`activity_transport` and `goals_transport` let tests run activity and goals in the same
+    process (httpx.ASGITransport)."""
     settings = settings or ScoringSettings()
 
     @asynccontextmanager
@@ -72,6 +75,11 @@ def create_app(
             if settings.consume:
                 consumer.start()
                 stack.push_async_callback(consumer.stop)
+            rosters = RosterCopies(settings, pool, consumer.token, transport=goals_transport)
+            if settings.consume:
+                rosters.start()
+                stack.push_async_callback(rosters.stop)
+            app.state.rosters = rosters
             org_rows = OrgRows(dsn, pool)
             org_rows.start()
             stack.push_async_callback(org_rows.stop)

@@ -10,7 +10,7 @@ exactly once even if two replicas ever believed they led.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,8 @@ from shared.pagination import is_stale, readable_cursor
 from .answer.sources import Row, Scope
 from .domain import OwnerKind
 from .projections.codec import KINDS, decode, encode
-from .projections.kpis import Win
+from .projections.kpis import Deal, Lead, Value, Win
+from .projections.leads import Prospect
 from .projections.rollup import RollupKey, Rollups
 
 # Session advisory locks of the consuming replicas (follow/leases.py): a shared one each holds
@@ -105,6 +106,61 @@ async def get_org(conn: asyncpg.Connection, org_id: str) -> asyncpg.Record | Non
 async def list_orgs(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch("SELECT * FROM scoring.orgs ORDER BY org_id")
     return rows
+
+
+async def roster_version(conn: asyncpg.Connection, org_id: str) -> int | None:
+    """The version of the org's roster copy (0: none); None for an org scoring does not know."""
+    version: int | None = await conn.fetchval(
+        "SELECT roster_version FROM scoring.orgs WHERE org_id = $1", org_id
+    )
+    return version
+
+
+async def replace_roster(
+    conn: asyncpg.Connection,
+    org_id: str,
+    version: int,
+    periods: Sequence[tuple[str, str, date, date | None]],
+    managers: Sequence[tuple[str, str, date, date | None]],
+) -> bool:
+    """The org's copy of the roster is now `periods` (rep, team, first day, last day) and
+    `managers` (team, manager, first day, last day) at `version`; False (and nothing written)
+    when the org is unknown or the copy is that version already. In the caller's transaction."""
+    row = await conn.fetchrow(
+        "SELECT roster_version FROM scoring.orgs WHERE org_id = $1 FOR UPDATE", org_id
+    )
+    if row is None or row["roster_version"] == version:
+        return False
+    await conn.execute("DELETE FROM scoring.roster_periods WHERE org_id = $1", org_id)
+    await conn.copy_records_to_table(
+        "roster_periods",
+        schema_name="scoring",
+        columns=("org_id", "rep_id", "team_id", "first_day", "last_day"),
+        records=[(org_id, rep, team, first, last) for rep, team, first, last in periods],
+    )
+    await conn.execute("DELETE FROM scoring.roster_managers WHERE org_id = $1", org_id)
+    await conn.copy_records_to_table(
+        "roster_managers",
+        schema_name="scoring",
+        columns=("org_id", "team_id", "manager_id", "first_day", "last_day"),
+        records=[(org_id, team, manager, first, last) for team, manager, first, last in managers],
+    )
+    await conn.execute(
+        "UPDATE scoring.orgs SET roster_version = $2 WHERE org_id = $1", org_id, version
+    )
+    return True
+
+
+async def manager_of(conn: asyncpg.Connection, org_id: str, team_id: str, day: date) -> str | None:
+    """The manager the org's roster copy names for a team on a day (None: nobody)."""
+    manager: str | None = await conn.fetchval(
+        "SELECT manager_id FROM scoring.roster_managers WHERE org_id = $1 AND team_id = $2"
+        " AND first_day <= $3 AND (last_day IS NULL OR last_day >= $3)",
+        org_id,
+        team_id,
+        day,
+    )
+    return manager
 
 
 async def update_settings(
@@ -793,11 +849,54 @@ def _scope_sql(scope: Scope, params: list[Any], grain: str) -> str:
     return sql
 
 
-class SqlSource:
-    """The live projection of one org's generation."""
+# A rep's day (row or win) counts for the team the roster places the rep in that day; a day the
+# roster places the rep in no team (before the rep's first entry, or after leaving) counts for
+# the team the rep's events named (scoring/roster.py).
+_IN_ROSTER = (
+    " LEFT JOIN scoring.roster_periods p ON p.org_id = v.org_id AND p.rep_id = v.{rep}"
+    " AND v.{day} >= p.first_day AND (p.last_day IS NULL OR v.{day} <= p.last_day)"
+)
+_ROSTER_TEAM = "coalesce(p.team_id, v.team_id)"
 
-    def __init__(self, pool: asyncpg.Pool, org_id: str, generation: int) -> None:
+
+def _month_end(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def _cuts_sql(scope: Scope, params: list[Any], alias: str = "") -> str:
+    sql = ""
+    for column, value in scope.cuts.as_dict().items():
+        if value is not None:
+            params.append(value)
+            sql += f" AND {alias}{column} = ${len(params)}"
+    return sql
+
+
+def _metrics_sql(
+    metrics: Collection[str], prefixes: tuple[str, ...], params: list[Any], alias: str = ""
+) -> str:
+    wanted: list[str] = []
+    if metrics:
+        params.append(list(metrics))
+        wanted.append(f"{alias}metric = ANY(${len(params)}::text[])")
+    for prefix in prefixes:
+        params.append(prefix + "%")
+        wanted.append(f"{alias}metric LIKE ${len(params)}")
+    return " AND (" + " OR ".join(wanted or ["false"]) + ")"
+
+
+class SqlSource:
+    """The live projection of one org's generation. With `roster` (the org has one), what is
+    read for a team counts each rep's days for the team the roster places the rep in then."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, org_id: str, generation: int, *, roster: bool = False
+    ) -> None:
         self._pool, self._org, self._generation = pool, org_id, generation
+        self._roster = roster
+
+    def _by_roster(self, scope: Scope) -> bool:
+        return self._roster and (scope.owner.kind is OwnerKind.TEAM or scope.team is not None)
 
     async def rows(
         self,
@@ -809,17 +908,12 @@ class SqlSource:
         metrics: Collection[str] = (),
         prefixes: tuple[str, ...] = (),
     ) -> list[Row]:
+        if self._by_roster(scope):
+            return await self._rostered_rows(scope, grain, first, last, metrics, prefixes)
         params: list[Any] = [self._org, self._generation, grain, first, last]
         where = "org_id = $1 AND generation = $2 AND grain = $3 AND bucket BETWEEN $4 AND $5"
         where += _scope_sql(scope, params, grain)
-        wanted: list[str] = []
-        if metrics:
-            params.append(list(metrics))
-            wanted.append(f"metric = ANY(${len(params)}::text[])")
-        for prefix in prefixes:
-            params.append(prefix + "%")
-            wanted.append(f"metric LIKE ${len(params)}")
-        where += " AND (" + " OR ".join(wanted or ["false"]) + ")"
+        where += _metrics_sql(metrics, prefixes, params)
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
                 f"SELECT bucket, metric, currency, sum(value) AS value FROM scoring.kpi_rollups "
@@ -828,7 +922,81 @@ class SqlSource:
             )
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
+    async def _rostered_rows(
+        self,
+        scope: Scope,
+        grain: str,
+        first: date,
+        last: date,
+        metrics: Collection[str],
+        prefixes: tuple[str, ...],
+    ) -> list[Row]:
+        """A team's rows from its members' day rows, by the roster (months summed from days)."""
+        params: list[Any] = [self._org, self._generation, first, last]
+        bucket = "v.bucket"
+        where = (
+            "v.org_id = $1 AND v.generation = $2 AND v.grain = 'd' AND v.owner_kind = 'rep'"
+            " AND v.bucket BETWEEN $3 AND $4"
+        )
+        if grain == "m":  # the months whose first day is in [first, last], from their days
+            bucket = "date_trunc('month', v.bucket)::date"
+            params[2:4] = [first.replace(day=1), _month_end(last)]
+            params += [first, last]
+            where += f" AND {bucket} BETWEEN $5 AND $6"
+        owner = scope.owner
+        if owner.kind is not OwnerKind.ORG:
+            params.append(owner.id)
+            column = "v.owner_id" if owner.kind is OwnerKind.REP else _ROSTER_TEAM
+            where += f" AND {column} = ${len(params)}"
+        if scope.team is not None:
+            params.append(scope.team)
+            where += f" AND {_ROSTER_TEAM} = ${len(params)}"
+        where += _cuts_sql(scope, params, "v.") + _metrics_sql(metrics, prefixes, params, "v.")
+        joined = _IN_ROSTER.format(rep="owner_id", day="bucket")
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {bucket}, v.metric, v.currency, sum(v.value) FROM scoring.kpi_rollups v"
+                f"{joined} WHERE {where} GROUP BY 1, 2, 3",
+                *params,
+            )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def stocks(
+        self, scope: Scope, ends: Sequence[date], prefixes: tuple[str, ...]
+    ) -> list[dict[tuple[str, str], Value]] | None:
+        """Each end's running sums, with each rep placed by the roster on that end day."""
+        if not self._by_roster(scope):
+            return None
+        params: list[Any] = [self._org, self._generation, sorted(set(ends))]
+        where = "v.org_id = $1 AND v.generation = $2 AND v.grain = 'd' AND v.owner_kind = 'rep'"
+        owner = scope.owner
+        if owner.kind is not OwnerKind.ORG:
+            params.append(owner.id)
+            column = "v.owner_id" if owner.kind is OwnerKind.REP else _ROSTER_TEAM
+            where += f" AND {column} = ${len(params)}"
+        if scope.team is not None:
+            params.append(scope.team)
+            where += f" AND {_ROSTER_TEAM} = ${len(params)}"
+        where += _cuts_sql(scope, params, "v.") + _metrics_sql((), prefixes, params, "v.")
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT e.day, v.metric, v.currency, sum(v.value)"
+                " FROM unnest($3::date[]) AS e(day)"
+                " JOIN scoring.kpi_rollups v ON v.bucket <= e.day"
+                " LEFT JOIN scoring.roster_periods p ON p.org_id = v.org_id"
+                " AND p.rep_id = v.owner_id AND e.day >= p.first_day"
+                " AND (p.last_day IS NULL OR e.day <= p.last_day)"
+                f" WHERE {where} GROUP BY 1, 2, 3",
+                *params,
+            )
+        sums: dict[date, dict[tuple[str, str], Value]] = {}
+        for day, metric, currency, value in rows:
+            sums.setdefault(day, {})[(metric, currency)] = value
+        return [sums.get(end, {}) for end in ends]
+
     async def wins(self, scope: Scope, first: date, last: date) -> list[tuple[str, date]]:
+        if self._by_roster(scope):
+            return await self._rostered_wins(scope, first, last)
         params: list[Any] = [self._org, self._generation, first, last]
         where = "org_id = $1 AND generation = $2 AND day BETWEEN $3 AND $4"
         owner = scope.owner
@@ -850,6 +1018,25 @@ class SqlSource:
             )
         return [(r[0], r[1]) for r in rows]
 
+    async def _rostered_wins(self, scope: Scope, first: date, last: date) -> list[tuple[str, date]]:
+        params: list[Any] = [self._org, self._generation, first, last]
+        where = "v.org_id = $1 AND v.generation = $2 AND v.day BETWEEN $3 AND $4"
+        owner = scope.owner
+        if owner.kind is not OwnerKind.ORG:
+            params.append(owner.id)
+            column = "v.rep_id" if owner.kind is OwnerKind.REP else _ROSTER_TEAM
+            where += f" AND {column} = ${len(params)}"
+        if scope.team is not None:
+            params.append(scope.team)
+            where += f" AND {_ROSTER_TEAM} = ${len(params)}"
+        where += _cuts_sql(scope, params, "v.")
+        joined = _IN_ROSTER.format(rep="rep_id", day="day")
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT v.account_id, v.day FROM scoring.wins v{joined} WHERE {where}", *params
+            )
+        return [(r[0], r[1]) for r in rows]
+
     async def first_wins(self, accounts: Collection[str]) -> dict[str, date]:
         if not accounts:
             return {}
@@ -867,6 +1054,19 @@ class SqlSource:
         self, grain: str, first: date, last: date, metrics: Collection[str], team: str | None
     ) -> list[tuple[str, str, str, Any]]:
         """(rep, stored metric, currency, sum) over [first, last], for the leaderboard."""
+        if self._roster and team is not None:  # the team's members on each day
+            joined = _IN_ROSTER.format(rep="owner_id", day="bucket")
+            async with self._pool.acquire() as conn:
+                rostered = await conn.fetch(
+                    "SELECT v.owner_id, v.metric, v.currency, sum(v.value)"
+                    f" FROM scoring.kpi_rollups v{joined}"
+                    " WHERE v.org_id = $1 AND v.generation = $2 AND v.grain = 'd'"
+                    " AND v.owner_kind = 'rep' AND v.owner_id <> '' AND v.bucket BETWEEN $3 AND $4"
+                    f" AND v.metric = ANY($5::text[]) AND {_ROSTER_TEAM} = $6"
+                    " GROUP BY 1, 2, 3",
+                    *(self._org, self._generation, first, last, list(metrics), team),
+                )
+            return [(r[0], r[1], r[2], r[3]) for r in rostered]
         params: list[Any] = [self._org, self._generation, grain, first, last, list(metrics)]
         where = (
             "org_id = $1 AND generation = $2 AND grain = $3 AND owner_kind = 'rep' "
@@ -882,6 +1082,19 @@ class SqlSource:
                 *params,
             )
         return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def members(self, first: date, last: date, team: str | None) -> list[str]:
+        """The reps the roster places in a team (`team`, or any) on some day of [first, last]."""
+        params: list[Any] = [self._org, first, last]
+        where = "org_id = $1 AND first_day <= $3 AND (last_day IS NULL OR last_day >= $2)"
+        if team is not None:
+            params.append(team)
+            where += " AND team_id = $4"
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT DISTINCT rep_id FROM scoring.roster_periods WHERE {where}", *params
+            )
+        return [r[0] for r in rows]
 
 
 async def export_page(
@@ -919,6 +1132,74 @@ async def export_page(
         *params,
     )
     return rows
+
+
+async def funnel_cohorts(
+    conn: asyncpg.Connection,
+    org_id: str,
+    generation: int,
+    created_from: datetime,
+    created_before: datetime,
+    *,
+    tiers: bool = False,
+) -> tuple[dict[str, Lead], list[Deal], dict[str, str]]:
+    """What the cohort funnel counts: the leads created in [created_from, created_before)
+    by stream, every deal (a lead's deal may open any time later; one folded before deals
+    kept their lead gets it from its profile), and, with `tiers`, the tier of each of those
+    leads' accounts."""
+    created = Lead._fields.index("created_at")  # the entity is stored as an array…
+    rows = await conn.fetch(
+        f"""
+        SELECT key, state FROM (
+            SELECT key, state, (CASE WHEN left(state, 1) = '{{'
+                THEN state::jsonb ->> 'created_at'  -- …or, folded long ago, an object
+                ELSE state::jsonb ->> {created} END)::timestamptz AS created
+            FROM scoring.entities WHERE org_id = $1 AND generation = $2 AND kind = 'leads'
+        ) l WHERE created >= $3 AND created < $4
+        """,
+        org_id,
+        generation,
+        created_from,
+        created_before,
+    )
+    leads: dict[str, Lead] = {r["key"]: decode("leads", r["state"]) for r in rows}
+    rows = await conn.fetch(
+        "SELECT key, state FROM scoring.entities WHERE org_id = $1 AND generation = $2 "
+        "AND kind = 'deals'",
+        org_id,
+        generation,
+    )
+    deals: dict[str, Deal] = {r["key"]: decode("deals", r["state"]) for r in rows}
+    # A deal folded before deals kept their lead: its profile knows it (the same `lead_id`).
+    unlinked = [key for key, deal in deals.items() if not deal.lead]
+    if unlinked:
+        lead = Prospect._fields.index("lead")
+        rows = await conn.fetch(
+            f"""
+            SELECT key, CASE WHEN left(state, 1) = '{{' THEN state::jsonb ->> 'lead'
+                ELSE state::jsonb ->> {lead} END AS lead
+            FROM scoring.entities WHERE org_id = $1 AND generation = $2
+                AND kind = 'prospects' AND key = ANY($3::text[])
+            """,
+            org_id,
+            generation,
+            unlinked,
+        )
+        for r in rows:
+            if r["lead"]:
+                deals[r["key"]] = deals[r["key"]]._replace(lead=r["lead"])
+    by_account: dict[str, str] = {}
+    if tiers:
+        accounts = sorted({lead.account_id for lead in leads.values() if lead.account_id})
+        rows = await conn.fetch(
+            "SELECT key, state FROM scoring.entities WHERE org_id = $1 AND generation = $2 "
+            "AND kind = 'accounts' AND key = ANY($3::text[])",
+            org_id,
+            generation,
+            accounts,
+        )
+        by_account = {r["key"]: decode("accounts", r["state"]).tier for r in rows}
+    return leads, list(deals.values()), by_account
 
 
 # --------------------------------------------------------------------------- reps

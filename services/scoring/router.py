@@ -20,6 +20,7 @@ from shared.contracts.priority import (
     Score,
 )
 from shared.contracts.scoring import (
+    FunnelReading,
     FunnelReport,
     KpiReport,
     Leaderboard,
@@ -48,7 +49,7 @@ from shared.responses import JSONResponse
 
 from .answer import alerting, customers, export, priorities, service
 from .answer.sources import Cuts
-from .dependencies import Runtime, RuntimeDep
+from .dependencies import Reader, Runtime, RuntimeDep, reach
 from .domain import CATALOGUE, Period, parse_metrics
 
 router = APIRouter(prefix="/v1")
@@ -154,7 +155,7 @@ async def _kpis(user: Principal, runtime: Runtime, q: KpiQuery) -> JSONResponse:
     summary="KPIs per period for a rep, a team or the org",
 )
 async def get_kpis(
-    user: CurrentUser, runtime: RuntimeDep, query: Annotated[KpiQuery, Query()]
+    user: Reader, runtime: RuntimeDep, query: Annotated[KpiQuery, Query()]
 ) -> JSONResponse:
     """Buckets of the period (whole days, weeks from Monday, months, quarters, years in the org's
     timezone) that overlap `from`..`to`, each with the metrics asked for."""
@@ -167,8 +168,8 @@ async def kpis_direct(request: Request) -> Response:
     caller and query string, while the org stays where it is (answer/answers.py): a dashboard
     asking again gets the same bytes without parsing anything (measured: ~3× the requests a
     second)."""
-    user = await _reader(request)
     runtime: Runtime = request.app.state.runtime
+    user = await reach(runtime, await _reader(request))
 
     async def answer() -> bytes:
         try:
@@ -197,7 +198,7 @@ async def kpis_direct(request: Request) -> Response:
     summary="Counts per funnel step and step-to-step conversion",
 )
 async def get_funnel(
-    user: CurrentUser,
+    user: Reader,
     runtime: RuntimeDep,
     owner: Owner = None,
     first: From = None,
@@ -206,11 +207,21 @@ async def get_funnel(
     tier: Tier = None,
     channel: Channel = None,
     as_of: AsOf = None,
+    reading: Annotated[
+        FunnelReading,
+        Query(
+            description="`period` (default): the steps that happened in the range. `cohort`: "
+            "of the leads created in the range, how many were ever qualified and how many "
+            "deals opened from them ever reached each stage, were won or lost, whenever that "
+            "happened; and under `deals` the same of the deals opened in the range."
+        ),
+    ] = FunnelReading.PERIOD,
 ) -> JSONResponse:
     """Leads created, qualified, deals opened, each deal stage reached (the most reached first)
     and deals won in the range; each step with its conversion from the one before. Then the
     deals lost in the range, with their share of the deals opened and their reasons (the most
-    frequent first)."""
+    frequent first). With `reading=cohort`, the same steps of the leads created in the range,
+    whenever each step came, and `deals`: those of the deals opened in the range."""
     report = await service.funnel(
         runtime,
         user,
@@ -219,6 +230,7 @@ async def get_funnel(
         last=last,
         cuts=_cuts(product_line, tier, channel),
         as_of=as_of,
+        reading=reading,
     )
     return JSONResponse(report)
 
@@ -231,7 +243,7 @@ async def get_funnel(
     summary="Reps ranked by a metric",
 )
 async def get_leaderboard(
-    user: CurrentUser,
+    user: Reader,
     runtime: RuntimeDep,
     metric: Annotated[str, Query(description="A count, amount, rate or average metric.")],
     period: Annotated[Period, Query()] = Period.MONTH,
@@ -290,7 +302,7 @@ class ExportFormat(StrEnum):
 )
 async def export_kpis(
     request: Request,
-    user: CurrentUser,
+    user: Reader,
     runtime: RuntimeDep,
     format: Annotated[
         ExportFormat, Query(description="csv, ndjson or parquet.")
@@ -364,7 +376,7 @@ async def rebuild(user: WriterUser, runtime: RuntimeDep) -> JSONResponse:
     responses=problems(Unauthorized, Forbidden),
     summary="Progress of a rebuild",
 )
-async def rebuild_status(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
+async def rebuild_status(user: Reader, runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(await service.rebuild_status(runtime, user))
 
 
@@ -416,7 +428,7 @@ def _paged(request: Request, body: dict[str, Any]) -> JSONResponse:
 )
 async def get_priority(
     request: Request,
-    user: CurrentUser,
+    user: Reader,
     runtime: RuntimeDep,
     owner: Owner = None,
     kind: Annotated[ProspectKind, Query(description="lead or deal.")] = ProspectKind.LEAD,
@@ -445,11 +457,11 @@ async def get_priority(
     "/leads/{id}/score",
     response_model=Score,
     tags=["priority"],
-    responses=problems(Unauthorized, InvalidInput, NotFound),
+    responses=problems(Unauthorized, Forbidden, InvalidInput, NotFound),
     summary="One open lead's or deal's score, with its factors",
 )
 async def get_score(
-    user: CurrentUser, runtime: RuntimeDep, id: StreamId, as_of: AsOf = None
+    user: Reader, runtime: RuntimeDep, id: StreamId, as_of: AsOf = None
 ) -> JSONResponse:
     """404 when it is not open (closed, unknown) or not yours to see."""
     return JSONResponse(await priorities.score_of(runtime, user, id, as_of=as_of))
@@ -468,8 +480,8 @@ _score_query = TypeAdapter(ScoreQuery)
 async def score_direct(request: Request) -> Response:
     """`GET /v1/leads/{id}/score` past FastAPI's routing and dependency layers (as /v1/kpis):
     a front end asks it for every lead a rep opens. Same parameters, same errors."""
-    user = await _reader(request)
     runtime: Runtime = request.app.state.runtime
+    user = await reach(runtime, await _reader(request))
     raw = {"id": request.scope["path_params"]["id"], **request.query_params}
     try:
         query = _score_query.validate_python(raw)
@@ -492,7 +504,7 @@ async def score_direct(request: Request) -> Response:
     responses=problems(Unauthorized, Forbidden),
     summary="The org's models",
 )
-async def get_models(user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
+async def get_models(user: Reader, runtime: RuntimeDep) -> JSONResponse:
     """Every version learnt for the org's leads and deals, newest first, with how it was chosen
     (its held-out AUC, Brier score, log loss and calibration) and which is active."""
     return JSONResponse(await priorities.list_models(runtime, user))
@@ -521,7 +533,7 @@ async def post_train(user: WriterUser, runtime: RuntimeDep) -> JSONResponse:
     summary="How well the scores predict (admin, bi)",
 )
 async def get_backtest(
-    user: CurrentUser,
+    user: Reader,
     runtime: RuntimeDep,
     cutoff: Annotated[
         Moment,
@@ -563,7 +575,7 @@ async def get_backtest(
 )
 async def export_scores(
     request: Request,
-    user: CurrentUser,
+    user: Reader,
     runtime: RuntimeDep,
     format: Annotated[
         ExportFormat, Query(description="csv, ndjson or parquet.")
@@ -598,7 +610,7 @@ class Lifecycle(StrEnum):
 )
 async def get_accounts_health(
     request: Request,
-    user: CurrentUser,
+    user: Reader,
     runtime: RuntimeDep,
     owner: Owner = None,
     risk: Annotated[bool | None, Query(description="true: only accounts at risk.")] = None,
@@ -624,11 +636,11 @@ async def get_accounts_health(
     "/accounts/{id}/health",
     response_model=Health,
     tags=["health"],
-    responses=problems(Unauthorized, InvalidInput, NotFound),
+    responses=problems(Unauthorized, Forbidden, InvalidInput, NotFound),
     summary="One account's health",
 )
 async def get_account_health(
-    user: CurrentUser,
+    user: Reader,
     runtime: RuntimeDep,
     id: Annotated[
         str, Path(description="The account id (without `account-`).", pattern=f"^{ID_PATTERN}$")
@@ -645,7 +657,7 @@ async def get_account_health(
     summary="Rates that fell against the owner's recent past",
 )
 async def get_alerts(
-    user: CurrentUser,
+    user: Reader,
     runtime: RuntimeDep,
     owner: Owner = None,
     first: Annotated[

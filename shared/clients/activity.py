@@ -31,7 +31,7 @@ from shared.errors import UpstreamUnavailable
 _page = TypeAdapter(EventPage)
 
 
-class _Bearer(httpx.Auth):
+class Bearer(httpx.Auth):
     """`Authorization: Bearer …` with the token `tokens()` gives at each request."""
 
     def __init__(self, tokens: Callable[[], str]) -> None:
@@ -55,7 +55,7 @@ class ActivityClient(ServiceClient):
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {token}"} if isinstance(token, str) else None,
-            auth=None if isinstance(token, str) else _Bearer(token),
+            auth=None if isinstance(token, str) else Bearer(token),
             timeout=httpx.Timeout(timeout),
             transport=transport,
         )

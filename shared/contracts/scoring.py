@@ -65,14 +65,41 @@ class Conversion(BaseModel):
     denominator: int
 
 
-class FunnelStep(BaseModel):
-    step: str = Field(description="leads, opportunities, deals_opened, stage:<name>…, won.")
+class FunnelReading(StrEnum):
+    """`period`: what happened in the range, each step counted on its own day. `cohort`: of the
+    leads (and, under `deals`, the deals) created in the range, how many ever reached each step,
+    whenever they did."""
+
+    PERIOD = "period"
+    COHORT = "cohort"
+
+
+class LostReason(BaseModel):
+    reason: str
     count: int
-    conversion: Conversion | None = Field(default=None, description="From the step before.")
+
+
+class FunnelStep(BaseModel):
+    step: str = Field(description="leads, opportunities, deals_opened, stage:<name>…, won, lost.")
+    count: int
+    conversion: Conversion | None = Field(
+        default=None, description="From the step before (`lost`: of the deals opened)."
+    )
+    reasons: list[LostReason] | None = Field(
+        default=None, description="`lost` only: its deals by reason, the most frequent first."
+    )
+
+
+class DealCohort(BaseModel):
+    """The cohort reading's deals opened in the range, and how many ever reached each step."""
+
+    steps: list[FunnelStep]
+    win_rate: Conversion
 
 
 class FunnelReport(BaseModel):
     owner: str
+    reading: FunnelReading
     from_: date = Field(alias="from")
     to: date
     timezone: str
@@ -81,6 +108,9 @@ class FunnelReport(BaseModel):
     up_to: Freshness
     steps: list[FunnelStep]
     win_rate: Conversion
+    deals: DealCohort | None = Field(
+        default=None, description="`cohort` only: of the deals opened in the range."
+    )
 
 
 class Ranked(MetricValue):

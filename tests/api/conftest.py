@@ -17,7 +17,6 @@ from services.scoring.main import create_app as create_scoring
 from tests.api.activity.conftest import activity_settings
 from tests.api.goals.conftest import goals_settings
 from tests.api.scoring.conftest import scoring_settings
-from tests.conftest import running
 
 
 @pytest.fixture(scope="session")
@@ -69,12 +68,19 @@ async def post_events(
 
 
 @pytest.fixture(scope="session")
-async def goals(scoring_app: FastAPI, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def goals_app(scoring_app: FastAPI, database_url: str) -> AsyncIterator[FastAPI]:
     """The goals app in-process, asking the scoring app above for actuals."""
     app = create_goals(
         goals_settings(),
         database_url=database_url,
         scoring_transport=httpx.ASGITransport(app=scoring_app),
     )
-    async with running(app, "goals") as client:
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def goals(goals_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=goals_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://goals") as client:
         yield client

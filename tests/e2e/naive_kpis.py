@@ -18,7 +18,9 @@ Readings of the README used here (each a sentence of it):
   `deal.opened`; `deal.won`/`deal.lost` count only for an open deal.
 - `avg_sales_cycle_days`: calendar days from `deal.opened` to `deal.won` (the day won minus the
   day opened, in the org's timezone), over deals won in the bucket.
-- `new_customers`: accounts whose first won deal (log order) is in the bucket.
+- `new_customers`: accounts whose first won deal (log order) is in the bucket; a deal opened
+  without an account counts for the account a `deal.account_linked` gives it, a win before the
+  link on the link's day (posting order here: the log's links follow the wins they date).
 - `repeat_purchase_rate`: customers with a won deal in the bucket that had a won deal before the
   bucket ÷ customers with a won deal in the bucket (distinct accounts).
 - `followed_up_72h`: new customers with a visit or call on the account whose `occurred_at` lies
@@ -64,6 +66,7 @@ class _Deal:
     stage: str
     open: bool = True
     pipeline_day: date | None = None  # the day its pipeline last moved (None: opened_at's)
+    won_by: tuple[str | None, str | None] | None = None  # won while it had no account
 
 
 @dataclass
@@ -290,6 +293,23 @@ def compute(events: list[dict[str, Any]], timezone: str, currency: str) -> Naive
                         result.first_win_day[account] = day
                         add("new_customers")
                         new_customer_wins.append((account, moment, rep, team, day))
+                else:
+                    deal.won_by = (rep, team)
+
+        elif kind == "deal.account_linked":
+            # A deal keeps its first account; a win before the link counts for the account at
+            # the link, for whoever won the deal.
+            deal = deals.get(stream)
+            if deal is not None and deal.account is None:
+                account = deal.account = data["account_id"]
+                if deal.won_by is not None:
+                    w_rep, w_team = deal.won_by
+                    facts.append(Fact("win", w_rep, w_team, day, 1, account=account))
+                    if account not in first_win_at:
+                        first_win_at[account] = moment
+                        result.first_win_day[account] = day
+                        facts.append(Fact("new_customers", w_rep, w_team, day, 1))
+                        new_customer_wins.append((account, moment, w_rep, w_team, day))
 
         elif kind == "deal.lost":
             deal = deals.get(stream)

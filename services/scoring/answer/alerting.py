@@ -46,7 +46,7 @@ async def alerts(
     spans = windows(first, last, rules.history)
     if spans[0][0] < FIRST_DAY:
         raise HistoryBeforeFirstDay(rules.history, FIRST_DAY)
-    source = SqlSource(runtime.pool, principal.org, org.generation)
+    source = SqlSource(runtime.pool, principal.org, org.generation, roster=org.roster_version > 0)
     scope = Scope(who, team)
     rows = await source.rows(
         scope, "d", spans[0][0], spans[-1][1], metrics=stored_metrics(()), prefixes=(STAGE,)

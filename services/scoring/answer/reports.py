@@ -3,11 +3,12 @@ projection and for an `as_of` replay."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
-from datetime import date
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ..domain import (
     CATALOGUE,
@@ -23,7 +24,7 @@ from ..domain import (
     stored_parts,
     win_rate_by_stage,
 )
-from ..projections.kpis import LOST_REASON, Value
+from ..projections.kpis import LOST_REASON, UNOPENED, Deal, Lead, Value
 from .sources import Row, Scope, Source
 
 PIPELINE, CLOSED, WON, STAGE = "pipeline:", "stage_closed:", "stage_won:", "stage:"
@@ -106,6 +107,9 @@ async def cumulative(
 ) -> list[dict[tuple[str, str], Value]]:
     """For each day in `ends`, the sums of the prefixed metrics over all days up to it: whole
     months from month rows, the rest of the last month from day rows."""
+    stocks = await source.stocks(scope, ends, prefixes)
+    if stocks is not None:  # who is in the scope depends on the day (a roster)
+        return stocks
     first_month = min(ends).replace(day=1)
     last_month = max(ends).replace(day=1)
     months = await source.rows(scope, "m", date.min, last_month, prefixes=prefixes)
@@ -167,41 +171,130 @@ async def funnel(source: Source, scope: Scope, first: date, last: date) -> dict[
         *((f"stage:{stage}", n) for stage, n in deal_stages),
         ("won", sums["deals_won"]),
     ]
+    reasons = {m.removeprefix(LOST_REASON): n for m, n in sums.items() if m.startswith(LOST_REASON)}
+    return _report(steps, sums["deals_opened"], sums["deals_won"], sums["deals_lost"], reasons)
+
+
+def _ratio(numerator: int, denominator: int) -> dict[str, Any]:
+    return {
+        "value": round(numerator / denominator, 6) if denominator else None,
+        "numerator": numerator,
+        "denominator": denominator,
+    }
+
+
+def _report(
+    steps: Sequence[tuple[str, int]], opened: int, won: int, lost: int, reasons: Mapping[str, int]
+) -> dict[str, Any]:
+    """The steps, each with its conversion from the one before; then `lost` (a share of the
+    deals opened, not of the step before) with its reasons, the most frequent first; and the
+    win rate."""
     out = []
     previous: int | None = None
     for name, count in steps:
         step: dict[str, Any] = {"step": name, "count": count}
         if previous is not None:
-            step["conversion"] = {
-                "value": round(count / previous, 6) if previous else None,
-                "numerator": count,
-                "denominator": previous,
-            }
+            step["conversion"] = _ratio(count, previous)
         out.append(step)
         previous = count
-    lost, opened = sums["deals_lost"], sums["deals_opened"]
-    reasons = sorted(
-        ((m.removeprefix(LOST_REASON), n) for m, n in sums.items() if m.startswith(LOST_REASON)),
-        key=lambda item: (-item[1], item[0]),
-    )
+    ranked = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
     out.append(
         {
             "step": "lost",
             "count": lost,
-            "conversion": {  # of the deals opened, not of the step before
-                "value": round(lost / opened, 6) if opened else None,
-                "numerator": lost,
-                "denominator": opened,
-            },
-            "reasons": [{"reason": reason, "count": n} for reason, n in reasons if n],
+            "conversion": _ratio(lost, opened),
+            "reasons": [{"reason": reason, "count": n} for reason, n in ranked if n],
         }
     )
-    closed = sums["deals_won"] + sums["deals_lost"]
-    return {
-        "steps": out,
-        "win_rate": {
-            "value": round(sums["deals_won"] / closed, 6) if closed else None,
-            "numerator": sums["deals_won"],
-            "denominator": closed,
-        },
+    return {"steps": out, "win_rate": _ratio(won, won + lost)}
+
+
+# --------------------------------------------------------------------------- the cohort reading
+
+UNKNOWN_REASON = "unknown"
+"""A lost deal's reason when its state was folded before reasons were kept (a rebuild)."""
+
+
+def _owned(scope: Scope, rep: str, team: str) -> bool:
+    owner = scope.owner
+    if owner.kind is OwnerKind.REP and rep != owner.id:
+        return False
+    if owner.kind is OwnerKind.TEAM and team != owner.id:
+        return False
+    return scope.team is None or team == scope.team
+
+
+def _deal_steps(deals: Sequence[Deal]) -> tuple[list[tuple[str, int]], int, int, dict[str, int]]:
+    """Each stage reached by any of `deals` with how many reached it (the most reached first),
+    then how many were won and lost, and the losses by reason."""
+    reached: Counter[str] = Counter(stage for d in deals for stage in set(d.stages))
+    stages = sorted(reached.items(), key=lambda item: (-item[1], item[0]))
+    won = sum(1 for d in deals if d.status == "won")
+    lost = [d for d in deals if d.status == "lost"]
+    reasons = Counter(d.lost_reason or UNKNOWN_REASON for d in lost)
+    return [(f"stage:{stage}", n) for stage, n in stages], won, len(lost), dict(reasons)
+
+
+def cohort_funnel(
+    leads: Mapping[str, Lead],
+    deals: Iterable[Deal],
+    tiers: Mapping[str, str],
+    scope: Scope,
+    first: date,
+    last: date,
+    timezone: ZoneInfo,
+) -> dict[str, Any]:
+    """The funnel of cohorts: of the leads created in [first, last] (days in `timezone`), how
+    many were ever qualified, and how many deals were ever opened from them, reached each
+    stage, were won and lost (with reasons); and (`deals`) the same of the deals opened in
+    [first, last], whatever lead they came from. "Ever" is up to the states given, whenever
+    the later step happened.
+
+    A lead belongs to the scope by its creator and, for the cut, by its channel and its
+    account's tier in `tiers` (account → tier); a product line, which a lead has not, cuts its
+    deals only. A deal from a cohort lead counts whoever opened it. A deal opened in the range
+    belongs to the scope by its opener and its own cut (product line, tier when opened,
+    channel), as its `deals_opened` fact does. Steps count deals as the period reading does
+    (a lead with two deals counts twice in the deal steps)."""
+    cuts = scope.cuts
+
+    def in_range(moment: datetime | None) -> bool:
+        return moment is not None and first <= moment.astimezone(timezone).date() <= last
+
+    cohort = {
+        key
+        for key, lead in leads.items()
+        if in_range(lead.created_at)
+        and _owned(scope, lead.rep_id, lead.team_id)
+        and (cuts.channel is None or lead.channel == cuts.channel)
+        and (cuts.tier is None or tiers.get(lead.account_id, "") == cuts.tier)
     }
+    qualified = sum(1 for key in cohort if leads[key].qualified)
+    opened = [d for d in deals if d.status != UNOPENED]
+    from_leads = [
+        d
+        for d in opened
+        if d.lead in cohort and (cuts.product_line is None or d.product_line == cuts.product_line)
+    ]
+    stages, won, lost, reasons = _deal_steps(from_leads)
+    steps = [
+        ("leads", len(cohort)),
+        ("opportunities", qualified),
+        ("deals_opened", len(from_leads)),
+        *stages,
+        ("won", won),
+    ]
+    report = _report(steps, len(from_leads), won, lost, reasons)
+
+    in_cohort = [
+        d
+        for d in opened
+        if in_range(d.opened_at)
+        and _owned(scope, d.rep_id, d.team_id)
+        and (cuts.product_line is None or d.product_line == cuts.product_line)
+        and (cuts.tier is None or d.tier == cuts.tier)
+        and (cuts.channel is None or d.channel == cuts.channel)
+    ]
+    stages, won, lost, reasons = _deal_steps(in_cohort)
+    steps = [("deals_opened", len(in_cohort)), *stages, ("won", won)]
+    return {**report, "deals": _report(steps, len(in_cohort), won, lost, reasons)}

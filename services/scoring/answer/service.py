@@ -7,7 +7,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ import asyncpg
 import orjson
 
 from shared.auth import Principal, Role
+from shared.contracts.scoring import FunnelReading
 from shared.money import CURRENCIES
 from shared.pagination import bad_cursor, decode_keyset, encode_keyset
 from shared.timezones import parse_timezone
@@ -64,6 +65,7 @@ class OrgView:
     # is behind the feed leaves scoring until it has caught up: follow/follower.py).
     scored_position: int = 0
     scored_recorded_at: datetime | None = None
+    roster_version: int = 0  # of the copy of goals' roster (0: none; rosters.py)
 
 
 async def org_view(runtime: Runtime, org: str) -> OrgView:
@@ -80,6 +82,7 @@ async def org_view(runtime: Runtime, org: str) -> OrgView:
         (row["scored_on"], row["scored_models"], row["scored_position"]),
         row["scored_position"],
         row["scored_recorded_at"],
+        row["roster_version"],
     )
 
 
@@ -87,7 +90,14 @@ def _standing(org: OrgView) -> tuple[Any, ...]:
     """Everything besides the question that an answer from the stored projection depends on:
     where the org stands, how it presents itself, and its today (for default ranges). Not the
     day and models its scores were made for: a rescore moves no KPI (see `_at`)."""
-    return (org.generation, org.position, org.timezone.key, org.currency, _today(org))
+    return (
+        org.generation,
+        org.position,
+        org.timezone.key,
+        org.currency,
+        _today(org),
+        org.roster_version,
+    )
 
 
 async def standing(runtime: Runtime, org_id: str) -> tuple[Any, ...]:
@@ -143,6 +153,13 @@ async def replayed_as_of(
     return replayed
 
 
+def _stored(runtime: Runtime, principal: Principal, org: OrgView) -> repository.SqlSource:
+    """The stored projection of the org's live generation (teams by its roster, if any)."""
+    return repository.SqlSource(
+        runtime.pool, principal.org, org.generation, roster=org.roster_version > 0
+    )
+
+
 async def _source(
     runtime: Runtime, principal: Principal, org: OrgView, as_of: datetime | None
 ) -> tuple[Source, dict[str, Any]]:
@@ -152,7 +169,7 @@ async def _source(
             "position": org.position,
             "recorded_at": org.last_recorded_at.isoformat() if org.last_recorded_at else None,
         }
-        return repository.SqlSource(runtime.pool, principal.org, org.generation), freshness
+        return _stored(runtime, principal, org), freshness
     replayed = await replayed_as_of(runtime, principal, org, as_of)
     result = replayed.replay
     freshness = {
@@ -199,6 +216,44 @@ async def kpis(
     }
 
 
+async def _cohorts(
+    runtime: Runtime,
+    principal: Principal,
+    org: OrgView,
+    scope: Scope,
+    first: date,
+    last: date,
+    as_of: datetime | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The cohort funnel from the stored lead and deal states, or for `as_of` from those of a
+    replay of the log as it stood then; and how far they go."""
+    if as_of is not None:
+        replayed = await replayed_as_of(runtime, principal, org, as_of)
+        book = replayed.replay.book
+        tiers = {key: account.tier for key, account in book.accounts.items()}
+        report = reports.cohort_funnel(
+            book.leads, book.deals.values(), tiers, scope, first, last, org.timezone
+        )
+        recorded = replayed.last_recorded_at
+        freshness = {
+            "position": replayed.position,
+            "recorded_at": recorded.isoformat() if recorded else None,
+        }
+        return report, freshness
+    start = datetime.combine(first, time(), org.timezone)
+    end = datetime.combine(last + timedelta(days=1), time(), org.timezone)
+    async with runtime.pool.acquire() as conn:
+        leads, deals, tiers = await repository.funnel_cohorts(
+            conn, principal.org, org.generation, start, end, tiers=scope.cuts.tier is not None
+        )
+    report = reports.cohort_funnel(leads, deals, tiers, scope, first, last, org.timezone)
+    freshness = {
+        "position": org.position,
+        "recorded_at": org.last_recorded_at.isoformat() if org.last_recorded_at else None,
+    }
+    return report, freshness
+
+
 async def funnel(
     runtime: Runtime,
     principal: Principal,
@@ -208,6 +263,7 @@ async def funnel(
     last: date | None,
     cuts: Cuts,
     as_of: datetime | None,
+    reading: FunnelReading = FunnelReading.PERIOD,
 ) -> dict[str, Any]:
     who = parse_owner(owner) if owner else default_owner(principal)
     team = team_filter(principal, who)
@@ -217,10 +273,15 @@ async def funnel(
         buckets(Period.DAY, first, last)  # raises, naming `to`
 
     async def compute() -> dict[str, Any]:
-        source, freshness = await _source(runtime, principal, org, as_of)
-        report = await reports.funnel(source, Scope(who, team, cuts), first, last)
+        scope = Scope(who, team, cuts)
+        if reading is FunnelReading.COHORT:
+            report, freshness = await _cohorts(runtime, principal, org, scope, first, last, as_of)
+        else:
+            source, freshness = await _source(runtime, principal, org, as_of)
+            report = await reports.funnel(source, scope, first, last)
         return {
             "owner": str(who),
+            "reading": reading.value,
             "from": first.isoformat(),
             "to": last.isoformat(),
             "timezone": org.timezone.key,
@@ -232,7 +293,7 @@ async def funnel(
 
     if as_of is not None:
         return await compute()
-    question = ("funnel", who, team, first, last, cuts)
+    question = ("funnel", reading, who, team, first, last, cuts)
     report: dict[str, Any] = await runtime.answers.get(_at(principal.org, org, question), compute)
     return report
 
@@ -279,12 +340,14 @@ async def leaderboard(
     team = where.id if where.kind is OwnerKind.TEAM else None
 
     async def compute() -> dict[str, Any]:
-        source = repository.SqlSource(runtime.pool, principal.org, org.generation)
+        source = _stored(runtime, principal, org)
         sums: dict[str, dict[tuple[str, str], Any]] = defaultdict(lambda: defaultdict(int))
         for rep, stored, cur_, value in await source.by_rep(
             period.grain, start, end, stored_parts([metric]), team
         ):
             sums[rep][(stored, cur_)] += value
+        for rep in await source.members(start, end, team):  # a silent member ranks at zero
+            sums.setdefault(rep, defaultdict(int))
         ranked = sorted(
             ((rep, derive(metric, s, cur)) for rep, s in sums.items()),
             key=lambda item: (-_sort_value(item[1]), item[0]),

@@ -5,7 +5,7 @@ report builder (`service.py`) serves both, and they cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -57,6 +57,15 @@ class Source(Protocol):
 
     async def first_wins(self, accounts: Collection[str]) -> dict[str, date]:
         """The day of each account's first won deal, whoever won it."""
+        ...
+
+    async def stocks(
+        self, scope: Scope, ends: Sequence[date], prefixes: tuple[str, ...]
+    ) -> list[dict[tuple[str, str], Value]] | None:
+        """For each day in `ends`, the sums of the prefixed metrics over all days up to it,
+        where who is in the scope is decided on that day (a team's open pipeline is its members'
+        that day: a rep who moved takes their open deals along); None where the scope does not
+        depend on the day (no roster), and month and day rows answer it."""
         ...
 
 
@@ -145,6 +154,11 @@ class MemorySource:
                 continue
             out.append((w.account_id, w.day))
         return out
+
+    async def stocks(
+        self, scope: Scope, ends: Sequence[date], prefixes: tuple[str, ...]
+    ) -> list[dict[tuple[str, str], Value]] | None:
+        return None  # a replay counts teams as the events name them
 
     async def first_wins(self, accounts: Collection[str]) -> dict[str, date]:
         wanted = set(accounts)

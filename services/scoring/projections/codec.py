@@ -58,6 +58,10 @@ def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def _pending(p: list[Any]) -> Pending:
+    return Pending(p[0], datetime.fromisoformat(p[1]), *p[2:])
+
+
 def _by_name(kind: str, text: str | bytes) -> Any:
     """An entity stored as a JSON object by field name (before the array format)."""
     raw: dict[str, Any] = orjson.loads(text)
@@ -99,10 +103,9 @@ def _by_name(kind: str, text: str | bytes) -> Any:
                 "amount_at": _time(raw.get("amount_at")),
                 "closed_at": _time(raw.get("closed_at")),
                 "entered": tuple(_time(t) for t in raw.get("entered", ())),
-                "pending": tuple(
-                    Pending(p[0], datetime.fromisoformat(p[1]), *p[2:])
-                    for p in raw.get("pending", ())
-                ),
+                "pending": tuple(_pending(p) for p in raw.get("pending", ())),
+                "linked_at": _time(raw.get("linked_at")),
+                "won_event": _pending(raw["won_event"]) if raw.get("won_event") else None,
             }
         )
     if kind == "accounts":

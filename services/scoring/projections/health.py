@@ -53,6 +53,7 @@ KNOWN_TYPES = frozenset(
         "call.logged",
         "engagement.tracked",
         "deal.opened",
+        "deal.account_linked",  # the account is the deal's (the KPI fold resolves it)
         "deal.stage_changed",
         "deal.amount_changed",
         "deal.won",

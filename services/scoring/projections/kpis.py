@@ -27,7 +27,14 @@ Definitions (README, "KPI definitions", says the same for API users):
   it (see "deals" below), so a deal's KPIs do not depend on the order its events arrived in;
 - a deal's pipeline moves (stage, amount, close) count at their `occurred_at`, but never before
   the deal's previous one: a back-dated close cannot take a deal out of the pipeline before it
-  entered it.
+  entered it;
+- a deal opened without an account (a prospect) counts in every deal-based metric as usual,
+  with no tier; its account-based ones (new customers, distinct customers, follow-up within
+  72 h, customer health, touches on the deal's stream) count from the `deal.account_linked`
+  that gives it an account on: a win before the link is the account's win at the link's
+  `occurred_at` (a first win makes a new customer on that day, for whoever won the deal), and a
+  win back-dated before it counts at it too. A deal keeps the first account it gets (from its
+  opening or a link); a link to another account changes nothing (void the wrong event instead).
 """
 
 from __future__ import annotations
@@ -113,6 +120,14 @@ class Deal(NamedTuple):
     entered: tuple[datetime | None, ...] = ()
     # Its events folded before its opening, folded when the opening comes.
     pending: tuple[Pending, ...] = ()
+    # The lead it was opened from (its stream, "" if none) and, lost, the reason given: the
+    # cohort funnel follows leads into their deals (answer/reports.py, `cohort_funnel`).
+    lead: str = ""
+    lost_reason: str = ""
+    # When `deal.account_linked` gave it its account (None: it had one when opened, or none).
+    linked_at: datetime | None = None
+    # Its win, while it has no account: the account's part of it is counted at the link.
+    won_event: Pending | None = None
 
 
 class Pending(NamedTuple):
@@ -185,7 +200,19 @@ def _profiles(book: Book, event: Event, at: datetime) -> None:
     for key in leads.track(book.prospects, event, at, tier_of=lambda a: _tier(book, a)):
         book.changed.add(("prospects", key))
     account_id, _ = _context(book, event)
-    if account_id and health.track(book.customers, event, at, account_id, timezone=book.timezone):
+    _track_customer(book, event, at, account_id)
+
+
+def _track_customer(book: Book, event: Event, at: datetime, account_id: str) -> None:
+    """Fold `event` into its account's customer record; a deal's win counts for its account
+    from the deal's link to it on (`_account_moment`)."""
+    if not account_id:
+        return
+    if event["type"] == "deal.won":
+        deal = book.deals.get(event["stream"])
+        if deal is not None:
+            at = _account_moment(deal, at)
+    if health.track(book.customers, event, at, account_id, timezone=book.timezone):
         book.changed.add(("customers", account_id))
 
 
@@ -232,7 +259,8 @@ def _days(book: Book, start: datetime, end: datetime) -> int:
 def _context(book: Book, event: Event) -> tuple[str, tuple[str, str, str]]:
     """The account and the cut (product line, tier, channel) of an event, from its stream."""
     stream: str = event["stream"]
-    account_id: str = event["data"].get("account_id") or ""
+    # A link's account is the deal's (the first one it got: a link naming another is ignored).
+    account_id: str = "" if event["type"] == LINKED else event["data"].get("account_id") or ""
     product_line = channel = ""
     if stream.startswith("lead-"):
         lead = book.leads.get(stream)
@@ -533,7 +561,7 @@ def _bounded(pending: tuple[Pending, ...]) -> tuple[Pending, ...]:
     """At most PENDING_KEPT: the oldest move (stage or amount change) goes first, closes stay."""
     if len(pending) <= PENDING_KEPT:
         return pending
-    moves = sorted((p.at, i) for i, p in enumerate(pending) if p.type not in _CLOSES)
+    moves = sorted((p.at, i) for i, p in enumerate(pending) if p.type not in _KEPT)
     drop = moves[0][1] if moves else 0
     return (*pending[:drop], *pending[drop + 1 :])
 
@@ -552,9 +580,7 @@ def _unpend(book: Book, stream: str, pending: tuple[Pending, ...]) -> list[Fact]
             "data": p.data,
         }
         facts += _HANDLERS[p.type](book, event, p.at)
-        account_id = book.deals[stream].account_id
-        if health.track(book.customers, event, p.at, account_id, timezone=book.timezone):
-            book.changed.add(("customers", account_id))
+        _track_customer(book, event, p.at, book.deals[stream].account_id)
     return facts
 
 
@@ -566,7 +592,7 @@ def deal_opened(book: Book, event: Event, at: datetime) -> list[Fact]:
     rep, team = _who(event)
     data = event["data"]
     lead = book.leads.get(f"lead-{data['lead_id']}") if data.get("lead_id") else None
-    account_id = data["account_id"]
+    account_id = data.get("account_id") or ""  # "" until a deal.account_linked
     stage = data.get("stage") or "qualification"
     deal = Deal(
         rep_id=rep,
@@ -581,6 +607,7 @@ def deal_opened(book: Book, event: Event, at: datetime) -> list[Fact]:
         stage=stage,
         stages=(stage,),
         entered=(at,),
+        lead=f"lead-{data['lead_id']}" if data.get("lead_id") else "",
     )
     book.put("deals", stream, deal)
     dims = (deal.product_line, deal.tier, deal.channel)
@@ -694,6 +721,26 @@ def deal_won(book: Book, event: Event, at: datetime) -> list[Fact]:
         ("sales_cycle_days", "", _days(book, deal.opened_at, at)),
         ("sales_cycle_count", "", 1),
     )
+    if not deal.account_id:  # nobody's customer yet: its account's part waits for the link
+        won = Pending(event["type"], at, rep, team, dict(event["data"]))
+        book.put("deals", stream, book.deals[stream]._replace(won_event=won))
+        return facts
+    return facts + _account_win(book, stream, deal, _account_moment(deal, at), rep, team)
+
+
+def _account_moment(deal: Deal, at: datetime) -> datetime:
+    """When a deal's event at `at` counts for its account: not before the deal got it."""
+    return at if deal.linked_at is None or at >= deal.linked_at else deal.linked_at
+
+
+def _account_win(
+    book: Book, stream: str, deal: Deal, at: datetime, rep: str, team: str
+) -> list[Fact]:
+    """The account's part of a deal's win, at `at`: its first win makes it a new customer (and
+    starts the 72 h follow-up window), and every win is kept for distinct customers per period."""
+    facts: list[Fact] = []
+    tier = _tier(book, deal.account_id)
+    dims = (deal.product_line, tier, deal.channel)
     account = book.accounts.get(deal.account_id, Account())
     if account.first_won_at is None:
         facts += _facts(book, at, rep, team, dims, ("new_customers", "", 1))
@@ -711,6 +758,39 @@ def deal_won(book: Book, event: Event, at: datetime) -> list[Fact]:
     return facts
 
 
+LINKED = "deal.account_linked"
+
+
+def deal_account_linked(book: Book, event: Event, at: datetime) -> list[Fact]:
+    """A deal opened without an account gets one. Its deal-based facts (opened, won, revenue,
+    cycle, pipeline, stages) were counted already and stay, in the cut it was opened in (no
+    tier); its account-based ones count from the link on: a win before it is the account's win
+    at the link (a new customer on the link's day, if it is the first). A deal that has an
+    account (from its opening or an earlier link) keeps it: the link changes nothing."""
+    stream = event["stream"]
+    deal = book.deals.get(stream)
+    if deal is None or deal.status == UNOPENED:
+        return _remember(book, stream, deal, event, at)
+    if deal.account_id:
+        return []
+    linked = deal._replace(account_id=event["data"]["account_id"], linked_at=at, won_event=None)
+    book.put("deals", stream, linked)
+    won = deal.won_event
+    if won is None:
+        return []
+    when = _account_moment(linked, won.at)
+    facts = _account_win(book, stream, linked, when, won.rep_id, won.team_id)
+    event = {
+        "type": won.type,
+        "stream": stream,
+        "rep_id": won.rep_id,
+        "team_id": won.team_id,
+        "data": won.data,
+    }
+    _track_customer(book, event, won.at, linked.account_id)
+    return facts
+
+
 LOST_REASON = "lost:"
 """A lost deal also counts under its reason (`lost:price`, `lost:competitor`…), for the funnel."""
 
@@ -724,12 +804,14 @@ def deal_lost(book: Book, event: Event, at: datetime) -> list[Fact]:
         return []
     rep, team = _who(event)
     facts = _close(book, stream, deal, at, won=False)
+    book.put("deals", stream, book.deals[stream]._replace(lost_reason=event["data"]["reason"]))
     dims = (deal.product_line, _tier(book, deal.account_id), deal.channel)
     reason = f"{LOST_REASON}{event['data']['reason']}"
     return facts + _facts(book, at, rep, team, dims, ("deals_lost", "", 1), (reason, "", 1))
 
 
 _CLOSES = frozenset({"deal.won", "deal.lost"})
+_KEPT = _CLOSES | {LINKED}  # pending events kept whatever their number
 
 
 # --------------------------------------------------------------------------- money, accounts
@@ -788,6 +870,7 @@ _HANDLERS = {
     "visit.logged": visit_logged,
     "call.logged": call_logged,
     "deal.opened": deal_opened,
+    LINKED: deal_account_linked,
     "deal.stage_changed": deal_stage_changed,
     "deal.amount_changed": deal_amount_changed,
     "deal.won": deal_won,

@@ -21,9 +21,10 @@ Definitions:
   its link to the lead (the deal.opened) were recorded.
 - rep and team are those of the creating event (lead.created, deal.opened); later events by
   someone else do not move the prospect (a reassignment is not in the catalogue yet).
-- tier is the account's tier when the prospect was created (log order); a deal copies channel,
-  industry, company size and attributes from its lead when the lead was created before the deal
-  was opened (log order), and is not updated by a lead logged after it.
+- tier is the account's tier when the prospect was created (log order), none for a deal opened
+  without an account (a `deal.account_linked` sets its `account_id`, and no feature); a deal
+  copies channel, industry, company size and attributes from its lead when the lead was created
+  before the deal was opened (log order), and is not updated by a lead logged after it.
 - an event on a lead or deal whose creation has not been folded yet (a visit logged before the
   lead, or a creation logged late) makes a placeholder (`created_at` None), which the creation
   fills in when it comes. A placeholder is neither open nor trained on.
@@ -403,7 +404,7 @@ def deal_opened(
         created_recorded=m.recorded,
         static={k: v for k, v in sorted(static.items()) if v},
         lead=lead_key,
-        account_id=account_id,
+        account_id=account_id or p.account_id,  # else a link's, folded before the opening
     )
     stage = Item(m.at, m.recorded, STAGE, _text(data.get("stage")) or "qualification")
     ps[stream] = _with_items(p, [stage])
@@ -411,6 +412,21 @@ def deal_opened(
     if lead_key and p.outcome is not None:  # closed before its opening was logged
         changed += _settle_lead(ps, ps[stream])
     return changed
+
+
+def account_linked(
+    ps: MutableMapping[str, Prospect], event: Event, m: _Moment, tier_of: Callable[[str], str]
+) -> list[str]:
+    """A deal opened without an account gets one (the first it gets is kept, as in the KPI
+    fold). Its features do not move: `static` (its tier too) stays as it was when opened."""
+    stream = event["stream"]
+    if not stream.startswith("deal-"):
+        return []
+    p = _get(ps, stream)
+    if p.account_id:
+        return []
+    ps[stream] = p._replace(account_id=_text(event["data"]["account_id"]))
+    return [stream]
 
 
 def _settle(
@@ -467,6 +483,7 @@ _HANDLERS: dict[
     "call.logged": touch_logged,
     "engagement.tracked": engagement_tracked,
     "deal.opened": deal_opened,
+    "deal.account_linked": account_linked,
     "deal.stage_changed": stage_changed,
     "deal.amount_changed": amount_changed,
     "deal.won": deal_closed,

@@ -6,13 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from shared.auth import CurrentUser
-from shared.errors import InvalidInput, NotFound, Unauthorized, UpstreamUnavailable
+from shared.errors import Forbidden, InvalidInput, NotFound, Unauthorized, UpstreamUnavailable
 from shared.errors import problem_responses as problems
 from shared.events import ID_PATTERN
 from shared.responses import JSONResponse
 
-from ..dependencies import RuntimeDep
+from ..dependencies import Reader, RuntimeDep
 from . import service
 from .schemas import RepPlacement
 
@@ -23,11 +22,11 @@ router = APIRouter(prefix="/v1")
     "/reps/{rep}",
     response_model=RepPlacement,
     tags=["reps"],
-    responses=problems(Unauthorized, NotFound, InvalidInput, UpstreamUnavailable),
+    responses=problems(Unauthorized, Forbidden, NotFound, InvalidInput, UpstreamUnavailable),
     summary="The team a rep's history places them in",
 )
 async def get_rep(
-    user: CurrentUser,
+    user: Reader,
     runtime: RuntimeDep,
     rep: Annotated[
         str, Path(description="The rep's id (`rep_id` of their events).", pattern=f"^{ID_PATTERN}$")

@@ -308,7 +308,9 @@ async def rebuild_done(
             return status
         return None
 
-    result: dict[str, Any] = await eventually(probe)
+    # A liveness bound, not a speed claim: a rebuild starts a worker process, which on a
+    # loaded 2-core machine took more than 15 s.
+    result: dict[str, Any] = await eventually(probe, timeout=60)
     return result
 
 

@@ -200,7 +200,7 @@ class Log:
         amount: str = "1000.00",
         currency: str = "EUR",
         product_line: str = "ovens",
-        account: str = "acc-1",
+        account: str | None = "acc-1",
         stage: str | None = None,
         lead: str | None = None,
         **who: Any,
@@ -209,13 +209,20 @@ class Log:
             "amount": amount,
             "currency": currency,
             "product_line": product_line,
-            "account_id": account,
         }
+        if account is not None:  # None: a prospect's deal, without an account (yet)
+            data["account_id"] = account
         if stage:
             data["stage"] = stage
         if lead:
             data["lead_id"] = lead
         return self.add("deal.opened", f"deal-{deal}", at, data, **who)
+
+    def account_linked(
+        self, deal: str, at: str | datetime, account: str = "acc-1", **who: Any
+    ) -> Event:
+        data = {"account_id": account}
+        return self.add("deal.account_linked", f"deal-{deal}", at, data, **who)
 
     def stage_changed(self, deal: str, at: str | datetime, to_stage: str, **who: Any) -> Event:
         return self.add("deal.stage_changed", f"deal-{deal}", at, {"to_stage": to_stage}, **who)
