@@ -5,8 +5,8 @@ copied from goals over HTTP (services/scoring/rosters.py); a back-dated move cha
 at the next read, with nothing replayed.
 
 Ben logs his visits for team north all September (his CRM never heard of the move); the
-roster says he moved to team south on the 15th (and later: on the 1st). Cara, in team south,
-logs nothing.
+roster says he moved to team south on the 15th (and later: on the 1st); one visit of his names
+no team at all (it counts for the team he is in that day). Cara, in team south, logs nothing.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ async def test_a_team_counts_each_day_for_the_team_the_roster_places_the_rep_in(
         *(visit("rep-ben", "team-north", "acc-1", at(f"2026-09-0{d}")) for d in (2, 3, 4)),
         *(visit("rep-ben", "team-north", "acc-2", at(f"2026-09-{d}")) for d in (18, 22)),
         visit("rep-anna", "team-north", "acc-3", at("2026-09-10")),
+        visit("rep-ben", None, "acc-2", at("2026-09-25")),  # no team: the rep's that day
         opened(
             "rep-ben", "team-north", "D-1", "1000.00", "EUR", "ovens", "acc-1", at("2026-09-03")
         ),
@@ -137,9 +138,9 @@ async def test_a_team_counts_each_day_for_the_team_the_roster_places_the_rep_in(
     ]
 
     assert await visits(scoring, admin, "team:team-north") == 4  # Ben's three before the 15th
-    assert await visits(scoring, admin, "team:team-south") == 2  # and two after
-    assert await visits(scoring, admin, "rep:rep-ben") == 5  # a rep's KPIs follow the rep
-    assert await visits(scoring, admin, "org") == 6
+    assert await visits(scoring, admin, "team:team-south") == 3  # and three after
+    assert await visits(scoring, admin, "rep:rep-ben") == 6  # a rep's KPIs follow the rep
+    assert await visits(scoring, admin, "org") == 7
     # A stock goes with the rep: at the end of September Ben's open deal is team south's.
     assert await pipeline(scoring, admin, "team:team-south") == "1000.00"
     assert await pipeline(scoring, admin, "team:team-north") == "0"
@@ -158,7 +159,7 @@ async def test_a_team_counts_each_day_for_the_team_the_roster_places_the_rep_in(
     assert answer.json()["buckets"][0]["metrics"]["visits"]["value"] == 1
     # A manager of team south sees Ben's days in it, not those before.
     manager = auth("manager", sub="mgr-south", team="team-south")
-    assert await visits(scoring, manager, "rep:rep-ben") == 2
+    assert await visits(scoring, manager, "rep:rep-ben") == 3
 
     # A manager of team south the roster does not name reads nothing of it (as in goals).
     replaced = auth("manager", sub="mgr-before", team="team-south")
@@ -182,7 +183,7 @@ async def test_a_team_counts_each_day_for_the_team_the_roster_places_the_rep_in(
 
     # Leaderboards list every member, the silent one at zero.
     assert await board(scoring, admin, "team:team-south") == [
-        (1, "rep-ben", 2),
+        (1, "rep-ben", 3),
         (2, "rep-cara", 0),
     ]
     assert await board(scoring, admin, "team:team-north") == [
@@ -190,7 +191,7 @@ async def test_a_team_counts_each_day_for_the_team_the_roster_places_the_rep_in(
         (2, "rep-anna", 1),
     ]
     assert await board(scoring, admin, "org") == [
-        (1, "rep-ben", 5),
+        (1, "rep-ben", 6),
         (2, "rep-anna", 1),
         (3, "rep-cara", 0),
     ]
@@ -200,19 +201,19 @@ async def test_a_team_counts_each_day_for_the_team_the_roster_places_the_rep_in(
         f"/v1/goals/{south_goal['id']}/progress", params={"at": "2026-09-30"}, headers=admin
     )
     assert answer.status_code == 200, answer.text
-    assert answer.json()["actual"] == 2
+    assert answer.json()["actual"] == 3
 
     # Back-dated to the 1st (recorded now): the next reads move, nothing is replayed.
     generation = await db.fetchval("SELECT generation FROM scoring.orgs WHERE org_id = $1", org)
     await put_rep(goals, admin, "rep-ben", team_id="team-south", **{"from": "2026-09-01"})
     assert await copies.copy(org) is True
     assert await visits(scoring, admin, "team:team-north") == 1
-    assert await visits(scoring, admin, "team:team-south") == 5
+    assert await visits(scoring, admin, "team:team-south") == 6
     assert await board(scoring, admin, "team:team-north") == [(1, "rep-anna", 1)]
     answer = await goals.get(
         f"/v1/goals/{south_goal['id']}/progress", params={"at": "2026-09-30"}, headers=admin
     )
-    assert answer.json()["actual"] == 5
+    assert answer.json()["actual"] == 6
     assert (
         await db.fetchval("SELECT generation FROM scoring.orgs WHERE org_id = $1", org)
         == generation

@@ -38,7 +38,7 @@ def at(day: str, time: str = "10:00:00") -> str:
 
 
 def visit(
-    rep: str, team: str, account: str, when: str, *, effective: bool = True
+    rep: str, team: str | None, account: str, when: str, *, effective: bool = True
 ) -> dict[str, Any]:
     return make_event(
         "visit.logged",
