@@ -542,6 +542,14 @@ def check_roster_teams(w: World, caller: str, r: httpx.Response) -> None:
         assert {i["team_id"] for i in items} == roster_sees(w, caller)[1], items
 
 
+def check_roster_periods(w: World, caller: str, r: httpx.Response) -> None:
+    """The org's readers at large read every seeded rep's period (in their own org)."""
+    items = r.json()["items"]
+    if ours(w, caller):
+        assert {i["rep_id"] for i in items} == set(ROSTER_REPS), items
+        assert all(i["team_id"] == ROSTER_REPS[i["rep_id"]] for i in items), items
+
+
 def check_roster_rep(w: World, caller: str, r: httpx.Response) -> None:
     body = r.json()
     assert (body["rep_id"], body["state"]["team_id"]) == ("r1", "t1"), body
@@ -849,6 +857,8 @@ ROWS: list[Row] = [
     Row("goals", "GET", "/v1/reps/{rep_id}", expect(OBJECT), get("/v1/reps/r1"),
         check_roster_rep),
     Row("goals", "GET", "/v1/teams", expect(READ), get("/v1/teams"), check_roster_teams),
+    Row("goals", "GET", "/v1/roster/periods", expect("403 403 403 403 403 200 200 200 200 200"),
+        get("/v1/roster/periods"), check_roster_periods),
     Row("goals", "GET", "/v1/teams/{team_id}", expect("200 200 404 200 404 200 200 200 404 404"),
         get("/v1/teams/t1"), check_roster_team),
     Row("goals", "PUT", "/v1/reps/{rep_id}", expect("403 403 403 403 403 403 200 403 403 200"),

@@ -76,7 +76,8 @@ async def test_a_body_that_stops_arriving_is_a_408_naming_the_body_and_nothing_i
     asgi, stored = app(body_seconds=0.2)
     started = asyncio.get_running_loop().time()
     status, problem = await call(asgi, [b'{"name": '], stall=5)
-    assert asyncio.get_running_loop().time() - started < 2  # not the client's 5 s
+    # Not the client's 5 s (a fresh app's first request took 1.7 s on a loaded 2-core machine).
+    assert asyncio.get_running_loop().time() - started < 4.5
     assert status == 408
     assert problem["title"] == "Request timeout"
     assert [e["field"] for e in problem["errors"]] == ["body"]
