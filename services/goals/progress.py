@@ -49,8 +49,8 @@ async def progress(
 async def _report_to_date(
     scoring: GoalsScoring, user: Principal, spec: GoalSpec, day: date
 ) -> KpiReport | None:
-    """Scoring's daily buckets of the goal's metric from its start to `day` (None: it has not
-    started), with the weighted pipeline for a revenue goal."""
+    """Scoring's total of the goal's metric from its start to `day`, as one bucket (None: it
+    has not started), with the weighted pipeline at `day` for a revenue goal."""
     until = min(day, spec.span.end)
     if until < spec.span.start:
         return None
@@ -60,7 +60,7 @@ async def _report_to_date(
     return await scoring.kpis(
         user.org,
         owner=str(spec.owner),
-        period="day",
+        period="range",
         first=spec.span.start,
         last=until,
         metrics=metrics,

@@ -125,6 +125,24 @@ class KpiQuery(BaseModel):
     as_of: AsOf = None
 
 
+class KpiTotalQuery(BaseModel):
+    """The query of `GET /v1/kpis/total`."""
+
+    owner: Owner = None
+    first: Annotated[
+        Day, Query(alias="from", description="First day (org timezone), 1970-01-01 to 2099-12-31.")
+    ]
+    last: Annotated[Day, Query(alias="to", description="Last day, inclusive.")]
+    metrics: Annotated[
+        str | None, Query(description="Comma-separated; default all. See `GET /v1/metrics`.")
+    ] = None
+    product_line: ProductLine = None
+    tier: Tier = None
+    channel: Channel = None
+    currency: Currency = None
+    as_of: AsOf = None
+
+
 _kpi_query = TypeAdapter(KpiQuery)
 _reader = BearerAuth()
 WriterUser = Annotated[Principal, Depends(BearerAuth(write=True))]
@@ -160,6 +178,35 @@ async def get_kpis(
     """Buckets of the period (whole days, weeks from Monday, months, quarters, years in the org's
     timezone) that overlap `from`..`to`, each with the metrics asked for."""
     return await _kpis(user, runtime, query)
+
+
+@router.get(
+    "/kpis/total",
+    response_model=KpiReport,
+    tags=["kpis"],
+    responses=_READ_ERRORS,
+    summary="KPIs over a range of days, as one bucket",
+)
+async def get_kpi_total(
+    user: Reader, runtime: RuntimeDep, query: Annotated[KpiTotalQuery, Query()]
+) -> JSONResponse:
+    """One bucket from `from` to `to` exactly (`period` is `range`), whatever the calendar:
+    each metric as `/v1/kpis` would give it for a bucket of those days (flows summed, rates and
+    averages from their summed parts, the pipeline at the end of `to`). What a goal's progress
+    asks: a year's total without 365 daily buckets."""
+    report = await service.kpis(
+        runtime,
+        user,
+        owner=query.owner,
+        period=None,
+        first=query.first,
+        last=query.last,
+        metrics=parse_metrics(query.metrics),
+        cuts=_cuts(query.product_line, query.tier, query.channel),
+        currency=query.currency,
+        as_of=query.as_of,
+    )
+    return JSONResponse(report)
 
 
 async def kpis_direct(request: Request) -> Response:

@@ -55,13 +55,16 @@ class ScoringClient(ServiceClient):
         currency: str | None = None,
         as_of: datetime | None = None,
     ) -> KpiReport:
+        """`GET /v1/kpis`: the buckets of `period` (`range`: one bucket from `first` to
+        `last` exactly, `GET /v1/kpis/total`)."""
         params: dict[str, Any] = {
             "owner": owner,
-            "period": period,
             "from": first.isoformat(),
             "to": last.isoformat(),
             "metrics": ",".join(metrics),
         }
+        if period != "range":
+            params["period"] = period
         for name, value in (
             ("product_line", product_line),
             ("tier", tier),
@@ -72,7 +75,8 @@ class ScoringClient(ServiceClient):
                 params[name] = value
         if as_of is not None:
             params["as_of"] = as_of.isoformat()
-        response = await self._get(org, "/v1/kpis", params)
+        path = "/v1/kpis/total" if period == "range" else "/v1/kpis"
+        response = await self._get(org, path, params)
         try:
             return KpiReport.model_validate_json(response.content)
         except ValidationError as exc:  # a 2xx that is not scoring's answer (a proxy page…)

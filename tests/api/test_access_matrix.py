@@ -755,6 +755,8 @@ ROWS: list[Row] = [
     *ops("activity"),
     # ------------------------------------------------------------------ scoring
     Row("scoring", "GET", "/v1/kpis", expect(READ), get("/v1/kpis", **KPIS), check_kpis),
+    Row("scoring", "GET", "/v1/kpis/total", expect(READ),
+        get("/v1/kpis/total", metrics="visits", **SPAN), check_kpis),
     Row("scoring", "GET", "/v1/kpis", expect("200 403 403 200 200 200 200 200 200 200"),
         get("/v1/kpis", owner="rep:r1", **KPIS), check_kpis_of_r1, variant="owner=rep:r1"),
     Row("scoring", "GET", "/v1/kpis", expect(READ), get("/v1/kpis", as_of=NOW, **KPIS),

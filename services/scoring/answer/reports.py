@@ -4,8 +4,8 @@ projection and for an `as_of` replay."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ from ..domain import (
     Period,
     derive,
     distinct_rate,
+    period_end,
     period_start,
     pipeline_values,
     stored_parts,
@@ -40,16 +41,75 @@ async def kpi_buckets(
 ) -> list[dict[str, Any]]:
     """Each bucket with the requested metrics' values."""
     first, last = bucket_list[0].start, bucket_list[-1].end
-    values: list[dict[str, Any]] = [{} for _ in bucket_list]
     index = {b.start: i for i, b in enumerate(bucket_list)}
+
+    async def flow(parts: Collection[str]) -> list[Row]:
+        return await source.rows(scope, period.grain, first, last, metrics=parts)
+
+    return await _evaluated(
+        source,
+        scope,
+        bucket_list,
+        metrics,
+        currency,
+        flow,
+        lambda day: index[period_start(period, day)],
+    )
+
+
+async def kpi_range(
+    source: Source, scope: Scope, first: date, last: date, metrics: Sequence[str], currency: str
+) -> dict[str, Any]:
+    """One bucket from `first` to `last`, whatever the calendar: the months wholly inside it
+    from month rows, the days at either end from day rows (a year's total reads 12 rows a
+    series, not 365 buckets)."""
+    whole = _whole_months(first, last)
+
+    async def flow(parts: Collection[str]) -> list[Row]:
+        if whole is None:
+            return await source.rows(scope, "d", first, last, metrics=parts)
+        rows = await source.rows(scope, "m", whole[0], whole[1], metrics=parts)
+        if first < whole[0]:
+            rows += await source.rows(scope, "d", first, whole[0] - timedelta(1), metrics=parts)
+        end = period_end(Period.MONTH, whole[1])
+        if end < last:
+            rows += await source.rows(scope, "d", end + timedelta(1), last, metrics=parts)
+        return rows
+
+    (bucket,) = await _evaluated(
+        source, scope, [Bucket(first, last)], metrics, currency, flow, lambda _: 0
+    )
+    return bucket
+
+
+def _whole_months(first: date, last: date) -> tuple[date, date] | None:
+    """The first days of the first and last months wholly inside [first, last] (None: none)."""
+    start = first if first.day == 1 else period_end(Period.MONTH, first) + timedelta(1)
+    end = period_start(Period.MONTH, last)
+    if period_end(Period.MONTH, last) != last:
+        end = period_start(Period.MONTH, end - timedelta(1))
+    return (start, end) if start <= end else None
+
+
+async def _evaluated(
+    source: Source,
+    scope: Scope,
+    bucket_list: Sequence[Bucket],
+    metrics: Sequence[str],
+    currency: str,
+    flow_rows: Callable[[Collection[str]], Awaitable[list[Row]]],
+    place: Callable[[date], int],
+) -> list[dict[str, Any]]:
+    """The buckets' values: flow metrics from `flow_rows` (each row's day or month `place`d in
+    its bucket), stocks at each bucket's end, distinct rates over each bucket."""
+    first, last = bucket_list[0].start, bucket_list[-1].end
+    values: list[dict[str, Any]] = [{} for _ in bucket_list]
 
     flow = stored_parts(metrics)
     if flow:
         sums: list[dict[tuple[str, str], Value]] = [defaultdict(int) for _ in bucket_list]
-        for bucket, metric, cur, value in await source.rows(
-            scope, period.grain, first, last, metrics=flow
-        ):
-            sums[index[period_start(period, bucket)]][(metric, cur)] += value
+        for bucket, metric, cur, value in await flow_rows(flow):
+            sums[place(bucket)][(metric, cur)] += value
         for i in range(len(bucket_list)):
             for name in metrics:
                 if CATALOGUE[name].kind not in (Kind.PIPELINE, Kind.DISTINCT_RATE):
@@ -85,7 +145,7 @@ async def kpi_buckets(
         customers: list[set[str]] = [set() for _ in bucket_list]
         repeat: list[set[str]] = [set() for _ in bucket_list]
         for account, day in wins:
-            i = index[period_start(period, day)]
+            i = place(day)
             customers[i].add(account)
             if firsts[account] < bucket_list[i].start:
                 repeat[i].add(account)

@@ -43,6 +43,7 @@ from ..exceptions import (
     ExportNotAllowed,
     LeaderboardForManagers,
     NotRankable,
+    RangeReversed,
     ScopeNotTeamOrOrg,
     UnknownCurrency,
 )
@@ -184,7 +185,7 @@ async def kpis(
     principal: Principal,
     *,
     owner: str | None,
-    period: Period,
+    period: Period | None,
     first: date | None,
     last: date | None,
     metrics: Sequence[str],
@@ -192,19 +193,30 @@ async def kpis(
     currency: str | None,
     as_of: datetime | None,
 ) -> dict[str, Any]:
+    """The buckets of `period` overlapping `first`..`last`; with no period, one bucket from
+    `first` to `last` exactly (`GET /v1/kpis/total`, both given)."""
     who = parse_owner(owner) if owner else default_owner(principal)
     team = team_filter(principal, who)
     org = await org_view(runtime, principal.org)
     cur = _currency(currency, org)
-    first, last = _range(period, first, last, org)
-    bucket_list = buckets(period, first, last)
+    if period is None:
+        assert first is not None  # both required by the route
+        assert last is not None
+        if last < first:
+            raise RangeReversed()
+    else:
+        first, last = _range(period, first, last, org)
+        bucket_list = buckets(period, first, last)
     source, freshness = await _source(runtime, principal, org, as_of)
     scope = Scope(who, team, cuts)
-    rows = await reports.kpi_buckets(source, scope, period, bucket_list, metrics, cur)
+    if period is None:
+        rows = [await reports.kpi_range(source, scope, first, last, metrics, cur)]
+    else:
+        rows = await reports.kpi_buckets(source, scope, period, bucket_list, metrics, cur)
     # Kept in memory by the caller, the /v1/kpis route (router.kpis_direct), as rendered bytes.
     return {
         "owner": str(who),
-        "period": period.value,
+        "period": period.value if period else "range",
         "from": first.isoformat(),
         "to": last.isoformat(),
         "timezone": org.timezone.key,
