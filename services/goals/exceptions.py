@@ -240,3 +240,46 @@ class RosterNotCsv(UnsupportedMediaType):
 class PeriodsForOrgReaders(Forbidden):
     def __init__(self) -> None:
         super().__init__("The whole roster's periods are read by admin, bi and service tokens.")
+
+
+# --------------------------------------------------------------------------- channel ROI
+
+
+class CostsForAdmins(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("Only an admin records what the channels cost.")
+
+
+class CostsForOrgReaders(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("Channel costs are read by admins, bi, managers and service tokens.")
+
+
+class ChannelsOfAnother(Forbidden):
+    def __init__(self) -> None:
+        super().__init__(
+            "You may see the channels of yourself (rep) or your team and its reps (manager)."
+        )
+
+
+class ChannelCostsRefused(InvalidInput):
+    """A costs body the rules refuse (a channel and month given twice, a range reversed):
+    every field at fault named, nothing stored."""
+
+    title = "The costs are refused"
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__(
+            "Nothing was stored: "
+            + "; ".join(f"`{e.field}` {e.message}" for e in errors[:5])
+            + ".",
+            errors=errors,
+        )
+
+
+class RangeReversed(InvalidInput):
+    def __init__(self, first: str, last: str) -> None:
+        super().__init__(
+            f"`to` ({last}) is before `from` ({first}).",
+            errors=[field_error("to", "must not be before `from`", "range_reversed", "query")],
+        )

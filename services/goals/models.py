@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -13,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     MetaData,
+    Numeric,
     SmallInteger,
     Text,
     func,
@@ -104,3 +106,18 @@ class RosterTeam(Base):
     manager_id: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(Text)
+
+
+class ChannelCost(Base):
+    """What a channel cost the org in a month (`month`: its first day), in one currency. A new
+    amount for the same channel and month replaces it."""
+
+    __tablename__ = "channel_costs"
+
+    org_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    channel: Mapped[str] = mapped_column(Text, primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(19, 4))
+    currency: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import ARRAY, Cast, Select, Text, any_, cast, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
-from .models import Calendar, Goal, Revision, RosterRep, RosterTeam
+from .models import Calendar, ChannelCost, Goal, Revision, RosterRep, RosterTeam
 
 
 async def ping(conn: AsyncConnection) -> None:
@@ -335,4 +336,54 @@ async def rep_entries_after(
         .where(RosterRep.org_id == org_id, RosterRep.rep_id.in_(chosen.scalar_subquery()))
         .order_by(RosterRep.rep_id, RosterRep.effective_from, RosterRep.recorded_at, RosterRep.id)
     )
+    return list(result.scalars())
+
+
+# --------------------------------------------------------------------------- channel costs
+
+
+async def put_channel_costs(
+    session: AsyncSession, org_id: str, recorded_by: str, costs: list[tuple[str, date, Any, str]]
+) -> list[ChannelCost]:
+    """Store (channel, month, amount, currency) rows, each replacing the org's amount of that
+    channel and month (one statement); the rows as stored, by month then channel."""
+    statement = pg_insert(ChannelCost).values(
+        [
+            {
+                "org_id": org_id,
+                "channel": channel,
+                "month": month,
+                "amount": amount,
+                "currency": currency,
+                "recorded_by": recorded_by,
+            }
+            for channel, month, amount, currency in costs
+        ]
+    )
+    upsert = statement.on_conflict_do_update(
+        index_elements=[ChannelCost.org_id, ChannelCost.channel, ChannelCost.month],
+        set_={
+            "amount": statement.excluded.amount,
+            "currency": statement.excluded.currency,
+            "recorded_by": statement.excluded.recorded_by,
+            "recorded_at": func.now(),
+        },
+    ).returning(ChannelCost)
+    result = await session.execute(
+        select(ChannelCost).from_statement(upsert).execution_options(populate_existing=True)
+    )
+    return sorted(result.scalars(), key=lambda c: (c.month, c.channel))
+
+
+async def channel_costs(
+    session: AsyncSession, org_id: str, first: date | None, last: date | None
+) -> list[ChannelCost]:
+    """The org's costs of the months `first`..`last` (first days; None: unbounded), by month
+    then channel."""
+    query = select(ChannelCost).where(ChannelCost.org_id == org_id)
+    if first is not None:
+        query = query.where(ChannelCost.month >= first)
+    if last is not None:
+        query = query.where(ChannelCost.month <= last)
+    result = await session.execute(query.order_by(ChannelCost.month, ChannelCost.channel))
     return list(result.scalars())

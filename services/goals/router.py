@@ -26,11 +26,15 @@ from shared.errors import problem_responses as problems
 from shared.events import ID_PATTERN
 from shared.owners import OWNER_PATTERN
 
-from . import calendars, decomposition, goals, plans, roster, roster_periods
+from . import calendars, channels, decomposition, goals, plans, roster, roster_periods
 from . import progress as judged
 from .dependencies import ScoringDep
 from .schemas import (
+    MONTH_PATTERN,
     CalendarIO,
+    ChannelCostPage,
+    ChannelCostsIn,
+    ChannelReport,
     Decomposed,
     DecomposeIn,
     FunnelPlanIn,
@@ -321,6 +325,79 @@ async def put_calendar(
     """Timezone, weekend days, public holidays and make-up working days: what working-day
     decomposition and pacing count."""
     return await calendars.put_calendar(session, user, body)
+
+
+# --------------------------------------------------------------------------- channel ROI
+
+MonthQuery = Annotated[str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM.")]
+
+
+@router.put(
+    "/channels/costs",
+    response_model=ChannelCostPage,
+    tags=["channels"],
+    responses=_WRITE | _BODY,
+    summary="Record what lead channels cost per month (admin), all or nothing",
+)
+async def put_channel_costs(
+    body: ChannelCostsIn, session: SessionDep, user: WriterUser
+) -> ChannelCostPage:
+    """1 to 500 costs, each a channel (referral, cold_visit, exhibition, online, inbound,
+    other), a month (`YYYY-MM`), a non-negative amount (a decimal string with at most the
+    currency's decimals) and a currency. Each replaces what was recorded for its channel and
+    month. Any bad item refuses them all (422 naming it: `costs[2].amount`); nothing is stored
+    then. Answers the costs as stored."""
+    return await channels.put_costs(session, user, body)
+
+
+@router.get(
+    "/channels/costs",
+    response_model=ChannelCostPage,
+    tags=["channels"],
+    responses=problems(Unauthorized, Forbidden, InvalidInput),
+    summary="What lead channels cost per month (admin, bi, managers)",
+)
+async def list_channel_costs(
+    session: SessionDep,
+    user: CurrentUser,
+    first: Annotated[MonthQuery, Query(alias="from")] = None,
+    last: Annotated[MonthQuery, Query(alias="to")] = None,
+) -> ChannelCostPage:
+    """The org's costs of the months `from`..`to` (both included; default all), by month then
+    channel. Reps get 403."""
+    return await channels.list_costs(session, user, first, last)
+
+
+@router.get(
+    "/channels",
+    response_model=ChannelReport,
+    tags=["channels"],
+    responses=_SCORED,
+    summary="Channel ROI: leads, conversions, revenue and cost per lead channel",
+)
+async def channel_roi(
+    session: SessionDep,
+    user: CurrentUser,
+    scoring: ScoringDep,
+    first: Annotated[Day, Query(alias="from", description="First day (org timezone).")],
+    last: Annotated[Day, Query(alias="to", description="Last day, inclusive.")],
+    owner: OwnerQuery = None,
+    currency: Annotated[
+        str | None,
+        Query(pattern="^[A-Z]{3}$", description="Reporting currency; default the org's."),
+    ] = None,
+) -> ChannelReport:
+    """For each of the six channels, over `from`..`to`: new leads, opportunities, deals won,
+    revenue won, lead-to-opportunity and win rates and the average sales cycle (scoring's
+    totals cut by the lead's channel, with their numerators and denominators); and, for the
+    org only, the channel's cost (monthly costs pro-rated by day, exact in minor units), cost
+    per lead, cost per won deal and revenue per cost. Owner: default yourself (rep), your team
+    (manager) or the org; a rep may ask only about themselves, a manager about their team and
+    its reps (403 otherwise). Costs in another currency than the report's are listed apart,
+    never converted. Scoring down: 503."""
+    return await channels.channel_roi(
+        session, user, scoring, owner=owner, first=first, last=last, currency=currency
+    )
 
 
 # --------------------------------------------------------------------------- the roster

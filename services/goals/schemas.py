@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -10,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     PlainValidator,
     StrictBool,
     StrictInt,
@@ -18,8 +20,8 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
-from shared.dates import Day
-from shared.events import Channel, Currency, Identifier, Tier
+from shared.dates import FIRST_DAY, LAST_DAY, Day
+from shared.events import Amount, Channel, Currency, Identifier, Priced, Tier
 from shared.owners import OwnerText
 from shared.periods import Listed, Period
 
@@ -450,3 +452,112 @@ class RosterImported(BaseModel):
     rows: int = Field(description="Rows in the file.")
     stored: int = Field(description="Rows that changed the roster: a new entry each.")
     unchanged: int = Field(description="Rows saying what the roster already said on their day.")
+
+
+# --------------------------------------------------------------------------- channel ROI
+
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
+
+def _month(value: object) -> date:
+    if isinstance(value, date):
+        return value.replace(day=1)
+    if not isinstance(value, str) or not re.match(MONTH_PATTERN, value):
+        raise ValueError("must be a month as YYYY-MM, e.g. 2026-09")
+    month = date(int(value[:4]), int(value[5:7]), 1)
+    if not FIRST_DAY <= month <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY:%Y-%m} and {LAST_DAY:%Y-%m}")
+    return month
+
+
+Month = Annotated[
+    date,
+    PlainValidator(_month),
+    PlainSerializer(lambda d: f"{d:%Y-%m}", return_type=str, when_used="always"),
+    WithJsonSchema({"type": "string", "pattern": MONTH_PATTERN, "examples": ["2026-09"]}),
+]
+
+
+class ChannelCostIn(Priced):
+    """What a channel cost the org in a month: at most the currency's decimals."""
+
+    channel: Channel
+    month: Month
+    amount: Amount = Field(description='Non-negative decimal string, e.g. "1200.00".')
+    currency: Currency
+
+
+class ChannelCostsIn(Strict):
+    costs: list[ChannelCostIn] = Field(min_length=1, max_length=500)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "costs": [
+                        {
+                            "channel": "exhibition",
+                            "month": "2026-09",
+                            "amount": "1200.00",
+                            "currency": "EUR",
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+
+
+class ChannelCostOut(BaseModel):
+    channel: Channel
+    month: Month
+    amount: str = Field(examples=["1200.00"])
+    currency: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class ChannelCostPage(BaseModel):
+    items: list[ChannelCostOut]
+
+
+class Ratio(BaseModel):
+    """A rate or an average as scoring gives it: the value (null when the denominator is 0)
+    and the parts it is computed from."""
+
+    value: int | float | str | None
+    numerator: int | float | str | None = None
+    denominator: int | str | None = None
+
+
+class ChannelLine(BaseModel):
+    channel: Channel
+    new_leads: int
+    opportunities: int
+    deals_won: int
+    revenue_won: str = Field(description="In the report's currency.")
+    lead_to_opportunity_rate: Ratio
+    win_rate: Ratio
+    avg_sales_cycle_days: Ratio
+    cost: str | None = Field(
+        description="The channel's costs in the report's currency pro-rated to the range; "
+        "null for a team or a rep (costs are the org's)."
+    )
+    other_currency_costs: dict[str, str] | None = Field(
+        description="Costs recorded in other currencies, pro-rated the same way, by currency: "
+        "never converted, never in the ratios. Null for a team or a rep."
+    )
+    cost_per_lead: str | None = Field(description="cost ÷ new_leads; null when either is.")
+    cost_per_won_deal: str | None = Field(description="cost ÷ deals_won; null when either is.")
+    revenue_per_cost: str | None = Field(description="revenue_won ÷ cost; null when cost is 0.")
+
+
+class ChannelReport(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    owner: str = Field(examples=["org"])
+    from_: date = Field(alias="from")
+    to: date
+    currency: str = Field(description="Scoring's reporting currency of the answer.")
+    items: list[ChannelLine]

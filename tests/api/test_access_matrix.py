@@ -513,6 +513,40 @@ def check_plan(w: World, caller: str, r: httpx.Response) -> None:
     assert body["lookback"]["totals"]["visits"] == ("2" if ours(w, caller) else "0")
 
 
+COST = {"channel": "exhibition", "month": "2026-09", "amount": "1200.00", "currency": "EUR"}
+
+
+def check_costs(w: World, caller: str, r: httpx.Response) -> None:
+    """The one cost the admin rows write (in our org, and the other admin's in theirs); none in
+    org `*`."""
+    items = r.json()["items"]
+    if caller == "platform":
+        assert items == [], items
+    else:
+        assert [{k: i[k] for k in COST} for i in items] == [COST], items
+
+
+def check_channels(w: World, caller: str, r: httpx.Response, owner: str | None = None) -> None:
+    """The owner's leads across the channels; costs only for the org."""
+    body = r.json()
+    owner = owner or default_owner(w, caller)
+    assert body["owner"] == owner
+    assert [i["channel"] for i in body["items"]] == [
+        "referral",
+        "cold_visit",
+        "exhibition",
+        "online",
+        "inbound",
+        "other",
+    ]
+    assert sum(i["new_leads"] for i in body["items"]) == expected(w, caller, owner, LEADS, 0)
+    assert all((i["cost"] is None) == (owner != "org") for i in body["items"]), body
+
+
+def check_channels_of_org(w: World, caller: str, r: httpx.Response) -> None:
+    check_channels(w, caller, r, "org")
+
+
 # --------------------------------------------------------------------------------- requests
 
 
@@ -854,6 +888,14 @@ ROWS: list[Row] = [
     Row("goals", "GET", "/v1/calendar", expect(READ), get("/v1/calendar"), check_calendar),
     Row("goals", "PUT", "/v1/calendar", expect("403 403 403 403 403 403 200 403 403 200"),
         lambda w, c: Call("/v1/calendar", json=CALENDAR), check_calendar),
+    Row("goals", "PUT", "/v1/channels/costs", expect("403 403 403 403 403 403 200 403 403 200"),
+        lambda w, c: Call("/v1/channels/costs", json={"costs": [COST]}), check_costs),
+    Row("goals", "GET", "/v1/channels/costs", expect("403 403 403 200 200 200 200 200 200 200"),
+        get("/v1/channels/costs"), check_costs),
+    Row("goals", "GET", "/v1/channels", expect(READ), get("/v1/channels", **SPAN),
+        check_channels),
+    Row("goals", "GET", "/v1/channels", expect("403 403 403 403 403 200 200 200 200 200"),
+        get("/v1/channels", owner="org", **SPAN), check_channels_of_org, variant="owner=org"),
     # reads before writes: another org's admin then writes its own r1 and t1
     Row("goals", "GET", "/v1/reps", expect(READ), get("/v1/reps"), check_roster_reps),
     Row("goals", "GET", "/v1/reps/{rep_id}", expect(OBJECT), get("/v1/reps/r1"),

@@ -478,3 +478,34 @@ def _downgrade(url: str, revision: str) -> None:
     cfg.attributes["url"] = url
     cfg.attributes["skip_logging"] = True
     command.downgrade(cfg, revision)
+
+
+async def test_channel_costs_come_and_go_with_their_migration(base_url):
+    """goals.channel_costs: one amount per org, channel and month (a first day), non-negative;
+    dropped by the downgrade, made again by the upgrade."""
+    async with scratch_database(base_url, "migrate", revision=None) as url:
+        await asyncio.to_thread(run_migrations, url, "20261221_goals_channel_costs")
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            insert = (
+                "INSERT INTO goals.channel_costs (org_id, channel, month, amount, currency,"
+                " recorded_by) VALUES ('acme', $1, $2::text::date, $3::text::numeric, 'EUR', 'a')"
+            )
+            await conn.execute(insert, "referral", "2026-09-01", "1200.00")
+            for bad in (
+                ("referral", "2026-09-01", "5.00"),  # the same channel and month again
+                ("billboard", "2026-09-01", "5.00"),
+                ("online", "2026-09-02", "5.00"),
+                ("online", "2026-09-01", "-1.00"),
+            ):
+                try:
+                    await conn.execute(insert, *bad)
+                except asyncpg.PostgresError:
+                    continue
+                raise AssertionError(f"stored {bad}")
+            await asyncio.to_thread(_downgrade, url, "20261220_scoring_roster")
+            assert await conn.fetchval("SELECT to_regclass('goals.channel_costs')") is None
+            await asyncio.to_thread(run_migrations, url, "20261221_goals_channel_costs")
+            assert await conn.fetchval("SELECT count(*) FROM goals.channel_costs") == 0
+        finally:
+            await conn.close()
