@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
+from shared.auth import Principal, Role
 from shared.errors import InvalidInput, field_error
 from shared.events import ID_PATTERN
 
@@ -55,3 +56,13 @@ def parse_owner(text: str, field: str = "owner", location: str = "query") -> Own
     if kind in ("rep", "team") and ident:
         return Owner(OwnerKind(kind), ident)
     raise InvalidOwner(field, location)
+
+
+def default_owner(principal: Principal) -> Owner:
+    """Whose numbers a caller means when they name no owner: a rep their own, a manager their
+    team's, everyone else the org's."""
+    if principal.role is Role.REP:
+        return Owner(OwnerKind.REP, principal.sub)
+    if principal.role is Role.MANAGER and principal.team:
+        return Owner(OwnerKind.TEAM, principal.team)
+    return Owner(OwnerKind.ORG)

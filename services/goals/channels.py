@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role
 from shared.contracts.scoring import KpiReport, MetricValue
-from shared.errors import InvalidInput, field_error
+from shared.errors import field_error
 from shared.events import Channel
 from shared.money import CURRENCIES, minor_units
-from shared.owners import Owner, OwnerKind
+from shared.owners import Owner, default_owner
 
 from . import channels_math as cm
 from . import repository
@@ -24,8 +24,10 @@ from .exceptions import (
     ChannelsOfAnother,
     CostsForAdmins,
     CostsForOrgReaders,
+    NotAMonth,
     RangeReversed,
     RepOfAnotherTeam,
+    UnknownCurrency,
 )
 from .models import ChannelCost
 from .placement import gathered, leads, rep_team
@@ -94,10 +96,7 @@ def _month(text: str | None, field: str) -> date | None:
     try:
         return MONTH.validate_python(text)
     except ValidationError as exc:
-        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise InvalidInput(
-            f"`{field}` {message}.", errors=[field_error(field, message, "month", "query")]
-        ) from exc
+        raise NotAMonth(field, exc.errors()[0]["msg"].removeprefix("Value error, ")) from exc
 
 
 async def list_costs(
@@ -113,21 +112,13 @@ async def list_costs(
     return ChannelCostPage(items=[_out(r) for r in rows])
 
 
-def _default_owner(user: Principal) -> Owner:
-    if user.role is Role.REP:
-        return Owner(OwnerKind.REP, user.sub)
-    if user.role is Role.MANAGER and user.team:
-        return Owner(OwnerKind.TEAM, user.team)
-    return Owner(OwnerKind.ORG)
-
-
 async def _owner(
     session: AsyncSession, user: Principal, scoring: GoalsScoring, owner: str | None
 ) -> Owner:
     """The owner asked about (default: the caller's own), if the caller may read it: a rep
     themselves, a manager their team (while the roster leaves it theirs) and its reps, the
     rest anyone of the org."""
-    who = parse_owner(owner, "owner", "query") if owner else _default_owner(user)
+    who = parse_owner(owner, "owner", "query") if owner else default_owner(user)
     team = who.id if who.kind == "team" else (user.team if who.kind == "rep" else None)
     if not can_read(user, who, team) or not await leads(session, user):
         raise ChannelsOfAnother()
@@ -155,10 +146,7 @@ async def channel_roi(
     if last < first:
         raise RangeReversed(first.isoformat(), last.isoformat())
     if currency is not None and currency not in CURRENCIES:
-        raise InvalidInput(
-            f"Unknown currency {currency!r}.",
-            errors=[field_error("currency", "not an ISO 4217 currency", "currency", "query")],
-        )
+        raise UnknownCurrency(currency)
     who = await _owner(session, user, scoring, owner)
     channels = list(Channel)
     reports: list[KpiReport] = await gathered(

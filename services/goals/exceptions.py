@@ -283,3 +283,18 @@ class RangeReversed(InvalidInput):
             f"`to` ({last}) is before `from` ({first}).",
             errors=[field_error("to", "must not be before `from`", "range_reversed", "query")],
         )
+
+
+class UnknownCurrency(InvalidInput):
+    def __init__(self, value: str) -> None:
+        super().__init__(
+            f"Unknown currency {value!r}.",
+            errors=[field_error("currency", "not an ISO 4217 currency", "currency", "query")],
+        )
+
+
+class NotAMonth(InvalidInput):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(
+            f"`{field}` {message}.", errors=[field_error(field, message, "month", "query")]
+        )

@@ -21,6 +21,7 @@ from shared.contracts.scoring import SERVED, MetricKind
 from shared.money import minor_units
 from shared.owners import Owner as Owner
 from shared.owners import OwnerKind as OwnerKind
+from shared.owners import default_owner as default_owner
 from shared.owners import parse_owner as parse_owner
 from shared.periods import Period as Period
 from shared.periods import period_end as period_end
@@ -64,14 +65,6 @@ def days_in_month(day: date) -> int:
 
 
 # --------------------------------------------------------------------------- owners, access
-
-
-def default_owner(principal: Principal) -> Owner:
-    if principal.role is Role.REP:
-        return Owner(OwnerKind.REP, principal.sub)
-    if principal.role is Role.MANAGER and principal.team:
-        return Owner(OwnerKind.TEAM, principal.team)
-    return Owner(OwnerKind.ORG)
 
 
 def team_filter(principal: Principal, owner: Owner) -> str | None:

@@ -853,10 +853,25 @@ def _scope_sql(scope: Scope, params: list[Any], grain: str) -> str:
 # roster places the rep in no team (before the rep's first entry, or after leaving) counts for
 # the team the rep's events named (scoring/roster.py).
 _IN_ROSTER = (
-    " LEFT JOIN scoring.roster_periods p ON p.org_id = v.org_id AND p.rep_id = v.{rep}"
-    " AND v.{day} >= p.first_day AND (p.last_day IS NULL OR v.{day} <= p.last_day)"
+    " LEFT JOIN scoring.roster_periods p ON p.org_id = v.org_id AND p.rep_id = {rep}"
+    " AND {day} >= p.first_day AND (p.last_day IS NULL OR {day} <= p.last_day)"
 )
 _ROSTER_TEAM = "coalesce(p.team_id, v.team_id)"
+
+
+def _rostered_scope_sql(scope: Scope, params: list[Any], rep_column: str) -> str:
+    """The scope over rows `v` joined to the roster (`_IN_ROSTER`): a rep by `rep_column`, a
+    team (and a manager's team limit) by the team the roster places the rep in; the cut."""
+    sql = ""
+    owner = scope.owner
+    if owner.kind is not OwnerKind.ORG:
+        params.append(owner.id)
+        column = rep_column if owner.kind is OwnerKind.REP else _ROSTER_TEAM
+        sql += f" AND {column} = ${len(params)}"
+    if scope.team is not None:
+        params.append(scope.team)
+        sql += f" AND {_ROSTER_TEAM} = ${len(params)}"
+    return sql + _cuts_sql(scope, params, "v.")
 
 
 def _month_end(day: date) -> date:
@@ -943,16 +958,9 @@ class SqlSource:
             params[2:4] = [first.replace(day=1), _month_end(last)]
             params += [first, last]
             where += f" AND {bucket} BETWEEN $5 AND $6"
-        owner = scope.owner
-        if owner.kind is not OwnerKind.ORG:
-            params.append(owner.id)
-            column = "v.owner_id" if owner.kind is OwnerKind.REP else _ROSTER_TEAM
-            where += f" AND {column} = ${len(params)}"
-        if scope.team is not None:
-            params.append(scope.team)
-            where += f" AND {_ROSTER_TEAM} = ${len(params)}"
-        where += _cuts_sql(scope, params, "v.") + _metrics_sql(metrics, prefixes, params, "v.")
-        joined = _IN_ROSTER.format(rep="owner_id", day="bucket")
+        where += _rostered_scope_sql(scope, params, "v.owner_id")
+        where += _metrics_sql(metrics, prefixes, params, "v.")
+        joined = _IN_ROSTER.format(rep="v.owner_id", day="v.bucket")
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
                 f"SELECT {bucket}, v.metric, v.currency, sum(v.value) FROM scoring.kpi_rollups v"
@@ -969,23 +977,14 @@ class SqlSource:
             return None
         params: list[Any] = [self._org, self._generation, sorted(set(ends))]
         where = "v.org_id = $1 AND v.generation = $2 AND v.grain = 'd' AND v.owner_kind = 'rep'"
-        owner = scope.owner
-        if owner.kind is not OwnerKind.ORG:
-            params.append(owner.id)
-            column = "v.owner_id" if owner.kind is OwnerKind.REP else _ROSTER_TEAM
-            where += f" AND {column} = ${len(params)}"
-        if scope.team is not None:
-            params.append(scope.team)
-            where += f" AND {_ROSTER_TEAM} = ${len(params)}"
-        where += _cuts_sql(scope, params, "v.") + _metrics_sql((), prefixes, params, "v.")
+        where += _rostered_scope_sql(scope, params, "v.owner_id")
+        where += _metrics_sql((), prefixes, params, "v.")
+        joined = _IN_ROSTER.format(rep="v.owner_id", day="e.day")  # placed on the end day
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT e.day, v.metric, v.currency, sum(v.value)"
                 " FROM unnest($3::date[]) AS e(day)"
-                " JOIN scoring.kpi_rollups v ON v.bucket <= e.day"
-                " LEFT JOIN scoring.roster_periods p ON p.org_id = v.org_id"
-                " AND p.rep_id = v.owner_id AND e.day >= p.first_day"
-                " AND (p.last_day IS NULL OR e.day <= p.last_day)"
+                f" JOIN scoring.kpi_rollups v ON v.bucket <= e.day{joined}"
                 f" WHERE {where} GROUP BY 1, 2, 3",
                 *params,
             )
@@ -1021,16 +1020,8 @@ class SqlSource:
     async def _rostered_wins(self, scope: Scope, first: date, last: date) -> list[tuple[str, date]]:
         params: list[Any] = [self._org, self._generation, first, last]
         where = "v.org_id = $1 AND v.generation = $2 AND v.day BETWEEN $3 AND $4"
-        owner = scope.owner
-        if owner.kind is not OwnerKind.ORG:
-            params.append(owner.id)
-            column = "v.rep_id" if owner.kind is OwnerKind.REP else _ROSTER_TEAM
-            where += f" AND {column} = ${len(params)}"
-        if scope.team is not None:
-            params.append(scope.team)
-            where += f" AND {_ROSTER_TEAM} = ${len(params)}"
-        where += _cuts_sql(scope, params, "v.")
-        joined = _IN_ROSTER.format(rep="rep_id", day="day")
+        where += _rostered_scope_sql(scope, params, "v.rep_id")
+        joined = _IN_ROSTER.format(rep="v.rep_id", day="v.day")
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
                 f"SELECT v.account_id, v.day FROM scoring.wins v{joined} WHERE {where}", *params
@@ -1055,7 +1046,7 @@ class SqlSource:
     ) -> list[tuple[str, str, str, Any]]:
         """(rep, stored metric, currency, sum) over [first, last], for the leaderboard."""
         if self._roster and team is not None:  # the team's members on each day
-            joined = _IN_ROSTER.format(rep="owner_id", day="bucket")
+            joined = _IN_ROSTER.format(rep="v.owner_id", day="v.bucket")
             async with self._pool.acquire() as conn:
                 rostered = await conn.fetch(
                     "SELECT v.owner_id, v.metric, v.currency, sum(v.value)"

@@ -104,6 +104,11 @@ AsOf = Annotated[
 ]
 
 
+Metrics = Annotated[
+    str | None, Query(description="Comma-separated; default all. See `GET /v1/metrics`.")
+]
+
+
 def _cuts(product_line: str | None, tier: Tier_ | None, channel: Channel_ | None) -> Cuts:
     return Cuts(product_line, tier.value if tier else None, channel.value if channel else None)
 
@@ -115,9 +120,7 @@ class KpiQuery(BaseModel):
     period: Annotated[Period, Query(description="Bucket size.")] = Period.MONTH
     first: From = None
     last: To = None
-    metrics: Annotated[
-        str | None, Query(description="Comma-separated; default all. See `GET /v1/metrics`.")
-    ] = None
+    metrics: Metrics = None
     product_line: ProductLine = None
     tier: Tier = None
     channel: Channel = None
@@ -133,9 +136,7 @@ class KpiTotalQuery(BaseModel):
         Day, Query(alias="from", description="First day (org timezone), 1970-01-01 to 2099-12-31.")
     ]
     last: Annotated[Day, Query(alias="to", description="Last day, inclusive.")]
-    metrics: Annotated[
-        str | None, Query(description="Comma-separated; default all. See `GET /v1/metrics`.")
-    ] = None
+    metrics: Metrics = None
     product_line: ProductLine = None
     tier: Tier = None
     channel: Channel = None

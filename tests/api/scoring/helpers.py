@@ -8,11 +8,13 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
+from salesperf.synthetic import iter_events
 from shared.auth import issue_token
 from tests.api.scoring.conftest import settled
 from tests.conftest import JWT_SECRET, make_event
@@ -114,18 +116,20 @@ def opened(
     amount: str,
     currency: str,
     product_line: str,
-    account: str,
+    account: str | None,
     when: str,
     *,
     lead_id: str | None = None,
 ) -> dict[str, Any]:
+    """A deal.opened (`account` None: a prospect's, no account yet)."""
     data = {
         "amount": amount,
         "currency": currency,
         "product_line": product_line,
-        "account_id": account,
         "stage": "qualification",
     }
+    if account is not None:
+        data["account_id"] = account
     if lead_id:
         data["lead_id"] = lead_id
     return make_event(
@@ -135,6 +139,18 @@ def opened(
         team_id=team,
         occurred_at=when,
         data=data,
+    )
+
+
+def linked(rep: str, team: str, deal: str, account: str, when: str) -> dict[str, Any]:
+    """A deal.account_linked: the deal joins `account`."""
+    return make_event(
+        "deal.account_linked",
+        stream=f"deal-{deal}",
+        rep_id=rep,
+        team_id=team,
+        occurred_at=when,
+        data={"account_id": account},
     )
 
 
@@ -319,3 +335,13 @@ async def no_rebuild(scoring: httpx.AsyncClient, headers: dict[str, str]) -> Non
     answer = await scoring.get("/v1/admin/rebuild", headers=headers)
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"state": "idle", "generation": 1, "done": 0, "total": 0}
+
+
+def voidless_month(count: int) -> list[dict[str, Any]]:
+    """The first `count` events of a small team's month (`salesperf.synthetic`), voids left
+    out: a backlog for a follower to fold, without corrections reading activity's feed."""
+    return [
+        e
+        for e in islice(iter_events(teams=1, days=30, scale=0.6), count)
+        if e["type"] != "event.voided"
+    ]

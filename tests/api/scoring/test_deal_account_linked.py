@@ -12,8 +12,16 @@ from typing import Any
 import httpx
 
 from tests.api.scoring.conftest import settled
-from tests.api.scoring.helpers import at, no_rebuild, scores_settled, span, void, won
-from tests.conftest import make_event
+from tests.api.scoring.helpers import (
+    at,
+    linked,
+    no_rebuild,
+    opened,
+    scores_settled,
+    span,
+    void,
+    won,
+)
 from tests.problems import assert_problem
 
 JULY = span("2026-07-01", "2026-07-31")
@@ -23,25 +31,7 @@ ACCOUNTS = "new_customers"
 
 def prospect_deal(rep: str, team: str, deal: str, amount: str, when: str) -> dict[str, Any]:
     """A deal.opened without an account."""
-    return make_event(
-        "deal.opened",
-        stream=f"deal-{deal}",
-        rep_id=rep,
-        team_id=team,
-        occurred_at=when,
-        data={"amount": amount, "currency": "EUR", "product_line": "ovens"},
-    )
-
-
-def linked(rep: str, team: str, deal: str, account: str, when: str) -> dict[str, Any]:
-    return make_event(
-        "deal.account_linked",
-        stream=f"deal-{deal}",
-        rep_id=rep,
-        team_id=team,
-        occurred_at=when,
-        data={"account_id": account},
-    )
+    return opened(rep, team, deal, amount, "EUR", "ovens", None, when)
 
 
 async def kpis(

@@ -95,4 +95,4 @@ async def test_a_range_needs_both_ends_in_order(
     reversed_ = await scoring.get(
         "/v1/kpis/total", params={"from": "2026-03-02", "to": "2026-03-01"}, headers=admin
     )
-    assert_problem(reversed_, 422)
+    assert_problem(reversed_, 422, "to", location="query")

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from itertools import islice
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from salesperf.synthetic import iter_events
 from services.activity.main import create_app as create_activity
 from services.scoring.follow import scorer
 from services.scoring.follow.consumer import Consumer
@@ -30,7 +28,7 @@ from shared.auth import issue_token
 from shared.db import asyncpg_dsn
 from tests.api.activity.conftest import activity_settings
 from tests.api.scoring.conftest import scoring_settings
-from tests.api.scoring.helpers import eventually, rebuild_done
+from tests.api.scoring.helpers import eventually, rebuild_done, voidless_month
 from tests.conftest import JWT_SECRET, running
 
 PAGE = 150
@@ -39,11 +37,7 @@ PAGE = 150
 def feed(org: str) -> list[dict[str, Any]]:
     """A month of a small team's events as activity's feed serves them (voids left out: their
     corrections read activity's feed, which is not what this is about)."""
-    events = [
-        e
-        for e in islice(iter_events(teams=1, days=30, scale=0.6), 1200)
-        if e["type"] != "event.voided"
-    ]
+    events = voidless_month(1200)
     return [
         {
             **e,
@@ -284,11 +278,7 @@ async def test_a_follower_behind_scores_once_caught_up(
     activity = create_activity(activity_settings(), database_url=own_database)
     token = issue_token(JWT_SECRET, org="behind", role="admin", sub="t")
     headers = {"Authorization": f"Bearer {token}"}
-    events = [
-        e
-        for e in islice(iter_events(teams=1, days=30, scale=0.6), 600)
-        if e["type"] != "event.voided"
-    ]
+    events = voidless_month(600)
     async with running(activity, "activity") as act:
         answer = await act.post("/v1/events/batch", json={"events": events}, headers=headers)
         assert answer.status_code == 201, answer.text

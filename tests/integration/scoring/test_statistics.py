@@ -6,13 +6,11 @@ young projection were planned as walks over everything (`/v1/kpis` 3–15 s a re
 from __future__ import annotations
 
 import asyncio
-from itertools import islice
 
 import asyncpg
 import httpx
 import pytest
 
-from salesperf.synthetic import iter_events
 from services.activity.main import create_app as create_activity
 from services.scoring.follow.statistics import Growth
 from services.scoring.main import create_app as create_scoring
@@ -20,7 +18,7 @@ from shared.auth import issue_token
 from shared.db import asyncpg_dsn
 from tests.api.activity.conftest import activity_settings
 from tests.api.scoring.conftest import scoring_settings
-from tests.api.scoring.helpers import eventually
+from tests.api.scoring.helpers import eventually, voidless_month
 from tests.conftest import JWT_SECRET, running
 
 
@@ -59,11 +57,7 @@ async def test_a_follower_caught_up_after_a_burst_refreshes_the_statistics(
     activity = create_activity(activity_settings(), database_url=own_database)
     token = issue_token(JWT_SECRET, org="burst", role="admin", sub="t")
     headers = {"Authorization": f"Bearer {token}"}
-    events = [
-        e
-        for e in islice(iter_events(teams=1, days=30, scale=0.6), 600)
-        if e["type"] != "event.voided"
-    ]
+    events = voidless_month(600)
     async with running(activity, "activity") as act:
         answer = await act.post("/v1/events/batch", json={"events": events}, headers=headers)
         assert answer.status_code == 201, answer.text
