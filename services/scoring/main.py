@@ -75,14 +75,16 @@ def create_app(
             if settings.consume:
                 consumer.start()
                 stack.push_async_callback(consumer.stop)
-            rosters = RosterCopies(settings, pool, consumer.token, transport=goals_transport)
+            org_rows = OrgRows(dsn, pool)
+            org_rows.start()
+            stack.push_async_callback(org_rows.stop)
+            rosters = RosterCopies(
+                settings, pool, consumer.token, org_rows.forget, transport=goals_transport
+            )
             if settings.consume:
                 rosters.start()
                 stack.push_async_callback(rosters.stop)
             app.state.rosters = rosters
-            org_rows = OrgRows(dsn, pool)
-            org_rows.start()
-            stack.push_async_callback(org_rows.stop)
             activity = feed_client(settings, consumer.token, activity_transport)  # as_of replays
             stack.push_async_callback(activity.aclose)
             app.state.settings = settings

@@ -45,11 +45,14 @@ class RosterCopies:
         settings: ScoringSettings,
         pool: asyncpg.Pool,
         token: Callable[[str], str],
+        changed: Callable[[str], None],
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """`changed(org)`: the org's row moved (its roster version): this process's reads must
+        not wait for the notification to see it (OrgRows.forget)."""
         self._settings, self._pool, self._token = settings, pool, token
-        self._transport = transport
+        self._changed, self._transport = changed, transport
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -96,5 +99,6 @@ class RosterCopies:
         async with self._pool.acquire() as conn, conn.transaction():
             copied = await repository.replace_roster(conn, org, version, rows, led)
         if copied:
+            self._changed(org)
             log.info("roster copied", org=org, version=version, periods=len(rows))
         return copied

@@ -39,6 +39,7 @@ def copies(scoring_app: FastAPI, goals_app: FastAPI) -> RosterCopies:
         settings,
         runtime.pool,
         runtime.consumer.token,
+        runtime.org_rows.forget,
         transport=httpx.ASGITransport(app=goals_app),
     )
 
