@@ -298,3 +298,116 @@ class NotAMonth(InvalidInput):
         super().__init__(
             f"`{field}` {message}.", errors=[field_error(field, message, "month", "query")]
         )
+
+
+# --------------------------------------------------------------------------- Reviews
+
+
+class ReviewOfAnother(Forbidden):
+    def __init__(self) -> None:
+        super().__init__(
+            "You may see the reviews of yourself (rep) or your team and its reps (manager)."
+        )
+
+
+class ReviewOwnerMissing(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "Name whose review this is: `owner` is `rep:ID`, `team:ID` or `org`.",
+            errors=[field_error("owner", "required for this role", "missing", "query")],
+        )
+
+
+class NotAWeek(InvalidInput):
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"`week` {message}.", errors=[field_error("week", message, "week", "query")]
+        )
+
+
+class NotAReviewMonth(InvalidInput):
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"`month` {message}.", errors=[field_error("month", message, "month", "query")]
+        )
+
+
+# --------------------------------------------------------------------------- Incentive plans
+
+
+class PlansForAdmins(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("Only an admin makes or changes incentive plans.")
+
+
+class PlanNotFound(NotFound):
+    """A plan the org does not have, or one the caller may not read (the same answer)."""
+
+    title = "Plan not found"
+
+    def __init__(self, plan_id: object) -> None:
+        super().__init__(f"There is no incentive plan {plan_id} that you may see.")
+
+
+class PlanVersionNotFound(NotFound):
+    title = "Plan version not found"
+
+    def __init__(self, plan_id: object, version: int, latest: int) -> None:
+        super().__init__(
+            f"Plan {plan_id} has versions 1 to {latest}, not {version}.",
+            errors=[field_error("version", f"at most {latest}", "no_such_version", "query")],
+        )
+
+
+class PlanVersionConflict(Conflict):
+    title = "The plan has changed"
+
+    def __init__(self, version: int, expected: int) -> None:
+        super().__init__(
+            f"The plan is at version {version}, not {expected}: reload it.",
+            errors=[field_error("expected_version", f"the plan is at version {version}", "moved")],
+        )
+
+
+class PlanRefused(InvalidInput):
+    """A new version the plan's rules refuse: every field at fault named, nothing stored."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        names = ", ".join(dict.fromkeys(e.field for e in errors))
+        super().__init__(f"Nothing was stored; invalid: {names}.", errors=errors)
+
+
+# --------------------------------------------------------------------------- Incentive statements
+
+
+class StatementOfAnother(Forbidden):
+    def __init__(self) -> None:
+        super().__init__(
+            "You may read your own statement (rep) or those of the reps the roster places in "
+            "your team (manager)."
+        )
+
+
+class NotAStatementOwner(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "A statement is a rep's: `owner` is `rep:ID`.",
+            errors=[field_error("owner", "must be rep:ID", "owner", "query")],
+        )
+
+
+class NotAStatementPeriod(InvalidInput):
+    def __init__(self, message: str, location: str = "query") -> None:
+        super().__init__(
+            f"`period` {message}.", errors=[field_error("period", message, "period", location)]
+        )
+
+
+class PayoutsForAdmins(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("Only an admin runs payouts.")
+
+
+class PayoutsReadForAdmins(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("Payouts are read by admins and bi.")

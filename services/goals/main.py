@@ -21,8 +21,11 @@ from shared.responses import JSONResponse
 
 from . import repository
 from .config import GoalsSettings
+from .incentive_routes import router as incentive_router
+from .review_routes import review_router
 from .router import router
 from .scoring import GoalsScoring
+from .statement_routes import router as statement_router
 
 DESCRIPTION = """
 Goals on any KPI scoring serves — for a rep, a team or the org, with a floor and a stretch —
@@ -95,6 +98,9 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes(settings))  # GOALS_MAX_BODY_BYTES
     app.add_middleware(MetricsMiddleware, service="goals")
     app.include_router(router)
+    app.include_router(statement_router)
+    app.include_router(incentive_router)
+    app.include_router(review_router)
     install_offline_docs(app)
     app.include_router(ops_router("goals"))
 

@@ -121,3 +121,53 @@ class ChannelCost(Base):
     currency: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class IncentivePlan(Base):
+    """The index of an incentive plan: its org and latest version."""
+
+    __tablename__ = "incentive_plans"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[str] = mapped_column(Text)
+    version: Mapped[int]
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class IncentivePlanVersion(Base):
+    """One version of a plan, whole (`body`: incentive_spec.PlanBody), governing the periods
+    from `effective_from` until the next version's. Never updated (a trigger)."""
+
+    __tablename__ = "incentive_plan_versions"
+
+    plan_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("goals.incentive_plans.id"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[str] = mapped_column(Text)
+    effective_from: Mapped[date] = mapped_column(Date)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class IncentivePayout(Base):
+    """What a payout run paid a rep under one plan for one period (`period_start`: its first
+    day): the statement's lines as paid. Never updated (a trigger)."""
+
+    __tablename__ = "incentive_payouts"
+
+    org_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    rep_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    plan_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("goals.incentive_plans.id"), primary_key=True
+    )
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    version: Mapped[int]
+    currency: Mapped[str] = mapped_column(Text)
+    total: Mapped[Decimal] = mapped_column(Numeric(19, 4))
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    paid_by: Mapped[str] = mapped_column(Text)
+    paid_at: Mapped[datetime] = mapped_column(server_default=func.now())

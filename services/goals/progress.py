@@ -42,11 +42,11 @@ async def progress(
     spec = GoalSpec.from_body(revision.body)
     calendar, tz = await org_calendar(session, user.org)
     day = at or today(tz)
-    report = await _report_to_date(scoring, user, spec, day)
-    return await _judged(session, user, goal, revision, spec, calendar, day, report)
+    report = await report_to_date(scoring, user, spec, day)
+    return await judged(session, user, goal, revision, spec, calendar, day, report)
 
 
-async def _report_to_date(
+async def report_to_date(
     scoring: GoalsScoring, user: Principal, spec: GoalSpec, day: date
 ) -> KpiReport | None:
     """Scoring's total of the goal's metric from its start to `day`, as one bucket (None: it
@@ -71,7 +71,7 @@ async def _report_to_date(
     )
 
 
-async def _shape(
+async def shape(
     session: AsyncSession, user: Principal, goal: Goal, spec: GoalSpec
 ) -> tuple[list[Span], list[Decimal], str]:
     """What expected-to-date follows: the decomposition's own shape when the goal has time
@@ -83,14 +83,14 @@ async def _shape(
             for _, r in await repository.children(session, user.org, goal.id)
         ]
         if kids:
-            shape = f"its {split.into} goals ({split.strategy})"
+            told = f"its {split.into} goals ({split.strategy})"
             if any(k.target for k in kids):
-                return [k.span for k in kids], [k.target for k in kids], shape
-            return [spec.span], [Decimal(1)], shape
+                return [k.span for k in kids], [k.target for k in kids], told
+            return [spec.span], [Decimal(1)], told
     return [spec.span], [Decimal(1)], "working days of the org calendar"
 
 
-async def _judged(
+async def judged(
     session: AsyncSession,
     user: Principal,
     goal: Goal,
@@ -100,15 +100,15 @@ async def _judged(
     day: date,
     report: KpiReport | None,
 ) -> ProgressOut:
-    """The goal judged on `day` against scoring's `report` of it (`_report_to_date`)."""
+    """The goal judged on `day` against scoring's `report` of it (`report_to_date`)."""
     info = spec.info
     actual = Decimal(0)
     pipeline: Decimal | None = None
     if report is not None:
-        actual = _total(report, spec.metric, info)
+        actual = total(report, spec.metric, info)
         if spec.metric == "revenue_won" and report.buckets:
             pipeline = Decimal(str(report.buckets[-1].metrics["weighted_pipeline"].value or 0))
-    spans, weights, shape = await _shape(session, user, goal, spec)
+    spans, weights, followed = await shape(session, user, goal, spec)
     expected = expected_fraction(spans, weights, day, calendar)
     elapsed = expected_fraction([spec.span], [Decimal(1)], day, calendar)
     target, floor, stretch = spec.bounds
@@ -131,7 +131,7 @@ async def _judged(
             actual=actual,
             lower_is_better=info.unit == "days",
         )
-        shape = "its level (a rate or an average is not paced)"
+        followed = "its level (a rate or an average is not paced)"
     q = Decimal(1).scaleb(-exponent(info, spec.currency))
 
     def show(value: Decimal | None) -> int | str | None:
@@ -158,12 +158,12 @@ async def _judged(
             "status": result.status,
             "rule": result.rule,
             "next_checkpoint": checkpoints(spec.span, day),
-            "shape": shape,
+            "shape": followed,
         }
     )
 
 
-def _total(report: KpiReport, metric: str, info: MetricInfo) -> Decimal:
+def total(report: KpiReport, metric: str, info: MetricInfo) -> Decimal:
     values = [b.metrics[metric] for b in report.buckets]
     if info.additive:
         return sum((Decimal(str(v.value or 0)) for v in values), Decimal(0))
@@ -177,7 +177,7 @@ def _total(report: KpiReport, metric: str, info: MetricInfo) -> Decimal:
     return Decimal(str(values[-1].value or 0)) if values else Decimal(0)
 
 
-async def _current(
+async def current_goals(
     session: AsyncSession,
     user: Principal,
     scoring: GoalsScoring,
@@ -215,18 +215,28 @@ async def progress_list(
 ) -> ProgressPage:
     calendar, tz = await org_calendar(session, user.org)
     day = at or today(tz)
-    goals = await _current(session, user, scoring, owner=owner, period=period, day=day)
+    goals = await current_goals(session, user, scoring, owner=owner, period=period, day=day)
+    return ProgressPage(items=await judged_all(session, user, scoring, goals, calendar, day))
+
+
+async def judged_all(
+    session: AsyncSession,
+    user: Principal,
+    scoring: GoalsScoring,
+    goals: list[tuple[Goal, Revision, GoalSpec]],
+    calendar: Calendar,
+    day: date,
+) -> list[ProgressOut]:
+    """Each of `goals` judged on `day`, as `GET /v1/progress` judges them."""
     # Scoring's answers are asked for together (a few at a time): one after another, a list
     # of goals waited for each round trip in turn.
     reports = await gathered(
-        (_report_to_date(scoring, user, spec, day) for _, _, spec in goals), PROGRESS_CONCURRENCY
+        (report_to_date(scoring, user, spec, day) for _, _, spec in goals), PROGRESS_CONCURRENCY
     )
-    return ProgressPage(
-        items=[
-            await _judged(session, user, goal, revision, spec, calendar, day, report)
-            for (goal, revision, spec), report in zip(goals, reports, strict=True)
-        ]
-    )
+    return [
+        await judged(session, user, goal, revision, spec, calendar, day, report)
+        for (goal, revision, spec), report in zip(goals, reports, strict=True)
+    ]
 
 
 async def progress_alerts(

@@ -13,7 +13,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
-from .models import Calendar, ChannelCost, Goal, Revision, RosterRep, RosterTeam
+from .models import (
+    Calendar,
+    ChannelCost,
+    Goal,
+    IncentivePayout,
+    IncentivePlan,
+    IncentivePlanVersion,
+    Revision,
+    RosterRep,
+    RosterTeam,
+)
 
 
 async def ping(conn: AsyncConnection) -> None:
@@ -386,4 +396,126 @@ async def channel_costs(
     if last is not None:
         query = query.where(ChannelCost.month <= last)
     result = await session.execute(query.order_by(ChannelCost.month, ChannelCost.channel))
+    return list(result.scalars())
+
+
+async def add_plan(
+    session: AsyncSession, org_id: str, plan_id: uuid.UUID, created_by: str
+) -> IncentivePlan:
+    """A new plan's index row, not stored before its first version (`add_plan_version`, which
+    numbers it 1 and stores both: the table holds no plan at version 0)."""
+    plan = IncentivePlan(id=plan_id, org_id=org_id, version=0, created_by=created_by)
+    session.add(plan)
+    return plan
+
+
+async def get_plan(
+    session: AsyncSession, org_id: str, plan_id: uuid.UUID, *, lock: bool = False
+) -> IncentivePlan | None:
+    """The org's plan (None: no such plan in the org); `lock`: held until the transaction ends,
+    so two new versions of one plan are numbered one after the other."""
+    query = select(IncentivePlan).where(IncentivePlan.id == plan_id, IncentivePlan.org_id == org_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def add_plan_version(
+    session: AsyncSession,
+    plan: IncentivePlan,
+    *,
+    effective_from: date,
+    body: dict[str, Any],
+    reason: str | None,
+    created_by: str,
+) -> IncentivePlanVersion:
+    """The plan's next version (the plan row locked by the caller: `get_plan(lock=True)`)."""
+    plan.version += 1
+    version = IncentivePlanVersion(
+        plan_id=plan.id,
+        version=plan.version,
+        org_id=plan.org_id,
+        effective_from=effective_from,
+        body=body,
+        reason=reason,
+        created_by=created_by,
+    )
+    session.add(version)
+    await session.flush()
+    await session.refresh(version, ["created_at"])
+    return version
+
+
+async def plan_versions(
+    session: AsyncSession, org_id: str, plan_ids: Sequence[uuid.UUID] | None = None
+) -> list[IncentivePlanVersion]:
+    """Every version of the org's plans (of `plan_ids` only, when given), by plan then version.
+    Plans are few and small: statements read them all and decide in incentive_math."""
+    query = select(IncentivePlanVersion).where(IncentivePlanVersion.org_id == org_id)
+    if plan_ids is not None:
+        query = query.where(IncentivePlanVersion.plan_id.in_(list(plan_ids)))
+    result = await session.execute(
+        query.order_by(IncentivePlanVersion.plan_id, IncentivePlanVersion.version)
+    )
+    return list(result.scalars())
+
+
+async def list_plans(
+    session: AsyncSession, org_id: str, *, after: uuid.UUID | None, limit: int
+) -> list[IncentivePlan]:
+    """The org's plans by id, after the cursor's id, at most `limit`."""
+    query = select(IncentivePlan).where(IncentivePlan.org_id == org_id)
+    if after is not None:
+        query = query.where(IncentivePlan.id > after)
+    result = await session.execute(query.order_by(IncentivePlan.id).limit(limit))
+    return list(result.scalars())
+
+
+# --------------------------------------------------------------------------- incentive payouts
+
+
+async def lock_payouts(session: AsyncSession, org_id: str) -> None:
+    """Payout runs of an org go one at a time (until the transaction ends): each pays what the
+    one before left to pay."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"goals.payouts:{org_id}"},
+    )
+
+
+async def rep_payouts(session: AsyncSession, org_id: str, rep_id: str) -> list[IncentivePayout]:
+    """Every payout of a rep (every plan, every period), oldest first: statements read what was
+    paid about earlier periods from them (true-ups)."""
+    result = await session.execute(
+        select(IncentivePayout)
+        .where(IncentivePayout.org_id == org_id, IncentivePayout.rep_id == rep_id)
+        .order_by(IncentivePayout.period_start, IncentivePayout.paid_at, IncentivePayout.plan_id)
+    )
+    return list(result.scalars())
+
+
+async def add_payouts(session: AsyncSession, rows: list[dict[str, Any]]) -> list[IncentivePayout]:
+    """Store payouts; a (rep, plan, period) already stored is left as it is (not returned): a
+    payout run is idempotent, and two runs at once pay each section once."""
+    if not rows:
+        return []
+    statement = (
+        pg_insert(IncentivePayout)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["org_id", "rep_id", "plan_id", "period_start"])
+        .returning(IncentivePayout)
+    )
+    result = await session.execute(statement)
+    return list(result.scalars())
+
+
+async def period_payouts(
+    session: AsyncSession, org_id: str, period_start: date
+) -> list[IncentivePayout]:
+    """The org's payouts of the periods starting `period_start`, by rep then plan."""
+    result = await session.execute(
+        select(IncentivePayout)
+        .where(IncentivePayout.org_id == org_id, IncentivePayout.period_start == period_start)
+        .order_by(IncentivePayout.rep_id, IncentivePayout.plan_id)
+    )
     return list(result.scalars())

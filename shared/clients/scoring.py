@@ -16,14 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from shared.clients._answers import ServiceClient, get
-from shared.contracts.scoring import KpiReport
+from shared.contracts.priority import AlertReport, PriorityPage
+from shared.contracts.scoring import FunnelReport, KpiReport, Leaderboard
 from shared.errors import UpstreamUnavailable
+
+_Answer = TypeVar("_Answer", bound=BaseModel)
 
 
 class ScoringClient(ServiceClient):
@@ -76,14 +79,93 @@ class ScoringClient(ServiceClient):
         if as_of is not None:
             params["as_of"] = as_of.isoformat()
         path = "/v1/kpis/total" if period == "range" else "/v1/kpis"
-        response = await self._get(org, path, params)
-        try:
-            return KpiReport.model_validate_json(response.content)
-        except ValidationError as exc:  # a 2xx that is not scoring's answer (a proxy page…)
-            raise UpstreamUnavailable(
-                f"scoring answered something else: {exc.errors()[:1]}"
-            ) from exc
+        return _parsed(KpiReport, await self._get(org, path, params))
+
+    async def funnel(
+        self,
+        org: str,
+        *,
+        owner: str,
+        first: date,
+        last: date,
+        reading: str = "period",
+        as_of: datetime | None = None,
+    ) -> FunnelReport:
+        """`GET /v1/funnel`: the steps of `first..last`, each with its conversion, and the
+        deals lost with their reasons."""
+        params: dict[str, Any] = {
+            "owner": owner,
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "reading": reading,
+        }
+        if as_of is not None:
+            params["as_of"] = as_of.isoformat()
+        return _parsed(FunnelReport, await self._get(org, "/v1/funnel", params))
+
+    async def leaderboard(
+        self,
+        org: str,
+        *,
+        metric: str,
+        period: str,
+        at: date,
+        scope: str,
+        currency: str | None = None,
+    ) -> Leaderboard:
+        """`GET /v1/leaderboard`: the reps of `scope` (`org` or `team:ID`, every member the
+        roster places there in the period, silent ones at zero) ranked by `metric`."""
+        params: dict[str, Any] = {
+            "metric": metric,
+            "period": period,
+            "at": at.isoformat(),
+            "scope": scope,
+        }
+        if currency is not None:
+            params["currency"] = currency
+        return _parsed(Leaderboard, await self._get(org, "/v1/leaderboard", params))
+
+    async def priority(
+        self,
+        org: str,
+        *,
+        owner: str,
+        kind: str = "lead",
+        tier: str | None = None,
+        limit: int = 100,
+    ) -> PriorityPage:
+        """`GET /v1/leads/priority`: the owner's first page of open leads (or deals), highest
+        win probability first, each with its next touch and whether it is overdue."""
+        params: dict[str, Any] = {"owner": owner, "kind": kind, "limit": limit}
+        if tier is not None:
+            params["tier"] = tier
+        return _parsed(PriorityPage, await self._get(org, "/v1/leads/priority", params))
+
+    async def alerts(
+        self,
+        org: str,
+        *,
+        owner: str,
+        first: date,
+        last: date,
+        currency: str | None = None,
+    ) -> AlertReport:
+        """`GET /v1/alerts`: the watched rates of `first..last` that fell against the four
+        periods of the same length before."""
+        params: dict[str, Any] = {"owner": owner, "from": first.isoformat(), "to": last.isoformat()}
+        if currency is not None:
+            params["currency"] = currency
+        return _parsed(AlertReport, await self._get(org, "/v1/alerts", params))
 
     async def _get(self, org: str, path: str, params: dict[str, Any]) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._tokens(org)}"}
         return await get(self._http, "scoring", path, params=params, headers=headers)
+
+
+def _parsed(model: type[_Answer], response: httpx.Response) -> _Answer:
+    """Scoring's answer as `model`; a 2xx that is not scoring's answer (a proxy page…) is
+    `UpstreamUnavailable`."""
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise UpstreamUnavailable(f"scoring answered something else: {exc.errors()[:1]}") from exc

@@ -547,6 +547,86 @@ def check_channels_of_org(w: World, caller: str, r: httpx.Response) -> None:
     check_channels(w, caller, r, "org")
 
 
+# --------------------------------------------------------------------------------- incentive plans
+
+PLAN_BODY = {
+    "name": "North's plan",
+    "currency": "EUR",
+    "period": "month",
+    "applies_to": ["team:t1"],
+    "effective_from": "2027-01-01",
+    "commission": {"tiers": [{"from_pct": 0, "rate": "0.03"}]},
+}
+INCENTIVE_PLANS: dict[str, str] = {}
+"""Each seeded org's plan for t1 (by org), made by its admin on first use."""
+
+
+async def incentive_plan(w: World) -> str:
+    if w.org not in INCENTIVE_PLANS:
+        made = await w.clients["goals"].post(
+            "/v1/incentives/plans", json=PLAN_BODY, headers=w.admin()
+        )
+        assert made.status_code == 201, made.text
+        INCENTIVE_PLANS[w.org] = made.json()["id"]
+    return INCENTIVE_PLANS[w.org]
+
+
+def sees_t1_plan(w: World, caller: str) -> bool:
+    """A plan naming team:t1: the reps the roster places in t1, t1's manager, the org's
+    readers at large."""
+    c = who(w, caller)
+    if not ours(w, caller) or c.org != w.org:
+        return False
+    if c.role == "rep":
+        return ROSTER_REPS[c.sub] == "t1"
+    if c.role == "manager":
+        return bool(c.team == "t1")
+    return True
+
+
+def plan_call(suffix: str = "", **params: Any) -> Any:
+    async def build(w: World, caller: str) -> Call:
+        plan_id = await incentive_plan(w)
+        return Call(f"/v1/incentives/plans/{plan_id}{suffix}", params=params or None)
+
+    return build
+
+
+async def plans_call(w: World, caller: str) -> Call:
+    await incentive_plan(w)
+    return Call("/v1/incentives/plans", params={"limit": 500})
+
+
+async def plan_patch(w: World, caller: str) -> Call:
+    body = {"effective_from": "2027-02-01", "reason": f"by {caller}"}
+    return Call(f"/v1/incentives/plans/{await incentive_plan(w)}", json=body)
+
+
+def check_new_plan(w: World, caller: str, r: httpx.Response) -> None:
+    body = r.json()
+    assert (body["version"], body["applies_to"]) == (1, ["team:t1"]), body
+    assert r.headers["location"] == f"/v1/incentives/plans/{body['id']}"
+
+
+def check_plans(w: World, caller: str, r: httpx.Response) -> None:
+    ids = {p["id"] for p in r.json()["items"]}
+    assert (INCENTIVE_PLANS[w.org] in ids) == sees_t1_plan(w, caller), ids
+    if not ours(w, caller):
+        assert not ids & set(INCENTIVE_PLANS.values()), ids
+
+
+def check_incentive_plan(w: World, caller: str, r: httpx.Response) -> None:
+    body = r.json()
+    assert (body["id"], body["applies_to"]) == (INCENTIVE_PLANS[w.org], ["team:t1"]), body
+    assert body["versions"][0]["version"] == 1, body
+
+
+def check_plan_versions(w: World, caller: str, r: httpx.Response) -> None:
+    items = r.json()["items"]
+    assert {i["id"] for i in items} == {INCENTIVE_PLANS[w.org]}, items
+    assert [i["version"] for i in items] == list(range(1, len(items) + 1)), items
+
+
 # --------------------------------------------------------------------------------- requests
 
 
@@ -724,6 +804,28 @@ CALENDAR = {"timezone": "UTC", "weekend": [5, 6], "holidays": [], "workdays": []
 AT = {"at": DAY.isoformat()}
 NOW = object()  # as_of: the moment of the request
 
+AT_DAY = {"day": DAY.isoformat()}
+WEEK = {"week": f"{DAY:%G-W%V}"}
+MONTH = {"month": f"{DAY:%Y-%m}"}
+#              rep mate rep2 mgr mgr2  bi  adm  svc plat other
+REVIEW = "200 200  200  200 200  422 422  422 422  422"  # the owner is theirs, or must be named
+REVIEW_OF_R1 = "200 403  403  200 403  200 200  200 200  200"
+
+
+def check_review(w: World, caller: str, r: httpx.Response) -> None:
+    body = r.json()
+    assert body["owner"] == default_owner(w, caller), body
+    assert body["kind"] in ("daily", "weekly", "monthly")
+
+
+def check_review_of_r1(w: World, caller: str, r: httpx.Response) -> None:
+    body = r.json()
+    assert body["owner"] == "rep:r1"
+    goals = body["goals"] if "goals" in body else body["attainment"]
+    if not ours(w, caller):
+        assert goals == [], goals
+
+
 # --------------------------------------------------------------------------------- the table
 
 # fmt: off
@@ -883,6 +985,21 @@ ROWS: list[Row] = [
     Row("goals", "GET", "/v1/progress/alerts", expect("200 403 403 200 200 200 200 200 200 200"),
         get("/v1/progress/alerts", owner="rep:r1", **AT), check_pace_alerts,
         variant="owner=rep:r1"),
+    Row("goals", "GET", "/v1/reviews/daily", expect(REVIEW), get("/v1/reviews/daily", **AT_DAY),
+        check_review),
+    Row("goals", "GET", "/v1/reviews/daily", expect(REVIEW_OF_R1),
+        get("/v1/reviews/daily", owner="rep:r1", **AT_DAY), check_review_of_r1,
+        variant="owner=rep:r1"),
+    Row("goals", "GET", "/v1/reviews/weekly", expect(REVIEW), get("/v1/reviews/weekly", **WEEK),
+        check_review),
+    Row("goals", "GET", "/v1/reviews/weekly", expect(REVIEW_OF_R1),
+        get("/v1/reviews/weekly", owner="rep:r1", **WEEK), check_review_of_r1,
+        variant="owner=rep:r1"),
+    Row("goals", "GET", "/v1/reviews/monthly", expect(REVIEW), get("/v1/reviews/monthly", **MONTH),
+        check_review),
+    Row("goals", "GET", "/v1/reviews/monthly", expect(REVIEW_OF_R1),
+        get("/v1/reviews/monthly", owner="rep:r1", **MONTH), check_review_of_r1,
+        variant="owner=rep:r1"),
     Row("goals", "POST", "/v1/plans/funnel", expect("200 403 403 200 403 200 200 200 200 200"),
         lambda w, c: Call("/v1/plans/funnel", json=PLAN), check_plan, variant="for rep:r1"),
     Row("goals", "GET", "/v1/calendar", expect(READ), get("/v1/calendar"), check_calendar),
@@ -915,6 +1032,36 @@ ROWS: list[Row] = [
     Row("goals", "POST", "/v1/roster/import", expect("403 403 403 403 403 403 200 403 403 200"),
         lambda w, c: Call("/v1/roster/import", content=ROSTER_CSV,
                           headers={"Content-Type": "text/csv"}), check_roster_import),
+    # incentive plans: one of t1 (made by our admin on first use); writes are the admin's
+    Row("goals", "POST", "/v1/incentives/plans",
+        expect("403 403 403 403 403 403 201 403 403 201"),
+        lambda w, c: Call("/v1/incentives/plans", json=PLAN_BODY), check_new_plan),
+    Row("goals", "GET", "/v1/incentives/plans", expect(READ), plans_call, check_plans),
+    Row("goals", "GET", "/v1/incentives/plans/{plan_id}",
+        expect("200 200 404 200 404 200 200 200 404 404"), plan_call(), check_incentive_plan),
+    Row("goals", "GET", "/v1/incentives/plans/{plan_id}",
+        expect("200 200 404 200 404 200 200 200 404 404"), plan_call(version=1), check_incentive_plan,
+        variant="version=1"),
+    Row("goals", "GET", "/v1/incentives/plans/{plan_id}/versions",
+        expect("200 200 404 200 404 200 200 200 404 404"), plan_call("/versions"),
+        check_plan_versions),
+    Row("goals", "PATCH", "/v1/incentives/plans/{plan_id}",
+        expect("403 403 403 403 403 403 200 403 403 404"), plan_patch, check_incentive_plan),
+    # incentive statements: r1's, of the seeded month (no plan governs it: empty); payouts of
+    # that month are run by admins (nothing to store: 200) and read by admin, bi and service
+    Row("goals", "GET", "/v1/incentives/statements",
+        expect("200 403 403 200 403 200 200 200 200 200"),
+        get("/v1/incentives/statements", owner="rep:r1", period=f"{DAY:%Y-%m}"),
+        lambda w, c, r: None if (r.json()["owner"], r.json()["sections"]) == ("rep:r1", [])
+        else pytest.fail(r.text)),
+    Row("goals", "POST", "/v1/incentives/payouts",
+        expect("403 403 403 403 403 403 200 403 403 200"),
+        lambda w, c: Call("/v1/incentives/payouts", json={"period": f"{DAY:%Y-%m}"}),
+        lambda w, c, r: None if r.json()["stored"] == [] else pytest.fail(r.text)),
+    Row("goals", "GET", "/v1/incentives/payouts",
+        expect("403 403 403 403 403 200 200 200 200 200"),
+        get("/v1/incentives/payouts", period=f"{DAY:%Y-%m}"),
+        lambda w, c, r: None if r.json()["items"] == [] else pytest.fail(r.text)),
     *ops("goals"),
 ]
 # fmt: on

@@ -8,12 +8,14 @@ import importlib.util
 import os
 import sys
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 
 import asyncpg
 import httpx
 import orjson
+import pytest
 
 from services.activity import repository as activity_repository
 from services.activity.domain import Row, prepare
@@ -507,5 +509,50 @@ async def test_channel_costs_come_and_go_with_their_migration(base_url):
             assert await conn.fetchval("SELECT to_regclass('goals.channel_costs')") is None
             await asyncio.to_thread(run_migrations, url, "20261221_goals_channel_costs")
             assert await conn.fetchval("SELECT count(*) FROM goals.channel_costs") == 0
+        finally:
+            await conn.close()
+
+
+async def test_incentive_plans_keep_their_versions_and_payouts(base_url):
+    """goals.incentive_plan_versions and goals.incentive_payouts are never updated or deleted
+    (a trigger refuses both); the downgrade drops the three tables, the upgrade makes them again."""
+    async with scratch_database(base_url, "migrate", revision=None) as url:
+        await asyncio.to_thread(run_migrations, url, "20261222_goals_incentive_plans")
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            plan = "00000000-0000-0000-0000-000000000001"
+            await conn.execute(
+                "INSERT INTO goals.incentive_plans (id, org_id, version, created_by)"
+                " VALUES ($1::text::uuid, 'acme', 1, 'a')",
+                plan,
+            )
+            await conn.execute(
+                "INSERT INTO goals.incentive_plan_versions (plan_id, version, org_id,"
+                " effective_from, body, created_by)"
+                " VALUES ($1::text::uuid, 1, 'acme', '2027-01-01', '{}', 'a')",
+                plan,
+            )
+            await conn.execute(
+                "INSERT INTO goals.incentive_payouts (org_id, rep_id, plan_id, period_start,"
+                " version, currency, total, lines, paid_by)"
+                " VALUES ('acme', 'rep-1', $1::text::uuid, '2027-01-01', 1, 'EUR', 10.5, '[]', 'a')",
+                plan,
+            )
+            for change in (
+                "UPDATE goals.incentive_plan_versions SET body = '{\"a\": 1}'",
+                "DELETE FROM goals.incentive_plan_versions",
+                "UPDATE goals.incentive_payouts SET total = 0",
+                "DELETE FROM goals.incentive_payouts",
+            ):
+                with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+                    await conn.execute(change)
+            assert await conn.fetchval("SELECT total FROM goals.incentive_payouts") == Decimal(
+                "10.5"
+            )
+            await asyncio.to_thread(_downgrade, url, "20261221_goals_channel_costs")
+            for table in ("incentive_plans", "incentive_plan_versions", "incentive_payouts"):
+                assert await conn.fetchval(f"SELECT to_regclass('goals.{table}')") is None
+            await asyncio.to_thread(run_migrations, url, "20261222_goals_incentive_plans")
+            assert await conn.fetchval("SELECT count(*) FROM goals.incentive_plan_versions") == 0
         finally:
             await conn.close()
