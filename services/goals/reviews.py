@@ -500,7 +500,6 @@ async def _champions(scoring: GoalsScoring, user: Principal, who: Owner, month: 
     customers = await board("new_customers", month.start)
     before = await board("revenue_won", previous.start) if previous else None
     shown = {i.rep_id: i.value for i in revenue.items}
-    shown_before = {i.rep_id: i.value for i in before.items} if before else {}
     improved = rm.most_improved(_values(revenue.items), _values(before.items) if before else {})
     customer_values = {i.rep_id: i.value for i in customers.items}
     places = exponent(METRIC_MONEY, revenue.currency)
@@ -512,10 +511,12 @@ async def _champions(scoring: GoalsScoring, user: Principal, who: Owner, month: 
         scope=scope,
         currency=revenue.currency,
         ranking=[
-            RankedRep(rank=i.rank, rep_id=i.rep_id, value=i.value or "0") for i in revenue.items
+            RankedRep(rank=i.rank, rep_id=i.rep_id, value=money(_decimal(i.value)))
+            for i in revenue.items
         ],
         revenue=[
-            Champion(rep_id=r, value=shown[r] or "0") for r in rm.champions(_values(revenue.items))
+            Champion(rep_id=r, value=money(_decimal(shown[r])))
+            for r in rm.champions(_values(revenue.items))
         ],
         new_customers=[
             Champion(rep_id=r, value=customer_values[r] or 0)
@@ -524,8 +525,8 @@ async def _champions(scoring: GoalsScoring, user: Principal, who: Owner, month: 
         most_improved=[
             Improved(
                 rep_id=i.rep,
-                before=shown_before.get(i.rep) or money(i.before),
-                after=shown.get(i.rep) or money(i.after),
+                before=money(i.before),
+                after=money(i.after),
                 increase=money(i.increase),
             )
             for i in improved
@@ -567,7 +568,9 @@ async def _rank(
         scope=scope,
         rank=mine.rank,
         of=len(board.items),
-        value=mine.value,
+        value=format(
+            _decimal(mine.value).quantize(rm.quantum(exponent(METRIC_MONEY, board.currency))), "f"
+        ),
         unavailable=None,
     )
 

@@ -136,6 +136,13 @@ def _derived_keys(entities: dict[tuple[str, str], Any]) -> set[tuple[str, str]]:
         if kind in ("leads", "deals") and value.account_id:
             keys.add(("accounts", value.account_id))
             keys.add(("customers", value.account_id))
+        if kind == "deals":
+            # A deal not opened yet keeps its events until the opening folds them: the account
+            # a pending `deal.account_linked` names is written then, so it is read now.
+            for pending in value.pending:
+                if account := pending.data.get("account_id"):
+                    keys.add(("accounts", account))
+                    keys.add(("customers", account))
         if kind == "invoices" and value.deal:
             keys.add(("deals", value.deal))
         if kind == "prospects" and value.lead:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ import pytest
 from fastapi import FastAPI
 
 from services.goals.main import create_app
+from services.scoring.config import ScoringSettings
+from services.scoring.rosters import RosterCopies
 from tests.api.goals.conftest import goals_settings
 from tests.api.goals.helpers import assert_problem, count_goal, create, money_goal
 from tests.api.scoring.conftest import settled
@@ -140,7 +142,12 @@ def revenue(owner: str, start: str, target: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 async def world(
-    activity_app: FastAPI, scoring: httpx.AsyncClient, goals: httpx.AsyncClient, db: Any
+    activity_app: FastAPI,
+    scoring_app: FastAPI,
+    goals_app: FastAPI,
+    scoring: httpx.AsyncClient,
+    goals: httpx.AsyncClient,
+    db: Any,
 ) -> World:
     w = World()
     admin = w.headers()
@@ -156,6 +163,20 @@ async def world(
     last = await append_batch(activity_app, events(), admin)
     await settled(scoring, admin, last)
     await scores_settled(db, w.org, last)
+    # Scoring counts teams by goals' roster (as `salesperf run` wires it): copied once the org is known
+    # to scoring.
+    runtime = scoring_app.state.runtime
+    settings = ScoringSettings(
+        **{**runtime.settings.model_dump(), "goals_url": "http://goals", "roster_seconds": 0}
+    )
+    copies = RosterCopies(
+        settings,
+        runtime.pool,
+        runtime.consumer.token,
+        runtime.org_rows.forget,
+        transport=httpx.ASGITransport(app=goals_app),
+    )
+    assert await copies.copy(w.org) is True
     w.goals = {
         "visits": await create(goals, admin, rep_goal("visits", "month", "2026-11-01", 40)),
         "revenue": await create(goals, admin, revenue("rep:ana", "2026-11-01", "20000.00")),
@@ -374,7 +395,7 @@ class TestWeeklyDigest:
         }
 
     async def test_a_running_week_is_judged_today(self, goals, world) -> None:
-        today = date.today()
+        today = datetime.now(UTC).date()  # the org's timezone is UTC
         body = await review(goals, "weekly", world.headers(), owner="rep:ana")
         monday = date.fromisoformat(body["start"])
         assert monday <= today <= monday + timedelta(days=6)
@@ -424,7 +445,7 @@ class TestMonthlyDigest:
             "scope": "team:t1",
             "metric": "revenue_won",
             "rank": 1,
-            "of": 2,
+            "of": 3,  # dan, silent, is on the team's board: the roster places him there
             "value": "9000.00",
             "unavailable": None,
         }
@@ -469,8 +490,15 @@ class TestMonthlyDigest:
         [dec] = body["next_month"]
         assert dec["plan"] is not None
         assert dec["plan_missing"]  # no history: every rate unknown, named
-        assert body["rank"]["rank"] is None
-        assert body["rank"]["unavailable"] == "the rep is not on the team's board this month"
+        # Silent all month, yet on the team's board at zero: scoring lists the roster's members.
+        assert body["rank"] == {
+            "scope": "team:t1",
+            "metric": "revenue_won",
+            "rank": 3,
+            "of": 3,
+            "value": "0.00",
+            "unavailable": None,
+        }
 
     async def test_a_rep_asking_their_own_gets_no_rank_from_scoring(self, goals, world) -> None:
         body = await review(goals, "monthly", world.rep("ana"), month=MONTH)
@@ -494,6 +522,7 @@ class TestMonthlyDigest:
             "ranking": [
                 {"rank": 1, "rep_id": "ana", "value": "9000.00"},
                 {"rank": 2, "rep_id": "ben", "value": "8000.00"},
+                {"rank": 3, "rep_id": "dan", "value": "0.00"},
             ],
             "revenue": [{"rep_id": "ana", "value": "9000.00"}],
             "new_customers": [{"rep_id": "ana", "value": 2}],
@@ -651,9 +680,10 @@ class TestEveryNumberIsAnEndpointsOwn:
             {"rep_id": i["rep_id"], "value": i["value"]} for i in revenue["items"] if i["rank"] == 1
         ]
         assert body["champions"]["revenue"] == first
-        assert body["champions"]["ranking"] == [
-            {k: i[k] for k in ("rank", "rep_id", "value")} for i in revenue["items"]
-        ]
+        # The same ranks and amounts (shown to the currency's cents: scoring writes a zero "0").
+        assert [
+            (i["rank"], i["rep_id"], dec(i["value"])) for i in body["champions"]["ranking"]
+        ] == [(i["rank"], i["rep_id"], dec(i["value"])) for i in revenue["items"]]
         customers = await board("new_customers", "2026-11-01")
         first = [
             {"rep_id": i["rep_id"], "value": i["value"]}

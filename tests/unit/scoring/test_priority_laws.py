@@ -86,6 +86,45 @@ class TestScoresDoNotDependOnHowTheLogWasFolded:
         assert scored(stored) == scored(whole.prospects)
         assert judged(customers) == judged(whole.customers)
 
+    def test_an_account_linked_before_the_deal_opens_keeps_the_touches_of_earlier_pages(self):
+        """Found by the law above: a `deal.account_linked` waits in its deal until
+        `deal.opened`; when the opening comes pages later, the account it names must be read
+        before it is written, or the customer's touches from the pages between are lost."""
+
+        def event(position: int, type_: str, stream: str, data: dict[str, object]) -> dict:
+            return {
+                "event_id": f"00000000-0000-0000-0000-{position:012d}",
+                "type": type_,
+                "org_id": "org-1",
+                "stream": stream,
+                "stream_version": position,
+                "position": position,
+                "rep_id": "rep-anna",
+                "team_id": "team-north",
+                "occurred_at": "2026-07-01T02:00:00+02:00",
+                "recorded_at": f"2026-01-01T00:00:0{position}+00:00",
+                "schema_version": 1,
+                "data": data,
+                "metadata": {"source": "app"},
+            }
+
+        visit = {"mode": "onsite", "effective": False, "duration_minutes": 30}
+        events = [
+            event(1, "deal.account_linked", "deal-D0", {"account_id": "acc-2"}),
+            event(2, "lead.created", "lead-L0", {"name": "Lead L0", "channel": "referral"}),
+            event(3, "visit.logged", "lead-L0", {**visit, "account_id": "acc-2"}),
+            event(
+                4,
+                "deal.opened",
+                "deal-D0",
+                {"amount": "0", "currency": "EUR", "product_line": "ovens"},
+            ),
+        ]
+        _, _, store = consume([events[:3], events[3:]], [False, False], load_all=False)
+        customers = {k: decode(kind, v) for (kind, k), v in store.items() if kind == "customers"}
+        assert len(customers["acc-2"].touches) == 1
+        assert judged(customers) == judged(replay(events, BERLIN).book.customers)
+
     @LAW
     @given(events=ANY_LOG)
     def test_the_same_log_model_and_day_give_the_same_scores(self, events):
