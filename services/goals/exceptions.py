@@ -410,4 +410,15 @@ class PayoutsForAdmins(Forbidden):
 
 class PayoutsReadForAdmins(Forbidden):
     def __init__(self) -> None:
-        super().__init__("Payouts are read by admins and bi.")
+        super().__init__("Payouts are read by admins, bi and service tokens.")
+
+
+class PayoutPeriodNotEnded(InvalidInput):
+    """A payout run of a period whose last day has not come (by `as_of`, or today): what it
+    stores is never changed, so only an ended period is paid."""
+
+    def __init__(self, period: str, last: date, field: str) -> None:
+        message = f"{period} ends on {last}: a payout run pays it from that day on"
+        super().__init__(
+            f"`{field}`: {message}.", errors=[field_error(field, message, "not_ended")]
+        )

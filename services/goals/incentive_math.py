@@ -16,8 +16,11 @@ quantized half-even to the currency's minor units, a statement's total the exact
 - **Splits** (champion bonus among tied firsts, a team pool by share): whole minor units by the
   largest remainder, ties (and the units left over) to the earlier rep in id order.
 - **Uncollected clawback**: invoices whose `days` ran out during the period P are those issued
-  in W = [P.start − days, P.end − days]; clawed back: rate × max(0, invoiced(W) −
-  collected(W.start .. P.end)). *An approximation*: scoring keeps no receivables per invoice, so
+  in W = [start, P.end − days], `start` the day after the previous period's window ended (as
+  that period's governing version's `days` placed it, when it had an uncollected rule; else
+  P.start − days): the windows of consecutive periods tile the days, without gap or overlap,
+  when `days` changes from one version to the next (a W that would end before it starts is
+  empty, and "ends" the day before its start: the previous ones already covered it). Clawed back: rate × max(0, invoiced(W) − collected(W.start .. P.end)). *An approximation*: scoring keeps no receivables per invoice, so
   payments are not matched to invoices: a payment in that range of an invoice issued before W
   counts as collecting W's invoices, and one of W's invoices paid after P.end is still counted
   uncollected. A receivables projection (open amount per invoice) in scoring would make it exact.
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
+from itertools import takewhile
 from typing import Any, Literal, Protocol, TypeVar
 
 from shared.money import minor_units
@@ -88,9 +92,29 @@ def parse_period(text: str) -> PlanPeriod:
     raise ValueError("must be a month (2026-11) or a quarter (2026-Q4)")
 
 
-def uncollected_window(period: PlanPeriod, days: int) -> tuple[date, date]:
-    """W: the days an invoice was issued on whose `days` ran out during `period`."""
-    return period.start - timedelta(days=days), period.end - timedelta(days=days)
+UNCOLLECTED_CHAIN = {"month": 14, "quarter": 6}
+"""How many periods back the `days` of earlier versions can move a window's start (more than
+the 366 days an uncollected rule may give)."""
+
+
+def uncollected_window(
+    period: PlanPeriod, days: int, earlier: Sequence[int | None] = ()
+) -> tuple[date, date]:
+    """W: the days an invoice was issued on whose `days` ran out during `period`, from the day
+    after the previous period's window ended to `period.end − days`. `earlier`: the `days` of
+    the versions governing the periods before, the latest first (None: no uncollected rule
+    then, and the windows start over: from `period.start − days`). A window ends on its last
+    day, or the day before its first when empty (first > last: a longer `days` than the
+    previous period's, whose window already reached past it), so the windows tile the days."""
+    chain = list(takewhile(lambda d: d is not None, earlier))
+    end: date | None = None  # where the previous period's window ended
+    for back in range(len(chain), 0, -1):
+        before, d = period.shifted(-back), chain[back - 1]
+        assert d is not None
+        first = before.start - timedelta(days=d) if end is None else end + timedelta(days=1)
+        end = max(before.end - timedelta(days=d), first - timedelta(days=1))
+    first = period.start - timedelta(days=days) if end is None else end + timedelta(days=1)
+    return first, period.end - timedelta(days=days)
 
 
 # --------------------------------------------------------------------------- versions
@@ -362,7 +386,9 @@ def champion_bonus(
     rule: ChampionBonus, ranking: Mapping[str, Decimal], rep: str, currency: str, about: str
 ) -> Line | None:
     """The rep's share of the bonus when ranked first with a value above 0 (ties share it
-    equally, exact in minor units, the units left over to the earlier reps by id)."""
+    equally, exact in minor units, the units left over to the earlier reps by id). `ranking` is
+    the board as scoring ranks it (everyone it placed in the team during the period): a first
+    the plan does not cover is still first, and then nobody is paid the bonus."""
     best = max(ranking.values(), default=Decimal(0))
     if best <= 0 or ranking.get(rep) != best:
         return None
@@ -401,7 +427,9 @@ def team_bonus(
     about: str,
 ) -> Line | None:
     """The rep's part of the pool when the team reached `reach_pct` % of its goal's target:
-    split among `shares`' members by their share (equally when nobody has any)."""
+    split among `shares`' members (the caller passes the members eligible: the plan applies to
+    them and the roster places them in the team) by their share (equally when nobody has any).
+    The note names neither the team's value nor its target (scoring shows them no rep)."""
     if not team_reached(rule, team_value, team_target) or rep not in shares:
         return None
     members = sorted(shares)
@@ -415,8 +443,8 @@ def team_bonus(
         shares[rep],
         None,
         rule.pool,
-        note=f"team {rule.metric} {team_value} reached {_pct(rule.reach_pct)} % of its target "
-        f"{team_target}; split by {rule.share_by} among {len(members)} member(s)",
+        note=f"the team reached {_pct(rule.reach_pct)} % of its goal on {rule.metric}; split by "
+        f"{rule.share_by} among {len(members)} member(s)",
     )
 
 

@@ -12,7 +12,7 @@ currency:
 - `champion_bonuses`: an amount to the rep ranked first on a metric in their team or the org
   (ties share it).
 - `team_bonuses`: a pool, when the team reaches its goal on a metric, split among the team's
-  members by their share of a metric.
+  members the plan applies to by their share of a metric.
 - `clawbacks`: `restate` (a period's commission and spiffs recomputed in each of the next
   `lookback_periods` periods, the difference paid or clawed back there: a won deal voided after
   it was paid comes back as a negative line), and `uncollected` (a rate on what the rep invoiced
@@ -168,7 +168,10 @@ class ChampionBonus(_Strict):
         description="`team`: the first of the rep's team (the roster's, on the period's last "
         "day); `org`: the first of the whole org.",
     )
-    amount: Amount = Field(description="To the rep ranked first (a value above 0); ties share it.")
+    amount: Amount = Field(
+        description="To the rep ranked first (a value above 0) on scoring's board; ties share "
+        "it. A first the plan does not cover is still first: nobody is paid it then."
+    )
 
 
 class TeamBonus(_Strict):
@@ -180,13 +183,19 @@ class TeamBonus(_Strict):
     pool: Amount
     share_by: str = Field(
         default="revenue_won",
-        description="The pool is split among the team's members by their share of this "
-        "additive metric (equally when nobody has any).",
+        description="The pool is split among the team's members the plan applies to (the "
+        "roster's, on the period's last day) by their share of this additive metric (equally "
+        "when nobody has any).",
     )
 
 
 class Uncollected(_Strict):
-    days: int = Field(ge=1, le=366, description="Days an invoice is given to be paid.")
+    days: int = Field(
+        ge=1,
+        le=366,
+        description="Days an invoice is given to be paid. A period's invoices are those whose "
+        "days ran out during it, from the day after the previous period's window ended.",
+    )
     rate: Rate = Field(description="Clawed back on what is still uncollected after `days`.")
 
 

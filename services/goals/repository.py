@@ -473,6 +473,8 @@ async def list_plans(
 
 # --------------------------------------------------------------------------- incentive payouts
 
+PAYOUT_ROWS = 1_000  # rows per INSERT of payouts (asyncpg: at most 32,767 parameters)
+
 
 async def lock_payouts(session: AsyncSession, org_id: str) -> None:
     """Payout runs of an org go one at a time (until the transaction ends): each pays what the
@@ -497,16 +499,35 @@ async def rep_payouts(session: AsyncSession, org_id: str, rep_id: str) -> list[I
 async def add_payouts(session: AsyncSession, rows: list[dict[str, Any]]) -> list[IncentivePayout]:
     """Store payouts; a (rep, plan, period) already stored is left as it is (not returned): a
     payout run is idempotent, and two runs at once pay each section once."""
-    if not rows:
-        return []
-    statement = (
-        pg_insert(IncentivePayout)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["org_id", "rep_id", "plan_id", "period_start"])
-        .returning(IncentivePayout)
+    stored: list[IncentivePayout] = []
+    # asyncpg binds at most 32,767 parameters per statement: 1,000 rows (9 columns) at a time.
+    for at in range(0, len(rows), PAYOUT_ROWS):
+        statement = (
+            pg_insert(IncentivePayout)
+            .values(rows[at : at + PAYOUT_ROWS])
+            .on_conflict_do_nothing(index_elements=["org_id", "rep_id", "plan_id", "period_start"])
+            .returning(IncentivePayout)
+        )
+        result = await session.execute(statement)
+        stored += result.scalars()
+    return stored
+
+
+async def payout_reps(
+    session: AsyncSession, org_id: str, since: date, before: date
+) -> list[tuple[str, uuid.UUID]]:
+    """Each (rep, plan) with a payout of a period starting from `since` to before `before`."""
+    result = await session.execute(
+        select(IncentivePayout.rep_id, IncentivePayout.plan_id)
+        .where(
+            IncentivePayout.org_id == org_id,
+            IncentivePayout.period_start >= since,
+            IncentivePayout.period_start < before,
+        )
+        .distinct()
+        .order_by(IncentivePayout.rep_id, IncentivePayout.plan_id)
     )
-    result = await session.execute(statement)
-    return list(result.scalars())
+    return [(rep, plan) for rep, plan in result.all()]
 
 
 async def period_payouts(

@@ -9,8 +9,16 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from shared.auth import BearerAuth, CurrentUser, Principal
 from shared.dates import Day
 from shared.db import SessionDep
-from shared.errors import Forbidden, InvalidInput, Unauthorized, UpstreamUnavailable
+from shared.errors import (
+    Forbidden,
+    InvalidInput,
+    MalformedRequest,
+    Unauthorized,
+    UnsupportedMediaType,
+    UpstreamUnavailable,
+)
 from shared.errors import problem_responses as problems
+from shared.events import ID_PATTERN
 
 from . import statements
 from .dependencies import ScoringDep
@@ -39,6 +47,7 @@ PlanPeriodQuery = Annotated[
 ]
 _STATEMENT = problems(Unauthorized, Forbidden, InvalidInput, UpstreamUnavailable)
 _PAYOUTS = problems(Unauthorized, Forbidden, InvalidInput)
+_BODY = problems(MalformedRequest, UnsupportedMediaType)  # a JSON body that is not one
 
 
 @router.get(
@@ -53,7 +62,9 @@ async def get_statement(
     user: CurrentUser,
     scoring: ScoringDep,
     service: ServiceScoringDep,
-    owner: Annotated[str, Query(description="`rep:ID`: whose statement.")],
+    owner: Annotated[
+        str, Query(description="`rep:ID`: whose statement.", pattern=rf"^rep:{ID_PATTERN}$")
+    ],
     period: PlanPeriodQuery,
     as_of: Annotated[
         Day | None,
@@ -76,7 +87,9 @@ async def get_statement(
     response_model=PayoutRun,
     status_code=201,
     tags=["incentives"],
-    responses=_STATEMENT | {200: {"description": "Nothing new to store: every section was paid."}},
+    responses=_STATEMENT
+    | _BODY
+    | {200: {"description": "Nothing new to store: every section was paid."}},
     summary="Store a period's open statements as paid (admin)",
 )
 async def run_payouts(
@@ -87,7 +100,8 @@ async def run_payouts(
     scoring: ScoringDep,
     service: ServiceScoringDep,
 ) -> PayoutRun:
-    """Each applicable rep's open sections of the period, stored as paid in one transaction
+    """Each applicable rep's open sections of an ended period (422 before its last day, by
+    `as_of` or today: what is stored is never changed), stored as paid in one transaction
     (201); a section already paid is skipped and listed as such (200 when nothing was new)."""
     run, stored = await statements.run_payouts(session, user, scoring, service, body)
     if not stored:

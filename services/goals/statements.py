@@ -15,12 +15,31 @@ log stood at the end of a day, and the payout runs that store it as paid.
   total and its members' shares of a pool) is asked with goals' service token: a rep may not
   read their team's numbers, yet their bonus depends on them; the statement shows only the
   rep's own line.
+- A section is only ever of a plan of the period's kind (a plan's `period` never changes
+  across versions): a monthly plan's payout of October is no section of 2026-Q4.
+- True-ups outlive a plan: a plan with payouts about the rep within the lookback of the version
+  that governed the paid period gets a true-up-only section (when the restatement moved) even
+  when it no longer governs or covers the rep in the statement's period (`active: false`, the
+  rep moved out of its team).
+- Team pools are split among the members eligible (the plan applies to them and the roster
+  places them in the team on the day that counts), so their lines add up to the pool; a
+  champion bonus goes to the rep ranked first on scoring's board (a first the plan does not
+  cover: nobody is paid it).
+- A manager reads the statements of a rep in their team while they lead it today (a manager
+  the roster has replaced reads none of the team's) and led it on the statement's day, the rep
+  being in their team today or on the statement's day (a rep who moved in or out is read by
+  either).
 - A payout run (`POST /v1/incentives/payouts`, admin) stores every applicable rep's open sections
-  of a period in the request's transaction; a section already paid is skipped.
+  of an ended period (the as-of day, default today, on or after its last day: what it stores is
+  never changed) in the request's transaction; a section already paid is skipped. The reps are
+  those the statement applies plans to: named, every rep the roster places in a named team on
+  the period's last day (`left` included: a rep who left during the period is paid for it),
+  every rep of the roster for `org`.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -33,18 +52,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role
 from shared.errors import InvalidInput
+from shared.events import ID_PATTERN
 
 from . import repository
 from .calendars import org_calendar, today
 from .exceptions import (
     NotAStatementOwner,
     NotAStatementPeriod,
+    PayoutPeriodNotEnded,
     PayoutsForAdmins,
     PayoutsReadForAdmins,
     StatementOfAnother,
 )
 from .incentive_math import (
     TRUE_UP,
+    UNCOLLECTED_CHAIN,
     GoalBounds,
     Line,
     PlanPeriod,
@@ -72,11 +94,14 @@ from .incentive_schemas import (
 )
 from .incentive_spec import PlanBody, applies
 from .models import IncentivePayout, IncentivePlanVersion
-from .placement import leads, rep_team
+from .placement import leads, rep_team, rep_teams
 from .scoring import GoalsScoring
 from .spec import GoalSpec
 
 ORG_REPS = 100_000  # the most reps a payout run of an `org` plan reads from the roster
+MAX_LOOKBACK = 12  # the most periods a plan's `clawbacks.lookback_periods` reaches back
+FIRST_YEAR, LAST_YEAR = 1970, 2099  # the periods a statement or a payout may be about
+_OWNER = re.compile(rf"^rep:({ID_PATTERN})$")
 _BEFORE_ANYTHING = "before anything the org recorded"  # scoring's 422 for such an `as_of`
 
 
@@ -105,11 +130,14 @@ def recorded(moment: Moment, at: datetime) -> bool:
     return moment.until is None or at < moment.until
 
 
-def period_of(text: str) -> PlanPeriod:
+def period_of(text: str, location: str = "query") -> PlanPeriod:
     try:
-        return parse_period(text)
+        period = parse_period(text)
     except ValueError as exc:
-        raise NotAStatementPeriod(str(exc)) from exc
+        raise NotAStatementPeriod(str(exc), location) from exc
+    if not FIRST_YEAR <= period.start.year <= LAST_YEAR:
+        raise NotAStatementPeriod(f"must be from {FIRST_YEAR}-01 to {LAST_YEAR}-12", location)
+    return period
 
 
 def plan_body(version: IncentivePlanVersion) -> PlanBody:
@@ -214,9 +242,12 @@ class Context:
     numbers: Numbers
     moment: Moment
     versions: dict[uuid.UUID, list[IncentivePlanVersion]]
+    # Each plan's kind of period (month, quarter), from any of its versions: it never changes.
+    kinds: dict[uuid.UUID, str] = field(default_factory=dict)
     # A payout run reads every payout stored by now, whatever its `as_of`: paid is paid.
     every_payout: bool = False
     bodies: dict[tuple[uuid.UUID, int], PlanBody] = field(default_factory=dict)
+    members: dict[tuple[str, date], list[str]] = field(default_factory=dict)
 
     def body(self, version: IncentivePlanVersion) -> PlanBody:
         key = (version.plan_id, version.version)
@@ -237,6 +268,13 @@ class Context:
             return None
         return version, body
 
+    def governed_by(
+        self, plan_id: uuid.UUID, period: PlanPeriod
+    ) -> tuple[IncentivePlanVersion, PlanBody] | None:
+        """The version governing `period` and its body, active or not."""
+        version = governing(self.versions.get(plan_id, []), period.start)
+        return None if version is None else (version, self.body(version))
+
 
 async def load_context(
     session: AsyncSession,
@@ -247,10 +285,36 @@ async def load_context(
 ) -> Context:
     moment = await moment_of(session, org, as_of)
     versions: dict[uuid.UUID, list[IncentivePlanVersion]] = defaultdict(list)
+    kinds: dict[uuid.UUID, str] = {}
     for v in await repository.plan_versions(session, org):
+        kinds.setdefault(v.plan_id, str(v.body.get("period")))
         if recorded(moment, v.created_at):
             versions[v.plan_id].append(v)
-    return Context(session, org, Numbers(org, caller, service, moment), moment, dict(versions))
+    return Context(
+        session, org, Numbers(org, caller, service, moment), moment, dict(versions), kinds
+    )
+
+
+async def team_members(ctx: Context, team: str, day: date, board: Iterable[str]) -> list[str]:
+    """The reps placed in `team` on `day` (the roster's entry in force, `left` included; for a
+    rep the roster does not know, their history in scoring), among those on scoring's board of
+    the team and those the roster places there, as a statement decides a rep's team."""
+    key = (team, day)
+    if key not in ctx.members:
+        roster = await repository.reps_on(
+            ctx.session,
+            ctx.org,
+            day,
+            team=team,
+            status=None,
+            rep=None,
+            after=None,
+            limit=ORG_REPS,
+        )
+        candidates = set(board) | {r.rep_id for r in roster}
+        teams = await rep_teams(ctx.session, ctx.numbers.service, ctx.org, candidates, day)
+        ctx.members[key] = sorted(r for r, t in teams.items() if t == team)
+    return ctx.members[key]
 
 
 async def goal_bounds(
@@ -317,9 +381,16 @@ async def restated_lines(
 
 
 async def period_lines(
-    ctx: Context, rep: str, team: str | None, body: PlanBody, period: PlanPeriod
+    ctx: Context,
+    rep: str,
+    team: str | None,
+    plan_id: uuid.UUID,
+    body: PlanBody,
+    period: PlanPeriod,
+    day: date,
 ) -> list[Line]:
-    """Every line the plan pays the rep about the period itself."""
+    """Every line the plan pays the rep about the period itself (`day`: the one the rep's
+    `team` is read on)."""
     n, cur, label = ctx.numbers, body.currency, period.label
     lines, _ = await restated_lines(ctx, rep, body, period)
     for b in body.champion_bonuses:
@@ -336,17 +407,34 @@ async def period_lines(
             f"team:{team}", period.start, period.end, t.metric, cur, peer=True
         )
         goal = await goal_bounds(ctx, ("team", team), t.metric, period, cur)
-        shares = await n.ranking(t.share_by, f"team:{team}", period, cur)
+        board = await n.ranking(t.share_by, f"team:{team}", period, cur)
+        # The pool is split among the members it pays: covered by the plan, in the team then.
+        members = await team_members(ctx, team, day, [*board, rep])
+        eligible = [m for m in members if applies(body.applies_to, m, team)]
+        shares = {m: board.get(m, Decimal(0)) for m in eligible}
         target = goal.target if goal else None
         if (line := team_bonus(t, team_value, target, shares, rep, cur, label)) is not None:
             lines.append(line)
     if (u := body.clawbacks.uncollected) is not None:
-        first, last = uncollected_window(period, u.days)
+        first, last = uncollected_window(period, u.days, earlier_days(ctx, plan_id, period))
         invoiced = await n.total(f"rep:{rep}", first, last, "invoiced", cur)
         collected = await n.total(f"rep:{rep}", first, period.end, "collected", cur)
         if (line := uncollected(u, invoiced, collected, (first, last), cur, label)) is not None:
             lines.append(line)
     return lines
+
+
+def earlier_days(ctx: Context, plan_id: uuid.UUID, period: PlanPeriod) -> list[int | None]:
+    """The uncollected `days` of the versions governing the periods before `period`, the
+    latest first, up to the first without an uncollected rule (None)."""
+    days: list[int | None] = []
+    for back in range(1, UNCOLLECTED_CHAIN[period.kind] + 1):
+        held = ctx.governing(plan_id, period.shifted(-back))
+        rule = held[1].clawbacks.uncollected if held is not None else None
+        days.append(rule.days if rule is not None else None)
+        if rule is None:
+            break
+    return days
 
 
 def _then(payouts: Iterable[IncentivePayout], about: str, metric: str | None) -> Decimal | None:
@@ -361,6 +449,34 @@ def _then(payouts: Iterable[IncentivePayout], about: str, metric: str | None) ->
             ):
                 value = line.kpi_value
     return value
+
+
+async def restatement(
+    ctx: Context,
+    rep: str,
+    plan_id: uuid.UUID,
+    earlier: PlanPeriod,
+    mine: Sequence[IncentivePayout],
+    currency: str,
+) -> Line | None:
+    """The true-up of `earlier` (paid at least once): recomputed under its governing version,
+    minus everything paid about it in `mine` (the plan's payouts to the rep)."""
+    held = ctx.governing(plan_id, earlier)
+    now_lines: list[Line] = []
+    value: Decimal | None = None
+    metric = None
+    if held is not None:
+        now_lines, value = await restated_lines(ctx, rep, held[1], earlier)
+        metric = held[1].commission.metric if held[1].commission else None
+    paid = sum(
+        (restated_amount(map(Line.from_json, p.lines), earlier.label) for p in mine),
+        Decimal(0),
+    )
+    amount_now = sum((line.amount for line in now_lines), Decimal(0))
+    restated = Restatement(
+        earlier.label, amount_now, paid, metric, _then(mine, earlier.label, metric), value
+    )
+    return true_up(restated, currency)
 
 
 async def true_ups(
@@ -381,27 +497,32 @@ async def true_ups(
         earlier = period.shifted(-back)
         if earlier.start not in paid_periods:
             continue  # never paid: its own payout pays it
-        held = ctx.governing(plan_id, earlier)
-        now_lines: list[Line] = []
-        value: Decimal | None = None
-        metric = None
-        if held is not None:
-            now_lines, value = await restated_lines(ctx, rep, held[1], earlier)
-            metric = held[1].commission.metric if held[1].commission else None
-        paid = sum(
-            (restated_amount(map(Line.from_json, p.lines), earlier.label) for p in mine),
-            Decimal(0),
-        )
-        amount_now = sum((line.amount for line in now_lines), Decimal(0))
-        restatement = Restatement(
-            earlier.label,
-            amount_now,
-            paid,
-            metric,
-            _then(mine, earlier.label, metric),
-            value,
-        )
-        if (line := true_up(restatement, body.currency)) is not None:
+        if (line := await restatement(ctx, rep, plan_id, earlier, mine, body.currency)) is not None:
+            lines.append(line)
+    return lines
+
+
+async def orphan_true_ups(
+    ctx: Context,
+    rep: str,
+    plan_id: uuid.UUID,
+    period: PlanPeriod,
+    payouts: Sequence[IncentivePayout],
+) -> list[Line]:
+    """The true-ups of a plan that no longer pays the rep for `period` (inactive, or the rep no
+    longer covered): each earlier paid period whose governing version restates it and whose
+    lookback reaches `period`."""
+    mine = [p for p in payouts if p.plan_id == plan_id and p.period_start < period.start]
+    lines: list[Line] = []
+    for start in sorted({p.period_start for p in mine}):
+        earlier = PlanPeriod(period.kind, start)
+        held = ctx.governed_by(plan_id, earlier)
+        if held is None or not held[1].clawbacks.restate:
+            continue
+        if start < period.shifted(-held[1].clawbacks.lookback_periods).start:
+            continue
+        line = await restatement(ctx, rep, plan_id, earlier, mine, held[1].currency)
+        if line is not None:
             lines.append(line)
     return lines
 
@@ -456,6 +577,8 @@ async def sections(
     out: list[StatementSection] = []
     open_: list[Computed] = []
     for plan_id in sorted(set(ctx.versions) | {p.plan_id for p in payouts}):
+        if ctx.kinds.get(plan_id) != period.kind:
+            continue  # a plan of the other kind: its payouts are about its own periods
         paid = stored.get((plan_id, period.start))
         if paid is not None:
             versions = [v for v in ctx.versions.get(plan_id, []) if v.version == paid.version]
@@ -474,11 +597,19 @@ async def sections(
             )
             continue
         held = ctx.governing(plan_id, period)
-        if held is None or not applies(held[1].applies_to, rep, team):
-            continue
-        version, body = held
-        lines = await period_lines(ctx, rep, team, body, period)
-        lines += await true_ups(ctx, rep, plan_id, body, period, payouts)
+        if held is not None and applies(held[1].applies_to, rep, team):
+            version, body = held
+            lines = await period_lines(ctx, rep, team, plan_id, body, period, day)
+            lines += await true_ups(ctx, rep, plan_id, body, period, payouts)
+        else:
+            # No longer paying the rep: what it paid before is still restated (true-ups only).
+            governed = ctx.governed_by(plan_id, period)
+            if governed is None:
+                continue
+            version, body = governed
+            lines = await orphan_true_ups(ctx, rep, plan_id, period, payouts)
+            if not lines:
+                continue
         total = sum((line.amount for line in lines), Decimal(0))
         section = _section(
             plan_id,
@@ -505,10 +636,9 @@ def totals(items: Iterable[StatementSection]) -> dict[str, str]:
 
 
 def _rep_of(owner: str) -> str:
-    kind, _, ident = owner.partition(":")
-    if kind != "rep" or not ident:
+    if (match := _OWNER.match(owner)) is None:
         raise NotAStatementOwner()
-    return ident
+    return match[1]
 
 
 async def _check_reader(
@@ -516,10 +646,18 @@ async def _check_reader(
 ) -> None:
     if user.role is Role.REP and user.sub != rep:
         raise StatementOfAnother()
-    if user.role is Role.MANAGER and (
+    if user.role is not Role.MANAGER:
+        return
+    # A manager the roster has replaced sees nothing of the team (as plans and digests decide);
+    # the rep is in their team today or on the statement's day.
+    if (
         user.team is None
+        or not await leads(session, user)
         or not await leads(session, user, day)
-        or await rep_team(session, scoring, user.org, rep, day) != user.team
+        or (
+            await rep_team(session, scoring, user.org, rep) != user.team
+            and await rep_team(session, scoring, user.org, rep, day) != user.team
+        )
     ):
         raise StatementOfAnother()
 
@@ -556,7 +694,8 @@ async def statement(
 
 async def _paid_reps(ctx: Context, period: PlanPeriod) -> list[str]:
     """The reps the plans governing `period` apply to: named, members of the named teams on
-    the period's last day, every rep of the roster for `org`."""
+    the period's last day (`left` included, as a statement places them), every rep of the
+    roster for `org`; and the reps paid before under a plan of the period's kind (true-ups)."""
     reps: set[str] = set()
     for plan_id in ctx.versions:
         held = ctx.governing(plan_id, period)
@@ -572,13 +711,26 @@ async def _paid_reps(ctx: Context, period: PlanPeriod) -> list[str]:
                 ctx.org,
                 period.end,
                 team=ident if kind == "team" else None,
-                status="active",
+                status=None,
                 rep=None,
                 after=None,
                 limit=ORG_REPS,
             )
             reps.update(r.rep_id for r in rows)
+    # A plan that stopped paying still owes the true-ups of what it paid (orphan_true_ups).
+    since = period.shifted(-MAX_LOOKBACK).start
+    for rep, plan_id in await repository.payout_reps(ctx.session, ctx.org, since, period.start):
+        if ctx.kinds.get(plan_id) == period.kind:
+            reps.add(rep)
     return sorted(reps)
+
+
+def _not_ended(body: PayoutIn, period: PlanPeriod, now: date) -> None:
+    """Refuse a period whose last day has not come by the as-of day (and today)."""
+    if body.as_of is not None and body.as_of < period.end:
+        raise PayoutPeriodNotEnded(period.label, period.end, "as_of")
+    if now < period.end:
+        raise PayoutPeriodNotEnded(period.label, period.end, "period")
 
 
 def _payout_out(p: IncentivePayout, period: PlanPeriod, status: str) -> PayoutOut:
@@ -607,7 +759,9 @@ async def run_payouts(
     whether anything was stored)."""
     if user.role is not Role.ADMIN:
         raise PayoutsForAdmins()
-    period = period_of(body.period)
+    period = period_of(body.period, "body")
+    _, tz = await org_calendar(session, user.org)
+    _not_ended(body, period, today(tz))
     # One run of an org at a time: a run for the next period reads this one's payouts before
     # paying the difference about an earlier period (true-ups), never beside it.
     await repository.lock_payouts(session, user.org)

@@ -229,6 +229,8 @@ TODAY = datetime.now(UTC).date()
 DAY = TODAY - timedelta(days=5)
 """The seeded work happened on this day (UTC)."""
 MONTH = DAY.replace(day=1)
+LAST_MONTH = TODAY.replace(day=1) - timedelta(days=1)
+"""A day of the month before this one: a month that has ended (payout runs pay only those)."""
 PAST = "2020-01-15T10:00:00+00:00"
 """When appended test events happened: outside every range the matrix reads."""
 OLD_MONTH = date(2020, 1, 1)

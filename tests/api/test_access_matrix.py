@@ -43,6 +43,7 @@ from tests.api.access_matrix import (
     ALERT_CALLS,
     CALLERS,
     DAY,
+    LAST_MONTH,
     LEADS,
     NOTHING_TO_IMPORT,
     OLD_MONTH,
@@ -1048,7 +1049,8 @@ ROWS: list[Row] = [
     Row("goals", "PATCH", "/v1/incentives/plans/{plan_id}",
         expect("403 403 403 403 403 403 200 403 403 404"), plan_patch, check_incentive_plan),
     # incentive statements: r1's, of the seeded month (no plan governs it: empty); payouts of
-    # that month are run by admins (nothing to store: 200) and read by admin, bi and service
+    # the month before it (an ended one) are run by admins (nothing to store: 200) and read by
+    # admin, bi and service
     Row("goals", "GET", "/v1/incentives/statements",
         expect("200 403 403 200 403 200 200 200 200 200"),
         get("/v1/incentives/statements", owner="rep:r1", period=f"{DAY:%Y-%m}"),
@@ -1056,7 +1058,7 @@ ROWS: list[Row] = [
         else pytest.fail(r.text)),
     Row("goals", "POST", "/v1/incentives/payouts",
         expect("403 403 403 403 403 403 200 403 403 200"),
-        lambda w, c: Call("/v1/incentives/payouts", json={"period": f"{DAY:%Y-%m}"}),
+        lambda w, c: Call("/v1/incentives/payouts", json={"period": f"{LAST_MONTH:%Y-%m}"}),
         lambda w, c, r: None if r.json()["stored"] == [] else pytest.fail(r.text)),
     Row("goals", "GET", "/v1/incentives/payouts",
         expect("403 403 403 403 403 200 200 200 200 200"),

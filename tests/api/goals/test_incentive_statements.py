@@ -3,8 +3,9 @@ hand-made log whose every figure is known to the cent, payout runs, a void after
 back in the next month, `as_of`, who may read what. Real PostgreSQL, the three apps in-process;
 plans are made through `POST /v1/incentives/plans`.
 
-Events are recorded now, so the months are this month (the statement's period) and last month
-(the period paid, then restated); every event happens on a day of those months up to today."""
+Events are recorded now (back-dated through `occurred_at`), so the months are this month (the
+statement's period), last month and the month before (the periods paid, then restated: a payout
+run pays ended periods only); every event happens on a day of those months up to today."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from services.goals import repository
 from services.goals.main import create_app
 from tests.api.goals.conftest import goals_settings
 from tests.api.goals.helpers import assert_problem, create
@@ -23,12 +25,20 @@ from tests.conftest import running
 TODAY = datetime.now(UTC).date()
 THIS = TODAY.replace(day=1)
 LAST = (THIS - timedelta(days=1)).replace(day=1)
+EARLIER = (LAST - timedelta(days=1)).replace(day=1)
 NEXT = (THIS + timedelta(days=32)).replace(day=1)
+QUARTER = THIS.replace(month=3 * ((THIS.month - 1) // 3) + 1)
+LAST_QUARTER = (QUARTER - timedelta(days=1)).replace(day=1)
+LAST_QUARTER = LAST_QUARTER.replace(month=LAST_QUARTER.month - 2)
 YESTERDAY = TODAY - timedelta(days=1)
 
 
 def label(month: date) -> str:
     return f"{month.year}-{month.month:02d}"
+
+
+def q_label(start: date) -> str:
+    return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
 
 
 def when(month: date, time: str = "00:00:01") -> str:
@@ -357,57 +367,57 @@ class TestPayoutsAndTrueUps:
     async def test_a_win_voided_after_its_payout_is_clawed_back_next_month(
         self, goals, scoring, post_events, auth
     ) -> None:
-        won_event = won("r1", "t1", "D1", "12000.00", "EUR", when(LAST, "10:00:02"))
+        won_event = won("r1", "t1", "D1", "12000.00", "EUR", when(EARLIER, "10:00:02"))
         events = [
-            opened("r1", "t1", "D1", "12000.00", "EUR", "pl", "acc-1", when(LAST, "10:00:01")),
+            opened("r1", "t1", "D1", "12000.00", "EUR", "pl", "acc-1", when(EARLIER, "10:00:01")),
             won_event,
         ]
         await logged(post_events, scoring, auth, events)
-        plan_id = await make_plan(goals, auth, plan(effective_from=LAST.isoformat()))
+        plan_id = await make_plan(goals, auth, plan(effective_from=EARLIER.isoformat()))
 
         run = await goals.post(
-            "/v1/incentives/payouts", json={"period": label(LAST)}, headers=auth()
+            "/v1/incentives/payouts", json={"period": label(EARLIER)}, headers=auth()
         )
         assert run.status_code == 201, run.text
         (stored,) = run.json()["stored"]
         assert (stored["rep_id"], stored["plan_id"], stored["total"]) == ("r1", plan_id, "360.00")
         again = await goals.post(
-            "/v1/incentives/payouts", json={"period": label(LAST)}, headers=auth()
+            "/v1/incentives/payouts", json={"period": label(EARLIER)}, headers=auth()
         )
         assert again.status_code == 200, again.text
         assert again.json()["stored"] == []
         assert [s["rep_id"] for s in again.json()["skipped"]] == ["r1"]
 
         await logged(post_events, scoring, auth, [void(won_event, when(THIS, "00:00:03"))])
-        paid = await statement(goals, auth(), period=label(LAST))
+        paid = await statement(goals, auth(), period=label(EARLIER))
         (section,) = paid["sections"]
         assert (section["status"], section["total"]) == ("paid", "360.00")  # as stored
 
-        body = await statement(goals, auth())
+        body = await statement(goals, auth(), period=label(LAST))
         (section,) = body["sections"]
         assert section["status"] == "open"
-        nothing, line = section["lines"]  # this month's commission (nothing won), the true-up
+        nothing, line = section["lines"]  # last month's commission (nothing won), the true-up
         assert (nothing["rule"]["kind"], nothing["amount"]) == ("commission", "0.00")
         assert (line["rule"]["kind"], line["about"], line["amount"]) == (
             "true_up",
-            label(LAST),
+            label(EARLIER),
             "-360.00",
         )
         assert line["note"].startswith(
-            f"clawback: {label(LAST)} restated: revenue_won 12000.00 → 0"
+            f"clawback: {label(EARLIER)} restated: revenue_won 12000.00 → 0"
         )
 
-        # This month paid, the next month owes nothing more about last month.
+        # Last month paid, this month owes nothing more about the month before.
         run = await goals.post(
-            "/v1/incentives/payouts", json={"period": label(THIS)}, headers=auth()
+            "/v1/incentives/payouts", json={"period": label(LAST)}, headers=auth()
         )
         assert run.status_code == 201, run.text
         assert run.json()["stored"][0]["total"] == "-360.00"
-        later = await statement(goals, auth(), period=label(NEXT))
+        later = await statement(goals, auth(), period=label(THIS))
         assert [li["amount"] for s in later["sections"] for li in s["lines"]] == ["0.00"]
 
         listed = await goals.get(
-            "/v1/incentives/payouts", params={"period": label(LAST)}, headers=auth("bi")
+            "/v1/incentives/payouts", params={"period": label(EARLIER)}, headers=auth("bi")
         )
         assert listed.status_code == 200, listed.text
         assert [(p["rep_id"], p["total"]) for p in listed.json()["items"]] == [("r1", "360.00")]
@@ -417,21 +427,24 @@ class TestPayoutsAndTrueUps:
     ) -> None:
         for rep, team in (("r1", "t1"), ("r2", "t1"), ("r3", "t2")):
             answer = await goals.put(
-                f"/v1/reps/{rep}", json={"team_id": team, "from": LAST.isoformat()}, headers=auth()
+                f"/v1/reps/{rep}",
+                json={"team_id": team, "from": EARLIER.isoformat()},
+                headers=auth(),
             )
             assert answer.status_code == 200, answer.text
-        events = [*deal("r1", "t1", "D1", "100.00", THIS), *deal("r3", "t2", "D3", "100.00", THIS)]
+        events = [*deal("r1", "t1", "D1", "100.00", LAST), *deal("r3", "t2", "D3", "100.00", LAST)]
         await logged(post_events, scoring, auth, events)
-        await make_plan(goals, auth, plan(applies_to=["team:t1"]))
+        await make_plan(goals, auth, plan(applies_to=["team:t1"], effective_from=LAST.isoformat()))
         run = await goals.post(
-            "/v1/incentives/payouts", json={"period": label(THIS)}, headers=auth()
+            "/v1/incentives/payouts", json={"period": label(LAST)}, headers=auth()
         )
         assert run.status_code == 201, run.text
         assert [(p["rep_id"], p["total"]) for p in run.json()["stored"]] == [
             ("r1", "3.00"),
             ("r2", "0.00"),
         ]
-        (section,) = (await statement(goals, auth("rep", sub="r1", team="t1")))["sections"]
+        mine = await statement(goals, auth("rep", sub="r1", team="t1"), period=label(LAST))
+        (section,) = mine["sections"]
         assert (section["status"], section["total"]) == ("paid", "3.00")
 
 
@@ -502,7 +515,7 @@ class TestScoringDown:
             database_url=database_url,
         )
         async with running(app, "goals-without-scoring") as goals:
-            await make_plan(goals, auth, plan())
+            await make_plan(goals, auth, plan(effective_from=LAST.isoformat()))
             answer = await goals.get(
                 "/v1/incentives/statements",
                 params={"owner": "rep:r1", "period": label(THIS)},
@@ -510,10 +523,188 @@ class TestScoringDown:
             )
             assert_problem(answer, 503)
             run = await goals.post(
-                "/v1/incentives/payouts", json={"period": label(THIS)}, headers=auth()
+                "/v1/incentives/payouts", json={"period": label(LAST)}, headers=auth()
             )
             assert_problem(run, 503)
             listed = await goals.get(
                 "/v1/incentives/payouts", params={"period": label(THIS)}, headers=auth()
             )
             assert (listed.status_code, listed.json()["items"]) == (200, [])
+
+
+async def put_rep(goals: httpx.AsyncClient, auth: Any, rep: str, **body: Any) -> None:
+    answer = await goals.put(f"/v1/reps/{rep}", json=body, headers=auth())
+    assert answer.status_code == 200, answer.text
+
+
+async def pay(goals: httpx.AsyncClient, auth: Any, **body: Any) -> httpx.Response:
+    return await goals.post("/v1/incentives/payouts", json=body, headers=auth())
+
+
+class TestReviewedRules:
+    async def test_monthly_and_quarterly_payouts_stay_in_their_own_statements(
+        self, goals, scoring, post_events, auth
+    ) -> None:
+        """The month paid starts the quarter paid: each statement shows its own plan only."""
+        await logged(post_events, scoring, auth, deal("r1", "t1", "D1", "1000.00", LAST_QUARTER))
+        start = LAST_QUARTER.isoformat()
+        monthly = await make_plan(goals, auth, plan(name="Monthly", effective_from=start))
+        quarterly = await make_plan(
+            goals, auth, plan(name="Quarterly", period="quarter", effective_from=start)
+        )
+        month_run = await pay(goals, auth, period=label(LAST_QUARTER))
+        assert month_run.status_code == 201, month_run.text
+        quarter_run = await pay(goals, auth, period=q_label(LAST_QUARTER))
+        assert quarter_run.status_code == 201, quarter_run.text
+        assert [p["plan_id"] for p in quarter_run.json()["stored"]] == [quarterly]
+        assert quarter_run.json()["skipped"] == []
+        month = await statement(goals, auth(), period=label(LAST_QUARTER))
+        quarter = await statement(goals, auth(), period=q_label(LAST_QUARTER))
+        assert [(s["plan_id"], s["status"]) for s in month["sections"]] == [(monthly, "paid")]
+        assert [(s["plan_id"], s["status"]) for s in quarter["sections"]] == [(quarterly, "paid")]
+        again = await pay(goals, auth, period=q_label(LAST_QUARTER))
+        assert [p["plan_id"] for p in again.json()["skipped"]] == [quarterly]
+
+    async def test_a_period_not_ended_by_the_as_of_day_is_not_paid(self, goals, auth) -> None:
+        await make_plan(goals, auth, plan(effective_from=LAST.isoformat()))
+        for period in (label(THIS), label(NEXT), q_label(QUARTER)):
+            assert_problem(await pay(goals, auth, period=period), 422, "period", location="body")
+        before_its_end = (THIS - timedelta(days=2)).isoformat()
+        answer = await pay(goals, auth, period=label(LAST), as_of=before_its_end)
+        assert_problem(answer, 422, "as_of", location="body")
+        assert (await pay(goals, auth, period=label(LAST))).status_code == 201
+
+    async def test_a_manager_the_roster_replaced_reads_none_of_the_team(
+        self, goals, scoring, post_events, auth
+    ) -> None:
+        await put_rep(goals, auth, "r1", team_id="t1", **{"from": EARLIER.isoformat()})
+        team = {"name": "T1", "manager_id": "m1", "from": EARLIER.isoformat()}
+        answer = await goals.put("/v1/teams/t1", json=team, headers=auth())
+        assert answer.status_code == 200, answer.text
+        await logged(post_events, scoring, auth, deal("r1", "t1", "D1", "1000.00", LAST))
+        await make_plan(goals, auth, plan(effective_from=LAST.isoformat()))
+        query = {"owner": "rep:r1", "period": label(LAST)}
+        m1 = auth("manager", sub="m1", team="t1")
+        answer = await goals.get("/v1/incentives/statements", params=query, headers=m1)
+        assert answer.status_code == 200, answer.text
+        team = {**team, "manager_id": "m-new", "from": THIS.isoformat()}
+        answer = await goals.put("/v1/teams/t1", json=team, headers=auth())
+        assert answer.status_code == 200, answer.text
+        answer = await goals.get("/v1/incentives/statements", params=query, headers=m1)
+        assert_problem(answer, 403)
+
+    async def test_a_rep_who_left_during_the_period_is_paid_for_it(
+        self, goals, scoring, post_events, auth
+    ) -> None:
+        for rep in ("r1", "r2"):
+            await put_rep(goals, auth, rep, team_id="t1", **{"from": EARLIER.isoformat()})
+        left = LAST.replace(day=20).isoformat()
+        await put_rep(goals, auth, "r2", team_id="t1", status="left", **{"from": left})
+        events = [*deal("r1", "t1", "D1", "100.00", LAST), *deal("r2", "t1", "D2", "200.00", LAST)]
+        await logged(post_events, scoring, auth, events)
+        await make_plan(goals, auth, plan(applies_to=["team:t1"], effective_from=LAST.isoformat()))
+        (section,) = (await statement(goals, auth(), "r2", period=label(LAST)))["sections"]
+        assert (section["status"], section["total"]) == ("open", "6.00")
+        run = await pay(goals, auth, period=label(LAST))
+        assert run.status_code == 201, run.text
+        assert [(p["rep_id"], p["total"]) for p in run.json()["stored"]] == [
+            ("r1", "3.00"),
+            ("r2", "6.00"),
+        ]
+
+    async def test_the_pool_is_split_among_the_members_the_plan_covers(
+        self, goals, scoring, post_events, auth
+    ) -> None:
+        """r3 works in t1 but the plan names r1 and r2 only: their lines are the whole pool."""
+        events = [
+            *deal("r1", "t1", "D1", "2000.00", THIS),
+            *deal("r2", "t1", "D2", "1000.00", THIS),
+            *deal("r3", "t1", "D3", "1000.00", THIS),
+        ]
+        await logged(post_events, scoring, auth, events)
+        await revenue_goal(goals, auth, "team:t1", "3000.00")
+        pool = {"name": "Team goal", "pool": "1000.00", "share_by": "revenue_won"}
+        body = plan(applies_to=["rep:r1", "rep:r2"], commission=None, team_bonuses=[pool])
+        await make_plan(goals, auth, body)
+        r1 = (await statement(goals, auth(), "r1"))["sections"][0]
+        r2 = (await statement(goals, auth(), "r2"))["sections"][0]
+        assert amounts(r1) == [("team_bonus", "Team goal", "666.67")]
+        assert amounts(r2) == [("team_bonus", "Team goal", "333.33")]
+        note = r1["lines"][0]["note"]
+        assert "3000" not in note  # the team's figures stay unsaid
+        assert "4000" not in note
+        assert note.startswith("the team reached 100 % of its goal on revenue_won")
+
+    async def test_a_true_up_outlives_the_plan(self, goals, scoring, post_events, auth) -> None:
+        """Q (the month before last) paid, the plan inactive from P (last month), Q's win
+        voided: P's statement and payout still claw it back."""
+        won_event = won("r1", "t1", "D1", "12000.00", "EUR", when(EARLIER, "10:00:02"))
+        events = [
+            opened("r1", "t1", "D1", "12000.00", "EUR", "pl", "acc-1", when(EARLIER, "10:00:01")),
+            won_event,
+        ]
+        await logged(post_events, scoring, auth, events)
+        plan_id = await make_plan(goals, auth, plan(effective_from=EARLIER.isoformat()))
+        assert (await pay(goals, auth, period=label(EARLIER))).status_code == 201
+        stopped = await goals.patch(
+            f"/v1/incentives/plans/{plan_id}",
+            json={"effective_from": LAST.isoformat(), "active": False},
+            headers=auth(),
+        )
+        assert stopped.status_code == 200, stopped.text
+        await logged(post_events, scoring, auth, [void(won_event, when(LAST, "00:00:03"))])
+        (section,) = (await statement(goals, auth(), period=label(LAST)))["sections"]
+        assert (section["plan_id"], section["version"], section["status"]) == (plan_id, 2, "open")
+        assert [(li["rule"]["kind"], li["about"]) for li in section["lines"]] == [
+            ("true_up", label(EARLIER))
+        ]
+        assert section["total"] == "-360.00"
+        run = await pay(goals, auth, period=label(LAST))
+        assert run.status_code == 201, run.text
+        assert [(p["rep_id"], p["total"]) for p in run.json()["stored"]] == [("r1", "-360.00")]
+        assert (await statement(goals, auth(), period=label(THIS)))["sections"] == []
+
+    async def test_thousands_of_payouts_are_stored_in_chunks(
+        self, goals, goals_app, org, auth
+    ) -> None:
+        plan_id = await make_plan(goals, auth, plan())
+        rows = [
+            {
+                "org_id": org,
+                "rep_id": f"r{i:05d}",
+                "plan_id": plan_id,
+                "period_start": LAST,
+                "version": 1,
+                "currency": "EUR",
+                "total": "0.00",
+                "lines": [],
+                "paid_by": "admin",
+            }
+            for i in range(3_700)
+        ]
+        async with goals_app.state.sessionmaker.begin() as session:
+            stored = await repository.add_payouts(session, rows)
+            assert len(stored) == 3_700
+            assert await repository.add_payouts(session, rows) == []
+
+
+class TestInputNames:
+    async def test_the_owner_is_a_rep_id(self, goals, auth) -> None:
+        for owner in ("rep:", "rep:-x", "rep:a b", "rep:r1/x", "rep:" + "x" * 200):
+            answer = await goals.get(
+                "/v1/incentives/statements",
+                params={"owner": owner, "period": label(THIS)},
+                headers=auth(),
+            )
+            assert_problem(answer, 422, "owner", location="query")
+
+    async def test_the_period_is_between_1970_and_2099(self, goals, auth) -> None:
+        for period in ("1969-12", "2100-01", "0001-01", "9999-Q4"):
+            answer = await goals.get(
+                "/v1/incentives/statements",
+                params={"owner": "rep:r1", "period": period},
+                headers=auth(),
+            )
+            assert_problem(answer, 422, "period", location="query")
+            run = await pay(goals, auth, period=period)
+            assert_problem(run, 422, "period", location="body")

@@ -5,7 +5,7 @@ splits are exact and fair, one version governs each period, true-ups telescope).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.goals.incentive_math import (
+    UNCOLLECTED_CHAIN,
     GoalBounds,
     Line,
     PlanPeriod,
@@ -22,6 +23,7 @@ from services.goals.incentive_math import (
     champion_bonus,
     commission,
     governing,
+    money,
     parse_period,
     restated_amount,
     spiff,
@@ -293,3 +295,196 @@ class TestTrueUps:
                 stored.append(line)
             stored.append(Line("true_up", "restatement", "P", D(5)))  # about another period
         assert restated_amount(stored, "Q") == D(amounts_q[-1]).scaleb(-2)
+
+
+class TestUncollectedWindows:
+    def test_a_longer_days_starts_where_the_previous_window_ended(self) -> None:
+        nov = parse_period("2026-11")
+        # October's 30 days: invoices of 2026-09-01..10-01. November's 60 days would reach
+        # back to 10-01 again: it starts on 10-02 and is empty (ends 10-01, before it starts).
+        assert uncollected_window(nov, 60, [30]) == (date(2026, 10, 2), date(2026, 10, 1))
+        assert uncollected_window(nov.shifted(1), 60, [60, 30]) == (
+            date(2026, 10, 2),
+            date(2026, 11, 1),
+        )
+        # Shorter: from the day after October's window, no invoice left out.
+        assert uncollected_window(nov, 10, [30]) == (date(2026, 10, 2), date(2026, 11, 20))
+        assert uncollected_window(nov, 30, [None, 60]) == uncollected_window(nov, 30)
+
+    @given(
+        st.sampled_from(["2024-01", "2025-11", "2026-Q3"]),
+        st.lists(st.integers(1, 366), min_size=1, max_size=30),
+    )
+    def test_windows_are_contiguous_and_disjoint(self, start: str, days: list[int]) -> None:
+        """Whatever `days` each period's version gives, the windows of consecutive periods
+        cover every day from the first window's start once (a window ending before its start
+        is empty and moves nothing)."""
+        first = parse_period(start)
+        windows = [
+            uncollected_window(first.shifted(i), d, days[:i][::-1]) for i, d in enumerate(days)
+        ]
+        covered: list[date] = []
+        reached = windows[0][0] - timedelta(days=1)
+        for low, high in windows:
+            assert low == reached + timedelta(days=1)  # starts where the last one ended
+            if low <= high:
+                covered += [low + timedelta(days=n) for n in range((high - low).days + 1)]
+                reached = high
+        assert len(covered) == len(set(covered))  # disjoint
+        assert covered == sorted(covered)
+        if covered:
+            assert covered == [
+                covered[0] + timedelta(days=n) for n in range((covered[-1] - covered[0]).days + 1)
+            ]  # contiguous
+        # The chain the statements read (UNCOLLECTED_CHAIN periods back) places them the same.
+        for i, d in enumerate(days):
+            here = first.shifted(i)
+            cut = days[:i][::-1][: UNCOLLECTED_CHAIN[here.kind]]
+            assert uncollected_window(here, d, cut) == windows[i]
+
+
+class TestTeamBonusNote:
+    def test_the_note_names_no_figure_of_the_team(self) -> None:
+        rule = rule_of(TeamBonus, name="Team", pool="1000.00", reach_pct="110")
+        line = team_bonus(rule, D("4321.00"), D("3900.00"), {"r1": D(1)}, "r1", "EUR", "Q")
+        assert line is not None
+        assert line.note == (
+            "the team reached 110 % of its goal on revenue_won; split by revenue_won among "
+            "1 member(s)"
+        )
+
+
+CURRENCIES = st.sampled_from(["EUR", "JPY", "KWD"])
+
+
+def grid(currency: str) -> st.SearchStrategy[Decimal]:
+    """An amount on the currency's minor-unit grid."""
+    places = {"EUR": 2, "JPY": 0, "KWD": 3}[currency]
+    return st.integers(0, 10**9).map(lambda v: D(v).scaleb(-places))
+
+
+class TestWholeStatement:
+    @given(st.data(), commissions(), VALUES, GOALS, CURRENCIES)
+    def test_every_line_sums_exactly_to_the_total(
+        self,
+        data: st.DataObject,
+        rule: Commission,
+        value: Decimal,
+        goal: GoalBounds | None,
+        currency: str,
+    ) -> None:
+        """Commission (and cap), spiffs, a champion bonus, a team pool, the uncollected clawback
+        and true-ups, from random inputs: each line on the grid, and the section's total (as
+        statements.py rounds it) is exactly their sum."""
+        about = "2026-11"
+        money_ = grid(currency)
+        lines = commission(rule, value, goal, currency, about)
+        for n in range(data.draw(st.integers(0, 3))):
+            spiff_rule = rule_of(Spiff, name=f"S{n}", amount=data.draw(money_))
+            lines.append(spiff(spiff_rule, D(data.draw(st.integers(1, 10**4))), currency, about))
+        reps = [f"r{i}" for i in range(data.draw(st.integers(1, 6)))]
+        ranking = {r: D(data.draw(st.integers(0, 10**6))) for r in reps}
+        bonus = rule_of(ChampionBonus, name="C", amount=data.draw(money_))
+        if (line := champion_bonus(bonus, ranking, "r0", currency, about)) is not None:
+            lines.append(line)
+        pool = rule_of(TeamBonus, name="T", pool=data.draw(money_))
+        team_line = team_bonus(
+            pool, D(10), D(data.draw(st.integers(0, 20))), ranking, "r0", currency, about
+        )
+        if team_line is not None:
+            lines.append(team_line)
+        claw = rule_of(
+            Uncollected, days=30, rate=format(D(data.draw(st.integers(0, 10**6))).scaleb(-6), "f")
+        )
+        window = uncollected_window(parse_period(about), 30)
+        owed = uncollected(claw, data.draw(money_), data.draw(money_), window, currency, about)
+        if owed is not None:
+            lines.append(owed)
+        for back in ("2026-10", "2026-09"):
+            restated = Restatement(back, data.draw(money_), data.draw(money_))
+            if (line := true_up(restated, currency)) is not None:
+                lines.append(line)
+        for line in lines:
+            assert money(line.amount, currency) == line.amount
+        exact = sum((line.amount for line in lines), D(0))
+        assert total(lines) == exact
+        assert money(total(lines), currency) == exact  # the section's total, as served
+
+
+@dataclass(frozen=True)
+class Version:
+    version: int
+    effective_from: date
+    rate: int  # what the version pays per unit of a period's value
+
+
+class TestVersionsAndRuns:
+    @given(st.data())
+    def test_each_period_is_paid_once_and_settles_at_its_last_amount(
+        self, data: st.DataObject
+    ) -> None:
+        """Plan versions (some back-dated) and payout runs in any order: each period's own
+        payout is stored once, under one version, and after every run what was paid about a
+        period (its payout's restated lines and every true-up) is its amount at the last run
+        that saw it (the version governing it then, its value then)."""
+        months = [date(2026, m, 1) for m in range(1, 13)]
+        lookback = data.draw(st.integers(1, 4))
+        versions: list[Version] = [Version(1, months[0], data.draw(st.integers(0, 5)))]
+        payouts: list[tuple[date, int, list[Line]]] = []  # (period, version, lines), append-only
+        last_amount: dict[str, Decimal] = {}
+        values = {m: data.draw(st.integers(0, 1000)) for m in months}
+
+        def amount(month: date) -> Decimal | None:
+            held = governing(versions, month)
+            return None if held is None else D(held.rate * values[month]).scaleb(-2)
+
+        def label_of(month: date) -> str:
+            return f"{month.year}-{month.month:02d}"
+
+        for _ in range(data.draw(st.integers(1, 25))):
+            step = data.draw(st.sampled_from(["version", "run", "value"]))
+            if step == "version":
+                versions.append(
+                    Version(
+                        len(versions) + 1,
+                        data.draw(st.sampled_from(months)),  # back-dated or ahead
+                        data.draw(st.integers(0, 5)),
+                    )
+                )
+            elif step == "value":
+                values[data.draw(st.sampled_from(months))] = data.draw(st.integers(0, 1000))
+            else:
+                i = data.draw(st.integers(0, len(months) - 1))
+                month = months[i]
+                held = governing(versions, month)
+                if any(paid == month for paid, _, _ in payouts) or held is None:
+                    continue  # paid once: a run again skips it (as add_payouts does)
+                own = amount(month)
+                assert own is not None
+                lines = [Line("commission", "tier 1", label_of(month), own)]
+                last_amount[label_of(month)] = own
+                stored = [line for _, _, ls in payouts for line in ls]
+                paid_months = {paid for paid, _, _ in payouts}
+                for back in range(lookback, 0, -1):
+                    if i - back < 0 or months[i - back] not in paid_months:
+                        continue
+                    earlier = label_of(months[i - back])
+                    now = amount(months[i - back]) or D(0)
+                    restated = Restatement(earlier, now, restated_amount(stored, earlier))
+                    if (line := true_up(restated, "EUR")) is not None:
+                        lines.append(line)
+                    last_amount[earlier] = now
+                payouts.append((month, held.version, lines))
+            every = [line for _, _, ls in payouts for line in ls]
+            for about, expected in last_amount.items():
+                assert restated_amount(every, about) == expected
+        for month in {paid for paid, _, _ in payouts}:
+            under = [version for paid, version, _ in payouts if paid == month]
+            assert len(under) == 1  # one payout of the period, under one version
+            own = [
+                line
+                for _, _, ls in payouts
+                for line in ls
+                if line.about == label_of(month) and line.kind == "commission"
+            ]
+            assert len(own) == 1  # its own lines are paid once; later runs only true it up
