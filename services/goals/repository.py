@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, Cast, Select, Text, any_, cast, func, select, text, tuple_
+from sqlalchemy import (
+    ARRAY,
+    Cast,
+    DateTime,
+    Select,
+    Text,
+    any_,
+    cast,
+    func,
+    literal,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -169,6 +182,25 @@ async def revisions(session: AsyncSession, goal_id: uuid.UUID) -> list[Revision]
         select(Revision).where(Revision.goal_id == goal_id).order_by(Revision.revision)
     )
     return list(result.scalars())
+
+
+async def revisions_as_of(
+    session: AsyncSession, goal_ids: Sequence[uuid.UUID], until: datetime
+) -> dict[uuid.UUID, Revision]:
+    """Each goal's revision in force at `until` (the last one written before it); a goal with
+    none (set after `until`) is left out."""
+    if not goal_ids:
+        return {}
+    query = (
+        select(Revision)
+        .where(
+            Revision.goal_id.in_(list(goal_ids)),
+            Revision.changed_at < literal(until, DateTime(timezone=True)),
+        )
+        .ext(distinct_on(Revision.goal_id))
+        .order_by(Revision.goal_id, Revision.revision.desc())
+    )
+    return {r.goal_id: r for r in (await session.execute(query)).scalars()}
 
 
 async def get_calendar(session: AsyncSession, org_id: str) -> Calendar | None:

@@ -9,7 +9,7 @@ log stood at the end of a day, and the payout runs that store it as paid.
 - `as_of` (default today in the org's timezone): scoring is asked as the log stood at the end of
   that day (its `as_of`; today or later: its live projection), and only plan versions and
   payouts recorded by then count, so a statement can be recomputed as of any day. Goals (the
-  target and floor of attainment) are read as they are now.
+  target and floor of attainment) are read as they stood then (the revision in force).
 - The rep's own numbers are asked of scoring with the caller's token (as progress does: scoring's
   rule of who sees what holds). What a rep is compared with (a champion's ranking, the team's
   total and its members' shares of a pool) is asked with goals' service token: a rep may not
@@ -321,7 +321,9 @@ async def goal_bounds(
     ctx: Context, owner: tuple[str, str], metric: str, period: PlanPeriod, currency: str
 ) -> GoalBounds | None:
     """The owner's goal on `metric` for exactly this period, uncut, in the plan's currency (the
-    newest when several)."""
+    newest when several), as it stood at the statement's moment: a goal set or changed since
+    (a new target, archived) counts as it was then."""
+    until = ctx.moment.until
     rows = await repository.list_goals(
         ctx.session,
         ctx.org,
@@ -333,14 +335,18 @@ async def goal_bounds(
         team=None,
         rep=None,
         parent_id=None,
-        include_archived=False,
+        include_archived=until is not None,  # archived since, maybe: in force then
         after=None,
         limit=100,
     )
+    if until is not None:
+        then = await repository.revisions_as_of(ctx.session, [g.id for g, _ in rows], until)
+        rows = [(g, then[g.id]) for g, _ in rows if g.id in then]
     found = [
         (goal, spec)
         for goal, revision in rows
-        if (spec := GoalSpec.from_body(revision.body)).product_line is None
+        if not (spec := GoalSpec.from_body(revision.body)).archived
+        and spec.product_line is None
         and spec.tier is None
         and spec.channel is None
         and spec.currency in (None, currency)

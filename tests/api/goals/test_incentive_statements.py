@@ -10,11 +10,13 @@ run pays ended periods only); every event happens on a day of those months up to
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from services.goals import repository
+from services.goals import repository, statements
+from services.goals.incentive_math import GoalBounds
 from services.goals.main import create_app
 from tests.api.goals.conftest import goals_settings
 from tests.api.goals.helpers import assert_problem, create
@@ -708,3 +710,53 @@ class TestInputNames:
             assert_problem(answer, 422, "period", location="query")
             run = await pay(goals, auth, period=period)
             assert_problem(run, 422, "period", location="body")
+
+
+class TestGoalsAsTheyStood:
+    async def test_attainment_reads_the_goal_revision_in_force_at_the_moment(
+        self, goals, goals_app, org, auth
+    ) -> None:
+        """A past day's statement measures attainment against the goal as it then stood: a
+        target changed since, or a goal set since, does not reach back."""
+        body = {
+            "owner": "rep:r1",
+            "metric": "revenue_won",
+            "period": "month",
+            "start": THIS.isoformat(),
+            "target": "10000.00",
+            "floor": "6000.00",
+            "currency": "EUR",
+        }
+        goal = await create(goals, auth(), body)
+        changed = await goals.patch(
+            f"/v1/goals/{goal['id']}", json={"target": "20000.00"}, headers=auth()
+        )
+        assert changed.status_code == 200, changed.text
+        history = await goals.get(f"/v1/goals/{goal['id']}/revisions", headers=auth())
+        first, second = (datetime.fromisoformat(r["changed_at"]) for r in history.json()["items"])
+        between = first + (second - first) / 2
+        period = statements.period_of(label(THIS))
+
+        async def bounds(until: datetime | None) -> GoalBounds | None:
+            async with goals_app.state.sessionmaker.begin() as session:
+                ctx = statements.Context(
+                    session,
+                    org,
+                    None,  # type: ignore[arg-type]  # no scoring is asked
+                    statements.Moment(TODAY, until),
+                    {},
+                )
+                return await statements.goal_bounds(
+                    ctx, ("rep", "r1"), "revenue_won", period, "EUR"
+                )
+
+        now = await bounds(None)
+        assert now is not None
+        assert now.target == Decimal("20000.00")
+        then = await bounds(between)
+        assert then is not None
+        assert (then.target, then.floor) == (
+            Decimal("10000.00"),
+            Decimal("6000.00"),
+        )
+        assert await bounds(first - timedelta(seconds=1)) is None  # not set yet
