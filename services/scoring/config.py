@@ -113,6 +113,17 @@ class ScoringSettings(ServiceSettings):
         ge=0,
         description="Reports kept in memory until their org's projection moves (0: none).",
     )
+    as_of_replays: int = Field(
+        default=4,
+        ge=0,
+        description="`as_of` replays of the log kept in memory, the most recently asked (0: "
+        "none): questions as of the same past moment replay the log once.",
+    )
+    as_of_replay_events: int = Field(
+        default=200_000,
+        ge=0,
+        description="Largest replay kept (events): a replay holds its org's whole book.",
+    )
     pool_size: int = 10
     max_body_bytes: int = Field(
         default=4 * 1024 * 1024, ge=1, description="Larger request bodies get 413."

@@ -20,6 +20,7 @@ from shared.clients.activity import ActivityClient
 from . import repository
 from .answer.answers import Answers
 from .answer.org_views import OrgRows
+from .answer.replays import Replays
 from .config import ScoringSettings
 from .exceptions import ManagerReplaced
 from .follow.consumer import Consumer
@@ -49,6 +50,7 @@ class Runtime:
     answers: Answers
     org_rows: OrgRows
     activity: ActivityClient
+    replays: Replays
 
     @contextlib.contextmanager
     def feed(self, org: str) -> Iterator[ActivityClient]:

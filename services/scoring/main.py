@@ -25,6 +25,7 @@ from shared.responses import JSONResponse
 from . import repository
 from .answer.answers import Answers
 from .answer.org_views import OrgRows
+from .answer.replays import Replays
 from .config import ScoringSettings
 from .dependencies import Runtime, feed_client
 from .follow.consumer import Consumer
@@ -97,6 +98,7 @@ def create_app(
                 answers=Answers(settings.answer_cache_size),
                 org_rows=org_rows,
                 activity=activity,
+                replays=Replays(settings.as_of_replays, settings.as_of_replay_events),
             )
             # Everything allocated so far lives as long as the process: keep the cyclic GC from
             # scanning it again and again (as activity does).

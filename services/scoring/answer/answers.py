@@ -12,7 +12,8 @@ neither a newer event, a rebuild nor a settings change can serve an old answer. 
 filter, dates, cuts, currency); `/v1/kpis`, the endpoint dashboards poll, keeps its answers
 rendered, keyed by the caller and the query string as sent (router.kpis_direct), so a repeated
 question is answered without being parsed. Concurrent askers of the same missing answer share
-one computation. `as_of` answers (replays of the log) are never kept.
+one computation. `as_of` answers are not kept here (the replays they are read from are:
+replays.py).
 """
 
 from __future__ import annotations

@@ -145,12 +145,18 @@ async def replayed_as_of(
     """The org's log as recorded up to `as_of` ("what did we know then"), replayed; refused,
     naming `as_of`, when the org had recorded nothing by then but has since (zeros would pass
     for an answer). An org with no events at all answers as it would without `as_of`."""
-    with runtime.feed(principal.org) as client:
-        replayed = await replay_org(client, org.timezone, until=as_of)
-        if replayed.cursor is None:
+
+    async def replay() -> Replayed:
+        with runtime.feed(principal.org) as client:
+            return await replay_org(client, org.timezone, until=as_of)
+
+    key = (principal.org, str(org.timezone), as_of)
+    replayed = await runtime.replays.get(key, replay)
+    if replayed.cursor is None:
+        with runtime.feed(principal.org) as client:
             first = (await client.page(limit=1)).items
-            if first:
-                raise AsOfBeforeFirstEvent(as_of, first[0].recorded_at)
+        if first:
+            raise AsOfBeforeFirstEvent(as_of, first[0].recorded_at)
     return replayed
 
 
