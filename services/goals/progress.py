@@ -258,7 +258,13 @@ async def progress_alerts(
             raise AlertsOfAnother()
     day = await org_day(session, user.org, at)
     listed = await progress_list(session, user, scoring, owner=owner, period=None, at=day)
-    judged = {str(p.goal.id): p for p in listed.items}
+    return pace_alerts(owner, day, listed.items)
+
+
+def pace_alerts(owner: str | None, day: date, listed: list[ProgressOut]) -> PaceAlertPage:
+    """`alerts.leading_behind` read from goals judged on `day` (as `progress_list` judges
+    them): the alerts page of `GET /v1/progress/alerts`."""
+    judged = {str(p.goal.id): p for p in listed}
     found = alerts.leading_behind(_paced(p) for p in judged.values())
 
     def side(paced: alerts.Paced) -> AlertGoal:

@@ -38,7 +38,7 @@ from .progress import (
     PROGRESS_CONCURRENCY,
     current_goals,
     judged_all,
-    progress_alerts,
+    pace_alerts,
     shape,
     total,
 )
@@ -438,7 +438,9 @@ async def weekly(
         else None
     )
     alerts = await scoring.alerts(user.org, owner=str(who), first=span.start, last=span.end)
-    pace = await progress_alerts(session, user, scoring, owner=str(who), at=on)
+    # The week's goals as judged above are those `GET /v1/progress/alerts` reads (the same
+    # owner's current goals on the same day): its alerts without asking scoring again.
+    pace = pace_alerts(str(who), on, judged)
     specs = [spec for _, _, spec in goals]
     return WeeklyDigest(
         owner=str(who),
