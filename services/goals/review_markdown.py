@@ -45,7 +45,12 @@ def _pp(value: float | None) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text as one table cell: a backslash and a pipe escaped (in that order, so `\\|` cannot
+    become a column break), line breaks as spaces, and what would make a link or a tag
+    (`[ ] < >`) escaped: factor sentences carry attributes typed into a CRM."""
+    for char in "\\|[]<>":
+        text = text.replace(char, "\\" + char)
+    return " ".join(text.splitlines()) if text else text
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:

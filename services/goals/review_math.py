@@ -111,6 +111,23 @@ def reached(actual: Decimal, bound: Decimal, *, lower_is_better: bool = False) -
     return actual <= bound if lower_is_better else actual >= bound
 
 
+def bounds_reached(
+    actual: Decimal,
+    floor: Decimal,
+    target: Decimal,
+    stretch: Decimal,
+    *,
+    lower_is_better: bool = False,
+) -> tuple[bool, bool, bool]:
+    """(floor reached, target reached, stretch reached), as progress judges a level: for a
+    duration (lower is better) the goal's numerically largest bound, `stretch`, is the far one
+    it must stay under (pace.level: at or under it is `at_risk`, past it `behind`), so it is the
+    floor a manager reads, and the smallest, `floor`, the ambitious one."""
+    if lower_is_better:
+        return actual <= stretch, actual <= target, actual <= floor
+    return actual >= floor, actual >= target, actual >= stretch
+
+
 def champions(values: Mapping[str, Decimal]) -> list[str]:
     """The reps with the largest value, ties all of them, in id order; none when the largest is
     not above 0 (nobody won anything)."""

@@ -170,9 +170,14 @@ class Attainment(BaseModel):
     stretch: Value
     attainment_pct: float | None
     status: str = Field(description="Progress's status on `as_of_day`.")
-    floor_reached: bool
+    floor_reached: bool = Field(
+        description="At or above the floor; for a duration (lower is better), at or under the "
+        "far bound, `stretch` (as progress judges it: past it is `behind`)."
+    )
     target_reached: bool
-    stretch_reached: bool
+    stretch_reached: bool = Field(
+        description="At or above the stretch; for a duration, at or under the near bound, `floor`."
+    )
 
 
 class Champion(BaseModel):

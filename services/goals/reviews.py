@@ -66,7 +66,8 @@ from .schemas import FunnelPlanIn, ProgressOut
 from .scoring import GoalsScoring
 from .spec import GoalSpec
 
-PRIORITY_LIMIT = 100  # the first page of scoring's lead priority
+PRIORITY_PAGE = 500  # leads a page asked of scoring's lead priority
+PRIORITY_MOST = 5000  # leads read at most for first actions (an owner with more: the top ones)
 WIN_METRICS = ["deals_won", "revenue_won", "deals_lost"]
 ATTAINED_PERIODS = (PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.YEAR)
 PLANNED = {"revenue_won": "revenue", "new_customers": "new_customers"}
@@ -299,10 +300,7 @@ async def _first_actions(
 ) -> FirstActions:
     """The owner's tier-A open leads, then the leads whose touch is overdue or due by `due_by`."""
     tier_a, every = await gathered(
-        [
-            scoring.priority(user.org, owner=str(who), kind="lead", tier="A", limit=PRIORITY_LIMIT),
-            scoring.priority(user.org, owner=str(who), kind="lead", limit=PRIORITY_LIMIT),
-        ]
+        [_open_leads(scoring, user, who, tier="A"), _open_leads(scoring, user, who, tier=None)]
     )
 
     def touch(score: Score) -> list[Any]:
@@ -312,10 +310,28 @@ async def _first_actions(
             return ["due"]
         return []
 
-    items = [_action(s, ["tier_a", *touch(s)]) for s in tier_a.items]
-    seen = {s.id for s in tier_a.items}
-    items += [_action(s, touch(s)) for s in every.items if s.id not in seen and touch(s)]
+    items = [_action(s, ["tier_a", *touch(s)]) for s in tier_a]
+    seen = {s.id for s in tier_a}
+    items += [_action(s, touch(s)) for s in every if s.id not in seen and touch(s)]
     return FirstActions(due_by=due_by, items=items)
+
+
+async def _open_leads(
+    scoring: GoalsScoring, user: Principal, who: Owner, *, tier: str | None
+) -> list[Score]:
+    """The owner's open leads (of `tier`), every page of scoring's priority up to
+    `PRIORITY_MOST`: a touch due is as likely on a lead scored low as on one scored high."""
+    found: list[Score] = []
+    cursor: str | None = None
+    while len(found) < PRIORITY_MOST:
+        page = await scoring.priority(
+            user.org, owner=str(who), kind="lead", tier=tier, limit=PRIORITY_PAGE, cursor=cursor
+        )
+        found += page.items
+        if not page.has_more or page.next is None:
+            break
+        cursor = page.next
+    return found[:PRIORITY_MOST]
 
 
 async def daily(
@@ -463,7 +479,9 @@ async def weekly(
 def _attainment(spec: GoalSpec, progress: ProgressOut, on: date) -> Attainment:
     goal = progress.goal
     actual = _decimal(progress.actual)
-    lower = spec.info.unit == "days"
+    floor_reached, target_reached, stretch_reached = rm.bounds_reached(
+        actual, spec.floor, spec.target, spec.stretch, lower_is_better=spec.info.unit == "days"
+    )
     return Attainment(
         goal_id=str(goal.id),
         metric=goal.metric,
@@ -479,9 +497,9 @@ def _attainment(spec: GoalSpec, progress: ProgressOut, on: date) -> Attainment:
         stretch=goal.stretch,
         attainment_pct=progress.attainment_pct,
         status=progress.status,
-        floor_reached=rm.reached(actual, spec.floor, lower_is_better=lower),
-        target_reached=rm.reached(actual, spec.target, lower_is_better=lower),
-        stretch_reached=rm.reached(actual, spec.stretch, lower_is_better=lower),
+        floor_reached=floor_reached,
+        target_reached=target_reached,
+        stretch_reached=stretch_reached,
     )
 
 
@@ -502,7 +520,8 @@ async def _champions(scoring: GoalsScoring, user: Principal, who: Owner, month: 
     customers = await board("new_customers", month.start)
     before = await board("revenue_won", previous.start) if previous else None
     shown = {i.rep_id: i.value for i in revenue.items}
-    improved = rm.most_improved(_values(revenue.items), _values(before.items) if before else {})
+    # Without a month before (1970-01) nobody improved on anything.
+    improved = rm.most_improved(_values(revenue.items), _values(before.items)) if before else []
     customer_values = {i.rep_id: i.value for i in customers.items}
     places = exponent(METRIC_MONEY, revenue.currency)
 

@@ -117,7 +117,7 @@ class ScoringSettings(ServiceSettings):
         default=2,
         ge=0,
         description="`as_of` replays of the log kept in memory, the most recently asked (0: "
-        "none): questions as of the same past moment replay the log once.",
+        "none): questions as of the same past moment replay the log once (answer/replays.py).",
     )
     as_of_replay_events: int = Field(
         default=100_000,

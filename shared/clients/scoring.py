@@ -133,12 +133,16 @@ class ScoringClient(ServiceClient):
         kind: str = "lead",
         tier: str | None = None,
         limit: int = 100,
+        cursor: str | None = None,
     ) -> PriorityPage:
-        """`GET /v1/leads/priority`: the owner's first page of open leads (or deals), highest
-        win probability first, each with its next touch and whether it is overdue."""
+        """`GET /v1/leads/priority`: a page of the owner's open leads (or deals), highest win
+        probability first, each with its next touch and whether it is overdue (the first page,
+        or the one after `cursor`: a page's `next`)."""
         params: dict[str, Any] = {"owner": owner, "kind": kind, "limit": limit}
         if tier is not None:
             params["tier"] = tier
+        if cursor is not None:
+            params["cursor"] = cursor
         return _parsed(PriorityPage, await self._get(org, "/v1/leads/priority", params))
 
     async def alerts(

@@ -183,7 +183,7 @@ async def _source(
         "position": replayed.position,
         "recorded_at": replayed.last_recorded_at.isoformat() if replayed.last_recorded_at else None,
     }
-    return MemorySource(result.rollups, result.wins), freshness
+    return MemorySource(replayed.rollups(), result.wins), freshness
 
 
 async def kpis(

@@ -20,7 +20,7 @@ from shared import tasks
 from shared.clients.activity import ActivityClient
 
 from ..projections.kpis import Book
-from ..projections.rollup import FactSums, Replay, feed
+from ..projections.rollup import FactSums, Replay, Rollups, feed
 
 VOID = "event.voided"
 Progress = Callable[[int], Awaitable[None]]
@@ -42,6 +42,17 @@ class Replayed:
     cursor: str | None  # the feed cursor after the last event folded (None: empty log)
     position: int
     last_recorded_at: datetime | None
+    # With `until`: the replay met an event recorded after it, so nothing recorded up to it can
+    # come later (positions and recorded times grow together, and the feed never skips one).
+    ended_past_until: bool = False
+    _rollups: Rollups | None = None
+
+    def rollups(self) -> Rollups:
+        """The replay's rollup rows, expanded from its fact sums once (a finished replay's sums
+        no longer change; `as_of` questions read them again and again: answer/replays.py)."""
+        if self._rollups is None:
+            self._rollups = self.replay.rollups
+        return self._rollups
 
 
 def _recorded(event: dict[str, Any]) -> datetime:
@@ -123,6 +134,7 @@ async def _fold_all(
     cursor: str | None = None
     position, last_recorded = 0, None
     seen = 0
+    past_until = False
     # The next page is fetched while this one folds: activity serves it (its own process and
     # the database) while this process folds, instead of each waiting for the other.
     asked: str | None = None  # the cursor the page in hand was asked with
@@ -135,7 +147,7 @@ async def _fold_all(
             items: list[dict[str, Any]] = page["items"]
             if until is not None:
                 kept = [e for e in items if _recorded(e) <= until]
-                done = len(kept) < len(items)
+                done = past_until = len(kept) < len(items)
                 items = kept
             else:
                 done = not page["has_more"]
@@ -164,7 +176,7 @@ async def _fold_all(
             if progress is not None:
                 await progress(seen)
             if done or not page["has_more"]:
-                return Replayed(result, cursor, position, last_recorded)
+                return Replayed(result, cursor, position, last_recorded, past_until)
             asked = page["next"]
     finally:  # a page fetched ahead and never used: stop it, and take its error if it failed
         await tasks.stop(ahead)

@@ -32,6 +32,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.goals import reviews
 from services.goals.main import create_app
 from services.scoring.config import ScoringSettings
 from services.scoring.rosters import RosterCopies
@@ -353,6 +354,27 @@ class TestDailyDigest:
         assert [{k: a[k] for k in expected[0]} for a in actions["items"]] == expected
         assert {a["id"] for a in actions["items"]} == {"lead-L3"}  # L1, L2 qualified
         assert all("overdue" in a["why"] for a in actions["items"])  # due 2026-11-… < today
+
+    async def test_first_actions_read_every_page_of_scorings_priority(
+        self, goals, scoring, activity_app, db, world, monkeypatch
+    ) -> None:
+        """A touch due is as likely on a lead scored low as on one scored high: the digest reads
+        on past scoring's first page (here a page holds one lead)."""
+        admin = world.headers()
+        leads = [
+            lead("eve", "t2", f"E{i}", "referral", f"acc-e{i}", at("2026-11-0" + str(i)))
+            for i in (2, 3, 4)
+        ]
+        last = await append_batch(activity_app, leads, admin)
+        await settled(scoring, admin, last)
+        await scores_settled(db, world.org, last)
+        monkeypatch.setattr(reviews, "PRIORITY_PAGE", 1)
+        body = await review(goals, "daily", admin, owner="rep:eve", day=DAY)
+        assert sorted(a["id"] for a in body["first_actions"]["items"]) == [
+            "lead-E2",
+            "lead-E3",
+            "lead-E4",
+        ]
 
     async def test_the_org_has_no_first_actions(self, goals, world) -> None:
         body = await review(goals, "daily", world.headers(), owner="org", day=DAY)

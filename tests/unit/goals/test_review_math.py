@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.goals import review_markdown
 from services.goals import review_math as rm
 from services.goals.calendar import Calendar, PeriodKind, Span, period_of
 from services.goals.decompose import expected_fraction
@@ -245,3 +246,52 @@ class TestWeeksAndMonths:
     )
     def test_reached(self, actual, bound, lower, reached) -> None:
         assert rm.reached(Decimal(actual), Decimal(bound), lower_is_better=lower) is reached
+
+
+class TestBoundsReached:
+    def test_a_count_reaches_floor_target_and_stretch_upwards(self) -> None:
+        assert rm.bounds_reached(Decimal(25), Decimal(10), Decimal(20), Decimal(30)) == (
+            True,
+            True,
+            False,
+        )
+
+    def test_a_duration_reads_its_bounds_as_progress_does(self) -> None:
+        """floor 10, target 20, stretch 30 days: 25 days is progress's `at_risk` (over the
+        target, under the far bound): the floor a manager reads is reached, not the stretch."""
+        assert rm.bounds_reached(
+            Decimal(25), Decimal(10), Decimal(20), Decimal(30), lower_is_better=True
+        ) == (True, False, False)
+        assert rm.bounds_reached(
+            Decimal(8), Decimal(10), Decimal(20), Decimal(30), lower_is_better=True
+        ) == (True, True, True)
+        assert rm.bounds_reached(
+            Decimal(31), Decimal(10), Decimal(20), Decimal(30), lower_is_better=True
+        ) == (False, False, False)
+
+    @given(
+        actual=st.decimals(0, 1000, places=2),
+        bounds=st.lists(st.decimals(0, 1000, places=2), min_size=3, max_size=3).map(sorted),
+        lower=st.booleans(),
+    )
+    def test_stretch_implies_target_implies_floor(self, actual, bounds, lower) -> None:
+        floor, target, stretch = bounds
+        f, t, s = rm.bounds_reached(actual, floor, target, stretch, lower_is_better=lower)
+        assert t or not s
+        assert f or not t
+
+
+class TestMarkdownCells:
+    @pytest.mark.parametrize(
+        ("text", "cell"),
+        [
+            ("city: Köln", "city: Köln"),
+            ("a | b", "a \\| b"),
+            ("already \\| escaped", "already \\\\\\| escaped"),
+            ("two\r\nlines\nthree\rfour", "two lines three four"),
+            ("[click](http://x) <b>", "\\[click\\](http://x) \\<b\\>"),
+            ("", ""),
+        ],
+    )
+    def test_free_text_stays_in_its_cell(self, text: str, cell: str) -> None:
+        assert review_markdown._cell(text) == cell

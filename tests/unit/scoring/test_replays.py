@@ -1,6 +1,7 @@
-"""The kept `as_of` replays (services/scoring/answer/replays.py): a past moment's replay is made
-once however many ask, a moment too recent or a replay too large is never kept, a failure is
-not kept, size 0 keeps nothing."""
+"""The kept `as_of` replays (services/scoring/answer/replays.py): a moment's replay is made once
+however many ask; a replay that did not end past its moment (the log may still grow up to it)
+or too large is never kept, a failure is not kept, a replay nobody waits for any more is
+stopped, size 0 keeps nothing."""
 
 from __future__ import annotations
 
@@ -21,19 +22,25 @@ PAST = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
 class Replaying:
     """A replay of `events` events, counted, released when the test says."""
 
-    def __init__(self, events: int = 10, fail: bool = False) -> None:
+    def __init__(self, events: int = 10, fail: bool = False, *, final: bool = True) -> None:
         self.calls = 0
         self.events = events
         self.fail = fail
+        self.final = final
+        self.stopped = False
         self.release = asyncio.Event()
         self.release.set()
 
     async def __call__(self) -> Replayed:
         self.calls += 1
-        await self.release.wait()
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.stopped = True
+            raise
         if self.fail:
             raise ConnectionError("activity is down")
-        return Replayed(Replay(Book(BERLIN)), "cursor", self.events, PAST)
+        return Replayed(Replay(Book(BERLIN)), "cursor", self.events, PAST, self.final)
 
 
 def key(as_of: datetime = PAST, org: str = "acme") -> tuple[str, str, datetime]:
@@ -55,14 +62,32 @@ async def test_a_past_moment_is_replayed_once_however_many_ask() -> None:
     assert replay.calls == 2
 
 
-async def test_a_moment_too_recent_is_replayed_every_time() -> None:
-    """The log just before now may still be committing: such a replay is not final."""
-    replays, replay = Replays(4, 1000, settle_seconds=60), Replaying()
-    recent = datetime.now(UTC) - timedelta(seconds=5)
-    await replays.get(key(recent), replay)
-    await replays.get(key(recent), replay)
+async def test_a_replay_that_did_not_end_past_its_moment_is_not_kept() -> None:
+    """Nothing recorded after the moment was met: events recorded up to it may still come."""
+    replays, replay = Replays(4, 1000), Replaying(final=False)
+    await replays.get(key(), replay)
+    await replays.get(key(), replay)
     assert replay.calls == 2
     assert len(replays) == 0
+
+
+async def test_a_replay_nobody_waits_for_is_stopped() -> None:
+    replays, replay = Replays(4, 1000), Replaying()
+    replay.release.clear()
+    askers = [asyncio.create_task(replays.get(key(), replay)) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    askers[0].cancel()
+    await asyncio.sleep(0.01)
+    assert not replay.stopped  # two still wait
+    for asker in askers[1:]:
+        asker.cancel()
+    await asyncio.gather(*askers, return_exceptions=True)
+    await asyncio.sleep(0.01)
+    assert replay.stopped
+    assert len(replays) == 0
+    replay.release.set()
+    assert (await replays.get(key(), replay)).position == 10  # asked again: replayed again
+    assert replay.calls == 2
 
 
 async def test_a_replay_too_large_is_not_kept_but_answers_its_askers() -> None:
