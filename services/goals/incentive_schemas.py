@@ -161,3 +161,6 @@ class PayoutRun(BaseModel):
 class PayoutPage(BaseModel):
     period: str
     items: list[PayoutOut]
+    next: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null at the end."
+    )

@@ -563,12 +563,33 @@ async def payout_reps(
 
 
 async def period_payouts(
-    session: AsyncSession, org_id: str, period_start: date
+    session: AsyncSession,
+    org_id: str,
+    period_start: date,
+    *,
+    kind: str | None = None,
+    rep: str | None = None,
+    after: tuple[str, uuid.UUID] | None = None,
+    limit: int | None = None,
 ) -> list[IncentivePayout]:
-    """The org's payouts of the periods starting `period_start`, by rep then plan."""
-    result = await session.execute(
-        select(IncentivePayout)
-        .where(IncentivePayout.org_id == org_id, IncentivePayout.period_start == period_start)
-        .order_by(IncentivePayout.rep_id, IncentivePayout.plan_id)
+    """The org's payouts of the periods starting `period_start` (of plans of `kind`, month or
+    quarter, when given; of `rep` only), by rep then plan, after `after` (rep, plan), at most
+    `limit`."""
+    query = select(IncentivePayout).where(
+        IncentivePayout.org_id == org_id, IncentivePayout.period_start == period_start
     )
+    if kind is not None:
+        query = query.join(
+            IncentivePlanVersion,
+            (IncentivePlanVersion.plan_id == IncentivePayout.plan_id)
+            & (IncentivePlanVersion.version == IncentivePayout.version),
+        ).where(IncentivePlanVersion.body["period"].astext == kind)
+    if rep is not None:
+        query = query.where(IncentivePayout.rep_id == rep)
+    if after is not None:
+        query = query.where(tuple_(IncentivePayout.rep_id, IncentivePayout.plan_id) > after)
+    query = query.order_by(IncentivePayout.rep_id, IncentivePayout.plan_id)
+    if limit is not None:
+        query = query.limit(limit)
+    result = await session.execute(query)
     return list(result.scalars())

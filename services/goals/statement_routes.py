@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -19,6 +19,7 @@ from shared.errors import (
 )
 from shared.errors import problem_responses as problems
 from shared.events import ID_PATTERN
+from shared.pagination import next_link
 
 from . import statements
 from .dependencies import ScoringDep
@@ -48,6 +49,21 @@ PlanPeriodQuery = Annotated[
 _STATEMENT = problems(Unauthorized, Forbidden, InvalidInput, UpstreamUnavailable)
 _PAYOUTS = problems(Unauthorized, Forbidden, InvalidInput)
 _BODY = problems(MalformedRequest, UnsupportedMediaType)  # a JSON body that is not one
+_PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A page of payouts",
+        "headers": {
+            "Link": {
+                "description": 'While there is more: `<URL of the next page>; rel="next"`.',
+                "schema": {"type": "string"},
+            },
+            "X-Next-Cursor": {
+                "description": "The page's `next` cursor, while there is more.",
+                "schema": {"type": "string"},
+            },
+        },
+    }
+}
 
 
 @router.get(
@@ -113,10 +129,26 @@ async def run_payouts(
     "/incentives/payouts",
     response_model=PayoutPage,
     tags=["incentives"],
-    responses=_PAYOUTS,
-    summary="What the payout runs stored for a period (admin, bi)",
+    responses=_PAYOUTS | _PAGED,
+    summary="What the payout runs stored for a period (admin, bi, service)",
 )
 async def list_payouts(
-    session: SessionDep, user: CurrentUser, period: PlanPeriodQuery
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    user: CurrentUser,
+    period: PlanPeriodQuery,
+    rep: Annotated[
+        str | None, Query(pattern=rf"^{ID_PATTERN}$", description="Only this rep's.")
+    ] = None,
+    cursor: Annotated[str | None, Query(description="`next` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> PayoutPage:
-    return await statements.list_payouts(session, user, period)
+    """By rep then plan, `limit` a page (`next`, also in `Link` and `X-Next-Cursor`): the
+    payouts of plans of the period's kind (a month's of monthly plans, a quarter's of
+    quarterly ones)."""
+    page = await statements.list_payouts(session, user, period, rep=rep, cursor=cursor, limit=limit)
+    if page.next:
+        response.headers["Link"] = next_link(request.url, "cursor", page.next)
+        response.headers["X-Next-Cursor"] = page.next
+    return page

@@ -53,6 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Principal, Role
 from shared.errors import InvalidInput
 from shared.events import ID_PATTERN
+from shared.pagination import bad_cursor, decode_keyset, encode_keyset
 
 from . import repository
 from .calendars import org_calendar, today
@@ -98,6 +99,7 @@ from .placement import leads, rep_team, rep_teams
 from .scoring import GoalsScoring
 from .spec import GoalSpec
 
+PAYOUT_CURSOR = "incentive-payouts"
 ORG_REPS = 100_000  # the most reps a payout run of an `org` plan reads from the roster
 MAX_LOOKBACK = 12  # the most periods a plan's `clawbacks.lookback_periods` reaches back
 FIRST_YEAR, LAST_YEAR = 1970, 2099  # the periods a statement or a payout may be about
@@ -815,20 +817,46 @@ def _order(p: IncentivePayout) -> tuple[str, str]:
     return p.rep_id, str(p.plan_id)
 
 
-async def list_payouts(session: AsyncSession, user: Principal, period: str) -> PayoutPage:
+async def list_payouts(
+    session: AsyncSession,
+    user: Principal,
+    period: str,
+    *,
+    rep: str | None = None,
+    cursor: str | None = None,
+    limit: int = 500,
+) -> PayoutPage:
+    """What payout runs stored for the period (of `rep` only, when given), by rep then plan,
+    `limit` a page."""
     if user.role in (Role.REP, Role.MANAGER):
         raise PayoutsReadForAdmins()
     span = period_of(period)
-    rows = await repository.period_payouts(session, user.org, span.start)
-    kinds = {
-        (v.plan_id, v.version): plan_body(v).period
-        for v in await repository.plan_versions(session, user.org, list({r.plan_id for r in rows}))
-    }
+    after = _payout_cursor(cursor, user.org, span.label)
+    rows = await repository.period_payouts(
+        session, user.org, span.start, kind=span.kind, rep=rep, after=after, limit=limit + 1
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
     return PayoutPage(
         period=span.label,
-        items=[
-            _payout_out(r, span, "stored")
-            for r in rows
-            if kinds.get((r.plan_id, r.version)) == span.kind
-        ],
+        items=[_payout_out(r, span, "stored") for r in rows],
+        next=encode_keyset(
+            PAYOUT_CURSOR, [span.label, rows[-1].rep_id, str(rows[-1].plan_id)], user.org
+        )
+        if more
+        else None,
     )
+
+
+def _payout_cursor(cursor: str | None, org: str, period: str) -> tuple[str, uuid.UUID] | None:
+    """A page's `next`, as (rep, plan) after which the next page starts; one of another period
+    is refused (422 naming `cursor`)."""
+    if not cursor:
+        return None
+    of, rep, plan = decode_keyset(PAYOUT_CURSOR, cursor, 3, org)
+    if of != period:
+        raise bad_cursor()
+    try:
+        return rep, uuid.UUID(plan)
+    except ValueError as exc:
+        raise bad_cursor() from exc

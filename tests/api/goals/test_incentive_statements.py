@@ -690,6 +690,64 @@ class TestReviewedRules:
             assert await repository.add_payouts(session, rows) == []
 
 
+class TestPayoutPages:
+    async def test_payouts_come_by_rep_a_page_at_a_time(self, goals, goals_app, org, auth) -> None:
+        plan_id = await make_plan(goals, auth, plan())
+        rows = [
+            {
+                "org_id": org,
+                "rep_id": f"r{i:04d}",
+                "plan_id": plan_id,
+                "period_start": LAST,
+                "version": 1,
+                "currency": "EUR",
+                "total": f"{i}.00",
+                "lines": [],
+                "paid_by": "admin",
+            }
+            for i in range(1, 2501)
+        ]
+        async with goals_app.state.sessionmaker.begin() as session:
+            await repository.add_payouts(session, rows)
+        seen: list[str] = []
+        params: dict[str, Any] = {"period": label(LAST), "limit": 1000}
+        pages = 0
+        while True:
+            answer = await goals.get("/v1/incentives/payouts", params=params, headers=auth("bi"))
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            pages += 1
+            seen += [p["rep_id"] for p in body["items"]]
+            if body["next"] is None:
+                assert "Link" not in answer.headers
+                break
+            assert answer.headers["X-Next-Cursor"] == body["next"]
+            assert 'rel="next"' in answer.headers["Link"]
+            params["cursor"] = body["next"]
+        assert pages == 3
+        assert seen == [f"r{i:04d}" for i in range(1, 2501)]
+
+        one = await goals.get(
+            "/v1/incentives/payouts",
+            params={"period": label(LAST), "rep": "r0042"},
+            headers=auth(),
+        )
+        assert [(p["rep_id"], p["total"]) for p in one.json()["items"]] == [("r0042", "42.00")]
+        first = await goals.get(
+            "/v1/incentives/payouts", params={"period": label(LAST), "limit": 1}, headers=auth()
+        )
+        elsewhere = await goals.get(
+            "/v1/incentives/payouts",
+            params={"period": label(EARLIER), "cursor": first.json()["next"]},
+            headers=auth(),
+        )
+        assert_problem(elsewhere, 422, "cursor", location="query")
+        quarter = await goals.get(
+            "/v1/incentives/payouts", params={"period": q_label(LAST_QUARTER)}, headers=auth()
+        )
+        assert quarter.json()["items"] == []  # a monthly plan's payouts are no quarter's
+
+
 class TestInputNames:
     async def test_the_owner_is_a_rep_id(self, goals, auth) -> None:
         for owner in ("rep:", "rep:-x", "rep:a b", "rep:r1/x", "rep:" + "x" * 200):
