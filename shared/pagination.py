@@ -31,6 +31,7 @@ import base64
 import binascii
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from cryptography.exceptions import InvalidTag
@@ -38,6 +39,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from starlette.datastructures import URL
+from starlette.requests import Request
+from starlette.responses import Response
 
 from shared.config import CommonSettings
 from shared.errors import InvalidInput, field_error
@@ -203,6 +206,34 @@ def decode_keyset(
 def next_link(url: URL, param: str, cursor: str) -> str:
     """An RFC 8288 `Link` header to the next page: this request's URL with `param` moved on."""
     return f'<{url.include_query_params(**{param: cursor})}>; rel="next"'
+
+
+def page_response(what: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` of a 200 page whose `next` cursor is also in `Link` and
+    `X-Next-Cursor` while there is more (`announce_next`)."""
+    return {
+        200: {
+            "description": f"A page of {what}",
+            "headers": {
+                "Link": {
+                    "description": 'While there is more: `<URL of the next page>; rel="next"`.',
+                    "schema": {"type": "string"},
+                },
+                "X-Next-Cursor": {
+                    "description": "The page's `next` cursor, while there is more.",
+                    "schema": {"type": "string"},
+                },
+            },
+        }
+    }
+
+
+def announce_next(request: Request, response: Response, cursor: str | None) -> None:
+    """While there is a next page: its `Link` (rel=next, `cursor` moved on) and its cursor in
+    `X-Next-Cursor`, on the response a route returns."""
+    if cursor:
+        response.headers["Link"] = next_link(request.url, "cursor", cursor)
+        response.headers["X-Next-Cursor"] = cursor
 
 
 def bad_cursor(field: str = "cursor") -> InvalidInput:

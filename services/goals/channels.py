@@ -18,6 +18,7 @@ from shared.owners import Owner, default_owner
 
 from . import channels_math as cm
 from . import repository
+from .decompose import from_minor, to_minor
 from .domain import can_read, may_see_rep, parse_owner
 from .exceptions import (
     ChannelCostsRefused,
@@ -53,7 +54,7 @@ def _out(row: ChannelCost) -> ChannelCostOut:
     return ChannelCostOut(
         channel=Channel(row.channel),
         month=row.month,
-        amount=format(cm.from_minor(cm.to_minor(row.amount, places), places), "f"),
+        amount=format(from_minor(to_minor(row.amount, places), places), "f"),
         currency=row.currency,
         recorded_by=row.recorded_by,
         recorded_at=row.recorded_at,
@@ -205,12 +206,12 @@ async def channel_roi(
         }
         if costs is not None:
             spent = costs.get(channel.value, {})
-            cost = cm.from_minor(spent.get(cur, 0), places)
+            cost = from_minor(spent.get(cur, 0), places)
             ratio = cm.ratio(revenue, cost)
             line |= {
                 "cost": format(cost, "f"),
                 "other_currency_costs": {
-                    c: format(cm.from_minor(v, minor_units(c)), "f")
+                    c: format(from_minor(v, minor_units(c)), "f")
                     for c, v in sorted(spent.items())
                     if c != cur
                 },

@@ -17,6 +17,8 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
+from .decompose import to_minor
+
 
 def month_start(day: date) -> date:
     return day.replace(day=1)
@@ -49,18 +51,6 @@ def prorated(cost: int, month: date, first: date, last: date) -> int:
     if lo > hi:
         return 0
     return to_date_cost(cost, days, hi.day) - to_date_cost(cost, days, lo.day - 1)
-
-
-def to_minor(amount: Decimal, places: int) -> int:
-    """An amount with at most `places` decimals, in minor units."""
-    scaled = amount.scaleb(places)
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{amount} has more than {places} decimals")
-    return int(scaled)
-
-
-def from_minor(units: int, places: int) -> Decimal:
-    return Decimal(units).scaleb(-places)
 
 
 @dataclass(frozen=True, slots=True)

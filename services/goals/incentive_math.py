@@ -38,13 +38,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
-from fractions import Fraction
 from itertools import takewhile
 from typing import Any, Literal, Protocol, TypeVar
 
 from shared.money import minor_units
 from shared.periods import Period, period_end
 
+from . import decompose
 from .incentive_spec import ChampionBonus, Commission, Spiff, TeamBonus, Uncollected
 
 PeriodKind = Literal["month", "quarter"]
@@ -155,34 +155,26 @@ def money(amount: Decimal, currency: str) -> Decimal:
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
-    scaled = amount.scaleb(minor_units(currency))
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{amount} has more than {minor_units(currency)} decimals")
-    return int(scaled)
+    """`amount` in the currency's minor units, exactly (decompose.to_minor)."""
+    return decompose.to_minor(amount, minor_units(currency))
 
 
 def from_minor(units: int, currency: str) -> Decimal:
-    return Decimal(units).scaleb(-minor_units(currency)).quantize(quantum(currency))
+    return decompose.from_minor(units, minor_units(currency))
 
 
 def apportion(total: int, weights: Sequence[Decimal | int]) -> list[int]:
-    """`total` minor units split by `weights` (≥ 0; all zero: equally), exact: whole shares,
-    then one unit each to the largest remainders, the earlier part first on a tie. Negative
-    totals are split as their opposite, negated."""
+    """`total` minor units split by `weights` (≥ 0; all zero: equally) by decomposition's
+    largest remainder (`decompose.split`: whole shares, then one unit each to the largest
+    remainders, the earlier part first on a tie). Negative totals are split as their opposite,
+    negated."""
     if not weights:
         return []
     if total < 0:
         return [-p for p in apportion(-total, weights)]
-    exact = [Fraction(w) for w in weights]
-    whole = sum(exact, Fraction(0))
-    if whole == 0:
-        exact, whole = [Fraction(1)] * len(weights), Fraction(len(weights))
-    shares = [Fraction(total) * w / whole for w in exact]
-    parts = [int(s) for s in shares]  # floor: shares are ≥ 0
-    order = sorted(range(len(shares)), key=lambda i: (-(shares[i] - parts[i]), i))
-    for i in order[: total - sum(parts)]:
-        parts[i] += 1
-    return parts
+    if not any(weights):
+        weights = [1] * len(weights)
+    return decompose.split(total, [Decimal(w) for w in weights])
 
 
 # --------------------------------------------------------------------------- lines

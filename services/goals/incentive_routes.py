@@ -21,7 +21,7 @@ from shared.errors import (
 )
 from shared.errors import problem_responses as problems
 from shared.events import ID_PATTERN
-from shared.pagination import next_link
+from shared.pagination import announce_next, page_response
 
 from . import incentive_plans
 from .dependencies import ScoringDep
@@ -44,21 +44,7 @@ _CREATED: dict[int | str, dict[str, Any]] = {
         },
     }
 }
-_PAGED: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "A page of plans",
-        "headers": {
-            "Link": {
-                "description": 'While there is more: `<URL of the next page>; rel="next"`.',
-                "schema": {"type": "string"},
-            },
-            "X-Next-Cursor": {
-                "description": "The page's `next` cursor, while there is more.",
-                "schema": {"type": "string"},
-            },
-        },
-    }
-}
+_PAGED = page_response("plans")
 
 
 @router.post(
@@ -112,9 +98,7 @@ async def list_plans(
     page = await incentive_plans.list_plans(
         session, user, scoring, applies_to=applies_to, cursor=cursor, limit=limit
     )
-    if page.next:
-        response.headers["Link"] = next_link(request.url, "cursor", page.next)
-        response.headers["X-Next-Cursor"] = page.next
+    announce_next(request, response, page.next)
     return page
 
 

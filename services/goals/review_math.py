@@ -106,11 +106,6 @@ def carry_over(
     return Carry(day=next_day, planned=planned, carried=shortfall(expected_to_date, actual))
 
 
-def reached(actual: Decimal, bound: Decimal, *, lower_is_better: bool = False) -> bool:
-    """Whether `actual` reached `bound` (at or under it for a duration)."""
-    return actual <= bound if lower_is_better else actual >= bound
-
-
 def bounds_reached(
     actual: Decimal,
     floor: Decimal,

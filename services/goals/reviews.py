@@ -334,6 +334,22 @@ async def _open_leads(
     return found[:PRIORITY_MOST]
 
 
+async def _current_judged(
+    session: AsyncSession,
+    user: Principal,
+    scoring: GoalsScoring,
+    who: Owner,
+    calendar: Calendar,
+    on: date,
+) -> tuple[Goals, list[ProgressOut]]:
+    """The owner's goals current on `on` (those `GET /v1/progress?at=` lists), in digest order,
+    and each judged on `on` as progress judges it."""
+    goals = _ordered(
+        await current_goals(session, user, scoring, owner=str(who), period=None, day=on)
+    )
+    return goals, await judged_all(session, user, scoring, goals, calendar, on)
+
+
 async def daily(
     session: AsyncSession,
     user: Principal,
@@ -345,10 +361,7 @@ async def daily(
     calendar, tz = await org_calendar(session, user.org)
     who = await _owner(session, user, scoring, owner)
     on = day or today(tz)
-    goals = _ordered(
-        await current_goals(session, user, scoring, owner=str(who), period=None, day=on)
-    )
-    judged = await judged_all(session, user, scoring, goals, calendar, on)
+    goals, judged = await _current_judged(session, user, scoring, who, calendar, on)
     specs = [spec for _, _, spec in goals]
     actuals = await _day_actuals(scoring, user, specs, on)
     next_day = rm.next_working_day(calendar, on)
@@ -442,10 +455,7 @@ async def weekly(
     span = week_span(week, now)
     who = await _owner(session, user, scoring, owner)
     on = rm.as_of_day(span, now)
-    goals = _ordered(
-        await current_goals(session, user, scoring, owner=str(who), period=None, day=on)
-    )
-    judged = await judged_all(session, user, scoring, goals, calendar, on)
+    goals, judged = await _current_judged(session, user, scoring, who, calendar, on)
     before = rm.trailing_span(span)
     week_funnel = await scoring.funnel(user.org, owner=str(who), first=span.start, last=span.end)
     trailing = (

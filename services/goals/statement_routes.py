@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -19,7 +19,7 @@ from shared.errors import (
 )
 from shared.errors import problem_responses as problems
 from shared.events import ID_PATTERN
-from shared.pagination import next_link
+from shared.pagination import announce_next, page_response
 
 from . import statements
 from .dependencies import ScoringDep
@@ -49,21 +49,7 @@ PlanPeriodQuery = Annotated[
 _STATEMENT = problems(Unauthorized, Forbidden, InvalidInput, UpstreamUnavailable)
 _PAYOUTS = problems(Unauthorized, Forbidden, InvalidInput)
 _BODY = problems(MalformedRequest, UnsupportedMediaType)  # a JSON body that is not one
-_PAGED: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "A page of payouts",
-        "headers": {
-            "Link": {
-                "description": 'While there is more: `<URL of the next page>; rel="next"`.',
-                "schema": {"type": "string"},
-            },
-            "X-Next-Cursor": {
-                "description": "The page's `next` cursor, while there is more.",
-                "schema": {"type": "string"},
-            },
-        },
-    }
-}
+_PAGED = page_response("payouts")
 
 
 @router.get(
@@ -148,7 +134,5 @@ async def list_payouts(
     payouts of plans of the period's kind (a month's of monthly plans, a quarter's of
     quarterly ones)."""
     page = await statements.list_payouts(session, user, period, rep=rep, cursor=cursor, limit=limit)
-    if page.next:
-        response.headers["Link"] = next_link(request.url, "cursor", page.next)
-        response.headers["X-Next-Cursor"] = page.next
+    announce_next(request, response, page.next)
     return page

@@ -51,6 +51,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role
+from shared.contracts.scoring import METRICS
 from shared.errors import InvalidInput
 from shared.events import ID_PATTERN
 from shared.pagination import bad_cursor, decode_keyset, encode_keyset
@@ -96,6 +97,7 @@ from .incentive_schemas import (
 from .incentive_spec import PlanBody, applies
 from .models import IncentivePayout, IncentivePlanVersion
 from .placement import leads, rep_team, rep_teams
+from .progress import total as progress_total
 from .scoring import GoalsScoring
 from .spec import GoalSpec
 
@@ -201,9 +203,7 @@ class Numbers:
                 raise
             value = Decimal(0)
         else:
-            value = sum(
-                (Decimal(str(b.metrics[metric].value or 0)) for b in report.buckets), Decimal(0)
-            )
+            value = progress_total(report, metric, METRICS[metric])
         self._totals[key] = value
         return value
 

@@ -363,6 +363,11 @@ class TestVersions:
             {"effective_from": "2027-04-01", "currency": "EUR", "period": "month"},
         )
         assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert (body["version"], body["effective_from"]) == (2, "2027-04-01")
+        assert (body["currency"], body["period"]) == ("EUR", "month")
+        unchanged = {k: made[k] for k in ("name", "applies_to", "commission", "spiffs")}
+        assert {k: body[k] for k in unchanged} == unchanged
 
     async def test_concurrent_patches_are_numbered_one_after_the_other(
         self, goals, auth, db, org

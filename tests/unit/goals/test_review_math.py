@@ -245,7 +245,9 @@ class TestWeeksAndMonths:
         [(10, 10, False, True), (9, 10, False, False), (3, 4, True, True), (5, 4, True, False)],
     )
     def test_reached(self, actual, bound, lower, reached) -> None:
-        assert rm.reached(Decimal(actual), Decimal(bound), lower_is_better=lower) is reached
+        """A bound is reached at it (at or above; a duration at or under)."""
+        b = Decimal(bound)
+        assert rm.bounds_reached(Decimal(actual), b, b, b, lower_is_better=lower) == (reached,) * 3
 
 
 class TestBoundsReached:
