@@ -44,6 +44,9 @@ from .exceptions import (
     CannotVoidAReassignment,
     CannotVoidAVoid,
     EventIdConflict,
+    IdsInvalid,
+    IdsNameNothing,
+    IdsTooLong,
     ReassignNotAllowed,
     RepNotInTeam,
     RepWritesOwnEvents,
@@ -429,3 +432,29 @@ def parse_about(about: str | None) -> About | None:
         leads=tuple(ids["lead"]),
         invoices=tuple(ids["invoice"]),
     )
+
+
+MAX_IDS = 200  # event ids one feed request may name (each ~39 bytes of the 8 KB query string)
+
+
+def parse_ids(ids: str | None) -> tuple[UUID, ...] | None:
+    """Event ids, comma-separated (blank entries skipped, duplicates kept once); None when not
+    given. Raises (422, naming `ids`) `IdsNameNothing` for an empty list, `IdsTooLong` for more
+    than `MAX_IDS` entries, `IdsInvalid` for an entry that is no UUID."""
+    if ids is None:
+        return None
+    entries = list(dict.fromkeys(e.strip() for e in ids.split(",") if e.strip()))
+    if not entries:
+        raise IdsNameNothing()
+    if len(entries) > MAX_IDS:
+        raise IdsTooLong(len(entries), MAX_IDS)
+    parsed: list[UUID] = []
+    errors: list[FieldError] = []
+    for entry in entries:
+        try:
+            parsed.append(UUID(entry))
+        except ValueError:
+            errors.append(field_error("ids", f"{entry!r} is no UUID", "uuid_parsing", "query"))
+    if errors:
+        raise IdsInvalid(errors)
+    return tuple(parsed)

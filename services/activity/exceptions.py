@@ -217,6 +217,30 @@ class AboutEntriesInvalid(InvalidInput):
         super().__init__(f"`about` has {many}.", errors=errors)
 
 
+class IdsNameNothing(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "`ids` names no event.",
+            errors=[field_error("ids", "must name at least one event id", "missing", "query")],
+        )
+
+
+class IdsTooLong(InvalidInput):
+    def __init__(self, count: int, most: int) -> None:
+        super().__init__(
+            f"`ids` names {count} events; at most {most} per request.",
+            errors=[field_error("ids", f"at most {most} entries", "too_long", "query")],
+        )
+
+
+class IdsInvalid(InvalidInput):
+    """`ids` entries that are no UUID: `errors` names each."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        many = f"{len(errors)} invalid entries" if len(errors) > 1 else "an invalid entry"
+        super().__init__(f"`ids` has {many}.", errors=errors)
+
+
 class ShuttingDown(UpstreamUnavailable):
     def __init__(self) -> None:
         super().__init__("The service is shutting down.")

@@ -412,6 +412,7 @@ async def read_feed(
     after: int,
     limit: int,
     types: Sequence[str] | None = None,
+    ids: Sequence[UUID] | None = None,
     rep_id: str | None = None,
     team_id: str | None = None,
 ) -> FeedPage:
@@ -420,9 +421,7 @@ async def read_feed(
     so they can run."""
     params: list[object] = [org_id, after, limit]
     where = "org_id = $1 AND position > $2" + _scope_sql(params, rep_id, team_id)
-    if types:
-        params.append(list(types))
-        where += f" AND type = ANY(${len(params)}::text[])"
+    where += _filters_sql(params, types, ids)
     if UPCASTERS:
         rows = _stored(
             await conn.fetch(f"{_SELECT} WHERE {where} ORDER BY position LIMIT $3 + 1", *params)
@@ -445,6 +444,21 @@ async def read_feed(
     )
     assert row is not None
     return FeedPage(row["items"] or "", row["count"], row["last"], row["has_more"])
+
+
+def _filters_sql(
+    params: list[object], types: Sequence[str] | None, ids: Sequence[UUID] | None
+) -> str:
+    """The feed's `types` and `ids` filters as WHERE conditions (their values added to
+    `params`); `ids` is found through the unique `(org_id, event_id)` index."""
+    sql = ""
+    if types:
+        params.append(list(types))
+        sql += f" AND type = ANY(${len(params)}::text[])"
+    if ids is not None:
+        params.append(list(ids))
+        sql += f" AND event_id = ANY(${len(params)}::uuid[])"
+    return sql
 
 
 def _assembled(rows: list[StoredRow], limit: int) -> FeedPage:
@@ -479,6 +493,7 @@ async def read_about(
     after: int,
     limit: int,
     types: Sequence[str] | None = None,
+    ids: Sequence[UUID] | None = None,
     rep_id: str | None = None,
     team_id: str | None = None,
 ) -> FeedPage:
@@ -494,9 +509,7 @@ async def read_about(
         list(about.invoices),
     ]
     where = "org_id = $1 AND position > $2" + _scope_sql(params, rep_id, team_id)
-    if types:
-        params.append(list(types))
-        where += f" AND type = ANY(${len(params)}::text[])"
+    where += _filters_sql(params, types, ids)
     hits = _ABOUT_HITS.format(where=where)
     if UPCASTERS:
         rows = _stored(

@@ -163,6 +163,16 @@ async def read_feed(
             examples=["account:acc-1042,deal:D-88"],
         ),
     ] = None,
+    ids: Annotated[
+        str | None,
+        Query(
+            description="Only these events: comma-separated event ids (at most 200), in the "
+            "order of their positions; ids the org does not hold are left out. With `types` "
+            "or `about`: both. A consumer learns where events it has not read yet lie (the "
+            "events that voids name, say) without reading up to them.",
+            examples=["0b7c5c3e-6a0f-4c1e-9a43-5d8e8f1f2a10"],
+        ),
+    ] = None,
 ) -> Response:
     """The org's events in order after the cursor. Positions are the org's own (1, 2, 3…, no
     gaps), and an event never appears behind a cursor already handed out, so a consumer that
@@ -176,6 +186,7 @@ async def read_feed(
         types=types,
         wait=wait,
         about=about,
+        ids=ids,
     )
     return _paged(request, page)
 

@@ -23,6 +23,7 @@ from .domain import (
     Decision,
     can_see,
     parse_about,
+    parse_ids,
     prepare,
     read_filter,
 )
@@ -161,16 +162,19 @@ async def read_feed(
     types: str | None,
     wait: float,
     about: str | None = None,
+    ids: str | None = None,
 ) -> Page:
     """The org's events after a cursor, in the order of their positions (the org's own 1, 2,
     3…); long-polls up to `wait` seconds. With `about`, only the events about any of the
-    entities it names (`parse_about`), read by a query of their own.
+    entities it names (`parse_about`), read by a query of their own; with `ids`, only those
+    events (`parse_ids`).
 
     Each query borrows a connection only for itself, so a waiting reader holds none.
     """
     position = decode_cursor(after, principal.org, legacy=_reads_stored_cursors(principal))
     wanted = parse_types(types)
     entities = parse_about(about)
+    wanted_ids = parse_ids(ids)
     deadline = time.monotonic() + wait
     while True:
         waiter = notifier.subscribe(principal.org)
@@ -182,6 +186,7 @@ async def read_feed(
                     after=position,
                     limit=limit,
                     types=wanted,
+                    ids=wanted_ids,
                     **_scope(principal),
                 )
             else:
@@ -192,6 +197,7 @@ async def read_feed(
                     after=position,
                     limit=limit,
                     types=wanted,
+                    ids=wanted_ids,
                     **_scope(principal),
                 )
         remaining = deadline - time.monotonic()

@@ -82,11 +82,13 @@ class ActivityClient(ServiceClient):
         wait: float = 0,
         types: Sequence[str] | None = None,
         about: Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """A page as plain JSON (dicts), for folds that read thousands of events a second and
         trust activity to have validated them; the shape is `EventPage`'s. `about`: only the
-        events about any of these entities (`account:acc-1042`, `deal:D-88`…)."""
-        answer = await self._feed(after, limit, wait, types, about)
+        events about any of these entities (`account:acc-1042`, `deal:D-88`…); `ids`: only
+        these events (at most 200)."""
+        answer = await self._feed(after, limit, wait, types, about, ids)
         page: dict[str, Any] = orjson.loads(answer.content)
         return page
 
@@ -97,6 +99,7 @@ class ActivityClient(ServiceClient):
         wait: float,
         types: Sequence[str] | None,
         about: Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
     ) -> httpx.Response:
         params: dict[str, Any] = {"limit": limit}
         if after:
@@ -107,6 +110,8 @@ class ActivityClient(ServiceClient):
             params["types"] = ",".join(types)
         if about is not None:  # an empty list asks about nothing (422), not for the whole feed
             params["about"] = ",".join(about)
+        if ids is not None:  # likewise
+            params["ids"] = ",".join(ids)
         return await get(
             self._http, "activity", "/v1/events", params=params, timeout=self._timeout + wait
         )

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from ..projections.codec import KINDS
 from ..projections.kpis import Event, Value, Win
 from ..projections.rollup import FactSums, replay
-from .replayer import VOID
+from .voids_ahead import VOID
 
 # Entities per request: activity takes at most 500 in `about`, and a query string of at most
 # 8 KB (each entity costs its length, encoded, and a comma).

@@ -67,10 +67,10 @@ class Job:
     # start, are left to the catch-up after it, with what else came in meanwhile.
     until: datetime | None = None
     reason: str = "asked"
-    # A bulk catch-up (`until` None): the replay reads on as the log grows, to its head, and
-    # ends before the first void logged since it began (replayer.replay_org), so an import
-    # still running is replayed in one pass, not in one per catch-up.
-    to_first_new_void: bool = False
+    # A bulk catch-up (`until` None): the replay reads on as the log grows, to its head, with
+    # the voids logged meanwhile read ahead of it (replayer.replay_org, voids_ahead.py), so an
+    # import still running, corrections and all, is replayed in one pass.
+    read_on: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +139,8 @@ async def write(
             progress=progress,
             stage=stage,
             after_page=_collect_young if alone else None,
-            to_first_new_void=job.to_first_new_void,
-            most=BULK_MOST * max(job.total, job.page_size) if job.to_first_new_void else None,
+            read_on=job.read_on,
+            most=BULK_MOST * max(job.total, job.page_size) if job.read_on else None,
         )
     result = replayed.replay
     await stage.add(result.sums)

@@ -31,9 +31,9 @@ from ..projections.rollup import FactSums, Replay, expand, finish, first_currenc
 from . import corrections
 from .corrections import Correction
 from .entity_cache import EntityCache
-from .replayer import VOID
 from .scorer import Scorer, outcome_change
 from .upkeep import Upkeep
+from .voids_ahead import VOID
 
 
 class Applied(NamedTuple):

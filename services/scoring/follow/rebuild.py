@@ -83,7 +83,7 @@ class Rebuilder:
                 # Chasing (asked): up to the head as it began, the catch-up below folds the
                 # rest. A bulk catch-up replays on to the head as the log grows instead.
                 until=head.head_recorded_at if chase else None,
-                to_first_new_void=not chase,
+                read_on=not chase,
                 reason=reason,
             )
             written = await self._write_generation(conn, client, job)

@@ -21,8 +21,8 @@ from shared.clients.activity import ActivityClient
 
 from ..projections.kpis import Book
 from ..projections.rollup import FactSums, Replay, Rollups, feed
+from .voids_ahead import VOID, VoidsAhead
 
-VOID = "event.voided"
 Progress = Callable[[int], Awaitable[None]]
 STAGE_EVERY = 100_000  # fact sums held in memory before they are handed to the stage
 
@@ -59,18 +59,22 @@ def _recorded(event: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(event["recorded_at"])
 
 
-async def voided_ids(client: ActivityClient, *, page_size: int, until: datetime | None) -> set[str]:
+async def voided_ids(
+    client: ActivityClient, *, page_size: int, until: datetime | None
+) -> tuple[set[str], str | None]:
+    """The events voided in the log (recorded up to `until`), and the void feed's cursor after
+    the last void read."""
     voided: set[str] = set()
     cursor: str | None = None
     while True:
         page = await client.raw_page(cursor, limit=page_size, types=[VOID])
         for event in page["items"]:
             if until is not None and _recorded(event) > until:
-                return voided
+                return voided, cursor
             voided.add(event["data"]["voided_event_id"])
         cursor = page["next"]
         if not page["has_more"]:
-            return voided
+            return voided, cursor
 
 
 async def replay_org(
@@ -82,7 +86,7 @@ async def replay_org(
     progress: Progress | None = None,
     stage: Stage | None = None,
     after_page: Callable[[], object] | None = None,
-    to_first_new_void: bool = False,
+    read_on: bool = False,
     most: int | None = None,
 ) -> Replayed:
     """Fold the org's log (events recorded up to `until`, if given) from an empty book. With a
@@ -90,23 +94,25 @@ async def replay_org(
     the last ones not yet handed over). `after_page` is called after each page is folded,
     before the next is read (generations.py collects the page's garbage there).
 
-    `to_first_new_void` (a bulk catch-up, without `until`): read on as the log grows, up to its
-    head, but stop before the first void that was not in the log when the replay began, instead
-    of starting over: the replay then ends with the events before it, and the follower folds
-    the void (correcting in place) and what follows. `most`: it ends at the first page boundary
-    past that many events, if the log grows faster than it is replayed."""
-    voided = await voided_ids(client, page_size=page_size, until=until)
+    `read_on` (a bulk catch-up, without `until`): read on as the log grows, up to its
+    head, reading the voids logged meanwhile ahead of the pages (voids_ahead.py) and leaving
+    their events out, until a void of an event already folded: the replay then ends right
+    before it, and the follower folds that void (correcting in place) and what follows.
+    `most`: it ends at the first page boundary past that many events (and past the last void
+    it applied), if the log grows faster than it is replayed."""
+    voided, void_cursor = await voided_ids(client, page_size=page_size, until=until)
     while True:
+        ahead = VoidsAhead(client, page_size, void_cursor) if read_on else None
         restart = await _fold_all(
             client,
             timezone,
-            frozenset(voided),
+            voided,
             page_size,
             until,
             progress,
             stage,
             after_page,
-            to_first_new_void,
+            ahead,
             most,
         )
         if isinstance(restart, Replayed):
@@ -119,17 +125,17 @@ async def replay_org(
 async def _fold_all(
     client: ActivityClient,
     timezone: ZoneInfo,
-    voided: frozenset[str],
+    voided: set[str],
     page_size: int,
     until: datetime | None,
     progress: Progress | None,
     stage: Stage | None,
     after_page: Callable[[], object] | None = None,
-    to_first_new_void: bool = False,
+    voids_ahead: VoidsAhead | None = None,
     most: int | None = None,
 ) -> Replayed | set[str]:
     """The replay, or the voids it met that it did not know (then it must start over, unless
-    `to_first_new_void`: then it ends before the first of them)."""
+    it reads `voids_ahead`: then it ends before the first void of an event it had folded)."""
     result = Replay(Book(timezone))
     cursor: str | None = None
     position, last_recorded = 0, None
@@ -145,20 +151,31 @@ async def _fold_all(
             if page["has_more"]:
                 ahead = asyncio.ensure_future(client.raw_page(page["next"], limit=page_size))
             items: list[dict[str, Any]] = page["items"]
+            reach = 0  # a bulk catch-up may not end before the last void it applied
             if until is not None:
                 kept = [e for e in items if _recorded(e) <= until]
                 done = past_until = len(kept) < len(items)
                 items = kept
             else:
                 done = not page["has_more"]
+            if voids_ahead is not None and items:
+                if voids_ahead.due(items[-1]["position"]):
+                    await voids_ahead.read(voided, folded_to=position, after=cursor)
+                if voids_ahead.end_before is not None:
+                    kept = [e for e in items if e["position"] < voids_ahead.end_before]
+                    if len(kept) < len(items):
+                        items, done = kept, True
+                reach = voids_ahead.reach
             new_voids = {e["data"]["voided_event_id"] for e in items if _is_new_void(e, voided)}
             if new_voids:
-                if not to_first_new_void:
+                if voids_ahead is None:
                     return new_voids
                 first = next(i for i, e in enumerate(items) if _is_new_void(e, voided))
                 items, done = items[:first], True
             if most is not None and seen + len(items) >= most:
                 done = True
+                if voids_ahead is not None:  # ends at the last void it applied, no further
+                    voids_ahead.closed = True
             feed(result, items, voided)
             if after_page is not None:
                 after_page()
@@ -175,6 +192,12 @@ async def _fold_all(
                 )
             if progress is not None:
                 await progress(seen)
+            if position < reach and len(items) == len(page["items"]):
+                # Voids it applied lie further on: read on to them, whatever ended it.
+                if not page["has_more"]:
+                    ahead = asyncio.ensure_future(client.raw_page(page["next"], limit=page_size))
+                asked = page["next"]
+                continue
             if done or not page["has_more"]:
                 return Replayed(result, cursor, position, last_recorded, past_until)
             asked = page["next"]
@@ -182,7 +205,7 @@ async def _fold_all(
         await tasks.stop(ahead)
 
 
-def _is_new_void(event: dict[str, Any], voided: frozenset[str]) -> bool:
+def _is_new_void(event: dict[str, Any], voided: set[str]) -> bool:
     return event["type"] == VOID and event["data"]["voided_event_id"] not in voided
 
 

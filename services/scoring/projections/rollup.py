@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -112,7 +113,7 @@ def _intern(event: Event) -> None:
 
 
 def replay(
-    events: Iterable[Event], timezone: ZoneInfo, voided: frozenset[str] = frozenset()
+    events: Iterable[Event], timezone: ZoneInfo, voided: AbstractSet[str] = frozenset()
 ) -> Replay:
     """Fold `events` from an empty book, leaving out the events whose id is in `voided`."""
     result = Replay(Book(timezone))
@@ -120,13 +121,15 @@ def replay(
     return result
 
 
-def feed(result: Replay, events: Iterable[Event], voided: frozenset[str] = frozenset()) -> None:
+def feed(result: Replay, events: Iterable[Event], voided: AbstractSet[str] = frozenset()) -> None:
     """Fold more events into a replay (pages of any size give the same result)."""
     fold_in(result, events, voided)
     finish(result)
 
 
-def fold_in(result: Replay, events: Iterable[Event], voided: frozenset[str] = frozenset()) -> None:
+def fold_in(
+    result: Replay, events: Iterable[Event], voided: AbstractSet[str] = frozenset()
+) -> None:
     """`feed`'s fold, leaving the book's wins and changed keys for the caller (a follower's page
     reads which entities it changed), who then calls `finish`."""
     book = result.book

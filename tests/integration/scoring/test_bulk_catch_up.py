@@ -21,7 +21,9 @@ from fastapi import FastAPI
 from salesperf.synthetic import iter_events
 from services.activity.main import create_app as create_activity
 from services.scoring.follow.consumer import Consumer
-from services.scoring.follow.replayer import replay_org
+from services.scoring.follow.replayer import Replayed, replay_org
+from services.scoring.projections.codec import KINDS
+from services.scoring.projections.rollup import replay
 from services.scoring.repository import GENERATION_TABLES
 from shared import tasks
 from shared.auth import issue_token
@@ -134,6 +136,15 @@ async def matches_a_clean_rebuild(
     return followed
 
 
+def touches(seed: int, n: int, *, scale: float = 0.6) -> list[dict[str, Any]]:
+    """The first `n` visits and calls of a synthetic log (at most `n`)."""
+    return [
+        e
+        for e in iter_events(teams=1, reps_per_team=2, scale=scale, seed=seed)
+        if e["type"] in ("visit.logged", "call.logged")
+    ][:n]
+
+
 async def test_a_follower_far_behind_rebuilds_and_follows_on_from_there(
     activity: FastAPI, own_database: str, pool: asyncpg.Pool
 ) -> None:
@@ -181,19 +192,16 @@ async def test_with_the_bulk_path_off_a_follower_folds_page_by_page(
     assert row["folded"] == len(events)
 
 
-async def test_a_bulk_catch_up_while_voids_keep_coming_ends_before_the_first_new_one(
+async def test_a_bulk_catch_up_while_voids_keep_coming_ends_and_the_follower_goes_on(
     activity: FastAPI, own_database: str, pool: asyncpg.Pool
 ) -> None:
     """A replay that meets a void it did not list first would have to start over; one reading
     to the end of a log that keeps growing with voids (a history being imported) would start
-    over for ever. A bulk catch-up ends before the first such void, and leaves the rest (that
-    void too) to the follower."""
+    over for ever. A bulk catch-up reads voids ahead and leaves out the events they void, ends
+    once it has reached the head (or before a void of an event it folded), and leaves the rest
+    to the follower: what they end with is a clean rebuild's."""
     org = "voids-org"
-    events = [
-        e
-        for e in iter_events(teams=1, reps_per_team=2, scale=0.3, seed=8)
-        if e["type"] in ("visit.logged", "call.logged")
-    ][:500]
+    events = touches(8, 500, scale=0.3)
     await post(activity, org, events)
     stop = asyncio.Event()
 
@@ -256,11 +264,7 @@ async def test_a_bulk_catch_up_replays_what_came_in_while_it_ran(
     past the head it began at, to the head as it grows, and ends right before a void logged
     meanwhile (which it did not list when it began)."""
     org = "growing-org"
-    events = [
-        e
-        for e in iter_events(teams=1, reps_per_team=2, scale=0.6, seed=9)
-        if e["type"] in ("visit.logged", "call.logged")
-    ][:310]
+    events = touches(9, 310, scale=0.6)
     assert len(events) == 310
     await post(activity, org, events[:200])
     heads: list[int] = []
@@ -282,7 +286,7 @@ async def test_a_bulk_catch_up_replays_what_came_in_while_it_ran(
     transport = httpx.ASGITransport(app=activity)
     async with ActivityClient("http://activity", token, transport=transport) as client:
         replayed = await replay_org(
-            client, ZoneInfo("UTC"), page_size=50, progress=log_grows, to_first_new_void=True
+            client, ZoneInfo("UTC"), page_size=50, progress=log_grows, read_on=True
         )
         # Its cursor is right before the void: the follower goes on from it.
         rest = await client.raw_page(replayed.cursor, limit=100)
@@ -296,18 +300,189 @@ async def test_a_bulk_catch_up_replays_at_most_so_many_events(activity: FastAPI)
     """A log growing faster than it is replayed would keep a bulk catch-up going for ever: it
     ends at the first page boundary past `most` events, and the follower goes on from there."""
     org = "bounded-org"
-    events = [
-        e
-        for e in iter_events(teams=1, reps_per_team=2, scale=0.6, seed=9)
-        if e["type"] in ("visit.logged", "call.logged")
-    ][:200]
+    events = touches(9, 200, scale=0.6)
     await post(activity, org, events)
     token = issue_token(JWT_SECRET, org=org, role="service", sub="scoring")
     transport = httpx.ASGITransport(app=activity)
     async with ActivityClient("http://activity", token, transport=transport) as client:
-        replayed = await replay_org(
-            client, ZoneInfo("UTC"), page_size=50, to_first_new_void=True, most=120
-        )
+        replayed = await replay_org(client, ZoneInfo("UTC"), page_size=50, read_on=True, most=120)
         rest = await client.raw_page(replayed.cursor, limit=100)
     assert (replayed.position, replayed.replay.folded) == (150, 150)
     assert [e["position"] for e in rest["items"]] == list(range(151, 201))
+
+
+@contextlib.asynccontextmanager
+async def service_client(activity: FastAPI, org: str) -> AsyncIterator[ActivityClient]:
+    """Activity's client as scoring holds it for `org`."""
+    token = issue_token(JWT_SECRET, org=org, role="service", sub="scoring")
+    transport = httpx.ASGITransport(app=activity)
+    async with ActivityClient("http://activity", token, transport=transport) as client:
+        yield client
+
+
+async def bulk_replay(
+    client: ActivityClient, progress: Any, *, most: int | None = None
+) -> Replayed:
+    """A bulk catch-up's replay in pages of 50, `progress` called after each page."""
+    return await replay_org(
+        client, ZoneInfo("UTC"), page_size=50, progress=progress, read_on=True, most=most
+    )
+
+
+def void_of(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": "event.voided",
+        "stream": event["stream"],
+        "occurred_at": event["occurred_at"],
+        "data": {"voided_event_id": event["event_id"], "reason": "typo"},
+    }
+
+
+def unvoided(seed: int, n: int) -> list[dict[str, Any]]:
+    """The first `n` events of a synthetic log (every kind but voids), in log order."""
+    events = [
+        e
+        for e in iter_events(teams=1, reps_per_team=2, scale=0.6, seed=seed)
+        if e["type"] != "event.voided"
+    ][:n]
+    assert len(events) == n
+    return events
+
+
+async def logged(client: ActivityClient, up_to: int) -> list[dict[str, Any]]:
+    """The org's log up to position `up_to`, as the feed serves it."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = await client.raw_page(cursor, limit=1000)
+        items += [e for e in page["items"] if e["position"] <= up_to]
+        cursor = page["next"]
+        if not page["has_more"]:
+            return items
+
+
+async def same_as_a_clean_replay(client: ActivityClient, replayed: Replayed) -> None:
+    """What the bulk replay ended with is the clean replay of the log up to where it ended,
+    with the voids in that part of the log applied (and no others)."""
+    events = await logged(client, replayed.position)
+    voided = frozenset(e["data"]["voided_event_id"] for e in events if e["type"] == "event.voided")
+    clean = replay(events, ZoneInfo("UTC"), voided)
+    got = replayed.replay
+    assert (got.folded, got.voided, dict(got.skipped)) == (
+        clean.folded,
+        clean.voided,
+        dict(clean.skipped),
+    )
+    assert got.sums == clean.sums
+    assert sorted(got.wins) == sorted(clean.wins)
+    for kind in KINDS:
+        assert getattr(got.book, kind) == getattr(clean.book, kind), kind
+
+
+async def test_a_bulk_catch_up_leaves_out_what_voids_logged_meanwhile_void_before_it_folds_it(
+    activity: FastAPI,
+) -> None:
+    """Voids logged while the replay runs (an import storing a history with its corrections)
+    are read ahead of the pages: the events they void that the replay has not folded yet are
+    left out, and it reads on to the head instead of ending at the first of those voids."""
+    org = "voids-ahead-org"
+    events = unvoided(11, 300)
+    await post(activity, org, events[:200])
+    visits = [e for e in events[200:] if e["type"] in ("visit.logged", "call.logged")][:8]
+    assert len(visits) == 8
+    voids = [void_of(v) for v in visits]
+    heads: list[int] = []
+
+    async def log_grows(seen: int) -> None:
+        if not heads:  # the rest of the history, its voids among it
+            heads.append(await post(activity, org, events[200:250] + voids[:4] + events[250:]))
+            heads.append(await post(activity, org, voids[4:]))
+
+    async with service_client(activity, org) as client:
+        replayed = await bulk_replay(client, log_grows)
+        assert heads == [304, 308]
+        assert (replayed.position, replayed.replay.voided) == (308, 8)
+        assert replayed.replay.folded == 300 - 8 + 8  # the voids themselves fold (no facts)
+        await same_as_a_clean_replay(client, replayed)
+        rest = await client.raw_page(replayed.cursor, limit=100)
+    assert rest["items"] == []
+
+
+async def test_a_bulk_catch_up_ends_before_a_void_of_an_event_it_has_folded(
+    activity: FastAPI,
+) -> None:
+    """A void read ahead whose event the replay has folded already cannot be taken back out in
+    memory: the replay ends right before it, with the voids before it applied and none after
+    it, and the follower goes on from there (correcting it in place)."""
+    org = "void-behind-org"
+    events = unvoided(12, 300)
+    await post(activity, org, events[:200])
+    folded = next(e for e in events[:50] if e["type"] in ("visit.logged", "call.logged"))
+    later = [e for e in events[200:] if e["type"] in ("visit.logged", "call.logged")][:4]
+    assert len(later) == 4
+    heads: list[int] = []
+
+    async def log_grows(seen: int) -> None:
+        if not heads:
+            heads.append(
+                await post(
+                    activity,
+                    org,
+                    [*events[200:], void_of(later[0]), void_of(folded), void_of(later[1])],
+                )
+            )
+
+    async with service_client(activity, org) as client:
+        replayed = await bulk_replay(client, log_grows)
+        assert heads == [303]
+        # It ends at 301, the void of `later[0]` applied; `later[1]` (voided at 303) counted.
+        assert (replayed.position, replayed.replay.voided) == (301, 1)
+        await same_as_a_clean_replay(client, replayed)
+        rest = await client.raw_page(replayed.cursor, limit=100)
+    assert [e["position"] for e in rest["items"]] == [302, 303]
+    assert rest["items"][0]["data"]["voided_event_id"] == folded["event_id"]
+
+
+async def test_a_bulk_catch_up_bounded_by_most_reads_on_to_the_voids_it_applied(
+    activity: FastAPI,
+) -> None:
+    """`most` ends a bulk catch-up at a page boundary, but not before a void whose event it
+    left out: ending there would leave the event out of a log that does not void it yet."""
+    org = "bounded-voids-org"
+    events = unvoided(13, 300)
+    await post(activity, org, events[:200])
+    target = [e for e in events[250:] if e["type"] in ("visit.logged", "call.logged")][-1]
+    heads: list[int] = []
+
+    async def log_grows(seen: int) -> None:
+        if not heads:
+            heads.append(await post(activity, org, [*events[200:], void_of(target)]))
+
+    async with service_client(activity, org) as client:
+        replayed = await bulk_replay(client, log_grows, most=220)
+        assert heads == [301]
+        assert (replayed.position, replayed.replay.voided) == (301, 1)
+        await same_as_a_clean_replay(client, replayed)
+
+
+async def test_a_bulk_catch_up_bounded_by_most_ends_while_voids_keep_coming(
+    activity: FastAPI,
+) -> None:
+    """Past `most`, it reads no more voids ahead: a log that keeps growing with visits and
+    their voids would otherwise move the last void it applied on and on, and with it the end."""
+    org = "endless-voids-org"
+    visits = touches(14, 200, scale=0.6)
+    await post(activity, org, visits)
+    rounds: list[int] = []
+
+    async def log_grows(seen: int) -> None:  # after every page: 75 visits (more than a page)
+        if len(rounds) < 40:
+            more = [{**v, "event_id": str(uuid.uuid4())} for v in visits[:75]]
+            rounds.append(await post(activity, org, [*more, void_of(more[-1])]))
+
+    async with service_client(activity, org) as client:
+        replayed = await bulk_replay(client, log_grows, most=220)
+        assert len(rounds) < 15  # it did not chase the log while it grew
+        assert replayed.replay.voided > 0
+        await same_as_a_clean_replay(client, replayed)
