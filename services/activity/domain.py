@@ -443,18 +443,18 @@ def parse_ids(ids: str | None) -> tuple[UUID, ...] | None:
     than `MAX_IDS` entries, `IdsInvalid` for an entry that is no UUID."""
     if ids is None:
         return None
-    entries = list(dict.fromkeys(e.strip() for e in ids.split(",") if e.strip()))
+    entries = [e.strip() for e in ids.split(",") if e.strip()]
     if not entries:
         raise IdsNameNothing()
-    if len(entries) > MAX_IDS:
-        raise IdsTooLong(len(entries), MAX_IDS)
-    parsed: list[UUID] = []
+    parsed: dict[UUID, None] = {}
     errors: list[FieldError] = []
     for entry in entries:
         try:
-            parsed.append(UUID(entry))
+            parsed[UUID(entry)] = None
         except ValueError:
             errors.append(field_error("ids", f"{entry!r} is no UUID", "uuid_parsing", "query"))
     if errors:
         raise IdsInvalid(errors)
+    if len(parsed) > MAX_IDS:
+        raise IdsTooLong(len(parsed), MAX_IDS)
     return tuple(parsed)

@@ -166,10 +166,12 @@ async def read_feed(
     ids: Annotated[
         str | None,
         Query(
-            description="Only these events: comma-separated event ids (at most 200), in the "
-            "order of their positions; ids the org does not hold are left out. With `types` "
-            "or `about`: both. A consumer learns where events it has not read yet lie (the "
-            "events that voids name, say) without reading up to them.",
+            description="Only these events: comma-separated event ids (at most 200, each "
+            "once whatever its case), in the order of their positions; ids the org does not "
+            "hold, or the caller may not read, are left out. With `types` or `about`: both "
+            "(the query string stays under 8 KB: 200 ids take ~7.8 KB of it). A consumer "
+            "learns where events it has not read yet lie (the events that voids name, say) "
+            "without reading up to them.",
             examples=["0b7c5c3e-6a0f-4c1e-9a43-5d8e8f1f2a10"],
         ),
     ] = None,

@@ -59,22 +59,29 @@ def _recorded(event: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(event["recorded_at"])
 
 
-async def voided_ids(
-    client: ActivityClient, *, page_size: int, until: datetime | None
-) -> tuple[set[str], str | None]:
-    """The events voided in the log (recorded up to `until`), and the void feed's cursor after
-    the last void read."""
-    voided: set[str] = set()
-    cursor: str | None = None
+@dataclass(slots=True)
+class Voids:
+    """The voids in the log when a replay begins: the events they void, the void feed's cursor
+    after the last one read, and that void's position (0: none)."""
+
+    events: set[str]
+    cursor: str | None
+    last: int
+
+
+async def voided_ids(client: ActivityClient, *, page_size: int, until: datetime | None) -> Voids:
+    """The voids in the log (recorded up to `until`)."""
+    voids = Voids(set(), None, 0)
     while True:
-        page = await client.raw_page(cursor, limit=page_size, types=[VOID])
+        page = await client.raw_page(voids.cursor, limit=page_size, types=[VOID])
         for event in page["items"]:
             if until is not None and _recorded(event) > until:
-                return voided, cursor
-            voided.add(event["data"]["voided_event_id"])
-        cursor = page["next"]
+                return voids
+            voids.events.add(event["data"]["voided_event_id"])
+            voids.last = event["position"]
+        voids.cursor = page["next"]
         if not page["has_more"]:
-            return voided, cursor
+            return voids
 
 
 async def replay_org(
@@ -100,9 +107,11 @@ async def replay_org(
     before it, and the follower folds that void (correcting in place) and what follows.
     `most`: it ends at the first page boundary past that many events (and past the last void
     it applied), if the log grows faster than it is replayed."""
-    voided, void_cursor = await voided_ids(client, page_size=page_size, until=until)
+    listed = await voided_ids(client, page_size=page_size, until=until)
+    voided = listed.events
     while True:
-        ahead = VoidsAhead(client, page_size, void_cursor) if read_on else None
+        # It reads at least up to the voids listed now: their events are left out.
+        ahead = VoidsAhead(client, page_size, listed.cursor, reach=listed.last) if read_on else None
         restart = await _fold_all(
             client,
             timezone,

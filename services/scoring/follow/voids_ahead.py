@@ -53,7 +53,9 @@ class VoidsAhead:
     cursor: str | None  # the void feed's: the voids after it are not read yet
     frontier: int = 0  # every void up to this position has been read
     end_before: int | None = None  # a void whose event was folded before it was read
-    reach: int = 0  # the position of the last void whose event was left out: read at least to it
+    reach: int = (
+        0  # the last void whose event is left out (listed first, or read ahead): read to it
+    )
     closed: bool = False  # the replay is ending (`most`): read no more, so `reach` stays put
 
     def due(self, page_end: int) -> bool:

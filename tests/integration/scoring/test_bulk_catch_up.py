@@ -452,7 +452,8 @@ async def test_a_bulk_catch_up_bounded_by_most_reads_on_to_the_voids_it_applied(
     org = "bounded-voids-org"
     events = unvoided(13, 300)
     await post(activity, org, events[:200])
-    target = [e for e in events[250:] if e["type"] in ("visit.logged", "call.logged")][-1]
+    # Folded in the page that passes `most` (201-250), voided after the page's end.
+    target = [e for e in events[200:250] if e["type"] in ("visit.logged", "call.logged")][-1]
     heads: list[int] = []
 
     async def log_grows(seen: int) -> None:
@@ -463,6 +464,45 @@ async def test_a_bulk_catch_up_bounded_by_most_reads_on_to_the_voids_it_applied(
         replayed = await bulk_replay(client, log_grows, most=220)
         assert heads == [301]
         assert (replayed.position, replayed.replay.voided) == (301, 1)
+        await same_as_a_clean_replay(client, replayed)
+
+
+async def test_a_bulk_catch_up_bounded_by_most_reads_on_to_the_voids_listed_first(
+    activity: FastAPI,
+) -> None:
+    """The voids in the log when it begins are applied too (their events left out): `most`
+    does not end it before the last of them."""
+    org = "listed-voids-org"
+    events = touches(15, 200)
+    await post(activity, org, [*events, void_of(events[9])])
+    async with service_client(activity, org) as client:
+        replayed = await bulk_replay(client, None, most=120)
+        assert (replayed.position, replayed.replay.voided) == (201, 1)
+        await same_as_a_clean_replay(client, replayed)
+
+
+async def test_a_void_logged_between_the_head_and_the_voids_being_read_is_reached(
+    activity: FastAPI,
+) -> None:
+    """A void logged after the replay read the head but before it read the voids lies past
+    what it knows of the log; it applied it, so it reads on to it all the same."""
+    org = "void-in-between-org"
+    events = touches(16, 200)
+    await post(activity, org, events)
+    logged_between: list[int] = []
+    async with service_client(activity, org) as client:
+        head = client.backlog
+
+        async def head_then_a_void(after: str | None) -> Any:
+            answer = await head(after)
+            if not logged_between:  # event 140 is not folded yet: the replay leaves it out
+                logged_between.append(await post(activity, org, [void_of(events[139])]))
+            return answer
+
+        client.backlog = head_then_a_void  # type: ignore[method-assign]
+        replayed = await bulk_replay(client, None, most=150)
+        assert logged_between == [201]
+        assert (replayed.position, replayed.replay.voided) == (201, 1)
         await same_as_a_clean_replay(client, replayed)
 
 

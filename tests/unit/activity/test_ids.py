@@ -21,8 +21,10 @@ def test_each_id_once_in_the_order_first_named_blanks_skipped() -> None:
     assert parse_ids(f" {B} ,,{A},{B},") == (B, A)
 
 
-def test_ids_are_read_in_any_case() -> None:
-    assert parse_ids(str(A).upper()) == (A,)
+def test_ids_are_read_in_any_case_and_count_once() -> None:
+    assert parse_ids(f"{str(A).upper()},{A}") == (A,)
+    twice = ",".join(f"{u},{str(u).upper()}" for u in (uuid.uuid4() for _ in range(MAX_IDS)))
+    assert len(parse_ids(twice) or ()) == MAX_IDS
 
 
 def test_every_entry_that_is_no_uuid_is_named() -> None:
