@@ -9,10 +9,15 @@ prefix of the log with its voids applied). One whose event it has already folded
 taken back out in memory: the replay ends right before it, and the follower, which folds on
 from there, corrects it in place (follow/corrections.py).
 
-So, whenever the page in hand reaches past what the replay knows of the log (the `frontier`),
-it reads the head, then every void logged since it last looked (the feed's `types` filter),
-then where the events those voids name lie (the feed's `ids` filter, a few hundred ids a
-request), and decides each void in log order with `decide`.
+So, whenever the page in hand comes within `AHEAD` pages of what the replay knows of the log
+(the `frontier`), it reads the head, then every void logged since it last looked (the feed's
+`types` filter), then where the events those voids name lie (the feed's `ids` filter, a few
+hundred ids a request), and decides each void in log order with `decide`. Reading only once
+past the frontier would be too late: the voids just past it name events the replay has just
+folded (a correction comes minutes after its event), and it would end there every time
+(measured: a 1M import replayed in two passes instead of one). So a void ends the replay only
+if it names an event some `AHEAD` pages older than the log's head was when the replay last
+looked; when the replay is that close to the head, it reads ahead at every page.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from shared.clients.activity import ActivityClient
 
 VOID = "event.voided"
 IDS = 200  # event ids one feed request may name (activity's MAX_IDS)
+AHEAD = 20  # pages before the frontier at which the voids past it are read
 
 
 def decide(
@@ -59,8 +65,10 @@ class VoidsAhead:
     closed: bool = False  # the replay is ending (`most`): read no more, so `reach` stays put
 
     def due(self, page_end: int) -> bool:
-        """Whether the page in hand (ending at `page_end`) reaches past what is known."""
-        return not self.closed and self.end_before is None and page_end > self.frontier
+        """Whether the page in hand (ending at `page_end`) comes within `AHEAD` pages of the
+        log's end as last read (and must pass it only once the voids up to it are read)."""
+        margin = AHEAD * self.page_size
+        return not self.closed and self.end_before is None and page_end > self.frontier - margin
 
     async def read(self, voided: set[str], *, folded_to: int, after: str | None) -> None:
         """Read the voids logged since the last call and decide them: add the events to leave

@@ -409,6 +409,28 @@ async def test_a_bulk_catch_up_leaves_out_what_voids_logged_meanwhile_void_befor
     assert rest["items"] == []
 
 
+async def test_voids_are_read_before_the_replay_reaches_the_end_of_the_log_it_knows(
+    activity: FastAPI,
+) -> None:
+    """A correction comes soon after its event: the voids just past the end of the log as the
+    replay last read it name events just before that end. Read only once the replay got there,
+    they would name events folded already and end it; read some pages earlier, they do not."""
+    org = "voids-in-time-org"
+    events = unvoided(17, 300)
+    await post(activity, org, events[:200])
+    heads: list[int] = []
+
+    async def log_grows(seen: int) -> None:  # once the first page is folded
+        if not heads:  # event 180: past the first page, before the end as first read (200)
+            heads.append(await post(activity, org, [*events[200:], void_of(events[179])]))
+
+    async with service_client(activity, org) as client:
+        replayed = await bulk_replay(client, log_grows)
+        assert heads == [301]
+        assert (replayed.position, replayed.replay.voided) == (301, 1)
+        await same_as_a_clean_replay(client, replayed)
+
+
 async def test_a_bulk_catch_up_ends_before_a_void_of_an_event_it_has_folded(
     activity: FastAPI,
 ) -> None:
