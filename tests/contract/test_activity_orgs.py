@@ -62,6 +62,30 @@ class TestBacklog:
         assert rest.head == whole.head == done.head
         assert done.head_recorded_at is not None
 
+    async def test_an_org_with_no_events_has_no_backlog(self, app: FastAPI, org: str) -> None:
+        async with client_for(app, org) as client:
+            empty = await client.backlog(None)
+            again = await client.backlog(empty.head)
+        assert (empty.events, empty.head_recorded_at) == (0, None)
+        assert (again.events, again.head) == (0, empty.head)
+
+    async def test_counts_past_an_import_s_chunks_and_a_batch_s_refusal(
+        self, app: FastAPI, auth, org: str
+    ) -> None:
+        """The count is the head's position less the cursor's: no event is ever missing in
+        between, a refused batch takes no position."""
+        await post(app, auth(), [make_event() for _ in range(3)])
+        refused = await post(app, auth(), [make_event(), {"type": "nope"}])
+        assert refused.status_code == 422
+        await post(app, auth(), [make_event() for _ in range(2)])
+        async with client_for(app, org) as client:
+            whole = await client.backlog(None)
+            first = await client.page(None, limit=1)
+            rest = await client.backlog(first.next)
+            everything = await client.page(None, limit=100)
+        assert [e.position for e in everything.items] == [1, 2, 3, 4, 5]
+        assert (whole.events, rest.events) == (5, 4)
+
     async def test_a_rep_may_not_ask(self, app: FastAPI, auth) -> None:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://a"
