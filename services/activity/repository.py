@@ -38,7 +38,7 @@ import orjson
 
 from shared.events import UPCASTERS, upcast
 
-from .domain import VOIDED, About, Candidate, GroupState, Row
+from .domain import About, Candidate, GroupState, Row
 
 APPEND_LOCK_CLASS = 0x5A1E  # first key of the two-int advisory lock; the second is the org's
 NOTIFY_CHANNEL = "activity_events"
@@ -450,14 +450,9 @@ def _filters_sql(
     params: list[object], types: Sequence[str] | None, ids: Sequence[UUID] | None
 ) -> str:
     """The feed's `types` and `ids` filters as WHERE conditions (their values added to
-    `params`); `ids` is found through the unique `(org_id, event_id)` index. The voids alone
-    (a replay lists them first, and a bulk catch-up again and again) are asked for with the
-    type written out, so that every plan, a cached generic one too, reads them from the
-    partial index of voids instead of walking the org's log from the cursor."""
+    `params`); `ids` is found through the unique `(org_id, event_id)` index."""
     sql = ""
-    if types and list(types) == [VOIDED]:
-        sql += f" AND type = '{VOIDED}'"
-    elif types:
+    if types:
         params.append(list(types))
         sql += f" AND type = ANY(${len(params)}::text[])"
     if ids is not None:

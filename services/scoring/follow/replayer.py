@@ -21,7 +21,7 @@ from shared.clients.activity import ActivityClient
 
 from ..projections.kpis import Book
 from ..projections.rollup import FactSums, Replay, Rollups, feed
-from .voids_ahead import VOID, VoidsAhead
+from .voids_ahead import VOID, VoidsAhead, read_voids
 
 Progress = Callable[[int], Awaitable[None]]
 STAGE_EVERY = 100_000  # fact sums held in memory before they are handed to the stage
@@ -71,17 +71,8 @@ class Voids:
 
 async def voided_ids(client: ActivityClient, *, page_size: int, until: datetime | None) -> Voids:
     """The voids in the log (recorded up to `until`)."""
-    voids = Voids(set(), None, 0)
-    while True:
-        page = await client.raw_page(voids.cursor, limit=page_size, types=[VOID])
-        for event in page["items"]:
-            if until is not None and _recorded(event) > until:
-                return voids
-            voids.events.add(event["data"]["voided_event_id"])
-            voids.last = event["position"]
-        voids.cursor = page["next"]
-        if not page["has_more"]:
-            return voids
+    found, cursor = await read_voids(client, None, page_size=page_size, until=until)
+    return Voids({target for _, target in found}, cursor, found[-1][0] if found else 0)
 
 
 async def replay_org(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from shared.clients.activity import ActivityClient
@@ -31,6 +32,23 @@ from shared.clients.activity import ActivityClient
 VOID = "event.voided"
 IDS = 200  # event ids one feed request may name (activity's MAX_IDS)
 AHEAD = 20  # pages before the frontier at which the voids past it are read
+
+
+async def read_voids(
+    client: ActivityClient, cursor: str | None, *, page_size: int, until: datetime | None = None
+) -> tuple[list[tuple[int, str]], str | None]:
+    """The voids after the void feed's `cursor` (recorded up to `until`), as (position, the
+    event it voids) in log order, and the void feed's cursor after the last page read."""
+    found: list[tuple[int, str]] = []
+    while True:
+        page = await client.raw_page(cursor, limit=page_size, types=[VOID])
+        for event in page["items"]:
+            if until is not None and datetime.fromisoformat(event["recorded_at"]) > until:
+                return found, cursor
+            found.append((event["position"], event["data"]["voided_event_id"]))
+        cursor = page["next"]
+        if not page["has_more"]:
+            return found, cursor
 
 
 def decide(
@@ -59,9 +77,8 @@ class VoidsAhead:
     cursor: str | None  # the void feed's: the voids after it are not read yet
     frontier: int = 0  # every void up to this position has been read
     end_before: int | None = None  # a void whose event was folded before it was read
-    reach: int = (
-        0  # the last void whose event is left out (listed first, or read ahead): read to it
-    )
+    # The last void whose event is left out (listed first, or read ahead): it reads on to it.
+    reach: int = 0
     closed: bool = False  # the replay is ending (`most`): read no more, so `reach` stays put
 
     def due(self, page_end: int) -> bool:
@@ -74,17 +91,8 @@ class VoidsAhead:
         """Read the voids logged since the last call and decide them: add the events to leave
         out to `voided`, or set `end_before`. `after`: the feed cursor at `folded_to`."""
         head = folded_to + (await self.client.backlog(after)).events  # read before the voids
-        new: list[tuple[int, str]] = []
-        while True:
-            page = await self.client.raw_page(self.cursor, limit=self.page_size, types=[VOID])
-            new += [
-                (e["position"], e["data"]["voided_event_id"])
-                for e in page["items"]
-                if e["data"]["voided_event_id"] not in voided
-            ]
-            self.cursor = page["next"]
-            if not page["has_more"]:
-                break
+        found, self.cursor = await read_voids(self.client, self.cursor, page_size=self.page_size)
+        new = [(position, target) for position, target in found if target not in voided]
         targets = await self._positions([target for _, target in new])
         left_out, self.end_before = decide(new, targets, folded_to=folded_to)
         voided.update(left_out)
