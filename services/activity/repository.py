@@ -38,7 +38,7 @@ import orjson
 
 from shared.events import UPCASTERS, upcast
 
-from .domain import About, Candidate, GroupState, Row
+from .domain import VOIDED, About, Candidate, GroupState, Row
 
 APPEND_LOCK_CLASS = 0x5A1E  # first key of the two-int advisory lock; the second is the org's
 NOTIFY_CHANNEL = "activity_events"
@@ -450,9 +450,13 @@ def _filters_sql(
     params: list[object], types: Sequence[str] | None, ids: Sequence[UUID] | None
 ) -> str:
     """The feed's `types` and `ids` filters as WHERE conditions (their values added to
-    `params`); `ids` is found through the unique `(org_id, event_id)` index."""
+    `params`); `ids` is found through the unique `(org_id, event_id)` index. The voids alone
+    are asked for by their type as a literal: the partial index `ix_events_voids` holds them
+    in log order, and only a literal lets a generic (cached) plan match its predicate."""
     sql = ""
-    if types:
+    if types and set(types) == {VOIDED}:
+        sql += f" AND type = '{VOIDED}'"
+    elif types:
         params.append(list(types))
         sql += f" AND type = ANY(${len(params)}::text[])"
     if ids is not None:
