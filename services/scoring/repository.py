@@ -599,24 +599,43 @@ async def _check_series(conn: asyncpg.Connection, org_id: str, keys: str, *args:
 async def add_rollups(
     conn: asyncpg.Connection, org_id: str, generation: int, rollups: Rollups
 ) -> None:
+    """Add `rollups` to the generation's rows (upserted: summed into the rows there).
+
+    Each distinct series is sent once, and each row names it by its place in that list: a
+    page's rows name a few series each (one per day and month it touched), and every element
+    sent costs asyncpg ~0.4 µs to encode and PostgreSQL a hash of eight texts per row."""
     if not rollups:
         return
-    columns = _rollup_columns(rollups)
-    await add_series(conn, org_id, columns[2:])
+    places: dict[tuple[str, ...], int] = {}
+    grains: list[str] = []
+    buckets: list[str] = []  # ISO text: see `_rollup_columns`
+    refs: list[int] = []
+    for key in rollups:
+        grains.append(key[0])
+        buckets.append(key[1].isoformat())
+        refs.append(places.setdefault(key[2:], len(places) + 1))
+    series = [list(column) for column in zip(*places, strict=True)]
+    await add_series(conn, org_id, series)
     values = [str(v) for v in rollups.values()]  # text encodes far cheaper than numeric
     await conn.execute(
         f"""
         INSERT INTO scoring.kpi_values (org_id, generation, series_id, grain, bucket, value)
-        SELECT $1, $2, {_SERIES_ID}, k.grain, k.bucket, k.value
-        FROM unnest($3::text[], $4::text[]::date[], {_arrays(5, 8)},
-                    $13::text[]::numeric[]) AS k(grain, bucket, {_SERIES_LIST}, value)
+        SELECT $1, $2, s.series_id, r.grain, r.bucket, r.value
+        FROM unnest($3::text[], $4::text[]::date[], $5::int[], $6::text[]::numeric[])
+                AS r(grain, bucket, place, value)
+        JOIN (SELECT k.place, {_SERIES_ID} AS series_id
+              FROM unnest({_arrays(7, 8)}) WITH ORDINALITY AS k({_SERIES_LIST}, place)) s
+            ON s.place = r.place
         ON CONFLICT ON CONSTRAINT pk_kpi_values
         DO UPDATE SET value = scoring.kpi_values.value + excluded.value
         """,
         org_id,
         generation,
-        *columns,
+        grains,
+        buckets,
+        refs,
         values,
+        *series,
     )
 
 
