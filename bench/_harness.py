@@ -28,11 +28,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -45,6 +45,7 @@ from shared.config import REPO_ROOT, CommonSettings
 from shared.db import asyncpg_dsn, run_migrations, sync_url
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+T = TypeVar("T")
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -96,6 +97,20 @@ async def scratch_database(prefix: str = "salesperf_bench") -> AsyncIterator[Dat
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+def measure_in_scratch(
+    out: Console, measure: Callable[[Database], Awaitable[T]], status: str = "measuring…"
+) -> T:
+    """`measure` against a scratch database (dropped after it), on uvloop, behind a status
+    line: the whole run of a benchmark that needs no service."""
+
+    async def run() -> T:
+        async with scratch_database() as database:
+            return await measure(database)
+
+    with out.status(status), uvloop_runner() as runner:
+        return runner.run(run())
 
 
 async def server_facts(conn: asyncpg.Connection) -> dict[str, Any]:

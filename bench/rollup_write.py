@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import orjson
 
-from bench._harness import Verdict, console, report, scratch_database, uvloop_runner
+from bench._harness import Verdict, console, measure_in_scratch, report
 from bench.fold import pages
 from services.scoring import repository
 from services.scoring.projections.kpis import Book
@@ -135,13 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = console()
     out.rule("[bold]bench.rollup_write[/bold]: a page's rollup rows into the live generation")
 
-    async def run() -> dict[str, Any]:
-        async with scratch_database() as database:
-            return await measure(n, database.url)
-
     started = time.monotonic()
-    with out.status("measuring…"), uvloop_runner() as runner:
-        result = runner.run(run())
+    result = measure_in_scratch(out, lambda database: measure(n, database.url))
     s, rows = result["seconds"], result["rows"]
     verdicts = [
         Verdict(

@@ -27,15 +27,7 @@ from typing import Any
 
 import asyncpg
 
-from bench._harness import (
-    BenchError,
-    Verdict,
-    console,
-    report,
-    scratch_database,
-    server_facts,
-    uvloop_runner,
-)
+from bench._harness import Verdict, console, measure_in_scratch, report, server_facts
 from bench.append import COLUMNS, Events
 from services.activity import repository
 from services.activity.domain import VOIDED
@@ -123,17 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = console()
     out.rule("[bold]bench.void_feed[/bold]: an org's voids after a cursor")
 
-    async def run() -> dict[str, Any]:
-        async with scratch_database() as database:
-            return await measure(events, database.url)
-
     started = time.monotonic()
-    with out.status("measuring…"), uvloop_runner() as runner:
-        try:
-            result = runner.run(run())
-        except BenchError as exc:
-            out.print(f"[bold red]benchmark failed:[/bold red] {exc}")
-            return 1
+    result = measure_in_scratch(out, lambda database: measure(events, database.url))
     us = result["microseconds"]
     verdicts = [
         Verdict(

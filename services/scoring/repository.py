@@ -551,14 +551,14 @@ async def add_series(conn: asyncpg.Connection, org_id: str, columns: list[list[A
     a follower's pages name series it stored long ago (bench.rollup_write: inserting every
     one and then checking every one was a quarter of a page's write)."""
     await _lock_series(conn, org_id)
+    distinct = f"(SELECT DISTINCT * FROM unnest({_arrays(2, 8)}) AS k({_SERIES_LIST}))"
     found = await conn.fetchrow(
         f"""
-        WITH k AS (SELECT DISTINCT * FROM unnest({_arrays(2, 8)}) AS k({_SERIES_LIST})),
+        WITH k AS (SELECT k.*, {_SERIES_ID} AS id FROM {distinct} k),
         looked AS MATERIALIZED (
-            SELECT k.*, {_SERIES_ID} AS id, s.series_id IS NULL AS missing,
+            SELECT k.*, s.series_id IS NULL AS missing,
                    s.series_id IS NOT NULL AND NOT ({_SAME_SERIES}) AS wrong
-            FROM k LEFT JOIN scoring.kpi_series s
-                ON s.org_id = $1 AND s.series_id = {_SERIES_ID}
+            FROM k LEFT JOIN scoring.kpi_series s ON s.org_id = $1 AND s.series_id = k.id
         ), added AS (
             INSERT INTO scoring.kpi_series (org_id, series_id, {_SERIES_LIST})
             SELECT $1::text, id, {_SERIES_LIST} FROM looked WHERE missing
@@ -579,7 +579,6 @@ async def add_series(conn: asyncpg.Connection, org_id: str, columns: list[list[A
             f"{found['wrong']} series of org {org_id} share an id with other dimensions"
         )
     if found["added"] != found["missing"]:  # two new ones share an id: which, the check says
-        distinct = f"(SELECT DISTINCT * FROM unnest({_arrays(2, 8)}) AS k({_SERIES_LIST}))"
         await _check_series(conn, org_id, distinct, *columns)
 
 
@@ -622,8 +621,8 @@ async def add_rollups(
     """Add `rollups` to the generation's rows (upserted: summed into the rows there).
 
     Each distinct series is sent once, and each row names it by its place in that list: a
-    page's rows name a few series each (one per day and month it touched), and every element
-    sent costs asyncpg ~0.4 µs to encode and PostgreSQL a hash of eight texts per row."""
+    series has a few rows in a page (its days and its month), and every element sent costs
+    asyncpg ~0.4 µs to encode, every series id PostgreSQL a hash of eight texts."""
     if not rollups:
         return
     places: dict[tuple[str, ...], int] = {}

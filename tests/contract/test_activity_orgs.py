@@ -69,9 +69,7 @@ class TestBacklog:
         assert (empty.events, empty.head_recorded_at) == (0, None)
         assert (again.events, again.head) == (0, empty.head)
 
-    async def test_counts_past_an_import_s_chunks_and_a_batch_s_refusal(
-        self, app: FastAPI, auth, org: str
-    ) -> None:
+    async def test_counts_past_a_batch_s_refusal(self, app: FastAPI, auth, org: str) -> None:
         """The count is the head's position less the cursor's: no event is ever missing in
         between, a refused batch takes no position."""
         await post(app, auth(), [make_event() for _ in range(3)])
