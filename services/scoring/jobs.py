@@ -13,9 +13,10 @@ from the database itself, so that an org's profiles never pass through the servi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,7 @@ from .projections import health, leads
 from .projections.codec import decode
 
 Profile = Any  # a Prospect or Customer, or its stored state (str or bytes)
+DECODED_AT_ONCE = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,19 +85,27 @@ def score_org(
     currency: str,
     rules: Rules,
 ) -> tuple[list[ScoreRow], list[HealthRow]]:
-    rows, _ = scores.scores_for(
-        prospects_of(prospects),
-        models,
-        day,
-        timezone,
-        rules=rules.priority,
-        feature_rules=rules.features,
-    )
+    """Stored states are decoded `DECODED_AT_ONCE` at a time, so a rebuild's packed book
+    (projections/packed.py) is never decoded whole."""
+    rows: list[ScoreRow] = []
+    for part in _parts("prospects", prospects):
+        rows += scores.scores_for(
+            part, models, day, timezone, rules=rules.priority, feature_rules=rules.features
+        )[0]
     judged = [
         scores.health_row(c, day, currency, timezone, rules=rules.health)
-        for c in _decoded("customers", customers)
+        for part in _parts("customers", customers)
+        for c in part
     ]
     return rows, judged
+
+
+def _parts(kind: str, items: Stored | Iterable[Profile]) -> Iterator[list[Any]]:
+    if isinstance(items, Stored):
+        items = items.read()
+    iterator = iter(items)
+    while part := list(islice(iterator, DECODED_AT_ONCE)):
+        yield [decode(kind, i) if isinstance(i, str | bytes) else i for i in part]
 
 
 def train_models(

@@ -844,9 +844,10 @@ async def copy_generation(
     org_id: str,
     generation: int,
     wins: Sequence[Win],
-    entities: Iterable[tuple[str, str, Any]],
+    entities: Iterable[tuple[str, str, str]],
 ) -> None:
-    """Bulk-write a rebuilt generation's wins and entities (COPY)."""
+    """Bulk-write a rebuilt generation's wins and entities (COPY; each entity's state as
+    codec.py encodes it)."""
     await conn.copy_records_to_table(
         "wins",
         schema_name="scoring",
@@ -858,7 +859,7 @@ async def copy_generation(
         "entities",
         schema_name="scoring",
         columns=("org_id", "generation", "kind", "key", "state"),
-        records=((org_id, generation, kind, key, encode(v)) for kind, key, v in entities),
+        records=((org_id, generation, kind, key, state) for kind, key, state in entities),
         timeout=None,
     )
 

@@ -30,7 +30,6 @@ from shared.clients.activity import ActivityClient
 
 from .. import jobs, repository
 from ..priority.scores import ActiveModel, HealthRow, ScoreRow
-from ..projections.codec import KINDS
 from .replayer import replay_org
 
 Score = Callable[
@@ -141,16 +140,17 @@ async def write(
             after_page=_collect_young if alone else None,
             read_on=job.read_on,
             most=BULK_MOST * max(job.total, job.page_size) if job.read_on else None,
+            pack=True,
         )
     result = replayed.replay
     await stage.add(result.sums)
     replayed_at = time.monotonic()
-    book = result.book
-    entities = [(kind, key, value) for kind in KINDS for key, value in getattr(book, kind).items()]
+    book = replayed.packed
+    assert book is not None
     # The scores are computed (Python, in a thread or worker processes) while PostgreSQL adds
     # up and writes the rollups: each would otherwise wait for the other.
     scoring = asyncio.ensure_future(
-        _timed_call(score(list(book.prospects.values()), list(book.customers.values())))
+        _timed_call(score(book.profiles("prospects"), book.profiles("customers")))
     )
     steps: dict[str, float] = {}
     try:
@@ -161,7 +161,7 @@ async def write(
                 await stage.write(job.org, job.new)
             steps["rollups"] += steps.pop("series")
             with _timed(steps, "entities"):
-                await repository.copy_generation(conn, job.org, job.new, result.wins, entities)
+                await repository.copy_generation(conn, job.org, job.new, result.wins, book.stored())
             (score_rows, health_rows), score_seconds = await scoring
             with _timed(steps, "scores"):
                 await repository.replace_scores_and_health(
@@ -182,7 +182,7 @@ async def write(
         folded=result.folded,
         voided=result.voided,
         skipped=dict(result.skipped),
-        outcomes=sum(1 for p in book.prospects.values() if p.outcome is not None),
+        outcomes=book.outcomes(),
         currency=await repository.first_currency(conn, job.org, job.new),
         replay_seconds=replayed_at - started,
         score_seconds=score_seconds,

@@ -20,6 +20,7 @@ from shared import tasks
 from shared.clients.activity import ActivityClient
 
 from ..projections.kpis import Book
+from ..projections.packed import PackedBook
 from ..projections.rollup import FactSums, Replay, Rollups, feed
 from .voids_ahead import VOID, VoidsAhead, read_voids
 
@@ -45,6 +46,8 @@ class Replayed:
     # With `until`: the replay met an event recorded after it, so nothing recorded up to it can
     # come later (positions and recorded times grow together, and the feed never skips one).
     ended_past_until: bool = False
+    # With `pack`: the book, the entities no recent page touched kept encoded (packed.py).
+    packed: PackedBook | None = None
     _rollups: Rollups | None = None
 
     def rollups(self) -> Rollups:
@@ -86,6 +89,7 @@ async def replay_org(
     after_page: Callable[[], object] | None = None,
     read_on: bool = False,
     most: int | None = None,
+    pack: bool = False,
 ) -> Replayed:
     """Fold the org's log (events recorded up to `until`, if given) from an empty book. With a
     `stage`, fact sums are handed over as they pile up (the replay's own `sums` then holds only
@@ -97,7 +101,9 @@ async def replay_org(
     their events out, until a void of an event already folded: the replay then ends right
     before it, and the follower folds that void (correcting in place) and what follows.
     `most`: it ends at the first page boundary past that many events (and past the last void
-    it applied), if the log grows faster than it is replayed."""
+    it applied), if the log grows faster than it is replayed.
+    `pack` (a rebuild): keep what no recent page touched encoded (packed.py); the result's
+    `packed` then holds the book, and its `replay.book` only what was touched last."""
     listed = await voided_ids(client, page_size=page_size, until=until)
     voided = listed.events
     while True:
@@ -114,6 +120,7 @@ async def replay_org(
             after_page,
             ahead,
             most,
+            pack,
         )
         if isinstance(restart, Replayed):
             return restart
@@ -133,10 +140,12 @@ async def _fold_all(
     after_page: Callable[[], object] | None = None,
     voids_ahead: VoidsAhead | None = None,
     most: int | None = None,
+    pack: bool = False,
 ) -> Replayed | set[str]:
     """The replay, or the voids it met that it did not know (then it must start over, unless
     it reads `voids_ahead`: then it ends before the first void of an event it had folded)."""
     result = Replay(Book(timezone))
+    packed = PackedBook(result.book) if pack else None
     cursor: str | None = None
     position, last_recorded = 0, None
     seen = 0
@@ -177,6 +186,8 @@ async def _fold_all(
                 if voids_ahead is not None:  # ends at the last void it applied, no further
                     voids_ahead.closed = True
             feed(result, items, voided)
+            if packed is not None:
+                packed.after_page()
             if after_page is not None:
                 after_page()
             if stage is not None and len(result.sums) >= STAGE_EVERY:
@@ -199,7 +210,7 @@ async def _fold_all(
                 asked = page["next"]
                 continue
             if done or not page["has_more"]:
-                return Replayed(result, cursor, position, last_recorded, past_until)
+                return Replayed(result, cursor, position, last_recorded, past_until, packed)
             asked = page["next"]
     finally:  # a page fetched ahead and never used: stop it, and take its error if it failed
         await tasks.stop(ahead)

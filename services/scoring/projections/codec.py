@@ -45,6 +45,11 @@ def encode(value: Any) -> str:
     return _ENCODER.encode(value).decode()
 
 
+def encode_bytes(value: Any) -> bytes:
+    """`encode`, as UTF-8 (what a packed book keeps: projections/packed.py)."""
+    return _ENCODER.encode(value)
+
+
 def decode(kind: str, text: str | bytes) -> Any:
     if text[:1] in ("{", b"{"):
         return _by_name(kind, text)
