@@ -218,9 +218,7 @@ class Follower:
                 cursor = page["next"]
                 growth.add(len(page["items"]))
                 if not behind and growth.due(settings.analyze_after_events):
-                    await settle()
-                    async with self._pool.acquire() as conn:
-                        await repository.analyze_generations(conn)
+                    upkeep.refresh_statistics()
                     growth.refreshed()
                 await lag.track(self._state.lag, org, client, cursor, page)
                 if behind and rebuilding is None and self._bulk_due(org, row):

@@ -6,6 +6,7 @@ young projection were planned as walks over everything (`/v1/kpis` 3–15 s a re
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import httpx
@@ -83,3 +84,58 @@ async def test_a_follower_caught_up_after_a_burst_refreshes_the_statistics(
             else:
                 await asyncio.sleep(1.5)  # statistics reach pg_stat within a second
                 assert await _manual_analyses(own_database) == 0
+
+
+async def test_pages_go_on_while_the_statistics_are_refreshed(own_database: str) -> None:
+    """The refresh runs beside the feed: with ANALYZE held up (another session holds the lock
+    it needs, which appends and upserts do not), the follower still folds every page."""
+    activity = create_activity(activity_settings(), database_url=own_database)
+    token = issue_token(JWT_SECRET, org="burst", role="admin", sub="t")
+    headers = {"Authorization": f"Bearer {token}"}
+    events = voidless_month(600)
+    blocker = await asyncpg.connect(asyncpg_dsn(own_database))
+    try:
+        async with running(activity, "activity") as act:
+            scoring = create_scoring(
+                scoring_settings(page_size=100, fold_events=100, analyze_after_events=100),
+                database_url=own_database,
+                activity_transport=httpx.ASGITransport(app=activity),
+            )
+            async with running(scoring, "scoring") as s:
+
+                async def up_to() -> int:
+                    answer = await s.get("/v1/kpis?metrics=visits", headers=headers)
+                    return int(answer.json()["up_to"]["position"])
+
+                first = await act.post(
+                    "/v1/events/batch", json={"events": events[:200]}, headers=headers
+                )
+                assert first.status_code == 201, first.text
+                await eventually(lambda: _at(up_to, first.json()["results"][-1]["position"]))
+                held = blocker.transaction()
+                await held.start()
+                await blocker.execute("LOCK scoring.kpi_values IN SHARE UPDATE EXCLUSIVE MODE")
+                for part in (events[200:400], events[400:]):  # each past the refresh's floor
+                    answer = await act.post(
+                        "/v1/events/batch", json={"events": part}, headers=headers
+                    )
+                    assert answer.status_code == 201, answer.text
+                    head = answer.json()["results"][-1]["position"]
+                    assert await eventually(lambda h=head: _at(up_to, h), timeout=30)
+                waiting = await blocker.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE 'ANALYZE%'"
+                )
+                assert waiting == 1  # the refresh is there, held up, and pages went past it
+                await held.rollback()
+
+                async def counted() -> int:
+                    return await _manual_analyses(own_database)
+
+                assert await eventually(counted, timeout=10) >= 1
+    finally:
+        await blocker.close()
+
+
+async def _at(up_to: Callable[[], Awaitable[int]], position: int) -> bool:
+    return await up_to() >= position
