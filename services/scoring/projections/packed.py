@@ -59,6 +59,7 @@ class Shelf(dict[str, Any]):
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.touched.add(key)
+        self.packed.pop(key, None)  # written without a look first (an invoice issued again)
         dict.__setitem__(self, key, value)
 
     def sweep(self) -> list[Any]:

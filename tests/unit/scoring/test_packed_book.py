@@ -86,3 +86,20 @@ def test_a_shelf_answers_for_what_it_packed() -> None:
     assert shelf["lead-1"] == lead  # `[]` decodes it back too
     with pytest.raises(KeyError):
         shelf["lead-2"]
+
+
+def test_a_packed_entity_written_without_a_look_is_not_kept_twice() -> None:
+    shelf = Shelf("leads")
+    old, new = (Lead(rep, "team-1", "web", "acc-1", None) for rep in ("rep-1", "rep-2"))
+    shelf["lead-1"] = old
+    shelf.sweep()
+    shelf.sweep()
+    shelf["lead-1"] = new  # e.g. an invoice issued again: put, never read
+    assert shelf.packed == {}
+    assert shelf.get("lead-1") == new
+    book = PackedBook(Book(BERLIN))
+    book.shelves["invoices"]["I1"] = old
+    book.sweep()
+    book.sweep()
+    book.shelves["invoices"]["I1"] = new
+    assert [(kind, key) for kind, key, _ in book.stored()] == [("invoices", "I1")]
