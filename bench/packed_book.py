@@ -37,17 +37,11 @@ import orjson
 from rich.table import Table
 
 from bench._harness import Verdict, console, report
+from bench.scoring import peak_rss_mb, rss_mb
 from services.scoring.projections.packed import SWEEP_PAGES
 
 TARGET_MB = 300.0
 TIMEZONE = "Europe/Berlin"
-
-
-def _status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def replay_alone(path: str, packed: bool, sweep_pages: int) -> dict[str, Any]:
@@ -73,7 +67,7 @@ def replay_alone(path: str, packed: bool, sweep_pages: int) -> dict[str, Any]:
         settings.min_outcomes,
     )
     models = {kind: scores.default_model(kind) for kind in scores.KINDS}
-    before = _status_mb("VmRSS")
+    before = rss_mb(os.getpid())
     result = Replay(Book(timezone))
     book = PackedBook(result.book, sweep_pages=sweep_pages) if packed else None
     gc.disable()
@@ -88,7 +82,7 @@ def replay_alone(path: str, packed: bool, sweep_pages: int) -> dict[str, Any]:
                 result.sums = {}  # a rebuild COPYs them to its stage here
     replayed = time.perf_counter() - started
     gc.enable()
-    after_replay = _status_mb("VmRSS")
+    after_replay = rss_mb(os.getpid())
     if book is not None:
         prospects, customers = book.profiles("prospects"), book.profiles("customers")
         stored = sum(1 for _ in book.stored())
@@ -106,7 +100,7 @@ def replay_alone(path: str, packed: bool, sweep_pages: int) -> dict[str, Any]:
         "replay_seconds": replayed,
         "rss_before_mb": before,
         "rss_after_replay_mb": after_replay,
-        "peak_mb": _status_mb("VmHWM"),
+        "peak_mb": peak_rss_mb(os.getpid()),
         "entities": stored,
         "scored": len(score_rows),
         "judged": len(health_rows),

@@ -67,9 +67,16 @@ class Rules:
 
 
 def _decoded(kind: str, items: Stored | Iterable[Profile]) -> list[Any]:
+    return [item for part in _parts(kind, items) for item in part]
+
+
+def _parts(kind: str, items: Stored | Iterable[Profile]) -> Iterator[list[Any]]:
+    """The profiles, `DECODED_AT_ONCE` at a time, stored states decoded."""
     if isinstance(items, Stored):
         items = items.read()
-    return [decode(kind, i) if isinstance(i, str | bytes) else i for i in items]
+    iterator = iter(items)
+    while part := list(islice(iterator, DECODED_AT_ONCE)):
+        yield [decode(kind, i) if isinstance(i, str | bytes) else i for i in part]
 
 
 def prospects_of(items: Stored | Iterable[Profile]) -> list[leads.Prospect]:
@@ -98,14 +105,6 @@ def score_org(
         for c in part
     ]
     return rows, judged
-
-
-def _parts(kind: str, items: Stored | Iterable[Profile]) -> Iterator[list[Any]]:
-    if isinstance(items, Stored):
-        items = items.read()
-    iterator = iter(items)
-    while part := list(islice(iterator, DECODED_AT_ONCE)):
-        yield [decode(kind, i) if isinstance(i, str | bytes) else i for i in part]
 
 
 def train_models(

@@ -41,13 +41,13 @@ _ENCODER = msgspec.json.Encoder(enc_hook=_other, decimal_format="string")
 _DECODERS = {kind: msgspec.json.Decoder(model) for kind, model in KINDS.items()}
 
 
-def encode(value: Any) -> str:
-    return _ENCODER.encode(value).decode()
-
-
 def encode_bytes(value: Any) -> bytes:
     """`encode`, as UTF-8 (what a packed book keeps: projections/packed.py)."""
     return _ENCODER.encode(value)
+
+
+def encode(value: Any) -> str:
+    return encode_bytes(value).decode()
 
 
 def decode(kind: str, text: str | bytes) -> Any:

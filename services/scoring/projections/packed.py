@@ -83,10 +83,6 @@ class PackedBook:
         self._pages = 0
         self._closed: set[str] = set()  # leads and deals with an outcome when last packed
 
-    def __len__(self) -> int:
-        """Entities packed now."""
-        return sum(len(s.packed) for s in self.shelves.values())
-
     @property
     def unpacked(self) -> dict[str, int]:
         return {kind: shelf.unpacked for kind, shelf in self.shelves.items()}

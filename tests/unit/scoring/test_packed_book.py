@@ -16,7 +16,10 @@ from tests.unit.scoring.helpers import BERLIN
 from tests.unit.scoring.test_fold_laws import ANY_LOG, LAW, entities, pages
 
 
-def packed_replay(paged: list[list], sweeps: list[int]) -> tuple[Replay, PackedBook]:
+def packed_replay(data: st.DataObject, events: list) -> tuple[Replay, PackedBook]:
+    """`events` in random pages, each followed by none, one or two sweeps."""
+    paged = data.draw(pages(events))
+    sweeps = data.draw(st.lists(st.integers(0, 2), min_size=len(paged), max_size=len(paged)))
     result = Replay(Book(BERLIN))
     book = PackedBook(result.book, sweep_pages=1_000_000)
     for page, times in zip(paged, sweeps, strict=True):
@@ -37,9 +40,7 @@ def all_entities(book: PackedBook) -> dict[str, dict[str, object]]:
 @LAW
 @given(data=st.data(), events=ANY_LOG)
 def test_a_packed_replay_is_the_plain_replay(data, events):
-    paged = data.draw(pages(events))
-    sweeps = data.draw(st.lists(st.integers(0, 2), min_size=len(paged), max_size=len(paged)))
-    result, book = packed_replay(paged, sweeps)
+    result, book = packed_replay(data, events)
     whole = replay(events, BERLIN)
     assert result.rollups == whole.rollups
     assert result.wins == whole.wins
@@ -52,9 +53,7 @@ def test_a_packed_replay_is_the_plain_replay(data, events):
 @LAW
 @given(data=st.data(), events=ANY_LOG)
 def test_what_is_stored_and_scored_is_what_the_plain_book_gives(data, events):
-    paged = data.draw(pages(events))
-    sweeps = data.draw(st.lists(st.integers(0, 2), min_size=len(paged), max_size=len(paged)))
-    _, book = packed_replay(paged, sweeps)
+    _, book = packed_replay(data, events)
     whole = replay(events, BERLIN).book
     stored = {(kind, key): state for kind, key, state in book.stored()}
     assert stored == {
